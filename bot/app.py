@@ -1,0 +1,118 @@
+"""Build the Telegram application: settings, services and every handler, in one place."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.catalog import FlowCatalog
+from bot.config import Settings
+from bot.core.library import Library
+from bot.handlers import errors, general, intake
+from bot.handlers import render as ui
+from bot.handlers import requests as request_list
+from bot.services import BotContext, Services
+from bot.storage.db import Database
+
+# Edited messages and channel posts are not answers: handlers only see new messages.
+NEW = filters.UpdateType.MESSAGE
+PRIVATE = filters.ChatType.PRIVATE
+GROUPS = filters.ChatType.GROUPS
+# In groups the bot sees (privacy mode) only replies to its messages: those are answers.
+ANSWER = NEW & ~filters.COMMAND & (PRIVATE | (GROUPS & filters.REPLY))
+NOT_TEXT = ANSWER & ~filters.TEXT & ~filters.StatusUpdate.ALL
+
+
+def _pressed(kind: type) -> object:
+    """A CallbackQueryHandler pattern matching one kind of payload of ``render.decode``."""
+    return lambda data: isinstance(ui.decode(data), kind)
+
+
+def build_application(settings: Settings, library: Library) -> Application:
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(
+            parse_mode=ParseMode.HTML,
+            tzinfo=settings.zone,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            allow_sending_without_reply=True,
+        ))
+        .rate_limiter(AIORateLimiter(
+            overall_max_rate=settings.rate_limit_overall_per_second,
+            group_max_rate=settings.rate_limit_group_per_minute,
+            max_retries=settings.rate_limit_max_retries,
+        ))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.telegram_base_url:
+        builder = builder.base_url(settings.telegram_base_url)
+    if settings.telegram_base_file_url:
+        builder = builder.base_file_url(settings.telegram_base_file_url)
+    application = builder.build()
+    application.bot_data["settings"] = settings
+    application.bot_data["library"] = library
+
+    # --- every handler, in one place --------------------------------------------------
+    # Help and deep links.
+    application.add_handler(CommandHandler("start", general.start, filters=NEW & PRIVATE))
+    application.add_handler(CommandHandler(["aide", "help"], general.help_command, filters=NEW))
+    # Logging a request: start, answer, go back, cancel, buttons.
+    application.add_handler(CommandHandler("partenariat", intake.partenariat, filters=NEW))
+    application.add_handler(CommandHandler("retour", intake.back, filters=NEW))
+    application.add_handler(CommandHandler("annuler", intake.cancel, filters=NEW))
+    application.add_handler(MessageHandler(ANSWER & filters.TEXT, intake.answer_text))
+    application.add_handler(MessageHandler(NOT_TEXT, intake.answer_not_text))
+    application.add_handler(CallbackQueryHandler(intake.answer_here, pattern=_pressed(ui.AnswerHere)))
+    application.add_handler(CallbackQueryHandler(intake.press, pattern=_pressed(ui.FlowPress)))
+    # The chat's requests.
+    application.add_handler(CommandHandler("demandes", request_list.list_requests, filters=NEW))
+    application.add_handler(CommandHandler("demande", request_list.show_request, filters=NEW))
+    application.add_handler(CallbackQueryHandler(request_list.turn_page, pattern=_pressed(ui.ListPage)))
+    # Any other button (forged, or from an older version of the bot): say it is stale.
+    application.add_handler(CallbackQueryHandler(general.stale_button))
+
+    application.add_error_handler(errors.on_error)
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    """Open the database, record the flow files as versions, register the commands."""
+    settings: Settings = application.bot_data["settings"]
+    library: Library = application.bot_data["library"]
+    database = await Database.open(settings.database_path)
+    await database.forget_old_updates()
+    catalog = FlowCatalog(library, database)
+    await catalog.sync_disk()
+    application.bot_data["services"] = Services(settings, library, database, catalog)
+
+    descriptions = library.messages.commands
+    commands = [
+        BotCommand("partenariat", descriptions.partenariat),
+        BotCommand("demandes", descriptions.demandes),
+        BotCommand("demande", descriptions.demande),
+        BotCommand("retour", descriptions.retour),
+        BotCommand("annuler", descriptions.annuler),
+        BotCommand("aide", descriptions.aide),
+    ]
+    for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
+        await application.bot.set_my_commands(commands, scope=scope)
+
+
+async def _post_shutdown(application: Application) -> None:
+    services: Services | None = application.bot_data.get("services")
+    if services is not None:
+        await services.database.close()

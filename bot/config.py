@@ -1,0 +1,48 @@
+"""Settings, read from the environment and a ``.env`` file (see ``.env.example``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    telegram_base_file_url: str | None = None
+    database_path: Path = Path("data/partenariats.sqlite3")
+    flows_dir: Path = Path("conversations")
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: str = "Europe/Paris"
+    log_level: str = "INFO"
+    # Telegram's documented budgets; tests set them to 0 (no limiter) to run at full speed.
+    rate_limit_overall_per_second: Annotated[float, Field(ge=0)] = 30
+    rate_limit_group_per_minute: Annotated[float, Field(ge=0)] = 20
+    rate_limit_max_retries: Annotated[int, Field(ge=0)] = 3
+    polling_timeout: Annotated[int, Field(ge=0)] = 30
+
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

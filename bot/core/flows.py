@@ -1,0 +1,482 @@
+"""Flows: the pydantic model of a flow file, and the engine that plays it.
+
+The engine is a pure function of ``(flow, state, input)``: it returns the next state and what
+to show (a question, the summary, an error, reminders). It knows nothing of Telegram or of
+the database, so the bot, the terminal preview and the benchmark share it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.core.conditions import Condition
+from bot.core.messages import FlowTexts
+from bot.core.texts import Html, Template, escape, join, render
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Model):
+    """One button of a choice step."""
+
+    value: Identifier
+    label: Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class _StepBase(_Model):
+    id: Identifier
+    label: Annotated[str, Field(min_length=1, max_length=60)]
+    question: Template()
+    help: Template() | None = None
+    when: Condition | None = None
+    error: Template() | None = None
+
+
+class TextStep(_StepBase):
+    kind: Literal["text"]
+    min_length: Annotated[int, Field(ge=0)] = 1
+    max_length: Annotated[int, Field(gt=0, le=3500)] = 1000
+    optional: bool = False
+
+    @model_validator(mode="after")
+    def _lengths(self) -> TextStep:
+        if self.min_length > self.max_length:
+            raise PydanticCustomError("min_over_max", "min_over_max")
+        return self
+
+
+class ChoiceStep(_StepBase):
+    kind: Literal["choice"]
+    options: Annotated[tuple[Option, ...], Field(min_length=1, max_length=12)]
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> ChoiceStep:
+        values = [option.value for option in self.options]
+        if len(set(values)) != len(values):
+            raise PydanticCustomError("duplicate_option", "duplicate_option")
+        return self
+
+    def option(self, value: object) -> Option | None:
+        return next((o for o in self.options if o.value == value), None)
+
+
+class YesNoStep(_StepBase):
+    kind: Literal["yes_no"]
+
+
+class NumberStep(_StepBase):
+    kind: Literal["number"]
+    min: int | None = None
+    max: int | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> NumberStep:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError("min_over_max", "min_over_max")
+        return self
+
+
+class DateStep(_StepBase):
+    kind: Literal["date"]
+    future_only: bool = False
+
+
+Step = Annotated[
+    TextStep | ChoiceStep | YesNoStep | NumberStep | DateStep, Field(discriminator="kind")
+]
+
+
+class PracticeRule(_Model):
+    """Show a good practice when a condition on the answers becomes true."""
+
+    practice: Identifier
+    when: Condition
+
+
+class PartnerFields(_Model):
+    """Which answers name the partner and its kind in the register and on cards."""
+
+    partner: Identifier
+    kind: Identifier
+
+
+class Flow(_Model):
+    """A whole flow file: its steps, the rules tying answers to practices, its register fields."""
+
+    id: Identifier
+    title: Annotated[str, Field(min_length=1, max_length=80)]
+    intro: Template()
+    steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=40)]
+    partner_fields: PartnerFields
+    card: tuple[Identifier, ...] = ()
+    practices: tuple[PracticeRule, ...] = ()
+    schema_: str | None = Field(default=None, alias="$schema")
+
+    @model_validator(mode="after")
+    def _references(self) -> Flow:
+        seen: dict[str, Step] = {}
+        for step in self.steps:
+            if step.id in seen:
+                raise PydanticCustomError("duplicate_step", "duplicate_step", {"step": step.id})
+            if step.when is not None:
+                for name in sorted(step.when.referenced_answers() - seen.keys()):
+                    raise PydanticCustomError(
+                        "condition_unknown_answer", "condition_unknown_answer",
+                        {"step": step.id, "answer": name},
+                    )
+            seen[step.id] = step
+        for rule in self.practices:
+            for name in sorted(rule.when.referenced_answers() - seen.keys()):
+                raise PydanticCustomError(
+                    "condition_unknown_answer", "condition_unknown_answer",
+                    {"step": rule.practice, "answer": name},
+                )
+        for name in (self.partner_fields.partner, self.partner_fields.kind, *self.card):
+            if name not in seen:
+                raise PydanticCustomError("unknown_step", "unknown_step", {"step": name})
+        if not isinstance(seen[self.partner_fields.kind], ChoiceStep):
+            raise PydanticCustomError("register_kind_not_choice", "register_kind_not_choice")
+        return self
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+    def index(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+
+# --- state, inputs, outputs ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """Where a member is in a flow. ``current`` is None when the summary is shown."""
+
+    flow_id: str
+    flow_version: int
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    current: str | None = None
+    editing: bool = False
+    reminded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Text:
+    """Something the member typed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Choose:
+    """A button pressed under a choice or yes/no question (``yes``/``no`` for the latter)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Leave an optional question empty."""
+
+
+@dataclass(frozen=True)
+class Back:
+    """Go back one question (or to the summary while editing)."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """From the summary, answer one question again."""
+
+    step_id: str
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """Validate the summary."""
+
+
+Input = Text | Choose | Skip | Back | Edit | Confirm
+
+
+@dataclass(frozen=True)
+class Question:
+    step: Step
+    number: int
+    total: int
+    current_answer: Html | None = None
+    can_go_back: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    lines: tuple[tuple[str, Html], ...]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one input led to."""
+
+    state: FlowState
+    prompt: Question | Summary
+    error: Html | None = None
+    reminders: tuple[str, ...] = ()
+    done: bool = False
+
+
+class InvalidAnswer(Exception):
+    """An input the current step cannot take; carries the French text to show."""
+
+    def __init__(self, message: Html) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+_NUMBER = re.compile(r"[+-]?\d{1,9}")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})")
+_WORD_DATE = re.compile(r"(\d{1,2})(?:er)?\s+([^\W\d_]+)\.?\s+(\d{4})")
+
+
+class FlowEngine:
+    """Plays one flow with its texts; every method is pure."""
+
+    def __init__(self, flow: Flow, texts: FlowTexts) -> None:
+        self.flow = flow
+        self.texts = texts
+
+    # visibility ------------------------------------------------------------------------
+
+    def _visible(self, step: Step, answers: Mapping[str, Any]) -> bool | None:
+        return True if step.when is None else step.when.evaluate(answers)
+
+    def _next_step(self, answers: Mapping[str, Any]) -> str | None:
+        """The first step that applies and has no answer yet; None once all are answered."""
+        for step in self.flow.steps:
+            if step.id not in answers and self._visible(step, answers):
+                return step.id
+        return None
+
+    def relevant_answers(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        """Drop answers to steps that no longer apply (an edit changed a condition)."""
+        kept: dict[str, Any] = {}
+        for step in self.flow.steps:
+            if step.id in answers and self._visible(step, kept):
+                kept[step.id] = answers[step.id]
+        return kept
+
+    # prompts ---------------------------------------------------------------------------
+
+    def start(self, version: int) -> Turn:
+        state = FlowState(self.flow.id, version, current=self._next_step({}))
+        return Turn(state, self.prompt(state))
+
+    def prompt(self, state: FlowState) -> Question | Summary:
+        """What the member should see for this state."""
+        if state.current is None:
+            return self.summary(state.answers)
+        step = self.flow.step(state.current)
+        # A step whose condition is still unknown may come: count it, the total only shrinks.
+        counted = [s for s in self.flow.steps if self._visible(s, state.answers) is not False]
+        number = next((i for i, s in enumerate(counted, 1) if s.id == step.id), len(counted))
+        editing_answer = state.editing and step.id in state.answers
+        return Question(
+            step,
+            number,
+            len(counted),
+            self.display(step, state.answers[step.id]) if editing_answer else None,
+            can_go_back=state.editing or self._previous(state) is not None,
+        )
+
+    def summary(self, answers: Mapping[str, Any]) -> Summary:
+        kept = self.relevant_answers(answers)
+        return Summary(
+            tuple((s.label, self.display(s, kept[s.id])) for s in self.flow.steps if s.id in kept)
+        )
+
+    def editable_steps(self, state: FlowState) -> list[Step]:
+        """Steps the member may choose from the summary's "Modifier une réponse"."""
+        kept = self.relevant_answers(state.answers)
+        return [s for s in self.flow.steps if s.id in kept]
+
+    def display(self, step: Step, value: Any) -> Html:
+        """Show an answer the way a member reads it."""
+        if value is None:
+            return Html(self.texts.skipped)
+        if isinstance(step, ChoiceStep):
+            option = step.option(value)
+            return escape(option.label if option else str(value))
+        if isinstance(step, YesNoStep):
+            return Html(self.texts.yes if value else self.texts.no)
+        if isinstance(step, DateStep):
+            return Html(date.fromisoformat(value).strftime("%d/%m/%Y"))
+        if isinstance(step, NumberStep) and step.unit:
+            return render("{value} {unit}", value=value, unit=step.unit)
+        return escape(str(value))
+
+    def card_lines(self, answers: Mapping[str, Any]) -> Html:
+        """The short form of a request shown on its card in the group."""
+        steps = [self.flow.step(i) for i in self.flow.card] or list(self.flow.steps)
+        return join([
+            render(self.texts.summary_line, label=s.label, answer=self.display(s, answers[s.id]))
+            for s in steps if s.id in answers
+        ])
+
+    # transitions -----------------------------------------------------------------------
+
+    def advance(self, state: FlowState, action: Input, today: date) -> Turn:
+        """Apply one input; an invalid input leaves the state unchanged and explains why."""
+        try:
+            return self._advance(state, action, today)
+        except InvalidAnswer as invalid:
+            return Turn(state, self.prompt(state), error=invalid.message)
+
+    def _advance(self, state: FlowState, action: Input, today: date) -> Turn:
+        if isinstance(action, Confirm):
+            if state.current is not None:
+                raise InvalidAnswer(Html(self.texts.stale_action))
+            done = replace(state, answers=self.relevant_answers(state.answers))
+            return Turn(done, self.summary(done.answers), done=True)
+        if isinstance(action, Edit):
+            if state.current is not None or action.step_id not in self.relevant_answers(state.answers):
+                raise InvalidAnswer(Html(self.texts.stale_action))
+            edited = replace(state, current=action.step_id, editing=True)
+            return Turn(edited, self.prompt(edited))
+        if isinstance(action, Back):
+            return self._back(state)
+        if state.current is None:
+            raise InvalidAnswer(Html(self.texts.use_buttons))
+        step = self.flow.step(state.current)
+        value = self._parse(step, action, today)
+        answers = {**state.answers, step.id: value}
+        if state.editing:
+            answers = self.relevant_answers(answers)
+        following = self._next_step(answers)
+        new_state = replace(
+            state,
+            answers=answers,
+            current=following,
+            editing=state.editing and following is not None,
+        )
+        reminders = self._reminders(new_state)
+        new_state = replace(new_state, reminded=state.reminded + reminders)
+        return Turn(new_state, self.prompt(new_state), reminders=reminders)
+
+    def _previous(self, state: FlowState) -> str | None:
+        if state.current is None:
+            candidates = [s.id for s in self.editable_steps(state)]
+        else:
+            position = self.flow.index(state.current)
+            candidates = [
+                s.id for s in self.flow.steps[:position] if s.id in state.answers
+            ]
+        return candidates[-1] if candidates else None
+
+    def _back(self, state: FlowState) -> Turn:
+        if state.editing:
+            back = replace(state, current=None, editing=False)
+            return Turn(back, self.prompt(back))
+        previous = self._previous(state)
+        if previous is None:
+            raise InvalidAnswer(Html(self.texts.cannot_go_back))
+        answers = {k: v for k, v in state.answers.items() if k != previous}
+        back = replace(state, answers=answers, current=previous)
+        return Turn(back, self.prompt(back))
+
+    def _reminders(self, state: FlowState) -> tuple[str, ...]:
+        fired: list[str] = []
+        for rule in self.flow.practices:
+            already = rule.practice in state.reminded or rule.practice in fired
+            if not already and rule.when.evaluate(state.answers):
+                fired.append(rule.practice)
+        return tuple(fired)
+
+    # parsing ---------------------------------------------------------------------------
+
+    def _error(self, step: Step, template: str, **values: object) -> InvalidAnswer:
+        return InvalidAnswer(render(step.error or template, **values))
+
+    def _parse(self, step: Step, action: Input, today: date) -> Any:
+        errors = self.texts.errors
+        if isinstance(action, Skip):
+            if isinstance(step, TextStep) and step.optional:
+                return None
+            raise self._error(step, errors.required)
+        if isinstance(step, ChoiceStep):
+            wanted = action.value if isinstance(action, Choose) else action.text.strip().casefold()
+            for option in step.options:
+                if wanted in (option.value, option.label.casefold()):
+                    return option.value
+            raise self._error(step, errors.choice)
+        if isinstance(step, YesNoStep):
+            wanted = action.value if isinstance(action, Choose) else action.text.strip().casefold()
+            if wanted in ("yes", *self.texts.yes_words):
+                return True
+            if wanted in ("no", *self.texts.no_words):
+                return False
+            raise self._error(step, errors.yes_no)
+        if isinstance(action, Choose):
+            raise InvalidAnswer(Html(self.texts.stale_action))
+        text = action.text.strip()
+        if isinstance(step, TextStep):
+            if step.optional and text.casefold() in self.texts.skip_words:
+                return None
+            if len(text) < step.min_length:
+                raise self._error(step, errors.text_too_short, min=step.min_length)
+            if len(text) > step.max_length:
+                raise self._error(step, errors.text_too_long, max=step.max_length, length=len(text))
+            return text
+        if isinstance(step, NumberStep):
+            return self._parse_number(step, text)
+        return self._parse_date(step, text, today)
+
+    def _parse_number(self, step: NumberStep, text: str) -> int:
+        errors = self.texts.errors
+        compact = text.replace(" ", "").replace("\u202f", "")
+        if not _NUMBER.fullmatch(compact):
+            raise self._error(step, errors.number_invalid)
+        value = int(compact)
+        if step.min is not None and value < step.min:
+            raise self._error(step, errors.number_too_small, min=step.min)
+        if step.max is not None and value > step.max:
+            raise self._error(step, errors.number_too_large, max=step.max)
+        return value
+
+    def _parse_date(self, step: DateStep, text: str, today: date) -> str:
+        errors = self.texts.errors
+        lowered = text.casefold()
+        parsed: date | None = None
+        if match := _NUMERIC_DATE.fullmatch(lowered):
+            day, month, year = (int(part) for part in match.groups())
+            parsed = _make_date(year + 2000 if year < 100 else year, month, day)
+        elif match := _WORD_DATE.fullmatch(lowered):
+            month_names = [m.casefold() for m in self.texts.months]
+            name = match.group(2)
+            if name in month_names:
+                parsed = _make_date(int(match.group(3)), month_names.index(name) + 1, int(match.group(1)))
+        if parsed is None:
+            raise self._error(step, errors.date_invalid)
+        if step.future_only and parsed < today:
+            raise self._error(step, errors.date_in_past)
+        return parsed.isoformat()
+
+
+def _make_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None

@@ -1,0 +1,96 @@
+"""Everything under ``FLOWS_DIR``, read and validated together: texts and flows.
+
+Files with a reserved name hold texts (``messages.yaml``, ``erreurs.yaml``...); every other
+``*.yaml`` file is a flow whose ``id`` matches its file name. Loading checks every file and
+reports every error before refusing, so an admin fixes them in one go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.core.flows import Flow, FlowEngine
+from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load
+from bot.core.messages import Messages
+
+MESSAGES_FILE = "messages.yaml"
+VALIDATION_FILE = "erreurs.yaml"
+TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE}
+
+# Wording used only when erreurs.yaml itself cannot be read: it is the file that words errors.
+FALLBACK_VALIDATION = ValidationTexts(
+    with_line="{file}, line {line}{where}: {message}",
+    without_line="{file}{where}: {message}",
+    step='step "{step}"',
+    field='"{field}"',
+    item="item {index}",
+    faults={},
+)
+
+
+@dataclass(frozen=True)
+class FlowSource:
+    """A validated flow with the exact text it came from (kept as a version)."""
+
+    flow: Flow
+    text: str
+
+
+@dataclass(frozen=True)
+class Library:
+    messages: Messages
+    validation: ValidationTexts
+    flows: dict[str, FlowSource]
+
+    def engine(self, flow: Flow) -> FlowEngine:
+        return FlowEngine(flow, self.messages.flow)
+
+    def parse_flow(self, text: str | bytes, file: str) -> Flow:
+        """Validate a flow file's text; raise :class:`InvalidFile` with every fault."""
+        return load(Flow, text, file, self.validation)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def load_validation_texts(directory: Path) -> ValidationTexts:
+    try:
+        return load(ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION)
+    except (OSError, InvalidFile):
+        return FALLBACK_VALIDATION
+
+
+def load_library(directory: Path) -> Library:
+    """Read and validate every file of a flows directory, or raise with all their errors."""
+    validation = load_validation_texts(directory)
+    errors: list[LoadError] = []
+
+    def attempt(model: type[Any], path: Path) -> Any:
+        try:
+            return load(model, _read(path), path.name, validation)
+        except InvalidFile as invalid:
+            errors.extend(invalid.errors)
+        except OSError as error:
+            errors.append(LoadError(path.name, None, "", str(error)))
+        return None
+
+    if validation is FALLBACK_VALIDATION:
+        attempt(ValidationTexts, directory / VALIDATION_FILE)
+    messages = attempt(Messages, directory / MESSAGES_FILE)
+    flows: dict[str, FlowSource] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name in TEXT_FILES:
+            continue
+        flow = attempt(Flow, path)
+        if flow is None:
+            continue
+        if flow.id != path.stem:
+            errors.append(LoadError(path.name, None, '"id"', validation.faults.get("id_not_file_name", "id").format(id=flow.id, file=path.stem)))
+            continue
+        flows[flow.id] = FlowSource(flow, _read(path))
+    if errors:
+        raise InvalidFile(errors, validation)
+    return Library(messages, validation, flows)

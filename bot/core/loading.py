@@ -1,0 +1,192 @@
+"""Read a YAML text safely and validate it, reporting every fault with its file and line.
+
+Admins edit these files by hand: an error must say where (file, line, step, field) and what
+was expected, in French, all at once. The French wording lives in ``erreurs.yaml``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_FILE_BYTES = 256 * 1024
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:" + name
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
+class ValidationTexts(BaseModel):
+    """The model of ``erreurs.yaml``: how load errors are worded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    with_line: str
+    without_line: str
+    step: str
+    field: str
+    item: str
+    faults: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LoadError:
+    file: str
+    line: int | None
+    where: str
+    message: str
+
+    def render(self, texts: ValidationTexts) -> str:
+        template = texts.with_line if self.line else texts.without_line
+        where = f", {self.where}" if self.where else ""
+        return template.format(file=self.file, line=self.line, where=where, message=self.message)
+
+
+class InvalidFile(Exception):
+    """A file that cannot be used; carries every error found in it."""
+
+    def __init__(self, errors: list[LoadError], texts: ValidationTexts) -> None:
+        self.errors = errors
+        self.texts = texts
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [error.render(self.texts) for error in self.errors]
+
+
+def _fault(texts: ValidationTexts, kind: str, fallback: str, **values: object) -> str:
+    template = texts.faults.get(kind)
+    if template is None:
+        return fallback
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def _check_nodes(node: Node, file: str, texts: ValidationTexts) -> list[LoadError]:
+    """Refuse anchors, aliases and custom tags: plain data only (no billion-laughs, no objects)."""
+    errors: list[LoadError] = []
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            errors.append(LoadError(file, current.start_mark.line + 1, "", _fault(texts, "yaml_alias", "alias")))
+            continue
+        seen.add(id(current))
+        line = current.start_mark.line + 1
+        if getattr(current, "anchor", None):
+            errors.append(LoadError(file, line, "", _fault(texts, "yaml_alias", "anchor")))
+        if current.tag not in _PLAIN_TAGS:
+            errors.append(LoadError(file, line, "", _fault(texts, "yaml_tag", "tag", tag=current.tag)))
+        if isinstance(current, MappingNode):
+            for key, value in current.value:
+                stack.extend((key, value))
+        elif isinstance(current, SequenceNode):
+            stack.extend(current.value)
+        elif not isinstance(current, ScalarNode):
+            errors.append(LoadError(file, line, "", _fault(texts, "yaml_tag", "tag", tag=current.tag)))
+    return errors
+
+
+def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
+    """Parse YAML text into plain, line-annotated data, or raise :class:`InvalidFile`."""
+    if len(text) > MAX_FILE_BYTES:
+        raise InvalidFile([LoadError(file, None, "", _fault(texts, "file_too_large", "too large", max=MAX_FILE_BYTES // 1024))], texts)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidFile([LoadError(file, None, "", _fault(texts, "not_utf8", "not utf-8"))], texts) from None
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        node = yaml.compose(io.StringIO(text))
+        if node is None:
+            raise InvalidFile([LoadError(file, None, "", _fault(texts, "empty_file", "empty"))], texts)
+        node_errors = _check_nodes(node, file, texts)
+        if node_errors:
+            raise InvalidFile(node_errors, texts)
+        data = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        problem = error.problem or error.context or ""
+        raise InvalidFile([LoadError(file, line, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts) from None
+    except YAMLError as error:
+        raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_syntax", str(error), problem=str(error)))], texts) from None
+    if not isinstance(data, Mapping):
+        raise InvalidFile([LoadError(file, 1, "", _fault(texts, "not_a_mapping", "not a mapping"))], texts)
+    return data
+
+
+def _line_of(data: Any, loc: Sequence[int | str]) -> int | None:
+    """Follow a pydantic error location into the ruamel data to find the closest line."""
+    line, node = None, data
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, Mapping) and part in node:
+                line = lc.key(part)[0] + 1 if lc else line
+                node = node[part]
+            elif isinstance(node, Sequence) and not isinstance(node, str) and isinstance(part, int):
+                line = lc.item(part)[0] + 1 if lc else line
+                node = node[part]
+            elif isinstance(node, Mapping):
+                continue  # a union tag pydantic adds (e.g. "text"), not a key of the file
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    if line is None and getattr(data, "lc", None) is not None:
+        line = data.lc.line + 1
+    return line
+
+
+def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
+    """Name the place of an error the way an admin reads the file: step id, then field."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Sequence) and not isinstance(node, str) and isinstance(part, int):
+            item = node[part] if part < len(node) else None
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                parts.append(texts.step.format(step=item["id"]))
+            else:
+                parts.append(texts.item.format(index=part + 1))
+            node = item
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+            parts.append(texts.field.format(field=part))
+        elif isinstance(part, str) and not isinstance(node, Mapping):
+            parts.append(texts.field.format(field=part))
+        elif isinstance(part, str) and part not in {"text", "choice", "yes_no", "number", "date"}:
+            parts.append(texts.field.format(field=part))
+    return ", ".join(parts)
+
+
+def validate(model: type[M], data: Any, file: str, texts: ValidationTexts) -> M:
+    """Validate loaded data against a model; raise :class:`InvalidFile` with every fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        errors = []
+        for detail in error.errors(include_url=False):
+            loc = [part for part in detail["loc"] if not str(part).startswith("function-")]
+            context = {k: v for k, v in (detail.get("ctx") or {}).items() if isinstance(v, (str, int, float))}
+            message = _fault(texts, detail["type"], detail["msg"], **context)
+            errors.append(LoadError(file, _line_of(data, loc), _where(data, loc, texts), message))
+        raise InvalidFile(errors, texts) from None
+
+
+def load(model: type[M], text: str | bytes, file: str, texts: ValidationTexts) -> M:
+    """Read and validate one YAML text."""
+    return validate(model, read_yaml(text, file, texts), file, texts)

@@ -1,0 +1,125 @@
+"""The model of ``conversations/messages.yaml``: every system text, command and button label.
+
+Each field is a template whose allowed placeholders are declared here, so a file that misses
+a text or misspells a placeholder is refused when loaded, never half-shown to a member.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core.texts import Template
+
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+Alert = Annotated[str, Field(min_length=1, max_length=200)]  # Telegram's limit for alerts
+
+
+class _Texts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnswerErrors(_Texts):
+    """Re-ask texts, one per kind of step (a step may override them with ``error``)."""
+
+    required: Template()
+    choice: Template()
+    yes_no: Template()
+    text_too_short: Template("min")
+    text_too_long: Template("max", "length")
+    number_invalid: Template()
+    number_too_small: Template("min")
+    number_too_large: Template("max")
+    date_invalid: Template()
+    date_in_past: Template()
+
+
+class FlowTexts(_Texts):
+    """Texts the flow engine itself needs, shared by the bot and the terminal preview."""
+
+    question: Template("number", "total", "question")
+    help_line: Template("help")
+    current_answer: Template("answer")
+    summary: Template("title", "lines")
+    summary_line: Template("label", "answer")
+    skipped: str
+    yes: Label
+    no: Label
+    yes_words: tuple[str, ...]
+    no_words: tuple[str, ...]
+    skip_words: tuple[str, ...]
+    months: Annotated[tuple[str, ...], Field(min_length=12, max_length=12)]
+    use_buttons: Template()
+    cannot_go_back: Template()
+    stale_action: Template()
+    errors: AnswerErrors
+
+
+class Commands(_Texts):
+    """Descriptions registered with Telegram (setMyCommands), shown in the command menu."""
+
+    partenariat: Label
+    demandes: Label
+    demande: Label
+    retour: Label
+    annuler: Label
+    aide: Label
+
+
+class IntakeTexts(_Texts):
+    group_intro: Template("member", "title")
+    button_private: Label
+    button_here: Label
+    group_question: Template("member", "question")
+    group_reply_hint: Template()
+    private_intro: Template("title", "group")
+    private_intro_no_group: Template("title")
+    not_a_member: Template()
+    resume: Template()
+    button_back: Label
+    button_skip: Label
+    button_confirm: Label
+    button_edit: Label
+    button_cancel: Label
+    button_to_summary: Label
+    edit_choose: Template()
+    cancelled: Template()
+    nothing_to_cancel: Template()
+    nothing_to_go_back: Template()
+    not_your_button: Alert
+    stale_button: Alert
+    text_expected: Template()
+    saved: Template("number")
+    saved_and_posted: Template("number", "group")
+    card: Template("number", "lines", "author", "title")
+
+
+class RequestListTexts(_Texts):
+    list_header: Template("page", "pages", "count")
+    list_line: Template("number", "partner", "kind", "status", "date")
+    empty: Template()
+    button_previous: Label
+    button_next: Label
+    detail: Template("number", "status", "lines", "author", "date", "title")
+    not_found: Template("number")
+    usage: Template()
+    statuses: dict[str, Label]
+
+
+class SystemTexts(_Texts):
+    help: Template()
+    start: Template()
+    error: Template()
+    missing_token: str
+
+
+class Messages(_Texts):
+    """The whole ``messages.yaml``."""
+
+    flow: FlowTexts
+    commands: Commands
+    intake: IntakeTexts
+    requests: RequestListTexts
+    system: SystemTexts
+    schema_: str | None = Field(default=None, alias="$schema")

@@ -1,0 +1,66 @@
+"""Templates for every text the bot shows, written by admins in the YAML files.
+
+Texts are Telegram HTML (admins may write ``<b>`` or ``<i>``). Values put into them are
+escaped unless they are already :class:`Html`, so a partner called ``<Ma & Co>`` shows as
+typed. Placeholders are plain names checked when the file is loaded: a template that asks
+for ``{nombre}`` where only ``{number}`` exists is rejected before it reaches a member, and
+``{x.__class__}``-style attribute access is impossible.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+_FORMATTER = string.Formatter()
+
+
+class Html(str):
+    """A fragment that is already valid Telegram HTML and must not be escaped again."""
+
+
+def placeholders(template: str) -> set[str]:
+    """Return the placeholder names a template uses."""
+    try:
+        return {field for _, field, _, _ in _FORMATTER.parse(template) if field is not None}
+    except ValueError as error:  # a lone "{" or "}"
+        raise PydanticCustomError("template_syntax", "template_syntax") from error
+
+
+def Template(*allowed: str) -> Any:  # noqa: N802 - used like a type: Template("number")
+    """Annotate a str field as a template whose placeholders must be among ``allowed``."""
+
+    def check(value: str) -> str:
+        unknown = placeholders(value) - set(allowed)
+        if unknown:
+            raise PydanticCustomError(
+                "template_placeholder",
+                "template_placeholder",
+                {"unknown": ", ".join(sorted(unknown)), "allowed": ", ".join(allowed) or "-"},
+            )
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+def render(template: str, /, **values: object) -> Html:
+    """Fill a template, escaping every value that is not already :class:`Html`."""
+    safe = {
+        name: value if isinstance(value, Html) else html.escape(str(value), quote=False)
+        for name, value in values.items()
+    }
+    return Html(template.format_map(safe))
+
+
+def join(lines: list[Html], separator: str = "\n") -> Html:
+    """Join already-rendered fragments."""
+    return Html(separator.join(lines))
+
+
+def escape(text: str) -> Html:
+    """Escape member-written text for display."""
+    return Html(html.escape(text, quote=False))

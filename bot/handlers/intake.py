@@ -1,0 +1,351 @@
+"""Logging a partnership request: /partenariat, the questions, the summary, the card.
+
+In a group the bot usually runs in privacy mode: it sees commands, replies to its own
+messages and button presses only. Typed answers there are replies to a question sent with
+``ForceReply(selective=True)`` to the member, whose name is mentioned so the reply box opens
+for them alone. Each member's flow is a row keyed by (chat, member); its random token in the
+buttons keeps one member's buttons from acting for another and old buttons from acting late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from telegram import Chat, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
+from telegram.helpers import create_deep_linked_url
+
+from bot.core.flows import (
+    Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Summary, Text,
+)
+from bot.core.texts import Html, join, render
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import chats, requests, sessions
+from bot.storage.sessions import FlowSession
+
+logger = logging.getLogger(__name__)
+
+FLOW_ID = "demande_partenariat"
+DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in private
+MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+
+
+def _in_group(session: FlowSession) -> bool:
+    return session.chat_id != session.user_id  # a private chat's id is its member's id
+
+
+# --- showing where a member is -----------------------------------------------------------
+
+
+def _prompt_message(
+    context: BotContext, session: FlowSession, engine: FlowEngine, error: Html | None = None
+) -> tuple[Html, InlineKeyboardMarkup | ForceReply | None]:
+    """The text and markup of the current question or of the summary."""
+    messages = context.services.messages
+    prompt = engine.prompt(session.state)
+    if isinstance(prompt, Summary):
+        text, markup = ui.summary_text(engine, prompt), ui.summary_keyboard(messages, session.token)
+    else:
+        text = ui.question_text(engine, prompt)
+        markup = ui.question_keyboard(
+            engine, messages, session.token, session.state, prompt, typed_controls=not _in_group(session)
+        )
+        if _in_group(session):
+            text = _group_question(context, session, prompt, text)
+            markup = markup if ui.needs_buttons(prompt) else ui.force_reply(prompt)
+    if error is not None:
+        text = join([error, text], "\n\n")
+    return text, markup
+
+
+def _group_question(context: BotContext, session: FlowSession, prompt: Question, text: Html) -> Html:
+    texts = context.services.messages.intake
+    text = render(texts.group_question, member=ui.mention(session.user_id, session.author_name), question=text)
+    return text if ui.needs_buttons(prompt) else join([text, Html(texts.group_reply_hint)])
+
+
+async def _show(
+    context: BotContext, session: FlowSession, engine: FlowEngine, *,
+    reply_to: Message | None = None, error: Html | None = None,
+) -> None:
+    text, markup = _prompt_message(context, session, engine, error)
+    if reply_to is not None:
+        await reply_to.reply_html(text, reply_markup=markup)
+    else:
+        await context.bot.send_message(session.chat_id, text, reply_markup=markup)
+
+
+async def _engine(context: BotContext, session: FlowSession) -> FlowEngine:
+    return await context.services.catalog.engine(session.state.flow_id, session.state.flow_version)
+
+
+# --- starting ----------------------------------------------------------------------------
+
+
+async def _start_flow(update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int) -> None:
+    """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id``."""
+    services = context.services
+    version, engine = await services.catalog.active(FLOW_ID, origin_chat_id)
+    session = FlowSession(
+        chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=origin_chat_id,
+        author_name=user.full_name, state=engine.start(version).state,
+    )
+    async with services.database.transaction(update.update_id) as connection:
+        await sessions.save(connection, session)
+    intro = Html(engine.flow.intro)
+    if chat.type == Chat.PRIVATE:
+        intake = services.messages.intake
+        group = await chats.title(services.database, origin_chat_id) if origin_chat_id != chat.id else None
+        heading = (
+            render(intake.private_intro, title=engine.flow.title, group=group)
+            if group else render(intake.private_intro_no_group, title=engine.flow.title)
+        )
+        intro = join([heading, intro], "\n\n")
+    await context.bot.send_message(chat.id, intro)
+    await _show(context, session, engine)
+
+
+async def _resume(context: BotContext, session: FlowSession, message: Message) -> None:
+    await message.reply_html(context.services.messages.intake.resume)
+    await _show(context, session, await _engine(context, session))
+
+
+async def partenariat(update: Update, context: BotContext) -> None:
+    """Start a partnership request, or resume the member's request in progress."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    services = context.services
+    existing = await sessions.get(services.database, chat.id, user.id)
+    if existing is not None:
+        await _resume(context, existing, message)
+        return
+    if chat.type == Chat.PRIVATE:
+        await _start_flow(update, context, chat, user, origin_chat_id=chat.id)
+        return
+    await chats.remember(services.database, chat.id, chat.type, chat.title)
+    _, engine = await services.catalog.active(FLOW_ID, chat.id)
+    texts = services.messages.intake
+    link = create_deep_linked_url(context.bot.username, f"{DEEP_LINK_PREFIX}{chat.id}")
+    keyboard = InlineKeyboardMarkup([
+        [InlineKeyboardButton(texts.button_private, url=link)],
+        [ui.button(texts.button_here, ui.AnswerHere(user_id=user.id))],
+    ])
+    await message.reply_html(
+        render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title),
+        reply_markup=keyboard,
+    )
+
+
+async def answer_here(update: Update, context: BotContext) -> None:
+    """Run the flow in the group, for the member who typed /partenariat."""
+    query = update.callback_query
+    payload = ui.decode(query.data)
+    texts = context.services.messages.intake
+    if query.from_user.id != payload.user_id:
+        await query.answer(texts.not_your_button, show_alert=True)
+        return
+    chat = update.effective_chat
+    if await sessions.get(context.services.database, chat.id, query.from_user.id) is not None:
+        await query.answer(texts.stale_button, show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _start_flow(update, context, chat, query.from_user, origin_chat_id=chat.id)
+
+
+async def start_private(update: Update, context: BotContext) -> bool:
+    """Open the flow of a deep link ``/start g<group id>``; False when there is none to open."""
+    if not context.args or not context.args[0].startswith(DEEP_LINK_PREFIX):
+        return False
+    try:
+        group_id = int(context.args[0].removeprefix(DEEP_LINK_PREFIX))
+    except ValueError:
+        return False
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    services = context.services
+    existing = await sessions.get(services.database, chat.id, user.id)
+    if existing is not None:
+        await _resume(context, existing, message)
+        return True
+    # Anyone can type a deep link: only the group's members may file a request for it.
+    try:
+        member = await context.bot.get_chat_member(group_id, user.id)
+        allowed = member.status in MEMBER_STATUSES or getattr(member, "is_member", False)
+    except TelegramError:
+        allowed = False
+    if not allowed:
+        await message.reply_html(services.messages.intake.not_a_member)
+        return True
+    await _start_flow(update, context, chat, user, origin_chat_id=group_id)
+    return True
+
+
+# --- answering ---------------------------------------------------------------------------
+
+
+async def _advance(
+    update: Update, context: BotContext, session: FlowSession, action: Input,
+    reply_to: Message | None = None,
+) -> bool:
+    """Apply one input to a member's flow and show what comes next; False if it was refused."""
+    services = context.services
+    engine = await _engine(context, session)
+    turn = engine.advance(session.state, action, services.today())
+    if turn.error is not None:
+        await _show(context, session, engine, reply_to=reply_to, error=turn.error)
+        return False
+    if turn.done:
+        await _submit(update, context, session, engine, turn.state.answers)
+        return True
+    session = replace(session, state=turn.state)
+    async with services.database.transaction(update.update_id) as connection:
+        await sessions.save(connection, session)
+    await _show(context, session, engine, reply_to=reply_to)
+    return True
+
+
+async def _submit(
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+) -> None:
+    """Store the validated request, end the flow, and present the request to its group."""
+    services = context.services
+    texts = services.messages.intake
+    flow = engine.flow
+    async with services.database.transaction(update.update_id) as connection:
+        request = await requests.create(
+            connection,
+            chat_id=session.origin_chat_id,
+            author_id=session.user_id,
+            author_name=session.author_name,
+            flow_id=flow.id,
+            flow_version=session.state.flow_version,
+            partner_name=answers[flow.partner_fields.partner],
+            partner_kind=answers[flow.partner_fields.kind],
+            answers=answers,
+        )
+        await sessions.delete(connection, session.chat_id, session.user_id)
+    card = render(
+        texts.card, number=request.number, title=flow.title, lines=engine.card_lines(answers),
+        author=ui.mention(session.user_id, session.author_name),
+    )
+    card_message = await context.bot.send_message(request.chat_id, card)
+    await requests.set_card_message(services.database, request.id, card_message.message_id)
+    if session.origin_chat_id != session.chat_id:
+        group = await chats.title(services.database, session.origin_chat_id) or ""
+        await context.bot.send_message(
+            session.chat_id, render(texts.saved_and_posted, number=request.number, group=group)
+        )
+
+
+async def answer_text(update: Update, context: BotContext) -> None:
+    """Take a typed answer to the member's current question."""
+    message = update.effective_message
+    if message.chat.type != Chat.PRIVATE and message.reply_to_message.from_user.id != context.bot.id:
+        return  # a reply between members, not an answer to the bot
+    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    if session is None:
+        if message.chat.type == Chat.PRIVATE:
+            await message.reply_html(context.services.messages.system.start)
+        return
+    await _advance(update, context, session, Text(message.text), reply_to=message)
+
+
+async def answer_not_text(update: Update, context: BotContext) -> None:
+    """Re-ask politely when a member answers with a sticker, a photo, a voice note..."""
+    message = update.effective_message
+    if message.chat.type != Chat.PRIVATE and message.reply_to_message.from_user.id != context.bot.id:
+        return
+    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    if session is None:
+        return
+    engine = await _engine(context, session)
+    error = Html(context.services.messages.intake.text_expected)
+    await _show(context, session, engine, reply_to=message, error=error)
+
+
+async def back(update: Update, context: BotContext) -> None:
+    """Go back to the previous question (/retour)."""
+    message = update.effective_message
+    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    if session is None:
+        await message.reply_html(context.services.messages.intake.nothing_to_go_back)
+        return
+    await _advance(update, context, session, Back(), reply_to=message)
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """Drop the member's request in progress (/annuler)."""
+    message = update.effective_message
+    texts = context.services.messages.intake
+    async with context.services.database.transaction(update.update_id) as connection:
+        deleted = await sessions.delete(connection, message.chat_id, message.from_user.id)
+    await message.reply_html(texts.cancelled if deleted else texts.nothing_to_cancel)
+
+
+# --- buttons -----------------------------------------------------------------------------
+
+
+def _action(engine: FlowEngine, session: FlowSession, press: ui.FlowPress) -> Input | None:
+    """Translate a checked button press into an engine input; None if it makes no sense."""
+    step = engine.prompt(session.state)
+    match press.action:
+        case "choose" if isinstance(step, Question) and isinstance(step.step, ChoiceStep):
+            options = step.step.options
+            return Choose(options[press.arg].value) if press.arg < len(options) else None
+        case "yes" | "no":
+            return Choose(press.action)
+        case "skip":
+            return Skip()
+        case "back":
+            return Back()
+        case "confirm":
+            return Confirm()
+        case "edit" if press.arg < len(engine.flow.steps):
+            return Edit(engine.flow.steps[press.arg].id)
+    return None
+
+
+async def press(update: Update, context: BotContext) -> None:
+    """Handle a button under a question or a summary, after checking who pressed what."""
+    query = update.callback_query
+    payload = ui.decode(query.data)
+    services = context.services
+    texts = services.messages.intake
+    session = await sessions.by_token(services.database, payload.token)
+    if session is None:
+        await query.answer(texts.stale_button, show_alert=True)
+        return
+    if session.user_id != query.from_user.id:
+        await query.answer(texts.not_your_button, show_alert=True)
+        return
+    engine = await _engine(context, session)
+    current = session.state.current
+    if payload.step != (-1 if current is None else engine.flow.index(current)):
+        await query.answer(texts.stale_button, show_alert=True)
+        return
+    if payload.action in ("menu", "summary"):
+        await query.answer()
+        markup = (
+            ui.edit_menu_keyboard(engine, services.messages, session.token, session.state)
+            if payload.action == "menu" else ui.summary_keyboard(services.messages, session.token)
+        )
+        await query.edit_message_reply_markup(markup)
+        return
+    if payload.action == "cancel":
+        async with services.database.transaction(update.update_id) as connection:
+            await sessions.delete(connection, session.chat_id, session.user_id)
+        await query.answer()
+        await query.edit_message_text(texts.cancelled)
+        return
+    action = _action(engine, session, payload)
+    if action is None:
+        await query.answer(texts.stale_button, show_alert=True)
+        return
+    await query.answer()
+    if await _advance(update, context, session, action):
+        # The question is answered: its buttons must not be pressed again.
+        await query.edit_message_reply_markup(None)

@@ -1,0 +1,158 @@
+"""From core results to Telegram messages: keyboards, mentions and the callback-data codec.
+
+Callback data is the only thing a button carries, and anyone can forge it. It is short
+(Telegram allows 64 bytes), starts with a version, and is parsed here only, into pydantic
+models; whatever does not parse is treated as a stale button. Every handler then re-checks
+the press against the database.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.core.flows import ChoiceStep, FlowEngine, FlowState, Question, Summary, TextStep, YesNoStep
+from bot.core.messages import Messages
+from bot.core.texts import Html, escape, join, render
+
+CALLBACK_VERSION = "1"
+SEPARATOR = "|"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FlowPress(_Payload):
+    """A button under a question or the summary of a flow in progress."""
+
+    kind: Literal["f"] = "f"
+    token: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{4,16}$")]
+    step: Annotated[int, Field(ge=-1, le=99)]  # -1: the summary
+    action: Literal["choose", "yes", "no", "skip", "back", "confirm", "menu", "edit", "summary", "cancel"]
+    arg: Annotated[int, Field(ge=0, le=99)] = 0
+
+
+class AnswerHere(_Payload):
+    """"Répondre ici" under the group intro: only the member who asked may press it."""
+
+    kind: Literal["h"] = "h"
+    user_id: Annotated[int, Field(gt=0)]
+
+
+class ListPage(_Payload):
+    """Page through a chat's requests."""
+
+    kind: Literal["l"] = "l"
+    page: Annotated[int, Field(ge=0, le=100_000)]
+
+
+Payload = Annotated[FlowPress | AnswerHere | ListPage, Field(discriminator="kind")]
+_PAYLOAD = TypeAdapter(Payload)
+_FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"]
+           for model in (FlowPress, AnswerHere, ListPage)}
+
+
+def encode(payload: FlowPress | AnswerHere | ListPage) -> str:
+    values = [str(getattr(payload, name)) for name in _FIELDS[payload.kind]]
+    return SEPARATOR.join([CALLBACK_VERSION, payload.kind, *values])
+
+
+def decode(data: str | None) -> FlowPress | AnswerHere | ListPage | None:
+    """Parse callback data; None for anything unknown, old or forged."""
+    if not data:
+        return None
+    version, _, rest = data.partition(SEPARATOR)
+    kind, _, rest = rest.partition(SEPARATOR)
+    if version != CALLBACK_VERSION or kind not in _FIELDS:
+        return None
+    values = rest.split(SEPARATOR) if rest else []
+    names = _FIELDS[kind]
+    if len(values) != len(names):
+        return None
+    try:
+        return _PAYLOAD.validate_python({"kind": kind, **dict(zip(names, values, strict=True))})
+    except ValidationError:
+        return None
+
+
+def mention(user_id: int, name: str) -> Html:
+    return Html(f'<a href="tg://user?id={user_id}">{escape(name)}</a>')
+
+
+def button(label: str, payload: FlowPress | AnswerHere | ListPage) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=encode(payload))
+
+
+# --- flow prompts ------------------------------------------------------------------------
+
+
+def question_text(engine: FlowEngine, question: Question) -> Html:
+    texts = engine.texts
+    parts = [render(texts.question, number=question.number, total=question.total,
+                    question=Html(question.step.question))]
+    if question.step.help:
+        parts.append(render(texts.help_line, help=Html(question.step.help)))
+    if question.current_answer is not None:
+        parts.append(render(texts.current_answer, answer=question.current_answer))
+    return join(parts)
+
+
+def summary_text(engine: FlowEngine, summary: Summary) -> Html:
+    texts = engine.texts
+    lines = join([render(texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
+    return render(texts.summary, title=engine.flow.title, lines=lines)
+
+
+def needs_buttons(question: Question) -> bool:
+    """Choice and yes/no steps are answered with buttons; the others with typed text."""
+    return isinstance(question.step, ChoiceStep | YesNoStep)
+
+
+def question_keyboard(
+    engine: FlowEngine, messages: Messages, token: str, state: FlowState, question: Question,
+    *, typed_controls: bool,
+) -> InlineKeyboardMarkup | None:
+    """Buttons under a question. ``typed_controls`` adds Passer/Retour under typed answers
+    (in private chats; in groups those questions carry a ForceReply instead)."""
+    press = partial(FlowPress, token=token, step=engine.flow.index(question.step.id))
+    rows: list[list[InlineKeyboardButton]] = []
+    step = question.step
+    if isinstance(step, ChoiceStep):
+        rows += [[button(option.label, press(action="choose", arg=i))] for i, option in enumerate(step.options)]
+    elif isinstance(step, YesNoStep):
+        rows.append([button(engine.texts.yes, press(action="yes")), button(engine.texts.no, press(action="no"))])
+    elif not typed_controls:
+        return None
+    elif isinstance(step, TextStep) and step.optional:
+        rows.append([button(messages.intake.button_skip, press(action="skip"))])
+    if question.can_go_back:
+        label = messages.intake.button_to_summary if state.editing else messages.intake.button_back
+        rows.append([button(label, press(action="back"))])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def summary_keyboard(messages: Messages, token: str) -> InlineKeyboardMarkup:
+    texts = messages.intake
+    press = partial(FlowPress, token=token, step=-1)
+    return InlineKeyboardMarkup([
+        [button(texts.button_confirm, press(action="confirm"))],
+        [button(texts.button_edit, press(action="menu"))],
+        [button(texts.button_cancel, press(action="cancel"))],
+    ])
+
+
+def edit_menu_keyboard(engine: FlowEngine, messages: Messages, token: str, state: FlowState) -> InlineKeyboardMarkup:
+    rows = [
+        [button(step.label, FlowPress(token=token, step=-1, action="edit", arg=engine.flow.index(step.id)))]
+        for step in engine.editable_steps(state)
+    ]
+    rows.append([button(messages.intake.button_to_summary, FlowPress(token=token, step=-1, action="summary"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def force_reply(question: Question) -> ForceReply:
+    return ForceReply(selective=True, input_field_placeholder=question.step.label[:64])

@@ -1,0 +1,90 @@
+"""Reading the requests of a chat: /demandes (paged) and /demande N."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.core.flows import ChoiceStep
+from bot.core.texts import Html, join, render
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import requests
+from bot.storage.requests import PartnershipRequest
+
+PAGE_SIZE = 8
+
+
+def _local_date(context: BotContext, stamp: str) -> str:
+    return datetime.fromisoformat(stamp).astimezone(context.services.settings.zone).strftime("%d/%m/%Y")
+
+
+async def _kind_label(context: BotContext, request: PartnershipRequest) -> str:
+    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
+    step = engine.flow.step(engine.flow.partner_fields.kind)
+    option = step.option(request.partner_kind) if isinstance(step, ChoiceStep) else None
+    return option.label if option else request.partner_kind
+
+
+def _status(context: BotContext, status: str) -> str:
+    return context.services.messages.requests.statuses.get(status, status)
+
+
+async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
+    texts = context.services.messages.requests
+    items, total = await requests.page(context.services.database, chat_id, page * PAGE_SIZE, PAGE_SIZE)
+    if total == 0:
+        return Html(texts.empty), None
+    pages = math.ceil(total / PAGE_SIZE)
+    lines = [
+        render(
+            texts.list_line, number=r.number, partner=r.partner_name, kind=await _kind_label(context, r),
+            status=_status(context, r.status), date=_local_date(context, r.created_at),
+        )
+        for r in items
+    ]
+    text = join([render(texts.list_header, page=page + 1, pages=pages, count=total), *lines])
+    buttons = []
+    if page > 0:
+        buttons.append(ui.button(texts.button_previous, ui.ListPage(page=page - 1)))
+    if page + 1 < pages:
+        buttons.append(ui.button(texts.button_next, ui.ListPage(page=page + 1)))
+    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+async def list_requests(update: Update, context: BotContext) -> None:
+    """List the chat's requests, newest first (/demandes)."""
+    text, markup = await _page(context, update.effective_chat.id, 0)
+    await update.effective_message.reply_html(text, reply_markup=markup)
+
+
+async def turn_page(update: Update, context: BotContext) -> None:
+    """Show another page of /demandes in place."""
+    query = update.callback_query
+    payload = ui.decode(query.data)
+    text, markup = await _page(context, update.effective_chat.id, payload.page)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def show_request(update: Update, context: BotContext) -> None:
+    """Show one request in full (/demande 12)."""
+    message = update.effective_message
+    texts = context.services.messages.requests
+    if len(context.args) != 1 or not context.args[0].lstrip("n°#").isdigit():
+        await message.reply_html(texts.usage)
+        return
+    number = int(context.args[0].lstrip("n°#"))
+    request = await requests.by_number(context.services.database, update.effective_chat.id, number)
+    if request is None:
+        await message.reply_html(render(texts.not_found, number=number))
+        return
+    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
+    summary = engine.summary(request.answers)
+    lines = join([render(engine.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
+    await message.reply_html(render(
+        texts.detail, number=request.number, title=engine.flow.title, status=_status(context, request.status),
+        author=request.author_name, date=_local_date(context, request.created_at), lines=lines,
+    ))

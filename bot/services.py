@@ -1,0 +1,37 @@
+"""What every handler needs, reachable from PTB's context as ``context.services``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.catalog import FlowCatalog
+from bot.config import Settings
+from bot.core.library import Library
+from bot.core.messages import Messages
+from bot.storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    library: Library
+    database: Database
+    catalog: FlowCatalog
+
+    @property
+    def messages(self) -> Messages:
+        return self.library.messages
+
+    def today(self) -> date:
+        return datetime.now(self.settings.zone).date()
+
+
+class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
+    """PTB's context with typed access to the bot's services."""
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data["services"]

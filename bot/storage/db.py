@@ -1,0 +1,117 @@
+"""The SQLite connection, its settings, migrations and transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = resources.files("bot.storage") / "migrations"
+PROCESSED_UPDATES_KEPT = timedelta(days=7)
+
+
+class AlreadyHandled(Exception):
+    """This Telegram update changed the database before: applying it again would repeat it."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Database:
+    """One aiosqlite connection shared by the whole bot.
+
+    aiosqlite runs one thread per connection; the lock keeps one coroutine's transaction from
+    interleaving with another's statements on that shared connection.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        # WAL: readers never block the writer, and a killed process leaves a consistent file.
+        # synchronous=NORMAL: in WAL mode a commit survives a crash or kill -9 of the bot (the
+        # WAL is written before commit returns); only a power cut can lose the last commits,
+        # never corrupt the file. FULL would add an fsync to every step of every member.
+        # busy_timeout: `python -m bot backup` or an admin's sqlite3 may hold a lock briefly.
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA foreign_keys = ON",
+        ):
+            await connection.execute(pragma)
+        database = cls(connection)
+        await database.migrate()
+        return database
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    async def migrate(self) -> None:
+        """Apply every migration newer than the file's ``PRAGMA user_version``, each atomically."""
+        async with self.connection.execute("PRAGMA user_version") as cursor:
+            (current,) = await cursor.fetchone()
+        scripts = sorted(
+            (int(item.name.split("_", 1)[0]), item)
+            for item in MIGRATIONS.iterdir()
+            if item.name.endswith(".sql")
+        )
+        for version, script in scripts:
+            if version <= current:
+                continue
+            logger.info("Applying migration %s", script.name)
+            await self.connection.executescript(
+                f"BEGIN IMMEDIATE;\n{script.read_text(encoding='utf-8')}\n"
+                f"PRAGMA user_version = {version};\nCOMMIT;"
+            )
+
+    @asynccontextmanager
+    async def transaction(self, update_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
+        """Run statements atomically; with ``update_id``, at most once per Telegram update."""
+        async with self._lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                if update_id is not None:
+                    cursor = await self.connection.execute(
+                        "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+                        (update_id, now()),
+                    )
+                    if cursor.rowcount == 0:
+                        raise AlreadyHandled(update_id)
+                yield self.connection
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            else:
+                await self.connection.execute("COMMIT")
+
+    # Reads take the lock too: on a shared connection they would otherwise see another
+    # coroutine's transaction before it commits. Inside a transaction, use its connection.
+    async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
+        async with self._lock, self.connection.execute(sql, parameters) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
+        async with self._lock, self.connection.execute(sql, parameters) as cursor:
+            return await cursor.fetchone()
+
+    async def forget_old_updates(self) -> None:
+        """Drop dedup marks older than any redelivery Telegram could make."""
+        cutoff = (datetime.now(UTC) - PROCESSED_UPDATES_KEPT).isoformat(timespec="seconds")
+        async with self.transaction() as connection:
+            await connection.execute("DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,))

@@ -1,0 +1,95 @@
+"""Flow versions: every text a flow ever had, and which one each scope uses."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.storage.db import Database, now
+
+GLOBAL_SCOPE = 0  # the version every group uses unless it has its own
+
+
+@dataclass(frozen=True)
+class FlowVersion:
+    flow_id: str
+    version: int
+    scope_chat_id: int
+    source: str
+    author_name: str | None
+    created_at: str
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+async def add_version(
+    connection: aiosqlite.Connection,
+    flow_id: str,
+    text: str,
+    *,
+    scope_chat_id: int,
+    source: str,
+    author_id: int | None = None,
+    author_name: str | None = None,
+) -> int:
+    """Store a new version of a flow and make it the active one for its scope."""
+    async with connection.execute(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM flow_versions WHERE flow_id = ?", (flow_id,)
+    ) as cursor:
+        (version,) = await cursor.fetchone()
+    await connection.execute(
+        "INSERT INTO flow_versions (flow_id, version, scope_chat_id, source, author_id, author_name,"
+        " yaml, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (flow_id, version, scope_chat_id, source, author_id, author_name, text, _sha(text), now()),
+    )
+    await activate(connection, flow_id, scope_chat_id, version)
+    return version
+
+
+async def activate(connection: aiosqlite.Connection, flow_id: str, scope_chat_id: int, version: int) -> None:
+    await connection.execute(
+        "INSERT INTO active_flows (flow_id, scope_chat_id, version) VALUES (?, ?, ?)"
+        " ON CONFLICT (flow_id, scope_chat_id) DO UPDATE SET version = excluded.version",
+        (flow_id, scope_chat_id, version),
+    )
+
+
+async def sync_disk_version(database: Database, flow_id: str, text: str) -> int:
+    """Record the file on disk as a new global version when it changed since last read."""
+    async with database.transaction() as connection:
+        async with connection.execute(
+            "SELECT version, sha256 FROM flow_versions WHERE flow_id = ? AND source = 'disk'"
+            " ORDER BY version DESC LIMIT 1",
+            (flow_id,),
+        ) as cursor:
+            latest = await cursor.fetchone()
+        if latest is not None and latest["sha256"] == _sha(text):
+            async with connection.execute(
+                "SELECT 1 FROM active_flows WHERE flow_id = ? AND scope_chat_id = ?",
+                (flow_id, GLOBAL_SCOPE),
+            ) as cursor:
+                if await cursor.fetchone() is None:
+                    await activate(connection, flow_id, GLOBAL_SCOPE, latest["version"])
+            return latest["version"]
+        return await add_version(connection, flow_id, text, scope_chat_id=GLOBAL_SCOPE, source="disk")
+
+
+async def active_version(database: Database, flow_id: str, chat_id: int) -> int | None:
+    """The version a chat uses: its own override, else the global one."""
+    row = await database.fetch_one(
+        "SELECT version FROM active_flows WHERE flow_id = ? AND scope_chat_id IN (?, ?)"
+        " ORDER BY scope_chat_id = ? DESC LIMIT 1",
+        (flow_id, chat_id, GLOBAL_SCOPE, GLOBAL_SCOPE),
+    )
+    return None if row is None else row["version"]
+
+
+async def version_text(database: Database, flow_id: str, version: int) -> str | None:
+    row = await database.fetch_one(
+        "SELECT yaml FROM flow_versions WHERE flow_id = ? AND version = ?", (flow_id, version)
+    )
+    return None if row is None else row["yaml"]

@@ -1,0 +1,102 @@
+"""Partnership requests and their answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.db import Database, now
+
+
+@dataclass(frozen=True)
+class PartnershipRequest:
+    id: int
+    chat_id: int
+    number: int
+    author_id: int
+    author_name: str
+    flow_id: str
+    flow_version: int
+    partner_name: str
+    partner_kind: str
+    status: str
+    created_at: str
+    answers: Mapping[str, Any] = field(default_factory=dict)
+
+
+_COLUMNS = (
+    "id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,"
+    " partner_kind, status, created_at"
+)
+
+
+def _from_row(row: aiosqlite.Row, answers: Mapping[str, Any] | None = None) -> PartnershipRequest:
+    return PartnershipRequest(**{key: row[key] for key in row.keys()}, answers=answers or {})
+
+
+async def create(
+    connection: aiosqlite.Connection,
+    *,
+    chat_id: int,
+    author_id: int,
+    author_name: str,
+    flow_id: str,
+    flow_version: int,
+    partner_name: str,
+    partner_kind: str,
+    answers: Mapping[str, Any],
+) -> PartnershipRequest:
+    """Store a validated request with the next number of its chat."""
+    async with connection.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,)
+    ) as cursor:
+        (number,) = await cursor.fetchone()
+    stamp = now()
+    cursor = await connection.execute(
+        "INSERT INTO requests (chat_id, number, author_id, author_name, flow_id, flow_version,"
+        " partner_name, partner_kind, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,
+         partner_kind, stamp, stamp),
+    )
+    request_id = cursor.lastrowid
+    await connection.executemany(
+        "INSERT INTO request_answers (request_id, step_id, value) VALUES (?, ?, ?)",
+        [(request_id, step, json.dumps(value, ensure_ascii=False)) for step, value in answers.items()],
+    )
+    return PartnershipRequest(
+        request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
+        partner_name, partner_kind, "submitted", stamp, dict(answers),
+    )
+
+
+async def set_card_message(database: Database, request_id: int, message_id: int) -> None:
+    async with database.transaction() as connection:
+        await connection.execute(
+            "UPDATE requests SET card_message_id = ? WHERE id = ?", (message_id, request_id)
+        )
+
+
+async def page(database: Database, chat_id: int, offset: int, limit: int) -> tuple[list[PartnershipRequest], int]:
+    """One page of a chat's requests, newest first, and how many there are in all."""
+    total = await database.fetch_one("SELECT COUNT(*) AS n FROM requests WHERE chat_id = ?", (chat_id,))
+    rows = await database.fetch_all(
+        f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? ORDER BY number DESC LIMIT ? OFFSET ?",
+        (chat_id, limit, offset),
+    )
+    return [_from_row(row) for row in rows], total["n"]
+
+
+async def by_number(database: Database, chat_id: int, number: int) -> PartnershipRequest | None:
+    row = await database.fetch_one(
+        f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND number = ?", (chat_id, number)
+    )
+    if row is None:
+        return None
+    answers = await database.fetch_all(
+        "SELECT step_id, value FROM request_answers WHERE request_id = ?", (row["id"],)
+    )
+    return _from_row(row, {a["step_id"]: json.loads(a["value"]) for a in answers})

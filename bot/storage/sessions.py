@@ -1,0 +1,85 @@
+"""Flows in progress: one row per member and chat, rewritten at every step."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.core.flows import FlowState
+from bot.storage.db import Database, now
+
+
+@dataclass(frozen=True)
+class FlowSession:
+    chat_id: int
+    user_id: int
+    token: str
+    origin_chat_id: int
+    author_name: str
+    state: FlowState
+
+
+def new_token() -> str:
+    """A short random id put in callback data, so a button of an older session is refused."""
+    return secrets.token_urlsafe(6)
+
+
+def _from_row(row: aiosqlite.Row) -> FlowSession:
+    return FlowSession(
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        token=row["token"],
+        origin_chat_id=row["origin_chat_id"],
+        author_name=row["author_name"],
+        state=FlowState(
+            flow_id=row["flow_id"],
+            flow_version=row["flow_version"],
+            answers=json.loads(row["answers"]),
+            current=row["current_step"],
+            editing=bool(row["editing"]),
+            reminded=tuple(json.loads(row["reminded"])),
+        ),
+    )
+
+
+async def get(database: Database, chat_id: int, user_id: int) -> FlowSession | None:
+    row = await database.fetch_one(
+        "SELECT * FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
+    )
+    return None if row is None else _from_row(row)
+
+
+async def by_token(database: Database, token: str) -> FlowSession | None:
+    row = await database.fetch_one("SELECT * FROM flow_sessions WHERE token = ?", (token,))
+    return None if row is None else _from_row(row)
+
+
+async def save(connection: aiosqlite.Connection, session: FlowSession) -> None:
+    state = session.state
+    stamp = now()
+    await connection.execute(
+        "INSERT INTO flow_sessions (chat_id, user_id, token, flow_id, flow_version, origin_chat_id,"
+        " current_step, editing, answers, reminded, author_name, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (chat_id, user_id) DO UPDATE SET token = excluded.token,"
+        " flow_id = excluded.flow_id, flow_version = excluded.flow_version,"
+        " origin_chat_id = excluded.origin_chat_id, current_step = excluded.current_step,"
+        " editing = excluded.editing, answers = excluded.answers, reminded = excluded.reminded,"
+        " author_name = excluded.author_name, updated_at = excluded.updated_at",
+        (
+            session.chat_id, session.user_id, session.token, state.flow_id, state.flow_version,
+            session.origin_chat_id, state.current, int(state.editing),
+            json.dumps(dict(state.answers), ensure_ascii=False), json.dumps(list(state.reminded)),
+            session.author_name, stamp, stamp,
+        ),
+    )
+
+
+async def delete(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> bool:
+    cursor = await connection.execute(
+        "DELETE FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
+    )
+    return cursor.rowcount > 0
