@@ -19,6 +19,10 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, AlreadyHandled):
         logger.info("Update %s was already handled before a restart; skipped", error.args[0])
         return
+    if isinstance(error, BadRequest) and "query is too old" in error.message.lower():
+        # A button press redelivered after a restart: Telegram no longer takes its answer.
+        logger.info("Button press too old to answer: %s", error)
+        return
     if isinstance(error, Forbidden):
         logger.warning("Telegram refused a message (blocked or removed): %s", error)
         return

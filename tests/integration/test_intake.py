@@ -1,0 +1,253 @@
+"""A member logs a partnership request, in a group (privacy mode on) or in private."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from tests.fake_telegram import FakeTelegram
+from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, next_prompt
+
+
+async def start_here(fake: FakeTelegram, member, group) -> None:
+    fake.send(member, group, "/partenariat")
+    intro = await fake.next_message(group)
+    fake.press(member, intro, "✍️ Répondre ici")
+
+
+async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Pays d'Uzès", [alice])
+
+    fake.send(alice, group, "/partenariat")
+    intro = await fake.next_message(group)
+    assert "💬 Continuer en privé" in intro.button_texts()
+    private_button = next(b for row in intro.buttons() for b in row if "url" in b)
+    assert private_button["url"] == f"https://t.me/colibris_test_bot?start=g{group.id}"
+    fake.press(alice, intro, "✍️ Répondre ici")
+
+    first = await next_prompt(fake, group)
+    assert "Étape 1/16" in first.plain_text
+    assert first.is_force_reply()
+    assert "Alice" in first.plain_text
+
+    await answer(fake, alice, group, first, COMPANY_REQUEST[0])
+    summary = await fill(fake, alice, group, COMPANY_REQUEST[1:])
+    assert "récapitulatif" in summary.plain_text
+    assert "Jardins <Weleda> & Co" in summary.plain_text
+    assert "36 mois" in summary.plain_text
+    fake.press(alice, summary, "✅ Valider")
+
+    card = await fake.next_message(group)
+    assert "n°1" in card.plain_text
+    assert "Jardins <Weleda> & Co" in card.plain_text
+    assert "Entreprise" in card.plain_text
+
+    fake.send(alice, group, "/demandes")
+    listing = await fake.next_message(group)
+    assert "n°1 · Jardins <Weleda> & Co · Entreprise · déposée" in listing.plain_text
+
+    fake.send(alice, group, "/demande 1")
+    detail = await fake.next_message(group)
+    assert "Camille y travaille" in detail.plain_text
+    assert "Attentes mutuelles : —" in detail.plain_text
+
+
+async def test_member_fills_the_request_in_private_through_the_deep_link(fake: FakeTelegram, bot) -> None:
+    bob = fake.add_user("Bob")
+    group = fake.add_group("GL Alès", [bob])
+    private = fake.private_chat(bob)
+
+    fake.send(bob, group, "/partenariat")
+    await fake.next_message(group)
+    fake.send(bob, private, f"/start g{group.id}")
+    intro = await fake.next_message(private)
+    assert "GL Alès" in intro.plain_text
+    first = await next_prompt(fake, private)
+    assert not first.is_force_reply()
+
+    await answer(fake, bob, private, first, ONE_OFF_REQUEST[0])
+    summary = await fill(fake, bob, private, ONE_OFF_REQUEST[1:])
+    assert "Durée" not in summary.plain_text  # one-off: the length question was skipped
+    fake.press(bob, summary, "✅ Valider")
+
+    card = await fake.next_message(group)
+    assert "Alternatiba" in card.plain_text
+    confirmation = await fake.next_message(private)
+    assert "n°1" in confirmation.plain_text and "GL Alès" in confirmation.plain_text
+
+
+async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: FakeTelegram, bot) -> None:
+    member, stranger = fake.add_user("Membre"), fake.add_user("Inconnu")
+    group = fake.add_group("GL Metz", [member])
+    private = fake.private_chat(stranger)
+
+    fake.send(stranger, private, f"/start g{group.id}")
+    refusal = await fake.next_message(private)
+    assert "membres de ce groupe" in refusal.plain_text
+    await fake.idle()
+    assert len(fake.messages_in(private)) == 1
+
+
+async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: FakeTelegram, bot) -> None:
+    alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
+    group = fake.add_group("GL Evry", [alice, bob])
+
+    await start_here(fake, alice, group)
+    alice_q = await next_prompt(fake, group)
+    await start_here(fake, bob, group)
+    bob_q = await next_prompt(fake, group)
+
+    fake.send(bob, group, "Villes en transition", reply_to=bob_q)
+    fake.send(alice, group, "Emmaüs", reply_to=alice_q)
+    first, second = await next_prompt(fake, group), await next_prompt(fake, group)
+    by_member = {("Bob" if "Bob" in m.plain_text else "Alice"): m for m in (first, second)}
+    assert set(by_member) == {"Alice", "Bob"}
+    assert all("Étape 2/" in m.plain_text for m in by_member.values())
+
+    fake.press(alice, by_member["Alice"], "Association ou réseau")
+    await next_prompt(fake, group)
+    fake.send(bob, group, "/annuler")
+    await fake.next_message(group)
+    fake.send(alice, group, "/retour")
+    back = await next_prompt(fake, group)
+    assert "Étape 2/" in back.plain_text and "Alice" in back.plain_text
+
+
+async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot) -> None:
+    alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
+    group = fake.add_group("GL Kembs", [alice, bob])
+
+    fake.send(alice, group, "/partenariat")
+    intro = await fake.next_message(group)
+    refused = fake.press(bob, intro, "✍️ Répondre ici")
+    alert = await fake.callback_answer(refused)
+    assert alert["show_alert"] and "autre membre" in alert["text"]
+
+    fake.press(alice, intro, "✍️ Répondre ici")
+    question = await next_prompt(fake, group)
+    fake.send(alice, group, "Alternatiba", reply_to=question)
+    kind = await next_prompt(fake, group)
+    query = fake.press(bob, kind, "Entreprise")
+    assert "autre membre" in (await fake.callback_answer(query))["text"]
+    await fake.idle()
+    assert kind.buttons(), "the question is still open for Alice"
+
+
+async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    private = fake.private_chat(alice)
+    fake.send(alice, private, "/partenariat")
+    await next_prompt(fake, private)
+    fake.send(alice, private, "Alternatiba")
+    kind = await next_prompt(fake, private)
+    fake.send(alice, private, "/annuler")
+    assert "abandonnée" in (await fake.next_message(private)).plain_text
+
+    stale = fake.press(alice, kind, "Entreprise")
+    assert "plus valable" in (await fake.callback_answer(stale))["text"]
+    fake.send(alice, private, "/demandes")
+    assert "Aucune demande" in (await fake.next_message(private)).plain_text
+
+
+async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    private = fake.private_chat(alice)
+    fake.send(alice, private, "/partenariat")
+    first = await next_prompt(fake, private)
+    await answer(fake, alice, private, first, "Alternatve")
+    second = await next_prompt(fake, private)
+    fake.press(alice, second, "↩️ Retour")
+    again = await next_prompt(fake, private)
+    assert "Étape 1/" in again.plain_text
+
+    await answer(fake, alice, private, again, ONE_OFF_REQUEST[0])
+    summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:])
+    assert "Alternatiba" in summary.plain_text
+    fake.press(alice, summary, "✏️ Modifier une réponse")
+    menu = await fake.wait_edit(summary)
+    fake.press(alice, menu, "Format")
+    format_question = await next_prompt(fake, private)
+    assert "Réponse actuelle" in format_question.plain_text
+    fake.press(alice, format_question, "Sur plusieurs années")
+    length = await next_prompt(fake, private)
+    assert "combien de mois" in length.plain_text
+    fake.send(alice, private, "24")
+    new_summary = await next_prompt(fake, private)
+    assert "24 mois" in new_summary.plain_text
+    fake.press(alice, new_summary, "✅ Valider")
+    await fake.next_message(private)
+    fake.send(alice, private, "/demande 1")
+    assert "Sur plusieurs années" in (await fake.next_message(private)).plain_text
+
+
+async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Strasbourg", [alice])
+    await start_here(fake, alice, group)
+    question = await next_prompt(fake, group)
+
+    fake.send_sticker(alice, group, reply_to=question)
+    sticker_reply = await next_prompt(fake, group)
+    assert "que du texte" in sticker_reply.plain_text and "Étape 1/" in sticker_reply.plain_text
+    fake.send(alice, group, "x" * 500, reply_to=sticker_reply)
+    too_long = await next_prompt(fake, group)
+    assert "120 au maximum" in too_long.plain_text and "Étape 1/" in too_long.plain_text
+
+    fake.send(alice, group, "Emmaüs", reply_to=too_long)
+    kind = await next_prompt(fake, group)
+    fake.send(alice, group, "3", reply_to=kind)
+    re_asked = await next_prompt(fake, group)
+    assert "choisir une des propositions" in re_asked.plain_text and "Étape 2/" in re_asked.plain_text
+
+    fake.send(alice, group, "Emmaüs encore")  # not a reply: privacy mode hides it from the bot
+    await fake.idle()
+    assert fake.messages_in(group)[-1] is re_asked
+
+
+async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Lyon", [alice])
+    await start_here(fake, alice, group)
+    for reply in COMPANY_REQUEST[:5]:
+        await answer(fake, alice, group, await next_prompt(fake, group), reply)
+    pending = await next_prompt(fake, group)
+
+    await bot.restart()
+
+    await answer(fake, alice, group, pending, COMPANY_REQUEST[5])
+    summary = await fill(fake, alice, group, COMPANY_REQUEST[6:])
+    assert "Jardins <Weleda> & Co" in summary.plain_text
+    assert "De l'aide pour les plantations" in summary.plain_text
+
+
+async def test_commands_are_registered_in_french(fake: FakeTelegram, bot) -> None:
+    registered = [params for method, params in fake.calls if method == "setMyCommands"]
+    assert registered
+    names = {command["command"]: command["description"] for command in registered[0]["commands"]}
+    assert names["partenariat"] == "Proposer une demande de partenariat"
+    assert {"demandes", "demande", "annuler", "aide", "retour"} <= names.keys()
+
+
+async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    private = fake.private_chat(alice)
+    fake.send(alice, private, "/partenariat")
+    await next_prompt(fake, private)
+    fake.send(alice, private, "Alternatiba")
+    await next_prompt(fake, private)
+    typed_answer = fake.updates[-1]
+
+    # Telegram redelivers updates whose offset was not confirmed before a crash.
+    await bot.application.process_update(Update.de_json(typed_answer, bot.application.bot))
+    await fake.idle()
+    assert [m for m in fake.messages_in(private) if "Étape 3/" in m.plain_text] == []
+
+    summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:])
+    fake.press(alice, summary, "✅ Valider")
+    await fake.next_message(private)
+    confirm = fake.updates[-1]
+    await bot.application.process_update(Update.de_json(confirm, bot.application.bot))
+    await fake.idle()
+    fake.send(alice, private, "/demandes")
+    listing = await fake.next_message(private)
+    assert "(1)" in listing.plain_text and "n°2" not in listing.plain_text
