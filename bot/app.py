@@ -19,7 +19,7 @@ from telegram.ext import (
 from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
-from bot.handlers import errors, general, intake
+from bot.handlers import errors, general, intake, practices
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
@@ -82,6 +82,9 @@ def build_application(settings: Settings, library: Library) -> Application:
     application.add_handler(CommandHandler("demandes", request_list.list_requests, filters=NEW))
     application.add_handler(CommandHandler("demande", request_list.show_request, filters=NEW))
     application.add_handler(CallbackQueryHandler(request_list.turn_page, pattern=_pressed(ui.ListPage)))
+    # Good practices.
+    application.add_handler(CommandHandler("bonnes_pratiques", practices.catalogue, filters=NEW))
+    application.add_handler(CallbackQueryHandler(practices.show, pattern=_pressed(ui.PracticePage)))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
 
@@ -104,6 +107,7 @@ async def _post_init(application: Application) -> None:
         BotCommand("partenariat", descriptions.partenariat),
         BotCommand("demandes", descriptions.demandes),
         BotCommand("demande", descriptions.demande),
+        BotCommand("bonnes_pratiques", descriptions.bonnes_pratiques),
         BotCommand("retour", descriptions.retour),
         BotCommand("annuler", descriptions.annuler),
         BotCommand("aide", descriptions.aide),

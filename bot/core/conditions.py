@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 Answers = dict[str, Any]
 
-_OPERATORS = ("equals", "not_equals", "in_", "greater_than", "less_than", "is_empty")
+_OPERATORS = ("equals", "not_equals", "in_", "greater_than", "less_than", "is_empty", "shorter_than")
 
 
 class Condition(BaseModel):
@@ -30,6 +30,8 @@ class Condition(BaseModel):
     greater_than: float | None = None
     less_than: float | None = None
     is_empty: bool | None = None
+    # For "vague" free text: an answer left empty, or of fewer characters than this.
+    shorter_than: int | None = Field(default=None, gt=0)
     all_: tuple[Condition, ...] | None = Field(default=None, alias="all")
     any_: tuple[Condition, ...] | None = Field(default=None, alias="any")
     not_: Condition | None = Field(default=None, alias="not")
@@ -79,6 +81,8 @@ class Condition(BaseModel):
         if self.is_empty is not None:
             empty = value is None or (isinstance(value, str) and not value.strip())
             return empty == self.is_empty
+        if self.shorter_than is not None:
+            return value is None or (isinstance(value, str) and len(value.strip()) < self.shorter_than)
         if self.equals is not None:
             return value == self.equals
         if self.not_equals is not None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.core.conditions import Condition
 from bot.core.messages import FlowTexts
@@ -104,6 +104,15 @@ class PracticeRule(_Model):
     practice: Identifier
     when: Condition
 
+    @field_validator("practice")
+    @classmethod
+    def _known_practice(cls, value: str, info: ValidationInfo) -> str:
+        # The catalogue is another file: the library passes its ids as validation context.
+        known = (info.context or {}).get("practices")
+        if known is not None and value not in known:
+            raise PydanticCustomError("unknown_practice", "unknown_practice", {"practice": value})
+        return value
+
 
 class PartnerFields(_Model):
     """Which answers name the partner and its kind in the register and on cards."""
@@ -126,29 +135,49 @@ class Flow(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Flow:
+        # Every fault is collected with its location and raised together: pydantic merges a
+        # ValidationError raised here into the file's errors, so the admin sees each one at
+        # the line of the step or field at fault, not all of them at line 1 one by one.
+        faults: list[InitErrorDetails] = []
+
+        def fault(kind: str, loc: tuple[str | int, ...], value: object, **context: object) -> None:
+            error = PydanticCustomError(kind, kind, context or None)
+            faults.append(InitErrorDetails(type=error, loc=loc, input=value))
+
         seen: dict[str, Step] = {}
-        for step in self.steps:
+        for index, step in enumerate(self.steps):
             if step.id in seen:
-                raise PydanticCustomError("duplicate_step", "duplicate_step", {"step": step.id})
+                fault("duplicate_step", ("steps", index, "id"), step.id, step=step.id)
             if step.when is not None:
                 for name in sorted(step.when.referenced_answers() - seen.keys()):
-                    raise PydanticCustomError(
-                        "condition_unknown_answer", "condition_unknown_answer",
-                        {"step": step.id, "answer": name},
-                    )
-            seen[step.id] = step
-        for rule in self.practices:
+                    fault("condition_unknown_answer", ("steps", index, "when"), name,
+                          step=step.id, answer=name)
+            seen.setdefault(step.id, step)
+        for index, rule in enumerate(self.practices):
             for name in sorted(rule.when.referenced_answers() - seen.keys()):
-                raise PydanticCustomError(
-                    "condition_unknown_answer", "condition_unknown_answer",
-                    {"step": rule.practice, "answer": name},
-                )
-        for name in (self.partner_fields.partner, self.partner_fields.kind, *self.card):
+                fault("condition_unknown_answer", ("practices", index, "when"), name,
+                      step=rule.practice, answer=name)
+        register = (("partner", self.partner_fields.partner), ("kind", self.partner_fields.kind))
+        for key, name in register:
             if name not in seen:
-                raise PydanticCustomError("unknown_step", "unknown_step", {"step": name})
-        if not isinstance(seen[self.partner_fields.kind], ChoiceStep):
-            raise PydanticCustomError("register_kind_not_choice", "register_kind_not_choice")
+                fault("unknown_step", ("partner_fields", key), name, step=name)
+        for index, name in enumerate(self.card):
+            if name not in seen:
+                fault("unknown_step", ("card", index), name, step=name)
+        kind = seen.get(self.partner_fields.kind)
+        if kind is not None and not isinstance(kind, ChoiceStep):
+            fault("register_kind_not_choice", ("partner_fields", "kind"), kind.id)
+        if faults:
+            raise ValidationError.from_exception_data(type(self).__name__, faults)
         return self
+
+    def triggered_practices(self, answers: Mapping[str, Any]) -> list[str]:
+        """The practices these answers call for, in rule order, each once."""
+        fired: list[str] = []
+        for rule in self.practices:
+            if rule.practice not in fired and rule.when.evaluate(answers):
+                fired.append(rule.practice)
+        return fired
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -366,12 +395,10 @@ class FlowEngine:
         if state.editing:
             answers = self.relevant_answers(answers)
         following = self._next_step(answers)
-        new_state = replace(
-            state,
-            answers=answers,
-            current=following,
-            editing=state.editing and following is not None,
-        )
+        # An edit that makes a new question appear (format changed to "pluriannuel" asks the
+        # duration) continues as a first pass, not as an edit: Back while editing jumps to the
+        # summary, which would then lack that required answer and could still be confirmed.
+        new_state = replace(state, answers=answers, current=following, editing=False)
         reminders = self._reminders(new_state)
         new_state = replace(new_state, reminded=state.reminded + reminders)
         return Turn(new_state, self.prompt(new_state), reminders=reminders)
@@ -398,12 +425,8 @@ class FlowEngine:
         return Turn(back, self.prompt(back))
 
     def _reminders(self, state: FlowState) -> tuple[str, ...]:
-        fired: list[str] = []
-        for rule in self.flow.practices:
-            already = rule.practice in state.reminded or rule.practice in fired
-            if not already and rule.when.evaluate(state.answers):
-                fired.append(rule.practice)
-        return tuple(fired)
+        """Practices the answers call for that this member has not been reminded of yet."""
+        return tuple(p for p in self.flow.triggered_practices(state.answers) if p not in state.reminded)
 
     # parsing ---------------------------------------------------------------------------
 

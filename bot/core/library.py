@@ -14,10 +14,12 @@ from typing import Any
 from bot.core.flows import Flow, FlowEngine
 from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load
 from bot.core.messages import Messages
+from bot.core.practices import PracticeCatalog
 
 MESSAGES_FILE = "messages.yaml"
 VALIDATION_FILE = "erreurs.yaml"
-TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE}
+PRACTICES_FILE = "bonnes_pratiques.yaml"
+TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE, PRACTICES_FILE}
 
 # Wording used only when erreurs.yaml itself cannot be read: it is the file that words errors.
 FALLBACK_VALIDATION = ValidationTexts(
@@ -42,6 +44,7 @@ class FlowSource:
 class Library:
     messages: Messages
     validation: ValidationTexts
+    practices: PracticeCatalog
     flows: dict[str, FlowSource]
 
     def engine(self, flow: Flow) -> FlowEngine:
@@ -49,7 +52,7 @@ class Library:
 
     def parse_flow(self, text: str | bytes, file: str) -> Flow:
         """Validate a flow file's text; raise :class:`InvalidFile` with every fault."""
-        return load(Flow, text, file, self.validation)
+        return load(Flow, text, file, self.validation, {"practices": self.practices.ids()})
 
 
 def _read(path: Path) -> str:
@@ -68,9 +71,9 @@ def load_library(directory: Path) -> Library:
     validation = load_validation_texts(directory)
     errors: list[LoadError] = []
 
-    def attempt(model: type[Any], path: Path) -> Any:
+    def attempt(model: type[Any], path: Path, context: dict[str, Any] | None = None) -> Any:
         try:
-            return load(model, _read(path), path.name, validation)
+            return load(model, _read(path), path.name, validation, context)
         except InvalidFile as invalid:
             errors.extend(invalid.errors)
         except OSError as error:
@@ -80,11 +83,14 @@ def load_library(directory: Path) -> Library:
     if validation is FALLBACK_VALIDATION:
         attempt(ValidationTexts, directory / VALIDATION_FILE)
     messages = attempt(Messages, directory / MESSAGES_FILE)
+    practices = attempt(PracticeCatalog, directory / PRACTICES_FILE)
+    # Without a readable catalogue, rules cannot be checked: its own errors are reported.
+    flow_context = {"practices": practices.ids()} if practices else None
     flows: dict[str, FlowSource] = {}
     for path in sorted(directory.glob("*.yaml")):
         if path.name in TEXT_FILES:
             continue
-        flow = attempt(Flow, path)
+        flow = attempt(Flow, path, flow_context)
         if flow is None:
             continue
         if flow.id != path.stem:
@@ -93,4 +99,4 @@ def load_library(directory: Path) -> Library:
         flows[flow.id] = FlowSource(flow, _read(path))
     if errors:
         raise InvalidFile(errors, validation)
-    return Library(messages, validation, flows)
+    return Library(messages, validation, practices, flows)

@@ -100,7 +100,10 @@ def _check_nodes(node: Node, file: str, texts: ValidationTexts) -> list[LoadErro
 
 def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
     """Parse YAML text into plain, line-annotated data, or raise :class:`InvalidFile`."""
-    if len(text) > MAX_FILE_BYTES:
+    # Measured in bytes even for text: a str's length counts characters, and accented French
+    # takes two bytes each, so the limit would let through up to twice the size.
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "replace"))
+    if size > MAX_FILE_BYTES:
         raise InvalidFile([LoadError(file, None, "", _fault(texts, "file_too_large", "too large", max=MAX_FILE_BYTES // 1024))], texts)
     if isinstance(text, bytes):
         try:
@@ -173,20 +176,27 @@ def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
     return ", ".join(parts)
 
 
-def validate(model: type[M], data: Any, file: str, texts: ValidationTexts) -> M:
+def validate(
+    model: type[M], data: Any, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None
+) -> M:
     """Validate loaded data against a model; raise :class:`InvalidFile` with every fault."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as error:
         errors = []
         for detail in error.errors(include_url=False):
             loc = [part for part in detail["loc"] if not str(part).startswith("function-")]
+            if detail["type"] == "union_tag_invalid":
+                # Point at the misspelled tag ("kind: texte"), not at the first line of the step.
+                loc.append(str(detail["ctx"]["discriminator"]).strip("'"))
             context = {k: v for k, v in (detail.get("ctx") or {}).items() if isinstance(v, (str, int, float))}
             message = _fault(texts, detail["type"], detail["msg"], **context)
             errors.append(LoadError(file, _line_of(data, loc), _where(data, loc, texts), message))
         raise InvalidFile(errors, texts) from None
 
 
-def load(model: type[M], text: str | bytes, file: str, texts: ValidationTexts) -> M:
-    """Read and validate one YAML text."""
-    return validate(model, read_yaml(text, file, texts), file, texts)
+def load(
+    model: type[M], text: str | bytes, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None
+) -> M:
+    """Read and validate one YAML text; ``context`` carries what other files define."""
+    return validate(model, read_yaml(text, file, texts), file, texts, context)

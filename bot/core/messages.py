@@ -62,6 +62,7 @@ class Commands(_Texts):
     partenariat: Label
     demandes: Label
     demande: Label
+    bonnes_pratiques: Label
     retour: Label
     annuler: Label
     aide: Label

@@ -24,9 +24,18 @@ class Html(str):
 
 
 def placeholders(template: str) -> set[str]:
-    """Return the placeholder names a template uses."""
+    """Return the placeholder names a template uses.
+
+    A conversion or format spec stays part of the name, so ``{number!r}`` or ``{number:>9}``
+    is refused as unknown: a spec can pad a text to gigabytes, or nest a placeholder
+    (``{number:{number.__class__}}``) that this check would not see and render would crash on.
+    """
     try:
-        return {field for _, field, _, _ in _FORMATTER.parse(template) if field is not None}
+        return {
+            field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            for _, field, spec, conversion in _FORMATTER.parse(template)
+            if field is not None
+        }
     except ValueError as error:  # a lone "{" or "}"
         raise PydanticCustomError("template_syntax", "template_syntax") from error
 

@@ -23,6 +23,7 @@ from bot.core.flows import (
     Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Summary, Text,
 )
 from bot.core.texts import Html, join, render
+from bot.handlers import practices
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import chats, requests, sessions
@@ -204,6 +205,7 @@ async def _advance(
     session = replace(session, state=turn.state)
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
+    await practices.send_reminders(context, session.chat_id, turn.reminders)
     await _show(context, session, engine, reply_to=reply_to)
     return True
 
@@ -232,6 +234,9 @@ async def _submit(
         texts.card, number=request.number, title=flow.title, lines=engine.card_lines(answers),
         author=ui.mention(session.user_id, session.author_name),
     )
+    points = practices.vigilance(context, flow, answers)
+    if points is not None:
+        card = join([card, points], "\n\n")
     card_message = await context.bot.send_message(request.chat_id, card)
     await requests.set_card_message(services.database, request.id, card_message.message_id)
     if session.origin_chat_id != session.chat_id:

@@ -9,7 +9,7 @@ the press against the database.
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
@@ -22,11 +22,13 @@ CALLBACK_VERSION = "1"
 SEPARATOR = "|"
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """What a button carries; each kind names itself with a one-letter ``kind``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FlowPress(_Payload):
+class FlowPress(Payload):
     """A button under a question or the summary of a flow in progress."""
 
     kind: Literal["f"] = "f"
@@ -36,32 +38,39 @@ class FlowPress(_Payload):
     arg: Annotated[int, Field(ge=0, le=99)] = 0
 
 
-class AnswerHere(_Payload):
+class AnswerHere(Payload):
     """"Répondre ici" under the group intro: only the member who asked may press it."""
 
     kind: Literal["h"] = "h"
     user_id: Annotated[int, Field(gt=0)]
 
 
-class ListPage(_Payload):
+class PracticePage(Payload):
+    """/bonnes_pratiques: one practice, or the menu of all of them (index -1)."""
+
+    kind: Literal["b"] = "b"
+    index: Annotated[int, Field(ge=-1, le=99)]
+
+
+class ListPage(Payload):
     """Page through a chat's requests."""
 
     kind: Literal["l"] = "l"
     page: Annotated[int, Field(ge=0, le=100_000)]
 
 
-Payload = Annotated[FlowPress | AnswerHere | ListPage, Field(discriminator="kind")]
-_PAYLOAD = TypeAdapter(Payload)
-_FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"]
-           for model in (FlowPress, AnswerHere, ListPage)}
+# Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
+PAYLOADS: tuple[type[Payload], ...] = (FlowPress, AnswerHere, ListPage, PracticePage)
+_PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
+_FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}
 
 
-def encode(payload: FlowPress | AnswerHere | ListPage) -> str:
+def encode(payload: Payload) -> str:
     values = [str(getattr(payload, name)) for name in _FIELDS[payload.kind]]
     return SEPARATOR.join([CALLBACK_VERSION, payload.kind, *values])
 
 
-def decode(data: str | None) -> FlowPress | AnswerHere | ListPage | None:
+def decode(data: str | None) -> Payload | None:
     """Parse callback data; None for anything unknown, old or forged."""
     if not data:
         return None
@@ -83,7 +92,7 @@ def mention(user_id: int, name: str) -> Html:
     return Html(f'<a href="tg://user?id={user_id}">{escape(name)}</a>')
 
 
-def button(label: str, payload: FlowPress | AnswerHere | ListPage) -> InlineKeyboardButton:
+def button(label: str, payload: Payload) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=encode(payload))
 
 

@@ -80,10 +80,12 @@ async def sync_disk_version(database: Database, flow_id: str, text: str) -> int:
 
 async def active_version(database: Database, flow_id: str, chat_id: int) -> int | None:
     """The version a chat uses: its own override, else the global one."""
+    # The chat's own row sorts first (true > false): ordering on the global scope instead
+    # would always pick the global version and ignore every override.
     row = await database.fetch_one(
         "SELECT version FROM active_flows WHERE flow_id = ? AND scope_chat_id IN (?, ?)"
         " ORDER BY scope_chat_id = ? DESC LIMIT 1",
-        (flow_id, chat_id, GLOBAL_SCOPE, GLOBAL_SCOPE),
+        (flow_id, chat_id, GLOBAL_SCOPE, chat_id),
     )
     return None if row is None else row["version"]
 

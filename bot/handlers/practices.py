@@ -1,0 +1,62 @@
+"""Good practices: /bonnes_pratiques, reminders during a flow, points of vigilance on cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.core.flows import Flow
+from bot.core.texts import Html, join
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage.requests import PartnershipRequest
+
+
+def _menu(context: BotContext) -> tuple[Html, InlineKeyboardMarkup]:
+    catalog = context.services.library.practices
+    rows = [[ui.button(p.title, ui.PracticePage(index=i))] for i, p in enumerate(catalog.practices)]
+    return Html(catalog.menu), InlineKeyboardMarkup(rows)
+
+
+async def catalogue(update: Update, context: BotContext) -> None:
+    """List the good practices as buttons (/bonnes_pratiques)."""
+    text, markup = _menu(context)
+    await update.effective_message.reply_html(text, reply_markup=markup)
+
+
+async def show(update: Update, context: BotContext) -> None:
+    """Show one practice, or the list again, in place."""
+    query = update.callback_query
+    payload = ui.decode(query.data)
+    catalog = context.services.library.practices
+    await query.answer()
+    if not 0 <= payload.index < len(catalog.practices):
+        text, markup = _menu(context)
+    else:
+        text = catalog.detail_text(catalog.practices[payload.index])
+        markup = InlineKeyboardMarkup([[ui.button(catalog.button_all, ui.PracticePage(index=-1))]])
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def send_reminders(context: BotContext, chat_id: int, practice_ids: Iterable[str]) -> None:
+    """Remind the practices an answer just called for, before the next question.
+
+    One message for all of them: a group allows a bot about 20 messages a minute.
+    """
+    catalog = context.services.library.practices
+    texts = [catalog.reminder_text(p) for p in filter(None, map(catalog.get, practice_ids))]
+    if texts:
+        await context.bot.send_message(chat_id, join(texts, "\n\n"))
+
+
+def vigilance(context: BotContext, flow: Flow, answers: Mapping[str, Any]) -> Html | None:
+    """The points of vigilance of a request: every practice its answers call for."""
+    return context.services.library.practices.vigilance_text(flow.triggered_practices(answers))
+
+
+async def vigilance_points(context: BotContext, request: PartnershipRequest) -> Html | None:
+    """The points of vigilance of a stored request, judged by the flow version it was made with."""
+    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
+    return vigilance(context, engine.flow, request.answers)
