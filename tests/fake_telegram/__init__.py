@@ -1,0 +1,14 @@
+"""Fake Telegram Bot API server for integration tests (see ``server.py``)."""
+
+from .html_parser import HtmlParseError, parse_html
+from .server import BotMessage, FakeApiError, FakeChat, FakeTelegram, FakeUser
+
+__all__ = [
+    "BotMessage",
+    "FakeApiError",
+    "FakeChat",
+    "FakeTelegram",
+    "FakeUser",
+    "HtmlParseError",
+    "parse_html",
+]
