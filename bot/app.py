@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+import logging
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    LinkPreviewOptions,
+)
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -19,11 +29,13 @@ from telegram.ext import (
 from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
-from bot.handlers import errors, general, intake, practices
+from bot.handlers import admin, errors, general, intake, practices
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
 from bot.storage.db import Database
+
+logger = logging.getLogger(__name__)
 
 # Edited messages and channel posts are not answers: handlers only see new messages.
 NEW = filters.UpdateType.MESSAGE
@@ -31,7 +43,9 @@ PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
 # In groups the bot sees (privacy mode) only replies to its messages: those are answers.
 ANSWER = NEW & ~filters.COMMAND & (PRIVATE | (GROUPS & filters.REPLY))
-NOT_TEXT = ANSWER & ~filters.TEXT & ~filters.StatusUpdate.ALL
+# An admin's flow upload: a document captioned /flux (not an answer to a question).
+UPLOAD_CAPTION = filters.CaptionRegex(r"^/flux(@\w+)?(\s|$)")
+NOT_TEXT = ANSWER & ~filters.TEXT & ~filters.StatusUpdate.ALL & ~UPLOAD_CAPTION
 
 
 def _pressed(kind: type) -> object:
@@ -85,6 +99,10 @@ def build_application(settings: Settings, library: Library) -> Application:
     # Good practices.
     application.add_handler(CommandHandler("bonnes_pratiques", practices.catalogue, filters=NEW))
     application.add_handler(CallbackQueryHandler(practices.show, pattern=_pressed(ui.PracticePage)))
+    # Admins change flows: reload the files, upload a version (caption /flux), list, roll back.
+    application.add_handler(CommandHandler("recharger", admin.reload_files, filters=NEW))
+    application.add_handler(CommandHandler("flux", admin.flows_command, filters=NEW))
+    application.add_handler(MessageHandler(NEW & filters.Document.ALL & UPLOAD_CAPTION, admin.upload))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
 
@@ -98,12 +116,17 @@ async def _post_init(application: Application) -> None:
     library: Library = application.bot_data["library"]
     database = await Database.open(settings.database_path)
     await database.forget_old_updates()
-    catalog = FlowCatalog(library, database)
-    await catalog.sync_disk()
-    application.bot_data["services"] = Services(settings, library, database, catalog)
+    catalog = FlowCatalog(database)
+    await catalog.use(library)
+    application.bot_data["services"] = Services(settings, database, catalog)
 
+    await _register_commands(application, library, settings)
+
+
+async def _register_commands(application: Application, library: Library, settings: Settings) -> None:
+    """Show each audience its commands in Telegram's menu: members, chat admins, bot admins."""
     descriptions = library.messages.commands
-    commands = [
+    member_commands = [
         BotCommand("partenariat", descriptions.partenariat),
         BotCommand("demandes", descriptions.demandes),
         BotCommand("demande", descriptions.demande),
@@ -112,8 +135,21 @@ async def _post_init(application: Application) -> None:
         BotCommand("annuler", descriptions.annuler),
         BotCommand("aide", descriptions.aide),
     ]
+    admin_commands = [
+        BotCommand("flux", descriptions.flux),
+    ]
+    bot = application.bot
     for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
-        await application.bot.set_my_commands(commands, scope=scope)
+        await bot.set_my_commands(member_commands, scope=scope)
+    await bot.set_my_commands(member_commands + admin_commands, scope=BotCommandScopeAllChatAdministrators())
+    for admin_id in settings.admin_user_ids:
+        try:
+            await bot.set_my_commands(
+                member_commands + admin_commands + [BotCommand("recharger", descriptions.recharger)],
+                scope=BotCommandScopeChat(admin_id),
+            )
+        except TelegramError as error:  # an admin who never opened the bot's private chat
+            logger.warning("Could not set the admin commands of %s: %s", admin_id, error)
 
 
 async def _post_shutdown(application: Application) -> None:

@@ -1,13 +1,13 @@
-"""Which flow version serves whom: the files on disk, recorded as versions in the database.
+"""Which flow version serves whom: files on disk and uploads, recorded as versions.
 
-A member finishes a flow on the version they started with, even after the files changed, so
-engines are looked up by ``(flow id, version)`` and older versions are rebuilt from the text
-kept in the database.
+A member finishes a flow on the version they started with, even after the files changed or
+an admin uploaded a new version, so engines are looked up by ``(flow id, version)`` and older
+versions are rebuilt from the text kept in the database.
 """
 
 from __future__ import annotations
 
-from bot.core.flows import FlowEngine
+from bot.core.flows import Flow, FlowEngine
 from bot.core.library import Library
 from bot.storage import flows as flow_store
 from bot.storage.db import Database
@@ -18,16 +18,35 @@ class UnknownFlow(LookupError):
 
 
 class FlowCatalog:
-    def __init__(self, library: Library, database: Database) -> None:
-        self.library = library
+    def __init__(self, database: Database) -> None:
         self.database = database
+        self.library: Library | None = None
         self._engines: dict[tuple[str, int], FlowEngine] = {}
 
-    async def sync_disk(self) -> None:
-        """Record each flow file as a version (a new one when its text changed)."""
-        for flow_id, source in self.library.flows.items():
-            version = await flow_store.sync_disk_version(self.database, flow_id, source.text)
-            self._engines[(flow_id, version)] = self.library.engine(source.flow)
+    async def use(self, library: Library) -> dict[str, int]:
+        """Serve a newly loaded library; record each flow file as a version if it changed.
+
+        Returns the version of each file. Engines are rebuilt lazily with the new texts.
+        """
+        self.library = library
+        self._engines.clear()
+        versions = {}
+        for flow_id, source in library.flows.items():
+            versions[flow_id] = await flow_store.sync_disk_version(self.database, flow_id, source.text)
+            self._engines[(flow_id, versions[flow_id])] = library.engine(source.flow)
+        return versions
+
+    async def install(
+        self, flow: Flow, text: str, *, scope_chat_id: int, author_id: int, author_name: str
+    ) -> int:
+        """Store an uploaded version and make it the one its scope uses from now on."""
+        async with self.database.transaction() as connection:
+            version = await flow_store.add_version(
+                connection, flow.id, text, scope_chat_id=scope_chat_id, source="upload",
+                author_id=author_id, author_name=author_name,
+            )
+        self._engines[(flow.id, version)] = self.library.engine(flow)
+        return version
 
     async def engine(self, flow_id: str, version: int) -> FlowEngine:
         """The engine for one version, validated once and then cached."""
@@ -36,12 +55,15 @@ class FlowCatalog:
             text = await flow_store.version_text(self.database, flow_id, version)
             if text is None:
                 raise UnknownFlow(key)
-            self._engines[key] = self.library.engine(self.library.parse_flow(text, f"{flow_id}.yaml"))
+            # Validated when it was stored; re-checking its practice ids against today's
+            # catalogue could strand a member mid-flow when a practice was renamed since.
+            flow = self.library.parse_flow(text, f"{flow_id}.yaml", check_practices=False)
+            self._engines[key] = self.library.engine(flow)
         return self._engines[key]
 
     async def active(self, flow_id: str, chat_id: int) -> tuple[int, FlowEngine]:
         """The version a chat should start now, with its engine."""
-        version = await flow_store.active_version(self.database, flow_id, chat_id)
-        if version is None:
+        active = await flow_store.active(self.database, flow_id, chat_id)
+        if active is None:
             raise UnknownFlow(flow_id)
-        return version, await self.engine(flow_id, version)
+        return active.version, await self.engine(flow_id, active.version)

@@ -17,9 +17,13 @@ from bot.storage.db import Database
 @dataclass
 class Services:
     settings: Settings
-    library: Library
     database: Database
     catalog: FlowCatalog
+
+    @property
+    def library(self) -> Library:
+        """The texts and flows in service now (replaced whole by /recharger)."""
+        return self.catalog.library
 
     @property
     def messages(self) -> Messages:

@@ -162,7 +162,8 @@ def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
         if isinstance(node, Sequence) and not isinstance(node, str) and isinstance(part, int):
             item = node[part] if part < len(node) else None
             if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-                parts.append(texts.step.format(step=item["id"]))
+                # 'étape "duree"' says enough: drop the '"steps"' that named the list.
+                parts[-1:] = [texts.step.format(step=item["id"])]
             else:
                 parts.append(texts.item.format(index=part + 1))
             node = item

@@ -63,6 +63,8 @@ class Commands(_Texts):
     demandes: Label
     demande: Label
     bonnes_pratiques: Label
+    flux: Label
+    recharger: Label
     retour: Label
     annuler: Label
     aide: Label
@@ -108,6 +110,38 @@ class RequestListTexts(_Texts):
     statuses: dict[str, Label]
 
 
+class FlowAdminTexts(_Texts):
+    """Texts of /flux and /recharger, for the admins who change flows."""
+
+    not_allowed: Template()
+    reload_not_allowed: Template()
+    usage: Template()
+    reloaded: Template("lines")
+    reload_line: Template("flow", "version")
+    reload_invalid: Template("errors")
+    invalid: Template("file", "errors")
+    error_line: Template("error")
+    more_errors: Template("count")
+    not_a_yaml: Template()
+    unknown_flow: Template("flow", "flows")
+    installed_group: Template("flow", "version")
+    installed_global: Template("flow", "version")
+    list_header: Template("chat")
+    list_line: Template("flow", "version", "origin", "author", "date")
+    upload_hint: Template()
+    origin_disk: Label
+    origin_global: Label
+    origin_group: Label
+    author_server: Label
+    global_scope: Label
+    history_header: Template("flow")
+    history_line: Template("version", "origin", "author", "date", "active")
+    active_mark: str
+    rolled_back: Template("flow", "version")
+    unknown_version: Template("flow", "version")
+    download_caption: Template("flow", "version")
+
+
 class SystemTexts(_Texts):
     help: Template()
     start: Template()
@@ -122,5 +156,6 @@ class Messages(_Texts):
     commands: Commands
     intake: IntakeTexts
     requests: RequestListTexts
+    flows: FlowAdminTexts
     system: SystemTexts
     schema_: str | None = Field(default=None, alias="$schema")

@@ -78,16 +78,45 @@ async def sync_disk_version(database: Database, flow_id: str, text: str) -> int:
         return await add_version(connection, flow_id, text, scope_chat_id=GLOBAL_SCOPE, source="disk")
 
 
-async def active_version(database: Database, flow_id: str, chat_id: int) -> int | None:
+_VERSION_COLUMNS = "v.flow_id, v.version, v.scope_chat_id, v.source, v.author_name, v.created_at"
+
+
+def _version(row: aiosqlite.Row) -> FlowVersion:
+    return FlowVersion(*(row[name] for name in FlowVersion.__dataclass_fields__))
+
+
+async def active(database: Database, flow_id: str, chat_id: int) -> FlowVersion | None:
     """The version a chat uses: its own override, else the global one."""
     # The chat's own row sorts first (true > false): ordering on the global scope instead
     # would always pick the global version and ignore every override.
     row = await database.fetch_one(
-        "SELECT version FROM active_flows WHERE flow_id = ? AND scope_chat_id IN (?, ?)"
-        " ORDER BY scope_chat_id = ? DESC LIMIT 1",
+        f"SELECT {_VERSION_COLUMNS} FROM active_flows a"
+        " JOIN flow_versions v ON v.flow_id = a.flow_id AND v.version = a.version"
+        " WHERE a.flow_id = ? AND a.scope_chat_id IN (?, ?)"
+        " ORDER BY a.scope_chat_id = ? DESC LIMIT 1",
         (flow_id, chat_id, GLOBAL_SCOPE, chat_id),
     )
-    return None if row is None else row["version"]
+    return None if row is None else _version(row)
+
+
+async def history(database: Database, flow_id: str, chat_id: int, limit: int = 20) -> list[FlowVersion]:
+    """The versions a chat may see and go back to: global ones and its own, newest first."""
+    rows = await database.fetch_all(
+        f"SELECT {_VERSION_COLUMNS} FROM flow_versions v"
+        " WHERE v.flow_id = ? AND v.scope_chat_id IN (?, ?) ORDER BY v.version DESC LIMIT ?",
+        (flow_id, GLOBAL_SCOPE, chat_id, limit),
+    )
+    return [_version(row) for row in rows]
+
+
+async def visible_version(database: Database, flow_id: str, version: int, chat_id: int) -> FlowVersion | None:
+    """One version, if this chat may see it (never another group's own upload)."""
+    row = await database.fetch_one(
+        f"SELECT {_VERSION_COLUMNS} FROM flow_versions v"
+        " WHERE v.flow_id = ? AND v.version = ? AND v.scope_chat_id IN (?, ?)",
+        (flow_id, version, GLOBAL_SCOPE, chat_id),
+    )
+    return None if row is None else _version(row)
 
 
 async def version_text(database: Database, flow_id: str, version: int) -> str | None:

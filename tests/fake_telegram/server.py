@@ -704,6 +704,9 @@ class FakeTelegram:
         }
         if caption is not None:
             fields["caption"] = caption
+            caption_entities = self._command_entities(caption, None)
+            if caption_entities:
+                fields["caption_entities"] = caption_entities
         return self._post_user_message(user, chat, reply_to, fields)
 
     def press(self, user: FakeUser, message: BotMessage, button: str) -> str:
@@ -857,8 +860,9 @@ class FakeTelegram:
         reply = message.get("reply_to_message")
         if reply and reply.get("from", {}).get("id") == self.bot.id:
             return True
-        text = message.get("text") or ""
-        for entity in message.get("entities") or []:
+        # A command in a media caption ("/flux" on a document) counts as a command too.
+        text = message.get("text") or message.get("caption") or ""
+        for entity in message.get("entities") or message.get("caption_entities") or []:
             if entity.get("type") == "bot_command" and entity.get("offset") == 0:
                 command = text[: entity["length"]]
                 _, _, target = command.partition("@")

@@ -71,9 +71,12 @@ async def answer(fake: FakeTelegram, member: FakeUser, chat: FakeChat, prompt: B
         fake.send(member, chat, reply, reply_to=prompt)
 
 
-async def fill(fake: FakeTelegram, member: FakeUser, chat: FakeChat, replies: list[str]) -> BotMessage:
-    """Answer the questions in order; return the summary message."""
+async def fill(
+    fake: FakeTelegram, member: FakeUser, chat: FakeChat, replies: list[str], first: BotMessage | None = None
+) -> BotMessage:
+    """Answer the questions in order, starting with ``first`` if already read; return the summary."""
     for reply in replies:
-        prompt = await next_prompt(fake, chat)
+        prompt = first or await next_prompt(fake, chat)
+        first = None
         await answer(fake, member, chat, prompt, reply)
     return await next_prompt(fake, chat)

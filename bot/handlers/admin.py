@@ -1,0 +1,206 @@
+"""Admins change flows while the bot runs: /recharger, /flux and uploaded YAML files.
+
+A flow uploaded in a group by one of its administrators applies to that group only; one
+uploaded in private by a configured admin applies to every group without its own. A file
+is only ever parsed as plain YAML data and validated: never executed. An invalid file
+changes nothing, and members in the middle of a flow finish it on the version they started.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import Chat, InputFile, Update
+
+from bot.core.library import load_library
+from bot.core.loading import MAX_FILE_BYTES, InvalidFile, LoadError
+from bot.core.texts import Html, join, render
+from bot.handlers import permissions
+from bot.services import BotContext
+from bot.storage import flows as flow_store
+from bot.storage.flows import GLOBAL_SCOPE, FlowVersion
+
+MAX_ERRORS_SHOWN = 15  # a Telegram message holds 4096 characters
+
+
+def _scope(chat: Chat) -> int:
+    """Where a change made in this chat applies: the group itself, or (in private) everywhere."""
+    return GLOBAL_SCOPE if chat.type == Chat.PRIVATE else chat.id
+
+
+async def _allowed(update: Update, context: BotContext) -> bool:
+    """Group administrators manage their group; configured admins manage everything, in private."""
+    chat, user = update.effective_chat, update.effective_user
+    allowed = (
+        permissions.is_configured_admin(context, user.id)
+        if chat.type == Chat.PRIVATE
+        else await permissions.is_chat_admin(context, chat, user.id)
+    )
+    if not allowed:
+        await update.effective_message.reply_html(context.services.messages.flows.not_allowed)
+    return allowed
+
+
+def _errors(context: BotContext, invalid: InvalidFile) -> Html:
+    texts = context.services.messages.flows
+    lines = [render(texts.error_line, error=line) for line in invalid.lines()[:MAX_ERRORS_SHOWN]]
+    if len(invalid.errors) > MAX_ERRORS_SHOWN:
+        lines.append(render(texts.more_errors, count=len(invalid.errors) - MAX_ERRORS_SHOWN))
+    return join(lines)
+
+
+def _describe(context: BotContext, version: FlowVersion) -> dict[str, str]:
+    texts = context.services.messages.flows
+    if version.source == "disk":
+        origin = texts.origin_disk
+    else:
+        origin = texts.origin_global if version.scope_chat_id == GLOBAL_SCOPE else texts.origin_group
+    stamp = datetime.fromisoformat(version.created_at).astimezone(context.services.settings.zone)
+    return {
+        "version": str(version.version),
+        "origin": origin,
+        "author": version.author_name or texts.author_server,
+        "date": stamp.strftime("%d/%m/%Y %H:%M"),
+    }
+
+
+# --- /recharger ------------------------------------------------------------------------
+
+
+async def reload_files(update: Update, context: BotContext) -> None:
+    """Re-read FLOWS_DIR; keep serving the current files if any is invalid (/recharger)."""
+    services = context.services
+    texts = services.messages.flows
+    message = update.effective_message
+    if not permissions.is_configured_admin(context, update.effective_user.id):
+        await message.reply_html(texts.reload_not_allowed)
+        return
+    try:
+        library = load_library(services.settings.flows_dir)
+    except InvalidFile as invalid:
+        await message.reply_html(render(texts.reload_invalid, errors=_errors(context, invalid)))
+        return
+    versions = await services.catalog.use(library)
+    lines = join([render(texts.reload_line, flow=flow, version=v) for flow, v in versions.items()])
+    await message.reply_html(render(library.messages.flows.reloaded, lines=lines))
+
+
+# --- uploads -----------------------------------------------------------------------------
+
+
+async def upload(update: Update, context: BotContext) -> None:
+    """Validate an uploaded flow file and, if valid, make it the new version for its scope."""
+    if not await _allowed(update, context):
+        return
+    services = context.services
+    texts = services.messages.flows
+    message = update.effective_message
+    document = message.document
+    name = document.file_name or "?"
+    if not name.lower().endswith((".yaml", ".yml")):
+        await message.reply_html(texts.not_a_yaml)
+        return
+    library = services.library
+    try:
+        if (document.file_size or 0) > MAX_FILE_BYTES:
+            # Refused before downloading: the size Telegram announces is enough to know.
+            fault = library.validation.faults.get("file_too_large", "").format(max=MAX_FILE_BYTES // 1024)
+            raise InvalidFile([LoadError(name, None, "", fault)], library.validation)
+        content = bytes(await (await document.get_file()).download_as_bytearray())
+        flow = library.parse_flow(content, name)
+    except InvalidFile as invalid:
+        await message.reply_html(render(texts.invalid, file=name, errors=_errors(context, invalid)))
+        return
+    if flow.id not in library.flows:
+        await message.reply_html(render(texts.unknown_flow, flow=flow.id, flows=", ".join(library.flows)))
+        return
+    scope = _scope(update.effective_chat)
+    user = update.effective_user
+    version = await services.catalog.install(
+        flow, content.decode("utf-8"), scope_chat_id=scope, author_id=user.id, author_name=user.full_name
+    )
+    installed = texts.installed_global if scope == GLOBAL_SCOPE else texts.installed_group
+    await message.reply_html(render(installed, flow=flow.id, version=version))
+
+
+# --- /flux ----------------------------------------------------------------------------------
+
+
+async def flows_command(update: Update, context: BotContext) -> None:
+    """List, show the history of, roll back or download flows (/flux ...)."""
+    if not await _allowed(update, context):
+        return
+    args = context.args or []
+    subcommands = {"historique": (1, _history), "retour": (2, _roll_back), "telecharger": (1, _download)}
+    if not args:
+        await _list(update, context)
+    elif args[0] in subcommands and len(args) - 1 == subcommands[args[0]][0]:
+        await subcommands[args[0]][1](update, context, *args[1:])
+    else:
+        await update.effective_message.reply_html(context.services.messages.flows.usage)
+
+
+async def _known_flow(update: Update, context: BotContext, flow_id: str) -> bool:
+    flows = context.services.library.flows
+    if flow_id not in flows:
+        texts = context.services.messages.flows
+        await update.effective_message.reply_html(render(texts.unknown_flow, flow=flow_id, flows=", ".join(flows)))
+        return False
+    return True
+
+
+async def _list(update: Update, context: BotContext) -> None:
+    services = context.services
+    texts = services.messages.flows
+    chat = update.effective_chat
+    lines = [render(texts.list_header, chat=chat.title if chat.type != Chat.PRIVATE else texts.global_scope)]
+    for flow_id in services.library.flows:
+        active = await flow_store.active(services.database, flow_id, _scope(chat))
+        if active is not None:
+            lines.append(render(texts.list_line, flow=flow_id, **_describe(context, active)))
+    lines.append(Html(texts.upload_hint))
+    await update.effective_message.reply_html(join(lines))
+
+
+async def _history(update: Update, context: BotContext, flow_id: str) -> None:
+    if not await _known_flow(update, context, flow_id):
+        return
+    services = context.services
+    texts = services.messages.flows
+    scope = _scope(update.effective_chat)
+    active = await flow_store.active(services.database, flow_id, scope)
+    lines = [render(texts.history_header, flow=flow_id)]
+    for version in await flow_store.history(services.database, flow_id, scope):
+        mark = texts.active_mark if active and version.version == active.version else ""
+        lines.append(render(texts.history_line, active=mark, **_describe(context, version)))
+    await update.effective_message.reply_html(join(lines))
+
+
+async def _roll_back(update: Update, context: BotContext, flow_id: str, number: str) -> None:
+    if not await _known_flow(update, context, flow_id):
+        return
+    services = context.services
+    texts = services.messages.flows
+    scope = _scope(update.effective_chat)
+    version = (
+        await flow_store.visible_version(services.database, flow_id, int(number), scope)
+        if number.isdigit() else None
+    )
+    if version is None:
+        await update.effective_message.reply_html(render(texts.unknown_version, flow=flow_id, version=number))
+        return
+    async with services.database.transaction(update.update_id) as connection:
+        await flow_store.activate(connection, flow_id, scope, version.version)
+    await update.effective_message.reply_html(render(texts.rolled_back, flow=flow_id, version=version.version))
+
+
+async def _download(update: Update, context: BotContext, flow_id: str) -> None:
+    if not await _known_flow(update, context, flow_id):
+        return
+    services = context.services
+    active = await flow_store.active(services.database, flow_id, _scope(update.effective_chat))
+    text = await flow_store.version_text(services.database, flow_id, active.version)
+    await update.effective_message.reply_document(
+        InputFile(text.encode("utf-8"), filename=f"{flow_id}.yaml"),
+        caption=render(services.messages.flows.download_caption, flow=flow_id, version=active.version),
+    )
