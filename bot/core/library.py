@@ -13,13 +13,15 @@ from typing import Any
 
 from bot.core.flows import Flow, FlowEngine
 from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load
+from bot.core.consent_texts import ConsentTexts
 from bot.core.messages import Messages
 from bot.core.practices import PracticeCatalog
 
 MESSAGES_FILE = "messages.yaml"
 VALIDATION_FILE = "erreurs.yaml"
 PRACTICES_FILE = "bonnes_pratiques.yaml"
-TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE, PRACTICES_FILE}
+CONSENT_FILE = "consentement.yaml"
+TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE, PRACTICES_FILE, CONSENT_FILE}
 
 # Wording used only when erreurs.yaml itself cannot be read: it is the file that words errors.
 FALLBACK_VALIDATION = ValidationTexts(
@@ -46,6 +48,7 @@ class Library:
     validation: ValidationTexts
     practices: PracticeCatalog
     flows: dict[str, FlowSource]
+    consent: ConsentTexts
 
     def engine(self, flow: Flow) -> FlowEngine:
         return FlowEngine(flow, self.messages.flow)
@@ -85,6 +88,7 @@ def load_library(directory: Path) -> Library:
         attempt(ValidationTexts, directory / VALIDATION_FILE)
     messages = attempt(Messages, directory / MESSAGES_FILE)
     practices = attempt(PracticeCatalog, directory / PRACTICES_FILE)
+    consent = attempt(ConsentTexts, directory / CONSENT_FILE)
     # Without a readable catalogue, rules cannot be checked: its own errors are reported.
     flow_context = {"practices": practices.ids()} if practices else None
     flows: dict[str, FlowSource] = {}
@@ -100,4 +104,4 @@ def load_library(directory: Path) -> Library:
         flows[flow.id] = FlowSource(flow, _read(path))
     if errors:
         raise InvalidFile(errors, validation)
-    return Library(messages, validation, practices, flows)
+    return Library(messages, validation, practices, flows, consent=consent)

@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -66,7 +68,9 @@ class InvalidFile(Exception):
 def _fault(texts: ValidationTexts, kind: str, fallback: str, **values: object) -> str:
     template = texts.faults.get(kind)
     if template is None:
-        return fallback
+        # A fault erreurs.yaml does not word yet: say it in French, with the library's detail.
+        other = texts.faults.get("other")
+        return other.format(detail=fallback) if other else fallback
     try:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
@@ -80,22 +84,26 @@ def _check_nodes(node: Node, file: str, texts: ValidationTexts) -> list[LoadErro
     while stack:
         current = stack.pop()
         if id(current) in seen:
-            errors.append(LoadError(file, current.start_mark.line + 1, "", _fault(texts, "yaml_alias", "alias")))
-            continue
+            continue  # an alias: composed into its anchor's node, its line is found in read_yaml
         seen.add(id(current))
         line = current.start_mark.line + 1
         if getattr(current, "anchor", None):
             errors.append(LoadError(file, line, "", _fault(texts, "yaml_alias", "anchor")))
         if current.tag not in _PLAIN_TAGS:
-            errors.append(LoadError(file, line, "", _fault(texts, "yaml_tag", "tag", tag=current.tag)))
+            errors.append(LoadError(file, line, "", _fault(texts, "yaml_tag", "tag", tag=_short_tag(current.tag))))
         if isinstance(current, MappingNode):
             for key, value in current.value:
                 stack.extend((key, value))
         elif isinstance(current, SequenceNode):
             stack.extend(current.value)
         elif not isinstance(current, ScalarNode):
-            errors.append(LoadError(file, line, "", _fault(texts, "yaml_tag", "tag", tag=current.tag)))
+            errors.append(LoadError(file, line, "", _fault(texts, "yaml_tag", "tag", tag=_short_tag(current.tag))))
     return errors
+
+
+def _short_tag(tag: str) -> str:
+    """A tag as the admin wrote it: ``!!python/object``, not ``tag:yaml.org,2002:python/object``."""
+    return str(tag).replace("tag:yaml.org,2002:", "!!", 1)
 
 
 def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
@@ -117,17 +125,37 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
             raise InvalidFile([LoadError(file, None, "", _fault(texts, "empty_file", "empty"))], texts)
         node_errors = _check_nodes(node, file, texts)
         if node_errors:
-            raise InvalidFile(node_errors, texts)
+            # Composed, an alias is its anchor's node: read the events to report each alias at
+            # its own line, once per line, in the order of the file.
+            alias = _fault(texts, "yaml_alias", "alias")
+            node_errors += [
+                LoadError(file, event.start_mark.line + 1, "", alias)
+                for event in yaml.parse(io.StringIO(text)) if isinstance(event, AliasEvent)
+            ]
+            raise InvalidFile(sorted(dict.fromkeys(node_errors), key=lambda e: e.line or 0), texts)
         data = yaml.load(io.StringIO(text))
+    except ReaderError as error:
+        # A control or NUL character: a binary file, not text. Its position gives the line.
+        line = text.count("\n", 0, max(error.position, 0)) + 1
+        code = f"U+{error.character:04X}" if isinstance(error.character, int) else repr(error.character)
+        raise InvalidFile([LoadError(file, line, "", _fault(texts, "yaml_character", str(error), code=code))], texts) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
+        context = error.context or ""
+        if error.context_mark is not None and (
+            mark is None or not text[mark.index:].strip() or "flow" in context or "quoted" in context
+        ):
+            # An unclosed quote or bracket is noticed lines later, often at the end of the
+            # file: point at where it was opened, the line the admin must fix.
+            mark = error.context_mark
         line = mark.line + 1 if mark else None
         problem = error.problem or error.context or ""
         raise InvalidFile([LoadError(file, line, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts) from None
     except YAMLError as error:
         raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_syntax", str(error), problem=str(error)))], texts) from None
     if not isinstance(data, Mapping):
-        raise InvalidFile([LoadError(file, 1, "", _fault(texts, "not_a_mapping", "not a mapping"))], texts)
+        # The line where the document starts, after any comments heading the file.
+        raise InvalidFile([LoadError(file, node.start_mark.line + 1, "", _fault(texts, "not_a_mapping", "not a mapping"))], texts)
     return data
 
 

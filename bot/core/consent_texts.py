@@ -1,0 +1,282 @@
+"""The model of ``conversations/consentement.yaml``: round defaults and every consent text.
+
+Like ``messages.yaml``, each text is a template whose placeholders are declared here, so an
+admin's typo is refused with its line when the files are loaded, never shown half-filled.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.core.consent import OptionWords, Position, RoundOptions
+from bot.core.flows import Identifier
+from bot.core.messages import Alert, Label
+from bot.core.texts import Template
+
+Words = Annotated[tuple[Annotated[str, Field(min_length=1, max_length=20)], ...], Field(min_length=1)]
+
+
+class _Texts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PositionText(_Texts):
+    button: Label
+    name: Label
+    icon: Annotated[str, Field(min_length=1, max_length=8)]
+    meaning: Template()
+
+
+class PositionTexts(_Texts):
+    consent: PositionText
+    reservation: PositionText
+    objection: PositionText
+    stand_aside: PositionText
+    conflict: PositionText
+
+    def of(self, position: Position) -> PositionText:
+        return getattr(self, position.value)
+
+
+class OptionWordTexts(_Texts):
+    duration: Words
+    quorum: Words
+    stand_aside: Words
+    yes: Words
+    no: Words
+
+    @model_validator(mode="after")
+    def _distinct(self) -> OptionWordTexts:
+        names = [*self.duration, *self.quorum, *self.stand_aside]
+        values = [*self.yes, *self.no]
+        for word in names + values:
+            if names.count(word) + values.count(word) > 1:
+                raise PydanticCustomError("duplicate_word", "duplicate_word", {"word": word})
+        return self
+
+    def vocabulary(self) -> OptionWords:
+        names = ("duration", "quorum", "stand_aside", "yes", "no")
+        return OptionWords(**{name: tuple(w.casefold() for w in getattr(self, name)) for name in names})
+
+
+class Subcommands(_Texts):
+    """The words after /cercle and /coordination."""
+
+    add: Words
+    remove: Words
+    join: Words
+
+
+class ConsentCommands(_Texts):
+    """Descriptions registered with Telegram for the consent commands."""
+
+    cercle: Label
+    coordination: Label
+    consentement: Label
+    clore: Label
+    prolonger: Label
+    relancer: Label
+    bilan: Label
+    modifier: Label
+
+
+class Outcomes(_Texts):
+    adopted: Label
+    objection: Label
+    no_decision: Label
+
+
+class CloseReasons(_Texts):
+    all_answered: Label
+    deadline: Label
+    early: Label
+
+
+class CircleTexts(_Texts):
+    roster: Template("count", "members")
+    empty: Template()
+    usage: Template()
+    admins_only: Template()
+    reply_needed: Template("command")
+    not_a_person: Template()
+    added: Template("member")
+    already: Template("member")
+    removed: Template("member")
+    not_member: Template("member")
+    join_request: Template("member")
+    join_pending: Template("member")
+    button_accept: Label
+    button_refuse: Label
+    join_accepted: Template("member", "admin")
+    join_refused: Template("member", "admin")
+    join_admins_only: Alert
+    join_gone: Alert
+
+
+class CoordinationTexts(_Texts):
+    roster: Template("count", "members")
+    empty: Template()
+    usage: Template()
+    added: Template("member")
+    button_start: Label
+    already: Template("member")
+    removed: Template("member")
+    not_member: Template("member")
+    unreachable: Template("admins", "coordinator")
+
+
+class RoundTexts(_Texts):
+    open_button: Label
+    question_button: Label
+    header: Template("number", "partner", "round")
+    details: Template("number")
+    declared_link: Template("details")
+    legend_intro: Template()
+    legend_line: Template("icon", "meaning", "button")
+    deadline: Template("deadline", "needed", "counted")
+    tally_intro: Template("answered", "counted")
+    position_line: Template("icon", "member", "position")
+    position_line_reason: Template("icon", "member", "position", "reason")
+    waiting: Template("members")
+    nobody: str
+    closed: Template("date", "reason", "outcome")
+    ellipsis: str
+    date_format: Annotated[str, Field(min_length=2, max_length=40)]
+    day_format: Annotated[str, Field(min_length=2, max_length=40)]
+    ask_first: Template("members", "number")
+    previous_objection: Template("member", "reason")
+
+
+class PromptTexts(_Texts):
+    objection: Template("member", "number")
+    reservation: Template("member", "number")
+    question: Template("member", "number")
+    hint: Template()
+    placeholder: Label
+    too_short: Template("min")
+    too_long: Template("max", "length")
+    round_closed: Template()
+    question_posted: Template("member", "author", "number", "question")
+
+    def ask(self, action: str) -> str:
+        return getattr(self, action)
+
+
+class AlertTexts(_Texts):
+    recorded: Template("position")
+    already: Alert
+    reason_asked: Alert
+    not_in_roster: Alert
+    closed: Alert
+    stale: Alert
+    open_not_allowed: Alert
+
+
+class CommandFeedback(_Texts):
+    open_usage: Template()
+    number_usage: Template("command")
+    extend_usage: Template()
+    not_found: Template("number")
+    groups_only: Template()
+    open_not_allowed: Template()
+    already_open: Template("number")
+    cannot_open: Template("number", "status")
+    circle_empty: Template()
+    invalid_option: Template("option")
+    no_open_round: Template("number")
+    stewards_only: Template()
+    extended: Template("number", "days", "deadline")
+    reminder: Template("members", "number", "deadline")
+    nobody_to_remind: Template("number")
+
+
+class OutcomeTexts(_Texts):
+    message: Template("number", "partner", "outcome")
+    reservations: Template("lines")
+    objections: Template("lines")
+    line: Template("member", "reason")
+    hint_adopted: Template("number")
+    hint_objection: Template("number")
+    hint_no_decision: Template("number")
+
+    def hint(self, outcome: str) -> str:
+        return getattr(self, f"hint_{outcome}")
+
+
+class SummaryTexts(_Texts):
+    header: Template("group", "number", "round", "partner", "kind")
+    commitment_line: Template("label", "answer")
+    outcome: Template("outcome", "reason")
+    dates: Template("opened", "opener", "deadline", "closed")
+    positions: Template()
+    position: Template("member", "position")
+    position_reason: Template("member", "position", "reason")
+    lifted: Template("members")
+    waiting: Template("members")
+    link: Template("link")
+    no_link: Template()
+
+
+class BilanTexts(_Texts):
+    header: Template("group")
+    open_header: Template()
+    open_line: Template(
+        "number", "partner", "round", "answered", "counted", "consents", "reservations", "objections", "deadline"
+    )
+    no_open: Template()
+    decisions_header: Template("days")
+    decision_line: Template("number", "partner", "outcome", "date")
+    no_decisions: Template()
+    nothing_private: Template()
+
+
+class AmendTexts(_Texts):
+    usage: Template()
+    not_author: Template("number")
+    not_now: Template("number", "status")
+    round_open: Template("number")
+    busy: Template()
+    intro: Template("number")
+    done: Template("member", "number", "version", "changes")
+    change_line: Template("label", "before", "after")
+    no_change: Template()
+
+
+class ConsentTexts(_Texts):
+    """The whole ``consentement.yaml``."""
+
+    defaults: RoundOptions
+    reminder_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
+    author_conflict_answer: Identifier | None = None
+    conflict_details_answer: Identifier | None = None
+    commitment_answers: tuple[Identifier, ...] = ()
+    reason_min_length: Annotated[int, Field(ge=1, le=100)] = 3
+    reason_max_length: Annotated[int, Field(ge=10, le=3000)] = 1000
+    reason_preview_length: Annotated[int, Field(ge=10, le=1000)] = 160
+    decisions_days: Annotated[int, Field(ge=1, le=366)] = 30
+    option_words: OptionWordTexts
+    subcommands: Subcommands
+    commands: ConsentCommands
+    positions: PositionTexts
+    outcomes: Outcomes
+    close_reasons: CloseReasons
+    circle: CircleTexts
+    coordination: CoordinationTexts
+    round: RoundTexts
+    prompts: PromptTexts
+    alerts: AlertTexts
+    commands_feedback: CommandFeedback
+    outcome: OutcomeTexts
+    summary: SummaryTexts
+    bilan: BilanTexts
+    amend: AmendTexts
+    schema_: str | None = Field(default=None, alias="$schema")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> ConsentTexts:
+        if self.reason_min_length > self.reason_max_length:
+            raise PydanticCustomError("min_over_max", "min_over_max")
+        return self

@@ -1,0 +1,102 @@
+"""Who is who in a group: its core circle, its coordinators, and requests to join the circle.
+
+The circle and the coordination are the same kind of roster (members of a chat with a name),
+kept in two tables; :class:`Roster` names the table, never anything a member typed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import aiosqlite
+
+from bot.core.consent import Member
+from bot.storage.db import Database, now
+
+
+class Roster(StrEnum):
+    CIRCLE = "circle_members"
+    COORDINATION = "coordinators"
+
+
+async def listed(connection: aiosqlite.Connection, roster: Roster, chat_id: int) -> list[Member]:
+    """A roster as it is inside a transaction (a round's roster is a snapshot of the circle)."""
+    async with connection.execute(
+        f"SELECT user_id, name FROM {roster} WHERE chat_id = ? ORDER BY added_at, name", (chat_id,)
+    ) as cursor:
+        return [Member(row["user_id"], row["name"]) for row in await cursor.fetchall()]
+
+
+async def members(database: Database, roster: Roster, chat_id: int) -> list[Member]:
+    async with database.transaction() as connection:
+        return await listed(connection, roster, chat_id)
+
+
+async def contains(database: Database, roster: Roster, chat_id: int, user_id: int) -> bool:
+    row = await database.fetch_one(
+        f"SELECT 1 FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
+    )
+    return row is not None
+
+
+async def add(connection: aiosqlite.Connection, roster: Roster, chat_id: int, member: Member) -> bool:
+    """Put a member on a roster; False when they already were."""
+    cursor = await connection.execute(
+        f"INSERT OR IGNORE INTO {roster} (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
+        (chat_id, member.user_id, member.name, now()),
+    )
+    return cursor.rowcount > 0
+
+
+async def remove(connection: aiosqlite.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
+    cursor = await connection.execute(
+        f"DELETE FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
+    )
+    return cursor.rowcount > 0
+
+
+# --- joining the circle -------------------------------------------------------------------
+
+
+async def ask_to_join(connection: aiosqlite.Connection, chat_id: int, member: Member) -> bool:
+    """Record a request to join; False when one is already waiting."""
+    cursor = await connection.execute(
+        "INSERT OR IGNORE INTO circle_join_requests (chat_id, user_id, name, requested_at) VALUES (?, ?, ?, ?)",
+        (chat_id, member.user_id, member.name, now()),
+    )
+    return cursor.rowcount > 0
+
+
+async def take_join_request(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> Member | None:
+    """Remove a waiting request to join and return who made it; None when already answered."""
+    async with connection.execute(
+        "DELETE FROM circle_join_requests WHERE chat_id = ? AND user_id = ? RETURNING user_id, name",
+        (chat_id, user_id),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else Member(row["user_id"], row["name"])
+
+
+# --- coordinators -------------------------------------------------------------------------
+
+
+async def coordinated_chats(database: Database, user_id: int) -> list[int]:
+    rows = await database.fetch_all("SELECT chat_id FROM coordinators WHERE user_id = ? ORDER BY chat_id", (user_id,))
+    return [row["chat_id"] for row in rows]
+
+
+async def mark_unreachable(database: Database, chat_id: int, user_id: int) -> bool:
+    """Note that a coordinator cannot be written to; True only the first time (tell admins once)."""
+    async with database.transaction() as connection:
+        cursor = await connection.execute(
+            "UPDATE coordinators SET unreachable_at = ? WHERE chat_id = ? AND user_id = ? AND unreachable_at IS NULL",
+            (now(), chat_id, user_id),
+        )
+    return cursor.rowcount > 0
+
+
+async def mark_reachable(database: Database, chat_id: int, user_id: int) -> None:
+    async with database.transaction() as connection:
+        await connection.execute(
+            "UPDATE coordinators SET unreachable_at = NULL WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
+        )

@@ -1,0 +1,313 @@
+"""Consent rounds: their roster snapshot, every position taken, reason prompts, closing.
+
+A round's state changes in one transaction each (open, a position, a close); reads that
+decide something (may this press count? is everyone in?) run inside the same transaction as
+the write they lead to, so a deadline job and a press cannot both act on a stale view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance, Tally
+from bot.storage.db import Database
+
+# Status of a request while a round runs, and after it, by outcome.
+IN_CONSENT = "in_consent"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class Round:
+    id: int
+    request_id: int
+    request_number: int
+    partner_name: str
+    request_version: int
+    number: int
+    chat_id: int
+    message_id: int | None
+    opened_by: int
+    opened_by_name: str
+    opened_at: datetime
+    deadline_at: datetime
+    quorum_percent: int
+    offer_stand_aside: bool
+    reminded_at: datetime | None
+    status: str
+    outcome: Outcome | None
+    close_reason: CloseReason | None
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+_ROUND = (
+    "SELECT r.id, r.request_id, q.number AS request_number, q.partner_name, r.request_version, r.number, r.chat_id,"
+    " r.message_id, r.opened_by, r.opened_by_name, r.opened_at, r.deadline_at, r.quorum_percent,"
+    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at"
+    " FROM consent_rounds r JOIN requests q ON q.id = r.request_id"
+)
+
+
+def _round(row: aiosqlite.Row) -> Round:
+    return Round(
+        id=row["id"], request_id=row["request_id"], request_number=row["request_number"],
+        partner_name=row["partner_name"], request_version=row["request_version"], number=row["number"], chat_id=row["chat_id"],
+        message_id=row["message_id"], opened_by=row["opened_by"], opened_by_name=row["opened_by_name"],
+        opened_at=datetime.fromisoformat(row["opened_at"]),
+        deadline_at=datetime.fromisoformat(row["deadline_at"]),
+        quorum_percent=row["quorum_percent"], offer_stand_aside=bool(row["offer_stand_aside"]),
+        reminded_at=_moment(row["reminded_at"]), status=row["status"],
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
+        closed_at=_moment(row["closed_at"]),
+    )
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """A round with its roster snapshot, every position in order, and its request's version now."""
+
+    round: Round
+    roster: tuple[Member, ...]
+    history: tuple[Stance, ...]
+    current_version: int
+
+    @property
+    def tally(self) -> Tally:
+        return Tally.of(self.roster, self.history, self.round.quorum_percent)
+
+
+async def _rounds(connection: aiosqlite.Connection, where: str, parameters: tuple) -> list[Round]:
+    async with connection.execute(f"{_ROUND} WHERE {where}", parameters) as cursor:
+        return [_round(row) for row in await cursor.fetchall()]
+
+
+async def load_state(connection: aiosqlite.Connection, round_id: int) -> RoundState | None:
+    found = await _rounds(connection, "r.id = ?", (round_id,))
+    if not found:
+        return None
+    async with connection.execute(
+        "SELECT user_id, name FROM round_roster WHERE round_id = ? ORDER BY rank", (round_id,)
+    ) as cursor:
+        roster = tuple(Member(row["user_id"], row["name"]) for row in await cursor.fetchall())
+    async with connection.execute(
+        "SELECT user_id, position, reason, recorded_at FROM round_positions WHERE round_id = ? ORDER BY id",
+        (round_id,),
+    ) as cursor:
+        history = tuple(
+            Stance(row["user_id"], Position(row["position"]), row["reason"], datetime.fromisoformat(row["recorded_at"]))
+            for row in await cursor.fetchall()
+        )
+    return RoundState(found[0], roster, history, await request_version(connection, found[0].request_id))
+
+
+async def state(database: Database, round_id: int) -> RoundState | None:
+    async with database.transaction() as connection:
+        return await load_state(connection, round_id)
+
+
+async def latest_round_id(connection: aiosqlite.Connection, request_id: int, *, open_only: bool = False) -> int | None:
+    """The request's most recent round (or its open one); None when there is none."""
+    status = " AND status = 'open'" if open_only else ""
+    async with connection.execute(
+        f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1", (request_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row["id"]
+
+
+async def request_version(connection: aiosqlite.Connection, request_id: int) -> int:
+    async with connection.execute("SELECT version FROM requests WHERE id = ?", (request_id,)) as cursor:
+        (version,) = await cursor.fetchone()
+    return version
+
+
+# --- changes ------------------------------------------------------------------------------
+
+
+async def open_round(
+    connection: aiosqlite.Connection,
+    *,
+    request_id: int,
+    chat_id: int,
+    opener: Member,
+    opened_at: datetime,
+    deadline_at: datetime,
+    options: RoundOptions,
+    roster: tuple[Member, ...],
+    conflicts: tuple[int, ...] = (),
+) -> int:
+    """Open a round on the request's current version with this roster; return its id.
+
+    ``conflicts`` are roster members recorded from the start as standing aside for a link
+    with the partner (declared in the request).
+    """
+    async with connection.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM consent_rounds WHERE request_id = ?", (request_id,)
+    ) as cursor:
+        (number,) = await cursor.fetchone()
+    cursor = await connection.execute(
+        "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
+        " opened_at, deadline_at, quorum_percent, offer_stand_aside)"
+        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
+        (number, opener.user_id, opener.name, _stamp(opened_at), _stamp(deadline_at), options.quorum_percent,
+         int(options.offer_stand_aside), request_id),
+    )
+    round_id = cursor.lastrowid
+    await connection.executemany(
+        "INSERT INTO round_roster (round_id, user_id, name, rank) VALUES (?, ?, ?, ?)",
+        [(round_id, member.user_id, member.name, rank) for rank, member in enumerate(roster)],
+    )
+    await connection.executemany(
+        "INSERT INTO round_positions (round_id, user_id, position, recorded_at) VALUES (?, ?, ?, ?)",
+        [(round_id, user_id, Position.CONFLICT.value, _stamp(opened_at)) for user_id in conflicts],
+    )
+    await connection.execute(
+        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (IN_CONSENT, _stamp(opened_at), request_id)
+    )
+    return round_id
+
+
+async def set_message(database: Database, round_id: int, message_id: int) -> None:
+    async with database.transaction() as connection:
+        await connection.execute("UPDATE consent_rounds SET message_id = ? WHERE id = ?", (message_id, round_id))
+
+
+async def record(
+    connection: aiosqlite.Connection, round_id: int, stance: Stance
+) -> bool:
+    """Add a position to the round's history; False when the round is no longer open."""
+    cursor = await connection.execute(
+        "INSERT INTO round_positions (round_id, user_id, position, reason, recorded_at)"
+        " SELECT id, ?, ?, ?, ? FROM consent_rounds WHERE id = ? AND status = 'open'",
+        (stance.user_id, stance.position.value, stance.reason, _stamp(stance.at), round_id),
+    )
+    return cursor.rowcount > 0
+
+
+async def close(
+    connection: aiosqlite.Connection,
+    round_id: int,
+    *,
+    outcome: Outcome,
+    reason: CloseReason,
+    at: datetime,
+    closed_by: int | None = None,
+) -> bool:
+    """Close an open round with its outcome and record the decision on the request."""
+    cursor = await connection.execute(
+        "UPDATE consent_rounds SET status = 'closed', outcome = ?, close_reason = ?, closed_by = ?, closed_at = ?"
+        " WHERE id = ? AND status = 'open'",
+        (outcome.value, reason.value, closed_by, _stamp(at), round_id),
+    )
+    if cursor.rowcount == 0:
+        return False
+    await connection.execute(
+        "UPDATE requests SET status = ?, decided_at = ?, updated_at = ?"
+        " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
+        (outcome.value, _stamp(at), _stamp(at), round_id),
+    )
+    return True
+
+
+async def extend(database: Database, round_id: int, deadline_at: datetime, *, keep_reminder: bool) -> bool:
+    """Move an open round's deadline; the reminder is sent again unless ``keep_reminder``."""
+    reminded = "reminded_at" if keep_reminder else "NULL"
+    async with database.transaction() as connection:
+        cursor = await connection.execute(
+            f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
+            (_stamp(deadline_at), round_id),
+        )
+    return cursor.rowcount > 0
+
+
+async def mark_reminded(database: Database, round_id: int, at: datetime) -> bool:
+    """Note the reminder before the deadline; False when it was sent already or the round closed."""
+    async with database.transaction() as connection:
+        cursor = await connection.execute(
+            "UPDATE consent_rounds SET reminded_at = ? WHERE id = ? AND status = 'open' AND reminded_at IS NULL",
+            (_stamp(at), round_id),
+        )
+    return cursor.rowcount > 0
+
+
+async def mark_published(database: Database, round_id: int, at: datetime) -> None:
+    async with database.transaction() as connection:
+        await connection.execute("UPDATE consent_rounds SET published_at = ? WHERE id = ?", (_stamp(at), round_id))
+
+
+# --- lists --------------------------------------------------------------------------------
+
+
+async def open_rounds(database: Database, chat_id: int | None = None) -> list[Round]:
+    """Open rounds of a chat, or of every chat (to reschedule their deadlines at start-up)."""
+    where, parameters = ("r.status = 'open' AND r.chat_id = ?", (chat_id,)) if chat_id else ("r.status = 'open'", ())
+    async with database.transaction() as connection:
+        return await _rounds(connection, f"{where} ORDER BY r.deadline_at", parameters)
+
+
+async def unpublished(database: Database) -> list[Round]:
+    """Closed rounds whose outcome was not announced (the bot stopped in between)."""
+    async with database.transaction() as connection:
+        return await _rounds(connection, "r.status = 'closed' AND r.published_at IS NULL ORDER BY r.id", ())
+
+
+async def decisions_since(database: Database, chat_id: int, since: datetime) -> list[Round]:
+    async with database.transaction() as connection:
+        return await _rounds(
+            connection, "r.chat_id = ? AND r.status = 'closed' AND r.closed_at >= ? ORDER BY r.closed_at DESC",
+            (chat_id, _stamp(since)),
+        )
+
+
+# --- prompts for a reason -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A ForceReply question waiting for one member's reason or question."""
+
+    round_id: int
+    user_id: int
+    action: str
+
+
+async def add_prompt(
+    database: Database, chat_id: int, message_id: int, round_id: int, user_id: int, action: str, at: datetime
+) -> None:
+    async with database.transaction() as connection:
+        await connection.execute(
+            "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (chat_id, message_id, round_id, user_id, action, _stamp(at)),
+        )
+
+
+async def prompt_at(database: Database, chat_id: int, message_id: int) -> Prompt | None:
+    row = await database.fetch_one(
+        "SELECT round_id, user_id, action FROM round_prompts WHERE chat_id = ? AND message_id = ?",
+        (chat_id, message_id),
+    )
+    return None if row is None else Prompt(row["round_id"], row["user_id"], row["action"])
+
+
+async def drop_prompt(connection: aiosqlite.Connection, chat_id: int, message_id: int) -> bool:
+    """Consume a prompt; False when it was answered already."""
+    cursor = await connection.execute(
+        "DELETE FROM round_prompts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+    )
+    return cursor.rowcount > 0

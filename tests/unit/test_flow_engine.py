@@ -1,0 +1,584 @@
+"""The flow engine, on the real partnership flow and on small inline flows."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from bot.core.flows import (
+    Back,
+    Choose,
+    Confirm,
+    Edit,
+    FlowState,
+    Question,
+    Skip,
+    Summary,
+    Text,
+)
+from bot.core.texts import render
+
+from .helpers import TODAY, VALID_ANSWERS, answer_until, make_flow, play
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def single(engine_for, step: dict, **fields):
+    """The engine of a flow whose first question is ``step``, and its starting state."""
+    engine = engine_for(make_flow(step, **fields))
+    return engine, engine.start(1).state
+
+
+def refused(engine, state, action, today=TODAY):
+    """Apply an input that must be refused; check nothing moved and return the error."""
+    turn = engine.advance(state, action, today)
+    assert turn.error is not None, f"{action!r} was accepted"
+    assert turn.state == state
+    assert not turn.done
+    assert turn.prompt == engine.prompt(state)
+    return turn.error
+
+
+def accepted(engine, state, action, today=TODAY):
+    """The value an accepted input stored for the current step."""
+    step_id = state.current
+    return play(engine, state, action, today=today).state.answers[step_id]
+
+
+TEXT = {"id": "nom", "kind": "text", "label": "Nom", "question": "Quel nom ?",
+        "min_length": 3, "max_length": 10}
+OPTIONAL = {"id": "attentes", "kind": "text", "label": "Attentes", "question": "Attentes ?",
+            "optional": True, "min_length": 3}
+CHOICE = {"id": "type", "kind": "choice", "label": "Type", "question": "Quel type ?",
+          "options": [{"value": "ecole", "label": "École / éducation"},
+                      {"value": "entreprise", "label": "Entreprise"}]}
+YES_NO = {"id": "lien", "kind": "yes_no", "label": "Lien", "question": "Un lien ?"}
+NUMBER = {"id": "duree", "kind": "number", "label": "Durée", "question": "Combien de mois ?",
+          "min": 1, "max": 240, "unit": "mois"}
+DATE = {"id": "debut", "kind": "date", "label": "Début", "question": "Quand ?"}
+FUTURE = {**DATE, "future_only": True}
+
+
+# --- the real flow: start, counting, conditional step ---------------------------------------
+
+
+def test_start_asks_the_first_question_as_number_one_of_every_step(engine, partnership):
+    turn = engine.start(7)
+    assert turn.state == FlowState("demande_partenariat", 7, current=partnership.steps[0].id)
+    assert isinstance(turn.prompt, Question)
+    assert turn.prompt.step == partnership.steps[0]
+    # Nothing is answered yet: every conditional step may still come, so all are counted.
+    assert (turn.prompt.number, turn.prompt.total) == (1, len(partnership.steps))
+    assert turn.prompt.can_go_back is False
+
+
+def test_questions_are_numbered_in_order(engine, partnership):
+    state = engine.start(1).state
+    prompt = engine.advance(state, VALID_ANSWERS["partenaire"], TODAY).prompt
+    assert (prompt.step.id, prompt.number) == (partnership.steps[1].id, 2)
+    assert prompt.can_go_back is True
+
+
+def test_a_one_off_partnership_skips_the_duration_and_the_total_shrinks(engine, partnership):
+    state = answer_until(engine, "format")
+    turn = play(engine, state, Choose("ponctuel"))
+    assert turn.state.current == "date_debut"
+    assert "duree_mois" not in turn.state.answers
+    assert turn.prompt.total == len(partnership.steps) - 1
+    assert turn.prompt.number == partnership.index("date_debut")  # one step fewer before it
+
+
+@pytest.mark.parametrize("format_", ["recurrent", "pluriannuel"])
+def test_a_lasting_partnership_asks_the_duration(engine, partnership, format_):
+    state = answer_until(engine, "format")
+    turn = play(engine, state, Choose(format_))
+    assert turn.state.current == "duree_mois"
+    assert turn.prompt.total == len(partnership.steps)
+    assert play(engine, turn.state, Text("36")).state.answers["duree_mois"] == 36
+
+
+def test_details_of_a_conflict_of_interest_are_asked_only_when_there_is_one(engine, partnership):
+    state = answer_until(engine, "conflit_interets")
+    assert play(engine, state, Choose("yes")).state.current == "conflit_details"
+    no = play(engine, state, Choose("no"))
+    assert no.state.current == "dimension_politique"
+    assert no.prompt.total == len(partnership.steps) - 2  # duration and details both skipped
+
+
+def test_the_summary_comes_after_the_last_question(engine, partnership):
+    state = answer_until(engine, partnership.steps[-1].id)
+    turn = play(engine, state, VALID_ANSWERS[partnership.steps[-1].id])
+    assert turn.state.current is None
+    assert isinstance(turn.prompt, Summary)
+    labels = [label for label, _ in turn.prompt.lines]
+    asked = [s.label for s in partnership.steps if s.id not in ("duree_mois", "conflit_details")]
+    assert labels == asked
+
+
+def test_the_summary_shows_answers_as_a_member_reads_them(engine, partnership, texts):
+    state = answer_until(engine, None, {"partenaire": Text("<Ma & Co>"), "format": Choose("recurrent")})
+    lines = dict(engine.prompt(state).lines)
+    label = partnership.step
+    assert lines[label("partenaire").label] == "&lt;Ma &amp; Co&gt;"
+    assert lines[label("type_partenaire").label] == label("type_partenaire").option("association").label
+    assert lines[label("attentes").label] == texts.skipped
+    assert lines[label("duree_mois").label] == "36 mois"
+    assert lines[label("date_debut").label] == "15/03/2027"
+    assert lines[label("competences_pro").label] == texts.no
+
+
+# --- text steps -----------------------------------------------------------------------------
+
+
+def test_a_text_answer_is_kept_without_surrounding_spaces(engine_for):
+    engine, state = single(engine_for, TEXT)
+    assert accepted(engine, state, Text("  Emmaüs  ")) == "Emmaüs"
+
+
+def test_a_too_short_text_is_refused_with_the_minimum(engine_for, texts):
+    engine, state = single(engine_for, TEXT)
+    assert refused(engine, state, Text(" ab ")) == render(texts.errors.text_too_short, min=3)
+
+
+def test_a_too_long_text_is_refused_with_its_length(engine_for, texts):
+    engine, state = single(engine_for, TEXT)
+    error = refused(engine, state, Text("Villes en transition"))
+    assert error == render(texts.errors.text_too_long, max=10, length=20)
+
+
+def test_a_text_at_the_limits_is_accepted(engine_for):
+    engine, state = single(engine_for, TEXT)
+    assert accepted(engine, state, Text("abc")) == "abc"
+    assert accepted(engine, state, Text("a" * 10)) == "a" * 10
+
+
+def test_a_step_can_word_its_own_error(engine_for):
+    engine, state = single(engine_for, {**TEXT, "error": "Le nom complet, s'il vous plaît."})
+    assert refused(engine, state, Text("ab")) == "Le nom complet, s'il vous plaît."
+
+
+@pytest.mark.parametrize("action", [Text("-"), Text(" Je ne sais PAS "), Skip()])
+def test_an_optional_text_can_be_left_empty(engine_for, action):
+    engine, state = single(engine_for, OPTIONAL)
+    turn = play(engine, state, action)
+    assert turn.state.answers == {"attentes": None}
+    assert turn.state.current == "nom"
+
+
+def test_an_optional_text_still_checks_its_length_when_answered(engine_for, texts):
+    engine, state = single(engine_for, OPTIONAL)
+    assert refused(engine, state, Text("ok")) == render(texts.errors.text_too_short, min=3)
+
+
+@pytest.mark.parametrize("step", [TEXT, CHOICE, YES_NO, NUMBER, DATE])
+def test_a_required_question_cannot_be_skipped(engine_for, texts, step):
+    engine, state = single(engine_for, step)
+    assert refused(engine, state, Skip()) == render(texts.errors.required)
+
+
+def test_a_dash_is_a_real_answer_to_a_required_text(engine_for, texts):
+    engine, state = single(engine_for, {**TEXT, "min_length": 1})
+    assert accepted(engine, state, Text("-")) == "-"
+
+
+def test_a_button_press_on_a_text_question_is_stale(engine_for, texts):
+    engine, state = single(engine_for, TEXT)
+    assert refused(engine, state, Choose("ecole")) == texts.stale_action
+
+
+# --- choice steps ---------------------------------------------------------------------------
+
+
+def test_a_choice_is_made_with_its_button(engine_for):
+    engine, state = single(engine_for, CHOICE)
+    assert accepted(engine, state, Choose("entreprise")) == "entreprise"
+
+
+@pytest.mark.parametrize("typed", ["école / éducation", "  ÉCOLE / Éducation ", "ecole"])
+def test_a_choice_can_be_typed_whatever_the_case(engine_for, typed):
+    engine, state = single(engine_for, CHOICE)
+    assert accepted(engine, state, Text(typed)) == "ecole"
+
+
+@pytest.mark.parametrize("action", [Text("1"), Text("2"), Text("une école"), Choose("mairie")])
+def test_a_choice_outside_the_options_is_refused(engine_for, texts, action):
+    engine, state = single(engine_for, CHOICE)
+    assert refused(engine, state, action) == render(texts.errors.choice)
+
+
+# --- yes/no steps ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("action", "value"), [(Choose("yes"), True), (Choose("no"), False)])
+def test_yes_no_by_button(engine_for, action, value):
+    engine, state = single(engine_for, YES_NO)
+    assert accepted(engine, state, action) is value
+
+
+@pytest.mark.parametrize(("typed", "value"), [("oui", True), (" Oui ", True), ("non", False), ("NON", False)])
+def test_yes_no_by_typing_oui_or_non(engine_for, typed, value):
+    engine, state = single(engine_for, YES_NO)
+    assert accepted(engine, state, Text(typed)) is value
+
+
+@pytest.mark.parametrize("typed", ["peut-être", "1", ""])
+def test_yes_no_refuses_anything_else(engine_for, texts, typed):
+    engine, state = single(engine_for, YES_NO)
+    assert refused(engine, state, Text(typed)) == render(texts.errors.yes_no)
+
+
+# --- number steps ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "value"), [("36", 36), (" 1 ", 1), ("240", 240), ("+12", 12)])
+def test_a_number_in_range_is_accepted(engine_for, typed, value):
+    engine, state = single(engine_for, NUMBER)
+    assert accepted(engine, state, Text(typed)) == value
+
+
+def test_a_number_can_be_written_with_thousands_spaces(engine_for):
+    engine, state = single(engine_for, {**NUMBER, "max": None})
+    assert accepted(engine, state, Text("1 500")) == 1500
+    assert accepted(engine, state, Text("1\u202f500")) == 1500
+
+
+@pytest.mark.parametrize("typed", ["3 ans", "douze", "2,5", "2.5", "", "36 mois"])
+def test_what_is_not_a_whole_number_is_refused(engine_for, texts, typed):
+    engine, state = single(engine_for, NUMBER)
+    assert refused(engine, state, Text(typed)) == render(texts.errors.number_invalid)
+
+
+def test_a_number_below_the_minimum_is_refused(engine_for, texts):
+    engine, state = single(engine_for, NUMBER)
+    assert refused(engine, state, Text("0")) == render(texts.errors.number_too_small, min=1)
+    assert refused(engine, state, Text("-5")) == render(texts.errors.number_too_small, min=1)
+
+
+def test_a_number_above_the_maximum_is_refused(engine_for, texts):
+    engine, state = single(engine_for, NUMBER)
+    assert refused(engine, state, Text("241")) == render(texts.errors.number_too_large, max=240)
+
+
+# --- date steps -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "iso"),
+    [
+        ("15/03/2027", "2027-03-15"),
+        ("15-03-27", "2027-03-15"),
+        ("15.03.2027", "2027-03-15"),
+        ("5/3/2027", "2027-03-05"),
+        ("15 mars 2027", "2027-03-15"),
+        ("15 MARS 2027", "2027-03-15"),
+        ("1er avril 2027", "2027-04-01"),
+        ("14 juillet 2027", "2027-07-14"),
+        ("15 août 2027", "2027-08-15"),
+        ("1 décembre 2027", "2027-12-01"),
+    ],
+)
+def test_dates_are_read_in_french_forms(engine_for, typed, iso):
+    engine, state = single(engine_for, DATE)
+    assert accepted(engine, state, Text(typed)) == iso
+
+
+@pytest.mark.parametrize(
+    "typed", ["31/02/2027", "29/02/2027", "15/13/2027", "32 mars 2027", "15 mars", "demain",
+              "15 march 2027", "2027-03-15", "15/03/202"],
+)
+def test_an_impossible_or_unreadable_date_is_refused(engine_for, texts, typed):
+    engine, state = single(engine_for, DATE)
+    assert refused(engine, state, Text(typed)) == render(texts.errors.date_invalid)
+
+
+def test_a_leap_day_exists_in_a_leap_year(engine_for):
+    engine, state = single(engine_for, DATE)
+    assert accepted(engine, state, Text("29/02/2028")) == "2028-02-29"
+
+
+def test_a_future_only_date_refuses_a_day_before_today(engine_for, texts):
+    engine, state = single(engine_for, FUTURE)
+    today = date(2027, 3, 16)
+    assert refused(engine, state, Text("15/03/2027"), today=today) == render(texts.errors.date_in_past)
+
+
+def test_a_future_only_date_is_judged_against_the_given_today(engine_for):
+    engine, state = single(engine_for, FUTURE)
+    assert accepted(engine, state, Text("15/03/2027"), today=date(2027, 3, 15)) == "2027-03-15"
+    assert accepted(engine, state, Text("15/03/2027"), today=date(2027, 3, 14)) == "2027-03-15"
+
+
+def test_a_date_without_future_only_may_be_past(engine_for):
+    engine, state = single(engine_for, DATE)
+    past = TODAY - timedelta(days=400)
+    assert accepted(engine, state, Text(past.strftime("%d/%m/%Y"))) == past.isoformat()
+
+
+# --- Back -----------------------------------------------------------------------------------
+
+
+def test_back_is_refused_on_the_first_question(engine, texts):
+    state = engine.start(1).state
+    assert refused(engine, state, Back()) == texts.cannot_go_back
+
+
+def test_back_returns_to_the_previous_question_and_forgets_its_answer(engine, partnership):
+    state = answer_until(engine, "initiative")
+    turn = play(engine, state, Back())
+    assert turn.state.current == "type_partenaire"
+    assert set(turn.state.answers) == {"partenaire"}
+    assert (turn.prompt.step.id, turn.prompt.number) == ("type_partenaire", 2)
+    assert turn.prompt.current_answer is None
+
+
+def test_back_skips_a_question_that_was_not_asked(engine):
+    state = answer_until(engine, "date_debut", {"format": Choose("ponctuel")})
+    assert play(engine, state, Back()).state.current == "format"
+
+
+def test_back_returns_to_a_conditional_question_that_was_asked(engine):
+    state = answer_until(engine, "date_debut", {"format": Choose("recurrent")})
+    turn = play(engine, state, Back())
+    assert turn.state.current == "duree_mois"
+    assert "format" in turn.state.answers and "duree_mois" not in turn.state.answers
+
+
+def test_back_then_answer_again_continues_where_it_was(engine):
+    state = answer_until(engine, "initiative")
+    turn = play(engine, state, Back(), Choose("entreprise"))
+    assert turn.state.current == "initiative"
+    assert turn.state.answers["type_partenaire"] == "entreprise"
+
+
+def test_back_from_the_summary_reopens_the_last_question(engine, partnership):
+    state = answer_until(engine, None)
+    turn = play(engine, state, Back())
+    assert turn.state.current == partnership.steps[-1].id
+    assert partnership.steps[-1].id not in turn.state.answers
+
+
+# --- summary, Edit, Confirm -----------------------------------------------------------------
+
+
+def test_typing_at_the_summary_asks_to_use_the_buttons(engine, texts):
+    state = answer_until(engine, None)
+    assert refused(engine, state, Text("c'est bon")) == texts.use_buttons
+
+
+def test_edit_asks_the_question_again_showing_the_current_answer(engine):
+    state = answer_until(engine, None)
+    turn = play(engine, state, Edit("partenaire"))
+    assert turn.state.current == "partenaire" and turn.state.editing
+    assert turn.prompt.current_answer == "Alternatiba"
+    assert turn.prompt.can_go_back is True
+
+
+def test_answering_an_edited_question_returns_to_the_summary(engine, partnership):
+    state = answer_until(engine, None)
+    turn = play(engine, state, Edit("partenaire"), Text("Emmaüs"))
+    assert turn.state.current is None and not turn.state.editing
+    assert dict(turn.prompt.lines)[partnership.step("partenaire").label] == "Emmaüs"
+    assert turn.state.answers["contact"] == state.answers["contact"]  # others kept
+
+
+def test_back_while_editing_returns_to_the_summary_unchanged(engine):
+    state = answer_until(engine, None)
+    turn = play(engine, state, Edit("partenaire"), Back())
+    assert turn.state == state
+    assert isinstance(turn.prompt, Summary)
+
+
+def test_editing_the_format_to_several_years_asks_the_duration_first(engine, partnership):
+    state = answer_until(engine, None, {"format": Choose("ponctuel")})
+    asking = play(engine, state, Edit("format"), Choose("pluriannuel"))
+    assert asking.state.current == "duree_mois"
+    assert isinstance(asking.prompt, Question)
+    back_at_summary = play(engine, asking.state, Text("48"))
+    assert back_at_summary.state.current is None
+    assert dict(back_at_summary.prompt.lines)[partnership.step("duree_mois").label] == "48 mois"
+
+
+def test_back_after_an_edit_revealed_a_question_cannot_reach_an_incomplete_summary(engine):
+    # Used to jump to the summary without the duration, which Confirm then accepted.
+    state = answer_until(engine, None, {"format": Choose("ponctuel")})
+    asking = play(engine, state, Edit("format"), Choose("pluriannuel"))
+    turn = play(engine, asking.state, Back())
+    assert turn.state.current == "format"
+    assert not engine.advance(turn.state, Confirm(), TODAY).done
+    finished = play(engine, turn.state, Choose("ponctuel"))
+    assert finished.state.current is None
+    assert engine.advance(finished.state, Confirm(), TODAY).done
+
+
+def test_editing_the_format_back_to_one_off_drops_the_duration(engine, partnership):
+    state = answer_until(engine, None, {"format": Choose("recurrent")})
+    assert "duree_mois" in engine.relevant_answers(state.answers)
+    turn = play(engine, state, Edit("format"), Choose("ponctuel"))
+    assert turn.state.current is None
+    assert "duree_mois" not in engine.relevant_answers(turn.state.answers)
+    labels = [label for label, _ in turn.prompt.lines]
+    assert partnership.step("duree_mois").label not in labels
+    assert [s.id for s in engine.editable_steps(turn.state)].count("duree_mois") == 0
+    done = play(engine, turn.state, Confirm())
+    assert "duree_mois" not in done.state.answers
+
+
+def test_relevant_answers_drops_an_answer_whose_question_no_longer_applies(engine):
+    answers = {"format": "ponctuel", "duree_mois": 12, "conflit_interets": False,
+               "conflit_details": "?"}
+    assert engine.relevant_answers(answers) == {"format": "ponctuel", "conflit_interets": False}
+
+
+@pytest.mark.parametrize("step_id", ["duree_mois", "inconnue"])
+def test_edit_of_a_question_not_in_the_summary_is_stale(engine, texts, step_id):
+    state = answer_until(engine, None, {"format": Choose("ponctuel")})
+    assert refused(engine, state, Edit(step_id)) == texts.stale_action
+
+
+def test_edit_is_refused_before_the_summary(engine, texts):
+    state = answer_until(engine, "format")
+    assert refused(engine, state, Edit("partenaire")) == texts.stale_action
+
+
+def test_confirm_is_refused_before_the_summary(engine, texts):
+    state = answer_until(engine, "contact")
+    assert refused(engine, state, Confirm()) == texts.stale_action
+
+
+def test_confirm_at_the_summary_finishes_with_the_relevant_answers(engine, partnership):
+    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "conflit_interets": Choose("yes")})
+    turn = play(engine, state, Confirm())
+    assert turn.done
+    asked = {s.id for s in partnership.steps}
+    assert set(turn.state.answers) == asked
+    assert turn.state.answers["duree_mois"] == 36
+    assert turn.state.answers["conflit_interets"] is True
+    assert turn.state.answers["attentes"] is None
+    assert turn.state.answers["date_debut"] == "2027-03-15"
+
+
+def test_confirm_leaves_out_questions_that_were_not_asked(engine, partnership):
+    turn = play(engine, answer_until(engine, None), Confirm())
+    assert set(turn.state.answers) == {s.id for s in partnership.steps} - {"duree_mois", "conflit_details"}
+
+
+def test_card_lines_show_the_card_answers_in_flow_order(engine, partnership, texts):
+    state = answer_until(engine, None, {"format": Choose("recurrent")})
+    lines = engine.card_lines(state.answers).split("\n")
+    expected = [
+        render(texts.summary_line, label=partnership.step(i).label,
+               answer=engine.display(partnership.step(i), state.answers[i]))
+        for i in partnership.card
+    ]
+    assert lines == expected
+
+
+# --- good-practice reminders ----------------------------------------------------------------
+
+PRACTICE_FLOW = {
+    "practices": [
+        {"practice": "attentes_mutuelles", "when": {"answer": "attentes", "is_empty": True}},
+        {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
+        {"practice": "legerete", "when": {"answer": "attentes", "equals": "dix ans"}},
+    ]
+}
+
+
+def practice_engine(engine_for):
+    return engine_for(make_flow(OPTIONAL, NUMBER, **PRACTICE_FLOW))
+
+
+def test_a_practice_is_recalled_when_its_condition_becomes_true(engine_for):
+    engine = practice_engine(engine_for)
+    turn = play(engine, engine.start(1).state, Skip())
+    assert turn.reminders == ("attentes_mutuelles",)
+    assert turn.state.reminded == ("attentes_mutuelles",)
+
+
+def test_no_practice_is_recalled_while_its_condition_is_false_or_unknown(engine_for):
+    engine = practice_engine(engine_for)
+    turn = play(engine, engine.start(1).state, Text("Des ateliers"))
+    assert turn.reminders == ()
+    assert play(engine, turn.state, Text("12")).reminders == ()
+
+
+def test_a_practice_is_recalled_only_once_per_flow(engine_for):
+    engine = practice_engine(engine_for)
+    first = play(engine, engine.start(1).state, Skip())
+    again = play(engine, first.state, Back(), Text("-"))
+    assert again.reminders == ()
+    assert again.state.reminded == ("attentes_mutuelles",)
+
+
+def test_two_rules_of_one_practice_recall_it_once(engine_for):
+    engine = practice_engine(engine_for)
+    first = play(engine, engine.start(1).state, Text("dix ans"))
+    assert first.reminders == ("legerete",)
+    second = play(engine, first.state, Text("36"))
+    assert second.reminders == ()
+    assert second.state.reminded == ("legerete",)
+
+
+def test_reminders_accumulate_across_the_flow(engine_for):
+    engine = practice_engine(engine_for)
+    turn = play(engine, engine.start(1).state, Skip(), Text("36"))
+    assert turn.reminders == ("legerete",)
+    assert turn.state.reminded == ("attentes_mutuelles", "legerete")
+
+
+def test_a_refused_answer_recalls_nothing(engine_for):
+    engine = practice_engine(engine_for)
+    state = play(engine, engine.start(1).state, Text("Des ateliers")).state
+    assert engine.advance(state, Text("300"), TODAY).reminders == ()
+
+
+# --- the real flow's practice rules -----------------------------------------------------------
+
+
+def test_a_company_partner_recalls_its_practices_at_once_in_rule_order(engine, partnership):
+    state = answer_until(engine, "type_partenaire")
+    turn = play(engine, state, Choose("entreprise"))
+    expected = [r.practice for r in partnership.practices
+                if r.when.evaluate({"type_partenaire": "entreprise"})]
+    assert len(expected) > 1
+    assert list(turn.reminders) == list(dict.fromkeys(expected))
+    assert turn.state.reminded == turn.reminders
+
+
+def test_a_practice_already_recalled_for_a_company_is_not_recalled_again(engine, partnership):
+    state = answer_until(engine, "competences_pro", {"type_partenaire": Choose("entreprise")})
+    turn = play(engine, state, Choose("yes"))
+    benevolat = [r for r in partnership.practices if r.when.referenced_answers() >= {"competences_pro"}]
+    assert benevolat and all(r.practice in state.reminded for r in benevolat)
+    assert not set(turn.reminders) & {r.practice for r in benevolat}
+
+
+def test_the_practices_of_an_answer_are_recalled_right_after_it(engine, partnership):
+    state = answer_until(engine, "duree_mois", {"format": Choose("pluriannuel")})
+    rules = [r.practice for r in partnership.practices if r.when.referenced_answers() == {"duree_mois"}]
+    assert rules
+    long = play(engine, state, Text("36"))
+    assert set(rules) <= set(long.reminders)
+    assert play(engine, state, Text("1")).reminders == ()
+
+
+def test_triggered_practices_lists_each_practice_once_in_rule_order(engine_for):
+    flow = make_flow(YES_NO, NUMBER, practices=[
+        {"practice": "benevolat", "when": {"answer": "lien", "equals": True}},
+        {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
+        {"practice": "benevolat", "when": {"answer": "duree", "greater_than": 12}},
+        {"practice": "apartisan", "when": {"answer": "lien", "equals": False}},
+    ])
+    assert flow.triggered_practices({"lien": True, "duree": 36}) == ["benevolat", "legerete"]
+    assert flow.triggered_practices({"duree": 13}) == ["benevolat"]
+    assert flow.triggered_practices({}) == []
+
+
+def test_confirm_drops_an_answer_to_a_question_that_no_longer_applies(engine):
+    # A stored session may hold such an answer (saved by an older engine, or by hand).
+    complete = answer_until(engine, None, {"format": Choose("ponctuel")})
+    stale = FlowState(complete.flow_id, complete.flow_version, {**complete.answers, "duree_mois": 36})
+    turn = play(engine, stale, Confirm())
+    assert turn.done
+    assert turn.state.answers == complete.answers

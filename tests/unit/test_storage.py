@@ -1,0 +1,399 @@
+"""SQLite storage: migrations, transactions, sessions, requests and flow versions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import pytest
+
+from bot.core.flows import FlowState
+from bot.storage import chats, requests, sessions
+from bot.storage import flows as flow_store
+from bot.storage.db import AlreadyHandled, Database
+
+CHAT_A, CHAT_B = -1001, -1002
+ALICE, BOB = 11, 22
+
+ANSWERS = {
+    "partenaire": "<Ma & Co> « Jardin »",
+    "duree_mois": 36,
+    "competences_pro": True,
+    "conflit_interets": False,
+    "attentes": None,
+    "date_debut": "2027-03-15",
+}
+
+
+def migration_numbers() -> list[int]:
+    folder = resources.files("bot.storage") / "migrations"
+    return sorted(int(item.name.split("_", 1)[0]) for item in folder.iterdir() if item.name.endswith(".sql"))
+
+
+async def scalar(database: Database, sql: str, parameters: tuple = ()):
+    row = await database.fetch_one(sql, parameters)
+    return None if row is None else row[0]
+
+
+async def with_flow(database: Database, flow_id: str = "demande_partenariat") -> int:
+    """Record a flow version: sessions and requests refer to one."""
+    return await flow_store.sync_disk_version(database, flow_id, "id: demande_partenariat\n")
+
+
+async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
+    async with database.transaction() as connection:
+        return await requests.create(
+            connection, chat_id=chat_id, author_id=author, author_name="Alice",
+            flow_id="demande_partenariat", flow_version=1, partner_name=partner,
+            partner_kind="association", answers=answers if answers is not None else {"partenaire": partner},
+        )
+
+
+# --- the database file ----------------------------------------------------------------------
+
+
+async def test_opening_a_new_file_creates_the_schema(database):
+    names = {row[0] for row in await database.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"chats", "flow_versions", "active_flows", "flow_sessions", "requests",
+            "request_answers", "processed_updates"} <= names
+
+
+async def test_migrations_set_the_user_version_to_the_last_one(database):
+    assert await scalar(database, "PRAGMA user_version") == migration_numbers()[-1]
+
+
+async def test_reopening_keeps_the_data_and_runs_no_migration(tmp_path, caplog):
+    path = tmp_path / "bot.sqlite3"
+    first = await Database.open(path)
+    await chats.remember(first, CHAT_A, "supergroup", "Colibris du Gard")
+    await first.close()
+    with caplog.at_level(logging.INFO, logger="bot.storage.db"):
+        again = await Database.open(path)
+    try:
+        assert not [r for r in caplog.records if "migration" in r.getMessage().lower()]
+        assert await chats.title(again, CHAT_A) == "Colibris du Gard"
+        assert await scalar(again, "PRAGMA user_version") == migration_numbers()[-1]
+    finally:
+        await again.close()
+
+
+async def test_the_first_opening_logs_each_migration(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="bot.storage.db"):
+        database = await Database.open(tmp_path / "new.sqlite3")
+    await database.close()
+    assert len([r for r in caplog.records if "migration" in r.getMessage().lower()]) == len(migration_numbers())
+
+
+async def test_the_journal_is_wal_and_foreign_keys_are_enforced(database):
+    assert await scalar(database, "PRAGMA journal_mode") == "wal"
+    assert await scalar(database, "PRAGMA foreign_keys") == 1
+
+
+async def test_a_missing_folder_is_created(tmp_path):
+    database = await Database.open(tmp_path / "donnees" / "bot.sqlite3")
+    await database.close()
+    assert (tmp_path / "donnees" / "bot.sqlite3").exists()
+
+
+# --- transactions ---------------------------------------------------------------------------
+
+
+async def test_a_transaction_commits_its_writes(database):
+    async with database.transaction() as connection:
+        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
+    assert await scalar(database, "SELECT COUNT(*) FROM chats") == 1
+
+
+async def test_an_exception_inside_a_transaction_rolls_it_back(database):
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as connection:
+            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
+            raise RuntimeError("panne")
+    assert await scalar(database, "SELECT COUNT(*) FROM chats") == 0
+    # The lock and the connection are free again.
+    await chats.remember(database, 2, "group", "B")
+    assert await chats.title(database, 2) == "B"
+
+
+async def test_an_update_is_applied_once(database):
+    async with database.transaction(update_id=500) as connection:
+        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
+    with pytest.raises(AlreadyHandled):
+        async with database.transaction(update_id=500) as connection:
+            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (2, 'group', 'B', 'x')")
+    assert [row[0] for row in await database.fetch_all("SELECT id FROM chats")] == [1]
+    assert await scalar(database, "SELECT COUNT(*) FROM processed_updates") == 1
+
+
+async def test_another_update_is_applied(database):
+    async with database.transaction(update_id=500):
+        pass
+    async with database.transaction(update_id=501) as connection:
+        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (2, 'group', 'B', 'x')")
+    assert await chats.title(database, 2) == "B"
+
+
+async def test_an_update_whose_transaction_failed_can_be_applied_again(database):
+    with pytest.raises(RuntimeError):
+        async with database.transaction(update_id=600) as connection:
+            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
+            raise RuntimeError("panne")
+    async with database.transaction(update_id=600) as connection:
+        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
+    assert await chats.title(database, 1) == "A"
+
+
+async def test_old_update_marks_are_forgotten(database):
+    old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
+    async with database.transaction() as connection:
+        await connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (old,))
+    async with database.transaction(update_id=2):
+        pass
+    await database.forget_old_updates()
+    assert [row[0] for row in await database.fetch_all("SELECT update_id FROM processed_updates")] == [2]
+
+
+async def test_a_chat_title_is_updated(database):
+    await chats.remember(database, CHAT_A, "group", "Colibris")
+    await chats.remember(database, CHAT_A, "supergroup", "Colibris du Gard")
+    assert await chats.title(database, CHAT_A) == "Colibris du Gard"
+    assert await chats.title(database, CHAT_B) is None
+
+
+# --- flow sessions --------------------------------------------------------------------------
+
+
+def a_session(**state) -> sessions.FlowSession:
+    return sessions.FlowSession(
+        chat_id=ALICE, user_id=ALICE, token=sessions.new_token(), origin_chat_id=CHAT_A,
+        author_name="Alice « Colibri »",
+        state=FlowState(**{"flow_id": "demande_partenariat", "flow_version": 1, **state}),
+    )
+
+
+async def test_a_session_round_trips_every_kind_of_answer(database):
+    await with_flow(database)
+    session = a_session(answers=ANSWERS, current="porteurs", editing=True, reminded=("attentes", "legerete"))
+    async with database.transaction() as connection:
+        await sessions.save(connection, session)
+    loaded = await sessions.get(database, ALICE, ALICE)
+    assert loaded == session
+    assert loaded.state.answers == ANSWERS
+    assert type(loaded.state.answers["duree_mois"]) is int
+    assert type(loaded.state.answers["competences_pro"]) is bool
+
+
+async def test_a_session_at_the_summary_keeps_current_none(database):
+    await with_flow(database)
+    session = a_session(answers={"partenaire": "Emmaüs"}, current=None)
+    async with database.transaction() as connection:
+        await sessions.save(connection, session)
+    assert (await sessions.get(database, ALICE, ALICE)).state.current is None
+
+
+async def test_a_session_is_found_by_its_token(database):
+    await with_flow(database)
+    session = a_session(current="partenaire")
+    async with database.transaction() as connection:
+        await sessions.save(connection, session)
+    assert await sessions.by_token(database, session.token) == session
+    assert await sessions.by_token(database, "autre") is None
+
+
+async def test_saving_again_rewrites_the_one_session_of_a_member(database):
+    await with_flow(database)
+    first = a_session(current="partenaire")
+    second = a_session(answers={"partenaire": "Emmaüs"}, current="type_partenaire")
+    async with database.transaction() as connection:
+        await sessions.save(connection, first)
+        await sessions.save(connection, second)
+    assert await sessions.get(database, ALICE, ALICE) == second
+    assert await sessions.by_token(database, first.token) is None
+    assert await scalar(database, "SELECT COUNT(*) FROM flow_sessions") == 1
+
+
+async def test_sessions_are_kept_per_chat_and_member(database):
+    await with_flow(database)
+    mine = a_session(current="partenaire")
+    other = sessions.FlowSession(CHAT_A, BOB, sessions.new_token(), CHAT_A, "Bob", mine.state)
+    async with database.transaction() as connection:
+        await sessions.save(connection, mine)
+        await sessions.save(connection, other)
+    assert (await sessions.get(database, CHAT_A, BOB)).author_name == "Bob"
+    assert await sessions.get(database, CHAT_A, ALICE) is None
+
+
+async def test_a_deleted_session_is_gone(database):
+    await with_flow(database)
+    async with database.transaction() as connection:
+        await sessions.save(connection, a_session(current="partenaire"))
+    async with database.transaction() as connection:
+        assert await sessions.delete(connection, ALICE, ALICE) is True
+        assert await sessions.delete(connection, ALICE, ALICE) is False
+    assert await sessions.get(database, ALICE, ALICE) is None
+
+
+async def test_a_session_needs_a_recorded_flow_version(database):
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        async with database.transaction() as connection:
+            await sessions.save(connection, a_session(current="partenaire"))
+
+
+def test_session_tokens_are_short_and_distinct():
+    tokens = {sessions.new_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(t) <= 10 for t in tokens)
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+async def test_requests_are_numbered_per_chat(database):
+    await with_flow(database)
+    first = await create_request(database, CHAT_A, "Alternatiba")
+    second = await create_request(database, CHAT_A, "Emmaüs")
+    elsewhere = await create_request(database, CHAT_B, "Weleda")
+    assert (first.number, second.number, elsewhere.number) == (1, 2, 1)
+    assert first.status == "submitted"
+
+
+async def test_answers_are_stored_one_row_each(database):
+    await with_flow(database)
+    created = await create_request(database, CHAT_A, "Alternatiba", ANSWERS)
+    rows = await database.fetch_all(
+        "SELECT step_id FROM request_answers WHERE request_id = ? ORDER BY step_id", (created.id,)
+    )
+    assert [row[0] for row in rows] == sorted(ANSWERS)
+
+
+async def test_a_request_is_found_by_number_with_its_answers(database):
+    await with_flow(database)
+    created = await create_request(database, CHAT_A, "<Ma & Co>", ANSWERS)
+    found = await requests.by_number(database, CHAT_A, 1)
+    assert found == created
+    assert found.answers == ANSWERS
+    assert found.partner_name == "<Ma & Co>"
+
+
+async def test_a_request_number_belongs_to_its_chat(database):
+    await with_flow(database)
+    await create_request(database, CHAT_A, "Alternatiba")
+    assert await requests.by_number(database, CHAT_B, 1) is None
+    assert await requests.by_number(database, CHAT_A, 2) is None
+
+
+async def test_a_page_lists_newest_first_with_the_total(database):
+    await with_flow(database)
+    for partner in ("Alternatiba", "Emmaüs", "Weleda"):
+        await create_request(database, CHAT_A, partner)
+    await create_request(database, CHAT_B, "Mairie")
+    listed, total = await requests.page(database, CHAT_A, offset=0, limit=2)
+    assert [(r.number, r.partner_name) for r in listed] == [(3, "Weleda"), (2, "Emmaüs")]
+    assert total == 3
+    rest, total = await requests.page(database, CHAT_A, offset=2, limit=2)
+    assert [r.number for r in rest] == [1]
+    assert total == 3
+
+
+async def test_an_empty_chat_has_an_empty_page(database):
+    assert await requests.page(database, CHAT_A, offset=0, limit=5) == ([], 0)
+
+
+async def test_a_failed_transaction_does_not_use_up_a_number(database):
+    await with_flow(database)
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as connection:
+            await requests.create(
+                connection, chat_id=CHAT_A, author_id=ALICE, author_name="Alice",
+                flow_id="demande_partenariat", flow_version=1, partner_name="Perdu",
+                partner_kind="autre", answers={"partenaire": "Perdu"},
+            )
+            raise RuntimeError("panne")
+    assert (await create_request(database, CHAT_A, "Alternatiba")).number == 1
+    assert await scalar(database, "SELECT COUNT(*) FROM request_answers") == 1
+
+
+async def test_the_card_message_is_remembered(database):
+    await with_flow(database)
+    created = await create_request(database, CHAT_A, "Alternatiba")
+    await requests.set_card_message(database, created.id, 4242)
+    assert await scalar(database, "SELECT card_message_id FROM requests WHERE id = ?", (created.id,)) == 4242
+
+
+# --- flow versions --------------------------------------------------------------------------
+
+
+async def test_the_disk_text_is_recorded_once_while_unchanged(database):
+    assert await flow_store.sync_disk_version(database, "demande", "texte 1") == 1
+    assert await flow_store.sync_disk_version(database, "demande", "texte 1") == 1
+    assert await scalar(database, "SELECT COUNT(*) FROM flow_versions") == 1
+    assert await flow_store.version_text(database, "demande", 1) == "texte 1"
+
+
+async def test_a_changed_disk_text_becomes_the_next_global_version(database):
+    await flow_store.sync_disk_version(database, "demande", "texte 1")
+    assert await flow_store.sync_disk_version(database, "demande", "texte 2") == 2
+    assert (await flow_store.active(database, "demande", CHAT_A)).version == 2
+    assert await flow_store.version_text(database, "demande", 1) == "texte 1"
+    assert await flow_store.version_text(database, "demande", 2) == "texte 2"
+
+
+async def test_versions_are_counted_per_flow(database):
+    await flow_store.sync_disk_version(database, "demande", "texte 1")
+    assert await flow_store.sync_disk_version(database, "autre", "texte 1") == 1
+
+
+async def test_a_chat_override_is_preferred_to_the_global_version(database):
+    await flow_store.sync_disk_version(database, "demande", "global")
+    async with database.transaction() as connection:
+        own = await flow_store.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A,
+                                           source="upload", author_id=ALICE, author_name="Alice")
+    assert (await flow_store.active(database, "demande", CHAT_A)).version == own
+    assert (await flow_store.active(database, "demande", CHAT_B)).version == 1
+
+
+async def test_a_chat_override_stays_when_the_disk_file_changes(database):
+    await flow_store.sync_disk_version(database, "demande", "global")
+    async with database.transaction() as connection:
+        own = await flow_store.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload")
+    newer = await flow_store.sync_disk_version(database, "demande", "global modifié")
+    assert (await flow_store.active(database, "demande", CHAT_A)).version == own
+    assert (await flow_store.active(database, "demande", CHAT_B)).version == newer
+
+
+async def test_an_uploaded_global_version_survives_a_restart_with_the_same_file(database):
+    await flow_store.sync_disk_version(database, "demande", "disque")
+    async with database.transaction() as connection:
+        uploaded = await flow_store.add_version(connection, "demande", "envoyé", scope_chat_id=0, source="upload")
+    await flow_store.sync_disk_version(database, "demande", "disque")
+    assert (await flow_store.active(database, "demande", CHAT_A)).version == uploaded
+
+
+async def test_an_unknown_flow_has_no_active_version(database):
+    assert await flow_store.active(database, "inconnu", CHAT_A) is None
+    assert await flow_store.version_text(database, "inconnu", 1) is None
+
+
+async def test_history_lists_global_and_own_versions_newest_first(database):
+    await flow_store.sync_disk_version(database, "demande", "global 1")
+    async with database.transaction() as connection:
+        own = await flow_store.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A,
+                                           source="upload", author_name="Alice")
+        theirs = await flow_store.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
+    newer = await flow_store.sync_disk_version(database, "demande", "global 2")
+    listed = await flow_store.history(database, "demande", CHAT_A)
+    assert [(v.version, v.scope_chat_id, v.source) for v in listed] == [
+        (newer, 0, "disk"), (own, CHAT_A, "upload"), (1, 0, "disk")
+    ]
+    assert theirs not in [v.version for v in listed]
+    assert listed[1].author_name == "Alice"
+
+
+async def test_another_group_upload_is_not_visible(database):
+    await flow_store.sync_disk_version(database, "demande", "global")
+    async with database.transaction() as connection:
+        theirs = await flow_store.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
+    assert await flow_store.visible_version(database, "demande", theirs, CHAT_A) is None
+    assert (await flow_store.visible_version(database, "demande", theirs, CHAT_B)).version == theirs
+    assert (await flow_store.visible_version(database, "demande", 1, CHAT_A)).source == "disk"

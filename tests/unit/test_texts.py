@@ -1,0 +1,87 @@
+"""Templates: values are escaped, placeholders are checked when a file is loaded."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from bot.core.texts import Html, Template, escape, join, render
+
+
+def refusal(template: str, *allowed: str) -> dict:
+    with pytest.raises(ValidationError) as caught:
+        TypeAdapter(Template(*allowed)).validate_python(template)
+    (error,) = caught.value.errors()
+    return error
+
+
+def test_render_escapes_a_value():
+    assert render("Partenaire : {partner}", partner="<Ma & Co>") == "Partenaire : &lt;Ma &amp; Co&gt;"
+
+
+def test_render_keeps_the_template_own_html():
+    assert render("<b>{title}</b>", title="Jardin & co") == "<b>Jardin &amp; co</b>"
+
+
+def test_render_does_not_escape_an_html_value_twice():
+    fragment = render("<i>{name}</i>", name="A & B")
+    assert render("• {line}", line=fragment) == "• <i>A &amp; B</i>"
+
+
+def test_render_returns_html_so_it_can_be_nested():
+    assert isinstance(render("{x}", x="<"), Html)
+
+
+def test_render_shows_non_text_values():
+    assert render("n°{number} : {ok}", number=12, ok=None) == "n°12 : None"
+
+
+def test_escape_and_join_build_html_from_member_text():
+    assert join([escape("<a>"), Html("<b>b</b>")]) == "&lt;a&gt;\n<b>b</b>"
+
+
+def test_template_accepts_its_declared_placeholders_and_doubled_braces():
+    adapter = TypeAdapter(Template("number", "group"))
+    text = "Demande n°{number} du groupe {group} {{sans accolade}}"
+    assert adapter.validate_python(text) == text
+    assert render(text, number=3, group="Gard") == "Demande n°3 du groupe Gard {sans accolade}"
+
+
+def test_template_refuses_an_unknown_placeholder():
+    error = refusal("Demande n°{nombre}", "number")
+    assert error["type"] == "template_placeholder"
+    assert error["ctx"] == {"unknown": "nombre", "allowed": "number"}
+
+
+def test_template_without_placeholders_refuses_any():
+    assert refusal("Bonjour {member}")["type"] == "template_placeholder"
+
+
+@pytest.mark.parametrize("template", ["Un { tout seul", "Un } tout seul", "{number"])
+def test_template_refuses_a_lone_brace(template):
+    assert refusal(template, "number")["type"] == "template_syntax"
+
+
+@pytest.mark.parametrize("template", ["{x.__class__}", "{x[0]}", "{x.__init__.__globals__}"])
+def test_template_refuses_attribute_and_item_access_even_on_an_allowed_name(template):
+    assert refusal(template, "x")["type"] == "template_placeholder"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{number!r}",
+        "{number:>999999999}",
+        # A placeholder nested in a format spec is not returned by the formatter's parse():
+        # it used to pass validation and made render() crash in front of a member.
+        "{number:{number.__class__}}",
+        "{number:{group}}",
+    ],
+)
+def test_template_refuses_conversions_and_format_specs(template):
+    assert refusal(template, "number", "group")["type"] == "template_placeholder"
+
+
+@pytest.mark.parametrize("template", ["{}", "{0}"])
+def test_template_refuses_positional_placeholders(template):
+    assert refusal(template, "number")["type"] == "template_placeholder"
