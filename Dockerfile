@@ -1,0 +1,22 @@
+# Image du bot des partenariats. Construire : docker build -t colibris-partenariats .
+# Lancer :  docker run -d --restart unless-stopped --env-file .env \
+#             -v colibris-data:/data colibris-partenariats
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DATABASE_PATH=/data/partenariats.sqlite3 \
+    FLOWS_DIR=/app/conversations
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin colibris \
+    && mkdir -p /data && chown colibris:colibris /data
+COPY conversations ./conversations
+
+# Never root: the bot only needs to write its database.
+USER colibris
+VOLUME ["/data"]
+CMD ["python", "-m", "bot"]
