@@ -30,6 +30,7 @@ from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
 from bot.handlers import admin, errors, general, intake, practices
+from bot.handlers import amend, circle, consent
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
@@ -103,6 +104,21 @@ def build_application(settings: Settings, library: Library) -> Application:
     application.add_handler(CommandHandler("recharger", admin.reload_files, filters=NEW))
     application.add_handler(CommandHandler("flux", admin.flows_command, filters=NEW))
     application.add_handler(MessageHandler(NEW & filters.Document.ALL & UPLOAD_CAPTION, admin.upload))
+    # The core circle and the coordinators (admins change them by replying to a member).
+    application.add_handler(CommandHandler("cercle", circle.cercle, filters=NEW))
+    application.add_handler(CommandHandler("coordination", circle.coordination, filters=NEW))
+    application.add_handler(CallbackQueryHandler(circle.join_press, pattern=_pressed(ui.CircleJoin)))
+    # Consent rounds: open, take a position, give its reason, close, extend, remind, review.
+    application.add_handler(CommandHandler("consentement", consent.open_command, filters=NEW))
+    application.add_handler(CallbackQueryHandler(consent.open_press, pattern=_pressed(ui.OpenConsent)))
+    application.add_handler(CallbackQueryHandler(consent.press, pattern=_pressed(ui.ConsentPress)))
+    # Group -1 runs first: a reply to a reason prompt must not reach a flow as an answer.
+    application.add_handler(MessageHandler(ANSWER & GROUPS & filters.TEXT, consent.reason_reply), group=-1)
+    application.add_handler(CommandHandler("clore", consent.close_command, filters=NEW))
+    application.add_handler(CommandHandler("prolonger", consent.extend_command, filters=NEW))
+    application.add_handler(CommandHandler("relancer", consent.remind_command, filters=NEW))
+    application.add_handler(CommandHandler("bilan", consent.bilan, filters=NEW))
+    application.add_handler(CommandHandler("modifier", amend.modifier, filters=NEW))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
 
@@ -119,6 +135,8 @@ async def _post_init(application: Application) -> None:
     catalog = FlowCatalog(database)
     await catalog.use(library)
     application.bot_data["services"] = Services(settings, database, catalog)
+    # Round deadlines and reminders live in the database; their jobs are rebuilt at each start.
+    await consent.reschedule(application)
 
     await _register_commands(application, library, settings)
 
@@ -138,6 +156,9 @@ async def _register_commands(application: Application, library: Library, setting
     admin_commands = [
         BotCommand("flux", descriptions.flux),
     ]
+    consent_members, consent_admins = consent.bot_commands(library)
+    member_commands += consent_members
+    admin_commands += consent_admins
     bot = application.bot
     for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
         await bot.set_my_commands(member_commands, scope=scope)

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     rate_limit_group_per_minute: Annotated[float, Field(ge=0)] = 20
     rate_limit_max_retries: Annotated[int, Field(ge=0)] = 3
     polling_timeout: Annotated[int, Field(ge=0)] = 30
+    # Consent rounds: the live tally message is edited at most once per this many seconds
+    # (a burst of presses makes one edit); tests shorten it.
+    consent_edit_interval_seconds: Annotated[float, Field(ge=0)] = 3
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

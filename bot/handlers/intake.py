@@ -23,7 +23,7 @@ from bot.core.flows import (
     Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Summary, Text,
 )
 from bot.core.texts import Html, join, render
-from bot.handlers import practices
+from bot.handlers import amend, consent, practices
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import chats, requests, sessions
@@ -79,6 +79,11 @@ async def _show(
         await reply_to.reply_html(text, reply_markup=markup)
     else:
         await context.bot.send_message(session.chat_id, text, reply_markup=markup)
+
+
+async def show(context: BotContext, session: FlowSession) -> None:
+    """Show where a flow another module opened stands (an amendment's summary)."""
+    await _show(context, session, await _engine(context, session))
 
 
 async def _engine(context: BotContext, session: FlowSession) -> FlowEngine:
@@ -200,7 +205,9 @@ async def _advance(
         await _show(context, session, engine, reply_to=reply_to, error=turn.error)
         return False
     if turn.done:
-        await _submit(update, context, session, engine, turn.state.answers)
+        # A flow opened by /modifier amends its request instead of filing a new one.
+        if not await amend.submit(update, context, session, engine, turn.state.answers):
+            await _submit(update, context, session, engine, turn.state.answers)
         return True
     session = replace(session, state=turn.state)
     async with services.database.transaction(update.update_id) as connection:
@@ -237,7 +244,9 @@ async def _submit(
     points = practices.vigilance(context, flow, answers)
     if points is not None:
         card = join([card, points], "\n\n")
-    card_message = await context.bot.send_message(request.chat_id, card)
+    card_message = await context.bot.send_message(
+        request.chat_id, card, reply_markup=consent.consent_card_keyboard(context, request)
+    )
     await requests.set_card_message(services.database, request.id, card_message.message_id)
     if session.origin_chat_id != session.chat_id:
         group = await chats.title(services.database, session.origin_chat_id) or ""

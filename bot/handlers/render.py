@@ -59,8 +59,34 @@ class ListPage(Payload):
     page: Annotated[int, Field(ge=0, le=100_000)]
 
 
+class ConsentPress(Payload):
+    """A position (or a question) under a consent round's proposal, for one request version."""
+
+    kind: Literal["c"] = "c"
+    round_id: Annotated[int, Field(gt=0, lt=10**12)]
+    version: Annotated[int, Field(gt=0, lt=10**6)]
+    action: Literal["consent", "reservation", "objection", "stand_aside", "conflict", "question"]
+
+
+class OpenConsent(Payload):
+    """"Ouvrir le consentement" under a request card (the request's number in its chat)."""
+
+    kind: Literal["o"] = "o"
+    number: Annotated[int, Field(gt=0, lt=10**9)]
+
+
+class CircleJoin(Payload):
+    """An admin's answer to a member's request to join the core circle."""
+
+    kind: Literal["j"] = "j"
+    user_id: Annotated[int, Field(gt=0)]
+    answer: Literal["yes", "no"]
+
+
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
-PAYLOADS: tuple[type[Payload], ...] = (FlowPress, AnswerHere, ListPage, PracticePage)
+PAYLOADS: tuple[type[Payload], ...] = (
+    FlowPress, AnswerHere, ListPage, PracticePage, ConsentPress, OpenConsent, CircleJoin,
+)
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}
 

@@ -1,0 +1,114 @@
+"""Amending a request after the circle objected: /modifier 12, then a new round.
+
+The author edits the stored answers with the ordinary flow (its summary and "Modifier une
+réponse"); validating replaces the request's answers with a new version, posts what changed
+to the group, and offers to open a new round, where the objectors are asked first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from telegram import Update
+
+from bot.core.consent_texts import AmendTexts
+from bot.core.flows import FlowEngine, FlowState
+from bot.core.texts import Html, join, render
+from bot.handlers import consent, intake
+from bot.handlers import consent_views as views
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import amendments, requests, sessions
+from bot.storage import consent as store
+from bot.storage.sessions import FlowSession
+
+# A request may be amended until a round adopts it (or it is withdrawn or ended).
+AMENDABLE = {"submitted", "objection", "no_decision"}
+
+
+async def modifier(update: Update, context: BotContext) -> None:
+    """Let a request's author edit its answers (/modifier 12)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    services = context.services
+    texts = services.library.consent.amend
+    if not await consent.in_group(update, context):
+        return
+    number = consent.request_number(context.args)
+    if number is None:
+        await message.reply_html(texts.usage)
+        return
+    request = await requests.by_number(services.database, chat.id, number)
+    if request is None:
+        await message.reply_html(render(services.library.consent.commands_feedback.not_found, number=number))
+        return
+    if request.author_id != user.id:
+        await message.reply_html(render(texts.not_author, number=number))
+        return
+    if request.status not in AMENDABLE:
+        status = services.messages.requests.statuses.get(request.status, request.status)
+        await message.reply_html(render(texts.not_now, number=number, status=status))
+        return
+    if await sessions.get(services.database, chat.id, user.id) is not None:
+        await message.reply_html(texts.busy)
+        return
+    session = FlowSession(
+        chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=chat.id,
+        author_name=user.full_name,
+        state=FlowState(request.flow_id, request.flow_version, answers=dict(request.answers), current=None),
+    )
+    async with services.database.transaction(update.update_id) as connection:
+        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
+            refusal = render(texts.round_open, number=number)
+        else:
+            refusal = None
+            await amendments.start(connection, session, request.id)
+    if refusal is not None:
+        await message.reply_html(refusal)
+        return
+    await message.reply_html(render(texts.intro, number=number))
+    await intake.show(context, session)
+
+
+def _changes(engine: FlowEngine, before: Mapping[str, Any], after: Mapping[str, Any], texts: AmendTexts) -> Html:
+    """The answers that changed, in the flow's order, as "label : before → after"."""
+    lines = [
+        render(texts.change_line, label=step.label, before=engine.display(step, before.get(step.id)),
+               after=engine.display(step, after.get(step.id)))
+        for step in engine.flow.steps
+        if before.get(step.id) != after.get(step.id)
+    ]
+    return join(lines) if lines else Html(texts.no_change)
+
+
+async def submit(
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+) -> bool:
+    """Store a validated amendment as the request's new version; False for a new request's flow."""
+    services = context.services
+    number = await amendments.amended_number(services.database, session.token)
+    if number is None:
+        return False
+    texts = services.library.consent
+    request = await requests.by_number(services.database, session.origin_chat_id, number)
+    flow = engine.flow
+    async with services.database.transaction(update.update_id) as connection:
+        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
+            version = None  # a round opened meanwhile: it decides on the version it shows
+        else:
+            version = await amendments.apply(
+                connection, session, request.id, answers=answers,
+                partner_name=answers[flow.partner_fields.partner], partner_kind=answers[flow.partner_fields.kind],
+            )
+    if version is None:
+        await context.bot.send_message(session.chat_id, render(texts.amend.round_open, number=number))
+        return True
+    await context.bot.send_message(
+        request.chat_id,
+        render(
+            texts.amend.done, member=ui.mention(session.user_id, session.author_name), number=number,
+            version=version, changes=_changes(engine, request.answers, answers, texts.amend),
+        ),
+        reply_markup=views.open_keyboard(texts, number),
+    )
+    return True

@@ -1,0 +1,139 @@
+"""Who decides and who follows: /cercle (the core circle) and /coordination.
+
+A bot cannot list a group's members, so the group's admins name them: they reply to one of
+the person's messages with ``/cercle ajouter`` (or ``retirer``). A member may ask to join with
+``/cercle rejoindre``, which an admin confirms with a button.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.core.consent import Member
+from bot.core.consent_texts import CircleTexts, CoordinationTexts
+from bot.core.texts import render
+from bot.handlers import consent
+from bot.handlers import consent_views as views
+from bot.handlers import permissions
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import chats, circles
+from bot.storage.circles import Roster
+
+
+def _wording(context: BotContext, roster: Roster) -> CircleTexts | CoordinationTexts:
+    texts = context.services.library.consent
+    return texts.circle if roster is Roster.CIRCLE else texts.coordination
+
+
+async def cercle(update: Update, context: BotContext) -> None:
+    """Show the core circle, ask to join it, or (admins) add or remove a member by reply."""
+    await _roster_command(update, context, Roster.CIRCLE)
+
+
+async def coordination(update: Update, context: BotContext) -> None:
+    """Show the coordinators, or (admins) add or remove one by reply."""
+    await _roster_command(update, context, Roster.COORDINATION)
+
+
+async def _roster_command(update: Update, context: BotContext, roster: Roster) -> None:
+    message, chat = update.effective_message, update.effective_chat
+    texts = context.services.library.consent
+    words = texts.subcommands
+    if not await consent.in_group(update, context):
+        return
+    await chats.remember(context.services.database, chat.id, chat.type, chat.title)
+    action = context.args[0].casefold() if context.args else None
+    if action is None:
+        await _show(update, context, roster)
+    elif action in words.join and roster is Roster.CIRCLE:
+        await _ask_to_join(update, context)
+    elif action in words.add or action in words.remove:
+        await _change(update, context, roster, add=action in words.add)
+    else:
+        await message.reply_html(_wording(context, roster).usage)
+
+
+async def _show(update: Update, context: BotContext, roster: Roster) -> None:
+    wording = _wording(context, roster)
+    members = await circles.members(context.services.database, roster, update.effective_chat.id)
+    text = (
+        render(wording.roster, count=len(members), members=views.plain_names(context.services.library.consent, members))
+        if members else wording.empty
+    )
+    await update.effective_message.reply_html(text)
+
+
+async def _change(update: Update, context: BotContext, roster: Roster, *, add: bool) -> None:
+    """Add or remove the author of the replied-to message (admins only)."""
+    message, chat = update.effective_message, update.effective_chat
+    circle_texts = context.services.library.consent.circle
+    wording = _wording(context, roster)
+    if not await permissions.is_chat_admin(context, chat, update.effective_user.id):
+        await message.reply_html(circle_texts.admins_only)
+        return
+    target = message.reply_to_message.from_user if message.reply_to_message else None
+    if target is None:
+        command = " ".join(message.text.split()[:2])
+        await message.reply_html(render(circle_texts.reply_needed, command=command))
+        return
+    if target.is_bot:
+        await message.reply_html(circle_texts.not_a_person)
+        return
+    member = Member(target.id, target.full_name)
+    async with context.services.database.transaction(update.update_id) as connection:
+        if add:
+            changed = await circles.add(connection, roster, chat.id, member)
+        else:
+            changed = await circles.remove(connection, roster, chat.id, member.user_id)
+    template = (wording.added if changed else wording.already) if add else (
+        wording.removed if changed else wording.not_member
+    )
+    markup = None
+    if add and changed and roster is Roster.COORDINATION:
+        # Summaries go to a private chat, which only the coordinator can open.
+        markup = views.start_keyboard(context.services.library.consent, context.bot.username)
+    await message.reply_html(render(template, member=ui.mention(member.user_id, member.name)), reply_markup=markup)
+
+
+async def _ask_to_join(update: Update, context: BotContext) -> None:
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    texts = context.services.library.consent.circle
+    database = context.services.database
+    member = Member(user.id, user.full_name)
+    mention = ui.mention(user.id, user.full_name)
+    if await circles.contains(database, Roster.CIRCLE, chat.id, user.id):
+        await message.reply_html(render(texts.already, member=mention))
+        return
+    async with database.transaction(update.update_id) as connection:
+        asked = await circles.ask_to_join(connection, chat.id, member)
+    if not asked:
+        await message.reply_html(render(texts.join_pending, member=mention))
+        return
+    keyboard = InlineKeyboardMarkup([[
+        ui.button(texts.button_accept, ui.CircleJoin(user_id=user.id, answer="yes")),
+        ui.button(texts.button_refuse, ui.CircleJoin(user_id=user.id, answer="no")),
+    ]])
+    await message.reply_html(render(texts.join_request, member=mention), reply_markup=keyboard)
+
+
+async def join_press(update: Update, context: BotContext) -> None:
+    """Accept or refuse a request to join the core circle (admins only)."""
+    query, chat = update.callback_query, update.effective_chat
+    payload = ui.decode(query.data)
+    texts = context.services.library.consent.circle
+    if not await permissions.is_chat_admin(context, chat, query.from_user.id):
+        await query.answer(texts.join_admins_only, show_alert=True)
+        return
+    async with context.services.database.transaction(update.update_id) as connection:
+        member = await circles.take_join_request(connection, chat.id, payload.user_id)
+        if member is not None and payload.answer == "yes":
+            await circles.add(connection, Roster.CIRCLE, chat.id, member)
+    if member is None:
+        await query.answer(texts.join_gone, show_alert=True)
+        return
+    await query.answer()
+    template = texts.join_accepted if payload.answer == "yes" else texts.join_refused
+    await query.edit_message_text(render(
+        template, member=ui.mention(member.user_id, member.name), admin=query.from_user.full_name
+    ))

@@ -1,0 +1,702 @@
+"""Consent rounds in a group: opening, positions, reasons, deadlines, outcome and summaries.
+
+A round's proposal is one message kept up to date: positions are public, as is usual in
+consent. Every press is checked again here against the database (round, roster snapshot,
+request version), whatever its callback data says. Redrawing that message is coalesced: at
+most one edit every ``CONSENT_EDIT_INTERVAL_SECONDS`` per round, always ending on the state
+stored last. Deadlines and reminders are jobs rebuilt from the database at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, ApplicationHandlerStop, JobQueue
+
+from bot.core import consent as rules
+from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
+from bot.core.consent_texts import ConsentTexts
+from bot.core.library import Library
+from bot.core.texts import Html, join, render
+from bot.handlers import consent_views as views
+from bot.handlers import permissions, practices
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import chats, circles, requests
+from bot.storage import consent as store
+from bot.storage.circles import Roster
+from bot.storage.requests import PartnershipRequest
+
+logger = logging.getLogger(__name__)
+
+# A round may open on a request waiting for a decision, or after one that did not adopt it.
+OPENABLE = {"submitted", "objection", "no_decision"}
+TELEGRAM_TEXT_LIMIT = 4096
+ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
+# A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
+LATE_OK = {"misfire_grace_time": None}
+_LAST_EDITS = "consent_last_edits"  # bot_data: round id -> monotonic time of its last redraw
+_EDIT_LOCKS = "consent_edit_locks"  # bot_data: round id -> lock serialising its redraws
+
+
+def _texts(context: BotContext) -> ConsentTexts:
+    return context.services.library.consent
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_number(args: list[str] | None) -> int | None:
+    """The request number typed after a command (``12``, ``n°12``, ``#12``)."""
+    if not args:
+        return None
+    number = args[0].lstrip("n°#")
+    return int(number) if number.isdigit() else None
+
+
+def bot_commands(library: Library) -> tuple[list[BotCommand], list[BotCommand]]:
+    """The consent commands for Telegram's menu: for every member, and for chat admins."""
+    names = library.consent.commands
+    members = ["cercle", "consentement", "relancer", "bilan", "modifier"]
+    admins = ["coordination", "clore", "prolonger"]
+    return (
+        [BotCommand(name, getattr(names, name)) for name in members],
+        [BotCommand(name, getattr(names, name)) for name in admins],
+    )
+
+
+def consent_card_keyboard(context: BotContext, request: PartnershipRequest) -> InlineKeyboardMarkup | None:
+    """The "open the consent" button under a request card posted in a group."""
+    if request.chat_id > 0:  # a private chat: a personal request, no circle to ask
+        return None
+    return views.open_keyboard(_texts(context), request.number)
+
+
+async def in_group(update: Update, context: BotContext) -> bool:
+    """True in a group; in a private chat, say that circles and rounds live in the group."""
+    if update.effective_chat.type != Chat.PRIVATE:
+        return True
+    await update.effective_message.reply_html(_texts(context).commands_feedback.groups_only)
+    return False
+
+
+async def is_steward(context: BotContext, chat: Chat, user_id: int) -> bool:
+    """An admin of the group or one of its coordinators: they close, extend and review rounds."""
+    return await circles.contains(context.services.database, Roster.COORDINATION, chat.id, user_id) or (
+        await permissions.is_chat_admin(context, chat, user_id)
+    )
+
+
+# --- what a round shows ---------------------------------------------------------------------
+
+
+async def _request(context: BotContext, rnd: store.Round) -> PartnershipRequest:
+    request = await requests.by_number(context.services.database, rnd.chat_id, rnd.request_number)
+    assert request is not None  # a round's request is never deleted while the round exists
+    return request
+
+
+async def _request_view(context: BotContext, request: PartnershipRequest) -> views.RequestView:
+    texts = _texts(context)
+    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
+    flow = engine.flow
+    step_ids = {step.id for step in flow.steps}
+    commitment = tuple(
+        (flow.step(step_id).label, engine.display(flow.step(step_id), request.answers[step_id]))
+        for step_id in texts.commitment_answers
+        if step_id in step_ids and step_id in request.answers
+    )
+    declared = request.answers.get(texts.conflict_details_answer) if texts.conflict_details_answer else None
+    return views.RequestView(
+        card=engine.card_lines(request.answers),
+        kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
+        commitment=commitment,
+        vigilance=await practices.vigilance_points(context, request),
+        declared_link=declared if isinstance(declared, str) else None,
+    )
+
+
+async def _proposal(context: BotContext, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
+    view = await _request_view(context, await _request(context, state.round))
+    texts = _texts(context)
+    return (
+        views.proposal_text(texts, context.services.settings.zone, state, view),
+        views.proposal_keyboard(texts, state.round),
+    )
+
+
+async def _redraw(context: BotContext, round_id: int) -> None:
+    """Edit the proposal to the stored state; one redraw at a time per round."""
+    locks = context.bot_data.setdefault(_EDIT_LOCKS, defaultdict(asyncio.Lock))
+    async with locks[round_id]:
+        context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
+        state = await store.state(context.services.database, round_id)
+        if state is None or state.round.message_id is None:
+            return
+        text, markup = await _proposal(context, state)
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id=state.round.chat_id, message_id=state.round.message_id, reply_markup=markup
+            )
+        except BadRequest as error:
+            if "not modified" not in error.message.lower():
+                raise
+
+
+def _job_name(kind: str, round_id: int) -> str:
+    return f"consent-{kind}-{round_id}"
+
+
+def _cancel(job_queue: JobQueue, kind: str, round_id: int) -> None:
+    for job in job_queue.get_jobs_by_name(_job_name(kind, round_id)):
+        job.schedule_removal()
+
+
+def _redraw_soon(context: BotContext, round_id: int) -> None:
+    """Ask for a redraw: now if the last one is old enough, else once the interval has passed.
+
+    A redraw already waiting will read the database when it runs, so it shows this change too.
+    """
+    job_queue = context.job_queue
+    name = _job_name("tally", round_id)
+    if job_queue.get_jobs_by_name(name):
+        return
+    last = context.bot_data.setdefault(_LAST_EDITS, {}).get(round_id)
+    interval = context.services.settings.consent_edit_interval_seconds
+    delay = 0.0 if last is None else max(0.0, last + interval - time.monotonic())
+    job_queue.run_once(_redraw_job, delay, data=round_id, name=name, job_kwargs=LATE_OK)
+
+
+async def _redraw_job(context: BotContext) -> None:
+    """Redraw a proposal whose tally changed (coalesced)."""
+    await _redraw(context, context.job.data)
+
+
+# --- opening ------------------------------------------------------------------------------
+
+
+async def _may_open(context: BotContext, chat: Chat, user_id: int, request: PartnershipRequest) -> bool:
+    """The circle, the group's admins and the request's author may open a round on it."""
+    database = context.services.database
+    return (
+        user_id == request.author_id
+        or await circles.contains(database, Roster.CIRCLE, chat.id, user_id)
+        or await permissions.is_chat_admin(context, chat, user_id)
+    )
+
+
+def _author_conflict(texts: ConsentTexts, request: PartnershipRequest, roster: list[Member]) -> tuple[int, ...]:
+    """The author stands aside from the start when the request declares their link with the partner."""
+    declared = texts.author_conflict_answer and request.answers.get(texts.author_conflict_answer) is True
+    in_roster = any(member.user_id == request.author_id for member in roster)
+    return (request.author_id,) if declared and in_roster else ()
+
+
+async def _open(
+    update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions
+) -> Html | None:
+    """Open a round and post its proposal; the reason it cannot be opened otherwise."""
+    texts, services = _texts(context), context.services
+    feedback = texts.commands_feedback
+    if request.status not in OPENABLE:
+        status = services.messages.requests.statuses.get(request.status, request.status)
+        return render(feedback.cannot_open, number=request.number, status=status)
+    chat = update.effective_chat
+    # Summaries name the group, and they are read in private: keep its title up to date.
+    await chats.remember(services.database, chat.id, chat.type, chat.title)
+    opened_at = _now()
+    async with services.database.transaction(update.update_id) as connection:
+        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
+            return render(feedback.already_open, number=request.number)
+        roster = await circles.listed(connection, Roster.CIRCLE, request.chat_id)
+        if not roster:
+            return Html(feedback.circle_empty)
+        previous_id = await store.latest_round_id(connection, request.id)
+        previous = await store.load_state(connection, previous_id) if previous_id else None
+        objectors = (
+            previous.tally.members_with(Position.OBJECTION)
+            if previous is not None and previous.round.outcome is Outcome.OBJECTION else ()
+        )
+        round_id = await store.open_round(
+            connection,
+            request_id=request.id,
+            chat_id=request.chat_id,
+            opener=Member(opener.id, opener.full_name),
+            opened_at=opened_at,
+            deadline_at=rules.deadline_after(opened_at, options.duration_days),
+            options=options,
+            roster=rules.ask_first(roster, [member.user_id for member, _ in objectors]),
+            conflicts=_author_conflict(texts, request, roster),
+        )
+    state = await _post_proposal(context, round_id)
+    if objectors:
+        lines = [render(texts.round.ask_first, members=views.names(texts, [m for m, _ in objectors]),
+                        number=request.number)]
+        lines += [
+            render(texts.round.previous_objection, member=member.name, reason=stance.reason or "")
+            for member, stance in objectors
+        ]
+        await context.bot.send_message(request.chat_id, join(lines), reply_to_message_id=state.round.message_id)
+    return None
+
+
+async def _post_proposal(context: BotContext, round_id: int) -> store.RoundState:
+    """Post a round's proposal, remember where it is, and schedule its deadline."""
+    database = context.services.database
+    state = await store.state(database, round_id)
+    text, markup = await _proposal(context, state)
+    message = await context.bot.send_message(state.round.chat_id, text, reply_markup=markup)
+    await store.set_message(database, round_id, message.message_id)
+    context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
+    state = await store.state(database, round_id)
+    _schedule(context.job_queue, state.round, _texts(context).reminder_hours)
+    return state
+
+
+async def open_command(update: Update, context: BotContext) -> None:
+    """Open a consent round on a request (/consentement 12 [durée=7 quorum=50 retrait=oui])."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    texts = _texts(context)
+    feedback = texts.commands_feedback
+    if not await in_group(update, context):
+        return
+    number = request_number(context.args)
+    if number is None:
+        await message.reply_html(feedback.open_usage)
+        return
+    request = await requests.by_number(context.services.database, chat.id, number)
+    if request is None:
+        await message.reply_html(render(feedback.not_found, number=number))
+        return
+    if not await _may_open(context, chat, user.id, request):
+        await message.reply_html(feedback.open_not_allowed)
+        return
+    try:
+        options = rules.parse_options(context.args[1:], texts.defaults, texts.option_words.vocabulary())
+    except rules.InvalidOption as invalid:
+        await message.reply_html(render(feedback.invalid_option, option=invalid.word))
+        return
+    refusal = await _open(update, context, request, user, options)
+    if refusal is not None:
+        await message.reply_html(refusal)
+
+
+async def open_press(update: Update, context: BotContext) -> None:
+    """Open a round with the default options from the button under a request card."""
+    query, chat = update.callback_query, update.effective_chat
+    texts = _texts(context)
+    payload = ui.decode(query.data)
+    request = await requests.by_number(context.services.database, chat.id, payload.number)
+    if request is None:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    if not await _may_open(context, chat, query.from_user.id, request):
+        await query.answer(texts.alerts.open_not_allowed, show_alert=True)
+        return
+    await query.answer()
+    refusal = await _open(update, context, request, query.from_user, texts.defaults)
+    if refusal is not None:
+        await query.message.reply_html(refusal)
+
+
+# --- positions ------------------------------------------------------------------------------
+
+
+async def _take_position(
+    update: Update, context: BotContext, round_id: int, user_id: int, position: Position,
+    reason: str | None = None, prompt: Message | None = None,
+) -> bool | None:
+    """Record a position (consuming its reason prompt); close the round once everyone answered.
+
+    True when recorded, False when it changed nothing (a double press), None when the round
+    is closed.
+    """
+    now = _now()
+    async with context.services.database.transaction(update.update_id) as connection:
+        if prompt is not None and not await store.drop_prompt(connection, prompt.chat_id, prompt.message_id):
+            return False
+        state = await store.load_state(connection, round_id)
+        if not state.round.is_open:
+            return None
+        if not rules.is_change(state.tally.current.get(user_id), position, reason):
+            return False
+        stance = Stance(user_id, position, reason, now)
+        await store.record(connection, round_id, stance)
+        tally = rules.Tally.of(state.roster, (*state.history, stance), state.round.quorum_percent)
+        closed = tally.everyone_answered and await store.close(
+            connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
+        )
+    if closed:
+        await _publish(context, round_id)
+    else:
+        _redraw_soon(context, round_id)
+    return True
+
+
+async def press(update: Update, context: BotContext) -> None:
+    """Handle a button under a proposal, after checking the press against the stored round."""
+    query = update.callback_query
+    payload = ui.decode(query.data)
+    texts = _texts(context)
+    user = query.from_user
+    state = await store.state(context.services.database, payload.round_id)
+    refusal = rules.Refusal.STALE
+    if state is not None and state.round.chat_id == update.effective_chat.id:
+        offered = payload.action in ASKING or payload.action == Position.CONFLICT or (
+            Position(payload.action) in views.offered_positions(state.round)
+        )
+        refusal = rules.check_press(
+            is_open=state.round.is_open,
+            pressed_version=payload.version,
+            round_version=state.round.request_version,
+            request_version=state.current_version,
+            in_roster=any(member.user_id == user.id for member in state.roster),
+            offered=offered,
+        )
+    if refusal is not None:
+        await query.answer(getattr(texts.alerts, refusal), show_alert=True)
+        return
+    if payload.action in ASKING:
+        await _ask(update, context, state.round, user, payload.action)
+        await query.answer(texts.alerts.reason_asked, show_alert=True)
+        return
+    position = Position(payload.action)
+    recorded = await _take_position(update, context, state.round.id, user.id, position)
+    if recorded is None:
+        await query.answer(texts.alerts.closed, show_alert=True)
+    elif recorded:
+        # Alerts are plain text: the template is filled as is, not rendered to HTML.
+        await query.answer(texts.alerts.recorded.format(position=texts.positions.of(position).button))
+    else:
+        await query.answer(texts.alerts.already)
+
+
+async def _ask(
+    update: Update, context: BotContext, rnd: store.Round, user: User, action: str, error: Html | None = None
+) -> None:
+    """Ask a member, by a reply box opened for them alone, for their reason or question."""
+    texts = _texts(context)
+    database = context.services.database
+    # Claim the update before asking: a redelivered press or reply must not ask twice.
+    async with database.transaction(update.update_id):
+        pass
+    question = render(texts.prompts.ask(action), member=ui.mention(user.id, user.full_name), number=rnd.request_number)
+    text = join([part for part in (error, question, Html(texts.prompts.hint)) if part])
+    markup = ForceReply(selective=True, input_field_placeholder=texts.prompts.placeholder)
+    message = await context.bot.send_message(rnd.chat_id, text, reply_markup=markup)
+    await store.add_prompt(database, rnd.chat_id, message.message_id, rnd.id, user.id, action, _now())
+
+
+async def reason_reply(update: Update, context: BotContext) -> None:
+    """Take a member's reply to a reason or question prompt; let other replies through."""
+    message = update.effective_message
+    asked = message.reply_to_message
+    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
+        return
+    database = context.services.database
+    prompt = await store.prompt_at(database, message.chat_id, asked.message_id)
+    if prompt is None:
+        return  # a reply to another message of the bot: a flow's question, for instance
+    if prompt.user_id == message.from_user.id:
+        await _take_reply(update, context, prompt, asked)
+    # Replies to a prompt are never answers to a flow question, whoever sends them.
+    raise ApplicationHandlerStop
+
+
+async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt, asked: Message) -> None:
+    texts = _texts(context)
+    message = update.effective_message
+    state = await store.state(context.services.database, prompt.round_id)
+    if not state.round.is_open:
+        await message.reply_html(texts.prompts.round_closed)
+        return
+    text = message.text.strip()
+    error = None
+    if len(text) < texts.reason_min_length:
+        error = render(texts.prompts.too_short, min=texts.reason_min_length)
+    elif len(text) > texts.reason_max_length:
+        error = render(texts.prompts.too_long, max=texts.reason_max_length, length=len(text))
+    if error is not None:
+        await _ask(update, context, state.round, message.from_user, prompt.action, error)
+        return
+    if prompt.action == "question":
+        async with context.services.database.transaction(update.update_id) as connection:
+            if not await store.drop_prompt(connection, asked.chat_id, asked.message_id):
+                return
+        request = await _request(context, state.round)
+        await context.bot.send_message(
+            state.round.chat_id,
+            render(
+                texts.prompts.question_posted, member=ui.mention(message.from_user.id, message.from_user.full_name),
+                author=ui.mention(request.author_id, request.author_name), number=request.number, question=text,
+            ),
+            reply_to_message_id=state.round.message_id,
+        )
+        return
+    recorded = await _take_position(
+        update, context, prompt.round_id, message.from_user.id, Position(prompt.action), text, prompt=asked
+    )
+    if recorded is None:
+        await message.reply_html(texts.prompts.round_closed)
+
+
+# --- closing --------------------------------------------------------------------------------
+
+
+async def _close(
+    context: BotContext, round_id: int, reason: CloseReason, *, update_id: int | None = None,
+    closed_by: int | None = None,
+) -> bool:
+    """Close an open round with the outcome of its positions now; False if it was closed."""
+    now = _now()
+    async with context.services.database.transaction(update_id) as connection:
+        state = await store.load_state(connection, round_id)
+        closed = state is not None and await store.close(
+            connection, round_id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
+        )
+    if closed:
+        await _publish(context, round_id)
+    return closed
+
+
+async def _publish(context: BotContext, round_id: int) -> None:
+    """Show the final tally, post the outcome in the group and send the coordinators' summary."""
+    services = context.services
+    for kind in ("tally", "deadline", "reminder"):
+        _cancel(context.job_queue, kind, round_id)
+    await _redraw(context, round_id)
+    state = await store.state(services.database, round_id)
+    texts = _texts(context)
+    await context.bot.send_message(
+        state.round.chat_id, views.outcome_text(texts, state), reply_to_message_id=state.round.message_id
+    )
+    request = await _request(context, state.round)
+    group = await chats.title(services.database, state.round.chat_id) or ""
+    blocks = views.summary_blocks(
+        texts, services.settings.zone, state, await _request_view(context, request), group
+    )
+    await _send_summary(context, state.round.chat_id, rules.pack(blocks, TELEGRAM_TEXT_LIMIT))
+    await store.mark_published(services.database, round_id, _now())
+
+
+async def _send_summary(context: BotContext, chat_id: int, messages: list[str]) -> None:
+    """Send the summary to each coordinator privately; post it in the group for those the bot
+    cannot reach, and tell the admins once per such coordinator."""
+    database = context.services.database
+    texts = _texts(context)
+    unreachable: list[Member] = []
+    for coordinator in await circles.members(database, Roster.COORDINATION, chat_id):
+        try:
+            for text in messages:
+                await context.bot.send_message(coordinator.user_id, text)
+        except (Forbidden, BadRequest) as error:  # never started the bot, blocked it, or unknown
+            logger.info("Summary not delivered to coordinator %s: %s", coordinator.user_id, error)
+            unreachable.append(coordinator)
+        else:
+            await circles.mark_reachable(database, chat_id, coordinator.user_id)
+    if not unreachable:
+        return
+    for text in messages:
+        await context.bot.send_message(chat_id, text)
+    newly = [c for c in unreachable if await circles.mark_unreachable(database, chat_id, c.user_id)]
+    if not newly:
+        return
+    try:
+        administrators = await context.bot.get_chat_administrators(chat_id)
+    except TelegramError:  # the notice still names the coordinator; admins read the group
+        administrators = ()
+    admins = [Member(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
+    start = views.start_keyboard(texts, context.bot.username)
+    for coordinator in newly:
+        await context.bot.send_message(
+            chat_id,
+            render(texts.coordination.unreachable, admins=views.names(texts, admins),
+                   coordinator=ui.mention(coordinator.user_id, coordinator.name)),
+            reply_markup=start,
+        )
+
+
+# --- deadlines and reminders ---------------------------------------------------------------
+
+
+def _schedule(job_queue: JobQueue, rnd: store.Round, reminder_hours: int) -> None:
+    """(Re)schedule a round's deadline and, unless sent, its reminder."""
+    now = _now()
+    for kind in ("deadline", "reminder"):
+        _cancel(job_queue, kind, rnd.id)
+    job_queue.run_once(
+        _deadline_job, max(rnd.deadline_at, now), data=rnd.id, name=_job_name("deadline", rnd.id), job_kwargs=LATE_OK
+    )
+    reminder = rules.reminder_time(rnd.opened_at, rnd.deadline_at, reminder_hours)
+    if reminder is not None and rnd.reminded_at is None:
+        job_queue.run_once(
+            _reminder_job, max(reminder, now), data=rnd.id, name=_job_name("reminder", rnd.id), job_kwargs=LATE_OK
+        )
+
+
+async def _deadline_job(context: BotContext) -> None:
+    """Close a round at its deadline."""
+    await _close(context, context.job.data, CloseReason.DEADLINE)
+
+
+async def _reminder_job(context: BotContext) -> None:
+    """Remind, once, the members who have not answered as the deadline nears."""
+    if await store.mark_reminded(context.services.database, context.job.data, _now()):
+        await _remind(context, context.job.data)
+
+
+async def _remind(context: BotContext, round_id: int) -> bool:
+    """Mention the counted members who have not answered; False when everyone has."""
+    state = await store.state(context.services.database, round_id)
+    waiting = state.tally.waiting
+    if not waiting or not state.round.is_open:
+        return False
+    texts = _texts(context)
+    await context.bot.send_message(
+        state.round.chat_id,
+        render(
+            texts.commands_feedback.reminder, members=views.names(texts, waiting), number=state.round.request_number,
+            deadline=views.local(state.round.deadline_at, context.services.settings.zone, texts.round.date_format),
+        ),
+        reply_to_message_id=state.round.message_id,
+    )
+    return True
+
+
+async def _startup_job(context: BotContext) -> None:
+    """Finish what a stop interrupted: post missing proposals, announce closed rounds, redraw."""
+    database = context.services.database
+    for rnd in await store.unpublished(database):
+        await _publish(context, rnd.id)
+    for rnd in await store.open_rounds(database):
+        if rnd.message_id is None:
+            await _post_proposal(context, rnd.id)
+        else:
+            _redraw_soon(context, rnd.id)
+
+
+async def reschedule(application: Application) -> None:
+    """Rebuild every open round's deadline and reminder jobs from the database (post_init)."""
+    services = application.bot_data["services"]
+    hours = services.library.consent.reminder_hours
+    for rnd in await store.open_rounds(services.database):
+        _schedule(application.job_queue, rnd, hours)
+    application.job_queue.run_once(_startup_job, 0, name="consent-startup", job_kwargs=LATE_OK)
+
+
+# --- stewards' commands ---------------------------------------------------------------------
+
+
+async def _open_round_of(update: Update, context: BotContext, command: str) -> store.Round | None:
+    """The open round named by a steward's command, or None after telling why."""
+    message, chat = update.effective_message, update.effective_chat
+    feedback = _texts(context).commands_feedback
+    number = request_number(context.args)
+    if number is None:
+        await message.reply_html(render(feedback.number_usage, command=command))
+        return None
+    request = await requests.by_number(context.services.database, chat.id, number)
+    if request is None:
+        await message.reply_html(render(feedback.not_found, number=number))
+        return None
+    async with context.services.database.transaction() as connection:
+        round_id = await store.latest_round_id(connection, request.id, open_only=True)
+    if round_id is None:
+        await message.reply_html(render(feedback.no_open_round, number=number))
+        return None
+    return (await store.state(context.services.database, round_id)).round
+
+
+async def _steward_round(update: Update, context: BotContext, command: str) -> store.Round | None:
+    if not await in_group(update, context):
+        return None
+    if not await is_steward(context, update.effective_chat, update.effective_user.id):
+        await update.effective_message.reply_html(_texts(context).commands_feedback.stewards_only)
+        return None
+    return await _open_round_of(update, context, command)
+
+
+async def close_command(update: Update, context: BotContext) -> None:
+    """Close a round before its deadline (/clore 12): admins and coordinators."""
+    rnd = await _steward_round(update, context, "/clore")
+    if rnd is not None:
+        await _close(context, rnd.id, CloseReason.EARLY, update_id=update.update_id,
+                     closed_by=update.effective_user.id)
+
+
+async def extend_command(update: Update, context: BotContext) -> None:
+    """Push a round's deadline back by some days (/prolonger 12 3): admins and coordinators."""
+    message = update.effective_message
+    texts = _texts(context)
+    feedback = texts.commands_feedback
+    args = context.args or []
+    if len(args) != 2 or not args[1].isdigit() or not 1 <= int(args[1]) <= rules.MAX_DURATION_DAYS:
+        await message.reply_html(feedback.extend_usage)
+        return
+    rnd = await _steward_round(update, context, "/prolonger")
+    if rnd is None:
+        return
+    days = int(args[1])
+    deadline = rules.deadline_after(rnd.deadline_at, days)
+    reminder = rules.reminder_time(rnd.opened_at, deadline, texts.reminder_hours)
+    if not await store.extend(context.services.database, rnd.id, deadline,
+                              keep_reminder=reminder is None or reminder <= _now()):
+        return
+    state = await store.state(context.services.database, rnd.id)
+    _schedule(context.job_queue, state.round, texts.reminder_hours)
+    _redraw_soon(context, rnd.id)
+    zone = context.services.settings.zone
+    await message.reply_html(render(
+        feedback.extended, number=rnd.request_number, days=days,
+        deadline=views.local(deadline, zone, texts.round.date_format),
+    ))
+
+
+async def remind_command(update: Update, context: BotContext) -> None:
+    """Mention the members who have not answered yet (/relancer 12)."""
+    chat, user = update.effective_chat, update.effective_user
+    texts = _texts(context)
+    if not await in_group(update, context):
+        return
+    in_circle = await circles.contains(context.services.database, Roster.CIRCLE, chat.id, user.id)
+    if not in_circle and not await is_steward(context, chat, user.id):
+        await update.effective_message.reply_html(texts.commands_feedback.stewards_only)
+        return
+    rnd = await _open_round_of(update, context, "/relancer")
+    if rnd is not None and not await _remind(context, rnd.id):
+        await update.effective_message.reply_html(
+            render(texts.commands_feedback.nobody_to_remind, number=rnd.request_number)
+        )
+
+
+async def bilan(update: Update, context: BotContext) -> None:
+    """List open rounds with their tallies and recent decisions (/bilan): stewards, or a
+    coordinator in private for each group they coordinate."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    texts = _texts(context)
+    database = context.services.database
+    if chat.type == Chat.PRIVATE:
+        chat_ids = await circles.coordinated_chats(database, user.id)
+        if not chat_ids:
+            await message.reply_html(texts.bilan.nothing_private)
+            return
+    elif await is_steward(context, chat, user.id):
+        chat_ids = [chat.id]
+    else:
+        await message.reply_html(texts.commands_feedback.stewards_only)
+        return
+    since = _now() - timedelta(days=texts.decisions_days)
+    for chat_id in chat_ids:
+        open_states = [await store.state(database, r.id) for r in await store.open_rounds(database, chat_id)]
+        decisions = await store.decisions_since(database, chat_id, since)
+        group = await chats.title(database, chat_id) or ""
+        await message.reply_html(
+            views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions)
+        )

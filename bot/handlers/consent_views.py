@@ -1,0 +1,241 @@
+"""What members and coordinators read about a consent round, rendered from ``consentement.yaml``.
+
+Pure functions of a round's state and its texts: the live proposal and its buttons, the
+outcome posted in the group, the coordinators' summary and ``/bilan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.core.consent import Member, Outcome, Position, Tally, lifted_objections
+from bot.core.consent_texts import ConsentTexts
+from bot.core.texts import Html, escape, join, render
+from bot.handlers import render as ui
+from bot.storage.consent import Round, RoundState
+
+SUPERGROUP_PREFIX = "-100"  # supergroup ids are -100<internal id>; only they have message links
+
+
+def local(moment: datetime, zone: ZoneInfo, fmt: str) -> str:
+    return moment.astimezone(zone).strftime(fmt)
+
+
+def names(texts: ConsentTexts, members: Sequence[Member]) -> Html:
+    """Members as mentions (they notify when first posted), or "personne"."""
+    if not members:
+        return Html(texts.round.nobody)
+    return join([ui.mention(m.user_id, m.name) for m in members], ", ")
+
+
+def plain_names(texts: ConsentTexts, members: Sequence[Member]) -> Html:
+    """Members by name only: summaries are read later, mentions would notify for nothing."""
+    return join([escape(m.name) for m in members], ", ") if members else Html(texts.round.nobody)
+
+
+def shorten(text: str, length: int, ellipsis: str) -> str:
+    return text if len(text) <= length else text[:length].rstrip() + ellipsis
+
+
+def message_link(chat_id: int, message_id: int | None) -> str | None:
+    """A link members of a supergroup can open; basic groups have none."""
+    text = str(chat_id)
+    if message_id is None or not text.startswith(SUPERGROUP_PREFIX):
+        return None
+    return f"https://t.me/c/{text.removeprefix(SUPERGROUP_PREFIX)}/{message_id}"
+
+
+def position_lines(
+    texts: ConsentTexts, tally: Tally, plain: str, with_reason: str, preview: int | None = None
+) -> list[Html]:
+    """One line per member who took a position, in roster order, with their reason if any."""
+    lines = []
+    for member in tally.roster:
+        stance = tally.current.get(member.user_id)
+        if stance is None:
+            continue
+        text = texts.positions.of(stance.position)
+        values = {"icon": text.icon, "member": member.name, "position": text.name}
+        if stance.reason:
+            reason = stance.reason if preview is None else shorten(stance.reason, preview, texts.round.ellipsis)
+            lines.append(render(with_reason, reason=reason, **values))
+        else:
+            lines.append(render(plain, **values))
+    return lines
+
+
+# --- the live proposal ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """What a round shows of its request, prepared by the handler from the stored request."""
+
+    card: Html  # the short form of the answers, as on the request card
+    kind: Html
+    commitment: tuple[tuple[str, Html], ...] = ()
+    vigilance: Html | None = None
+    declared_link: str | None = None
+
+
+def proposal_text(texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView) -> Html:
+    """The round's message: the request, the positions' meaning, and who said what so far."""
+    rnd, tally, words = state.round, state.tally, texts.round
+    parts = [
+        render(words.header, number=rnd.request_number, partner=rnd.partner_name, round=rnd.number),
+        join([request.card, render(words.details, number=rnd.request_number)]),
+    ]
+    if request.vigilance is not None:
+        parts.append(request.vigilance)
+    if request.declared_link:
+        parts.append(render(words.declared_link, details=request.declared_link))
+    if rnd.is_open:
+        legend = [
+            render(words.legend_line, icon=text.icon, meaning=Html(text.meaning), button=text.button)
+            for text in map(texts.positions.of, offered_positions(rnd))
+        ]
+        parts.append(join([Html(words.legend_intro), *legend]))
+    parts.append(render(
+        words.deadline, deadline=local(rnd.deadline_at, zone, words.date_format),
+        needed=tally.needed, counted=len(tally.counted),
+    ))
+    tally_block = [render(words.tally_intro, answered=len(tally.answered), counted=len(tally.counted))]
+    tally_block += position_lines(
+        texts, tally, words.position_line, words.position_line_reason, texts.reason_preview_length
+    )
+    if tally.waiting and rnd.is_open:
+        tally_block.append(render(words.waiting, members=names(texts, tally.waiting)))
+    parts.append(join(tally_block))
+    if not rnd.is_open and rnd.outcome and rnd.close_reason and rnd.closed_at:
+        parts.append(render(
+            words.closed, date=local(rnd.closed_at, zone, words.date_format),
+            reason=getattr(texts.close_reasons, rnd.close_reason), outcome=getattr(texts.outcomes, rnd.outcome),
+        ))
+    return join(parts, "\n\n")
+
+
+def offered_positions(rnd: Round) -> list[Position]:
+    """The positions a round's buttons offer, in the order they are shown."""
+    positions = [Position.CONSENT, Position.RESERVATION, Position.OBJECTION]
+    if rnd.offer_stand_aside:
+        positions.append(Position.STAND_ASIDE)
+    return positions
+
+
+def proposal_keyboard(texts: ConsentTexts, rnd: Round) -> InlineKeyboardMarkup | None:
+    if not rnd.is_open:
+        return None
+    press = partial(ui.ConsentPress, round_id=rnd.id, version=rnd.request_version)
+    rows = [[ui.button(texts.positions.of(p).button, press(action=p.value))] for p in offered_positions(rnd)]
+    rows.append([ui.button(texts.round.question_button, press(action="question"))])
+    rows.append([ui.button(texts.positions.conflict.button, press(action=Position.CONFLICT.value))])
+    return InlineKeyboardMarkup(rows)
+
+
+def open_keyboard(texts: ConsentTexts, number: int) -> InlineKeyboardMarkup:
+    """The button that opens a round on a request (under its card and after an amendment)."""
+    return InlineKeyboardMarkup([[ui.button(texts.round.open_button, ui.OpenConsent(number=number))]])
+
+
+def start_keyboard(texts: ConsentTexts, bot_username: str) -> InlineKeyboardMarkup:
+    """A link to the bot's private chat: only its member can open it, then summaries get through."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.coordination.button_start, url=f"https://t.me/{bot_username}")]])
+
+
+# --- once closed --------------------------------------------------------------------------
+
+
+def _reasons(texts: ConsentTexts, tally: Tally, position: Position, template: str) -> Html | None:
+    members = tally.members_with(position)
+    if not members:
+        return None
+    lines = join([render(texts.outcome.line, member=m.name, reason=s.reason or "") for m, s in members])
+    return render(template, lines=lines)
+
+
+def outcome_text(texts: ConsentTexts, state: RoundState) -> Html:
+    """The decision as posted in the group: outcome, reservations, objections, what comes next."""
+    rnd, tally = state.round, state.tally
+    outcome = rnd.outcome or tally.outcome()
+    parts = [render(
+        texts.outcome.message, number=rnd.request_number, partner=rnd.partner_name,
+        outcome=getattr(texts.outcomes, outcome),
+    )]
+    for position, template in (
+        (Position.RESERVATION, texts.outcome.reservations), (Position.OBJECTION, texts.outcome.objections),
+    ):
+        block = _reasons(texts, tally, position, template)
+        if block is not None:
+            parts.append(block)
+    parts.append(render(texts.outcome.hint(outcome), number=rnd.request_number))
+    return join(parts, "\n\n")
+
+
+def summary_blocks(
+    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, group: str
+) -> list[Html]:
+    """The coordinators' summary, in blocks that can be split across messages."""
+    rnd, tally, words = state.round, state.tally, texts.summary
+    date_format = texts.round.date_format
+    commitment = [render(words.commitment_line, label=label, answer=answer) for label, answer in request.commitment]
+    blocks = [
+        join([
+            render(words.header, group=group, number=rnd.request_number, round=rnd.number,
+                   partner=rnd.partner_name, kind=request.kind),
+            *commitment,
+        ]),
+        render(words.outcome, outcome=getattr(texts.outcomes, rnd.outcome or tally.outcome()),
+               reason=getattr(texts.close_reasons, rnd.close_reason or "deadline")),
+        render(
+            words.dates, opened=local(rnd.opened_at, zone, date_format), opener=rnd.opened_by_name,
+            deadline=local(rnd.deadline_at, zone, date_format),
+            closed=local(rnd.closed_at or rnd.deadline_at, zone, date_format),
+        ),
+        Html(words.positions),
+        *position_lines(texts, tally, words.position, words.position_reason),
+    ]
+    roster = {m.user_id: m for m in tally.roster}
+    lifted = [roster[uid] for uid in lifted_objections(state.history) if uid in roster]
+    if lifted:
+        blocks.append(render(words.lifted, members=plain_names(texts, lifted)))
+    blocks.append(render(words.waiting, members=plain_names(texts, tally.waiting)))
+    link = message_link(rnd.chat_id, rnd.message_id)
+    blocks.append(render(words.link, link=link) if link else Html(words.no_link))
+    return blocks
+
+
+# --- /bilan -------------------------------------------------------------------------------
+
+
+def bilan_text(
+    texts: ConsentTexts, zone: ZoneInfo, group: str, open_states: Sequence[RoundState], decisions: Sequence[Round]
+) -> Html:
+    words, day = texts.bilan, texts.round.day_format
+    open_lines = []
+    for state in open_states:
+        rnd, tally = state.round, state.tally
+        open_lines.append(render(
+            words.open_line, number=rnd.request_number, partner=rnd.partner_name, round=rnd.number,
+            answered=len(tally.answered), counted=len(tally.counted),
+            consents=len(tally.members_with(Position.CONSENT)),
+            reservations=len(tally.members_with(Position.RESERVATION)),
+            objections=len(tally.members_with(Position.OBJECTION)),
+            deadline=local(rnd.deadline_at, zone, texts.round.date_format),
+        ))
+    decision_lines = [
+        render(words.decision_line, number=rnd.request_number, partner=rnd.partner_name,
+               outcome=getattr(texts.outcomes, rnd.outcome or Outcome.NO_DECISION),
+               date=local(rnd.closed_at or rnd.deadline_at, zone, day))
+        for rnd in decisions
+    ]
+    return join([
+        render(words.header, group=group),
+        join([Html(words.open_header), *(open_lines or [Html(words.no_open)])]),
+        join([render(words.decisions_header, days=texts.decisions_days), *(decision_lines or [Html(words.no_decisions)])]),
+    ], "\n\n")

@@ -1,0 +1,502 @@
+"""The core circle decides on a request by consent, in a group with privacy mode on."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
+from tests.integration.conftest import RunningBot, settings_for
+from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, next_prompt
+
+PROPOSAL = "Consentement sur la demande"
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram, tmp_path: Path):
+    """The bot with a short redraw interval, so tests see coalesced edits quickly."""
+    running = RunningBot(settings_for(fake, tmp_path, consent_edit_interval_seconds=0.05))
+    await running.start()
+    yield running
+    await running.stop()
+
+
+# --- the scene ------------------------------------------------------------------------------
+
+
+async def until(fake: FakeTelegram, chat: FakeChat | FakeUser, predicate: Callable[[BotMessage], bool]) -> BotMessage:
+    """The next message in the chat that matches, skipping the others."""
+    while True:
+        message = await fake.next_message(chat)
+        if predicate(message):
+            return message
+
+
+@dataclass
+class Scene:
+    fake: FakeTelegram
+    group: FakeChat
+    admin: FakeUser
+    circle: list[FakeUser]
+    author: FakeUser
+
+    async def message(self, predicate: Callable[[BotMessage], bool]) -> BotMessage:
+        return await until(self.fake, self.group, predicate)
+
+    async def containing(self, text: str) -> BotMessage:
+        return await self.message(lambda m: text in m.plain_text)
+
+
+async def scene(fake: FakeTelegram, names: tuple[str, ...] = ("Bea", "Cal"), author_in_circle: bool = False) -> Scene:
+    """A group with an admin, a core circle registered through the bot, and a request's author."""
+    admin = fake.add_user("Ana")
+    circle = [fake.add_user(name) for name in names]
+    author = circle[0] if author_in_circle else fake.add_user("Eve")
+    members = circle if author_in_circle else [*circle, author]
+    group = fake.add_group("GL Pays d'Uzès", members, creator=admin)
+    staged = Scene(fake, group, admin, circle, author)
+    for member in circle:
+        said = fake.send(member, group, f"Bonjour, c'est {member.first_name}")
+        fake.send(admin, group, "/cercle ajouter", reply_to=said)
+        await staged.containing("rejoint le cercle cœur")
+    return staged
+
+
+async def add_coordinator(staged: Scene, name: str, *, started: bool) -> FakeUser:
+    """An admin makes a group member a coordinator; ``started``: they once wrote to the bot."""
+    fake = staged.fake
+    coordinator = fake.add_user(name)
+    fake.set_member_status(staged.group, coordinator, "member")
+    if started:
+        fake.send(coordinator, fake.private_chat(coordinator), "/start")
+    said = fake.send(coordinator, staged.group, "Je veux bien coordonner")
+    fake.send(staged.admin, staged.group, "/coordination ajouter", reply_to=said)
+    assert "reçoit désormais les bilans" in (await staged.containing(name)).plain_text
+    return coordinator
+
+
+async def file_request(staged: Scene, replies: list[str] = ONE_OFF_REQUEST) -> BotMessage:
+    """The author fills a request in private (deep link); return its card in the group."""
+    fake, author = staged.fake, staged.author
+    private = fake.private_chat(author)
+    fake.send(author, private, f"/start g{staged.group.id}")
+    first = await next_prompt(fake, private)
+    summary = await fill(fake, author, private, replies, first=first)
+    fake.press(author, summary, "✅ Valider")
+    return await staged.message(lambda m: "🗳 Ouvrir le consentement" in m.button_texts())
+
+
+async def open_round(staged: Scene, opener: FakeUser, command: str = "/consentement 1") -> BotMessage:
+    staged.fake.send(opener, staged.group, command)
+    return await staged.containing(PROPOSAL)
+
+
+async def press(staged: Scene, member: FakeUser, proposal: BotMessage, button: str) -> dict:
+    """Press a proposal's button and return the alert Telegram shows the member."""
+    query = staged.fake.press(member, proposal, button)
+    return await staged.fake.callback_answer(query)
+
+
+async def give_reason(staged: Scene, member: FakeUser, proposal: BotMessage, button: str, reason: str) -> BotMessage:
+    """Take a position that needs a reason: press, then reply to the prompt that mentions you."""
+    alert = await press(staged, member, proposal, button)
+    assert "Répondez au message" in alert["text"]
+    prompt = await staged.message(lambda m: m.is_force_reply() and member.first_name in m.plain_text)
+    staged.fake.send(member, staged.group, reason, reply_to=prompt)
+    return prompt
+
+
+async def settled(fake: FakeTelegram, message: BotMessage, text: str) -> BotMessage:
+    """Wait until the proposal's latest redraw shows ``text``."""
+    while text not in message.plain_text:
+        await fake.wait_edit(message)
+    return message
+
+
+async def rows(bot: RunningBot, sql: str, *parameters: object) -> list[tuple]:
+    return [tuple(row) for row in await bot.database.fetch_all(sql, parameters)]
+
+
+# --- a whole round --------------------------------------------------------------------------
+
+
+async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea", "Cal", "Dan"))
+    bea, cal, dan = staged.circle
+    coco = await add_coordinator(staged, "Coco", started=True)
+
+    card = await file_request(staged)
+    fake.press(bea, card, "🗳 Ouvrir le consentement")
+    proposal = await staged.containing(PROPOSAL)
+    assert "Alternatiba" in proposal.plain_text
+    assert "Pas encore répondu : Bea, Cal, Dan" in proposal.plain_text
+    assert proposal.button_texts() == [
+        "✅ Je consens", "🟡 Je consens avec une réserve", "⛔ J'ai une objection",
+        "🤚 Je me mets en retrait", "❓ J'ai une question", "🔗 J'ai un lien avec ce partenaire",
+    ]
+
+    assert "C'est noté" in (await press(staged, bea, proposal, "✅ Je consens"))["text"]
+    await settled(fake, proposal, "Bea : je consens")
+    await give_reason(staged, cal, proposal, "🟡 Je consens avec une réserve", "Attention à bien co-signer les affiches")
+    await settled(fake, proposal, "Cal : je consens avec une réserve — « Attention à bien co-signer les affiches »")
+    assert "Pas encore répondu : Dan" in proposal.plain_text
+
+    await press(staged, dan, proposal, "✅ Je consens")
+    outcome = await staged.containing("adoptée")
+    assert "Réserves à garder en tête" in outcome.plain_text
+    assert "Cal : « Attention à bien co-signer les affiches »" in outcome.plain_text
+    await settled(fake, proposal, "Tour clos")
+    assert "tout le cercle a répondu" in proposal.plain_text and not proposal.buttons()
+
+    summary = await until(fake, coco, lambda m: "Bilan" in m.plain_text)
+    assert "Bilan de consentement — GL Pays d'Uzès" in summary.plain_text
+    assert "Alternatiba" in summary.plain_text and "Association ou réseau" in summary.plain_text
+    assert "Format : Ponctuel (une action)" in summary.plain_text
+    assert "Cal : je consens avec une réserve" in summary.plain_text
+    assert "« Attention à bien co-signer les affiches »" in summary.plain_text
+    assert "Sans réponse : personne" in summary.plain_text
+    link = next(e["url"] for e in summary.entities if e["type"] == "text_link")
+    assert link == f"https://t.me/c/{str(staged.group.id)[4:]}/{proposal.message_id}"
+
+    [(status, decided_at)] = await rows(bot, "SELECT status, decided_at FROM requests")
+    assert status == "adopted" and decided_at is not None
+    fake.send(bea, staged.group, "/demande 1")
+    assert "adoptée" in (await staged.containing("Demande de partenariat n°1")).plain_text
+
+
+async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_first(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, cal = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea, "/consentement 1 durée=3")
+    assert "(tour 1)" in proposal.plain_text
+
+    prompt = await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "?!")
+    assert prompt.reply_markup["selective"]
+    retry = await staged.message(lambda m: m.is_force_reply())
+    assert "au moins 3 caractères" in retry.plain_text
+    assert await rows(bot, "SELECT * FROM round_positions") == []
+    fake.send(cal, staged.group, "Le groupe n'a personne pour tenir un stand ce jour-là", reply_to=retry)
+    await settled(fake, proposal, "Cal : objection — « Le groupe n'a personne")
+
+    await press(staged, bea, proposal, "✅ Je consens")
+    outcome = await staged.containing("objection à travailler")
+    assert "Objections à travailler" in outcome.plain_text and "/modifier 1" in outcome.plain_text
+    assert await rows(bot, "SELECT status FROM requests") == [("objection",)]
+
+    fake.send(staged.author, staged.group, "/modifier 1")
+    await staged.containing("Modification de la demande n°1")
+    summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
+    fake.press(staged.author, summary, "✏️ Modifier une réponse")
+    menu = await fake.wait_edit(summary)
+    fake.press(staged.author, menu, "Qui porterait le projet")
+    question = await staged.message(lambda m: "Une équipe projet dédiée" in m.button_texts())
+    fake.press(staged.author, question, "Une équipe projet dédiée")
+    fake.press(staged.author, await staged.message(lambda m: "✅ Valider" in m.button_texts()), "✅ Valider")
+    amended = await staged.containing("a modifié la demande n°1 (version 2)")
+    assert "Qui porterait le projet : Le cercle cœur → Une équipe projet dédiée" in amended.plain_text
+    assert await rows(bot, "SELECT version, status FROM requests") == [(2, "submitted")]
+
+    stale = await fake.callback_answer(fake.press_data(cal, proposal, "1|c|1|1|consent"))  # the old buttons
+    assert "plus valable" in stale["text"]
+
+    fake.press(bea, amended, "🗳 Ouvrir le consentement")
+    second = await staged.containing(PROPOSAL)
+    assert "(tour 2)" in second.plain_text and "Pas encore répondu : Cal, Bea" in second.plain_text
+    ask_first = await staged.containing("Votre avis d'abord")
+    assert "Cal" in ask_first.plain_text and "Le groupe n'a personne pour tenir un stand" in ask_first.plain_text
+    assert "Une équipe projet dédiée" in second.plain_text
+    assert await rows(bot, "SELECT number, request_version FROM consent_rounds ORDER BY id") == [(1, 1), (2, 2)]
+
+
+async def test_a_member_changes_position_and_the_history_keeps_every_change(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea", "Cal", "Dan"))
+    bea, cal, _ = staged.circle
+    coco = await add_coordinator(staged, "Coco", started=True)
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+
+    await press(staged, cal, proposal, "✅ Je consens")
+    assert "déjà enregistrée" in (await press(staged, cal, proposal, "✅ Je consens"))["text"]
+    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Un autre stand est déjà prévu ce jour-là")
+    await settled(fake, proposal, "Cal : objection")
+    await press(staged, cal, proposal, "🤚 Je me mets en retrait")
+    await settled(fake, proposal, "Cal : en retrait")
+    assert "objection" not in proposal.plain_text.split("Où en est le cercle")[1]
+
+    history = await rows(bot, "SELECT position, reason FROM round_positions ORDER BY id")
+    assert history == [
+        ("consent", None), ("objection", "Un autre stand est déjà prévu ce jour-là"), ("stand_aside", None),
+    ]
+    fake.send(staged.admin, staged.group, "/clore 1")
+    await staged.containing("sans décision")  # only Cal answered, standing aside: 1 of 3 is no quorum
+    summary = await until(fake, coco, lambda m: "Bilan" in m.plain_text)
+    assert "Cal : en retrait" in summary.plain_text
+    assert "Objection(s) levée(s) pendant le tour : Cal" in summary.plain_text
+    assert "Sans réponse : Bea, Dan" in summary.plain_text
+
+
+async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea", "Cal", "Dan"))
+    bea = staged.circle[0]
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    await press(staged, bea, proposal, "✅ Je consens")
+    pressed = fake.updates[-1]
+    await bot.application.process_update(Update.de_json(pressed, bot.application.bot))
+    fake.press(bea, proposal, "✅ Je consens")
+    await fake.idle()
+    assert await rows(bot, "SELECT user_id, position FROM round_positions") == [(bea.id, "consent")]
+
+
+# --- who may press --------------------------------------------------------------------------
+
+
+async def test_only_the_roster_at_opening_may_take_a_position(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea = staged.circle[0]
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+
+    alert = await press(staged, staged.author, proposal, "✅ Je consens")
+    assert alert["show_alert"] and "membres du cercle cœur au moment de l'ouverture" in alert["text"]
+    said = fake.send(staged.author, staged.group, "Je rejoins le cercle")
+    fake.send(staged.admin, staged.group, "/cercle ajouter", reply_to=said)
+    await staged.containing("Eve rejoint le cercle cœur")
+    alert = await press(staged, staged.author, proposal, "✅ Je consens")
+    assert "au moment de l'ouverture" in alert["text"]
+    alert = await press(staged, staged.author, proposal, "❓ J'ai une question")
+    assert "au moment de l'ouverture" in alert["text"]
+    assert await rows(bot, "SELECT * FROM round_positions") == []
+    assert "Pas encore répondu : Bea, Cal" in proposal.plain_text
+
+
+async def test_forged_callbacks_are_refused_and_change_nothing(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea = staged.circle[0]
+    await file_request(staged)
+    proposal = await open_round(staged, bea, "/consentement 1 retrait=non")
+    assert "🤚 Je me mets en retrait" not in proposal.button_texts()
+    [(round_id,)] = await rows(bot, "SELECT id FROM consent_rounds")
+
+    for forged in (
+        f"1|c|{round_id}|1|stand_aside",  # an option this round does not offer
+        f"1|c|{round_id}|7|consent",  # another version of the request
+        f"1|c|{round_id + 1}|1|consent",  # no such round
+        f"1|c|{round_id}|1|veto",  # no such position
+        "1|c|1",
+    ):
+        alert = await fake.callback_answer(fake.press_data(bea, proposal, forged))
+        assert alert["show_alert"] and "plus valable" in alert["text"], forged
+    await fake.idle()
+    assert await rows(bot, "SELECT * FROM round_positions") == []
+    assert await rows(bot, "SELECT * FROM round_prompts") == []
+
+
+async def test_a_question_is_posted_for_the_author_without_taking_a_position(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea = staged.circle[0]
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    await give_reason(staged, bea, proposal, "❓ J'ai une question", "Qui tiendra le stand le dimanche ?")
+    question = await staged.containing("pose une question à Eve")
+    assert "Qui tiendra le stand le dimanche ?" in question.plain_text
+    assert question.reply_to_message_id == proposal.message_id
+    assert await rows(bot, "SELECT * FROM round_positions") == []
+
+
+# --- conflicts of interest ------------------------------------------------------------------
+
+
+async def test_a_declared_link_stands_aside_without_counting_in_the_quorum(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea", "Cal", "Dan"), author_in_circle=True)
+    bea, cal, dan = staged.circle
+    await file_request(staged, COMPANY_REQUEST)  # the author declares a link: "Camille y travaille"
+    proposal = await open_round(staged, cal)
+    assert "Bea : en retrait (lien d'intérêt)" in proposal.plain_text
+    assert "Lien d'intérêt déclaré dans la demande : Camille y travaille" in proposal.plain_text
+    assert "quorum : 1 réponse(s) sur 2" in proposal.plain_text
+
+    await press(staged, dan, proposal, "🔗 J'ai un lien avec ce partenaire")
+    await settled(fake, proposal, "Dan : en retrait (lien d'intérêt)")
+    assert "quorum : 1 réponse(s) sur 1" in proposal.plain_text
+    await press(staged, cal, proposal, "✅ Je consens")
+    await staged.containing("adoptée")  # Cal was the only member counted
+    assert await rows(bot, "SELECT outcome, close_reason FROM consent_rounds") == [("adopted", "all_answered")]
+
+
+# --- deadlines ------------------------------------------------------------------------------
+
+
+def _set_deadline(bot: RunningBot, deadline: datetime) -> None:
+    """Make a week pass while the bot is stopped: the open round ends at ``deadline`` now."""
+    with sqlite3.connect(bot.settings.database_path) as connection:
+        connection.execute(
+            "UPDATE consent_rounds SET opened_at = ?, deadline_at = ? WHERE status = 'open'",
+            ((deadline - timedelta(days=7)).isoformat(timespec="seconds"), deadline.isoformat(timespec="seconds")),
+        )
+
+
+async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea", "Cal", "Dan"))
+    bea, cal, dan = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    await press(staged, bea, proposal, "✅ Je consens")
+    await press(staged, dan, proposal, "🤚 Je me mets en retrait")
+    await settled(fake, proposal, "Dan : en retrait")
+
+    await bot.stop()
+    _set_deadline(bot, datetime.now(UTC) + timedelta(hours=3))  # the 24 h reminder is due
+    await bot.start()
+    reminder = await staged.containing("le cercle attend votre position")
+    assert "Cal" in reminder.plain_text and "Bea" not in reminder.plain_text
+    assert any(e.get("user", {}).get("id") == cal.id or f"id={cal.id}" in e.get("url", "") for e in reminder.entities)
+
+    await bot.stop()
+    _set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # the deadline passed while stopped
+    await bot.start()
+    outcome = await staged.containing("Demande n°1")
+    assert "adoptée" in outcome.plain_text  # 2 of 3 answered (quorum 50 %), one consent, no objection
+    await settled(fake, proposal, "échéance atteinte")
+    assert not proposal.buttons()
+    assert await rows(bot, "SELECT status FROM requests") == [("adopted",)]
+    assert await rows(bot, "SELECT close_reason FROM consent_rounds") == [("deadline",)]
+
+
+# --- stewards -------------------------------------------------------------------------------
+
+
+async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, cal = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+
+    fake.send(bea, staged.group, "/clore 1")
+    assert "Réservé aux admins" in (await fake.next_message(staged.group)).plain_text
+    fake.send(bea, staged.group, "/relancer 1")
+    assert "Bea, Cal" in (await staged.containing("le cercle attend votre position")).plain_text
+    fake.send(staged.admin, staged.group, "/prolonger 1 3")
+    extended = await staged.containing("prolongé de 3 jour(s)")
+    [(deadline,)] = await rows(bot, "SELECT deadline_at FROM consent_rounds")
+    assert datetime.fromisoformat(deadline) > datetime.now(UTC) + timedelta(days=9, hours=23)
+    await settled(fake, proposal, extended.plain_text.split("jusqu'au ")[1].rstrip("."))
+
+    await press(staged, cal, proposal, "✅ Je consens")
+    fake.send(staged.admin, staged.group, "/bilan")
+    bilan = await staged.containing("Tours en cours")
+    assert "n°1 Alternatiba (tour 1) : 1/2 réponses — ✅ 1" in bilan.plain_text
+    assert "Aucune décision." in bilan.plain_text
+
+    fake.send(staged.admin, staged.group, "/clore 1")
+    assert "adoptée" in (await staged.containing("Demande n°1")).plain_text
+    assert await rows(bot, "SELECT close_reason, closed_by FROM consent_rounds") == [("early", staged.admin.id)]
+    fake.send(staged.admin, staged.group, "/bilan")
+    bilan = await staged.containing("Tours en cours")
+    assert "Aucun tour en cours." in bilan.plain_text and "n°1 Alternatiba : adoptée" in bilan.plain_text
+
+
+async def test_a_coordinator_who_never_started_the_bot_gets_the_summary_in_the_group(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea",))
+    bea = staged.circle[0]
+    coco = await add_coordinator(staged, "Coco", started=False)
+
+    for number in (1, 2):
+        await file_request(staged)
+        proposal = await open_round(staged, bea, f"/consentement {number}")
+        await press(staged, bea, proposal, "✅ Je consens")
+        summary = await staged.containing("Bilan de consentement")
+        assert f"Demande n°{number}" in summary.plain_text
+    await fake.idle()
+    notices = [m for m in fake.messages_in(staged.group) if "n'a jamais ouvert de conversation" in m.plain_text]
+    assert len(notices) == 1, "the admins are told once"
+    assert "Ana" in notices[0].plain_text and "Coco" in notices[0].plain_text
+    assert notices[0].buttons()[0][0]["url"] == "https://t.me/colibris_test_bot"
+    assert fake.messages_in(fake.private_chat(coco)) == []
+
+
+# --- coalesced edits ------------------------------------------------------------------------
+
+
+async def test_a_burst_of_fifty_presses_ends_with_the_exact_tally(fake: FakeTelegram, tmp_path: Path) -> None:
+    running = RunningBot(settings_for(fake, tmp_path / "burst", consent_edit_interval_seconds=0.3))
+    await running.start()
+    try:
+        staged = await scene(fake, ("Bea", "Cal", "Dan", "Eli", "Fao", "Gus"))
+        await file_request(staged)
+        proposal = await open_round(staged, staged.circle[0])
+        pressers = staged.circle[:5]  # Gus never answers: the round stays open
+        buttons = ["✅ Je consens", "🤚 Je me mets en retrait"]
+        queries = [
+            fake.press(member, proposal, buttons[(turn + index) % 2])
+            for turn in range(10) for index, member in enumerate(pressers)
+        ]
+        for query in queries:
+            await fake.callback_answer(query)
+        await fake.idle(quiet=0.5)
+        edits = len(proposal.edits)
+        assert edits < 10, f"{edits} edits for 50 presses"
+        # The 10th turn (turn 9) pressed buttons[(9 + index) % 2].
+        expected = {member.first_name: buttons[(9 + index) % 2] for index, member in enumerate(pressers)}
+        for name, button in expected.items():
+            wording = "je consens" if button.startswith("✅") else "en retrait"
+            assert f"{name} : {wording}" in proposal.plain_text
+        assert "Pas encore répondu : Gus" in proposal.plain_text
+        latest = await running.database.fetch_all(
+            "SELECT user_id, position FROM round_positions p WHERE id = "
+            "(SELECT MAX(id) FROM round_positions q WHERE q.user_id = p.user_id)"
+        )
+        assert sorted(row["position"] for row in latest) == sorted(
+            "consent" if b.startswith("✅") else "stand_aside" for b in expected.values()
+        )
+        assert len(await running.database.fetch_all("SELECT * FROM round_positions")) == 50
+    finally:
+        await running.stop()
+
+
+# --- the circle -----------------------------------------------------------------------------
+
+
+async def test_admins_manage_the_circle_and_members_ask_to_join(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea",))
+    bea, eve = staged.circle[0], staged.author
+
+    said = fake.send(eve, staged.group, "Coucou")
+    fake.send(bea, staged.group, "/cercle ajouter", reply_to=said)
+    assert "Seul·es les admins" in (await fake.next_message(staged.group)).plain_text
+    fake.send(staged.admin, staged.group, "/cercle ajouter")
+    assert "Répondez à un message de la personne concernée avec /cercle ajouter" in (
+        await fake.next_message(staged.group)
+    ).plain_text
+
+    fake.send(eve, staged.group, "/cercle rejoindre")
+    request = await staged.containing("demande à rejoindre le cercle cœur")
+    alert = await fake.callback_answer(fake.press(bea, request, "✅ Accepter"))
+    assert "Seul·es les admins" in alert["text"]
+    fake.press(staged.admin, request, "✅ Accepter")
+    await settled(fake, request, "Eve rejoint le cercle cœur (accepté par Ana)")
+    assert not request.buttons()
+
+    fake.send(bea, staged.group, "/cercle")
+    assert "Cercle cœur (2) : Bea, Eve" in (await staged.containing("Cercle cœur")).plain_text
+    said = fake.send(bea, staged.group, "Je fais une pause")
+    fake.send(staged.admin, staged.group, "/cercle retirer", reply_to=said)
+    await staged.containing("Bea ne fait plus partie du cercle cœur")
+    fake.send(eve, staged.group, "/cercle")
+    assert "Cercle cœur (1) : Eve" in (await staged.containing("Cercle cœur")).plain_text
+
+
+async def test_consent_commands_are_registered_in_french(fake: FakeTelegram, bot) -> None:
+    registered = [params for method, params in fake.calls if method == "setMyCommands"]
+    names = {command["command"]: command["description"] for command in registered[0]["commands"]}
+    assert names["consentement"] == "Ouvrir un tour de consentement (ex. /consentement 12)"
+    assert {"cercle", "relancer", "bilan", "modifier"} <= names.keys()
+    admin_names = {c["command"] for params in registered for c in params["commands"]}
+    assert {"clore", "prolonger", "coordination"} <= admin_names
