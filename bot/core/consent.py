@@ -257,15 +257,18 @@ def parse_options(words: Sequence[str], defaults: RoundOptions, vocabulary: Opti
 
 
 def pack(blocks: Sequence[str], limit: int, separator: str = "\n") -> list[str]:
-    """Group blocks into as few messages as fit ``limit`` characters, never splitting a block."""
+    """Group blocks into as few messages as fit ``limit`` characters, never splitting a block.
+
+    An empty block is a blank line between sections; a message never starts or ends with one.
+    """
     messages: list[str] = []
-    current = ""
+    current: list[str] = []
     for block in blocks:
-        candidate = f"{current}{separator}{block}" if current else block
-        if current and len(candidate) > limit:
-            messages.append(current)
-            candidate = block
-        current = candidate
+        if current and len(separator.join([*current, block]).strip()) > limit:
+            messages.append(separator.join(current).strip())
+            current = []
+        if current or block:
+            current.append(block)
     if current:
-        messages.append(current)
+        messages.append(separator.join(current).strip())
     return messages

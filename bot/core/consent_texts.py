@@ -195,8 +195,8 @@ class CommandFeedback(_Texts):
 
 class OutcomeTexts(_Texts):
     message: Template("number", "partner", "outcome")
-    reservations: Template("lines")
-    objections: Template("lines")
+    reservations: Template()
+    objections: Template()
     line: Template("member", "reason")
     hint_adopted: Template("number")
     hint_objection: Template("number")

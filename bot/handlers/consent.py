@@ -127,7 +127,7 @@ async def _proposal(context: BotContext, state: store.RoundState) -> tuple[Html,
     view = await _request_view(context, await _request(context, state.round))
     texts = _texts(context)
     return (
-        views.proposal_text(texts, context.services.settings.zone, state, view),
+        views.proposal_text(texts, context.services.settings.zone, state, view, TELEGRAM_TEXT_LIMIT),
         views.proposal_keyboard(texts, state.round),
     )
 
@@ -474,9 +474,9 @@ async def _publish(context: BotContext, round_id: int) -> None:
     await _redraw(context, round_id)
     state = await store.state(services.database, round_id)
     texts = _texts(context)
-    await context.bot.send_message(
-        state.round.chat_id, views.outcome_text(texts, state), reply_to_message_id=state.round.message_id
-    )
+    for index, text in enumerate(rules.pack(views.outcome_blocks(texts, state), TELEGRAM_TEXT_LIMIT)):
+        reply_to = state.round.message_id if index == 0 else None
+        await context.bot.send_message(state.round.chat_id, text, reply_to_message_id=reply_to)
     request = await _request(context, state.round)
     group = await chats.title(services.database, state.round.chat_id) or ""
     blocks = views.summary_blocks(

@@ -54,7 +54,10 @@ def message_link(chat_id: int, message_id: int | None) -> str | None:
 def position_lines(
     texts: ConsentTexts, tally: Tally, plain: str, with_reason: str, preview: int | None = None
 ) -> list[Html]:
-    """One line per member who took a position, in roster order, with their reason if any."""
+    """One line per member who took a position, in roster order, with their reason if any.
+
+    ``preview`` shortens reasons to that many characters (0: leaves them out); None shows them whole.
+    """
     lines = []
     for member in tally.roster:
         stance = tally.current.get(member.user_id)
@@ -62,7 +65,7 @@ def position_lines(
             continue
         text = texts.positions.of(stance.position)
         values = {"icon": text.icon, "member": member.name, "position": text.name}
-        if stance.reason:
+        if stance.reason and preview != 0:
             reason = stance.reason if preview is None else shorten(stance.reason, preview, texts.round.ellipsis)
             lines.append(render(with_reason, reason=reason, **values))
         else:
@@ -84,8 +87,21 @@ class RequestView:
     declared_link: str | None = None
 
 
-def proposal_text(texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView) -> Html:
-    """The round's message: the request, the positions' meaning, and who said what so far."""
+def proposal_text(
+    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, limit: int
+) -> Html:
+    """The round's message: the request, the positions' meaning, and who said what so far.
+
+    Reasons are previewed; when that would pass Telegram's length ``limit``, they are left out
+    (the outcome and the summaries give them whole): every member's position must stay visible.
+    """
+    text = _proposal_text(texts, zone, state, request, texts.reason_preview_length)
+    return text if len(text) <= limit else _proposal_text(texts, zone, state, request, 0)
+
+
+def _proposal_text(
+    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, preview: int
+) -> Html:
     rnd, tally, words = state.round, state.tally, texts.round
     parts = [
         render(words.header, number=rnd.request_number, partner=rnd.partner_name, round=rnd.number),
@@ -106,9 +122,7 @@ def proposal_text(texts: ConsentTexts, zone: ZoneInfo, state: RoundState, reques
         needed=tally.needed, counted=len(tally.counted),
     ))
     tally_block = [render(words.tally_intro, answered=len(tally.answered), counted=len(tally.counted))]
-    tally_block += position_lines(
-        texts, tally, words.position_line, words.position_line_reason, texts.reason_preview_length
-    )
+    tally_block += position_lines(texts, tally, words.position_line, words.position_line_reason, preview)
     if tally.waiting and rnd.is_open:
         tally_block.append(render(words.waiting, members=names(texts, tally.waiting)))
     parts.append(join(tally_block))
@@ -151,30 +165,26 @@ def start_keyboard(texts: ConsentTexts, bot_username: str) -> InlineKeyboardMark
 # --- once closed --------------------------------------------------------------------------
 
 
-def _reasons(texts: ConsentTexts, tally: Tally, position: Position, template: str) -> Html | None:
-    members = tally.members_with(position)
-    if not members:
-        return None
-    lines = join([render(texts.outcome.line, member=m.name, reason=s.reason or "") for m, s in members])
-    return render(template, lines=lines)
+def outcome_blocks(texts: ConsentTexts, state: RoundState) -> list[Html]:
+    """The decision as posted in the group: outcome, reservations, objections, what comes next.
 
-
-def outcome_text(texts: ConsentTexts, state: RoundState) -> Html:
-    """The decision as posted in the group: outcome, reservations, objections, what comes next."""
+    One block per line ("" between sections), so that many long reasons split across messages.
+    """
     rnd, tally = state.round, state.tally
     outcome = rnd.outcome or tally.outcome()
-    parts = [render(
+    blocks = [render(
         texts.outcome.message, number=rnd.request_number, partner=rnd.partner_name,
         outcome=getattr(texts.outcomes, outcome),
     )]
-    for position, template in (
+    for position, heading in (
         (Position.RESERVATION, texts.outcome.reservations), (Position.OBJECTION, texts.outcome.objections),
     ):
-        block = _reasons(texts, tally, position, template)
-        if block is not None:
-            parts.append(block)
-    parts.append(render(texts.outcome.hint(outcome), number=rnd.request_number))
-    return join(parts, "\n\n")
+        members = tally.members_with(position)
+        if members:
+            blocks += [Html(""), Html(heading)]
+            blocks += [render(texts.outcome.line, member=m.name, reason=s.reason or "") for m, s in members]
+    blocks += [Html(""), render(texts.outcome.hint(outcome), number=rnd.request_number)]
+    return blocks
 
 
 def summary_blocks(

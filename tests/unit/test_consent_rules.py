@@ -198,6 +198,12 @@ def test_long_summaries_are_split_between_blocks() -> None:
     assert pack([], 10) == []
 
 
+def test_blank_lines_between_sections_never_start_or_end_a_message() -> None:
+    blocks = ["titre", "", "a" * 40, "b" * 40, "", "c" * 40]
+    assert pack(blocks, 1000) == ["titre\n\n" + "a" * 40 + "\n" + "b" * 40 + "\n\n" + "c" * 40]
+    assert pack(blocks, 80) == ["titre\n\n" + "a" * 40, "b" * 40, "c" * 40]
+
+
 # --- consentement.yaml --------------------------------------------------------------------
 
 
