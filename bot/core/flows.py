@@ -8,7 +8,7 @@ the database, so the bot, the terminal preview and the benchmark share it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -115,10 +115,16 @@ class PracticeRule(_Model):
 
 
 class PartnerFields(_Model):
-    """Which answers name the partner and its kind in the register and on cards."""
+    """Which answers name the partner and its kind in the register and on cards, and which
+    ones set its review dates and are recalled when a follow-up comes."""
 
     partner: Identifier
     kind: Identifier
+    # Without these, an adopted partnership is reviewed after registre.yaml's default delay.
+    length_months: Identifier | None = None  # a number step: the commitment, in months
+    start_date: Identifier | None = None  # a date step: when the partnership starts
+    one_off: Condition | None = None  # true for a one-off: one "how did it go?" after its date
+    expectations: tuple[Identifier, ...] = ()  # what each side expected, shown on follow-ups
 
 
 class Flow(_Model):
@@ -157,16 +163,30 @@ class Flow(_Model):
             for name in sorted(rule.when.referenced_answers() - seen.keys()):
                 fault("condition_unknown_answer", ("practices", index, "when"), name,
                       step=rule.practice, answer=name)
-        register = (("partner", self.partner_fields.partner), ("kind", self.partner_fields.kind))
-        for key, name in register:
-            if name not in seen:
-                fault("unknown_step", ("partner_fields", key), name, step=name)
+        fields = self.partner_fields
+        register: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("partner_fields", "partner"), fields.partner),
+            (("partner_fields", "kind"), fields.kind),
+            (("partner_fields", "length_months"), fields.length_months),
+            (("partner_fields", "start_date"), fields.start_date),
+            *((("partner_fields", "expectations", i), name) for i, name in enumerate(fields.expectations)),
+            *((("partner_fields", "one_off"), name)
+              for name in sorted(fields.one_off.referenced_answers() if fields.one_off else ())),
+        ]
+        for loc, name in register:
+            if name is not None and name not in seen:
+                fault("unknown_step", loc, name, step=name)
         for index, name in enumerate(self.card):
             if name not in seen:
                 fault("unknown_step", ("card", index), name, step=name)
         kind = seen.get(self.partner_fields.kind)
         if kind is not None and not isinstance(kind, ChoiceStep):
             fault("register_kind_not_choice", ("partner_fields", "kind"), kind.id)
+        length, start = seen.get(fields.length_months or ""), seen.get(fields.start_date or "")
+        if length is not None and not isinstance(length, NumberStep):
+            fault("register_length_not_number", ("partner_fields", "length_months"), length.id)
+        if start is not None and not isinstance(start, DateStep):
+            fault("register_start_not_date", ("partner_fields", "start_date"), start.id)
         if faults:
             raise ValidationError.from_exception_data(type(self).__name__, faults)
         return self
@@ -359,7 +379,11 @@ class FlowEngine:
 
     def card_lines(self, answers: Mapping[str, Any]) -> Html:
         """The short form of a request shown on its card in the group."""
-        steps = [self.flow.step(i) for i in self.flow.card] or list(self.flow.steps)
+        return self.answer_lines(answers, self.flow.card or [s.id for s in self.flow.steps])
+
+    def answer_lines(self, answers: Mapping[str, Any], step_ids: Sequence[str]) -> Html:
+        """A "label : answer" line for each of these steps that has an answer."""
+        steps = [self.flow.step(i) for i in step_ids]
         return join([
             render(self.texts.summary_line, label=s.label, answer=self.display(s, answers[s.id]))
             for s in steps if s.id in answers
@@ -481,21 +505,26 @@ class FlowEngine:
 
     def _parse_date(self, step: DateStep, text: str, today: date) -> str:
         errors = self.texts.errors
-        lowered = text.casefold()
-        parsed: date | None = None
-        if match := _NUMERIC_DATE.fullmatch(lowered):
-            day, month, year = (int(part) for part in match.groups())
-            parsed = _make_date(year + 2000 if year < 100 else year, month, day)
-        elif match := _WORD_DATE.fullmatch(lowered):
-            month_names = [m.casefold() for m in self.texts.months]
-            name = match.group(2)
-            if name in month_names:
-                parsed = _make_date(int(match.group(3)), month_names.index(name) + 1, int(match.group(1)))
+        parsed = parse_date(text, self.texts.months)
         if parsed is None:
             raise self._error(step, errors.date_invalid)
         if step.future_only and parsed < today:
             raise self._error(step, errors.date_in_past)
         return parsed.isoformat()
+
+
+def parse_date(text: str, months: Sequence[str]) -> date | None:
+    """Read a date as members write it (15/03/2027, 15.03.27, 1er mars 2027); None if it is not one."""
+    lowered = text.strip().casefold()
+    if match := _NUMERIC_DATE.fullmatch(lowered):
+        day, month, year = (int(part) for part in match.groups())
+        return _make_date(year + 2000 if year < 100 else year, month, day)
+    if match := _WORD_DATE.fullmatch(lowered):
+        month_names = [m.casefold() for m in months]
+        name = match.group(2)
+        if name in month_names:
+            return _make_date(int(match.group(3)), month_names.index(name) + 1, int(match.group(1)))
+    return None
 
 
 def _make_date(year: int, month: int, day: int) -> date | None:

@@ -16,12 +16,14 @@ from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load
 from bot.core.consent_texts import ConsentTexts
 from bot.core.messages import Messages
 from bot.core.practices import PracticeCatalog
+from bot.core.register import RegisterTexts
 
 MESSAGES_FILE = "messages.yaml"
 VALIDATION_FILE = "erreurs.yaml"
 PRACTICES_FILE = "bonnes_pratiques.yaml"
 CONSENT_FILE = "consentement.yaml"
-TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE, PRACTICES_FILE, CONSENT_FILE}
+REGISTER_FILE = "registre.yaml"
+TEXT_FILES = {MESSAGES_FILE, VALIDATION_FILE, PRACTICES_FILE, REGISTER_FILE, CONSENT_FILE}
 
 # Wording used only when erreurs.yaml itself cannot be read: it is the file that words errors.
 FALLBACK_VALIDATION = ValidationTexts(
@@ -48,6 +50,7 @@ class Library:
     validation: ValidationTexts
     practices: PracticeCatalog
     flows: dict[str, FlowSource]
+    register: RegisterTexts
     consent: ConsentTexts
 
     def engine(self, flow: Flow) -> FlowEngine:
@@ -88,6 +91,7 @@ def load_library(directory: Path) -> Library:
         attempt(ValidationTexts, directory / VALIDATION_FILE)
     messages = attempt(Messages, directory / MESSAGES_FILE)
     practices = attempt(PracticeCatalog, directory / PRACTICES_FILE)
+    register = attempt(RegisterTexts, directory / REGISTER_FILE)
     consent = attempt(ConsentTexts, directory / CONSENT_FILE)
     # Without a readable catalogue, rules cannot be checked: its own errors are reported.
     flow_context = {"practices": practices.ids()} if practices else None
@@ -104,4 +108,4 @@ def load_library(directory: Path) -> Library:
         flows[flow.id] = FlowSource(flow, _read(path))
     if errors:
         raise InvalidFile(errors, validation)
-    return Library(messages, validation, practices, flows, consent=consent)
+    return Library(messages, validation, practices, flows, register, consent=consent)

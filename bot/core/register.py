@@ -1,0 +1,267 @@
+"""The partner register: review-date rules, the CSV export and the texts of ``registre.yaml``.
+
+Pure: the handlers, the job that posts follow-ups and ``python -m bot export`` feed these
+functions with what the database holds and send or print what they return.
+
+Review dates are calendar days of the group's time zone. An adopted partnership is looked at
+again after its commitment length, but never more than ``max_months`` later: the core circle
+is renewed, and the seed's "lightness in attachment" asks not to bind the group for years
+without asking again. A one-off partnership gets one "how did it go?" a few days after its date.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import html
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.core.flows import Flow, FlowEngine, NumberStep, Step
+from bot.core.messages import Alert, Label
+from bot.core.texts import Template
+
+Months = Annotated[int, Field(ge=1, le=120)]
+
+REVIEW = "review"  # an ongoing partnership: continue, rediscuss or end it?
+FOLLOW_UP = "follow_up"  # a one-off partnership: how did it go?
+Outcome = Literal["continue", "rediscuss", "end"]
+OUTCOMES: tuple[Outcome, ...] = ("continue", "rediscuss", "end")
+
+# French Excel splits a .csv opened by double-click on ";" (its list separator, "," being
+# the decimal mark) and reads it as UTF-8 only after a byte order mark; LibreOffice Calc
+# detects both. Newlines inside answers stay inside their quoted cell in both.
+CSV_DELIMITER = ";"
+# A cell starting with one of these is a formula for spreadsheets: a member's answer must
+# stay text ("=HYPERLINK(...)" would otherwise run when the circle opens the file).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviewRules(_Model):
+    """When follow-ups come, in months or days after the decision or the start date."""
+
+    default_months: Months
+    max_months: Months
+    follow_up_days: Annotated[int, Field(ge=0, le=365)]
+    rediscuss_months: Months
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> ReviewRules:
+        if self.default_months > self.max_months:
+            raise PydanticCustomError("min_over_max", "min_over_max")
+        return self
+
+
+class ListTexts(_Model):
+    """/partenaires: the register, grouped by kind of partner."""
+
+    header: Template("partners", "count", "page", "pages")
+    kind_heading: Template("kind")
+    line: Template("partner", "number", "status", "dates")
+    created: Template("date")
+    decided: Template("date")
+    review: Template("date")
+    rediscuss: Template()
+    separator: str
+    empty: Template()
+    button_previous: Label
+    button_next: Label
+
+
+class ExportColumns(_Model):
+    """Headers of the CSV columns that are not answers (those are the flow's step labels)."""
+
+    number: Label
+    status: Label
+    author: Label
+    created: Label
+    decided: Label
+    review: Label
+    last_review: Label
+    with_unit: Template("label", "unit")
+
+
+class ExportTexts(_Model):
+    """/export and ``python -m bot export``."""
+
+    columns: ExportColumns
+    file_name: Template("date")
+    caption: Template("group", "count")
+    sent_private: Template("member")
+    open_private: Template("member")
+    button_open_private: Label
+    not_allowed: Template()
+    last_review: Template("outcome", "date")
+    cli_empty: str
+    cli_no_database: str
+
+
+class FollowUpTexts(_Model):
+    """The follow-up posted on a review date, its buttons and what a press leaves on it."""
+
+    review: Template("number", "partner", "kind", "decided", "lines")
+    follow_up: Template("number", "partner", "kind", "decided", "lines")
+    buttons: dict[Outcome, Label]
+    done_continue: Template("member", "date")
+    done_rediscuss: Template("member", "date")
+    done_end: Template("member")
+    outcomes: dict[Outcome, Label]  # in the register and the CSV: what the last follow-up said
+    not_allowed: Alert
+    stale: Alert
+
+    @model_validator(mode="after")
+    def _every_outcome(self) -> FollowUpTexts:
+        for labels in (self.buttons, self.outcomes):
+            missing = [outcome for outcome in OUTCOMES if outcome not in labels]
+            if missing:
+                raise PydanticCustomError("missing_outcome", "missing_outcome", {"missing": ", ".join(missing)})
+        return self
+
+
+class RevisionTexts(_Model):
+    """/revision N [date]: show or change the next review date of a partnership."""
+
+    usage: Template()
+    not_found: Template("number")
+    not_adopted: Template("number", "status")
+    current: Template("number", "partner", "date")
+    none: Template("number", "partner")
+    changed: Template("number", "partner", "date")
+    invalid_date: Template()
+    past_date: Template()
+    not_allowed: Template()
+
+
+class RegisterTexts(_Model):
+    """The whole ``registre.yaml``."""
+
+    rules: ReviewRules
+    partners: ListTexts
+    export: ExportTexts
+    follow_up: FollowUpTexts
+    revision: RevisionTexts
+    schema_: str | None = Field(default=None, alias="$schema")
+
+
+# --- review dates ------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or the month's last day (31 January + 1 → 28/29 February)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def interval_months(flow: Flow, answers: Mapping[str, Any], rules: ReviewRules) -> int:
+    """Months between two reviews: the commitment length if answered, within the rules' maximum."""
+    field = flow.partner_fields.length_months
+    length = answers.get(field) if field else None
+    return min(length if isinstance(length, int) and length > 0 else rules.default_months, rules.max_months)
+
+
+def first_review(flow: Flow, answers: Mapping[str, Any], decided_on: date, rules: ReviewRules) -> tuple[str, date]:
+    """The kind and date of an adopted request's first follow-up.
+
+    Counted from its start date when that is later than the decision: a partnership decided
+    in May that starts in September is reviewed a year after September.
+    """
+    field = flow.partner_fields.start_date
+    start = answers.get(field) if field else None
+    base = max(decided_on, date.fromisoformat(start)) if isinstance(start, str) else decided_on
+    one_off = flow.partner_fields.one_off
+    if one_off is not None and one_off.evaluate(answers) is True:
+        return FOLLOW_UP, base + timedelta(days=rules.follow_up_days)
+    return REVIEW, add_months(base, interval_months(flow, answers, rules))
+
+
+def next_review(
+    outcome: Outcome, flow: Flow, answers: Mapping[str, Any], today: date, rules: ReviewRules
+) -> date | None:
+    """The next review date after a follow-up was answered; None when the partnership ends."""
+    if outcome == "end":
+        return None
+    if outcome == "rediscuss":
+        return add_months(today, rules.rediscuss_months)
+    return add_months(today, interval_months(flow, answers, rules))
+
+
+def latest_due(now: datetime, post_hour: int) -> date:
+    """The latest review date whose follow-up may be posted at ``now`` (local time).
+
+    Follow-ups of the day wait for ``post_hour``: a group's phones should not ring at midnight.
+    """
+    return now.date() if now.hour >= post_hour else now.date() - timedelta(days=1)
+
+
+def local_day(stamp: str, zone: tzinfo) -> date:
+    """The group's calendar day of a UTC timestamp from the database."""
+    return datetime.fromisoformat(stamp).astimezone(zone).date()
+
+
+def day_text(day: date | str | None) -> str:
+    """A day as French members write it (15/03/2027); an ISO day from the database too."""
+    if day is None:
+        return ""
+    return (date.fromisoformat(day) if isinstance(day, str) else day).strftime("%d/%m/%Y")
+
+
+# --- the CSV export ----------------------------------------------------------------------
+
+
+def answer_columns(flows: Iterable[Flow]) -> list[Step]:
+    """One column per step id, in flow order; a step only older versions had comes after."""
+    columns: dict[str, Step] = {}
+    for flow in flows:
+        for step in flow.steps:
+            columns.setdefault(step.id, step)
+    return list(columns.values())
+
+
+def answer_header(step: Step, columns: ExportColumns) -> str:
+    """A step's label, with its unit when the cells hold bare numbers ("Durée (mois)")."""
+    if isinstance(step, NumberStep) and step.unit:
+        return columns.with_unit.format(label=step.label, unit=step.unit)
+    return step.label
+
+
+def answer_cells(engine: FlowEngine, columns: Sequence[Step], answers: Mapping[str, Any]) -> list[object]:
+    """A request's answers as cells, read through its own flow version's steps and labels."""
+    steps = {step.id: step for step in engine.flow.steps}
+    cells: list[object] = []
+    for column in columns:
+        step, value = steps.get(column.id), answers.get(column.id)
+        if step is None or value is None:
+            cells.append(None)
+        elif isinstance(step, NumberStep):
+            cells.append(value)  # a bare number, so the spreadsheet can sum and sort it
+        else:
+            # display() is the members' wording as Telegram HTML; the file wants plain text.
+            cells.append(html.unescape(engine.display(step, value)))
+    return cells
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_document(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """A CSV file for spreadsheets: UTF-8 with a byte order mark, ``;``-separated, CRLF."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    writer.writerow([_cell(name) for name in header])
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
