@@ -1,0 +1,121 @@
+"""The partner register: a chat's requests with their review dates, paged or exported.
+
+Every query starts from one chat through an index (``requests_register`` or the unique
+``(chat_id, number)``): a national instance holds many groups, and none of them should wait
+for the others' rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+EXPORT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    id: int
+    number: int
+    partner_name: str
+    partner_kind: str
+    status: str
+    author_name: str
+    flow_id: str
+    flow_version: int
+    created_at: str
+    decided_at: str | None
+    review_on: str | None  # the open review's date
+    last_outcome: str | None  # what the latest answered follow-up said
+    last_answered_at: str | None
+    answers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Counts:
+    requests: int
+    partners: int  # distinct organisation names, whatever their case
+
+
+# The open review is found through the unique partial index reviews_open, the latest
+# answered one through reviews_by_request: two index look-ups per row of a page.
+_SELECT = """
+SELECT r.id, r.number, r.partner_name, r.partner_kind, r.status, r.author_name, r.flow_id,
+       r.flow_version, r.created_at, r.decided_at,
+       (SELECT due_on FROM reviews WHERE request_id = r.id AND outcome IS NULL) AS review_on,
+       last.outcome AS last_outcome, last.answered_at AS last_answered_at
+FROM requests r
+LEFT JOIN reviews last ON last.id = (
+    SELECT id FROM reviews WHERE request_id = r.id AND outcome IS NOT NULL ORDER BY id DESC LIMIT 1
+)
+"""
+
+
+async def answers_of(database: Database, request_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The answers of a batch of requests (a few hundred at most), by request id."""
+    answers: dict[int, dict[str, Any]] = {request_id: {} for request_id in request_ids}
+    if not request_ids:
+        return answers
+    marks = ", ".join("?" * len(request_ids))
+    for row in await database.fetch_all(
+        f"SELECT request_id, step_id, value FROM request_answers WHERE request_id IN ({marks})",
+        tuple(request_ids),
+    ):
+        answers[row["request_id"]][row["step_id"]] = json.loads(row["value"])
+    return answers
+
+
+def _entry(row: aiosqlite.Row) -> RegisterEntry:
+    return RegisterEntry(**dict(row))
+
+
+async def counts(database: Database, chat_id: int) -> Counts:
+    row = await database.fetch_one(
+        "SELECT COUNT(*) AS requests, COUNT(DISTINCT partner_name COLLATE NOCASE) AS partners"
+        " FROM requests WHERE chat_id = ?",
+        (chat_id,),
+    )
+    return Counts(row["requests"], row["partners"])
+
+
+async def page(database: Database, chat_id: int, offset: int, limit: int) -> list[RegisterEntry]:
+    """One page of a chat's requests, grouped by kind of partner, then by partner name."""
+    rows = await database.fetch_all(
+        f"{_SELECT} WHERE r.chat_id = ?"
+        " ORDER BY r.partner_kind, r.partner_name COLLATE NOCASE, r.number LIMIT ? OFFSET ?",
+        (chat_id, limit, offset),
+    )
+    return [_entry(row) for row in rows]
+
+
+async def flow_versions(database: Database, chat_id: int) -> list[tuple[str, int]]:
+    """The flow versions a chat's requests were made with, newest first."""
+    rows = await database.fetch_all(
+        "SELECT DISTINCT flow_id, flow_version FROM requests WHERE chat_id = ?"
+        " ORDER BY flow_id, flow_version DESC",
+        (chat_id,),
+    )
+    return [(row["flow_id"], row["flow_version"]) for row in rows]
+
+
+async def entries(database: Database, chat_id: int) -> AsyncIterator[RegisterEntry]:
+    """Every request of a chat with its answers, by number, read in batches."""
+    after = 0
+    while True:
+        rows = await database.fetch_all(
+            f"{_SELECT} WHERE r.chat_id = ? AND r.number > ? ORDER BY r.number LIMIT ?",
+            (chat_id, after, EXPORT_BATCH),
+        )
+        if not rows:
+            return
+        batch = [_entry(row) for row in rows]
+        answers = await answers_of(database, [entry.id for entry in batch])
+        for entry in batch:
+            yield replace(entry, answers=answers[entry.id])
+        after = batch[-1].number

@@ -1,0 +1,161 @@
+"""Review dates of adopted partnerships, and the follow-ups posted on them.
+
+A request has at most one open review (no outcome yet). The job gives each newly adopted
+request its first one, posts those that are due, and an answer to a follow-up closes it and
+opens the next, or ends the partnership.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import aiosqlite
+
+from bot.core.register import REVIEW
+from bot.storage.db import Database, now
+from bot.storage.register import answers_of
+
+
+@dataclass(frozen=True)
+class ToPlan:
+    """An adopted request still without a review date."""
+
+    request_id: int
+    flow_id: str
+    flow_version: int
+    decided_at: str
+    answers: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    request_id: int
+    kind: str
+    due_on: str
+    message_id: int | None
+    outcome: str | None
+    chat_id: int
+    number: int
+    status: str
+    decided_at: str
+
+
+_SELECT = """
+SELECT v.id, v.request_id, v.kind, v.due_on, v.message_id, v.outcome, r.chat_id, r.number,
+       r.status, COALESCE(r.decided_at, r.updated_at) AS decided_at
+FROM reviews v JOIN requests r ON r.id = v.request_id
+"""
+
+
+def _review(row: aiosqlite.Row) -> Review:
+    return Review(**dict(row))
+
+
+async def to_plan(database: Database, limit: int) -> list[ToPlan]:
+    """Adopted requests without a first review date, oldest first (index requests_to_plan)."""
+    rows = await database.fetch_all(
+        "SELECT id, flow_id, flow_version, COALESCE(decided_at, updated_at) AS decided_at FROM requests"
+        " WHERE status = 'adopted' AND review_planned = 0 ORDER BY id LIMIT ?",
+        (limit,),
+    )
+    answers = await answers_of(database, [row["id"] for row in rows])
+    return [
+        ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]])
+        for row in rows
+    ]
+
+
+async def _open(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
+    await connection.execute(
+        "INSERT INTO reviews (request_id, kind, due_on, created_at) VALUES (?, ?, ?, ?)",
+        (request_id, kind, due_on.isoformat(), now()),
+    )
+
+
+async def plan(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> bool:
+    """Give an adopted request its first review, unless /revision or another run just did."""
+    cursor = await connection.execute(
+        "UPDATE requests SET review_planned = 1 WHERE id = ? AND status = 'adopted' AND review_planned = 0",
+        (request_id,),
+    )
+    if cursor.rowcount == 0:
+        return False
+    await _open(connection, request_id, kind, due_on)
+    return True
+
+
+async def set_date(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
+    """Move the open review to a new date (to be posted again then), or open one there.
+
+    ``kind`` is used only when there is no open review yet.
+    """
+    cursor = await connection.execute(
+        "UPDATE reviews SET due_on = ?, posted_at = NULL, message_id = NULL"
+        " WHERE request_id = ? AND outcome IS NULL",
+        (due_on.isoformat(), request_id),
+    )
+    if cursor.rowcount == 0:
+        await _open(connection, request_id, kind, due_on)
+    await connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
+
+
+async def due(database: Database, latest: date, limit: int) -> list[Review]:
+    """Open reviews of adopted partnerships due by ``latest`` and not posted yet, oldest first."""
+    rows = await database.fetch_all(
+        f"{_SELECT} WHERE v.outcome IS NULL AND v.posted_at IS NULL AND v.due_on <= ?"
+        " AND r.status = 'adopted' ORDER BY v.due_on, v.id LIMIT ?",
+        (latest.isoformat(), limit),
+    )
+    return [_review(row) for row in rows]
+
+
+async def get(database: Database, review_id: int) -> Review | None:
+    row = await database.fetch_one(f"{_SELECT} WHERE v.id = ?", (review_id,))
+    return None if row is None else _review(row)
+
+
+async def open_review(database: Database, request_id: int) -> Review | None:
+    row = await database.fetch_one(f"{_SELECT} WHERE v.request_id = ? AND v.outcome IS NULL", (request_id,))
+    return None if row is None else _review(row)
+
+
+async def mark_posted(database: Database, review_id: int, message_id: int | None) -> None:
+    """Record the follow-up message; None when the group can no longer be written to."""
+    async with database.transaction() as connection:
+        await connection.execute(
+            "UPDATE reviews SET posted_at = ?, message_id = ? WHERE id = ?", (now(), message_id, review_id)
+        )
+
+
+async def answer(
+    connection: aiosqlite.Connection,
+    review: Review,
+    outcome: str,
+    *,
+    user_id: int,
+    user_name: str,
+    next_on: date | None,
+) -> bool:
+    """Close an open review with its outcome, then open the next one or end the partnership.
+
+    False when it was answered meanwhile (two members pressing at once): nothing changes.
+    """
+    stamp = now()
+    cursor = await connection.execute(
+        "UPDATE reviews SET outcome = ?, answered_by = ?, answered_by_name = ?, answered_at = ?"
+        " WHERE id = ? AND outcome IS NULL",
+        (outcome, user_id, user_name, stamp, review.id),
+    )
+    if cursor.rowcount == 0:
+        return False
+    if next_on is None:
+        await connection.execute(
+            "UPDATE requests SET status = 'ended', updated_at = ? WHERE id = ?", (stamp, review.request_id)
+        )
+    else:
+        await _open(connection, review.request_id, REVIEW, next_on)
+    return True
