@@ -29,7 +29,7 @@ from telegram.ext import (
 from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
-from bot.handlers import admin, errors, general, intake, practices
+from bot.handlers import admin, errors, general, intake, practices, register, reviews
 from bot.handlers import amend, circle, consent
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
@@ -100,6 +100,12 @@ def build_application(settings: Settings, library: Library) -> Application:
     # Good practices.
     application.add_handler(CommandHandler("bonnes_pratiques", practices.catalogue, filters=NEW))
     application.add_handler(CallbackQueryHandler(practices.show, pattern=_pressed(ui.PracticePage)))
+    # The partner register, its CSV export, review dates and the follow-ups' buttons.
+    application.add_handler(CommandHandler("partenaires", register.partners, filters=NEW))
+    application.add_handler(CallbackQueryHandler(register.turn_page, pattern=_pressed(ui.RegisterPage)))
+    application.add_handler(CommandHandler("export", register.export, filters=NEW))
+    application.add_handler(CommandHandler("revision", reviews.revision, filters=NEW))
+    application.add_handler(CallbackQueryHandler(reviews.answer, pattern=_pressed(ui.ReviewPress)))
     # Admins change flows: reload the files, upload a version (caption /flux), list, roll back.
     application.add_handler(CommandHandler("recharger", admin.reload_files, filters=NEW))
     application.add_handler(CommandHandler("flux", admin.flows_command, filters=NEW))
@@ -137,6 +143,8 @@ async def _post_init(application: Application) -> None:
     application.bot_data["services"] = Services(settings, database, catalog)
     # Round deadlines and reminders live in the database; their jobs are rebuilt at each start.
     await consent.reschedule(application)
+    # Review dates live in the database; this job finds them again after every start.
+    reviews.schedule(application)
 
     await _register_commands(application, library, settings)
 
@@ -149,11 +157,14 @@ async def _register_commands(application: Application, library: Library, setting
         BotCommand("demandes", descriptions.demandes),
         BotCommand("demande", descriptions.demande),
         BotCommand("bonnes_pratiques", descriptions.bonnes_pratiques),
+        BotCommand("partenaires", descriptions.partenaires),
+        BotCommand("revision", descriptions.revision),
         BotCommand("retour", descriptions.retour),
         BotCommand("annuler", descriptions.annuler),
         BotCommand("aide", descriptions.aide),
     ]
     admin_commands = [
+        BotCommand("export", descriptions.export),
         BotCommand("flux", descriptions.flux),
     ]
     consent_members, consent_admins = consent.bot_commands(library)

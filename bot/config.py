@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # Consent rounds: the live tally message is edited at most once per this many seconds
     # (a burst of presses makes one edit); tests shorten it.
     consent_edit_interval_seconds: Annotated[float, Field(ge=0)] = 3
+    # Review dates: how often the bot looks for follow-ups to post, and from which local hour
+    # a day's follow-ups go out.
+    review_check_minutes: Annotated[float, Field(gt=0)] = 5
+    review_post_hour: Annotated[int, Field(ge=0, le=23)] = 10
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

@@ -63,6 +63,9 @@ class Commands(_Texts):
     demandes: Label
     demande: Label
     bonnes_pratiques: Label
+    partenaires: Label
+    export: Label
+    revision: Label
     flux: Label
     recharger: Label
     retour: Label

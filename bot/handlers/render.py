@@ -83,9 +83,24 @@ class CircleJoin(Payload):
     answer: Literal["yes", "no"]
 
 
+class RegisterPage(Payload):
+    """Page through a chat's partner register (/partenaires)."""
+
+    kind: Literal["p"] = "p"
+    page: Annotated[int, Field(ge=0, le=100_000)]
+
+
+class ReviewPress(Payload):
+    """Continuer / À rediscuter / Terminer under a review follow-up."""
+
+    kind: Literal["v"] = "v"
+    review: Annotated[int, Field(gt=0, lt=10**12)]
+    outcome: Literal["continue", "rediscuss", "end"]
+
+
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
 PAYLOADS: tuple[type[Payload], ...] = (
-    FlowPress, AnswerHere, ListPage, PracticePage, ConsentPress, OpenConsent, CircleJoin,
+    FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}

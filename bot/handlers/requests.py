@@ -9,6 +9,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.flows import ChoiceStep
 from bot.core.texts import Html, join, render
+from bot.handlers import paging
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import requests
@@ -46,27 +47,17 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
         for r in items
     ]
     text = join([render(texts.list_header, page=page + 1, pages=pages, count=total), *lines])
-    buttons = []
-    if page > 0:
-        buttons.append(ui.button(texts.button_previous, ui.ListPage(page=page - 1)))
-    if page + 1 < pages:
-        buttons.append(ui.button(texts.button_next, ui.ListPage(page=page + 1)))
-    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+    return text, paging.buttons(page, pages, texts.button_previous, texts.button_next, lambda n: ui.ListPage(page=n))
 
 
 async def list_requests(update: Update, context: BotContext) -> None:
     """List the chat's requests, newest first (/demandes)."""
-    text, markup = await _page(context, update.effective_chat.id, 0)
-    await update.effective_message.reply_html(text, reply_markup=markup)
+    await paging.reply_first(update, context, _page)
 
 
 async def turn_page(update: Update, context: BotContext) -> None:
     """Show another page of /demandes in place."""
-    query = update.callback_query
-    payload = ui.decode(query.data)
-    text, markup = await _page(context, update.effective_chat.id, payload.page)
-    await query.answer()
-    await query.edit_message_text(text, reply_markup=markup)
+    await paging.show_pressed(update, context, _page)
 
 
 async def show_request(update: Update, context: BotContext) -> None:

@@ -1,0 +1,40 @@
+"""Lists shown a page at a time: a command shows the first page, ◀️ / ▶️ show another in place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.core.texts import Html
+from bot.handlers import render as ui
+from bot.services import BotContext
+
+# Renders one page of a chat's list: (context, chat id, page) -> text and buttons.
+PageMaker = Callable[[BotContext, int, int], Awaitable[tuple[Html, InlineKeyboardMarkup | None]]]
+
+
+def buttons(
+    page: int, pages: int, previous: str, following: str, payload: Callable[[int], ui.Payload]
+) -> InlineKeyboardMarkup | None:
+    """The buttons to the neighbouring pages; None when there is a single page."""
+    row = []
+    if page > 0:
+        row.append(ui.button(previous, payload(page - 1)))
+    if page + 1 < pages:
+        row.append(ui.button(following, payload(page + 1)))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+async def reply_first(update: Update, context: BotContext, make: PageMaker) -> None:
+    """Answer a command with the first page of its list."""
+    text, markup = await make(context, update.effective_chat.id, 0)
+    await update.effective_message.reply_html(text, reply_markup=markup)
+
+
+async def show_pressed(update: Update, context: BotContext, make: PageMaker) -> None:
+    """Replace a page by the one its button asks for."""
+    query = update.callback_query
+    text, markup = await make(context, update.effective_chat.id, ui.decode(query.data).page)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)

@@ -1,0 +1,191 @@
+"""Review dates of adopted partnerships: the follow-ups, their buttons, and /revision.
+
+JobQueue jobs do not survive a restart, so no job holds a date: the dates live in the
+database, and one repeating job, run at start-up and then every few minutes, gives newly
+adopted partnerships their date and posts the follow-ups that are due, including those that
+fell due while the bot was down.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application
+
+from bot.core.flows import parse_date
+from bot.core.register import (
+    FOLLOW_UP,
+    OUTCOMES,
+    day_text,
+    first_review,
+    latest_due,
+    local_day,
+    next_review,
+)
+from bot.core.texts import Html, join, render
+from bot.handlers import render as ui
+from bot.handlers.register import kind_label, may_keep_register
+from bot.services import BotContext
+from bot.storage import requests, reviews
+from bot.storage.requests import PartnershipRequest
+from bot.storage.reviews import Review
+
+logger = logging.getLogger(__name__)
+
+PLAN_BATCH = 200
+# Follow-ups sent per run: a backlog after a long stop is spread over the next runs rather
+# than sent in one burst (Telegram allows a bot about 20 messages a minute in one group).
+POST_BATCH = 50
+
+
+def schedule(application: Application) -> None:
+    """Run the review job as soon as the bot starts, then every ``REVIEW_CHECK_MINUTES``."""
+    # A repeating job added before the scheduler starts waits a whole interval for its first
+    # run: the start-up run is a job of its own, which schedules the repeating one once done,
+    # so two runs never overlap (they could both post the same follow-up).
+    application.job_queue.run_once(_first_sweep, 0, name="reviews")
+
+
+async def _first_sweep(context: BotContext) -> None:
+    """Catch up at start-up, then look again every few minutes."""
+    try:
+        await sweep(context)
+    finally:
+        interval = timedelta(minutes=context.services.settings.review_check_minutes)
+        context.job_queue.run_repeating(sweep, interval=interval, first=interval, name="reviews")
+
+
+async def sweep(context: BotContext) -> None:
+    """Give adopted partnerships their review date, then post the follow-ups that are due."""
+    services = context.services
+    rules, zone = services.library.register.rules, services.settings.zone
+    while batch := await reviews.to_plan(services.database, PLAN_BATCH):
+        # Engines first: the catalog reads the database, which a transaction holds.
+        planned = []
+        for item in batch:
+            engine = await services.catalog.engine(item.flow_id, item.flow_version)
+            planned.append((item.request_id, *first_review(engine.flow, item.answers, local_day(item.decided_at, zone), rules)))
+        async with services.database.transaction() as connection:
+            for request_id, kind, due_on in planned:
+                await reviews.plan(connection, request_id, kind, due_on)
+    latest = latest_due(datetime.now(zone), services.settings.review_post_hour)
+    for review in await reviews.due(services.database, latest, POST_BATCH):
+        await _post(context, review)
+
+
+async def _follow_up_text(context: BotContext, review: Review, request: PartnershipRequest) -> Html:
+    services = context.services
+    texts = services.library.register.follow_up
+    engine = await services.catalog.engine(request.flow_id, request.flow_version)
+    return render(
+        texts.follow_up if review.kind == FOLLOW_UP else texts.review,
+        number=request.number, partner=request.partner_name, kind=kind_label(engine, request.partner_kind),
+        decided=day_text(local_day(review.decided_at, services.settings.zone)),
+        lines=engine.answer_lines(request.answers, engine.flow.partner_fields.expectations),
+    )
+
+
+async def _post(context: BotContext, review: Review) -> None:
+    """Post one follow-up in its group and record it, so it is never posted twice."""
+    services = context.services
+    texts = services.library.register.follow_up
+    request = await requests.by_number(services.database, review.chat_id, review.number)
+    text = await _follow_up_text(context, review, request)
+    markup = InlineKeyboardMarkup([
+        [ui.button(texts.buttons[outcome], ui.ReviewPress(review=review.id, outcome=outcome))] for outcome in OUTCOMES
+    ])
+    try:
+        message = await context.bot.send_message(review.chat_id, text, reply_markup=markup)
+    except (Forbidden, BadRequest) as error:  # removed from the group, or the group is gone
+        logger.warning("Review %s of chat %s cannot be posted: %s", review.id, review.chat_id, error)
+        await reviews.mark_posted(services.database, review.id, None)
+        return
+    except TelegramError as error:  # Telegram unreachable or busy: the next run tries again
+        logger.warning("Review %s not posted yet: %s", review.id, error)
+        return
+    await reviews.mark_posted(services.database, review.id, message.message_id)
+
+
+async def answer(update: Update, context: BotContext) -> None:
+    """Record the answer to a follow-up: continue, rediscuss or end the partnership."""
+    query = update.callback_query
+    payload = ui.decode(query.data)
+    chat, user = update.effective_chat, query.from_user
+    services = context.services
+    texts = services.library.register.follow_up
+    review = await reviews.get(services.database, payload.review)
+    if (
+        review is None or review.outcome is not None or review.status != "adopted"
+        or review.chat_id != chat.id or review.message_id != query.message.message_id
+    ):
+        await query.answer(texts.stale, show_alert=True)
+        return
+    if not await may_keep_register(context, chat, user.id):
+        await query.answer(texts.not_allowed, show_alert=True)
+        return
+    request = await requests.by_number(services.database, review.chat_id, review.number)
+    engine = await services.catalog.engine(request.flow_id, request.flow_version)
+    rules = services.library.register.rules
+    next_on = next_review(payload.outcome, engine.flow, request.answers, services.today(), rules)
+    async with services.database.transaction(update.update_id) as connection:
+        answered = await reviews.answer(
+            connection, review, payload.outcome, user_id=user.id, user_name=user.full_name, next_on=next_on
+        )
+    if not answered:  # another member's press came first
+        await query.answer(texts.stale, show_alert=True)
+        return
+    await query.answer()
+    member = ui.mention(user.id, user.full_name)
+    if next_on is None:
+        done = render(texts.done_end, member=member)
+    else:
+        template = texts.done_continue if payload.outcome == "continue" else texts.done_rediscuss
+        done = render(template, member=member, date=day_text(next_on))
+    await query.edit_message_text(join([await _follow_up_text(context, review, request), done], ""), reply_markup=None)
+
+
+async def revision(update: Update, context: BotContext) -> None:
+    """Show or change the next review date of an adopted partnership (/revision 12 15/09/2027)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    services = context.services
+    texts = services.library.register.revision
+    if not context.args or not context.args[0].lstrip("n°#").isdigit():
+        await message.reply_html(texts.usage)
+        return
+    number = int(context.args[0].lstrip("n°#"))
+    request = await requests.by_number(services.database, chat.id, number)
+    if request is None:
+        await message.reply_html(render(texts.not_found, number=number))
+        return
+    if request.status != "adopted":
+        status = services.messages.requests.statuses.get(request.status, request.status)
+        await message.reply_html(render(texts.not_adopted, number=number, status=status))
+        return
+    if len(context.args) == 1:
+        review = await reviews.open_review(services.database, request.id)
+        if review is None:
+            await message.reply_html(render(texts.none, number=number, partner=request.partner_name))
+        else:
+            await message.reply_html(render(
+                texts.current, number=number, partner=request.partner_name, date=day_text(review.due_on)
+            ))
+        return
+    if not await may_keep_register(context, chat, user.id):
+        await message.reply_html(texts.not_allowed)
+        return
+    day = parse_date(" ".join(context.args[1:]), services.messages.flow.months)
+    if day is None:
+        await message.reply_html(texts.invalid_date)
+        return
+    if day < services.today():
+        await message.reply_html(texts.past_date)
+        return
+    engine = await services.catalog.engine(request.flow_id, request.flow_version)
+    # The kind matters only if the job has not given the partnership its first date yet.
+    kind, _ = first_review(engine.flow, request.answers, services.today(), services.library.register.rules)
+    async with services.database.transaction(update.update_id) as connection:
+        await reviews.set_date(connection, request.id, kind, day)
+    await message.reply_html(render(texts.changed, number=number, partner=request.partner_name, date=day_text(day)))
