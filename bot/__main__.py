@@ -1,17 +1,25 @@
 """Command line of the partnership bot.
 
-    python -m bot            run the bot (long polling)
-    python -m bot --help     every command
-    python -m bot export --chat ID
-                             write a chat's partner register as CSV on standard output
+    python -m bot                  run the bot (long polling)
+    python -m bot check [FILES]    validate YAML files as the bot would (exit 1 on any error)
+    python -m bot schema           print the JSON Schema of the flow format (for editors)
+    python -m bot shell [FLOW]     play a flow in the terminal, without Telegram
+    python -m bot export --chat ID write a chat's partner register as CSV on standard output
+    python -m bot --help           every command and option
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
 
 from bot.config import Settings
+from bot.core.flows import Flow
 from bot.core.library import Library, load_library
 from bot.core.loading import InvalidFile
 
@@ -20,21 +28,21 @@ EXIT_MISSING_TOKEN = 2
 EXIT_NO_DATABASE = 3
 
 
-def _library(settings: Settings) -> Library:
+def _library(directory: Path) -> Library:
     """Load every YAML file, or print all their errors and exit: never start half-configured."""
     try:
-        return load_library(settings.flows_dir)
+        return load_library(directory)
     except InvalidFile as invalid:
-        print(f"{settings.flows_dir}:", *invalid.lines(), sep="\n", file=sys.stderr)
+        print(*invalid.lines(), sep="\n", file=sys.stderr)
         sys.exit(EXIT_INVALID_FILES)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, arguments: argparse.Namespace) -> None:
     """Run the bot with long polling until interrupted."""
     from bot.app import build_application
     from bot.logs import setup_logging
 
-    library = _library(settings)
+    library = _library(settings.flows_dir)
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
         print(library.messages.system.missing_token, file=sys.stderr)
         sys.exit(EXIT_MISSING_TOKEN)
@@ -44,7 +52,39 @@ def run(settings: Settings) -> None:
                             timeout=settings.polling_timeout)
 
 
-def export(settings: Settings, chat_id: int) -> None:
+def check(settings: Settings, arguments: argparse.Namespace) -> None:
+    """Validate FLOWS_DIR with the given files in place of theirs, exactly as /recharger would."""
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        for source in settings.flows_dir.glob("*.yaml"):
+            shutil.copyfile(source, directory / source.name)
+        for file in arguments.files:
+            shutil.copyfile(file, directory / file.name)
+        library = _library(directory)
+    names = ", ".join(sorted(f.name for f in arguments.files)) or str(settings.flows_dir)
+    print(library.messages.cli.check_ok.format(files=names))
+
+
+def schema(settings: Settings, arguments: argparse.Namespace) -> None:
+    """Print the JSON Schema of a flow file, for editors that complete and check YAML."""
+    print(json.dumps(Flow.model_json_schema(by_alias=True), ensure_ascii=False, indent=2))
+
+
+def shell(settings: Settings, arguments: argparse.Namespace) -> None:
+    """Play a flow in the terminal with the bot's engine, reminders and texts."""
+    from bot.preview import Preview
+
+    library = _library(settings.flows_dir)
+    source = library.flows.get(arguments.flow)
+    if source is None:
+        print(library.messages.cli.unknown_flow.format(flow=arguments.flow, flows=", ".join(library.flows)),
+              file=sys.stderr)
+        sys.exit(EXIT_INVALID_FILES)
+    preview = Preview(library, library.engine(source.flow), iter(sys.stdin), sys.stdout, echo=not sys.stdin.isatty())
+    preview.run(version=0, today=datetime.now(settings.zone).date())
+
+
+def export(settings: Settings, arguments: argparse.Namespace) -> None:
     """Write a chat's partner register on standard output, the very file /export sends."""
     import asyncio
 
@@ -52,7 +92,7 @@ def export(settings: Settings, chat_id: int) -> None:
     from bot.export import register_csv
     from bot.storage.db import Database
 
-    library = _library(settings)
+    library = _library(settings.flows_dir)
     texts = library.register.export
     if not settings.database_path.exists():  # opening it would create an empty one
         print(texts.cli_no_database, file=sys.stderr)
@@ -63,7 +103,7 @@ def export(settings: Settings, chat_id: int) -> None:
         try:
             catalog = FlowCatalog(database)
             await catalog.use(library)
-            document = await register_csv(database, catalog, settings.zone, chat_id)
+            document = await register_csv(database, catalog, settings.zone, arguments.chat)
         finally:
             await database.close()
         if document.count == 0:
@@ -78,17 +118,23 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m bot",
         description="Telegram bot helping Colibris local groups discuss partnerships.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot with long polling (default)")
+    parser.set_defaults(handler=run)
+    commands = parser.add_subparsers(metavar="COMMAND")
+    commands.add_parser("run", help="run the bot with long polling (default)").set_defaults(handler=run)
+    checker = commands.add_parser("check", help="validate YAML files as the bot would; exit 1 on any error")
+    checker.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                         help="files to check in place of FLOWS_DIR's (default: FLOWS_DIR as it is)")
+    checker.set_defaults(handler=check)
+    commands.add_parser("schema", help="print the JSON Schema of the flow format").set_defaults(handler=schema)
+    player = commands.add_parser("shell", help="play a flow in the terminal, without Telegram")
+    player.add_argument("flow", nargs="?", default="demande_partenariat", help="flow id (default: %(default)s)")
+    player.set_defaults(handler=shell)
     exporter = commands.add_parser("export", help="write a chat's partner register as CSV (UTF-8, ';') on stdout")
     exporter.add_argument("--chat", type=int, required=True, metavar="CHAT_ID",
                           help="the Telegram chat id (a group's starts with -100)")
+    exporter.set_defaults(handler=export)
     arguments = parser.parse_args(argv)
-    settings = Settings()
-    if arguments.command in (None, "run"):
-        run(settings)
-    elif arguments.command == "export":
-        export(settings, arguments.chat)
+    arguments.handler(Settings(), arguments)
 
 
 if __name__ == "__main__":

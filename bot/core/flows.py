@@ -357,6 +357,20 @@ class FlowEngine:
             tuple((s.label, self.display(s, kept[s.id])) for s in self.flow.steps if s.id in kept)
         )
 
+    def question_text(self, question: Question) -> Html:
+        """A question as the member reads it: step number, question, help, current answer."""
+        parts = [render(self.texts.question, number=question.number, total=question.total,
+                        question=Html(question.step.question))]
+        if question.step.help:
+            parts.append(render(self.texts.help_line, help=Html(question.step.help)))
+        if question.current_answer is not None:
+            parts.append(render(self.texts.current_answer, answer=question.current_answer))
+        return join(parts)
+
+    def summary_text(self, summary: Summary) -> Html:
+        lines = join([render(self.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
+        return render(self.texts.summary, title=self.flow.title, lines=lines)
+
     def editable_steps(self, state: FlowState) -> list[Step]:
         """Steps the member may choose from the summary's "Modifier une réponse"."""
         kept = self.relevant_answers(state.answers)

@@ -145,6 +145,13 @@ class FlowAdminTexts(_Texts):
     download_caption: Template("flow", "version")
 
 
+class CliTexts(_Texts):
+    """What ``python -m bot check`` and ``shell`` print for admins in a terminal."""
+
+    check_ok: Template("files")
+    unknown_flow: Template("flow", "flows")
+
+
 class SystemTexts(_Texts):
     help: Template()
     start: Template()
@@ -160,5 +167,6 @@ class Messages(_Texts):
     intake: IntakeTexts
     requests: RequestListTexts
     flows: FlowAdminTexts
+    cli: CliTexts
     system: SystemTexts
     schema_: str | None = Field(default=None, alias="$schema")

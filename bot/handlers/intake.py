@@ -50,9 +50,9 @@ def _prompt_message(
     messages = context.services.messages
     prompt = engine.prompt(session.state)
     if isinstance(prompt, Summary):
-        text, markup = ui.summary_text(engine, prompt), ui.summary_keyboard(messages, session.token)
+        text, markup = engine.summary_text(prompt), ui.summary_keyboard(messages, session.token)
     else:
-        text = ui.question_text(engine, prompt)
+        text = engine.question_text(prompt)
         markup = ui.question_keyboard(
             engine, messages, session.token, session.state, prompt, typed_controls=not _in_group(session)
         )

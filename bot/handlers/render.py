@@ -14,9 +14,9 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.flows import ChoiceStep, FlowEngine, FlowState, Question, Summary, TextStep, YesNoStep
+from bot.core.flows import ChoiceStep, FlowEngine, FlowState, Question, TextStep, YesNoStep
 from bot.core.messages import Messages
-from bot.core.texts import Html, escape, join, render
+from bot.core.texts import Html, escape
 
 CALLBACK_VERSION = "1"
 SEPARATOR = "|"
@@ -138,23 +138,6 @@ def button(label: str, payload: Payload) -> InlineKeyboardButton:
 
 
 # --- flow prompts ------------------------------------------------------------------------
-
-
-def question_text(engine: FlowEngine, question: Question) -> Html:
-    texts = engine.texts
-    parts = [render(texts.question, number=question.number, total=question.total,
-                    question=Html(question.step.question))]
-    if question.step.help:
-        parts.append(render(texts.help_line, help=Html(question.step.help)))
-    if question.current_answer is not None:
-        parts.append(render(texts.current_answer, answer=question.current_answer))
-    return join(parts)
-
-
-def summary_text(engine: FlowEngine, summary: Summary) -> Html:
-    texts = engine.texts
-    lines = join([render(texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
-    return render(texts.summary, title=engine.flow.title, lines=lines)
 
 
 def needs_buttons(question: Question) -> bool:
