@@ -243,6 +243,7 @@ class AmendTexts(_Texts):
     done: Template("member", "number", "version", "changes")
     change_line: Template("label", "before", "after")
     no_change: Template()
+    cancelled: Template("number")
 
 
 class ConsentTexts(_Texts):

@@ -15,7 +15,8 @@ from telegram import Update
 from bot.core.consent_texts import AmendTexts
 from bot.core.flows import FlowEngine, FlowState
 from bot.core.texts import Html, join, render
-from bot.handlers import consent, intake
+from bot.handlers import consent
+from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
 from bot.handlers import render as ui
 from bot.services import BotContext
@@ -67,7 +68,7 @@ async def modifier(update: Update, context: BotContext) -> None:
         await message.reply_html(refusal)
         return
     await message.reply_html(render(texts.intro, number=number))
-    await intake.show(context, session)
+    await view.show(context, session)
 
 
 def _changes(engine: FlowEngine, before: Mapping[str, Any], after: Mapping[str, Any], texts: AmendTexts) -> Html:

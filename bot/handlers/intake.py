@@ -14,19 +14,20 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from telegram import Chat, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.helpers import create_deep_linked_url
 
 from bot.core.flows import (
-    Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Summary, Text,
+    Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Text,
 )
 from bot.core.texts import Html, join, render
 from bot.handlers import amend, consent, practices
+from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.services import BotContext
-from bot.storage import chats, requests, sessions
+from bot.storage import amendments, chats, requests, sessions
 from bot.storage.sessions import FlowSession
 
 logger = logging.getLogger(__name__)
@@ -34,60 +35,6 @@ logger = logging.getLogger(__name__)
 FLOW_ID = "demande_partenariat"
 DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in private
 MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
-
-
-def _in_group(session: FlowSession) -> bool:
-    return session.chat_id != session.user_id  # a private chat's id is its member's id
-
-
-# --- showing where a member is -----------------------------------------------------------
-
-
-def _prompt_message(
-    context: BotContext, session: FlowSession, engine: FlowEngine, error: Html | None = None
-) -> tuple[Html, InlineKeyboardMarkup | ForceReply | None]:
-    """The text and markup of the current question or of the summary."""
-    messages = context.services.messages
-    prompt = engine.prompt(session.state)
-    if isinstance(prompt, Summary):
-        text, markup = engine.summary_text(prompt), ui.summary_keyboard(messages, session.token)
-    else:
-        text = engine.question_text(prompt)
-        markup = ui.question_keyboard(
-            engine, messages, session.token, session.state, prompt, typed_controls=not _in_group(session)
-        )
-        if _in_group(session):
-            text = _group_question(context, session, prompt, text)
-            markup = markup if ui.needs_buttons(prompt) else ui.force_reply(prompt)
-    if error is not None:
-        text = join([error, text], "\n\n")
-    return text, markup
-
-
-def _group_question(context: BotContext, session: FlowSession, prompt: Question, text: Html) -> Html:
-    texts = context.services.messages.intake
-    text = render(texts.group_question, member=ui.mention(session.user_id, session.author_name), question=text)
-    return text if ui.needs_buttons(prompt) else join([text, Html(texts.group_reply_hint)])
-
-
-async def _show(
-    context: BotContext, session: FlowSession, engine: FlowEngine, *,
-    reply_to: Message | None = None, error: Html | None = None,
-) -> None:
-    text, markup = _prompt_message(context, session, engine, error)
-    if reply_to is not None:
-        await reply_to.reply_html(text, reply_markup=markup)
-    else:
-        await context.bot.send_message(session.chat_id, text, reply_markup=markup)
-
-
-async def show(context: BotContext, session: FlowSession) -> None:
-    """Show where a flow another module opened stands (an amendment's summary)."""
-    await _show(context, session, await _engine(context, session))
-
-
-async def _engine(context: BotContext, session: FlowSession) -> FlowEngine:
-    return await context.services.catalog.engine(session.state.flow_id, session.state.flow_version)
 
 
 # --- starting ----------------------------------------------------------------------------
@@ -113,12 +60,12 @@ async def _start_flow(update: Update, context: BotContext, chat: Chat, user: Use
         )
         intro = join([heading, intro], "\n\n")
     await context.bot.send_message(chat.id, intro)
-    await _show(context, session, engine)
+    await view.show(context, session, engine)
 
 
 async def _resume(context: BotContext, session: FlowSession, message: Message) -> None:
     await message.reply_html(context.services.messages.intake.resume)
-    await _show(context, session, await _engine(context, session))
+    await view.show(context, session, await view.engine(context, session))
 
 
 async def partenariat(update: Update, context: BotContext) -> None:
@@ -181,11 +128,14 @@ async def start_private(update: Update, context: BotContext) -> bool:
     try:
         member = await context.bot.get_chat_member(group_id, user.id)
         allowed = member.status in MEMBER_STATUSES or getattr(member, "is_member", False)
+        group = await context.bot.get_chat(group_id) if allowed else None
     except TelegramError:
         allowed = False
     if not allowed:
         await message.reply_html(services.messages.intake.not_a_member)
         return True
+    # The group's title names it in this private chat, even if nobody typed a command there yet.
+    await chats.remember(services.database, group.id, group.type, group.title)
     await _start_flow(update, context, chat, user, origin_chat_id=group_id)
     return True
 
@@ -199,10 +149,10 @@ async def _advance(
 ) -> bool:
     """Apply one input to a member's flow and show what comes next; False if it was refused."""
     services = context.services
-    engine = await _engine(context, session)
+    engine = await view.engine(context, session)
     turn = engine.advance(session.state, action, services.today())
     if turn.error is not None:
-        await _show(context, session, engine, reply_to=reply_to, error=turn.error)
+        await view.show(context, session, engine, reply_to=reply_to, error=turn.error)
         return False
     if turn.done:
         # A flow opened by /modifier amends its request instead of filing a new one.
@@ -213,7 +163,7 @@ async def _advance(
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
     await practices.send_reminders(context, session.chat_id, turn.reminders)
-    await _show(context, session, engine, reply_to=reply_to)
+    await view.show(context, session, engine, reply_to=reply_to)
     return True
 
 
@@ -276,9 +226,9 @@ async def answer_not_text(update: Update, context: BotContext) -> None:
     session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
     if session is None:
         return
-    engine = await _engine(context, session)
+    engine = await view.engine(context, session)
     error = Html(context.services.messages.intake.text_expected)
-    await _show(context, session, engine, reply_to=message, error=error)
+    await view.show(context, session, engine, reply_to=message, error=error)
 
 
 async def back(update: Update, context: BotContext) -> None:
@@ -291,13 +241,26 @@ async def back(update: Update, context: BotContext) -> None:
     await _advance(update, context, session, Back(), reply_to=message)
 
 
+async def _drop(update: Update, context: BotContext, session: FlowSession) -> Html:
+    """End a member's flow without storing it; say what became of it."""
+    services = context.services
+    # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
+    amended = await amendments.amended_number(services.database, session.token)
+    async with services.database.transaction(update.update_id) as connection:
+        await sessions.delete(connection, session.chat_id, session.user_id)
+    if amended is not None:
+        return render(services.library.consent.amend.cancelled, number=amended)
+    return Html(services.messages.intake.cancelled)
+
+
 async def cancel(update: Update, context: BotContext) -> None:
     """Drop the member's request in progress (/annuler)."""
     message = update.effective_message
-    texts = context.services.messages.intake
-    async with context.services.database.transaction(update.update_id) as connection:
-        deleted = await sessions.delete(connection, message.chat_id, message.from_user.id)
-    await message.reply_html(texts.cancelled if deleted else texts.nothing_to_cancel)
+    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    if session is None:
+        await message.reply_html(context.services.messages.intake.nothing_to_cancel)
+        return
+    await message.reply_html(await _drop(update, context, session))
 
 
 # --- buttons -----------------------------------------------------------------------------
@@ -336,7 +299,7 @@ async def press(update: Update, context: BotContext) -> None:
     if session.user_id != query.from_user.id:
         await query.answer(texts.not_your_button, show_alert=True)
         return
-    engine = await _engine(context, session)
+    engine = await view.engine(context, session)
     current = session.state.current
     if payload.step != (-1 if current is None else engine.flow.index(current)):
         await query.answer(texts.stale_button, show_alert=True)
@@ -350,10 +313,9 @@ async def press(update: Update, context: BotContext) -> None:
         await query.edit_message_reply_markup(markup)
         return
     if payload.action == "cancel":
-        async with services.database.transaction(update.update_id) as connection:
-            await sessions.delete(connection, session.chat_id, session.user_id)
+        outcome = await _drop(update, context, session)
         await query.answer()
-        await query.edit_message_text(texts.cancelled)
+        await query.edit_message_text(outcome)
         return
     action = _action(engine, session, payload)
     if action is None:

@@ -215,6 +215,21 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     assert await rows(bot, "SELECT number, request_version FROM consent_rounds ORDER BY id") == [(1, 1), (2, 2)]
 
 
+async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    await file_request(staged)
+    before = await rows(bot, "SELECT step_id, value FROM request_answers ORDER BY step_id")
+
+    fake.send(staged.author, staged.group, "/modifier 1")
+    await staged.message(lambda m: "✅ Valider" in m.button_texts())
+    fake.send(staged.author, staged.group, "/annuler")
+    dropped = await staged.containing("Modification abandonnée")
+    assert "la demande n°1 reste telle qu'elle était" in dropped.plain_text
+    assert await rows(bot, "SELECT step_id, value FROM request_answers ORDER BY step_id") == before
+    assert await rows(bot, "SELECT version, status FROM requests") == [(1, "submitted")]
+    assert await rows(bot, "SELECT * FROM amendments") == []
+
+
 async def test_a_member_changes_position_and_the_history_keeps_every_change(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, _ = staged.circle

@@ -1,0 +1,65 @@
+"""Showing a member where their flow stands: the current question, or the summary.
+
+Shared by the modules that open flows (a new request, an amendment). In a group, typed
+answers come as replies to a question sent with ``ForceReply(selective=True)``; the member is
+mentioned so the reply box opens for them alone.
+"""
+
+from __future__ import annotations
+
+from telegram import ForceReply, InlineKeyboardMarkup, Message
+
+from bot.core.flows import FlowEngine, Question, Summary
+from bot.core.texts import Html, join, render
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage.sessions import FlowSession
+
+
+def in_group(session: FlowSession) -> bool:
+    return session.chat_id != session.user_id  # a private chat's id is its member's id
+
+
+def _prompt_message(
+    context: BotContext, session: FlowSession, flow_engine: FlowEngine, error: Html | None = None
+) -> tuple[Html, InlineKeyboardMarkup | ForceReply | None]:
+    """The text and markup of the current question or of the summary."""
+    messages = context.services.messages
+    prompt = flow_engine.prompt(session.state)
+    if isinstance(prompt, Summary):
+        text, markup = flow_engine.summary_text(prompt), ui.summary_keyboard(messages, session.token)
+    else:
+        text = flow_engine.question_text(prompt)
+        markup = ui.question_keyboard(
+            flow_engine, messages, session.token, session.state, prompt, typed_controls=not in_group(session)
+        )
+        if in_group(session):
+            text = _group_question(context, session, prompt, text)
+            markup = markup if ui.needs_buttons(prompt) else ui.force_reply(prompt)
+    if error is not None:
+        text = join([error, text], "\n\n")
+    return text, markup
+
+
+def _group_question(context: BotContext, session: FlowSession, prompt: Question, text: Html) -> Html:
+    texts = context.services.messages.intake
+    text = render(texts.group_question, member=ui.mention(session.user_id, session.author_name), question=text)
+    return text if ui.needs_buttons(prompt) else join([text, Html(texts.group_reply_hint)])
+
+
+async def show(
+    context: BotContext, session: FlowSession, flow_engine: FlowEngine | None = None, *,
+    reply_to: Message | None = None, error: Html | None = None,
+) -> None:
+    """Send the current question or summary, as a reply to ``reply_to`` when given."""
+    flow_engine = flow_engine or await engine(context, session)
+    text, markup = _prompt_message(context, session, flow_engine, error)
+    if reply_to is not None:
+        await reply_to.reply_html(text, reply_markup=markup)
+    else:
+        await context.bot.send_message(session.chat_id, text, reply_markup=markup)
+
+
+async def engine(context: BotContext, session: FlowSession) -> FlowEngine:
+    """The engine of the flow version this session started on."""
+    return await context.services.catalog.engine(session.state.flow_id, session.state.flow_version)
