@@ -29,7 +29,7 @@ from telegram.ext import (
 from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
-from bot.handlers import admin, errors, general, intake, practices, register, reviews
+from bot.handlers import admin, errors, general, intake, practices, privacy, register, reviews
 from bot.handlers import amend, circle, consent
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
@@ -97,6 +97,10 @@ def build_application(settings: Settings, library: Library) -> Application:
     application.add_handler(CommandHandler("demandes", request_list.list_requests, filters=NEW))
     application.add_handler(CommandHandler("demande", request_list.show_request, filters=NEW))
     application.add_handler(CallbackQueryHandler(request_list.turn_page, pattern=_pressed(ui.ListPage)))
+    # Personal data: what is kept about me, and erasing it.
+    application.add_handler(CommandHandler("mes_donnees", privacy.my_data, filters=NEW))
+    application.add_handler(CommandHandler("oublier", privacy.forget_me, filters=NEW))
+    application.add_handler(CallbackQueryHandler(privacy.confirm_forget, pattern=_pressed(ui.ForgetMe)))
     # Good practices.
     application.add_handler(CommandHandler("bonnes_pratiques", practices.catalogue, filters=NEW))
     application.add_handler(CallbackQueryHandler(practices.show, pattern=_pressed(ui.PracticePage)))
@@ -161,6 +165,8 @@ async def _register_commands(application: Application, library: Library, setting
         BotCommand("revision", descriptions.revision),
         BotCommand("retour", descriptions.retour),
         BotCommand("annuler", descriptions.annuler),
+        BotCommand("mes_donnees", descriptions.mes_donnees),
+        BotCommand("oublier", descriptions.oublier),
         BotCommand("aide", descriptions.aide),
     ]
     admin_commands = [

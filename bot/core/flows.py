@@ -137,6 +137,8 @@ class Flow(_Model):
     partner_fields: PartnerFields
     card: tuple[Identifier, ...] = ()
     practices: tuple[PracticeRule, ...] = ()
+    # Answers that describe the member who filed (their contact): blanked when they ask /oublier.
+    personal: tuple[Identifier, ...] = ()
     schema_: str | None = Field(default=None, alias="$schema")
 
     @model_validator(mode="after")
@@ -176,9 +178,10 @@ class Flow(_Model):
         for loc, name in register:
             if name is not None and name not in seen:
                 fault("unknown_step", loc, name, step=name)
-        for index, name in enumerate(self.card):
-            if name not in seen:
-                fault("unknown_step", ("card", index), name, step=name)
+        for field_name in ("card", "personal"):
+            for index, name in enumerate(getattr(self, field_name)):
+                if name not in seen:
+                    fault("unknown_step", (field_name, index), name, step=name)
         kind = seen.get(self.partner_fields.kind)
         if kind is not None and not isinstance(kind, ChoiceStep):
             fault("register_kind_not_choice", ("partner_fields", "kind"), kind.id)

@@ -68,6 +68,8 @@ class Commands(_Texts):
     revision: Label
     flux: Label
     recharger: Label
+    mes_donnees: Label
+    oublier: Label
     retour: Label
     annuler: Label
     aide: Label
@@ -145,6 +147,31 @@ class FlowAdminTexts(_Texts):
     download_caption: Template("flow", "version")
 
 
+class PrivacyTexts(_Texts):
+    """/mes_donnees and /oublier: what the bot keeps about a member, and erasing it."""
+
+    private_only: Template()
+    header: Template()
+    nothing: Template()
+    requests: Template("count")
+    request_line: Template("group", "number", "partner", "date")
+    flows: Template("count")
+    circles: Template("groups")
+    coordinations: Template("groups")
+    positions: Template("count")
+    position_line: Template("group", "number", "position", "date", "reason")
+    reason: Template("reason")
+    more: Template("count")
+    private_chat: Label
+    footer: Template()
+    confirm: Template()
+    button_yes: Label
+    button_no: Label
+    kept: Template()
+    done: Template()
+    anonymous_name: Label
+
+
 class CliTexts(_Texts):
     """What ``python -m bot check`` and ``shell`` print for admins in a terminal."""
 
@@ -167,6 +194,7 @@ class Messages(_Texts):
     intake: IntakeTexts
     requests: RequestListTexts
     flows: FlowAdminTexts
+    privacy: PrivacyTexts
     cli: CliTexts
     system: SystemTexts
     schema_: str | None = Field(default=None, alias="$schema")

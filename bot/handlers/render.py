@@ -98,9 +98,18 @@ class ReviewPress(Payload):
     outcome: Literal["continue", "rediscuss", "end"]
 
 
+class ForgetMe(Payload):
+    """The confirmation of /oublier: only the member who asked may answer it."""
+
+    kind: Literal["x"] = "x"
+    user_id: Annotated[int, Field(gt=0)]
+    confirmed: bool
+
+
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
 PAYLOADS: tuple[type[Payload], ...] = (
     FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
+    ForgetMe,
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}

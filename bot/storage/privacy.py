@@ -1,0 +1,148 @@
+"""A member's personal data: what is stored about them, and erasing it (RGPD).
+
+Erasing keeps each group's decision record whole: a request, a round, a position stays, with
+the member's name replaced by an anonymous label and their Telegram id by a pseudonym
+(negative, so it can never be a real user). What exists only for the member goes: flows
+in progress, roster entries, pending questions, requests filed in their private chat.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+# Every column holding a member's Telegram id in a row that belongs to a group's record,
+# with the column holding their name beside it (None when there is none).
+PSEUDONYMISED: tuple[tuple[str, str, str | None], ...] = (
+    ("requests", "author_id", "author_name"),
+    ("consent_rounds", "opened_by", "opened_by_name"),
+    ("consent_rounds", "closed_by", None),
+    ("round_roster", "user_id", "name"),
+    ("round_positions", "user_id", None),
+    ("reviews", "answered_by", "answered_by_name"),
+    ("flow_versions", "author_id", "author_name"),
+    ("circle_members", "added_by", None),
+)
+# Rows that exist only for the member.
+DELETED: tuple[tuple[str, str], ...] = (
+    ("flow_sessions", "user_id"),
+    ("circle_members", "user_id"),
+    ("circle_join_requests", "user_id"),
+    ("coordinators", "user_id"),
+    ("round_prompts", "user_id"),
+)
+
+
+@dataclass(frozen=True)
+class FiledRequest:
+    chat_title: str | None
+    number: int
+    partner: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TakenPosition:
+    chat_title: str | None
+    request_number: int
+    position: str
+    reason: str | None
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Everything stored under one member's Telegram id."""
+
+    requests: list[FiledRequest] = field(default_factory=list)
+    flows_in_progress: int = 0
+    circles: list[str] = field(default_factory=list)
+    coordinations: list[str] = field(default_factory=list)
+    positions: list[TakenPosition] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.requests or self.flows_in_progress or self.circles or self.coordinations or self.positions)
+
+
+async def personal_data(database: Database, user_id: int) -> PersonalData:
+    requests = await database.fetch_all(
+        "SELECT c.title, q.number, q.partner_name, q.created_at FROM requests q"
+        " LEFT JOIN chats c ON c.id = q.chat_id WHERE q.author_id = ? ORDER BY q.id",
+        (user_id,),
+    )
+    flows = await database.fetch_one("SELECT COUNT(*) AS n FROM flow_sessions WHERE user_id = ?", (user_id,))
+    circles = await database.fetch_all(
+        "SELECT COALESCE(c.title, m.chat_id) AS title FROM circle_members m"
+        " LEFT JOIN chats c ON c.id = m.chat_id WHERE m.user_id = ?",
+        (user_id,),
+    )
+    coordinations = await database.fetch_all(
+        "SELECT COALESCE(c.title, k.chat_id) AS title FROM coordinators k"
+        " LEFT JOIN chats c ON c.id = k.chat_id WHERE k.user_id = ?",
+        (user_id,),
+    )
+    positions = await database.fetch_all(
+        "SELECT c.title, q.number, p.position, p.reason, p.recorded_at FROM round_positions p"
+        " JOIN consent_rounds r ON r.id = p.round_id JOIN requests q ON q.id = r.request_id"
+        " LEFT JOIN chats c ON c.id = r.chat_id WHERE p.user_id = ? ORDER BY p.id",
+        (user_id,),
+    )
+    return PersonalData(
+        requests=[FiledRequest(*row) for row in requests],
+        flows_in_progress=flows["n"],
+        circles=[str(row["title"]) for row in circles],
+        coordinations=[str(row["title"]) for row in coordinations],
+        positions=[TakenPosition(*row) for row in positions],
+    )
+
+
+async def forget(
+    database: Database, user_id: int, *, anonymous_name: str, personal_steps: frozenset[str]
+) -> None:
+    """Erase a member's personal data in one transaction; ``personal_steps`` name the answers
+    that describe the member (their contact), blanked in the requests they filed."""
+    pseudonym = -secrets.randbelow(2**52) - 1
+    async with database.transaction() as connection:
+        # The roster's key changes under the positions that refer to it: check at commit.
+        await connection.execute("PRAGMA defer_foreign_keys = ON")
+        # Requests filed in the member's private chat are theirs alone, not a group's record.
+        await connection.execute("DELETE FROM requests WHERE chat_id = ? AND author_id = ?", (user_id, user_id))
+        await connection.execute("DELETE FROM chats WHERE id = ?", (user_id,))
+        await _blank_personal_answers(connection, user_id, personal_steps, anonymous_name)
+        for table, column in DELETED:
+            await connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (user_id,))
+        for table, column, name in PSEUDONYMISED:
+            renamed = f", {name} = ?" if name else ""
+            values = (pseudonym, anonymous_name) if name else (pseudonym,)
+            await connection.execute(f"UPDATE {table} SET {column} = ?{renamed} WHERE {column} = ?", (*values, user_id))
+
+
+async def _blank_personal_answers(
+    connection: aiosqlite.Connection, user_id: int, steps: frozenset[str], anonymous_name: str
+) -> None:
+    if not steps:
+        return
+    marks = ", ".join("?" * len(steps))
+    await connection.execute(
+        f"UPDATE request_answers SET value = ? WHERE step_id IN ({marks})"
+        " AND request_id IN (SELECT id FROM requests WHERE author_id = ?)",
+        (json.dumps(anonymous_name, ensure_ascii=False), *sorted(steps), user_id),
+    )
+    # Former versions of amended requests keep their answers as one JSON object each.
+    async with connection.execute(
+        "SELECT v.request_id, v.version, v.answers FROM request_versions v"
+        " JOIN requests q ON q.id = v.request_id WHERE q.author_id = ?",
+        (user_id,),
+    ) as cursor:
+        versions = await cursor.fetchall()
+    for request_id, version, answers in versions:
+        kept = {step: (anonymous_name if step in steps else value) for step, value in json.loads(answers).items()}
+        await connection.execute(
+            "UPDATE request_versions SET answers = ? WHERE request_id = ? AND version = ?",
+            (json.dumps(kept, ensure_ascii=False), request_id, version),
+        )

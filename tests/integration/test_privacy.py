@@ -1,0 +1,83 @@
+"""Personal data (RGPD): a member sees what is kept about them and erases it; decisions stay whole."""
+
+from __future__ import annotations
+
+from tests.fake_telegram import FakeTelegram
+from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.test_consent import bot, file_request, give_reason, open_round, rows, scene, settled
+
+__all__ = ["bot"]  # the consent tests' bot: short tally intervals
+
+
+async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stays(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, cal = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Personne pour tenir le stand ce jour-là")
+    await settled(fake, proposal, "Cal : objection")
+    private = fake.private_chat(cal)
+
+    fake.send(cal, private, "/mes_donnees")
+    kept = (await fake.next_message(private)).plain_text
+    assert "Cercle cœur de : GL Pays d'Uzès" in kept
+    assert "demande n°1 : objection" in kept and "« Personne pour tenir le stand ce jour-là »" in kept
+
+    fake.send(cal, private, "/oublier")
+    confirm = await fake.next_message(private)
+    assert "C'est définitif" in confirm.plain_text
+    await fake.callback_answer(fake.press(cal, confirm, "Oui, effacer mes données"))
+    await fake.wait_edit(confirm)
+    assert "vos données personnelles sont effacées" in confirm.plain_text
+
+    assert await rows(bot, "SELECT COUNT(*) FROM circle_members WHERE user_id = ?", cal.id) == [(0,)]
+    for table, column in (("round_roster", "user_id"), ("round_positions", "user_id")):
+        assert await rows(bot, f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", cal.id) == [(0,)]
+    assert await rows(bot, "SELECT name FROM round_roster WHERE user_id < 0") == [("membre anonymisé",)]
+    assert await rows(bot, "SELECT position, reason FROM round_positions") == [
+        ("objection", "Personne pour tenir le stand ce jour-là"),
+    ]
+    fake.send(cal, private, "/mes_donnees")
+    assert "Je ne garde aucune donnée" in (await fake.next_message(private)).plain_text
+
+    fake.send(staged.admin, staged.group, "/clore 1")
+    outcome = await staged.containing("objection à travailler")
+    assert "Cal" not in outcome.plain_text and "membre anonymisé" in outcome.plain_text
+
+
+async def test_an_author_forgotten_keeps_the_groups_request_without_name_or_contact(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    await file_request(staged)
+    author, private = staged.author, fake.private_chat(staged.author)
+    fake.send(author, private, "/partenariat")
+    await fill(fake, author, private, ONE_OFF_REQUEST[:3], await next_prompt(fake, private))  # a private draft
+
+    fake.send(author, private, "/oublier")
+    await fake.callback_answer(fake.press(author, await fake.next_message(private), "Oui, effacer mes données"))
+    await fake.idle()
+
+    assert await rows(bot, "SELECT author_id < 0, author_name, partner_name FROM requests") == [
+        (1, "membre anonymisé", "Alternatiba"),
+    ]
+    assert await rows(bot, "SELECT value FROM request_answers WHERE step_id = 'contact'") == [('"membre anonymisé"',)]
+    assert await rows(bot, "SELECT COUNT(*) FROM flow_sessions") == [(0,)]
+    fake.send(staged.admin, staged.group, "/demande 1")
+    detail = (await staged.containing("Demande de partenariat n°1")).plain_text
+    assert "Proposée par membre anonymisé" in detail and "@dominique" not in detail
+
+
+async def test_only_the_member_who_asked_can_confirm_and_never_in_a_group(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, cal = staged.circle
+    fake.send(bea, staged.group, "/oublier")
+    assert "conversation privée" in (await staged.containing("Par discrétion")).plain_text
+
+    private = fake.private_chat(bea)
+    fake.send(bea, private, "/oublier")
+    confirm = await fake.next_message(private)
+    forged = fake.press_data(cal, confirm, confirm.buttons()[0][0]["callback_data"])
+    assert "autre membre" in (await fake.callback_answer(forged))["text"]
+    assert await rows(bot, "SELECT COUNT(*) FROM circle_members WHERE user_id = ?", bea.id) == [(1,)]
+    fake.press(bea, confirm, "Non, ne rien changer")
+    await fake.wait_edit(confirm)
+    assert "Rien n'a été effacé" in confirm.plain_text
