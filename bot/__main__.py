@@ -18,13 +18,15 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot.config import Settings
 from bot.core.flows import Flow
 from bot.core.library import Library, load_library
 from bot.core.loading import InvalidFile
 
 EXIT_INVALID_FILES = 1
-EXIT_MISSING_TOKEN = 2
+EXIT_MISSING_TOKEN = 2  # also for any other setting that is wrong
 EXIT_NO_DATABASE = 3
 
 
@@ -38,18 +40,19 @@ def _library(directory: Path) -> Library:
 
 
 def run(settings: Settings, arguments: argparse.Namespace) -> None:
-    """Run the bot with long polling until interrupted."""
-    from bot.app import build_application
+    """Run the bot (webhook if WEBHOOK_URL is set, long polling otherwise) until interrupted."""
+    from bot.app import build_application, serve
     from bot.logs import setup_logging
 
     library = _library(settings.flows_dir)
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
         print(library.messages.system.missing_token, file=sys.stderr)
         sys.exit(EXIT_MISSING_TOKEN)
-    setup_logging(settings.log_level, [settings.telegram_bot_token.get_secret_value()])
-    application = build_application(settings, library)
-    application.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"],
-                            timeout=settings.polling_timeout)
+    secrets = [settings.telegram_bot_token.get_secret_value()]
+    if settings.webhook_secret:
+        secrets.append(settings.webhook_secret.get_secret_value())
+    setup_logging(settings.log_level, secrets)
+    serve(build_application(settings, library), settings)
 
 
 def check(settings: Settings, arguments: argparse.Namespace) -> None:
@@ -134,7 +137,12 @@ def main(argv: list[str] | None = None) -> None:
                           help="the Telegram chat id (a group's starts with -100)")
     exporter.set_defaults(handler=export)
     arguments = parser.parse_args(argv)
-    arguments.handler(Settings(), arguments)
+    try:
+        settings = Settings()
+    except ValidationError as error:  # a wrong .env value: say which, without a traceback
+        print(error, file=sys.stderr)
+        sys.exit(EXIT_MISSING_TOKEN)
+    arguments.handler(settings, arguments)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,30 @@ def _pressed(kind: type) -> object:
     return lambda data: isinstance(ui.decode(data), kind)
 
 
+# What Telegram sends the bot, in both modes: nothing it has no handler for.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+def webhook_options(settings: Settings) -> dict[str, object]:
+    """Where the webhook server listens and what Telegram is told (run_webhook's arguments)."""
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": settings.webhook_path,
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret.get_secret_value(),
+        "allowed_updates": ALLOWED_UPDATES,
+    }
+
+
+def serve(application: Application, settings: Settings) -> None:
+    """Run until interrupted: webhook when WEBHOOK_URL is set, long polling otherwise."""
+    if settings.webhook_url:
+        application.run_webhook(**webhook_options(settings))
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=settings.polling_timeout)
+
+
 def build_application(settings: Settings, library: Library) -> Application:
     builder = (
         ApplicationBuilder()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -33,6 +34,21 @@ class Settings(BaseSettings):
     # a day's follow-ups go out.
     review_check_minutes: Annotated[float, Field(gt=0)] = 5
     review_post_hour: Annotated[int, Field(ge=0, le=23)] = 10
+
+    # Webhook mode, for hosting behind HTTPS: set WEBHOOK_URL and Telegram pushes updates to
+    # it instead of being polled. The secret is checked on every request (403 otherwise).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: Annotated[int, Field(gt=0, lt=65536)] = 8443
+    webhook_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-/]*$")] = "telegram"
+
+    @model_validator(mode="after")
+    def _webhook_has_a_secret(self) -> Settings:
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if self.webhook_url and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise ValueError("WEBHOOK_SECRET (16 to 256 characters among A-Z a-z 0-9 _ -) is required with WEBHOOK_URL")
+        return self
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

@@ -556,6 +556,11 @@ class FakeTelegram:
             by or user, chat, None, {"left_chat_member": user.to_dict()}, service=True
         )
 
+    def open_private_chat(self, user: FakeUser) -> FakeChat:
+        """The user has started the bot (the bot may now write to them) without queuing an update."""
+        self._started.add(user.id)
+        return self.private_chat(user)
+
     def block_bot(self, user: FakeUser) -> None:
         self._blocked.add(user.id)
 

@@ -22,8 +22,11 @@ class RunningBot:
         self.settings = settings
         self.application: Application | None = None
 
+    def build(self) -> Application:
+        return build_application(self.settings, load_library(self.settings.flows_dir))
+
     async def start(self) -> None:
-        application = build_application(self.settings, load_library(self.settings.flows_dir))
+        application = self.build()
         await application.initialize()
         await application.post_init(application)
         await application.start()
