@@ -182,6 +182,9 @@ def _line_of(data: Any, loc: Sequence[int | str]) -> int | None:
     return line
 
 
+_STEP_KINDS = {"text", "choice", "yes_no", "number", "date"}
+
+
 def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
     """Name the place of an error the way an admin reads the file: step id, then field."""
     parts: list[str] = []
@@ -198,9 +201,8 @@ def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
         elif isinstance(node, Mapping) and part in node:
             node = node[part]
             parts.append(texts.field.format(field=part))
-        elif isinstance(part, str) and not isinstance(node, Mapping):
-            parts.append(texts.field.format(field=part))
-        elif isinstance(part, str) and part not in {"text", "choice", "yes_no", "number", "date"}:
+        elif isinstance(part, str) and (not isinstance(node, Mapping) or part not in _STEP_KINDS):
+            # pydantic names the step kind in the location of a step's errors: not a field.
             parts.append(texts.field.format(field=part))
     return ", ".join(parts)
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
-from tests.integration.conversation import ONE_OFF_REQUEST, answer, fill, next_prompt
+from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
 
 FLOW_FILE = CONVERSATIONS / "demande_partenariat.yaml"
 ORIGINAL_QUESTION = "Quel est le nom de l'organisation ou de la personne qui propose ce partenariat ?"

@@ -13,7 +13,7 @@ from telegram import Update
 
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, settings_for
-from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, next_prompt
+from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, fill, next_prompt
 
 PROPOSAL = "Consentement sur la demande"
 
