@@ -25,6 +25,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.catalog import FlowCatalog
 from bot.config import Settings
@@ -78,7 +79,8 @@ def serve(application: Application, settings: Settings) -> None:
         application.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=settings.polling_timeout)
 
 
-def build_application(settings: Settings, library: Library) -> Application:
+def build_application(settings: Settings, library: Library, *, request: BaseRequest | None = None) -> Application:
+    """The bot's application; ``request`` replaces HTTP to Telegram (the benchmark answers in process)."""
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -97,6 +99,8 @@ def build_application(settings: Settings, library: Library) -> Application:
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)
     if settings.telegram_base_file_url:

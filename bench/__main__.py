@@ -1,0 +1,178 @@
+"""Run the benchmark: ``python -m bench`` (every scenario, under three minutes on two cores).
+
+    python -m bench                        every figure, in one table
+    python -m bench --only throughput,burst
+    python -m bench --profile throughput   also write a pyinstrument profile (pip install -e ".[bench]")
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from bench import burst, growth, memory, startup, throughput
+from bench.report import Row, machine, table
+from bench.scene import library
+from bot.core.library import Library
+
+SCENARIOS = ("throughput", "burst", "growth", "memory", "startup")
+LARGE = (10, 10_000)  # ten groups of 10,000 requests: 100,000
+SMALL = (1, 1_000)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+async def _throughput(flows: Library, _: Path) -> list[Row]:
+    bot, bare = await throughput.measure(flows)
+    ratio = bot.per_second / bare.per_second
+    shares = " / ".join(f"{bot.mix[kind] * 100 / bot.updates:.0f} % {kind}" for kind in ("flow", "consent", "command"))
+    percentiles = (0.50, 0.95, 0.99)
+    return [
+        Row(f"1. Throughput, {bot.updates:,} updates ({shares}), updates/s",
+            f"{bot.per_second:,.0f}", f"bare PTB echo: {bare.per_second:,.0f}/s", "—", None),
+        Row("1. Throughput ratio, bot / bare", f"{ratio:.3f}", "1.000", ">= 0.25", ratio >= 0.25),
+        Row("2. Latency of one update, commit included, p50 / p95 / p99 ms",
+            " / ".join(_ms(bot.percentile(q)) for q in percentiles),
+            "bare: " + " / ".join(_ms(bare.percentile(q)) for q in percentiles),
+            "p99 < 5 ms", bot.percentile(0.99) < 0.005),
+    ]
+
+
+async def _burst(flows: Library, _: Path) -> list[Row]:
+    result = await burst.measure(flows)
+    label = f"3. Burst, {result.presses} presses in {result.spread:.0f} s"
+    if result.failure:
+        return [Row(f"{label}: {result.failure}", ", ".join(result.refusals) or "—", "—", "a tally on screen", False)]
+    gap = "—" if result.min_gap is None else f"{result.min_gap:.2f} s"
+    exact = result.final_delay is not None and result.stored_consents == result.presses
+    return [
+        Row(f"{label}: tally edits (shortest gap)", f"{result.edits} ({gap})",
+            f"one edit per press: {result.presses}", "<= 1 per 3 s",
+            result.min_gap is None or result.min_gap >= 3.0),
+        Row(f"{label}: last press -> exact final tally on screen",
+            "never" if result.final_delay is None else f"{result.final_delay:.2f} s",
+            f"{result.stored_consents} consents stored", "exact", exact),
+        Row(f"{label}: requests Telegram would refuse", str(result.refused),
+            ", ".join(result.refusals) or "20/min/group, 1 edit/s/message, 30/s", "0", result.refused == 0),
+    ]
+
+
+async def _growth(flows: Library, directory: Path) -> list[Row]:
+    small, large = await growth.measure(flows, directory, (SMALL, LARGE))
+    rows = [Row(f"4. Growth: registers built (bulk SQL), {small.requests:,} / {large.requests:,} requests",
+                f"{large.build_seconds:.1f} s", f"{small.build_seconds:.1f} s", "—", None)]
+    for command, milliseconds in large.milliseconds.items():
+        if command == "/export":
+            value, base = large.export_per_thousand(), small.export_per_thousand()
+            figure = (f"4. Growth: /export, ms per 1,000 rows ({large.group_requests:,}-row file: "
+                      f"{milliseconds / 1000:.1f} s)")
+        else:
+            value, base = milliseconds, small.milliseconds[command]
+            figure = f"4. Growth: {command}, ms, {large.requests:,} requests"
+        rows.append(Row(figure, f"{value:.2f}", f"{small.requests:,} requests: {base:.2f}",
+                        "<= 2x", value <= 2 * base))
+    return rows
+
+
+async def _memory(flows: Library, directory: Path) -> list[Row]:
+    database = directory / f"register-{LARGE[0] * LARGE[1]}.sqlite3"
+    if not database.exists():
+        await growth.build(flows, database, *LARGE)
+    result = await asyncio.to_thread(memory.measure, database)
+    return [Row(f"5. Memory: peak RSS, {result.members:,} members mid-flow, 100,000 requests stored",
+                f"{result.peak_mb:.0f} MB", f"same process once started: {result.start_mb:.0f} MB",
+                "< 120 MB", result.peak_mb < 120)]
+
+
+async def _startup(flows: Library, _: Path) -> list[Row]:
+    result = await startup.measure()
+    return [Row("6. Start-up: process start -> first getUpdates (median of 3; first, fresh DB)",
+                f"{result.median:.2f} s ({result.first:.2f} s)", f"bare PTB: {result.bare_median:.2f} s",
+                "< 1.5 s", max(result.median, result.first) < 1.5)]
+
+
+RUNNERS: dict[str, Callable] = {
+    "throughput": _throughput, "burst": _burst, "growth": _growth, "memory": _memory, "startup": _startup,
+}
+
+
+class ErrorCount(logging.Handler):
+    """Counts the errors the bot logs, and keeps the first few to show."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+        self.first: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if len(self.first) < 3:
+            error = record.exc_info[1] if record.exc_info else None
+            self.first.append(f"{record.name}: {record.getMessage()}" + (f" ({error!r})" if error else ""))
+
+
+def _profiler(enabled: bool, output: Path) -> AbstractContextManager:
+    if not enabled:
+        return nullcontext()
+    from pyinstrument import Profiler  # the bench extra only
+
+    class Profiled:
+        def __enter__(self) -> None:
+            self.profiler = Profiler(async_mode="enabled")
+            self.profiler.start()
+
+        def __exit__(self, *exc: object) -> None:
+            self.profiler.stop()
+            output.write_text(self.profiler.output_text(unicode=True, color=False), encoding="utf-8")
+            print(f"profile written to {output}")
+
+    return Profiled()
+
+
+async def run(chosen: list[str], profile: str | None) -> list[Row]:
+    flows = library()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        for name in chosen:
+            started = time.perf_counter()
+            with _profiler(profile == name, Path(f"bench-{name}.profile.txt")):
+                rows += await RUNNERS[name](flows, Path(scratch))
+            print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"comma-separated scenarios among {', '.join(SCENARIOS)}")
+    parser.add_argument("--profile", choices=SCENARIOS, help="profile this scenario with pyinstrument")
+    arguments = parser.parse_args()
+    chosen = [name.strip() for name in arguments.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    # A figure measured while the bot fails is worthless: its errors are counted and shown.
+    errors = ErrorCount()
+    logging.getLogger().addHandler(errors)
+    print(f"Machine: {machine()}", flush=True)
+    started = time.perf_counter()
+    rows = asyncio.run(run(chosen, arguments.profile))
+    rows.append(Row("Errors the bot logged during the run", str(errors.count), "—", "0", errors.count == 0))
+    print()
+    print(table(rows))
+    for message in errors.first:
+        print(f"  error: {message}")
+    print(f"\n{len([r for r in rows if r.met is False])} target(s) missed; "
+          f"benchmark took {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

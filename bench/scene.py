@@ -1,0 +1,125 @@
+"""What every scenario needs: the bot and a bare application on the offline API, and updates.
+
+Updates are the JSON Telegram would deliver (a member's message, a command, a button press),
+turned into ``telegram.Update`` objects and handed to ``Application.process_update``: the
+same path as polling or a webhook, without either.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
+
+from bench.bare_bot import echo
+from bench.offline import Limits, OfflineTelegram, Sent
+from bot.app import build_application
+from bot.config import Settings
+from bot.core.library import Library, load_library
+
+ROOT = Path(__file__).resolve().parents[1]
+CONVERSATIONS = ROOT / "conversations"
+TOKEN = "123456:BENCH-TOKEN"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Colibris", "username": "colibris_bench_bot"}
+
+
+def settings(database: Path, **overrides: object) -> Settings:
+    """The bot's settings for a scenario; Telegram's budgets are off unless a scenario sets them."""
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "database_path": database,
+        "flows_dir": CONVERSATIONS,
+        "rate_limit_overall_per_second": 0,
+        "rate_limit_group_per_minute": 0,
+        "rate_limit_max_retries": 0,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+def library() -> Library:
+    return load_library(CONVERSATIONS)
+
+
+@asynccontextmanager
+async def running_bot(
+    bot_settings: Settings, flows: Library | None = None, limits: Limits | None = None, keep: bool = True
+) -> AsyncIterator[tuple[Application, OfflineTelegram]]:
+    """The bot as ``python -m bot`` builds it, started (job queue included) on the offline API."""
+    telegram = OfflineTelegram(BOT_USER, limits=limits, keep=keep)
+    application = build_application(bot_settings, flows or library(), request=telegram)
+    await application.initialize()
+    await application.post_init(application)
+    await application.start()
+    try:
+        yield application, telegram
+    finally:
+        await application.stop()
+        await application.post_shutdown(application)
+        await application.shutdown()
+
+
+@asynccontextmanager
+async def running_bare() -> AsyncIterator[tuple[Application, OfflineTelegram]]:
+    """python-telegram-bot with a single handler echoing every update: the floor to compare with."""
+    telegram = OfflineTelegram(BOT_USER)
+    application = ApplicationBuilder().token(TOKEN).request(telegram).get_updates_request(telegram).build()
+    application.add_handler(TypeHandler(Update, echo))
+    await application.initialize()
+    await application.start()
+    try:
+        yield application, telegram
+    finally:
+        await application.stop()
+        await application.shutdown()
+
+
+def user(user_id: int, name: str) -> dict:
+    return {"id": user_id, "is_bot": False, "first_name": name}
+
+
+def group(chat_id: int, title: str) -> dict:
+    return {"id": chat_id, "type": "supergroup", "title": title}
+
+
+def private(member: dict) -> dict:
+    return {"id": member["id"], "type": "private", "first_name": member["first_name"]}
+
+
+class Updates:
+    """Numbers updates and members' messages the way Telegram does."""
+
+    def __init__(self) -> None:
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1_000_000)
+
+    def message(self, sender: dict, chat: dict, text: str, *, reply_to: Sent | None = None) -> dict:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": sender,
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to.json
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def press(self, sender: dict, on: Sent, data: str) -> dict:
+        query = {
+            "id": str(next(self._message_ids)), "from": sender, "chat_instance": str(on.chat_id),
+            "message": on.json, "data": data,
+        }
+        return {"update_id": next(self._update_ids), "callback_query": query}
+
+
+async def process(application: Application, data: dict) -> None:
+    """Hand one update's JSON to the application, as polling would."""
+    await application.process_update(Update.de_json(data, application.bot))

@@ -1,0 +1,69 @@
+"""Start-up: from starting ``python -m bot`` to its first getUpdates, against the tests' fake server.
+
+The fake Bot API server of the tests (``tests/fake_telegram``) runs in this process on
+127.0.0.1; the bot runs as it is deployed, a fresh Python process reading its settings from
+the environment. The clock starts just before the process is spawned and stops when the
+server sees the first ``getUpdates``: imports, settings, YAML files, database and migrations,
+``getMe``, the command menus. The same is measured for ``bench.bare_bot``, a bare
+python-telegram-bot application, to show the floor; each start runs a few times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.scene import CONVERSATIONS, ROOT
+from tests.fake_telegram import FakeTelegram
+
+
+@dataclass(frozen=True)
+class Startup:
+    first: float  # seconds, fresh database (migrations run)
+    median: float  # seconds, every start
+    bare_median: float
+
+
+async def _start_once(fake: FakeTelegram, module: str, database: Path) -> float:
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_BASE_URL": fake.base_url,
+        "TELEGRAM_BASE_FILE_URL": fake.base_file_url, "DATABASE_PATH": str(database),
+        "FLOWS_DIR": str(CONVERSATIONS), "LOG_LEVEL": "WARNING", "POLLING_TIMEOUT": "1",
+    }
+    polls = fake.poll_count
+    start = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, cwd=ROOT, env=environment,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        while fake.poll_count == polls:
+            if process.returncode is not None:
+                raise RuntimeError(f"python -m {module} stopped: {(await process.stderr.read()).decode()}")
+            await asyncio.sleep(0.002)
+        return time.perf_counter() - start
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)  # PTB stops polling and shuts down cleanly
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def measure(runs: int = 3) -> Startup:
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
+        async with FakeTelegram() as fake:
+            database = Path(scratch) / "startup.sqlite3"
+            bot = [await _start_once(fake, "bot", database) for _ in range(runs)]
+            bare = [await _start_once(fake, "bench.bare_bot", database) for _ in range(runs)]
+    return Startup(bot[0], statistics.median(bot), statistics.median(bare))

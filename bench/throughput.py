@@ -1,0 +1,239 @@
+"""Throughput and latency: many groups at once, against python-telegram-bot with one echo handler.
+
+Each group has ten members, all in its core circle, its first member its admin and
+coordinator, and three requests waiting for a decision. In every group, at once, members
+fill requests (some in the group, replying to the bot, some in private through the deep
+link), the circle takes positions on three consent rounds in turn (each closes when the
+whole circle answered), and someone reads the lists. Every update goes through
+``Application.process_update`` with the offline API; the very same updates then go through
+the bare application. Only the time spent handling updates counts, in both runs: building
+the next update (the members' side) is left out.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import Application
+
+from bench.members import FlowMember, complete_answers
+from bench.offline import OfflineTelegram, Sent
+from bench.scene import (
+    Updates,
+    group,
+    private,
+    running_bare,
+    running_bot,
+    settings,
+    user,
+)
+from bot.core.consent import Member
+from bot.core.flows import FlowEngine
+from bot.core.library import Library
+from bot.handlers import render as ui
+from bot.storage import chats, circles, requests
+from bot.storage.circles import Roster
+from bot.storage.db import Database
+
+FLOW_ID = "demande_partenariat"
+MEMBERS_PER_GROUP = 10
+ROUNDS_PER_GROUP = 3
+FLOW_MEMBERS = 4  # members who file a request, half in the group and half in private
+READS = ("/demandes", "/partenaires", "/bilan", "/demande 1")
+# Positions of the ten circle members on each round, in pressing order.
+POSITIONS = ("consent", "consent", "stand_aside", "consent", "consent",
+             "consent", "consent", "stand_aside", "consent", "consent")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Updates handled, the time spent handling them, and each one's handling time."""
+
+    updates: int
+    seconds: float
+    latencies: list[float]
+    mix: Counter[str]
+    stored: dict[str, int] = field(default_factory=dict)  # what the run left in the bot's database
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Group:
+    """One local group's members and what they do, as a stream of updates."""
+
+    def __init__(self, index: int, engine: FlowEngine, telegram: OfflineTelegram, updates: Updates,
+                 rng: random.Random, flow_answers: int) -> None:
+        self.index = index
+        self.chat = group(-1_000_000_000_000 - index, f"GL bench {index}")
+        self.members = [user(1_000_000 + index * 100 + n, f"Membre {index}-{n}") for n in range(MEMBERS_PER_GROUP)]
+        self.admin = self.members[0]
+        self.engine = engine
+        self.telegram = telegram
+        self.updates = updates
+        self.rng = rng
+        self.flow_answers = flow_answers
+        telegram.admins[self.chat["id"]] = [self.admin]
+        telegram.titles[self.chat["id"]] = self.chat["title"]
+
+    async def seed(self, database: Database, answers: dict) -> None:
+        """The circle, the coordinator and three requests waiting for a decision."""
+        chat_id = self.chat["id"]
+        await chats.remember(database, chat_id, "supergroup", self.chat["title"])
+        async with database.transaction() as connection:
+            for member in self.members:
+                await circles.add(connection, Roster.CIRCLE, chat_id, Member(member["id"], member["first_name"]))
+            await circles.add(connection, Roster.COORDINATION, chat_id, Member(self.admin["id"], "Admin"))
+            author = self.members[-1]
+            for number in range(ROUNDS_PER_GROUP):
+                partner = f"Partenaire {self.index}-{number}"
+                await requests.create(
+                    connection, chat_id=chat_id, author_id=author["id"], author_name=author["first_name"],
+                    flow_id=FLOW_ID, flow_version=1, partner_name=partner,
+                    partner_kind=answers[self.engine.flow.partner_fields.kind],
+                    answers={**answers, self.engine.flow.partner_fields.partner: partner},
+                )
+
+    def _latest(self, chat_id: int, since: int, kind: type) -> Sent:
+        for sent in reversed(self.telegram.by_chat[chat_id][since:]):
+            if any(isinstance(ui.decode(data), kind) for data in sent.callback_data()):
+                return sent
+        raise AssertionError(f"the bot sent no {kind.__name__} buttons in {chat_id}")
+
+    def _flows(self) -> Iterator[tuple[str, dict]]:
+        answered = 0
+        starters = enumerate(self.members[1:])
+        while answered < self.flow_answers:
+            position, member = next(starters)
+            here = position % 2 == 0  # every other member answers in the group, replying to the bot
+            chat = self.chat if here else private(member)
+            if here:
+                since = len(self.telegram.by_chat[self.chat["id"]])
+                yield "command", self.updates.message(member, self.chat, "/partenariat")
+                intro = self._latest(self.chat["id"], since, ui.AnswerHere)
+                data = next(d for d in intro.callback_data() if isinstance(ui.decode(d), ui.AnswerHere))
+                yield "flow", self.updates.press(member, intro, data)
+                answered += 1
+            else:
+                yield "command", self.updates.message(member, chat, f"/start g{self.chat['id']}")
+            filler = FlowMember(member, chat, self.engine, f"Asso {member['id']}")
+            for update in filler.answers(self.telegram, self.updates):
+                if answered == self.flow_answers:
+                    return
+                yield "flow", update
+                answered += 1
+
+    def _consent(self) -> Iterator[tuple[str, dict]]:
+        chat_id = self.chat["id"]
+        for number in range(1, ROUNDS_PER_GROUP + 1):
+            since = len(self.telegram.by_chat[chat_id])
+            yield "command", self.updates.message(self.admin, self.chat, f"/consentement {number}")
+            proposal = self._latest(chat_id, since, ui.ConsentPress)
+            for member, position in zip(self.members, POSITIONS, strict=True):
+                data = next(d for d in proposal.callback_data()
+                            if isinstance(p := ui.decode(d), ui.ConsentPress) and p.action == position)
+                yield "consent", self.updates.press(member, proposal, data)
+
+    def _reads(self) -> Iterator[tuple[str, dict]]:
+        for offset in range(len(READS) - 1):
+            command = READS[(self.index + offset) % len(READS)]
+            yield "command", self.updates.message(self.admin, self.chat, command)
+
+    def script(self) -> Iterator[tuple[str, dict]]:
+        """Requests, consent and reading, interleaved as members would."""
+        streams = [self._flows(), self._consent(), self._reads()]
+        weights = [self.flow_answers + FLOW_MEMBERS, ROUNDS_PER_GROUP * (1 + MEMBERS_PER_GROUP), len(READS) - 1]
+        while any(weights):
+            (chosen,) = self.rng.choices(range(len(streams)), weights)
+            try:
+                yield next(streams[chosen])
+                weights[chosen] = max(1, weights[chosen] - 1)
+            except StopIteration:
+                weights[chosen] = 0
+
+
+def _interleaved(groups: list[Group], total: int) -> Iterator[tuple[str, dict]]:
+    """One update of each group in turn, as hundreds of groups talk at once."""
+    scripts = [group.script() for group in groups]
+    produced = 0
+    while scripts and produced < total:
+        for script in list(scripts):
+            try:
+                item = next(script)
+            except StopIteration:
+                scripts.remove(script)
+                continue
+            yield item
+            produced += 1
+            if produced == total:
+                return
+
+
+async def _timed(application: Application, data: dict, latencies: list[float]) -> float:
+    """Handle one update; return the time spent, JSON decoding included (polling does it too)."""
+    start = time.perf_counter()
+    update = Update.de_json(data, application.bot)
+    handled = time.perf_counter()
+    await application.process_update(update)
+    end = time.perf_counter()
+    latencies.append(end - handled)
+    return end - start
+
+
+async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[dict]]:
+    """The bot under the mixed load; returns the run and the updates, to replay them."""
+    engine = library.engine(library.flows[FLOW_ID].flow)
+    answers = complete_answers(engine, "Partenaire")
+    # 60 % of a group's updates answer flows; its rounds and reads make the rest.
+    flow_answers = (total // groups) * 6 // 10
+    recorded: list[dict] = []
+    latencies: list[float] = []
+    mix: Counter[str] = Counter()
+    async with running_bot(settings(workdir / "throughput.sqlite3"), library) as (application, telegram):
+        database = application.bot_data["services"].database
+        updates = Updates()
+        rng = random.Random(7)
+        staged = [Group(index, engine, telegram, updates, rng, flow_answers) for index in range(groups)]
+        for staged_group in staged:
+            await staged_group.seed(database, answers)
+        gc.collect()
+        seconds = 0.0
+        for kind, data in _interleaved(staged, total):
+            seconds += await _timed(application, data, latencies)
+            recorded.append(data)
+            mix[kind] += 1
+        stored = {table: (await database.fetch_one(f"SELECT COUNT(*) AS n FROM {table}"))["n"]
+                  for table in ("requests", "round_positions", "flow_sessions")}
+    return Run(len(recorded), seconds, latencies, mix, stored), recorded
+
+
+async def run_bare(recorded: list[dict]) -> Run:
+    """The same updates through python-telegram-bot with a single echo handler."""
+    latencies: list[float] = []
+    async with running_bare() as (application, _):
+        gc.collect()
+        seconds = 0.0
+        for data in recorded:
+            seconds += await _timed(application, data, latencies)
+    return Run(len(recorded), seconds, latencies, Counter())
+
+
+async def measure(library: Library, groups: int = 200, total: int = 20_000) -> tuple[Run, Run]:
+    """The bot's run and the bare application's run over the same updates."""
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as scratch:
+        bot_run, recorded = await run_bot(library, groups, total, Path(scratch))
+    bare_run = await run_bare(recorded)
+    return bot_run, bare_run

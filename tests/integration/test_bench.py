@@ -1,0 +1,27 @@
+"""The benchmark's scenarios still drive the real bot: a miniature throughput run, not timed."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bench import throughput
+from bench.scene import library
+
+
+async def test_a_miniature_throughput_run_handles_every_update_and_reports_figures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    bot, bare = await throughput.measure(library(), groups=2, total=200)
+    assert bot.updates == bare.updates == 200
+    assert set(bot.mix) == {"flow", "consent", "command"}
+    assert bot.mix["flow"] > bot.mix["consent"] > bot.mix["command"]
+    assert len(bot.latencies) == len(bare.latencies) == 200
+    assert bot.per_second > 0 and bare.per_second > 0
+    assert 0 < bot.percentile(0.5) <= bot.percentile(0.99)
+    assert not [record.getMessage() for record in caplog.records], "the bot logged errors under load"
+    # Every press took a position; members filed requests beyond the three seeded per group.
+    assert bot.stored["round_positions"] == bot.mix["consent"]
+    assert bot.stored["requests"] > 2 * throughput.ROUNDS_PER_GROUP
