@@ -11,7 +11,7 @@ from enum import StrEnum
 import aiosqlite
 
 from bot.core.consent import Member
-from bot.storage.db import Database, now
+from bot.storage.db import Database, now, rows
 
 
 class Roster(StrEnum):
@@ -21,10 +21,9 @@ class Roster(StrEnum):
 
 async def listed(connection: aiosqlite.Connection, roster: Roster, chat_id: int) -> list[Member]:
     """A roster as it is inside a transaction (a round's roster is a snapshot of the circle)."""
-    async with connection.execute(
-        f"SELECT user_id, name FROM {roster} WHERE chat_id = ? ORDER BY added_at, name", (chat_id,)
-    ) as cursor:
-        return [Member(row["user_id"], row["name"]) for row in await cursor.fetchall()]
+    found = await rows(connection, f"SELECT user_id, name FROM {roster} WHERE chat_id = ? ORDER BY added_at, name",
+                       (chat_id,))
+    return [Member(member["user_id"], member["name"]) for member in found]
 
 
 async def members(database: Database, roster: Roster, chat_id: int) -> list[Member]:

@@ -13,7 +13,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance, Tally
-from bot.storage.db import Database
+from bot.storage.db import Database, row, rows
 
 # Status of a request while a round runs, and after it, by outcome.
 IN_CONSENT = "in_consent"
@@ -92,26 +92,27 @@ class RoundState:
 
 
 async def _rounds(connection: aiosqlite.Connection, where: str, parameters: tuple) -> list[Round]:
-    async with connection.execute(f"{_ROUND} WHERE {where}", parameters) as cursor:
-        return [_round(row) for row in await cursor.fetchall()]
+    return [_round(found) for found in await rows(connection, f"{_ROUND} WHERE {where}", parameters)]
 
 
 async def load_state(connection: aiosqlite.Connection, round_id: int) -> RoundState | None:
     found = await _rounds(connection, "r.id = ?", (round_id,))
     if not found:
         return None
-    async with connection.execute(
-        "SELECT user_id, name FROM round_roster WHERE round_id = ? ORDER BY rank", (round_id,)
-    ) as cursor:
-        roster = tuple(Member(row["user_id"], row["name"]) for row in await cursor.fetchall())
-    async with connection.execute(
-        "SELECT user_id, position, reason, recorded_at FROM round_positions WHERE round_id = ? ORDER BY id",
-        (round_id,),
-    ) as cursor:
-        history = tuple(
-            Stance(row["user_id"], Position(row["position"]), row["reason"], datetime.fromisoformat(row["recorded_at"]))
-            for row in await cursor.fetchall()
+    roster = tuple(
+        Member(found["user_id"], found["name"])
+        for found in await rows(connection, "SELECT user_id, name FROM round_roster WHERE round_id = ? ORDER BY rank",
+                                (round_id,))
+    )
+    history = tuple(
+        Stance(found["user_id"], Position(found["position"]), found["reason"],
+               datetime.fromisoformat(found["recorded_at"]))
+        for found in await rows(
+            connection,
+            "SELECT user_id, position, reason, recorded_at FROM round_positions WHERE round_id = ? ORDER BY id",
+            (round_id,),
         )
+    )
     return RoundState(found[0], roster, history, await request_version(connection, found[0].request_id))
 
 
@@ -123,17 +124,15 @@ async def state(database: Database, round_id: int) -> RoundState | None:
 async def latest_round_id(connection: aiosqlite.Connection, request_id: int, *, open_only: bool = False) -> int | None:
     """The request's most recent round (or its open one); None when there is none."""
     status = " AND status = 'open'" if open_only else ""
-    async with connection.execute(
-        f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1", (request_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row["id"]
+    found = await row(
+        connection, f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1",
+        (request_id,),
+    )
+    return None if found is None else found["id"]
 
 
 async def request_version(connection: aiosqlite.Connection, request_id: int) -> int:
-    async with connection.execute("SELECT version FROM requests WHERE id = ?", (request_id,)) as cursor:
-        (version,) = await cursor.fetchone()
-    return version
+    return (await row(connection, "SELECT version FROM requests WHERE id = ?", (request_id,)))["version"]
 
 
 # --- changes ------------------------------------------------------------------------------
@@ -156,10 +155,9 @@ async def open_round(
     ``conflicts`` are roster members recorded from the start as standing aside for a link
     with the partner (declared in the request).
     """
-    async with connection.execute(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM consent_rounds WHERE request_id = ?", (request_id,)
-    ) as cursor:
-        (number,) = await cursor.fetchone()
+    (number,) = await row(
+        connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM consent_rounds WHERE request_id = ?", (request_id,)
+    )
     cursor = await connection.execute(
         "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
         " opened_at, deadline_at, quorum_percent, offer_stand_aside)"

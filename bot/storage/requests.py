@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.db import Database, now
+from bot.storage.db import Database, now, row
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,7 @@ async def create(
     answers: Mapping[str, Any],
 ) -> PartnershipRequest:
     """Store a validated request with the next number of its chat."""
-    async with connection.execute(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,)
-    ) as cursor:
-        (number,) = await cursor.fetchone()
+    (number,) = await row(connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,))
     stamp = now()
     cursor = await connection.execute(
         "INSERT INTO requests (chat_id, number, author_id, author_name, flow_id, flow_version,"
