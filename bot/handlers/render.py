@@ -8,7 +8,7 @@ the press against the database.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -120,6 +120,10 @@ def encode(payload: Payload) -> str:
     return SEPARATOR.join([CALLBACK_VERSION, payload.kind, *values])
 
 
+# app.py's CallbackQueryHandler patterns each decode the data of every press until one
+# matches, then the handler decodes it again: about ten pydantic validations of one string.
+# Payloads are frozen, so the same press decodes once; the cache is small and bounded.
+@lru_cache(maxsize=1024)
 def decode(data: str | None) -> Payload | None:
     """Parse callback data; None for anything unknown, old or forged."""
     if not data:
