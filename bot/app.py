@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from telegram import (
     BotCommand,
@@ -15,7 +16,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -31,7 +31,7 @@ from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
 from bot.handlers import admin, errors, general, intake, practices, privacy, register, reviews
-from bot.handlers import amend, circle, consent
+from bot.handlers import amend, circle, consent, migration, outbox
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
@@ -91,7 +91,7 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             allow_sending_without_reply=True,
         ))
-        .rate_limiter(AIORateLimiter(
+        .rate_limiter(migration.FollowingRateLimiter(
             overall_max_rate=settings.rate_limit_overall_per_second,
             group_max_rate=settings.rate_limit_group_per_minute,
             max_retries=settings.rate_limit_max_retries,
@@ -101,11 +101,17 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    else:
+        # A call that hangs ends in TimedOut (the outbox sends its message again); tests shorten it.
+        timeout = settings.telegram_timeout_seconds
+        builder = builder.connect_timeout(timeout).read_timeout(timeout).write_timeout(timeout)
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)
     if settings.telegram_base_file_url:
         builder = builder.base_file_url(settings.telegram_base_file_url)
     application = builder.build()
+    # A group that became a supergroup: the limiter moves its rows before calling again.
+    application.bot.rate_limiter.on_migrated = partial(migration.follow, application)
     application.bot_data["settings"] = settings
     application.bot_data["library"] = library
 
@@ -157,6 +163,8 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("relancer", consent.remind_command, filters=NEW))
     application.add_handler(CommandHandler("bilan", consent.bilan, filters=NEW))
     application.add_handler(CommandHandler("modifier", amend.modifier, filters=NEW))
+    # A group became a supergroup: its rows, rounds and jobs follow it to the new chat id.
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.chat_migrated))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
 
@@ -177,6 +185,8 @@ async def _post_init(application: Application) -> None:
     await consent.reschedule(application)
     # Review dates live in the database; this job finds them again after every start.
     reviews.schedule(application)
+    # Outcomes, summaries, reminders and follow-ups still pending when the bot stopped go now.
+    outbox.schedule(application)
 
     await _register_commands(application, library, settings)
 

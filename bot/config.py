@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     rate_limit_group_per_minute: Annotated[float, Field(ge=0)] = 20
     rate_limit_max_retries: Annotated[int, Field(ge=0)] = 3
     polling_timeout: Annotated[int, Field(ge=0)] = 30
+    # A call to Telegram that takes longer (to connect, send or answer) fails with TimedOut:
+    # a question is then asked again by the member, an outcome or summary is retried.
+    telegram_timeout_seconds: Annotated[float, Field(gt=0)] = 10
+    # The outbox (outcomes, summaries, reminders, follow-ups) tries a failed message again
+    # after this many seconds, then twice as long each time, an hour at most.
+    outbox_retry_seconds: Annotated[float, Field(gt=0)] = 5
     # Consent rounds: the live tally message is edited at most once per this many seconds
     # (a burst of presses makes one edit); tests shorten it.
     consent_edit_interval_seconds: Annotated[float, Field(ge=0)] = 3

@@ -16,6 +16,7 @@ from bot.handlers import consent
 from bot.handlers import consent_views as views
 from bot.handlers import permissions
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage import chats, circles
 from bot.storage.circles import Roster
@@ -134,6 +135,6 @@ async def join_press(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     template = texts.join_accepted if payload.answer == "yes" else texts.join_refused
-    await query.edit_message_text(render(
+    await unchanged_ok(query.edit_message_text(render(
         template, member=ui.mention(member.user_id, member.name), admin=query.from_user.full_name
-    ))
+    )))

@@ -4,7 +4,9 @@ A round's proposal is one message kept up to date: positions are public, as is u
 consent. Every press is checked again here against the database (round, roster snapshot,
 request version), whatever its callback data says. Redrawing that message is coalesced: at
 most one edit every ``CONSENT_EDIT_INTERVAL_SECONDS`` per round, always ending on the state
-stored last. Deadlines and reminders are jobs rebuilt from the database at start-up.
+stored last. Deadlines and reminders are jobs rebuilt from the database at start-up. The
+outcome, the coordinators' summaries and the reminders go through the outbox: they are kept
+in the database until Telegram confirmed them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import aiosqlite
 from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, JobQueue
 
 from bot.core import consent as rules
@@ -25,12 +28,15 @@ from bot.core.consent_texts import ConsentTexts
 from bot.core.library import Library
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
-from bot.handlers import permissions, practices
+from bot.handlers import outbox, permissions, practices
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage import chats, circles, requests
 from bot.storage import consent as store
+from bot.storage import outbox as queued
 from bot.storage.circles import Roster
+from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 
 logger = logging.getLogger(__name__)
@@ -141,13 +147,9 @@ async def _redraw(context: BotContext, round_id: int) -> None:
         if state is None or state.round.message_id is None:
             return
         text, markup = await _proposal(context, state)
-        try:
-            await context.bot.edit_message_text(
-                text, chat_id=state.round.chat_id, message_id=state.round.message_id, reply_markup=markup
-            )
-        except BadRequest as error:
-            if "not modified" not in error.message.lower():
-                raise
+        await unchanged_ok(context.bot.edit_message_text(
+            text, chat_id=state.round.chat_id, message_id=state.round.message_id, reply_markup=markup
+        ))
 
 
 def _job_name(kind: str, round_id: int) -> str:
@@ -467,60 +469,67 @@ async def _close(
 
 
 async def _publish(context: BotContext, round_id: int) -> None:
-    """Show the final tally, post the outcome in the group and send the coordinators' summary."""
+    """Queue, once, the outcome for the group and the summary for each coordinator; show the final tally."""
     services = context.services
     for kind in ("tally", "deadline", "reminder"):
         _cancel(context.job_queue, kind, round_id)
-    await _redraw(context, round_id)
     state = await store.state(services.database, round_id)
-    texts = _texts(context)
-    for index, text in enumerate(rules.pack(views.outcome_blocks(texts, state), TELEGRAM_TEXT_LIMIT)):
-        reply_to = state.round.message_id if index == 0 else None
-        await context.bot.send_message(state.round.chat_id, text, reply_to_message_id=reply_to)
-    request = await _request(context, state.round)
-    group = await chats.title(services.database, state.round.chat_id) or ""
-    blocks = views.summary_blocks(
-        texts, services.settings.zone, state, await _request_view(context, request), group
+    rnd, texts = state.round, _texts(context)
+    request = await _request(context, rnd)
+    group = await chats.title(services.database, rnd.chat_id) or ""
+    outcome = rules.pack(views.outcome_blocks(texts, state), TELEGRAM_TEXT_LIMIT)
+    summary = rules.pack(
+        views.summary_blocks(texts, services.settings.zone, state, await _request_view(context, request), group),
+        TELEGRAM_TEXT_LIMIT,
     )
-    await _send_summary(context, state.round.chat_id, rules.pack(blocks, TELEGRAM_TEXT_LIMIT))
-    await store.mark_published(services.database, round_id, _now())
+    async with services.database.transaction() as connection:
+        if await store.mark_published(connection, round_id, _now()):
+            await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id)
+            for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
+                await queued.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
+    try:
+        await _redraw(context, round_id)
+    except TelegramError as error:  # the outcome and the summaries are queued: they are what must arrive
+        logger.warning("The final tally of round %s could not be shown: %s", round_id, error)
+    outbox.kick(context.job_queue)
 
 
-async def _send_summary(context: BotContext, chat_id: int, messages: list[str]) -> None:
-    """Send the summary to each coordinator privately; post it in the group for those the bot
-    cannot reach, and tell the admins once per such coordinator."""
+async def _summary_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
+    """A coordinator got a summary: they can be written to (again)."""
+    state = await store.load_state(connection, delivery.ref)
+    await circles.mark_reachable(connection, state.round.chat_id, delivery.chat_id)
+
+
+async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
+    """A coordinator the bot cannot write to (never started it, blocked it): post the summary in
+    the group instead, once per round, and tell the admins once per such coordinator."""
     database = context.services.database
     texts = _texts(context)
-    unreachable: list[Member] = []
-    for coordinator in await circles.members(database, Roster.COORDINATION, chat_id):
-        try:
-            for text in messages:
-                await context.bot.send_message(coordinator.user_id, text)
-        except (Forbidden, BadRequest) as error:  # never started the bot, blocked it, or unknown
-            logger.info("Summary not delivered to coordinator %s: %s", coordinator.user_id, error)
-            unreachable.append(coordinator)
-        else:
-            await circles.mark_reachable(database, chat_id, coordinator.user_id)
-    if not unreachable:
-        return
-    for text in messages:
-        await context.bot.send_message(chat_id, text)
-    newly = [c for c in unreachable if await circles.mark_unreachable(database, chat_id, c.user_id)]
-    if not newly:
-        return
+    chat_id = (await store.state(database, delivery.ref)).round.chat_id
+    coordinators = await circles.members(database, Roster.COORDINATION, chat_id)
+    coordinator = next((c for c in coordinators if c.user_id == delivery.chat_id), None)
+    notice = None if coordinator is None else render(
+        texts.coordination.unreachable, admins=views.names(texts, await _admins(context, chat_id)),
+        coordinator=ui.mention(coordinator.user_id, coordinator.name),
+    )
+    async with database.transaction() as connection:
+        await queued.enqueue(connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}")
+        if notice is not None and await circles.mark_unreachable(connection, chat_id, delivery.chat_id):
+            start = views.start_keyboard(texts, context.bot.username)
+            await queued.enqueue(connection, chat_id, [notice], markup=start.to_dict())
+    outbox.kick(context.job_queue)
+
+
+SUMMARY = outbox.kind("summary", sent=_summary_sent, refused=_summary_refused)
+
+
+async def _admins(context: BotContext, chat_id: int) -> list[Member]:
+    """The group's human administrators; none when Telegram cannot say (the notice still names the coordinator)."""
     try:
         administrators = await context.bot.get_chat_administrators(chat_id)
-    except TelegramError:  # the notice still names the coordinator; admins read the group
-        administrators = ()
-    admins = [Member(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
-    start = views.start_keyboard(texts, context.bot.username)
-    for coordinator in newly:
-        await context.bot.send_message(
-            chat_id,
-            render(texts.coordination.unreachable, admins=views.names(texts, admins),
-                   coordinator=ui.mention(coordinator.user_id, coordinator.name)),
-            reply_markup=start,
-        )
+    except TelegramError:
+        return []
+    return [Member(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
 
 
 # --- deadlines and reminders ---------------------------------------------------------------
@@ -548,25 +557,29 @@ async def _deadline_job(context: BotContext) -> None:
 
 async def _reminder_job(context: BotContext) -> None:
     """Remind, once, the members who have not answered as the deadline nears."""
-    if await store.mark_reminded(context.services.database, context.job.data, _now()):
-        await _remind(context, context.job.data)
+    await _remind(context, context.job.data, before_deadline=True)
 
 
-async def _remind(context: BotContext, round_id: int) -> bool:
-    """Mention the counted members who have not answered; False when everyone has."""
-    state = await store.state(context.services.database, round_id)
+async def _remind(
+    context: BotContext, round_id: int, *, before_deadline: bool = False, update_id: int | None = None
+) -> bool:
+    """Queue a mention of the counted members who have not answered; False when everyone has
+    (or, ``before_deadline``, when that reminder was queued already)."""
+    database = context.services.database
+    state = await store.state(database, round_id)
     waiting = state.tally.waiting
     if not waiting or not state.round.is_open:
         return False
     texts = _texts(context)
-    await context.bot.send_message(
-        state.round.chat_id,
-        render(
-            texts.commands_feedback.reminder, members=views.names(texts, waiting), number=state.round.request_number,
-            deadline=views.local(state.round.deadline_at, context.services.settings.zone, texts.round.date_format),
-        ),
-        reply_to_message_id=state.round.message_id,
+    text = render(
+        texts.commands_feedback.reminder, members=views.names(texts, waiting), number=state.round.request_number,
+        deadline=views.local(state.round.deadline_at, context.services.settings.zone, texts.round.date_format),
     )
+    async with database.transaction(update_id) as connection:
+        if before_deadline and not await store.mark_reminded(connection, round_id, _now()):
+            return False
+        await queued.enqueue(connection, state.round.chat_id, [text], reply_to=state.round.message_id)
+    outbox.kick(context.job_queue)
     return True
 
 
@@ -580,6 +593,13 @@ async def _startup_job(context: BotContext) -> None:
             await _post_proposal(context, rnd.id)
         else:
             _redraw_soon(context, rnd.id)
+
+
+async def repost(context: BotContext, chat_id: int) -> None:
+    """Post again the proposals of a group's open rounds, and reschedule their jobs: the group
+    became a supergroup, and its messages stayed in the old chat."""
+    for rnd in await store.open_rounds(context.services.database, chat_id):
+        await _post_proposal(context, rnd.id)
 
 
 async def reschedule(application: Application) -> None:
@@ -670,7 +690,7 @@ async def remind_command(update: Update, context: BotContext) -> None:
         await update.effective_message.reply_html(texts.commands_feedback.stewards_only)
         return
     rnd = await _open_round_of(update, context, "/relancer")
-    if rnd is not None and not await _remind(context, rnd.id):
+    if rnd is not None and not await _remind(context, rnd.id, update_id=update.update_id):
         await update.effective_message.reply_html(
             render(texts.commands_feedback.nobody_to_remind, number=rnd.request_number)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.services import BotContext
 from bot.storage.db import AlreadyHandled
@@ -26,9 +26,13 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, Forbidden):
         logger.warning("Telegram refused a message (blocked or removed): %s", error)
         return
+    if isinstance(error, RetryAfter) or (isinstance(error, NetworkError) and not isinstance(error, BadRequest)):
+        # Telegram unreachable, failing (5xx), slow (timeout) or throttling beyond the rate
+        # limiter's retries: what the member did is stored, and an apology would not get through.
+        logger.warning("Telegram could not be reached while handling an update: %r", error)
+        return
     logger.error("Error while handling an update", exc_info=error)
-    unreachable = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
-    if unreachable or not isinstance(update, Update) or update.effective_chat is None:
+    if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
         await context.bot.send_message(update.effective_chat.id, context.services.messages.system.error)

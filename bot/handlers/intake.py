@@ -26,6 +26,7 @@ from bot.core.texts import Html, join, render
 from bot.handlers import amend, consent, practices
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage import amendments, chats, requests, sessions
 from bot.storage.sessions import FlowSession
@@ -106,7 +107,7 @@ async def answer_here(update: Update, context: BotContext) -> None:
         await query.answer(texts.stale_button, show_alert=True)
         return
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await unchanged_ok(query.edit_message_reply_markup(None))
     await _start_flow(update, context, chat, query.from_user, origin_chat_id=chat.id)
 
 
@@ -136,7 +137,8 @@ async def start_private(update: Update, context: BotContext) -> bool:
         return True
     # The group's title names it in this private chat, even if nobody typed a command there yet.
     await chats.remember(services.database, group.id, group.type, group.title)
-    await _start_flow(update, context, chat, user, origin_chat_id=group_id)
+    # group.id, not the link's: an old link names a group that became a supergroup since.
+    await _start_flow(update, context, chat, user, origin_chat_id=group.id)
     return True
 
 
@@ -310,12 +312,12 @@ async def press(update: Update, context: BotContext) -> None:
             ui.edit_menu_keyboard(engine, services.messages, session.token, session.state)
             if payload.action == "menu" else ui.summary_keyboard(services.messages, session.token)
         )
-        await query.edit_message_reply_markup(markup)
+        await unchanged_ok(query.edit_message_reply_markup(markup))
         return
     if payload.action == "cancel":
         outcome = await _drop(update, context, session)
         await query.answer()
-        await query.edit_message_text(outcome)
+        await unchanged_ok(query.edit_message_text(outcome))
         return
     action = _action(engine, session, payload)
     if action is None:
@@ -324,4 +326,4 @@ async def press(update: Update, context: BotContext) -> None:
     await query.answer()
     if await _advance(update, context, session, action):
         # The question is answered: its buttons must not be pressed again.
-        await query.edit_message_reply_markup(None)
+        await unchanged_ok(query.edit_message_reply_markup(None))

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.texts import Html
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 
 # Renders one page of a chat's list: (context, chat id, page) -> text and buttons.
@@ -37,4 +38,4 @@ async def show_pressed(update: Update, context: BotContext, make: PageMaker) -> 
     query = update.callback_query
     text, markup = await make(context, update.effective_chat.id, ui.decode(query.data).page)
     await query.answer()
-    await query.edit_message_text(text, reply_markup=markup)
+    await unchanged_ok(query.edit_message_text(text, reply_markup=markup))

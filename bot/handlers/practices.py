@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.core.flows import Flow
 from bot.core.texts import Html, join
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage.requests import PartnershipRequest
 
@@ -37,7 +38,7 @@ async def show(update: Update, context: BotContext) -> None:
     else:
         text = catalog.detail_text(catalog.practices[payload.index])
         markup = InlineKeyboardMarkup([[ui.button(catalog.button_all, ui.PracticePage(index=-1))]])
-    await query.edit_message_text(text, reply_markup=markup)
+    await unchanged_ok(query.edit_message_text(text, reply_markup=markup))
 
 
 async def send_reminders(context: BotContext, chat_id: int, practice_ids: Iterable[str]) -> None:

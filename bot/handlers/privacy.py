@@ -8,6 +8,7 @@ from telegram import Chat, InlineKeyboardMarkup, Update
 
 from bot.core.texts import Html, join, render
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage import privacy
 
@@ -99,4 +100,4 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         await privacy.forget(
             services.database, query.from_user.id, anonymous_name=texts.anonymous_name, personal_steps=personal_steps
         )
-    await query.edit_message_text(texts.done if payload.confirmed else texts.kept)
+    await unchanged_ok(query.edit_message_text(texts.done if payload.confirmed else texts.kept))

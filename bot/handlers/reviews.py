@@ -2,17 +2,16 @@
 
 JobQueue jobs do not survive a restart, so no job holds a date: the dates live in the
 database, and one repeating job, run at start-up and then every few minutes, gives newly
-adopted partnerships their date and posts the follow-ups that are due, including those that
-fell due while the bot was down.
+adopted partnerships their date and queues the follow-ups that are due, including those that
+fell due while the bot was down, in the outbox (kept until Telegram confirmed them).
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
+import aiosqlite
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application
 
 from bot.core.flows import parse_date
@@ -26,14 +25,16 @@ from bot.core.register import (
     next_review,
 )
 from bot.core.texts import Html, join, render
+from bot.handlers import outbox
 from bot.handlers import render as ui
+from bot.handlers.edits import unchanged_ok
 from bot.handlers.register import kind_label, may_keep_register
 from bot.services import BotContext
+from bot.storage import outbox as queued
 from bot.storage import requests, reviews
+from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 from bot.storage.reviews import Review
-
-logger = logging.getLogger(__name__)
 
 PLAN_BATCH = 200
 # Follow-ups sent per run: a backlog after a long stop is spread over the next runs rather
@@ -72,8 +73,11 @@ async def sweep(context: BotContext) -> None:
             for request_id, kind, due_on in planned:
                 await reviews.plan(connection, request_id, kind, due_on)
     latest = latest_due(datetime.now(zone), services.settings.review_post_hour)
-    for review in await reviews.due(services.database, latest, POST_BATCH):
+    due = await reviews.due(services.database, latest, POST_BATCH)
+    for review in due:
         await _post(context, review)
+    if due:
+        outbox.kick(context.job_queue)
 
 
 async def _follow_up_text(context: BotContext, review: Review, request: PartnershipRequest) -> Html:
@@ -89,7 +93,7 @@ async def _follow_up_text(context: BotContext, review: Review, request: Partners
 
 
 async def _post(context: BotContext, review: Review) -> None:
-    """Post one follow-up in its group and record it, so it is never posted twice."""
+    """Queue one follow-up for its group, recorded as posted at once so it is never queued twice."""
     services = context.services
     texts = services.library.register.follow_up
     request = await requests.by_number(services.database, review.chat_id, review.number)
@@ -97,16 +101,18 @@ async def _post(context: BotContext, review: Review) -> None:
     markup = InlineKeyboardMarkup([
         [ui.button(texts.buttons[outcome], ui.ReviewPress(review=review.id, outcome=outcome))] for outcome in OUTCOMES
     ])
-    try:
-        message = await context.bot.send_message(review.chat_id, text, reply_markup=markup)
-    except (Forbidden, BadRequest) as error:  # removed from the group, or the group is gone
-        logger.warning("Review %s of chat %s cannot be posted: %s", review.id, review.chat_id, error)
-        await reviews.mark_posted(services.database, review.id, None)
-        return
-    except TelegramError as error:  # Telegram unreachable or busy: the next run tries again
-        logger.warning("Review %s not posted yet: %s", review.id, error)
-        return
-    await reviews.mark_posted(services.database, review.id, message.message_id)
+    async with services.database.transaction() as connection:
+        await reviews.mark_posted(connection, review.id, None)
+        await queued.enqueue(connection, review.chat_id, [text], kind=POSTED, ref=review.id, markup=markup.to_dict())
+
+
+async def _follow_up_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
+    """Remember the follow-up's message: only its buttons answer the review."""
+    await reviews.mark_posted(connection, delivery.ref, delivery.message_id)
+
+
+# A follow-up Telegram refuses (removed from the group) keeps no message: nobody can answer it.
+POSTED = outbox.kind("follow-up", sent=_follow_up_sent)
 
 
 async def answer(update: Update, context: BotContext) -> None:
@@ -144,7 +150,9 @@ async def answer(update: Update, context: BotContext) -> None:
     else:
         template = texts.done_continue if payload.outcome == "continue" else texts.done_rediscuss
         done = render(template, member=member, date=day_text(next_on))
-    await query.edit_message_text(join([await _follow_up_text(context, review, request), done], ""), reply_markup=None)
+    await unchanged_ok(query.edit_message_text(
+        join([await _follow_up_text(context, review, request), done], ""), reply_markup=None
+    ))
 
 
 async def revision(update: Update, context: BotContext) -> None:

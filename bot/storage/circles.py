@@ -84,18 +84,16 @@ async def coordinated_chats(database: Database, user_id: int) -> list[int]:
     return [row["chat_id"] for row in rows]
 
 
-async def mark_unreachable(database: Database, chat_id: int, user_id: int) -> bool:
+async def mark_unreachable(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> bool:
     """Note that a coordinator cannot be written to; True only the first time (tell admins once)."""
-    async with database.transaction() as connection:
-        cursor = await connection.execute(
-            "UPDATE coordinators SET unreachable_at = ? WHERE chat_id = ? AND user_id = ? AND unreachable_at IS NULL",
-            (now(), chat_id, user_id),
-        )
+    cursor = await connection.execute(
+        "UPDATE coordinators SET unreachable_at = ? WHERE chat_id = ? AND user_id = ? AND unreachable_at IS NULL",
+        (now(), chat_id, user_id),
+    )
     return cursor.rowcount > 0
 
 
-async def mark_reachable(database: Database, chat_id: int, user_id: int) -> None:
-    async with database.transaction() as connection:
-        await connection.execute(
-            "UPDATE coordinators SET unreachable_at = NULL WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
-        )
+async def mark_reachable(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> None:
+    await connection.execute(
+        "UPDATE coordinators SET unreachable_at = NULL WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
+    )

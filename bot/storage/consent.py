@@ -233,19 +233,21 @@ async def extend(database: Database, round_id: int, deadline_at: datetime, *, ke
     return cursor.rowcount > 0
 
 
-async def mark_reminded(database: Database, round_id: int, at: datetime) -> bool:
+async def mark_reminded(connection: aiosqlite.Connection, round_id: int, at: datetime) -> bool:
     """Note the reminder before the deadline; False when it was sent already or the round closed."""
-    async with database.transaction() as connection:
-        cursor = await connection.execute(
-            "UPDATE consent_rounds SET reminded_at = ? WHERE id = ? AND status = 'open' AND reminded_at IS NULL",
-            (_stamp(at), round_id),
-        )
+    cursor = await connection.execute(
+        "UPDATE consent_rounds SET reminded_at = ? WHERE id = ? AND status = 'open' AND reminded_at IS NULL",
+        (_stamp(at), round_id),
+    )
     return cursor.rowcount > 0
 
 
-async def mark_published(database: Database, round_id: int, at: datetime) -> None:
-    async with database.transaction() as connection:
-        await connection.execute("UPDATE consent_rounds SET published_at = ? WHERE id = ?", (_stamp(at), round_id))
+async def mark_published(connection: aiosqlite.Connection, round_id: int, at: datetime) -> bool:
+    """Note that a closed round's outcome and summaries are queued; False when they were already."""
+    cursor = await connection.execute(
+        "UPDATE consent_rounds SET published_at = ? WHERE id = ? AND published_at IS NULL", (_stamp(at), round_id)
+    )
+    return cursor.rowcount > 0
 
 
 # --- lists --------------------------------------------------------------------------------

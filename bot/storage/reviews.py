@@ -123,12 +123,11 @@ async def open_review(database: Database, request_id: int) -> Review | None:
     return None if row is None else _review(row)
 
 
-async def mark_posted(database: Database, review_id: int, message_id: int | None) -> None:
-    """Record the follow-up message; None when the group can no longer be written to."""
-    async with database.transaction() as connection:
-        await connection.execute(
-            "UPDATE reviews SET posted_at = ?, message_id = ? WHERE id = ?", (now(), message_id, review_id)
-        )
+async def mark_posted(connection: aiosqlite.Connection, review_id: int, message_id: int | None) -> None:
+    """Record the follow-up message; None while it is on its way, or when it could not be sent."""
+    await connection.execute(
+        "UPDATE reviews SET posted_at = ?, message_id = ? WHERE id = ?", (now(), message_id, review_id)
+    )
 
 
 async def answer(

@@ -376,7 +376,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, dict]] = []
         self.errors: list[tuple[str, dict, dict]] = []  # (method, params, error payload)
         self._faults: dict[str, list[dict]] = {}
-        self._delays: dict[str, list[float]] = {}
+        self._delays: dict[str, list[dict]] = {}
         self._inflight = 0
         self._last_activity = time.monotonic()
 
@@ -567,7 +567,9 @@ class FakeTelegram:
     def unblock_bot(self, user: FakeUser) -> None:
         self._blocked.discard(user.id)
 
-    def migrate_to_supergroup(self, chat: FakeChat | int) -> FakeChat:
+    def migrate_to_supergroup(self, chat: FakeChat | int, *, announce: bool = True) -> FakeChat:
+        """Upgrade a basic group; ``announce=False`` queues no service message (the bot missed
+        them, and learns of the move from ChatMigrated)."""
         old = self._chat(chat)
         if old.type != "group" or old.migrated_to is not None:
             raise ValueError(f"chat {old.id} is not a (non-migrated) basic group")
@@ -580,9 +582,11 @@ class FakeTelegram:
         )
         self.chats[new.id] = new
         actor = self._group_actor(old)
-        self._post_user_message(actor, old, None, {"migrate_to_chat_id": new.id}, service=True)
+        if announce:
+            self._post_user_message(actor, old, None, {"migrate_to_chat_id": new.id}, service=True)
         old.migrated_to = new.id
-        self._post_user_message(actor, new, None, {"migrate_from_chat_id": old.id}, service=True)
+        if announce:
+            self._post_user_message(actor, new, None, {"migrate_from_chat_id": old.id}, service=True)
         return new
 
     def _group_actor(self, chat: FakeChat) -> FakeUser:
@@ -1015,19 +1019,30 @@ class FakeTelegram:
         retry_after: int | None = None,
         times: int = 1,
         migrate_to_chat_id: int | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """The next ``times`` calls of ``method`` answer ``{"ok": false, ...}`` with ``status``."""
+        """The next ``times`` calls of ``method`` (to ``chat_id`` only, if given) answer
+        ``{"ok": false, ...}`` with ``status``."""
         parameters: dict[str, int] = {}
         if retry_after is not None:
             parameters["retry_after"] = retry_after
         if migrate_to_chat_id is not None:
             parameters["migrate_to_chat_id"] = migrate_to_chat_id
         fault = FakeApiError(status, description, parameters or None)
-        self._faults.setdefault(method.lower(), []).extend([{"error": fault}] * times)
+        self._faults.setdefault(method.lower(), []).extend([{"error": fault, "chat_id": chat_id}] * times)
 
-    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` are answered only after ``seconds``."""
-        self._delays.setdefault(method.lower(), []).extend([seconds] * times)
+    def delay_next(self, method: str, seconds: float, times: int = 1, chat_id: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` (to ``chat_id`` only, if given) are answered
+        only after ``seconds`` (a client that gives up first closes the call: nothing happens)."""
+        self._delays.setdefault(method.lower(), []).extend([{"seconds": seconds, "chat_id": chat_id}] * times)
+
+    @staticmethod
+    def _take(queue: list[dict] | None, params: dict) -> dict | None:
+        """The first injected fault or delay that applies to this call, removed from its queue."""
+        for index, entry in enumerate(queue or ()):
+            if entry["chat_id"] is None or entry["chat_id"] == _as_int(params.get("chat_id")):
+                return queue.pop(index)
+        return None
 
     # ----------------------------------------------------------------------------------------
     # HTTP
@@ -1105,14 +1120,14 @@ class FakeTelegram:
             self._inflight += 1
             self._last_activity = time.monotonic()
         try:
-            delays = self._delays.get(key)
-            if delays:
-                deadline = time.monotonic() + delays.pop(0)
+            delay = self._take(self._delays.get(key), params)
+            if delay is not None:
+                deadline = time.monotonic() + delay["seconds"]
                 while not self._stopping and time.monotonic() < deadline:
                     await self._wait_change(deadline - time.monotonic())
-            faults = self._faults.get(key)
-            if faults:
-                raise faults.pop(0)["error"]
+            fault = self._take(self._faults.get(key), params)
+            if fault is not None:
+                raise fault["error"]
             if key in _TRUE_METHODS:
                 result: Any = True
             else:

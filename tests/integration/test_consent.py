@@ -53,13 +53,16 @@ class Scene:
         return await self.message(lambda m: text in m.plain_text)
 
 
-async def scene(fake: FakeTelegram, names: tuple[str, ...] = ("Bea", "Cal"), author_in_circle: bool = False) -> Scene:
+async def scene(
+    fake: FakeTelegram, names: tuple[str, ...] = ("Bea", "Cal"), author_in_circle: bool = False,
+    supergroup: bool = True,
+) -> Scene:
     """A group with an admin, a core circle registered through the bot, and a request's author."""
     admin = fake.add_user("Ana")
     circle = [fake.add_user(name) for name in names]
     author = circle[0] if author_in_circle else fake.add_user("Eve")
     members = circle if author_in_circle else [*circle, author]
-    group = fake.add_group("GL Pays d'Uzès", members, creator=admin)
+    group = fake.add_group("GL Pays d'Uzès", members, creator=admin, supergroup=supergroup)
     staged = Scene(fake, group, admin, circle, author)
     for member in circle:
         said = fake.send(member, group, f"Bonjour, c'est {member.first_name}")

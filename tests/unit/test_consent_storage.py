@@ -111,8 +111,9 @@ async def test_a_redelivered_update_records_nothing_more(database: Database) -> 
 async def test_deadlines_reminders_and_lists(database: Database) -> None:
     first, second = await new_request(database), await new_request(database, "Emmaüs")
     first_round, second_round = await open_round(database, first.id), await open_round(database, second.id)
-    assert await store.mark_reminded(database, first_round, T0)
-    assert not await store.mark_reminded(database, first_round, T0)
+    async with database.transaction() as connection:
+        assert await store.mark_reminded(connection, first_round, T0)
+        assert not await store.mark_reminded(connection, first_round, T0)
     assert await store.extend(database, first_round, T0 + timedelta(days=10), keep_reminder=False)
     extended = (await store.state(database, first_round)).round
     assert extended.deadline_at == T0 + timedelta(days=10) and extended.reminded_at is None
@@ -123,7 +124,9 @@ async def test_deadlines_reminders_and_lists(database: Database) -> None:
     assert [r.id for r in await store.open_rounds(database, GROUP)] == [first_round]
     assert await store.open_rounds(database, -999) == []
     assert [r.id for r in await store.unpublished(database)] == [second_round]
-    await store.mark_published(database, second_round, T0)
+    async with database.transaction() as connection:
+        assert await store.mark_published(connection, second_round, T0)
+        assert not await store.mark_published(connection, second_round, T0)
     assert await store.unpublished(database) == []
     assert [r.partner_name for r in await store.decisions_since(database, GROUP, T0 - timedelta(days=30))] == ["Emmaüs"]
     assert await store.decisions_since(database, GROUP, T0 + timedelta(days=1)) == []
@@ -170,10 +173,10 @@ async def test_a_request_to_join_is_answered_once(database: Database) -> None:
 async def test_admins_are_told_once_about_an_unreachable_coordinator(database: Database) -> None:
     async with database.transaction() as connection:
         await circles.add(connection, Roster.COORDINATION, GROUP, CAL)
-    assert await circles.mark_unreachable(database, GROUP, CAL.user_id)
-    assert not await circles.mark_unreachable(database, GROUP, CAL.user_id)
-    await circles.mark_reachable(database, GROUP, CAL.user_id)
-    assert await circles.mark_unreachable(database, GROUP, CAL.user_id)
+        assert await circles.mark_unreachable(connection, GROUP, CAL.user_id)
+        assert not await circles.mark_unreachable(connection, GROUP, CAL.user_id)
+        await circles.mark_reachable(connection, GROUP, CAL.user_id)
+        assert await circles.mark_unreachable(connection, GROUP, CAL.user_id)
 
 
 # --- amendments ---------------------------------------------------------------------------

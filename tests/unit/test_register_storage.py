@@ -85,7 +85,8 @@ async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Dat
     assert await reviews.due(database, date(2027, 2, 28), 10) == []
     (review,) = await reviews.due(database, DUE, 10)
     assert (review.request_id, review.chat_id, review.kind) == (adopted, CHAT_A, "review")
-    await reviews.mark_posted(database, review.id, 777)
+    async with database.transaction() as connection:
+        await reviews.mark_posted(connection, review.id, 777)
     assert await reviews.due(database, DUE, 10) == []
     assert (await reviews.get(database, review.id)).message_id == 777
 
@@ -96,7 +97,8 @@ async def test_moving_a_posted_review_makes_it_due_again_at_its_new_date(databas
     async with database.transaction() as connection:
         await reviews.plan(connection, adopted, "review", DUE)
     (review,) = await reviews.due(database, DUE, 10)
-    await reviews.mark_posted(database, review.id, 777)
+    async with database.transaction() as connection:
+        await reviews.mark_posted(connection, review.id, 777)
     async with database.transaction() as connection:
         await reviews.set_date(connection, adopted, "review", date(2027, 4, 1))
     moved = await reviews.get(database, review.id)

@@ -1,0 +1,30 @@
+"""Editing a message the bot sent: an edit that would change nothing is not an error.
+
+Telegram refuses such an edit with 400 "message is not modified": a button pressed twice,
+a page shown again, a tally redrawn to the state it already shows. Every edit of the bot
+goes through :func:`unchanged_ok`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from telegram.error import BadRequest
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+NOT_MODIFIED = "message is not modified"
+
+
+async def unchanged_ok(edit: Awaitable[T]) -> T | None:
+    """Await an edit; None when Telegram found nothing to change."""
+    try:
+        return await edit
+    except BadRequest as error:
+        if NOT_MODIFIED not in error.message.lower():
+            raise
+        logger.debug("Edit skipped: %s", error.message)
+        return None

@@ -1,0 +1,79 @@
+"""A group that becomes a supergroup: the bot follows it to its new chat id.
+
+Telegram says so twice, by a service message in each chat (``migrate_to_chat_id`` in the old
+group, ``migrate_from_chat_id`` in the supergroup), and then answers any call on the old id
+with ``ChatMigrated``. Whichever the bot sees first, the group's rows move in one transaction
+(``storage.chat_migration``); then the open rounds' proposals, which stayed behind in the old
+chat, are posted again in the new one, with their deadline and reminder jobs, and the outbox
+sends what was waiting for the group. ``ChatMigrated`` is handled where flood control is: the
+rate limiter that every call goes through moves the rows, then makes the call again on the new id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.error import ChatMigrated
+from telegram.ext import AIORateLimiter, Application
+
+from bot.handlers import consent, outbox
+from bot.services import BotContext
+from bot.storage import chat_migration
+
+logger = logging.getLogger(__name__)
+
+
+class FollowingRateLimiter(AIORateLimiter):
+    """PTB's rate limiter (waits out flood control, ``max_retries`` times), which also follows a
+    group to its supergroup: ``ChatMigrated`` moves the rows, and the call is made again there."""
+
+    def __init__(self, **limits: Any) -> None:
+        super().__init__(**limits)
+        # Set once the application exists: the rows to move are in its database.
+        self.on_migrated: Callable[[int, int], Awaitable[None]] | None = None
+
+    async def process_request(
+        self, callback: Callable[..., Awaitable[Any]], args: Any, kwargs: dict[str, Any], endpoint: str,
+        data: dict[str, Any], rate_limit_args: int | None,
+    ) -> Any:
+        try:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        except ChatMigrated as migrated:
+            old = data.get("chat_id")
+            if old is None:
+                raise
+            if self.on_migrated is not None:
+                await self.on_migrated(int(old), migrated.new_chat_id)
+            # ``args`` holds this same dict: the call goes again, to the supergroup, without
+            # replying to a message that stayed behind in the old chat.
+            data["chat_id"] = migrated.new_chat_id
+            data.pop("reply_parameters", None)
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+async def follow(application: Application, old: int, new: int) -> None:
+    """Move a group's rows to its supergroup, then post again what stayed behind (once, however
+    many times Telegram tells)."""
+    services = application.bot_data.get("services")
+    if services is None or not await chat_migration.move(services.database, old, new):
+        return
+    logger.info("Chat %s became the supergroup %s: its rows moved there", old, new)
+    application.job_queue.run_once(_repost, 0, data=new, name=f"migrated-{new}")
+    outbox.kick(application.job_queue)
+
+
+async def _repost(context: BotContext) -> None:
+    """Post the open proposals of a group that just became a supergroup."""
+    await consent.repost(context, context.job.data)
+
+
+async def chat_migrated(update: Update, context: BotContext) -> None:
+    """Follow a group that became a supergroup, from the service message in either chat."""
+    message = update.effective_message
+    if message.migrate_to_chat_id:
+        await follow(context.application, message.chat_id, message.migrate_to_chat_id)
+    else:
+        await follow(context.application, message.migrate_from_chat_id, message.chat_id)

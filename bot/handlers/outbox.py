@@ -1,0 +1,152 @@
+"""Sending the outbox: right after a message is queued, again after each failure, and at start-up.
+
+Telegram's answer decides what becomes of a delivery:
+
+- confirmed: done, and its kind hears of it (a follow-up records its message id);
+- refused for good (403 Forbidden: blocked, never started, removed from the group; 400 Bad
+  Request: a chat or a message Telegram will never take): no more tries, and its kind hears
+  of it (a coordinator's summary then goes to the group);
+- anything else (500/502, a timeout, flood control beyond the rate limiter's own retries, no
+  network): kept, and tried again after a wait that doubles each time (``OUTBOX_RETRY_SECONDS``
+  first, an hour at most).
+
+A group that became a supergroup is followed before any of this, by the rate limiter every
+call goes through (``handlers.migration``). Each chat's messages leave in the order they were
+queued: once one must wait, the chat's next ones wait behind it. After a timeout Telegram may
+have delivered the message anyway; sending it again is then the price of never losing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import aiosqlite
+from telegram import InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, JobQueue
+
+from bot.services import BotContext
+from bot.storage import outbox as store
+from bot.storage.outbox import Delivery
+
+logger = logging.getLogger(__name__)
+
+NOW, RETRY = "outbox", "outbox-retry"  # job names: a send just asked for, the next planned try
+_LOCK = "outbox_lock"  # bot_data: one sender at a time, or a delivery could leave twice
+# Finished deliveries are kept this long (a key queued twice stays refused), then forgotten.
+KEPT = timedelta(days=7)
+
+
+Sent = Callable[[aiosqlite.Connection, Delivery], Awaitable[None]]
+Refused = Callable[[BotContext, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Who hears of a delivery's fate: ``sent`` in the transaction that records it,
+    ``refused`` before it is given up (it must tolerate being called again after a crash)."""
+
+    sent: Sent | None = None
+    refused: Refused | None = None
+
+
+_KINDS: dict[str, Kind] = {}
+
+
+def kind(name: str, *, sent: Sent | None = None, refused: Refused | None = None) -> str:
+    """Declare a kind of delivery and who hears of its fate; return its name, to queue with."""
+    _KINDS[name] = Kind(sent, refused)
+    return name
+
+
+def kick(job_queue: JobQueue) -> None:
+    """Send what was just queued, once the current handler or job lets go."""
+    job_queue.run_once(_flush_job, 0, name=NOW)
+
+
+def schedule(application: Application) -> None:
+    """At start-up, send everything still pending: a message queued before a crash goes now."""
+    application.job_queue.run_once(_start_job, 0, name=NOW)
+
+
+async def _start_job(context: BotContext) -> None:
+    """Send what a stop left pending, due or not (a restart often follows a network problem)."""
+    await store.forget_delivered(context.services.database, KEPT)
+    await flush(context, everything=True)
+
+
+async def _flush_job(context: BotContext) -> None:
+    """Send the deliveries that are due."""
+    await flush(context)
+
+
+async def flush(context: BotContext, *, everything: bool = False) -> None:
+    """Try every pending delivery that is due (or all of them), in order, each chat's in turn;
+    then plan the next try, when the first delivery still waiting is due."""
+    async with context.bot_data.setdefault(_LOCK, asyncio.Lock()):
+        now = datetime.now(UTC)
+        heads: dict[int, datetime] = {}  # chat -> when its first waiting delivery is due
+        for delivery in await store.pending(context.services.database):
+            if delivery.chat_id in heads:
+                continue
+            if not everything and delivery.next_attempt_at > now:
+                heads[delivery.chat_id] = delivery.next_attempt_at
+            elif (retry_at := await _deliver(context, delivery)) is not None:
+                heads[delivery.chat_id] = retry_at
+        if heads:
+            _plan(context.job_queue, min(heads.values()))
+
+
+def _plan(job_queue: JobQueue, at: datetime) -> None:
+    """Have the outbox looked at again at ``at``, unless a try is planned before."""
+    for job in job_queue.get_jobs_by_name(RETRY):
+        if job.next_t is not None and job.next_t <= at:
+            return
+        job.schedule_removal()
+    job_queue.run_once(_flush_job, at, name=RETRY)
+
+
+async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
+    """Send what is left of a delivery; when it has to wait, the time of its next try."""
+    database = context.services.database
+    hooks = _KINDS.get(delivery.kind, Kind())
+    last = len(delivery.texts) - 1
+    first_id = delivery.message_id
+    try:
+        for index in range(delivery.sent_parts, last + 1):
+            message = await context.bot.send_message(
+                delivery.chat_id,
+                delivery.texts[index],
+                reply_to_message_id=delivery.reply_to_message_id if index == 0 else None,
+                reply_markup=_markup(context, delivery) if index == last else None,
+            )
+            first_id = first_id or message.message_id
+            await store.part_sent(database, delivery.id, index + 1, message.message_id)
+    except (Forbidden, BadRequest) as error:
+        logger.warning("Telegram refused delivery %s (%s) to chat %s: %s",
+                       delivery.id, delivery.kind, delivery.chat_id, error)
+        if hooks.refused is not None:
+            await hooks.refused(context, delivery)
+        await store.refused(database, delivery.id, str(error))
+        return None
+    except TelegramError as error:
+        first_wait = timedelta(seconds=context.services.settings.outbox_retry_seconds)
+        at = await store.retry_later(database, delivery, f"{type(error).__name__}: {error}", first_wait)
+        logger.warning("Delivery %s (%s) to chat %s failed (%s: %s); next try at %s",
+                       delivery.id, delivery.kind, delivery.chat_id, type(error).__name__, error, at)
+        return at
+    async with database.transaction() as connection:
+        await store.delivered(connection, delivery.id)
+        if hooks.sent is not None:
+            await hooks.sent(connection, replace(delivery, message_id=first_id))
+    return None
+
+
+def _markup(context: BotContext, delivery: Delivery) -> InlineKeyboardMarkup | None:
+    if delivery.reply_markup is None:
+        return None
+    return InlineKeyboardMarkup.de_json(dict(delivery.reply_markup), context.bot)
