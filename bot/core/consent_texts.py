@@ -141,6 +141,10 @@ class RoundTexts(_Texts):
     position_line: Template("icon", "member", "position")
     position_line_reason: Template("icon", "member", "position", "reason")
     waiting: Template("members")
+    # A large circle's tally, when naming everyone would pass Telegram's 4096 characters.
+    position_count: Template("icon", "position", "count")
+    waiting_count: Template("count")
+    compact_note: Template()
     nobody: str
     closed: Template("date", "reason", "outcome")
     ellipsis: str
@@ -230,6 +234,7 @@ class BilanTexts(_Texts):
     decisions_header: Template("days")
     decision_line: Template("number", "partner", "outcome", "date")
     no_decisions: Template()
+    more: Template("count")
     nothing_private: Template()
 
 

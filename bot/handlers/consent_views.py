@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.consent import Member, Outcome, Position, Tally, lifted_objections
-from bot.core.consent_texts import ConsentTexts
+from bot.core.consent_texts import BilanTexts, ConsentTexts
 from bot.core.texts import Html, escape, join, render
 from bot.handlers import render as ui
 from bot.storage.consent import Round, RoundState
@@ -93,14 +93,37 @@ def proposal_text(
     """The round's message: the request, the positions' meaning, and who said what so far.
 
     Reasons are previewed; when that would pass Telegram's length ``limit``, they are left out
-    (the outcome and the summaries give them whole): every member's position must stay visible.
+    (the outcome and the summaries give them whole); when even one line per member is too long
+    (a circle of a hundred), the tally counts positions instead of naming everyone.
     """
-    text = _proposal_text(texts, zone, state, request, texts.reason_preview_length)
-    return text if len(text) <= limit else _proposal_text(texts, zone, state, request, 0)
+    for preview, compact in ((texts.reason_preview_length, False), (0, False), (0, True)):
+        text = _proposal_text(texts, zone, state, request, preview, compact)
+        if len(text) <= limit:
+            break
+    return text
+
+
+def _tally_block(texts: ConsentTexts, state: RoundState, preview: int, compact: bool) -> list[Html]:
+    rnd, tally, words = state.round, state.tally, texts.round
+    block = [render(words.tally_intro, answered=len(tally.answered), counted=len(tally.counted))]
+    if compact:
+        for position in Position:
+            count = len(tally.members_with(position))
+            if count:
+                text = texts.positions.of(position)
+                block.append(render(words.position_count, icon=text.icon, position=text.name, count=count))
+        if tally.waiting and rnd.is_open:
+            block.append(render(words.waiting_count, count=len(tally.waiting)))
+        block.append(Html(words.compact_note))
+        return block
+    block += position_lines(texts, tally, words.position_line, words.position_line_reason, preview)
+    if tally.waiting and rnd.is_open:
+        block.append(render(words.waiting, members=names(texts, tally.waiting)))
+    return block
 
 
 def _proposal_text(
-    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, preview: int
+    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, preview: int, compact: bool
 ) -> Html:
     rnd, tally, words = state.round, state.tally, texts.round
     parts = [
@@ -121,11 +144,7 @@ def _proposal_text(
         words.deadline, deadline=local(rnd.deadline_at, zone, words.date_format),
         needed=tally.needed, counted=len(tally.counted),
     ))
-    tally_block = [render(words.tally_intro, answered=len(tally.answered), counted=len(tally.counted))]
-    tally_block += position_lines(texts, tally, words.position_line, words.position_line_reason, preview)
-    if tally.waiting and rnd.is_open:
-        tally_block.append(render(words.waiting, members=names(texts, tally.waiting)))
-    parts.append(join(tally_block))
+    parts.append(join(_tally_block(texts, state, preview, compact)))
     if not rnd.is_open and rnd.outcome and rnd.close_reason and rnd.closed_at:
         parts.append(render(
             words.closed, date=local(rnd.closed_at, zone, words.date_format),
@@ -246,6 +265,16 @@ def bilan_text(
     ]
     return join([
         render(words.header, group=group),
-        join([Html(words.open_header), *(open_lines or [Html(words.no_open)])]),
-        join([render(words.decisions_header, days=texts.decisions_days), *(decision_lines or [Html(words.no_decisions)])]),
+        join([Html(words.open_header), *(_at_most(words, open_lines) or [Html(words.no_open)])]),
+        join([render(words.decisions_header, days=texts.decisions_days),
+              *(_at_most(words, decision_lines) or [Html(words.no_decisions)])]),
     ], "\n\n")
+
+
+BILAN_LINES = 25  # per section: both together stay well within Telegram's 4096 characters
+
+
+def _at_most(words: BilanTexts, lines: list[Html]) -> list[Html]:
+    if len(lines) <= BILAN_LINES:
+        return lines
+    return [*lines[:BILAN_LINES], render(words.more, count=len(lines) - BILAN_LINES)]

@@ -62,3 +62,24 @@ def test_a_message_link_exists_for_supergroups_only() -> None:
     assert views.message_link(-1001234567890, 42) == "https://t.me/c/1234567890/42"
     assert views.message_link(-4000000001, 42) is None
     assert views.message_link(-1001234567890, None) is None
+
+
+def test_a_circle_too_large_to_name_gets_counts_that_fit(library: Library) -> None:
+    circle = tuple(Member(1000 + i, f"Membre du cercle n°{i} avec un long nom") for i in range(200))
+    history = tuple(
+        Stance(m.user_id, Position.OBJECTION if i % 50 == 0 else Position.CONSENT, "trop tôt" if i % 50 == 0 else None, T0)
+        for i, m in enumerate(circle[:150])
+    )
+    state = RoundState(round_state(()).round, circle, history, current_version=1)
+    text = views.proposal_text(library.consent, ZONE, state, REQUEST, LIMIT)
+    assert len(text) <= LIMIT
+    assert "✅ je consens : 147" in text and "⛔ objection : 3" in text
+    assert "⏳ Pas encore répondu : 50" in text and "150/200" in text
+
+
+def test_the_bilan_of_a_busy_group_stays_within_one_message(library: Library) -> None:
+    closed = round_state((), closed=True).round
+    decisions = [closed] * 400
+    text = views.bilan_text(library.consent, ZONE, "GL Très Actif", [], decisions)
+    assert len(text) <= LIMIT
+    assert "… et 375 de plus." in text
