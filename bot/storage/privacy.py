@@ -35,6 +35,8 @@ DELETED: tuple[tuple[str, str], ...] = (
     ("circle_join_requests", "user_id"),
     ("coordinators", "user_id"),
     ("round_prompts", "user_id"),
+    # Messages waiting for the member's private chat (a private chat's id is the member's id).
+    ("outbox", "chat_id"),
 )
 
 
