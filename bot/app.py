@@ -12,6 +12,7 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     LinkPreviewOptions,
+    Update,
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -23,6 +24,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -31,7 +33,7 @@ from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
 from bot.handlers import admin, errors, general, intake, practices, privacy, register, reviews
-from bot.handlers import amend, circle, consent, migration, outbox
+from bot.handlers import amend, circle, consent, migration, outbox, redelivery
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
@@ -96,6 +98,8 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
             group_max_rate=settings.rate_limit_group_per_minute,
             max_retries=settings.rate_limit_max_retries,
         ))
+        # Telegram's updates are confirmed only once handled: a crash loses none of them.
+        .update_queue(redelivery.HandledQueue())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -116,6 +120,8 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.bot_data["library"] = library
 
     # --- every handler, in one place --------------------------------------------------
+    # First of all: an update redelivered after a crash whose changes are stored stops here.
+    application.add_handler(TypeHandler(Update, redelivery.skip_handled), group=-2)
     # Help and deep links.
     application.add_handler(CommandHandler("start", general.start, filters=NEW & PRIVATE))
     application.add_handler(CommandHandler(["aide", "help"], general.help_command, filters=NEW))
@@ -187,6 +193,8 @@ async def _post_init(application: Application) -> None:
     reviews.schedule(application)
     # Outcomes, summaries, reminders and follow-ups still pending when the bot stopped go now.
     outbox.schedule(application)
+    # So does the card of a request stored just before a stop.
+    application.job_queue.run_once(intake.post_missing_cards, 0, name="missing-cards")
 
     await _register_commands(application, library, settings)
 

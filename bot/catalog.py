@@ -37,10 +37,11 @@ class FlowCatalog:
         return versions
 
     async def install(
-        self, flow: Flow, text: str, *, scope_chat_id: int, author_id: int, author_name: str
+        self, flow: Flow, text: str, *, scope_chat_id: int, author_id: int, author_name: str,
+        update_id: int | None = None,
     ) -> int:
-        """Store an uploaded version and make it the one its scope uses from now on."""
-        async with self.database.transaction() as connection:
+        """Store an uploaded version (once per update) and make it the one its scope uses from now on."""
+        async with self.database.transaction(update_id) as connection:
             version = await flow_store.add_version(
                 connection, flow.id, text, scope_chat_id=scope_chat_id, source="upload",
                 author_id=author_id, author_name=author_name,

@@ -117,7 +117,8 @@ async def upload(update: Update, context: BotContext) -> None:
     scope = _scope(update.effective_chat)
     user = update.effective_user
     version = await services.catalog.install(
-        flow, content.decode("utf-8"), scope_chat_id=scope, author_id=user.id, author_name=user.full_name
+        flow, content.decode("utf-8"), scope_chat_id=scope, author_id=user.id, author_name=user.full_name,
+        update_id=update.update_id,
     )
     installed = texts.installed_global if scope == GLOBAL_SCOPE else texts.installed_group
     await message.reply_html(render(installed, flow=flow.id, version=version))

@@ -302,8 +302,8 @@ async def open_press(update: Update, context: BotContext) -> None:
     if not await _may_open(context, chat, query.from_user.id, request):
         await query.answer(texts.alerts.open_not_allowed, show_alert=True)
         return
-    await query.answer()
     refusal = await _open(update, context, request, query.from_user, texts.defaults)
+    await query.answer()  # once the round is stored: an answered press is an opened round
     if refusal is not None:
         await query.message.reply_html(refusal)
 
@@ -666,7 +666,7 @@ async def extend_command(update: Update, context: BotContext) -> None:
     days = int(args[1])
     deadline = rules.deadline_after(rnd.deadline_at, days)
     reminder = rules.reminder_time(rnd.opened_at, deadline, texts.reminder_hours)
-    if not await store.extend(context.services.database, rnd.id, deadline,
+    if not await store.extend(context.services.database, rnd.id, deadline, update_id=update.update_id,
                               keep_reminder=reminder is None or reminder <= _now()):
         return
     state = await store.state(context.services.database, rnd.id)

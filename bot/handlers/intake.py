@@ -29,6 +29,7 @@ from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage import amendments, chats, requests, sessions
+from bot.storage.requests import PartnershipRequest
 from bot.storage.sessions import FlowSession
 
 logger = logging.getLogger(__name__)
@@ -106,9 +107,9 @@ async def answer_here(update: Update, context: BotContext) -> None:
     if await sessions.get(context.services.database, chat.id, query.from_user.id) is not None:
         await query.answer(texts.stale_button, show_alert=True)
         return
-    await query.answer()
-    await unchanged_ok(query.edit_message_reply_markup(None))
     await _start_flow(update, context, chat, query.from_user, origin_chat_id=chat.id)
+    await query.answer()  # after the flow is stored, as every acknowledgement
+    await unchanged_ok(query.edit_message_reply_markup(None))
 
 
 async def start_private(update: Update, context: BotContext) -> bool:
@@ -189,22 +190,38 @@ async def _submit(
             answers=answers,
         )
         await sessions.delete(connection, session.chat_id, session.user_id)
-    card = render(
-        texts.card, number=request.number, title=flow.title, lines=engine.card_lines(answers),
-        author=ui.mention(session.user_id, session.author_name),
-    )
-    points = practices.vigilance(context, flow, answers)
-    if points is not None:
-        card = join([card, points], "\n\n")
-    card_message = await context.bot.send_message(
-        request.chat_id, card, reply_markup=consent.consent_card_keyboard(context, request)
-    )
-    await requests.set_card_message(services.database, request.id, card_message.message_id)
+    await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
         group = await chats.title(services.database, session.origin_chat_id) or ""
         await context.bot.send_message(
             session.chat_id, render(texts.saved_and_posted, number=request.number, group=group)
         )
+
+
+async def _post_card(context: BotContext, request: PartnershipRequest, engine: FlowEngine) -> None:
+    """Present a stored request in its chat, and remember where its card is."""
+    texts = context.services.messages.intake
+    card = render(
+        texts.card, number=request.number, title=engine.flow.title, lines=engine.card_lines(request.answers),
+        author=ui.mention(request.author_id, request.author_name),
+    )
+    points = practices.vigilance(context, engine.flow, request.answers)
+    if points is not None:
+        card = join([card, points], "\n\n")
+    card_message = await context.bot.send_message(
+        request.chat_id, card, reply_markup=consent.consent_card_keyboard(context, request)
+    )
+    await requests.set_card_message(context.services.database, request.id, card_message.message_id)
+
+
+async def post_missing_cards(context: BotContext) -> None:
+    """Present the requests stored just before a stop, whose card was never posted."""
+    services = context.services
+    for request in await requests.without_card(services.database):
+        try:
+            await _post_card(context, request, await services.catalog.engine(request.flow_id, request.flow_version))
+        except TelegramError as error:  # the bot left the group, say: try again at the next start
+            logger.warning("The card of request %s could not be posted: %s", request.id, error)
 
 
 async def answer_text(update: Update, context: BotContext) -> None:
@@ -323,7 +340,10 @@ async def press(update: Update, context: BotContext) -> None:
     if action is None:
         await query.answer(texts.stale_button, show_alert=True)
         return
+    # Answered only once the answer is stored: a member who saw the press taken must find it
+    # taken, even if the bot dies right after.
+    advanced = await _advance(update, context, session, action)
     await query.answer()
-    if await _advance(update, context, session, action):
+    if advanced:
         # The question is answered: its buttons must not be pressed again.
         await unchanged_ok(query.edit_message_reply_markup(None))

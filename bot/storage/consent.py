@@ -222,10 +222,12 @@ async def close(
     return True
 
 
-async def extend(database: Database, round_id: int, deadline_at: datetime, *, keep_reminder: bool) -> bool:
-    """Move an open round's deadline; the reminder is sent again unless ``keep_reminder``."""
+async def extend(
+    database: Database, round_id: int, deadline_at: datetime, *, keep_reminder: bool, update_id: int | None = None
+) -> bool:
+    """Move an open round's deadline, once per update; the reminder is sent again unless ``keep_reminder``."""
     reminded = "reminded_at" if keep_reminder else "NULL"
-    async with database.transaction() as connection:
+    async with database.transaction(update_id) as connection:
         cursor = await connection.execute(
             f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
             (_stamp(deadline_at), round_id),

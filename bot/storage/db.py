@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = resources.files("bot.storage") / "migrations"
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
+BUSY_TIMEOUT_MS = 5000
 
 
 class AlreadyHandled(Exception):
@@ -57,15 +58,25 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         connection = await aiosqlite.connect(path, isolation_level=None)
         connection.row_factory = aiosqlite.Row
-        # WAL: readers never block the writer, and a killed process leaves a consistent file.
-        # synchronous=NORMAL: in WAL mode a commit survives a crash or kill -9 of the bot (the
-        # WAL is written before commit returns); only a power cut can lose the last commits,
-        # never corrupt the file. FULL would add an fsync to every step of every member.
-        # busy_timeout: `python -m bot backup` or an admin's sqlite3 may hold a lock briefly.
+        # The bot acknowledges a member's answer, position or command only once its
+        # transaction is committed (tests/crash kills it at random moments to check it), so a
+        # commit must survive whatever stops the bot:
+        # - journal_mode=WAL: a commit is appended to the -wal file. A process killed at any
+        #   moment (kill -9, out of memory) leaves every commit whole and nothing of the
+        #   transaction it was in, which the next open rolls back. Readers
+        #   (`python -m bot backup`, `export`, an admin's sqlite3) and the bot never wait for
+        #   each other.
+        # - synchronous=FULL: commit returns once the -wal file is on disk (fsync). NORMAL
+        #   survives kill -9 too, but a power cut or a hard reset of a cheap host may then
+        #   undo the last commits, answers a member was told were taken. One fsync per step of
+        #   a member (0.3 ms on the CI's disk, a few ms on slow ones) is cheap for a bot that
+        #   commits a few times a second at most.
+        # - busy_timeout: another process writing (an admin's sqlite3, a newer version's
+        #   migration) holds the write lock for a moment: wait for it rather than fail.
         for pragma in (
             "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA busy_timeout = 5000",
+            "PRAGMA synchronous = FULL",
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
             "PRAGMA foreign_keys = ON",
         ):
             await connection.execute(pragma)
@@ -124,8 +135,13 @@ class Database:
         async with self._lock:
             return await row(self.connection, sql, parameters)
 
+    async def handled(self, update_id: int) -> bool:
+        """True when this Telegram update's changes were committed (it is being redelivered)."""
+        return await self.fetch_one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)) is not None
+
     async def forget_old_updates(self) -> None:
         """Drop dedup marks older than any redelivery Telegram could make."""
         cutoff = (datetime.now(UTC) - PROCESSED_UPDATES_KEPT).isoformat(timespec="seconds")
         async with self.transaction() as connection:
             await connection.execute("DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,))
+

@@ -77,6 +77,12 @@ async def set_card_message(database: Database, request_id: int, message_id: int)
         )
 
 
+async def without_card(database: Database) -> list[PartnershipRequest]:
+    """Requests never presented in their chat: the bot stopped between storing and posting."""
+    rows = await database.fetch_all("SELECT chat_id, number FROM requests WHERE card_message_id IS NULL ORDER BY id")
+    return [await by_number(database, row["chat_id"], row["number"]) for row in rows]
+
+
 async def page(database: Database, chat_id: int, offset: int, limit: int) -> tuple[list[PartnershipRequest], int]:
     """One page of a chat's requests, newest first, and how many there are in all."""
     total = await database.fetch_one("SELECT COUNT(*) AS n FROM requests WHERE chat_id = ?", (chat_id,))

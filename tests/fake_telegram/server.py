@@ -375,6 +375,9 @@ class FakeTelegram:
         # observation
         self.calls: list[tuple[str, dict]] = []
         self.errors: list[tuple[str, dict, dict]] = []  # (method, params, error payload)
+        # Called with each call (not getUpdates) once recorded, before it is answered: a crash
+        # test kills the bot there, right after Telegram received the call.
+        self.on_call: Callable[[str, dict], None] | None = None
         self._faults: dict[str, list[dict]] = {}
         self._delays: dict[str, list[dict]] = {}
         self._inflight = 0
@@ -1117,6 +1120,8 @@ class FakeTelegram:
             self.poll_count += 1
         else:
             self.calls.append((method, params))
+            if self.on_call is not None:
+                self.on_call(method, params)
             self._inflight += 1
             self._last_activity = time.monotonic()
         try:

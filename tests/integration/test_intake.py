@@ -233,15 +233,17 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     fake.send(alice, private, "/partenariat")
     await next_prompt(fake, private)
     fake.send(alice, private, "Alternatiba")
-    await next_prompt(fake, private)
+    second = await next_prompt(fake, private)
     typed_answer = fake.updates[-1]
+    sent = len(fake.sent)
 
-    # Telegram redelivers updates whose offset was not confirmed before a crash.
+    # Telegram redelivers updates whose offset was not confirmed before a crash: one whose
+    # answer is stored is skipped whole (not even read against the next question).
     await bot.application.process_update(Update.de_json(typed_answer, bot.application.bot))
     await fake.idle()
-    assert [m for m in fake.messages_in(private) if "Étape 3/" in m.plain_text] == []
+    assert fake.sent[sent:] == []
 
-    summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:])
+    summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:], first=second)
     fake.press(alice, summary, "✅ Valider")
     await fake.next_message(private)
     confirm = fake.updates[-1]

@@ -1,0 +1,1 @@
+"""Crash safety: the bot as a real process, killed and restarted."""
