@@ -5,6 +5,7 @@
     python -m bot schema           print the JSON Schema of the flow format (for editors)
     python -m bot shell [FLOW]     play a flow in the terminal, without Telegram
     python -m bot export --chat ID write a chat's partner register as CSV on standard output
+    python -m bot backup PATH      copy the database to PATH, even while the bot runs
     python -m bot --help           every command and option
 """
 
@@ -28,6 +29,7 @@ from bot.core.loading import InvalidFile
 EXIT_INVALID_FILES = 1
 EXIT_MISSING_TOKEN = 2  # also for any other setting that is wrong
 EXIT_NO_DATABASE = 3
+EXIT_BACKUP_FAILED = 4
 
 
 def _library(directory: Path) -> Library:
@@ -116,6 +118,29 @@ def export(settings: Settings, arguments: argparse.Namespace) -> None:
     sys.stdout.buffer.write(asyncio.run(build()))
 
 
+def backup(settings: Settings, arguments: argparse.Namespace) -> None:
+    """Copy the database to PATH with SQLite's online backup: consistent even while the bot writes."""
+    import sqlite3
+
+    from bot.storage import db
+
+    library = _library(settings.flows_dir)
+    texts = library.messages.cli
+    if not settings.database_path.exists():  # connecting would create an empty one
+        print(library.register.export.cli_no_database, file=sys.stderr)
+        sys.exit(EXIT_NO_DATABASE)
+    if arguments.path.resolve() == settings.database_path.resolve():  # renaming onto it would corrupt it
+        print(texts.backup_same_file.format(path=arguments.path), file=sys.stderr)
+        sys.exit(EXIT_BACKUP_FAILED)
+    try:
+        db.backup(settings.database_path, arguments.path)
+    except (db.BackupFailed, sqlite3.Error) as failure:
+        print(texts.backup_failed.format(path=arguments.path, error=failure), file=sys.stderr)
+        sys.exit(EXIT_BACKUP_FAILED)
+    size = max(1, round(arguments.path.stat().st_size / 1024))
+    print(texts.backup_done.format(path=arguments.path, size=size))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -136,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     exporter.add_argument("--chat", type=int, required=True, metavar="CHAT_ID",
                           help="the Telegram chat id (a group's starts with -100)")
     exporter.set_defaults(handler=export)
+    saver = commands.add_parser("backup", help="copy the database to PATH, consistently even while the bot runs")
+    saver.add_argument("path", type=Path, metavar="PATH", help="the copy to write (replaced only once it is checked)")
+    saver.set_defaults(handler=backup)
     arguments = parser.parse_args(argv)
     try:
         settings = Settings()

@@ -173,10 +173,13 @@ class PrivacyTexts(_Texts):
 
 
 class CliTexts(_Texts):
-    """What ``python -m bot check`` and ``shell`` print for admins in a terminal."""
+    """What ``python -m bot check``, ``shell`` and ``backup`` print for admins in a terminal."""
 
     check_ok: Template("files")
     unknown_flow: Template("flow", "flows")
+    backup_done: Template("path", "size")
+    backup_failed: Template("path", "error")
+    backup_same_file: Template("path")
 
 
 class SystemTexts(_Texts):

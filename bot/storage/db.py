@@ -1,11 +1,13 @@
-"""The SQLite connection, its settings, migrations and transactions."""
+"""The SQLite connection, its settings, migrations, transactions and backups."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,10 @@ BUSY_TIMEOUT_MS = 5000
 
 class AlreadyHandled(Exception):
     """This Telegram update changed the database before: applying it again would repeat it."""
+
+
+class BackupFailed(Exception):
+    """The copy of the database did not pass SQLite's integrity check; nothing was written."""
 
 
 def now() -> str:
@@ -144,4 +150,29 @@ class Database:
         cutoff = (datetime.now(UTC) - PROCESSED_UPDATES_KEPT).isoformat(timespec="seconds")
         async with self.transaction() as connection:
             await connection.execute("DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,))
+
+
+def backup(source: Path, target: Path) -> None:
+    """Copy the database at ``source`` to ``target``, consistently even while the bot writes.
+
+    SQLite's online backup copies in one step, inside one read transaction: a snapshot of
+    the last commit, WAL included (a plain file copy could miss it or catch a commit half
+    written). In WAL mode the bot never waits for it, nor it for the bot. The copy is checked,
+    made a single self-contained file, then renamed onto ``target``: ``target`` is either a
+    whole, sound copy or left as it was.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with closing(sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)) as live, \
+                closing(sqlite3.connect(partial)) as copy:
+            live.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")  # no -wal file beside the copy
+            (verdict,) = copy.execute("PRAGMA integrity_check").fetchone()
+        if verdict != "ok":
+            raise BackupFailed(verdict)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
