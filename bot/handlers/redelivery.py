@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
@@ -25,11 +26,28 @@ logger = logging.getLogger(__name__)
 
 
 class HandledQueue(asyncio.Queue):
-    """The update queue shared by the poller and the application: ``put`` returns once handled."""
+    """The update queue shared by the poller and the application: ``put`` returns once handled.
+
+    The application handles updates one at a time, in order, and calls ``task_done`` after
+    each: the n-th call ends the n-th ``put``. (``join`` would wait for the queue to be
+    empty, which under a webhook's concurrent requests may be never.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handled: deque[asyncio.Future[None]] = deque()
 
     async def put(self, item: object) -> None:
+        handled = asyncio.get_running_loop().create_future()
+        self._handled.append(handled)
         await super().put(item)
-        await self.join()
+        await handled
+
+    def task_done(self) -> None:
+        super().task_done()
+        handled = self._handled.popleft()
+        if not handled.done():  # its put may have been cancelled (the poller stopping)
+            handled.set_result(None)
 
 
 async def skip_handled(update: Update, context: BotContext) -> None:
