@@ -239,7 +239,7 @@ def parse_options(words: Sequence[str], defaults: RoundOptions, vocabulary: Opti
         if not sep or not value:
             raise InvalidOption(word)
         if name in vocabulary.duration or name in vocabulary.quorum:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):  # "²" is a digit int() refuses
                 raise InvalidOption(word)
             field = "duration_days" if name in vocabulary.duration else "quorum_percent"
             changes[field] = int(value)

@@ -16,6 +16,7 @@ from bot.core.library import load_library
 from bot.core.loading import MAX_FILE_BYTES, InvalidFile, LoadError
 from bot.core.texts import Html, join, render
 from bot.handlers import permissions
+from bot.handlers.arguments import number as typed_number
 from bot.services import BotContext
 from bot.storage import flows as flow_store
 from bot.storage.flows import GLOBAL_SCOPE, FlowVersion
@@ -183,10 +184,8 @@ async def _roll_back(update: Update, context: BotContext, flow_id: str, number: 
     services = context.services
     texts = services.messages.flows
     scope = _scope(update.effective_chat)
-    version = (
-        await flow_store.visible_version(services.database, flow_id, int(number), scope)
-        if number.isdigit() else None
-    )
+    wanted = typed_number(number)
+    version = None if wanted is None else await flow_store.visible_version(services.database, flow_id, wanted, scope)
     if version is None:
         await update.effective_message.reply_html(render(texts.unknown_version, flow=flow_id, version=number))
         return

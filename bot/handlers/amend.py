@@ -19,6 +19,7 @@ from bot.handlers import consent
 from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
 from bot.handlers import render as ui
+from bot.handlers.arguments import request_number
 from bot.services import BotContext
 from bot.storage import amendments, requests, sessions
 from bot.storage import consent as store
@@ -35,7 +36,7 @@ async def modifier(update: Update, context: BotContext) -> None:
     texts = services.library.consent.amend
     if not await consent.in_group(update, context):
         return
-    number = consent.request_number(context.args)
+    number = request_number(context.args)
     if number is None:
         await message.reply_html(texts.usage)
         return

@@ -28,6 +28,8 @@ from bot.core.consent_texts import ConsentTexts
 from bot.core.library import Library
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
+from bot.handlers.arguments import number as typed_number
+from bot.handlers.arguments import request_number
 from bot.handlers import outbox, permissions, practices
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
@@ -57,14 +59,6 @@ def _texts(context: BotContext) -> ConsentTexts:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def request_number(args: list[str] | None) -> int | None:
-    """The request number typed after a command (``12``, ``n°12``, ``#12``)."""
-    if not args:
-        return None
-    number = args[0].lstrip("n°#")
-    return int(number) if number.isdigit() else None
 
 
 def bot_commands(library: Library) -> tuple[list[BotCommand], list[BotCommand]]:
@@ -657,13 +651,13 @@ async def extend_command(update: Update, context: BotContext) -> None:
     texts = _texts(context)
     feedback = texts.commands_feedback
     args = context.args or []
-    if len(args) != 2 or not args[1].isdigit() or not 1 <= int(args[1]) <= rules.MAX_DURATION_DAYS:
+    days = typed_number(args[1]) if len(args) == 2 else None
+    if days is None or not 1 <= days <= rules.MAX_DURATION_DAYS:
         await message.reply_html(feedback.extend_usage)
         return
     rnd = await _steward_round(update, context, "/prolonger")
     if rnd is None:
         return
-    days = int(args[1])
     deadline = rules.deadline_after(rnd.deadline_at, days)
     reminder = rules.reminder_time(rnd.opened_at, deadline, texts.reminder_hours)
     if not await store.extend(context.services.database, rnd.id, deadline, update_id=update.update_id,

@@ -11,6 +11,7 @@ from bot.core.flows import ChoiceStep
 from bot.core.texts import Html, join, render
 from bot.handlers import paging
 from bot.handlers import render as ui
+from bot.handlers.arguments import request_number
 from bot.services import BotContext
 from bot.storage import requests
 from bot.storage.requests import PartnershipRequest
@@ -64,10 +65,10 @@ async def show_request(update: Update, context: BotContext) -> None:
     """Show one request in full (/demande 12)."""
     message = update.effective_message
     texts = context.services.messages.requests
-    if len(context.args) != 1 or not context.args[0].lstrip("n°#").isdigit():
+    number = request_number(context.args) if len(context.args) == 1 else None
+    if number is None:
         await message.reply_html(texts.usage)
         return
-    number = int(context.args[0].lstrip("n°#"))
     request = await requests.by_number(context.services.database, update.effective_chat.id, number)
     if request is None:
         await message.reply_html(render(texts.not_found, number=number))

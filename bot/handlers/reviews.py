@@ -27,6 +27,7 @@ from bot.core.register import (
 from bot.core.texts import Html, join, render
 from bot.handlers import outbox
 from bot.handlers import render as ui
+from bot.handlers.arguments import request_number
 from bot.handlers.edits import unchanged_ok
 from bot.handlers.register import kind_label, may_keep_register
 from bot.services import BotContext
@@ -160,10 +161,10 @@ async def revision(update: Update, context: BotContext) -> None:
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     services = context.services
     texts = services.library.register.revision
-    if not context.args or not context.args[0].lstrip("n°#").isdigit():
+    number = request_number(context.args)
+    if number is None:
         await message.reply_html(texts.usage)
         return
-    number = int(context.args[0].lstrip("n°#"))
     request = await requests.by_number(services.database, chat.id, number)
     if request is None:
         await message.reply_html(render(texts.not_found, number=number))

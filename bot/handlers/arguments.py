@@ -1,0 +1,22 @@
+"""What members type after a command: request numbers and counts, read strictly.
+
+Anyone can type anything after a command. ``²`` passes ``str.isdigit`` but not ``int``, and
+twenty digits pass both but not SQLite (64-bit integers): only a few ASCII digits are a number.
+"""
+
+from __future__ import annotations
+
+MAX_DIGITS = 9  # request numbers, versions and days all stay far below a billion
+REQUEST_PREFIXES = "n°#"  # members write 12, n°12 or #12
+
+
+def number(word: str) -> int | None:
+    """The number ``word`` is written as; None for anything else."""
+    if word.isascii() and word.isdigit() and len(word) <= MAX_DIGITS:
+        return int(word)
+    return None
+
+
+def request_number(args: list[str] | None) -> int | None:
+    """The request number typed first after a command (``12``, ``n°12``, ``#12``)."""
+    return number(args[0].lstrip(REQUEST_PREFIXES)) if args else None
