@@ -20,6 +20,8 @@ from bot.core.texts import Html, escape
 
 CALLBACK_VERSION = "1"
 SEPARATOR = "|"
+# Telegram user ids have at most 52 significant bits; a larger forged one would overflow SQLite.
+UserId = Annotated[int, Field(gt=0, lt=2**52)]
 
 
 class Payload(BaseModel):
@@ -42,7 +44,7 @@ class AnswerHere(Payload):
     """"Répondre ici" under the group intro: only the member who asked may press it."""
 
     kind: Literal["h"] = "h"
-    user_id: Annotated[int, Field(gt=0)]
+    user_id: UserId
 
 
 class PracticePage(Payload):
@@ -79,7 +81,7 @@ class CircleJoin(Payload):
     """An admin's answer to a member's request to join the core circle."""
 
     kind: Literal["j"] = "j"
-    user_id: Annotated[int, Field(gt=0)]
+    user_id: UserId
     answer: Literal["yes", "no"]
 
 
@@ -102,7 +104,7 @@ class ForgetMe(Payload):
     """The confirmation of /oublier: only the member who asked may answer it."""
 
     kind: Literal["x"] = "x"
-    user_id: Annotated[int, Field(gt=0)]
+    user_id: UserId
     confirmed: bool
 
 
