@@ -121,8 +121,11 @@ async def _ask_to_join(update: Update, context: BotContext) -> None:
 async def join_press(update: Update, context: BotContext) -> None:
     """Accept or refuse a request to join the core circle (admins only)."""
     query, chat = update.callback_query, update.effective_chat
-    payload = ui.decode(query.data)
+    payload = ui.on_its_message(query)
     texts = context.services.library.consent.circle
+    if payload is None:
+        await query.answer(texts.join_gone, show_alert=True)
+        return
     if not await permissions.is_chat_admin(context, chat, query.from_user.id):
         await query.answer(texts.join_admins_only, show_alert=True)
         return

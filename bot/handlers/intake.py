@@ -98,8 +98,11 @@ async def partenariat(update: Update, context: BotContext) -> None:
 async def answer_here(update: Update, context: BotContext) -> None:
     """Run the flow in the group, for the member who typed /partenariat."""
     query = update.callback_query
-    payload = ui.decode(query.data)
+    payload = ui.on_its_message(query)
     texts = context.services.messages.intake
+    if payload is None:
+        await query.answer(texts.stale_button, show_alert=True)
+        return
     if query.from_user.id != payload.user_id:
         await query.answer(texts.not_your_button, show_alert=True)
         return
@@ -308,10 +311,10 @@ def _action(engine: FlowEngine, session: FlowSession, press: ui.FlowPress) -> In
 async def press(update: Update, context: BotContext) -> None:
     """Handle a button under a question or a summary, after checking who pressed what."""
     query = update.callback_query
-    payload = ui.decode(query.data)
+    payload = ui.on_its_message(query)
     services = context.services
     texts = services.messages.intake
-    session = await sessions.by_token(services.database, payload.token)
+    session = None if payload is None else await sessions.by_token(services.database, payload.token)
     if session is None:
         await query.answer(texts.stale_button, show_alert=True)
         return

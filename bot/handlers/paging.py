@@ -36,6 +36,10 @@ async def reply_first(update: Update, context: BotContext, make: PageMaker) -> N
 async def show_pressed(update: Update, context: BotContext, make: PageMaker) -> None:
     """Replace a page by the one its button asks for."""
     query = update.callback_query
-    text, markup = await make(context, update.effective_chat.id, ui.decode(query.data).page)
+    payload = ui.on_its_message(query, same_kind=True)
+    if payload is None:
+        await query.answer(context.services.messages.intake.stale_button, show_alert=True)
+        return
+    text, markup = await make(context, update.effective_chat.id, payload.page)
     await query.answer()
     await unchanged_ok(query.edit_message_text(text, reply_markup=markup))

@@ -30,7 +30,10 @@ async def catalogue(update: Update, context: BotContext) -> None:
 async def show(update: Update, context: BotContext) -> None:
     """Show one practice, or the list again, in place."""
     query = update.callback_query
-    payload = ui.decode(query.data)
+    payload = ui.on_its_message(query, same_kind=True)
+    if payload is None:
+        await query.answer(context.services.messages.intake.stale_button, show_alert=True)
+        return
     catalog = context.services.library.practices
     await query.answer()
     if not 0 <= payload.index < len(catalog.practices):

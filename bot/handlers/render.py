@@ -12,7 +12,7 @@ from functools import lru_cache, partial
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.flows import ChoiceStep, FlowEngine, FlowState, Question, TextStep, YesNoStep
 from bot.core.messages import Messages
@@ -142,6 +142,22 @@ def decode(data: str | None) -> Payload | None:
         return _PAYLOAD.validate_python({"kind": kind, **dict(zip(names, values, strict=True))})
     except ValidationError:
         return None
+
+
+def on_its_message(query: CallbackQuery, *, same_kind: bool = False) -> Payload | None:
+    """The press's payload if its message carries that very button (or, with ``same_kind``, one
+    of its kind) as Telegram shows the message now; None for data forged onto another message
+    of the bot, or for a button removed since.
+
+    A handler that rewrites the pressed message reads its payload here: a forged press must not
+    turn a consent proposal into a list page, or strip a request card of its buttons.
+    """
+    payload = decode(query.data)
+    markup = getattr(query.message, "reply_markup", None)  # an inaccessible message has none
+    carried = [decode(b.callback_data) for row in markup.inline_keyboard for b in row] if markup else []
+    if payload is not None and any(type(c) is type(payload) if same_kind else c == payload for c in carried):
+        return payload
+    return None
 
 
 def mention(user_id: int, name: str) -> Html:
