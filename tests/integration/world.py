@@ -1,0 +1,210 @@
+"""A local group with every role and every kind of button, built once through the real bot.
+
+The fuzz and authorization tests act on it: a group whose core circle, coordinator and
+configured admin were set up with the bot's own commands, a request waiting for a decision
+(its card carries "Ouvrir le consentement"), a consent round in progress, an adopted
+partnership whose review follow-up is posted, a pending request to join the circle, and a
+second group with its own round (its ids must mean nothing in the first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from telegram.ext import Application
+
+from bot.handlers import reviews
+from bot.services import Services
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
+from tests.integration.conversation import ONE_OFF_REQUEST, is_prompt
+from tests.integration.direct import DirectBot, SavedDatabase
+
+PROPOSAL = "Consentement sur la demande"
+
+
+@dataclass(repr=False)  # its messages would fill pages of a failure report
+class World:
+    fake: FakeTelegram
+    bot: DirectBot
+    group: FakeChat
+    other_group: FakeChat
+    admin: FakeUser  # the group's creator: a chat admin
+    configured: FakeUser  # in ADMIN_USER_IDS, a plain member of the group
+    circle: list[FakeUser]
+    coordinator: FakeUser
+    member: FakeUser  # author of request n°1, in no roster
+    stranger: FakeUser  # in no group; has talked to the bot in private
+    others: list[FakeUser] = field(default_factory=list)  # the second group's people
+    messages: dict[str, BotMessage] = field(default_factory=dict)
+    saved: SavedDatabase | None = None
+    built_messages: list[BotMessage] = field(default_factory=list)  # the bot's, once built
+    built_said: list[dict] = field(default_factory=list)  # the members', once built
+    # The callback data of each message's buttons once built: a press may have removed them since.
+    built_buttons: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+
+    @property
+    def application(self) -> Application:
+        return self.bot.application
+
+    @property
+    def services(self) -> Services:
+        return self.application.bot_data["services"]
+
+    def roles(self) -> dict[str, FakeUser]:
+        return {
+            "stranger": self.stranger, "member": self.member, "circle": self.circle[0],
+            "coordinator": self.coordinator, "chat_admin": self.admin, "configured_admin": self.configured,
+        }
+
+    def __repr__(self) -> str:
+        return f"World({self.group.title!r}, {len(self.fake.sent)} messages sent)"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # what Hypothesis prints of a fixture
+        printer.text(repr(self))
+
+    def people(self) -> list[FakeUser]:
+        return [self.admin, self.configured, *self.circle, self.coordinator, self.member, self.stranger, *self.others]
+
+    def last(self, chat: FakeChat | FakeUser) -> BotMessage:
+        return self.fake.messages_in(chat)[-1]
+
+    def find(self, chat: FakeChat | FakeUser, text: str) -> BotMessage:
+        """The latest message of the bot in ``chat`` that shows ``text``."""
+        return next(m for m in reversed(self.fake.messages_in(chat)) if text in (m.plain_text or ""))
+
+    async def say(self, user: FakeUser, chat: FakeChat | FakeUser, text: str, reply_to: BotMessage | dict | None = None):
+        self.fake.send(user, chat, text, reply_to=reply_to)
+        await self.bot.process()
+
+    async def press(self, user: FakeUser, message: BotMessage, button: str) -> dict:
+        """Press a button; the alert Telegram shows (empty when the bot answered silently)."""
+        return await self._answer(self.fake.press(user, message, button))
+
+    async def forge(self, user: FakeUser, message: BotMessage, data: str) -> dict:
+        """Press ``message`` with any callback data, as a modified client can; the alert shown."""
+        return await self._answer(self.fake.press_data(user, message, data))
+
+    async def _answer(self, query: str) -> dict:
+        await self.bot.process()
+        return self.fake.callback_answers[query]
+
+    async def close(self) -> None:
+        await self.bot.stop()
+        await self.saved.close()
+
+    async def reset(self) -> None:
+        """Put the database back as it was when the world was built; forget logged errors."""
+        self.bot.errors.records.clear()
+        self.fake.calls.clear()  # a long fuzz run would keep every call's text in memory
+        await self.saved.restore(self.bot.database)
+        # Engines are cached by version: an upload undone by the restore must not linger.
+        await self.services.catalog.use(self.services.library)
+
+
+async def file_request(world: World, author: FakeUser, group: FakeChat, replies: list[str]) -> None:
+    """The author fills a request in private through the group's deep link and validates it."""
+    private = world.fake.private_chat(author)
+    await world.say(author, private, f"/start g{group.id}")
+    for reply in replies:
+        prompt = world.last(private)
+        assert is_prompt(prompt), prompt.plain_text
+        if reply in prompt.button_texts():
+            await world.press(author, prompt, reply)
+        else:
+            await world.say(author, private, reply)
+    await world.press(author, world.last(private), "✅ Valider")
+
+
+async def name_in_roster(world: World, group: FakeChat, admin: FakeUser, user: FakeUser, command: str) -> None:
+    """An admin replies to one of the person's messages with ``/cercle ajouter`` (or coordination)."""
+    said = world.fake.send(user, group, f"Bonjour, c'est {user.first_name}")
+    await world.say(admin, group, command, reply_to=said)
+
+
+@asynccontextmanager
+async def running_world(tmp_path: Path, names: dict[str, str] | None = None) -> AsyncIterator[World]:
+    """A world on its own fake server, for a whole test module (tests ``reset`` it)."""
+    async with FakeTelegram() as fake:
+        world = await build_world(fake, tmp_path, names)
+        try:
+            yield world
+        finally:
+            await world.close()
+
+
+async def build_world(fake: FakeTelegram, tmp_path: Path, names: dict[str, str] | None = None) -> World:
+    """Build the scene through the bot's own commands, then save its database for ``reset``."""
+    names = {"admin": "Ana", "configured": "Dominique", "circle": "Bea,Cal", "coordinator": "Kim",
+             "member": "Eve", "stranger": "Sam", "group": "GL Pays d'Uzès", **(names or {})}
+    admin, configured = fake.add_user(names["admin"]), fake.add_user(names["configured"])
+    circle = [fake.add_user(name) for name in names["circle"].split(",")]
+    coordinator, member = fake.add_user(names["coordinator"]), fake.add_user(names["member"])
+    stranger = fake.add_user(names["stranger"])
+    group = fake.add_group(names["group"], [configured, *circle, coordinator, member], creator=admin)
+    other_admin = fake.add_user("Otto")
+    other_group = fake.add_group("GL Ailleurs", [circle[0]], creator=other_admin)
+    bot = DirectBot.for_tests(
+        fake, tmp_path, admin_user_ids=frozenset({configured.id}), review_post_hour=0
+    )
+    await bot.start()
+    world = World(fake, bot, group, other_group, admin, configured, circle, coordinator, member, stranger,
+                  others=[other_admin])
+    try:
+        await _stage(world, other_admin)
+    except BaseException:
+        await bot.stop()  # its database thread would keep the test process alive
+        raise
+    world.saved = await SavedDatabase.of(bot.database)
+    world.built_messages, world.built_said = list(fake.sent), list(fake.user_messages)
+    world.built_buttons = {
+        (m.chat_id, m.message_id): [b["callback_data"] for row in m.buttons() for b in row if "callback_data" in b]
+        for m in fake.sent
+    }
+    return world
+
+
+async def _stage(world: World, other_admin: FakeUser) -> None:
+    fake, group, other_group = world.fake, world.group, world.other_group
+    admin, circle, coordinator, member = world.admin, world.circle, world.coordinator, world.member
+    stranger, configured = world.stranger, world.configured
+
+    for user in (coordinator, stranger, *circle, member, configured, admin):
+        await world.say(user, fake.private_chat(user), "/start")
+    for user in circle:
+        await name_in_roster(world, group, admin, user, "/cercle ajouter")
+    await name_in_roster(world, group, admin, coordinator, "/coordination ajouter")
+    await name_in_roster(world, other_group, other_admin, circle[0], "/cercle ajouter")
+
+    # n°1: waiting for a decision; n°2: a round in progress; n°3: adopted, its review posted.
+    for author in (member, circle[1], circle[1]):
+        await file_request(world, author, group, ONE_OFF_REQUEST)
+    world.messages["card"] = world.find(group, "Demande de partenariat n°1")
+    await world.say(circle[0], group, "/consentement 3")
+    for user in circle:
+        await world.press(user, world.find(group, PROPOSAL), "✅ Je consens")
+    await world.say(circle[0], group, "/consentement 2")
+    world.messages["proposal"] = world.find(group, PROPOSAL)
+    await _post_review(world)
+    world.messages["follow_up"] = world.find(group, "comment ça s'est passé")
+    await world.say(member, group, "/cercle rejoindre")
+    world.messages["join_request"] = world.last(group)
+
+    await file_request(world, circle[0], other_group, ONE_OFF_REQUEST)
+    await world.say(circle[0], other_group, "/consentement 1")
+    world.messages["other_proposal"] = world.find(other_group, PROPOSAL)
+
+
+async def _post_review(world: World) -> None:
+    """Time passes: the adopted partnership gets its review date, which falls due."""
+    job_queue = world.application.job_queue
+    job_queue.run_once(reviews.sweep, 0)  # gives n°3 its date
+    await world.bot.settle()
+    yesterday = (world.services.today() - timedelta(days=1)).isoformat()
+    async with world.bot.database.transaction() as connection:
+        await connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    job_queue.run_once(reviews.sweep, 0)  # posts its follow-up
+    await world.bot.settle()
