@@ -7,8 +7,6 @@ as in Telegram, without a token. Buttons become numbered choices; ``/retour`` go
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterator
 from datetime import date
 from typing import TextIO
@@ -17,14 +15,7 @@ from bot.core.flows import (
     Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, FlowState, Input, Question, Summary, Text, YesNoStep,
 )
 from bot.core.library import Library
-from bot.core.texts import join, render
-
-_TAG = re.compile(r"<[^>]+>")
-
-
-def plain(fragment: str) -> str:
-    """Telegram HTML as a terminal shows it."""
-    return html.unescape(_TAG.sub("", fragment))
+from bot.core.texts import join, plain, render
 
 
 class Preview:

@@ -18,7 +18,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.core.conditions import Condition
 from bot.core.messages import FlowTexts
-from bot.core.texts import Html, Template, escape, join, render
+from bot.core.texts import Html, Template, escape, join, render, shorten
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -354,10 +354,11 @@ class FlowEngine:
             can_go_back=state.editing or self._previous(state) is not None,
         )
 
-    def summary(self, answers: Mapping[str, Any]) -> Summary:
+    def summary(self, answers: Mapping[str, Any], preview: int | None = None) -> Summary:
+        """Every answer that counts; typed ones shortened to ``preview`` characters if given."""
         kept = self.relevant_answers(answers)
         return Summary(
-            tuple((s.label, self.display(s, kept[s.id])) for s in self.flow.steps if s.id in kept)
+            tuple((s.label, self.display(s, kept[s.id], preview)) for s in self.flow.steps if s.id in kept)
         )
 
     def question_text(self, question: Question) -> Html:
@@ -379,8 +380,8 @@ class FlowEngine:
         kept = self.relevant_answers(state.answers)
         return [s for s in self.flow.steps if s.id in kept]
 
-    def display(self, step: Step, value: Any) -> Html:
-        """Show an answer the way a member reads it."""
+    def display(self, step: Step, value: Any, preview: int | None = None) -> Html:
+        """Show an answer the way a member reads it; a typed one cut to ``preview`` characters."""
         if value is None:
             return Html(self.texts.skipped)
         if isinstance(step, ChoiceStep):
@@ -392,17 +393,20 @@ class FlowEngine:
             return Html(date.fromisoformat(value).strftime("%d/%m/%Y"))
         if isinstance(step, NumberStep) and step.unit:
             return render("{value} {unit}", value=value, unit=step.unit)
-        return escape(str(value))
+        text = str(value)
+        return escape(text if preview is None else shorten(text, preview, self.texts.ellipsis))
 
     def card_lines(self, answers: Mapping[str, Any]) -> Html:
         """The short form of a request shown on its card in the group."""
         return self.answer_lines(answers, self.flow.card or [s.id for s in self.flow.steps])
 
-    def answer_lines(self, answers: Mapping[str, Any], step_ids: Sequence[str]) -> Html:
+    def answer_lines(
+        self, answers: Mapping[str, Any], step_ids: Sequence[str], preview: int | None = None
+    ) -> Html:
         """A "label : answer" line for each of these steps that has an answer."""
         steps = [self.flow.step(i) for i in step_ids]
         return join([
-            render(self.texts.summary_line, label=s.label, answer=self.display(s, answers[s.id]))
+            render(self.texts.summary_line, label=s.label, answer=self.display(s, answers[s.id], preview))
             for s in steps if s.id in answers
         ])
 

@@ -44,6 +44,7 @@ class FlowTexts(_Texts):
     summary: Template("title", "lines")
     summary_line: Template("label", "answer")
     skipped: str
+    ellipsis: str  # ends an answer shortened to fit a Telegram message
     yes: Label
     no: Label
     yes_words: tuple[str, ...]

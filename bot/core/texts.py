@@ -10,13 +10,19 @@ for ``{nombre}`` where only ``{number}`` exists is rejected before it reaches a 
 from __future__ import annotations
 
 import html
+import re
 import string
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 _FORMATTER = string.Formatter()
+_TAG = re.compile(r"<[^>]+>")
+# How long members' answers may stay, longest first, when a message showing them would pass
+# the length Telegram accepts: answers are shortened, the message is still sent.
+PREVIEWS = (None, 400, 200, 100, 50)
 
 
 class Html(str):
@@ -73,3 +79,26 @@ def join(lines: list[Html], separator: str = "\n") -> Html:
 def escape(text: str) -> Html:
     """Escape member-written text for display."""
     return Html(html.escape(text, quote=False))
+
+
+def shorten(text: str, length: int, ellipsis: str) -> str:
+    """``text`` cut to ``length`` characters, with ``ellipsis`` when something was cut."""
+    return text if len(text) <= length else text[:length].rstrip() + ellipsis
+
+
+def plain(fragment: str) -> str:
+    """Telegram HTML as members read it: without its markup, entities decoded."""
+    return html.unescape(_TAG.sub("", fragment))
+
+
+def fitting(make: Callable[[int | None], Html], limit: int) -> Html:
+    """``make(preview)`` for the longest of :data:`PREVIEWS` whose text fits ``limit`` characters.
+
+    ``make`` shortens members' answers to ``preview`` characters (None: whole). Telegram
+    counts the characters members read, not the markup.
+    """
+    for preview in PREVIEWS:
+        text = make(preview)
+        if len(plain(text)) <= limit:
+            break
+    return text

@@ -14,7 +14,7 @@ from telegram import Update
 
 from bot.core.consent_texts import AmendTexts
 from bot.core.flows import FlowEngine, FlowState
-from bot.core.texts import Html, join, render
+from bot.core.texts import Html, fitting, join, render
 from bot.handlers import consent
 from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
@@ -72,11 +72,13 @@ async def modifier(update: Update, context: BotContext) -> None:
     await view.show(context, session)
 
 
-def _changes(engine: FlowEngine, before: Mapping[str, Any], after: Mapping[str, Any], texts: AmendTexts) -> Html:
+def _changes(
+    engine: FlowEngine, before: Mapping[str, Any], after: Mapping[str, Any], texts: AmendTexts, preview: int | None
+) -> Html:
     """The answers that changed, in the flow's order, as "label : before → after"."""
     lines = [
-        render(texts.change_line, label=step.label, before=engine.display(step, before.get(step.id)),
-               after=engine.display(step, after.get(step.id)))
+        render(texts.change_line, label=step.label, before=engine.display(step, before.get(step.id), preview),
+               after=engine.display(step, after.get(step.id), preview))
         for step in engine.flow.steps
         if before.get(step.id) != after.get(step.id)
     ]
@@ -105,12 +107,13 @@ async def submit(
     if version is None:
         await context.bot.send_message(session.chat_id, render(texts.amend.round_open, number=number))
         return True
+    member = ui.mention(session.user_id, session.author_name)
+
+    def notice(preview: int | None) -> Html:  # long answers changed: shortened, the notice still goes
+        changes = _changes(engine, request.answers, answers, texts.amend, preview)
+        return render(texts.amend.done, member=member, number=number, version=version, changes=changes)
+
     await context.bot.send_message(
-        request.chat_id,
-        render(
-            texts.amend.done, member=ui.mention(session.user_id, session.author_name), number=number,
-            version=version, changes=_changes(engine, request.answers, answers, texts.amend),
-        ),
-        reply_markup=views.open_keyboard(texts, number),
+        request.chat_id, fitting(notice, ui.TELEGRAM_TEXT_LIMIT), reply_markup=views.open_keyboard(texts, number)
     )
     return True

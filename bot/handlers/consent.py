@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 # A round may open on a request waiting for a decision, or after one that did not adopt it.
 OPENABLE = {"submitted", "objection", "no_decision"}
-TELEGRAM_TEXT_LIMIT = 4096
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
 # A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
 LATE_OK = {"misfire_grace_time": None}
@@ -127,7 +126,7 @@ async def _proposal(context: BotContext, state: store.RoundState) -> tuple[Html,
     view = await _request_view(context, await _request(context, state.round))
     texts = _texts(context)
     return (
-        views.proposal_text(texts, context.services.settings.zone, state, view, TELEGRAM_TEXT_LIMIT),
+        views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
         views.proposal_keyboard(texts, state.round),
     )
 
@@ -471,10 +470,10 @@ async def _publish(context: BotContext, round_id: int) -> None:
     rnd, texts = state.round, _texts(context)
     request = await _request(context, rnd)
     group = await chats.title(services.database, rnd.chat_id) or ""
-    outcome = rules.pack(views.outcome_blocks(texts, state), TELEGRAM_TEXT_LIMIT)
+    outcome = rules.pack(views.outcome_blocks(texts, state), ui.TELEGRAM_TEXT_LIMIT)
     summary = rules.pack(
         views.summary_blocks(texts, services.settings.zone, state, await _request_view(context, request), group),
-        TELEGRAM_TEXT_LIMIT,
+        ui.TELEGRAM_TEXT_LIMIT,
     )
     async with services.database.transaction() as connection:
         if await store.mark_published(connection, round_id, _now()):

@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.consent import Member, Outcome, Position, Tally, lifted_objections
 from bot.core.consent_texts import BilanTexts, ConsentTexts
-from bot.core.texts import Html, escape, join, render
+from bot.core.texts import Html, escape, join, render, shorten
 from bot.handlers import render as ui
 from bot.storage.consent import Round, RoundState
 
@@ -37,10 +37,6 @@ def names(texts: ConsentTexts, members: Sequence[Member]) -> Html:
 def plain_names(texts: ConsentTexts, members: Sequence[Member]) -> Html:
     """Members by name only: summaries are read later, mentions would notify for nothing."""
     return join([escape(m.name) for m in members], ", ") if members else Html(texts.round.nobody)
-
-
-def shorten(text: str, length: int, ellipsis: str) -> str:
-    return text if len(text) <= length else text[:length].rstrip() + ellipsis
 
 
 def message_link(chat_id: int, message_id: int | None) -> str | None:

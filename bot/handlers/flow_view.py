@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import ForceReply, InlineKeyboardMarkup, Message
 
 from bot.core.flows import FlowEngine, Question, Summary
-from bot.core.texts import Html, join, render
+from bot.core.texts import Html, fitting, join, render
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage.sessions import FlowSession
@@ -27,18 +27,24 @@ def _prompt_message(
     messages = context.services.messages
     prompt = flow_engine.prompt(session.state)
     if isinstance(prompt, Summary):
-        text, markup = flow_engine.summary_text(prompt), ui.summary_keyboard(messages, session.token)
-    else:
-        text = flow_engine.question_text(prompt)
-        markup = ui.question_keyboard(
-            flow_engine, messages, session.token, session.state, prompt, typed_controls=not in_group(session)
-        )
-        if in_group(session):
-            text = _group_question(context, session, prompt, text)
-            markup = markup if ui.needs_buttons(prompt) else ui.force_reply(prompt)
-    if error is not None:
-        text = join([error, text], "\n\n")
-    return text, markup
+        # Every answer at its longest may not fit one message: shortened, the summary still shows.
+        def summary(preview: int | None) -> Html:
+            return _after(error, flow_engine.summary_text(flow_engine.summary(session.state.answers, preview)))
+
+        return fitting(summary, ui.TELEGRAM_TEXT_LIMIT), ui.summary_keyboard(messages, session.token)
+    text = flow_engine.question_text(prompt)
+    markup = ui.question_keyboard(
+        flow_engine, messages, session.token, session.state, prompt, typed_controls=not in_group(session)
+    )
+    if in_group(session):
+        text = _group_question(context, session, prompt, text)
+        markup = markup if ui.needs_buttons(prompt) else ui.force_reply(prompt)
+    return _after(error, text), markup
+
+
+def _after(error: Html | None, text: Html) -> Html:
+    """A prompt, after the reason the previous input was refused, if any."""
+    return text if error is None else join([error, text], "\n\n")
 
 
 def _group_question(context: BotContext, session: FlowSession, prompt: Question, text: Html) -> Html:

@@ -20,6 +20,7 @@ from bot.core.texts import Html, escape
 
 CALLBACK_VERSION = "1"
 SEPARATOR = "|"
+TELEGRAM_TEXT_LIMIT = 4096  # characters in one message
 # Telegram user ids have at most 52 significant bits; a larger forged one would overflow SQLite.
 UserId = Annotated[int, Field(gt=0, lt=2**52)]
 

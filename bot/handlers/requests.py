@@ -8,7 +8,7 @@ from datetime import datetime
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.flows import ChoiceStep
-from bot.core.texts import Html, join, render
+from bot.core.texts import Html, fitting, join, render
 from bot.handlers import paging
 from bot.handlers import render as ui
 from bot.handlers.arguments import request_number
@@ -74,9 +74,12 @@ async def show_request(update: Update, context: BotContext) -> None:
         await message.reply_html(render(texts.not_found, number=number))
         return
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    summary = engine.summary(request.answers)
-    lines = join([render(engine.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
-    await message.reply_html(render(
-        texts.detail, number=request.number, title=engine.flow.title, status=_status(context, request.status),
-        author=request.author_name, date=_local_date(context, request.created_at), lines=lines,
-    ))
+    status, date = _status(context, request.status), _local_date(context, request.created_at)
+
+    def detail(preview: int | None) -> Html:
+        summary = engine.summary(request.answers, preview)
+        lines = join([render(engine.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
+        return render(texts.detail, number=request.number, title=engine.flow.title, status=status,
+                      author=request.author_name, date=date, lines=lines)
+
+    await message.reply_html(fitting(detail, ui.TELEGRAM_TEXT_LIMIT))

@@ -24,7 +24,7 @@ from bot.core.register import (
     local_day,
     next_review,
 )
-from bot.core.texts import Html, join, render
+from bot.core.texts import Html, fitting, join, render
 from bot.handlers import outbox
 from bot.handlers import render as ui
 from bot.handlers.arguments import request_number
@@ -81,15 +81,23 @@ async def sweep(context: BotContext) -> None:
         outbox.kick(context.job_queue)
 
 
-async def _follow_up_text(context: BotContext, review: Review, request: PartnershipRequest) -> Html:
+async def _follow_up_text(
+    context: BotContext, review: Review, request: PartnershipRequest, done: Html = Html("")
+) -> Html:
+    """The follow-up, then ``done`` (who answered); long expectations are shortened to fit."""
     services = context.services
     texts = services.library.register.follow_up
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
-    return render(
-        texts.follow_up if review.kind == FOLLOW_UP else texts.review,
-        number=request.number, partner=request.partner_name, kind=kind_label(engine, request.partner_kind),
-        decided=day_text(local_day(review.decided_at, services.settings.zone)),
-        lines=engine.answer_lines(request.answers, engine.flow.partner_fields.expectations),
+    values = {
+        "number": request.number, "partner": request.partner_name, "kind": kind_label(engine, request.partner_kind),
+        "decided": day_text(local_day(review.decided_at, services.settings.zone)),
+    }
+    template = texts.follow_up if review.kind == FOLLOW_UP else texts.review
+    expectations = engine.flow.partner_fields.expectations
+    return fitting(
+        lambda preview: join([render(template, lines=engine.answer_lines(request.answers, expectations, preview),
+                                     **values), done], ""),
+        ui.TELEGRAM_TEXT_LIMIT,
     )
 
 
@@ -152,7 +160,7 @@ async def answer(update: Update, context: BotContext) -> None:
         template = texts.done_continue if payload.outcome == "continue" else texts.done_rediscuss
         done = render(template, member=member, date=day_text(next_on))
     await unchanged_ok(query.edit_message_text(
-        join([await _follow_up_text(context, review, request), done], ""), reply_markup=None
+        await _follow_up_text(context, review, request, done), reply_markup=None
     ))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.core.texts import Html, Template, escape, join, render
+from bot.core.texts import Html, Template, escape, fitting, join, plain, render, shorten
 
 
 def refusal(template: str, *allowed: str) -> dict:
@@ -85,3 +85,17 @@ def test_template_refuses_conversions_and_format_specs(template):
 @pytest.mark.parametrize("template", ["{}", "{0}"])
 def test_template_refuses_positional_placeholders(template):
     assert refusal(template, "number")["type"] == "template_placeholder"
+
+
+def test_plain_is_what_members_read():
+    assert plain(render("<b>{name}</b> : {answer}", name="Ana", answer="<Ma & Co>")) == "Ana : <Ma & Co>"
+
+
+def test_fitting_shortens_answers_only_as_much_as_the_limit_needs():
+    answer = "&" * 1000  # five characters of markup each, one for the member
+
+    def message(preview: int | None) -> Html:
+        return render("<b>Réponse</b> : {answer}", answer=answer if preview is None else shorten(answer, preview, "…"))
+
+    assert fitting(message, 1010) == message(None), "what fits as read is not shortened"
+    assert plain(fitting(message, 500)) == "Réponse : " + "&" * 400 + "…"

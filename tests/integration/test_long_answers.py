@@ -1,0 +1,71 @@
+"""Every answer at the longest the flow allows: each message that shows them still reaches Telegram.
+
+Five typed answers of 1000 characters make a summary longer than the 4096 characters a
+message may hold. The member must still see their summary and validate it, the group its
+details and its amendments: long answers are shortened there ("…"), never refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+
+from tests.fake_telegram import BotMessage
+from tests.integration.conversation import COMPANY_REQUEST
+from tests.integration.world import World, file_request, running_world
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+LIMITS = {0: 120, 3: 1000, 4: 1000, 5: 1000, 11: 500, 13: 1000, 15: 200}  # COMPANY_REQUEST's typed answers
+
+
+def longest(pattern: str) -> list[str]:
+    """COMPANY_REQUEST with every typed answer as long as the flow allows (HTML specials included)."""
+    replies = list(COMPANY_REQUEST)
+    for index, length in LIMITS.items():
+        replies[index] = (pattern * length)[:length]
+    return replies
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory):
+    async with running_world(tmp_path_factory.mktemp("long")) as built:
+        yield built
+
+
+def assert_shown(world: World, message: BotMessage) -> None:
+    assert not world.bot.errors.records, world.bot.errors.describe()
+    assert "Oups" not in message.plain_text
+    assert "…" in message.plain_text and len(message.plain_text) <= 4096
+
+
+async def test_the_longest_answers_leave_a_summary_to_validate_and_details_to_read(world: World) -> None:
+    await world.reset()
+    member, group = world.member, world.group
+    await file_request(world, member, group, longest("<b>&é"))
+
+    summary = world.find(member, "récapitulatif")
+    assert_shown(world, summary)
+    assert "<b>&é<b>&é" in summary.plain_text, "shortened answers still read as typed"
+    assert "Demande de partenariat n°4" in world.last(group).plain_text, "validated and presented"
+    await world.say(member, group, "/demande 4")
+    assert_shown(world, world.last(group))
+
+
+async def test_an_amendment_of_the_longest_answers_is_announced(world: World) -> None:
+    await world.reset()
+    member, group = world.member, world.group
+    await file_request(world, member, group, longest("<b>&é"))
+    await world.say(member, group, "/modifier 4")
+    for label in ("Ce qui est demandé au groupe", "Ce que le groupe apporterait", "Communication"):
+        await world.press(member, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
+        await world.press(member, world.find(group, "récapitulatif"), label)
+        await world.say(member, group, "&<" * 500, reply_to=world.last(group))
+    summary = world.find(group, "récapitulatif")
+    assert_shown(world, summary)
+
+    await world.press(member, summary, "✅ Valider")
+
+    notice = world.find(group, "a modifié la demande n°4")
+    assert_shown(world, notice)
+    assert "<b>&é<b>&é" in notice.plain_text and "→ &<&<" in notice.plain_text
