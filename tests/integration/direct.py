@@ -89,6 +89,7 @@ class DirectBot:
         """Run every update the fake server queued since the last call; return them."""
         updates = self.fake.updates[self._cursor:]
         self._cursor = len(self.fake.updates)
+        self.fake._fetched.update(update["update_id"] for update in updates)  # as polling would
         for data in updates:
             await self.application.process_update(Update.de_json(data, self.application.bot))
             self.processed += 1

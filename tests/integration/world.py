@@ -74,7 +74,9 @@ class World:
 
     def find(self, chat: FakeChat | FakeUser, text: str) -> BotMessage:
         """The latest message of the bot in ``chat`` that shows ``text``."""
-        return next(m for m in reversed(self.fake.messages_in(chat)) if text in (m.plain_text or ""))
+        found = [m for m in self.fake.messages_in(chat) if text in (m.plain_text or "")]
+        assert found, f"no message showing {text!r}\n{self.fake.describe()}"
+        return found[-1]
 
     async def say(self, user: FakeUser, chat: FakeChat | FakeUser, text: str, reply_to: BotMessage | dict | None = None):
         self.fake.send(user, chat, text, reply_to=reply_to)
@@ -126,18 +128,26 @@ async def name_in_roster(world: World, group: FakeChat, admin: FakeUser, user: F
 
 
 @asynccontextmanager
-async def running_world(tmp_path: Path, names: dict[str, str] | None = None) -> AsyncIterator[World]:
+async def running_world(
+    tmp_path: Path, names: dict[str, str] | None = None, replies: list[str] = ONE_OFF_REQUEST
+) -> AsyncIterator[World]:
     """A world on its own fake server, for a whole test module (tests ``reset`` it)."""
     async with FakeTelegram() as fake:
-        world = await build_world(fake, tmp_path, names)
+        world = await build_world(fake, tmp_path, names, replies)
         try:
             yield world
         finally:
             await world.close()
 
 
-async def build_world(fake: FakeTelegram, tmp_path: Path, names: dict[str, str] | None = None) -> World:
-    """Build the scene through the bot's own commands, then save its database for ``reset``."""
+async def build_world(
+    fake: FakeTelegram, tmp_path: Path, names: dict[str, str] | None = None, replies: list[str] = ONE_OFF_REQUEST
+) -> World:
+    """Build the scene through the bot's own commands, then save its database for ``reset``.
+
+    ``names`` renames people and the group; ``replies`` answers the flow for every request
+    (a one-off partnership, whose follow-up is "how did it go?").
+    """
     names = {"admin": "Ana", "configured": "Dominique", "circle": "Bea,Cal", "coordinator": "Kim",
              "member": "Eve", "stranger": "Sam", "group": "GL Pays d'Uzès", **(names or {})}
     admin, configured = fake.add_user(names["admin"]), fake.add_user(names["configured"])
@@ -154,7 +164,7 @@ async def build_world(fake: FakeTelegram, tmp_path: Path, names: dict[str, str] 
     world = World(fake, bot, group, other_group, admin, configured, circle, coordinator, member, stranger,
                   others=[other_admin])
     try:
-        await _stage(world, other_admin)
+        await _stage(world, other_admin, replies)
     except BaseException:
         await bot.stop()  # its database thread would keep the test process alive
         raise
@@ -167,7 +177,7 @@ async def build_world(fake: FakeTelegram, tmp_path: Path, names: dict[str, str] 
     return world
 
 
-async def _stage(world: World, other_admin: FakeUser) -> None:
+async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> None:
     fake, group, other_group = world.fake, world.group, world.other_group
     admin, circle, coordinator, member = world.admin, world.circle, world.coordinator, world.member
     stranger, configured = world.stranger, world.configured
@@ -181,11 +191,13 @@ async def _stage(world: World, other_admin: FakeUser) -> None:
 
     # n°1: waiting for a decision; n°2: a round in progress; n°3: adopted, its review posted.
     for author in (member, circle[1], circle[1]):
-        await file_request(world, author, group, ONE_OFF_REQUEST)
+        await file_request(world, author, group, replies)
     world.messages["card"] = world.find(group, "Demande de partenariat n°1")
     await world.say(circle[0], group, "/consentement 3")
-    for user in circle:
-        await world.press(user, world.find(group, PROPOSAL), "✅ Je consens")
+    for user in circle:  # the round closes once all who count answered (a declared link does not)
+        proposal = world.find(group, PROPOSAL)
+        if "✅ Je consens" in proposal.button_texts():
+            await world.press(user, proposal, "✅ Je consens")
     await world.say(circle[0], group, "/consentement 2")
     world.messages["proposal"] = world.find(group, PROPOSAL)
     await _post_review(world)
@@ -193,7 +205,7 @@ async def _stage(world: World, other_admin: FakeUser) -> None:
     await world.say(member, group, "/cercle rejoindre")
     world.messages["join_request"] = world.last(group)
 
-    await file_request(world, circle[0], other_group, ONE_OFF_REQUEST)
+    await file_request(world, circle[0], other_group, replies)
     await world.say(circle[0], other_group, "/consentement 1")
     world.messages["other_proposal"] = world.find(other_group, PROPOSAL)
 
