@@ -464,7 +464,7 @@ async def _close(
 async def _publish(context: BotContext, round_id: int) -> None:
     """Queue, once, the outcome for the group and the summary for each coordinator; show the final tally."""
     services = context.services
-    for kind in ("tally", "deadline", "reminder"):
+    for kind in ("deadline", "reminder"):
         _cancel(context.job_queue, kind, round_id)
     state = await store.state(services.database, round_id)
     rnd, texts = state.round, _texts(context)
@@ -480,10 +480,9 @@ async def _publish(context: BotContext, round_id: int) -> None:
             await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id)
             for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
                 await queued.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
-    try:
-        await _redraw(context, round_id)
-    except TelegramError as error:  # the outcome and the summaries are queued: they are what must arrive
-        logger.warning("The final tally of round %s could not be shown: %s", round_id, error)
+    # The final tally waits out the edit interval like any redraw: the press that closes a
+    # burst must not edit the proposal twice within it (a redraw already waiting shows it).
+    _redraw_soon(context, round_id)
     outbox.kick(context.job_queue)
 
 
