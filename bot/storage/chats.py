@@ -6,11 +6,13 @@ from bot.storage.db import Database, now
 
 
 async def remember(database: Database, chat_id: int, chat_type: str, title: str | None) -> None:
+    """Record a chat's title; written only when it changed (any command, even refused, calls this)."""
     async with database.transaction() as connection:
         await connection.execute(
             "INSERT INTO chats (id, type, title, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,"
-            " updated_at = excluded.updated_at",
+            " updated_at = excluded.updated_at"
+            " WHERE chats.type IS NOT excluded.type OR chats.title IS NOT excluded.title",
             (chat_id, chat_type, title, now()),
         )
 
