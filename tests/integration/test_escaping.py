@@ -23,7 +23,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 NAMES = {
     "admin": "Ana <admin> & co", "configured": "Dom &amp; <i>", "circle": "<b>Bea</b>,Cal & <Co>",
-    "coordinator": "Kim <3 & >", "member": 'Eve "&lt;"', "stranger": "Sam <s>", "group": "GL <Uzès> & « co »",
+    "coordinator": "Kim <3 & >", "member": 'Eve "&lt;"', "author": "Lou &#60;u> <u>", "stranger": "Sam <s>",
+    "group": "GL <Uzès> & « co »",
 }
 PARTNER = "<Ma & Co>"
 ANSWERS = {
@@ -70,14 +71,14 @@ async def reply(world: World, user: FakeUser, command: str) -> BotMessage:
 
 
 async def test_a_request_shows_its_answers_and_its_author_as_typed(world: World) -> None:
-    member, group = world.member, world.group
-    shows(world.find(member, "récapitulatif"), PARTNER, *ANSWERS.values())
-    shows(world.find(member, "pour le groupe"), NAMES["group"])
-    shows(world.find(member, "est enregistrée"), NAMES["group"])
-    shows(world.messages["card"], PARTNER, NAMES["member"])
+    author, member, group = world.author, world.member, world.group
+    shows(world.find(author, "récapitulatif"), PARTNER, *ANSWERS.values())
+    shows(world.find(author, "pour le groupe"), NAMES["group"])
+    shows(world.find(author, "est enregistrée"), NAMES["group"])
+    shows(world.messages["card"], PARTNER, NAMES["author"])
 
     shows(await reply(world, member, "/demandes"), PARTNER)
-    shows(await reply(world, member, "/demande 1"), PARTNER, NAMES["member"], *ANSWERS.values())
+    shows(await reply(world, member, "/demande 1"), PARTNER, NAMES["author"], *ANSWERS.values())
     shows(await reply(world, member, "/partenaires"), PARTNER)
     await world.say(member, group, "/partenariat")
     shows(world.last(group), NAMES["member"])
@@ -156,7 +157,7 @@ async def test_the_export_and_the_flow_versions_show_as_typed(world: World) -> N
     assert NAMES["group"] in parse_html(document.caption)[0]
     rows = list(csv.DictReader(io.StringIO(document.document["content"].decode("utf-8-sig")), delimiter=";"))
     assert {row["Partenaire"] for row in rows} == {PARTNER}, "a file is not HTML: nothing escaped"
-    assert rows[0]["Contact"] == ANSWERS["contact"] and rows[0]["Proposée par"] == NAMES["member"]
+    assert rows[0]["Contact"] == ANSWERS["contact"] and rows[0]["Proposée par"] == NAMES["author"]
 
     fake.send_document(admin, group, "<b>flux</b> & co.yaml", b"id: [", caption="/flux")
     await world.bot.process()
@@ -170,6 +171,6 @@ async def test_the_export_and_the_flow_versions_show_as_typed(world: World) -> N
 
 
 async def test_what_the_bot_keeps_about_a_member_shows_as_typed(world: World) -> None:
-    member = world.member
-    await world.say(member, member, "/mes_donnees")
-    shows(world.last(member), PARTNER, NAMES["group"])
+    author = world.author
+    await world.say(author, author, "/mes_donnees")
+    shows(world.last(author), PARTNER, NAMES["group"])

@@ -189,7 +189,7 @@ class Fuzzer:
     def anyone(self) -> FakeUser:
         world = self.world
         kind = self.draw(st.sampled_from(
-            ["member", "circle", "admin", "coordinator", "configured", "stranger", "newcomer", "outsider"]
+            ["member", "circle", "admin", "coordinator", "author", "configured", "stranger", "newcomer", "outsider"]
         ))
         if kind == "newcomer":
             if not self.newcomers or self.draw(st.booleans()):
@@ -202,7 +202,8 @@ class Fuzzer:
                 self.outsiders.append(self.fake.add_user(self.draw(names)))
             return self.pick(self.outsiders)
         return {
-            "stranger": world.stranger, "member": world.member, "circle": self.pick(world.circle),
+            "stranger": world.stranger, "member": world.member, "author": world.author,
+            "circle": self.pick(world.circle),
             "coordinator": world.coordinator, "admin": world.admin, "configured": world.configured,
         }[kind]
 
@@ -324,11 +325,6 @@ class Fuzzer:
         return None
 
     def buttons_of(self, message: BotMessage) -> list[str]:
-        """The buttons of a message of this scenario, or of a built one as it was built (earlier
-        scenarios may have pressed them away, and this one must draw as when first played)."""
-        built = self.world.built_buttons.get((message.chat_id, message.message_id))
-        if built is not None:
-            return built
         return [button["callback_data"] for row in message.buttons() for button in row if "callback_data" in button]
 
     def callback_data(self) -> st.SearchStrategy[str]:

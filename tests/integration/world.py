@@ -9,6 +9,7 @@ second group with its own round (its ids must mean nothing in the first).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,15 +37,17 @@ class World:
     configured: FakeUser  # in ADMIN_USER_IDS, a plain member of the group
     circle: list[FakeUser]
     coordinator: FakeUser
-    member: FakeUser  # author of request n°1, in no roster
+    member: FakeUser  # in no roster, has asked to join the circle
+    author: FakeUser  # of request n°1, in no roster
     stranger: FakeUser  # in no group; has talked to the bot in private
     others: list[FakeUser] = field(default_factory=list)  # the second group's people
     messages: dict[str, BotMessage] = field(default_factory=dict)
     saved: SavedDatabase | None = None
     built_messages: list[BotMessage] = field(default_factory=list)  # the bot's, once built
     built_said: list[dict] = field(default_factory=list)  # the members', once built
-    # The callback data of each message's buttons once built: a press may have removed them since.
-    built_buttons: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    # The bot's messages as built (what members see, what Telegram sends with a press): the
+    # bot edits them, and a reset puts them back along with the database.
+    frozen: list[tuple[BotMessage, dict, dict]] = field(default_factory=list)
 
     @property
     def application(self) -> Application:
@@ -56,7 +59,7 @@ class World:
 
     def roles(self) -> dict[str, FakeUser]:
         return {
-            "stranger": self.stranger, "member": self.member, "circle": self.circle[0],
+            "stranger": self.stranger, "member": self.member, "author": self.author, "circle": self.circle[0],
             "coordinator": self.coordinator, "chat_admin": self.admin, "configured_admin": self.configured,
         }
 
@@ -67,7 +70,10 @@ class World:
         printer.text(repr(self))
 
     def people(self) -> list[FakeUser]:
-        return [self.admin, self.configured, *self.circle, self.coordinator, self.member, self.stranger, *self.others]
+        return [
+            self.admin, self.configured, *self.circle, self.coordinator, self.member, self.author, self.stranger,
+            *self.others,
+        ]
 
     def last(self, chat: FakeChat | FakeUser) -> BotMessage:
         return self.fake.messages_in(chat)[-1]
@@ -102,6 +108,9 @@ class World:
         """Put the database back as it was when the world was built; forget logged errors."""
         self.bot.errors.records.clear()
         self.fake.calls.clear()  # a long fuzz run would keep every call's text in memory
+        for message, shown, stored in self.frozen:
+            vars(message).update(copy.deepcopy(shown))
+            self.fake._messages[(message.chat_id, message.message_id)] = copy.deepcopy(stored)
         await self.saved.restore(self.bot.database)
         # Engines are cached by version: an upload undone by the restore must not linger.
         await self.services.catalog.use(self.services.library)
@@ -149,19 +158,19 @@ async def build_world(
     (a one-off partnership, whose follow-up is "how did it go?").
     """
     names = {"admin": "Ana", "configured": "Dominique", "circle": "Bea,Cal", "coordinator": "Kim",
-             "member": "Eve", "stranger": "Sam", "group": "GL Pays d'Uzès", **(names or {})}
+             "member": "Eve", "author": "Lou", "stranger": "Sam", "group": "GL Pays d'Uzès", **(names or {})}
     admin, configured = fake.add_user(names["admin"]), fake.add_user(names["configured"])
     circle = [fake.add_user(name) for name in names["circle"].split(",")]
     coordinator, member = fake.add_user(names["coordinator"]), fake.add_user(names["member"])
-    stranger = fake.add_user(names["stranger"])
-    group = fake.add_group(names["group"], [configured, *circle, coordinator, member], creator=admin)
+    author, stranger = fake.add_user(names["author"]), fake.add_user(names["stranger"])
+    group = fake.add_group(names["group"], [configured, *circle, coordinator, member, author], creator=admin)
     other_admin = fake.add_user("Otto")
     other_group = fake.add_group("GL Ailleurs", [circle[0]], creator=other_admin)
     bot = DirectBot.for_tests(
         fake, tmp_path, admin_user_ids=frozenset({configured.id}), review_post_hour=0
     )
     await bot.start()
-    world = World(fake, bot, group, other_group, admin, configured, circle, coordinator, member, stranger,
+    world = World(fake, bot, group, other_group, admin, configured, circle, coordinator, member, author, stranger,
                   others=[other_admin])
     try:
         await _stage(world, other_admin, replies)
@@ -170,10 +179,9 @@ async def build_world(
         raise
     world.saved = await SavedDatabase.of(bot.database)
     world.built_messages, world.built_said = list(fake.sent), list(fake.user_messages)
-    world.built_buttons = {
-        (m.chat_id, m.message_id): [b["callback_data"] for row in m.buttons() for b in row if "callback_data" in b]
-        for m in fake.sent
-    }
+    world.frozen = [
+        (m, copy.deepcopy(vars(m)), copy.deepcopy(fake._messages[(m.chat_id, m.message_id)])) for m in fake.sent
+    ]
     return world
 
 
@@ -182,7 +190,7 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
     admin, circle, coordinator, member = world.admin, world.circle, world.coordinator, world.member
     stranger, configured = world.stranger, world.configured
 
-    for user in (coordinator, stranger, *circle, member, configured, admin):
+    for user in (coordinator, stranger, *circle, member, world.author, configured, admin):
         await world.say(user, fake.private_chat(user), "/start")
     for user in circle:
         await name_in_roster(world, group, admin, user, "/cercle ajouter")
@@ -190,7 +198,7 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
     await name_in_roster(world, other_group, other_admin, circle[0], "/cercle ajouter")
 
     # n°1: waiting for a decision; n°2: a round in progress; n°3: adopted, its review posted.
-    for author in (member, circle[1], circle[1]):
+    for author in (world.author, circle[1], circle[1]):
         await file_request(world, author, group, replies)
     world.messages["card"] = world.find(group, "Demande de partenariat n°1")
     await world.say(circle[0], group, "/consentement 3")
