@@ -153,6 +153,9 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
         raise InvalidFile([LoadError(file, line, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts) from None
     except YAMLError as error:
         raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_syntax", str(error), problem=str(error)))], texts) from None
+    except RecursionError:
+        # Thousands of nested brackets fit in 256 KiB and exhaust the parser's recursion.
+        raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_too_deep", "too deep"))], texts) from None
     if not isinstance(data, Mapping):
         # The line where the document starts, after any comments heading the file.
         raise InvalidFile([LoadError(file, node.start_mark.line + 1, "", _fault(texts, "not_a_mapping", "not a mapping"))], texts)

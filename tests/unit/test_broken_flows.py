@@ -245,3 +245,10 @@ def test_the_real_partnership_flow_parses(library):
     flow = library.parse_flow(path.read_bytes(), path.name)
     assert flow.id == "demande_partenariat"
     assert flow == library.flows["demande_partenariat"].flow
+
+
+def test_a_file_nested_thousands_of_levels_deep_is_refused_in_french(library: Library) -> None:
+    deep = "id: x\nsteps: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(InvalidFile) as refused:
+        library.parse_flow(deep, "profond.yaml")
+    assert "trop de niveaux" in "\n".join(refused.value.lines())
