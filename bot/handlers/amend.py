@@ -19,7 +19,7 @@ from bot.handlers import consent
 from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
 from bot.handlers import render as ui
-from bot.handlers.arguments import request_number
+from bot.handlers.arguments import requested
 from bot.services import BotContext
 from bot.storage import amendments, requests, sessions
 from bot.storage import consent as store
@@ -36,14 +36,10 @@ async def modifier(update: Update, context: BotContext) -> None:
     texts = services.library.consent.amend
     if not await consent.in_group(update, context):
         return
-    number = request_number(context.args)
-    if number is None:
-        await message.reply_html(texts.usage)
-        return
-    request = await requests.by_number(services.database, chat.id, number)
+    request = await requested(update, context, texts.usage, services.library.consent.commands_feedback.not_found)
     if request is None:
-        await message.reply_html(render(services.library.consent.commands_feedback.not_found, number=number))
         return
+    number = request.number
     if request.author_id != user.id:
         await message.reply_html(render(texts.not_author, number=number))
         return

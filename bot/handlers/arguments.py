@@ -6,6 +6,13 @@ twenty digits pass both but not SQLite (64-bit integers): only a few ASCII digit
 
 from __future__ import annotations
 
+from telegram import Update
+
+from bot.core.texts import render
+from bot.services import BotContext
+from bot.storage import requests
+from bot.storage.requests import PartnershipRequest
+
 MAX_DIGITS = 9  # request numbers, versions and days all stay far below a billion
 REQUEST_PREFIXES = "n°#"  # members write 12, n°12 or #12
 
@@ -20,3 +27,16 @@ def number(word: str) -> int | None:
 def request_number(args: list[str] | None) -> int | None:
     """The request number typed first after a command (``12``, ``n°12``, ``#12``)."""
     return number(args[0].lstrip(REQUEST_PREFIXES)) if args else None
+
+
+async def requested(update: Update, context: BotContext, usage: str, not_found: str) -> PartnershipRequest | None:
+    """The request of this chat named after the command; None once the member was told why not."""
+    message = update.effective_message
+    number = request_number(context.args)
+    if number is None:
+        await message.reply_html(usage)
+        return None
+    request = await requests.by_number(context.services.database, update.effective_chat.id, number)
+    if request is None:
+        await message.reply_html(render(not_found, number=number))
+    return request

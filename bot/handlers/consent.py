@@ -28,8 +28,7 @@ from bot.core.consent_texts import ConsentTexts
 from bot.core.library import Library
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
-from bot.handlers.arguments import number as typed_number
-from bot.handlers.arguments import request_number
+from bot.handlers.arguments import number as typed_number, requested
 from bot.handlers import outbox, permissions, practices
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
@@ -262,13 +261,8 @@ async def open_command(update: Update, context: BotContext) -> None:
     feedback = texts.commands_feedback
     if not await in_group(update, context):
         return
-    number = request_number(context.args)
-    if number is None:
-        await message.reply_html(feedback.open_usage)
-        return
-    request = await requests.by_number(context.services.database, chat.id, number)
+    request = await requested(update, context, feedback.open_usage, feedback.not_found)
     if request is None:
-        await message.reply_html(render(feedback.not_found, number=number))
         return
     if not await _may_open(context, chat, user.id, request):
         await message.reply_html(feedback.open_not_allowed)
@@ -608,20 +602,15 @@ async def reschedule(application: Application) -> None:
 
 async def _open_round_of(update: Update, context: BotContext, command: str) -> store.Round | None:
     """The open round named by a steward's command, or None after telling why."""
-    message, chat = update.effective_message, update.effective_chat
+    message = update.effective_message
     feedback = _texts(context).commands_feedback
-    number = request_number(context.args)
-    if number is None:
-        await message.reply_html(render(feedback.number_usage, command=command))
-        return None
-    request = await requests.by_number(context.services.database, chat.id, number)
+    request = await requested(update, context, render(feedback.number_usage, command=command), feedback.not_found)
     if request is None:
-        await message.reply_html(render(feedback.not_found, number=number))
         return None
     async with context.services.database.transaction() as connection:
         round_id = await store.latest_round_id(connection, request.id, open_only=True)
     if round_id is None:
-        await message.reply_html(render(feedback.no_open_round, number=number))
+        await message.reply_html(render(feedback.no_open_round, number=request.number))
         return None
     return (await store.state(context.services.database, round_id)).round
 

@@ -11,7 +11,7 @@ from bot.core.flows import ChoiceStep
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import paging
 from bot.handlers import render as ui
-from bot.handlers.arguments import request_number
+from bot.handlers.arguments import requested
 from bot.services import BotContext
 from bot.storage import requests
 from bot.storage.requests import PartnershipRequest
@@ -65,13 +65,8 @@ async def show_request(update: Update, context: BotContext) -> None:
     """Show one request in full (/demande 12)."""
     message = update.effective_message
     texts = context.services.messages.requests
-    number = request_number(context.args) if len(context.args) == 1 else None
-    if number is None:
-        await message.reply_html(texts.usage)
-        return
-    request = await requests.by_number(context.services.database, update.effective_chat.id, number)
+    request = await requested(update, context, texts.usage, texts.not_found)
     if request is None:
-        await message.reply_html(render(texts.not_found, number=number))
         return
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
     status, date = _status(context, request.status), _local_date(context, request.created_at)

@@ -27,7 +27,7 @@ from bot.core.register import (
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import outbox
 from bot.handlers import render as ui
-from bot.handlers.arguments import request_number
+from bot.handlers.arguments import requested
 from bot.handlers.edits import unchanged_ok
 from bot.handlers.register import kind_label, may_keep_register
 from bot.services import BotContext
@@ -169,14 +169,10 @@ async def revision(update: Update, context: BotContext) -> None:
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     services = context.services
     texts = services.library.register.revision
-    number = request_number(context.args)
-    if number is None:
-        await message.reply_html(texts.usage)
-        return
-    request = await requests.by_number(services.database, chat.id, number)
+    request = await requested(update, context, texts.usage, texts.not_found)
     if request is None:
-        await message.reply_html(render(texts.not_found, number=number))
         return
+    number = request.number
     if request.status != "adopted":
         status = services.messages.requests.statuses.get(request.status, request.status)
         await message.reply_html(render(texts.not_adopted, number=number, status=status))
