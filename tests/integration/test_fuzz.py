@@ -90,6 +90,13 @@ GRAMMAR = {
     "flux": [[], ["historique", "FLOW"], ["retour", "FLOW", "NUMBER"], ["telecharger", "FLOW"], ["retour", "FLOW"]],
 }
 SUFFIXES = ["", "", "", "@colibris_test_bot", "@autre_bot"]
+# Flow files meant to hurt a YAML parser: deep nesting, an alias bomb, tags that build objects.
+HOSTILE_YAML = [
+    b"id: " + b"{a: " * 5000, b"[" * 20000, b"- " * 5000 + b"x",
+    b"a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n",
+    b"!!python/object/apply:os.system [echo]", b"id: !!binary aGVsbG8=", b"\xef\xbb\xbf\x00\x00",
+]
+hostile_yaml = st.sampled_from(HOSTILE_YAML)
 
 
 @st.composite
@@ -291,7 +298,7 @@ class Fuzzer:
             # A flow file, valid or not, captioned /flux (an upload) or anything else.
             content = (CONVERSATIONS / "demande_partenariat.yaml").read_bytes()
             if kind == "document" or self.draw(st.booleans()):
-                content = self.draw(st.one_of(st.binary(max_size=200), member_texts.map(str.encode)))
+                content = self.draw(st.one_of(st.binary(max_size=200), member_texts.map(str.encode), hostile_yaml))
             file_name = self.draw(st.sampled_from(["demande_partenariat.yaml", "flux.yml", "notes.txt", "<b>.yaml", "x"]))
             caption = self.draw(st.sampled_from(["/flux", "/flux@colibris_test_bot", "/flux retour", None, "voici"]))
             self.fake.send_document(user, chat, file_name, content, caption=caption, reply_to=reply_to)
@@ -477,6 +484,19 @@ async def test_odd_arguments_are_answered_in_french_and_change_nothing(world: Wo
     assert not world.bot.errors.records, world.bot.errors.describe()
     answer = world.last(world.group).plain_text
     assert answer and "Oups" not in answer
+    assert not differences(before, await snapshot(world.bot.database))
+
+
+@pytest.mark.parametrize("content", HOSTILE_YAML)
+async def test_a_hostile_flow_file_is_refused_in_french(world: World, content: bytes) -> None:
+    await world.reset()
+    before = await snapshot(world.bot.database)
+
+    world.fake.send_document(world.admin, world.group, "demande_partenariat.yaml", content, caption="/flux")
+    await world.bot.process()
+
+    assert not world.bot.errors.records, world.bot.errors.describe()
+    assert "n'est pas installé" in world.last(world.group).plain_text
     assert not differences(before, await snapshot(world.bot.database))
 
 

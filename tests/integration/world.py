@@ -1,6 +1,6 @@
 """A local group with every role and every kind of button, built once through the real bot.
 
-The fuzz and authorization tests act on it: a group whose core circle, coordinator and
+The fuzz, authorization, escaping and long-answer tests act on it: a group whose core circle, coordinator and
 configured admin were set up with the bot's own commands, a request waiting for a decision
 (its card carries "Ouvrir le consentement"), a consent round in progress, an adopted
 partnership whose review follow-up is posted, a pending request to join the circle, and a
@@ -43,7 +43,6 @@ class World:
     others: list[FakeUser] = field(default_factory=list)  # the second group's people
     messages: dict[str, BotMessage] = field(default_factory=dict)
     saved: SavedDatabase | None = None
-    built_messages: list[BotMessage] = field(default_factory=list)  # the bot's, once built
     built_said: list[dict] = field(default_factory=list)  # the members', once built
     # The bot's messages as built (what members see, what Telegram sends with a press): the
     # bot edits them, and a reset puts them back along with the database.
@@ -68,6 +67,11 @@ class World:
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:  # what Hypothesis prints of a fixture
         printer.text(repr(self))
+
+    @property
+    def built_messages(self) -> list[BotMessage]:
+        """The bot's messages once the world was built."""
+        return [message for message, _, _ in self.frozen]
 
     def people(self) -> list[FakeUser]:
         return [
@@ -178,7 +182,7 @@ async def build_world(
         await bot.stop()  # its database thread would keep the test process alive
         raise
     world.saved = await SavedDatabase.of(bot.database)
-    world.built_messages, world.built_said = list(fake.sent), list(fake.user_messages)
+    world.built_said = list(fake.user_messages)
     world.frozen = [
         (m, copy.deepcopy(vars(m)), copy.deepcopy(fake._messages[(m.chat_id, m.message_id)])) for m in fake.sent
     ]
