@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import logging
 import os
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -19,6 +23,8 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = resources.files("bot.storage") / "migrations"
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
 BUSY_TIMEOUT_MS = 5000
+# The database holds what members wrote: readable by the bot's user only (and its folder).
+PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
 
 
 class AlreadyHandled(Exception):
@@ -27,6 +33,24 @@ class AlreadyHandled(Exception):
 
 class BackupFailed(Exception):
     """The copy of the database did not pass SQLite's integrity check; nothing was written."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or migrated; its connection is closed again."""
+
+    def __init__(self, path: Path | str, reason: object) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class AlreadyRunning(Exception):
+    """Another process writes this database: two bots would send every message twice."""
+
+    def __init__(self, lock: Path, holder: dict[str, str]) -> None:
+        super().__init__(f"{lock} is held by {holder}")
+        self.lock = lock
+        self.holder = holder
 
 
 def now() -> str:
@@ -47,6 +71,53 @@ async def row(connection: aiosqlite.Connection, sql: str, parameters: tuple = ()
     return found[0] if found else None
 
 
+def _private_folder(path: Path) -> None:
+    path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists: SQLite gives its -wal and -shm files
+    the database's mode, and a copy would otherwise be created readable by every local user."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+
+
+class InstanceLock:
+    """``<database>.lock``, locked for as long as the process writing the database lives.
+
+    The kernel drops an flock when its process ends, however it ends (kill -9 included): a
+    crash never leaves a stale lock behind. The file names its holder, for the message a
+    second process gives when it refuses to start.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(f"{database.name}.lock")
+        self._file = None
+
+    def acquire(self) -> None:
+        file = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE), "r+", encoding="utf-8")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = json.loads(file.read() or "{}")
+            except ValueError:  # the holder is writing it this very moment
+                holder = {}
+            file.close()
+            raise AlreadyRunning(self.path, {key: str(holder.get(key, "?")) for key in ("pid", "host", "since")})
+        except BaseException:
+            file.close()
+            raise
+        file.truncate(0)
+        file.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()}))
+        file.flush()
+        self._file = file
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor releases the lock
+            self._file = None
+
+
 class Database:
     """One aiosqlite connection shared by the whole bot.
 
@@ -54,15 +125,54 @@ class Database:
     interleaving with another's statements on that shared connection.
     """
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, lock: InstanceLock | None = None) -> None:
         self.connection = connection
         self._lock = asyncio.Lock()
+        self._instance = lock
 
     @classmethod
-    async def open(cls, path: Path | str) -> Database:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path, isolation_level=None)
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> Database:
+        """Open (creating and migrating it if need be) the bot's database.
+
+        ``read_only`` is for commands that only read (``python -m bot export``): the file is
+        opened with SQLite's ``mode=ro``, nothing is migrated nor written, and the running bot
+        is not disturbed. A writer holds the database's lock file for as long as it runs.
+        Raises DatabaseUnavailable (or AlreadyRunning) with the connection closed again: an
+        open aiosqlite connection keeps its thread, and the process, alive for ever.
+        """
+        lock = None
+        try:
+            if read_only:
+                connection = await aiosqlite.connect(
+                    f"file:{quote(str(Path(path).absolute()))}?mode=ro", uri=True, isolation_level=None
+                )
+            else:
+                if str(path) != ":memory:":
+                    _private_folder(Path(path))
+                    lock = InstanceLock(Path(path))
+                    lock.acquire()
+                    _private_file(Path(path))
+                connection = await aiosqlite.connect(path, isolation_level=None)
+        except (sqlite3.Error, OSError) as error:
+            if lock is not None:
+                lock.release()
+            raise DatabaseUnavailable(path, error) from error
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        database = cls(connection, lock)
+        try:
+            await database._configure(read_only)
+        except BaseException as error:
+            await database.close()
+            if isinstance(error, sqlite3.Error | OSError):
+                raise DatabaseUnavailable(path, error) from error
+            raise
+        return database
+
+    async def _configure(self, read_only: bool) -> None:
+        connection = self.connection
         connection.row_factory = aiosqlite.Row
         # The bot acknowledges a member's answer, position or command only once its
         # transaction is committed (tests/crash kills it at random moments to check it), so a
@@ -79,37 +189,49 @@ class Database:
         #   commits a few times a second at most.
         # - busy_timeout: another process writing (an admin's sqlite3, a newer version's
         #   migration) holds the write lock for a moment: wait for it rather than fail.
-        for pragma in (
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = FULL",
-            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
-            "PRAGMA foreign_keys = ON",
-        ):
+        pragmas = [f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON"]
+        if not read_only:
+            pragmas = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", *pragmas]
+        for pragma in pragmas:
             await connection.execute(pragma)
-        database = cls(connection)
-        await database.migrate()
-        return database
+        if read_only:
+            current, latest = await self._version(), _migrations()[-1][0]
+            if current < latest:  # the queries would fail on tables this bot version adds
+                raise sqlite3.DatabaseError(f"schema version {current}, this bot needs {latest}: start the bot once")
+        else:
+            await self.migrate()
 
     async def close(self) -> None:
-        await self.connection.close()
+        try:
+            await self.connection.close()
+        finally:
+            if self._instance is not None:
+                self._instance.release()
+
+    async def _version(self) -> int:
+        (current,) = await row(self.connection, "PRAGMA user_version")
+        return current
 
     async def migrate(self) -> None:
-        """Apply every migration newer than the file's ``PRAGMA user_version``, each atomically."""
-        async with self.connection.execute("PRAGMA user_version") as cursor:
-            (current,) = await cursor.fetchone()
-        scripts = sorted(
-            (int(item.name.split("_", 1)[0]), item)
-            for item in MIGRATIONS.iterdir()
-            if item.name.endswith(".sql")
-        )
-        for version, script in scripts:
-            if version <= current:
-                continue
-            logger.info("Applying migration %s", script.name)
-            await self.connection.executescript(
-                f"BEGIN IMMEDIATE;\n{script.read_text(encoding='utf-8')}\n"
-                f"PRAGMA user_version = {version};\nCOMMIT;"
-            )
+        """Apply every migration newer than the file's ``PRAGMA user_version``, each atomically.
+
+        The version is read inside the migration's write transaction: a process that
+        migrated meanwhile (a newer bot started by hand) is seen, not migrated over.
+        """
+        for version, script in _migrations():
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                if version <= await self._version():
+                    await self.connection.execute("COMMIT")
+                    continue
+                logger.info("Applying migration %s", script.name)
+                for statement in _statements(script.read_text(encoding="utf-8")):
+                    await self.connection.execute(statement)
+                await self.connection.execute(f"PRAGMA user_version = {version}")
+            except BaseException:
+                await self._rollback()
+                raise
+            await self.connection.execute("COMMIT")
 
     @asynccontextmanager
     async def transaction(self, update_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
@@ -126,10 +248,20 @@ class Database:
                         raise AlreadyHandled(update_id)
                 yield self.connection
             except BaseException:
-                await self.connection.execute("ROLLBACK")
+                await self._rollback()
                 raise
             else:
                 await self.connection.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        """Roll back the open transaction, unless SQLite already did: on a full disk or an I/O
+        error it ends the transaction itself, and « cannot rollback - no transaction is
+        active » would then hide the error that matters, which the caller re-raises."""
+        try:
+            await self.connection.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            if self.connection.in_transaction:
+                raise
 
     # Reads take the lock too: on a shared connection they would otherwise see another
     # coroutine's transaction before it commits. Inside a transaction, use its connection.
@@ -152,6 +284,24 @@ class Database:
             await connection.execute("DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,))
 
 
+def _migrations() -> list[tuple[int, object]]:
+    return sorted(
+        (int(item.name.split("_", 1)[0]), item) for item in MIGRATIONS.iterdir() if item.name.endswith(".sql")
+    )
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements one by one (``executescript`` would commit the transaction
+    first); a ``;`` inside a string or a trigger does not end its statement."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)  # the text after the last ";" makes an empty one: harmless
+            pending = ""
+    return statements
+
+
 def backup(source: Path, target: Path) -> None:
     """Copy the database at ``source`` to ``target``, consistently even while the bot writes.
 
@@ -161,11 +311,13 @@ def backup(source: Path, target: Path) -> None:
     made a single self-contained file, then renamed onto ``target``: ``target`` is either a
     whole, sound copy or left as it was.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(target)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
+    _private_file(partial)
+    live_uri = f"file:{quote(str(source.absolute()))}?mode=ro"  # a backup only reads the live file
     try:
-        with closing(sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)) as live, \
+        with closing(sqlite3.connect(live_uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as live, \
                 closing(sqlite3.connect(partial)) as copy:
             live.backup(copy)
             copy.execute("PRAGMA journal_mode = DELETE")  # no -wal file beside the copy
