@@ -13,10 +13,11 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin colibris \
-    && mkdir -p /data && chown colibris:colibris /data
+    && mkdir -p /data && chown colibris:colibris /data && chmod 0700 /data
 COPY conversations ./conversations
 
-# Never root: the bot only needs to write its database.
+# Never root: the bot only needs to write its database. The umask keeps what it creates
+# (database, journal, lock file) readable by its user only; the bot creates those 0600 itself.
 USER colibris
 VOLUME ["/data"]
-CMD ["python", "-m", "bot"]
+CMD ["sh", "-c", "umask 0077 && exec python -m bot"]

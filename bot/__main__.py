@@ -18,6 +18,7 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -26,35 +27,60 @@ from bot.core.flows import Flow
 from bot.core.library import Library, load_library
 from bot.core.loading import InvalidFile
 
-EXIT_INVALID_FILES = 1
-EXIT_MISSING_TOKEN = 2  # also for any other setting that is wrong
+EXIT_INVALID_FILES = 1  # python -m bot check, shell
+# The bot cannot start until an admin fixes a setting, a YAML file or the token: the only
+# status systemd does not restart on (RestartPreventExitStatus). Anything else, Telegram or
+# the network failing included, is worth a restart; Python's own uncaught-error status is 1.
+EXIT_CONFIGURATION = 2
 EXIT_NO_DATABASE = 3
 EXIT_BACKUP_FAILED = 4
+EXIT_ALREADY_RUNNING = 5
 
 
-def _library(directory: Path) -> Library:
+def _library(directory: Path, failure_status: int = EXIT_INVALID_FILES) -> Library:
     """Load every YAML file, or print all their errors and exit: never start half-configured."""
     try:
         return load_library(directory)
     except InvalidFile as invalid:
         print(*invalid.lines(), sep="\n", file=sys.stderr)
-        sys.exit(EXIT_INVALID_FILES)
+        sys.exit(failure_status)
+
+
+def _database_failed(library: Library, failure: Exception) -> NoReturn:
+    """Say in French why the database cannot be used, and exit (its connection is closed)."""
+    from bot.storage.db import AlreadyRunning
+
+    texts = library.messages.cli
+    if isinstance(failure, AlreadyRunning):
+        print(texts.already_running.format(path=failure.lock, **failure.holder), file=sys.stderr)
+        sys.exit(EXIT_ALREADY_RUNNING)
+    print(texts.database_unavailable.format(path=failure.path, error=failure.reason), file=sys.stderr)
+    sys.exit(EXIT_NO_DATABASE)
 
 
 def run(settings: Settings, arguments: argparse.Namespace) -> None:
     """Run the bot (webhook if WEBHOOK_URL is set, long polling otherwise) until interrupted."""
+    from telegram.error import InvalidToken
+
     from bot.app import build_application, serve
     from bot.logs import setup_logging
+    from bot.storage.db import AlreadyRunning, DatabaseUnavailable
 
-    library = _library(settings.flows_dir)
+    library = _library(settings.flows_dir, EXIT_CONFIGURATION)
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
         print(library.messages.system.missing_token, file=sys.stderr)
-        sys.exit(EXIT_MISSING_TOKEN)
+        sys.exit(EXIT_CONFIGURATION)
     secrets = [settings.telegram_bot_token.get_secret_value()]
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
     setup_logging(settings.log_level, secrets)
-    serve(build_application(settings, library), settings)
+    try:
+        serve(build_application(settings, library), settings)
+    except InvalidToken:  # its message holds the token: never print it
+        print(library.messages.cli.token_rejected, file=sys.stderr)
+        sys.exit(EXIT_CONFIGURATION)
+    except (DatabaseUnavailable, AlreadyRunning) as failure:
+        _database_failed(library, failure)
 
 
 def check(settings: Settings, arguments: argparse.Namespace) -> None:
@@ -95,7 +121,7 @@ def export(settings: Settings, arguments: argparse.Namespace) -> None:
 
     from bot.catalog import FlowCatalog
     from bot.export import register_csv
-    from bot.storage.db import Database
+    from bot.storage.db import Database, DatabaseUnavailable
 
     library = _library(settings.flows_dir)
     texts = library.register.export
@@ -104,10 +130,12 @@ def export(settings: Settings, arguments: argparse.Namespace) -> None:
         sys.exit(EXIT_NO_DATABASE)
 
     async def build() -> bytes:
-        database = await Database.open(settings.database_path)
+        # Read-only: exporting neither migrates the live bot's database nor records the files
+        # on disk as flow versions; each request is read with the version it was filed with.
+        database = await Database.open(settings.database_path, read_only=True)
         try:
             catalog = FlowCatalog(database)
-            await catalog.use(library)
+            catalog.read_only(library)
             document = await register_csv(database, catalog, settings.zone, arguments.chat)
         finally:
             await database.close()
@@ -115,7 +143,10 @@ def export(settings: Settings, arguments: argparse.Namespace) -> None:
             print(texts.cli_empty, file=sys.stderr)
         return document.content
 
-    sys.stdout.buffer.write(asyncio.run(build()))
+    try:
+        sys.stdout.buffer.write(asyncio.run(build()))
+    except DatabaseUnavailable as failure:
+        _database_failed(library, failure)
 
 
 def backup(settings: Settings, arguments: argparse.Namespace) -> None:
@@ -169,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValidationError as error:  # a wrong .env value: say which, without a traceback
         print(error, file=sys.stderr)
-        sys.exit(EXIT_MISSING_TOKEN)
+        sys.exit(EXIT_CONFIGURATION)
     arguments.handler(settings, arguments)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 from telegram import (
@@ -15,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -23,6 +24,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    JobQueue,
     MessageHandler,
     TypeHandler,
     filters,
@@ -38,8 +40,11 @@ from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
 from bot.storage.db import Database
+from bot.storage.outbox import backoff
 
 logger = logging.getLogger(__name__)
+
+COMMANDS_JOB = "command-menu"
 
 # Edited messages and channel posts are not answers: handlers only see new messages.
 NEW = filters.UpdateType.MESSAGE
@@ -73,18 +78,42 @@ def webhook_options(settings: Settings) -> dict[str, object]:
     }
 
 
+# At start-up Telegram may be out of reach for a while (the network not up yet after a
+# reboot, a 5xx, a timeout): getMe, then deleteWebhook or setWebhook, are tried again and
+# again, waiting longer each time (up to 30 s, python-telegram-bot's network retry loop).
+# A rejected token (InvalidToken) is never retried.
+RETRY_FOR_EVER = -1
+
+
 def serve(application: Application, settings: Settings) -> None:
     """Run until interrupted: webhook when WEBHOOK_URL is set, long polling otherwise."""
     if settings.webhook_url:
-        application.run_webhook(**webhook_options(settings))
+        application.run_webhook(**webhook_options(settings), bootstrap_retries=RETRY_FOR_EVER)
     else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=settings.polling_timeout)
+        application.run_polling(
+            allowed_updates=ALLOWED_UPDATES, timeout=settings.polling_timeout, bootstrap_retries=RETRY_FOR_EVER
+        )
+
+
+class StartingApplication(Application):
+    """The Application, saying why Telegram could not be reached at start-up: the bootstrap's
+    retry loop tries again but logs the reason at DEBUG only."""
+
+    async def initialize(self) -> None:
+        try:
+            await super().initialize()
+        except InvalidToken:
+            raise
+        except TelegramError as error:
+            logger.warning("Telegram cannot be reached at start-up (%s); trying again", error)
+            raise
 
 
 def build_application(settings: Settings, library: Library, *, request: BaseRequest | None = None) -> Application:
     """The bot's application; ``request`` replaces HTTP to Telegram (the benchmark answers in process)."""
     builder = (
         ApplicationBuilder()
+        .application_class(StartingApplication)
         .token(settings.telegram_bot_token.get_secret_value())
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(
@@ -196,7 +225,24 @@ async def _post_init(application: Application) -> None:
     # So does the card of a request stored just before a stop.
     application.job_queue.run_once(intake.post_missing_cards, 0, name="missing-cards")
 
-    await _register_commands(application, library, settings)
+    try:
+        await _register_commands(application, library, settings)
+    except TelegramError as error:  # only the command menu: the bot works without it
+        _retry_commands_later(application.job_queue, 1, error)
+
+
+def _retry_commands_later(job_queue: JobQueue, attempts: int, error: TelegramError) -> None:
+    settings: Settings = job_queue.application.bot_data["settings"]
+    wait = backoff(attempts, timedelta(seconds=settings.outbox_retry_seconds))
+    logger.warning("Could not set the command menu (%s); trying again in %s", error, wait)
+    job_queue.run_once(_register_commands_job, wait, data=attempts, name=COMMANDS_JOB)
+
+
+async def _register_commands_job(context: BotContext) -> None:
+    try:
+        await _register_commands(context.application, context.services.library, context.services.settings)
+    except TelegramError as error:
+        _retry_commands_later(context.job_queue, context.job.data + 1, error)
 
 
 async def _register_commands(application: Application, library: Library, settings: Settings) -> None:

@@ -36,6 +36,12 @@ class FlowCatalog:
             self._engines[(flow_id, versions[flow_id])] = library.engine(source.flow)
         return versions
 
+    def read_only(self, library: Library) -> None:
+        """Serve ``library``'s texts without recording its files (``python -m bot export``):
+        every version comes from the database, which is left as it is."""
+        self.library = library
+        self._engines.clear()
+
     async def install(
         self, flow: Flow, text: str, *, scope_chat_id: int, author_id: int, author_name: str,
         update_id: int | None = None,

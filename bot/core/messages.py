@@ -174,13 +174,16 @@ class PrivacyTexts(_Texts):
 
 
 class CliTexts(_Texts):
-    """What ``python -m bot check``, ``shell`` and ``backup`` print for admins in a terminal."""
+    """What ``python -m bot`` and its commands print for admins in a terminal."""
 
     check_ok: Template("files")
     unknown_flow: Template("flow", "flows")
     backup_done: Template("path", "size")
     backup_failed: Template("path", "error")
     backup_same_file: Template("path")
+    database_unavailable: Template("path", "error")
+    already_running: Template("path", "pid", "host", "since")
+    token_rejected: Template()
 
 
 class SystemTexts(_Texts):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 
 import pytest
 
@@ -24,6 +26,7 @@ def all_logs(fake: FakeTelegram, caplog: pytest.LogCaptureFixture):
         for installed in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
             handler.removeFilter(installed)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    sys.excepthook, threading.excepthook = sys.__excepthook__, threading.__excepthook__
 
 
 async def test_a_full_scenario_with_telegram_faults_logs_no_token(fake: FakeTelegram, bot, all_logs) -> None:
@@ -43,3 +46,15 @@ async def test_a_full_scenario_with_telegram_faults_logs_no_token(fake: FakeTele
     assert REDACTED in text, "httpx logged its request URLs, redacted"
     assert fake.token not in text
     assert fake.token.split(":", 1)[1] not in text
+
+
+def test_an_exception_that_ends_the_process_is_printed_without_the_token(
+    fake: FakeTelegram, all_logs, capsys: pytest.CaptureFixture
+) -> None:
+    try:
+        raise RuntimeError(f"https://api.telegram.org/bot{fake.token}/getMe failed")
+    except RuntimeError as error:
+        sys.excepthook(type(error), error, error.__traceback__)  # what Python calls as it exits
+    printed = capsys.readouterr().err
+    assert "RuntimeError" in printed and REDACTED in printed
+    assert fake.token not in printed
