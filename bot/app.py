@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from datetime import timedelta
 from functools import partial
@@ -66,6 +67,28 @@ def _pressed(kind: type) -> object:
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
+class ConstantTimeSecret(str):
+    """The webhook secret, compared in constant time.
+
+    python-telegram-bot checks each request's X-Telegram-Bot-Api-Secret-Token header with
+    ``header != secret``: a plain string comparison stops at the first differing character,
+    so its timing tells a patient attacker how much of a guess is right. When the right-hand
+    operand's type is a subclass of the left one's, Python calls the subclass's method first:
+    PTB's comparison comes here, to ``hmac.compare_digest``. Sent to Telegram (setWebhook), it
+    is the plain string it holds.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and hmac.compare_digest(self.encode(), other.encode())
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+
 def webhook_options(settings: Settings) -> dict[str, object]:
     """Where the webhook server listens and what Telegram is told (run_webhook's arguments)."""
     return {
@@ -73,7 +96,7 @@ def webhook_options(settings: Settings) -> dict[str, object]:
         "port": settings.webhook_port,
         "url_path": settings.webhook_path,
         "webhook_url": settings.webhook_url,
-        "secret_token": settings.webhook_secret.get_secret_value(),
+        "secret_token": ConstantTimeSecret(settings.webhook_secret.get_secret_value()),
         "allowed_updates": ALLOWED_UPDATES,
     }
 

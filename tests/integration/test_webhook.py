@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import socket
 from pathlib import Path
@@ -71,6 +72,22 @@ async def test_only_requests_with_the_secret_reach_the_bot(fake: FakeTelegram, w
                                              "X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert genuine.status_code == 200
     assert "Je suis le bot des partenariats" in (await fake.next_message(alice)).plain_text
+
+
+async def test_the_secret_is_compared_in_constant_time(
+    fake: FakeTelegram, webhook_bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compared = []
+    constant_time = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append({a, b}) or constant_time(a, b))
+    alice = fake.add_user("Alice")
+    url = f"http://127.0.0.1:{webhook_bot.settings.webhook_port}/telegram"
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(url, content=update_json(fake, alice, "/aide", 1),
+                                   headers={"Content-Type": "application/json",
+                                            "X-Telegram-Bot-Api-Secret-Token": "s3cret-for-the-tests-onlX"})
+    assert forged.status_code == 403
+    assert {b"s3cret-for-the-tests-onlX", SECRET.encode()} in compared
 
 
 def test_a_webhook_needs_a_strong_secret(fake: FakeTelegram, tmp_path: Path) -> None:
