@@ -96,7 +96,12 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     if payload.confirmed:
-        personal_steps = frozenset(step for source in services.library.flows.values() for step in source.flow.personal)
+        # Each request is read with the version it was filed with: an uploaded version may
+        # declare other answers `personal:` than today's files.
+        personal_steps = {
+            key: frozenset((await services.catalog.engine(*key)).flow.personal)
+            for key in await privacy.filed_flow_versions(services.database, query.from_user.id)
+        }
         await privacy.forget(
             services.database, query.from_user.id, anonymous_name=texts.anonymous_name, personal_steps=personal_steps
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiosqlite
@@ -103,11 +104,23 @@ async def personal_data(database: Database, user_id: int) -> PersonalData:
     )
 
 
+FlowVersion = tuple[str, int]  # (flow id, version): the text a request was filed with
+
+
+async def filed_flow_versions(database: Database, user_id: int) -> set[FlowVersion]:
+    """The flow versions of the requests a member filed: each one declares its own ``personal:``."""
+    found = await database.fetch_all(
+        "SELECT DISTINCT flow_id, flow_version FROM requests WHERE author_id = ?", (user_id,)
+    )
+    return {(row["flow_id"], row["flow_version"]) for row in found}
+
+
 async def forget(
-    database: Database, user_id: int, *, anonymous_name: str, personal_steps: frozenset[str]
+    database: Database, user_id: int, *, anonymous_name: str, personal_steps: Mapping[FlowVersion, frozenset[str]]
 ) -> None:
-    """Erase a member's personal data in one transaction; ``personal_steps`` name the answers
-    that describe the member (their contact), blanked in the requests they filed."""
+    """Erase a member's personal data in one transaction; ``personal_steps`` name, for each
+    flow version the member filed requests with, the answers that describe the member (their
+    contact), blanked in those requests."""
     pseudonym = -secrets.randbelow(2**52) - 1
     async with database.transaction() as connection:
         # The roster's key changes under the positions that refer to it: check at commit.
@@ -125,25 +138,28 @@ async def forget(
 
 
 async def _blank_personal_answers(
-    connection: aiosqlite.Connection, user_id: int, steps: frozenset[str], anonymous_name: str
+    connection: aiosqlite.Connection, user_id: int, steps: Mapping[FlowVersion, frozenset[str]], anonymous_name: str
 ) -> None:
-    if not steps:
-        return
-    marks = ", ".join("?" * len(steps))
-    await connection.execute(
-        f"UPDATE request_answers SET value = ? WHERE step_id IN ({marks})"
-        " AND request_id IN (SELECT id FROM requests WHERE author_id = ?)",
-        (json.dumps(anonymous_name, ensure_ascii=False), *sorted(steps), user_id),
-    )
+    blank = json.dumps(anonymous_name, ensure_ascii=False)
+    for (flow_id, version), personal in steps.items():
+        if not personal:
+            continue
+        marks = ", ".join("?" * len(personal))
+        await connection.execute(
+            f"UPDATE request_answers SET value = ? WHERE step_id IN ({marks}) AND request_id IN"
+            " (SELECT id FROM requests WHERE author_id = ? AND flow_id = ? AND flow_version = ?)",
+            (blank, *sorted(personal), user_id, flow_id, version),
+        )
     # Former versions of amended requests keep their answers as one JSON object each.
     async with connection.execute(
-        "SELECT v.request_id, v.version, v.answers FROM request_versions v"
+        "SELECT v.request_id, v.version, v.answers, q.flow_id, q.flow_version FROM request_versions v"
         " JOIN requests q ON q.id = v.request_id WHERE q.author_id = ?",
         (user_id,),
     ) as cursor:
         versions = await cursor.fetchall()
-    for request_id, version, answers in versions:
-        kept = {step: (anonymous_name if step in steps else value) for step, value in json.loads(answers).items()}
+    for request_id, version, answers, flow_id, flow_version in versions:
+        personal = steps.get((flow_id, flow_version), frozenset())
+        kept = {step: (anonymous_name if step in personal else value) for step, value in json.loads(answers).items()}
         await connection.execute(
             "UPDATE request_versions SET answers = ? WHERE request_id = ? AND version = ?",
             (json.dumps(kept, ensure_ascii=False), request_id, version),
