@@ -41,11 +41,12 @@ from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
 from bot.storage.db import Database
-from bot.storage.outbox import backoff
+from bot.storage import outbox as outbox_store
 
 logger = logging.getLogger(__name__)
 
 COMMANDS_JOB = "command-menu"
+PURGE_JOB, PURGE_EVERY = "purge", timedelta(days=1)
 
 # Edited messages and channel posts are not answers: handlers only see new messages.
 NEW = filters.UpdateType.MESSAGE
@@ -235,7 +236,6 @@ async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     library: Library = application.bot_data["library"]
     database = await Database.open(settings.database_path)
-    await database.forget_old_updates()
     catalog = FlowCatalog(database)
     await catalog.use(library)
     application.bot_data["services"] = Services(settings, database, catalog)
@@ -247,6 +247,9 @@ async def _post_init(application: Application) -> None:
     outbox.schedule(application)
     # So does the card of a request stored just before a stop.
     application.job_queue.run_once(intake.post_missing_cards, 0, name="missing-cards")
+    # Sent messages and the marks of handled updates hold what members wrote: forgotten
+    # after a week, by a job that runs now and every day (the bot may run for months).
+    application.job_queue.run_repeating(_purge, PURGE_EVERY, first=0, name=PURGE_JOB)
 
     try:
         await _register_commands(application, library, settings)
@@ -254,9 +257,15 @@ async def _post_init(application: Application) -> None:
         _retry_commands_later(application.job_queue, 1, error)
 
 
+async def _purge(context: BotContext) -> None:
+    database = context.services.database
+    await database.forget_old_updates()
+    await outbox_store.forget_delivered(database, outbox.KEPT)
+
+
 def _retry_commands_later(job_queue: JobQueue, attempts: int, error: TelegramError) -> None:
     settings: Settings = job_queue.application.bot_data["settings"]
-    wait = backoff(attempts, timedelta(seconds=settings.outbox_retry_seconds))
+    wait = outbox_store.backoff(attempts, timedelta(seconds=settings.outbox_retry_seconds))
     logger.warning("Could not set the command menu (%s); trying again in %s", error, wait)
     job_queue.run_once(_register_commands_job, wait, data=attempts, name=COMMANDS_JOB)
 

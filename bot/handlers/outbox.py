@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 NOW, RETRY = "outbox", "outbox-retry"  # job names: a send just asked for, the next planned try
 _LOCK = "outbox_lock"  # bot_data: one sender at a time, or a delivery could leave twice
-# Finished deliveries are kept this long (a key queued twice stays refused), then forgotten.
+# Finished deliveries are kept this long (a key queued twice stays refused), then forgotten
+# (bot.app's daily purge).
 KEPT = timedelta(days=7)
 
 
@@ -75,7 +76,6 @@ def schedule(application: Application) -> None:
 
 async def _start_job(context: BotContext) -> None:
     """Send what a stop left pending, due or not (a restart often follows a network problem)."""
-    await store.forget_delivered(context.services.database, KEPT)
     await flush(context, everything=True)
 
 

@@ -8,14 +8,17 @@ in progress, roster entries, pending questions, requests filed in their private 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiosqlite
 
-from bot.storage.db import Database
+from bot.storage.db import Database, rows
+from bot.storage.outbox import PENDING
 
 # Every column holding a member's Telegram id in a row that belongs to a group's record,
 # with the column holding their name beside it (None when there is none).
@@ -28,6 +31,13 @@ PSEUDONYMISED: tuple[tuple[str, str, str | None], ...] = (
     ("reviews", "answered_by", "answered_by_name"),
     ("flow_versions", "author_id", "author_name"),
     ("circle_members", "added_by", None),
+)
+# Where the member's name is kept under their id, besides PSEUDONYMISED's: what messages
+# queued in the outbox may quote.
+NAMED: tuple[tuple[str, str, str], ...] = (
+    ("circle_members", "user_id", "name"),
+    ("circle_join_requests", "user_id", "name"),
+    ("coordinators", "user_id", "name"),
 )
 # Rows that exist only for the member.
 DELETED: tuple[tuple[str, str], ...] = (
@@ -129,12 +139,45 @@ async def forget(
         await connection.execute("DELETE FROM requests WHERE chat_id = ? AND author_id = ?", (user_id, user_id))
         await connection.execute("DELETE FROM chats WHERE id = ?", (user_id,))
         await _blank_personal_answers(connection, user_id, personal_steps, anonymous_name)
+        await _unname_outbox(connection, user_id, await _names(connection, user_id), anonymous_name)
         for table, column in DELETED:
             await connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (user_id,))
         for table, column, name in PSEUDONYMISED:
             renamed = f", {name} = ?" if name else ""
             values = (pseudonym, anonymous_name) if name else (pseudonym,)
             await connection.execute(f"UPDATE {table} SET {column} = ?{renamed} WHERE {column} = ?", (*values, user_id))
+
+
+async def _names(connection: aiosqlite.Connection, user_id: int) -> set[str]:
+    """Every name the member is known by in the database."""
+    named = [(t, c, n) for t, c, n in PSEUDONYMISED if n] + list(NAMED)
+    union = " UNION ".join(f"SELECT {name} FROM {table} WHERE {column} = ?" for table, column, name in named)
+    found = await rows(connection, union, (user_id,) * len(named))
+    return {name for (name,) in found if name and name.strip()}
+
+
+async def _unname_outbox(connection: aiosqlite.Connection, user_id: int, names: set[str], anonymous_name: str) -> None:
+    """Messages queued for a group that name the member (a mention, their name): a pending one
+    leaves with the anonymous label instead; a sent or refused one keeps no text at all (its
+    row only stops the same message being queued twice)."""
+    mention = re.compile(rf'<a href="tg://user\?id={user_id}">.*?</a>', re.DOTALL)
+    # As the bot writes them, escaped; whole words only: « Cal » is not in « Calendrier ».
+    spelled = [re.compile(rf"(?<!\w){re.escape(html.escape(name, quote=False))}(?!\w)") for name in names]
+    label = html.escape(anonymous_name, quote=False)
+
+    def unnamed(text: str) -> str:
+        for pattern in (mention, *spelled):
+            text = pattern.sub(label, text)
+        return text
+
+    for delivery_id, status, texts in await rows(connection, "SELECT id, status, texts FROM outbox"):
+        before = json.loads(texts)
+        after = [unnamed(text) for text in before]
+        if after != before:
+            await connection.execute(
+                "UPDATE outbox SET texts = ? WHERE id = ?",
+                (json.dumps(after if status == PENDING else [], ensure_ascii=False), delivery_id),
+            )
 
 
 async def _blank_personal_answers(

@@ -10,11 +10,11 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.core.library import load_library
+from bot.storage import outbox
 from bot.storage.db import Database
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeTelegram
@@ -35,12 +35,6 @@ async def exit_status(bot: BotProcess, timeout: float = 30) -> int:
     except TimeoutError:
         await bot.kill()
         raise AssertionError(f"the bot neither started nor exited: it hangs\n{bot.tail()}") from None
-
-
-@pytest.fixture
-async def fake():
-    async with FakeTelegram() as server:
-        yield server
 
 
 async def test_telegram_out_of_reach_at_start_up_is_waited_out_and_the_menu_set_later(
@@ -144,3 +138,20 @@ def test_systemd_and_docker_restart_on_anything_but_a_configuration_error_and_ke
     assert settings["RestartPreventExitStatus"] == str(EXIT_CONFIGURATION)  # 1 is any crash: restart it
     assert settings["UMask"] == "0077"
     assert "umask 0077 && exec python -m bot" in (CONVERSATIONS.parent / "Dockerfile").read_text(encoding="utf-8")
+
+
+async def test_sent_messages_and_update_marks_are_forgotten_every_day_not_only_at_start_up(
+    fake: FakeTelegram, bot
+) -> None:
+    (purge,) = bot.application.job_queue.get_jobs_by_name("purge")
+    assert purge.job.trigger.interval == timedelta(days=1)
+    eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+    async with bot.database.transaction() as connection:  # a bot that has run for a week since
+        await connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (eight_days_ago,))
+        await outbox.enqueue(connection, -1001, ["Camille : consentement"])
+        await connection.execute("UPDATE outbox SET status = 'sent', done_at = ?", (eight_days_ago,))
+
+    await purge.run(bot.application)
+
+    assert await bot.database.fetch_all("SELECT * FROM processed_updates WHERE update_id = 1") == []
+    assert await bot.database.fetch_all("SELECT * FROM outbox") == []

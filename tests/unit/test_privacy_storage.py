@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-from bot.storage import privacy
+from bot.core.consent import Member
+from bot.storage import circles, outbox, privacy
 from bot.storage.db import Database
 
 # Column names that hold a person's Telegram id in this schema's conventions.
@@ -24,3 +26,28 @@ async def test_every_person_column_is_erased_or_pseudonymised(database: Database
     covered = {(t, c) for t, c, _ in privacy.PSEUDONYMISED} | set(privacy.DELETED)
     assert person_columns, "the schema has person columns: the pattern must find them"
     assert person_columns <= covered, f"not handled by /oublier: {sorted(person_columns - covered)}"
+
+
+async def test_erasure_unnames_the_member_in_queued_messages_and_empties_sent_ones(database: Database) -> None:
+    group, camille, other = -1001, 31, 32
+    async with database.transaction() as connection:
+        await circles.add(connection, circles.Roster.CIRCLE, group, Member(camille, "Cam"))
+        await circles.add(connection, circles.Roster.COORDINATION, group, Member(camille, "Camille <Durand>"))
+        await circles.add(connection, circles.Roster.CIRCLE, group, Member(other, "Bob"))
+        for text in (
+            f'Objection de <a href="tg://user?id={camille}">Camille</a> : à travailler',  # pending
+            "Camille &lt;Durand&gt; : consentement ; Bob : objection",  # delivered below
+            "Tisane de camomille et Camomille pour Bob",  # « Cam » only inside a word: not her
+        ):
+            await outbox.enqueue(connection, group, [text])
+        await outbox.delivered(connection, 2)
+
+    await privacy.forget(database, camille, anonymous_name="membre anonymisé", personal_steps={})
+
+    queued = {row["id"]: (row["status"], json.loads(row["texts"]))
+              for row in await database.fetch_all("SELECT id, status, texts FROM outbox")}
+    assert queued == {
+        1: ("pending", ["Objection de membre anonymisé : à travailler"]),
+        2: ("sent", []),
+        3: ("pending", ["Tisane de camomille et Camomille pour Bob"]),
+    }
