@@ -18,7 +18,7 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pydantic import ValidationError
 
@@ -26,6 +26,9 @@ from bot.config import Settings
 from bot.core.flows import Flow
 from bot.core.library import Library, load_library
 from bot.core.loading import InvalidFile
+
+if TYPE_CHECKING:  # imported at run time by the commands that open the database
+    from bot.storage.db import AlreadyRunning, DatabaseUnavailable
 
 EXIT_INVALID_FILES = 1  # python -m bot check, shell
 # The bot cannot start until an admin fixes a setting, a YAML file or the token: the only
@@ -46,13 +49,13 @@ def _library(directory: Path, failure_status: int = EXIT_INVALID_FILES) -> Libra
         sys.exit(failure_status)
 
 
-def _database_failed(library: Library, failure: Exception) -> NoReturn:
+def _database_failed(library: Library, failure: DatabaseUnavailable | AlreadyRunning) -> NoReturn:
     """Say in French why the database cannot be used, and exit (its connection is closed)."""
     from bot.storage.db import AlreadyRunning
 
     texts = library.messages.cli
     if isinstance(failure, AlreadyRunning):
-        print(texts.already_running.format(path=failure.lock, **failure.holder), file=sys.stderr)
+        print(texts.already_running.format(path=failure.path, **failure.holder), file=sys.stderr)
         sys.exit(EXIT_ALREADY_RUNNING)
     print(texts.database_unavailable.format(path=failure.path, error=failure.reason), file=sys.stderr)
     sys.exit(EXIT_NO_DATABASE)

@@ -40,8 +40,8 @@ from bot.handlers import amend, circle, consent, migration, outbox, redelivery
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
-from bot.storage.db import Database
 from bot.storage import outbox as outbox_store
+from bot.storage.db import Database
 
 logger = logging.getLogger(__name__)
 

@@ -47,9 +47,9 @@ class DatabaseUnavailable(Exception):
 class AlreadyRunning(Exception):
     """Another process writes this database: two bots would send every message twice."""
 
-    def __init__(self, lock: Path, holder: dict[str, str]) -> None:
-        super().__init__(f"{lock} is held by {holder}")
-        self.lock = lock
+    def __init__(self, path: Path, holder: dict[str, str]) -> None:
+        super().__init__(f"{path} is used by {holder}")
+        self.path = path
         self.holder = holder
 
 
@@ -90,6 +90,7 @@ class InstanceLock:
     """
 
     def __init__(self, database: Path) -> None:
+        self.database = database
         self.path = database.with_name(f"{database.name}.lock")
         self._file = None
 
@@ -103,7 +104,7 @@ class InstanceLock:
             except ValueError:  # the holder is writing it this very moment
                 holder = {}
             file.close()
-            raise AlreadyRunning(self.path, {key: str(holder.get(key, "?")) for key in ("pid", "host", "since")})
+            raise AlreadyRunning(self.database, {key: str(holder.get(key, "?")) for key in ("pid", "host", "since")})
         except BaseException:
             file.close()
             raise

@@ -97,7 +97,7 @@ async def test_a_second_bot_on_the_same_database_is_refused_naming_the_first(
         await second.start()
         assert await exit_status(second) == EXIT_ALREADY_RUNNING
         log = second.log.read_text(encoding="utf-8")
-        assert before_placeholder(CLI.already_running) in log
+        assert before_placeholder(CLI.already_running) + str(first.database) in log
         assert f"processus {first.process.pid} sur " in log, log
     finally:
         assert await first.stop() == 0
