@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flows import Flow, FlowEngine, NumberStep, Step
+from bot.core.flows import Flow, FlowEngine, NumberStep, Step, answer_day
 from bot.core.messages import Alert, Label
 from bot.core.texts import Template
 
@@ -173,11 +173,12 @@ def first_review(flow: Flow, answers: Mapping[str, Any], decided_on: date, rules
     """The kind and date of an adopted request's first follow-up.
 
     Counted from its start date when that is later than the decision: a partnership decided
-    in May that starts in September is reviewed a year after September.
+    in May that starts in September is reviewed a year after September. A start known to the
+    month counts from its first day; one not fixed yet counts from the decision.
     """
     field = flow.partner_fields.start_date
     start = answers.get(field) if field else None
-    base = max(decided_on, date.fromisoformat(start)) if isinstance(start, str) else decided_on
+    base = max(decided_on, answer_day(start)) if isinstance(start, str) else decided_on
     one_off = flow.partner_fields.one_off
     if one_off is not None and one_off.evaluate(answers) is True:
         return FOLLOW_UP, base + timedelta(days=rules.follow_up_days)
