@@ -129,6 +129,9 @@ class PartnerFields(_Model):
     start_date: Identifier | None = None  # a date step: when the partnership starts
     one_off: Condition | None = None  # true for a one-off: one "how did it go?" after its date
     expectations: tuple[Identifier, ...] = ()  # what each side expected, shown on follow-ups
+    # A partner recorded as known (no consent round): when it ended, and whether it has.
+    end_date: Identifier | None = None  # a date step: until when
+    ended: Condition | None = None  # true when the partnership is over
 
 
 class Flow(_Model):
@@ -175,9 +178,12 @@ class Flow(_Model):
             (("partner_fields", "kind"), fields.kind),
             (("partner_fields", "length_months"), fields.length_months),
             (("partner_fields", "start_date"), fields.start_date),
+            (("partner_fields", "end_date"), fields.end_date),
             *((("partner_fields", "expectations", i), name) for i, name in enumerate(fields.expectations)),
             *((("partner_fields", "one_off"), name)
               for name in sorted(fields.one_off.referenced_answers() if fields.one_off else ())),
+            *((("partner_fields", "ended"), name)
+              for name in sorted(fields.ended.referenced_answers() if fields.ended else ())),
         ]
         for loc, name in register:
             if name is not None and name not in seen:
@@ -194,6 +200,9 @@ class Flow(_Model):
             fault("register_length_not_number", ("partner_fields", "length_months"), length.id)
         if start is not None and not isinstance(start, DateStep):
             fault("register_start_not_date", ("partner_fields", "start_date"), start.id)
+        end = seen.get(fields.end_date or "")
+        if end is not None and not isinstance(end, DateStep):
+            fault("register_end_not_date", ("partner_fields", "end_date"), end.id)
         if faults:
             raise ValidationError.from_exception_data(type(self).__name__, faults)
         return self

@@ -88,6 +88,9 @@ class Commands(_Texts):
     retour: Label
     annuler: Label
     aide: Label
+    # The register at a glance and in the calendar (issue 12).
+    partenaire_connu: Label
+    calendrier: Label
 
 
 class IntakeTexts(_Texts):
