@@ -25,7 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.core.flows import Flow, FlowEngine, NumberStep, Step, answer_day
 from bot.core.messages import Alert, Label
-from bot.core.texts import Template
+from bot.core.texts import Html, Template, escape, render
 
 Months = Annotated[int, Field(ge=1, le=120)]
 
@@ -302,6 +302,12 @@ def known_status(flow: Flow, answers: Mapping[str, Any]) -> str:
     """A known partner's status: ended when its flow's ``ended`` condition says so, else current."""
     ended = flow.partner_fields.ended
     return ENDED if ended is not None and ended.evaluate(answers) is True else CURRENT
+
+
+def status_text(statuses: Mapping[str, str], status: str, origin: str, texts: KnownTexts) -> Html:
+    """A status as the register shows it, marked when the entry had no consent round."""
+    label = statuses.get(status, status)
+    return render(texts.status, status=label) if origin == Origin.KNOWN else escape(label)
 
 
 def next_review(

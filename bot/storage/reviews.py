@@ -42,11 +42,12 @@ class Review:
     number: int
     status: str
     decided_at: str
+    partner_name: str
 
 
 _SELECT = """
 SELECT v.id, v.request_id, v.kind, v.due_on, v.message_id, v.outcome, r.chat_id, r.number,
-       r.status, COALESCE(r.decided_at, r.updated_at) AS decided_at
+       r.status, COALESCE(r.decided_at, r.updated_at) AS decided_at, r.partner_name
 FROM reviews v JOIN requests r ON r.id = v.request_id
 """
 
@@ -109,6 +110,15 @@ async def due(database: Database, latest: date, limit: int) -> list[Review]:
         f"{_SELECT} WHERE v.outcome IS NULL AND v.posted_at IS NULL AND v.due_on <= ?"
         " AND r.status = 'adopted' ORDER BY v.due_on, v.id LIMIT ?",
         (latest.isoformat(), limit),
+    )
+    return [_review(row) for row in rows]
+
+
+async def open_in_chat(database: Database, chat_id: int) -> list[Review]:
+    """The open review of each adopted partnership of a chat, by date (for /calendrier)."""
+    rows = await database.fetch_all(
+        f"{_SELECT} WHERE r.chat_id = ? AND r.status = 'adopted' AND v.outcome IS NULL ORDER BY v.due_on, v.id",
+        (chat_id,),
     )
     return [_review(row) for row in rows]
 

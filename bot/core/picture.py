@@ -1,0 +1,126 @@
+"""The register's picture, laid out: which rows, texts, years and colours, but no drawing.
+
+Pure, so what the picture says is unit-tested without an image; ``bot/picture.py`` draws
+this layout with matplotlib. Every partner of the group takes one row under its kind's
+heading: its name, its years and its status, and a bar over the years it covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from bot.core.register import PictureTexts, Standing
+
+# Telegram refuses a photo whose width and height add up to more than 10,000 pixels: past
+# this many rows the picture says how many more there are, the message lists them all.
+MAX_ROWS = 100
+NAME_LENGTH = 40  # a row's name, cut to fit a phone's width beside its years and status
+
+
+@dataclass(frozen=True)
+class PictureEntry:
+    """One entry of the register, as the picture needs it."""
+
+    kind: str  # the kind's label, as the entry's flow words it
+    partner: str
+    status: str  # the entry's status label (« terminée », « déclinée »...)
+    standing: Standing
+    start: date | None  # None: not known
+    end: date | None  # None: still going (current), or not known
+
+
+@dataclass(frozen=True)
+class Heading:
+    row: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    row: int
+    text: str  # « Weleda · 2019–2023 · terminée »
+    standing: Standing
+    first_year: int | None  # None: no bar, the years are unknown
+    last_year: int | None
+
+
+@dataclass(frozen=True)
+class Layout:
+    title: str
+    subtitle: str
+    headings: tuple[Heading, ...]
+    bars: tuple[Bar, ...]
+    legend: tuple[tuple[Standing, str], ...]
+    first_year: int
+    last_year: int
+    more: str | None  # « … et 12 autre(s) » when rows were left out
+
+    @property
+    def rows(self) -> int:
+        return len(self.headings) + len(self.bars)
+
+
+def _years(entry: PictureEntry, this_year: int) -> tuple[int | None, int | None]:
+    start = entry.start.year if entry.start else None
+    if entry.end is not None:
+        end = entry.end.year
+    elif entry.standing is Standing.CURRENT:
+        end = this_year
+    else:
+        end = start
+    if start is None and entry.standing is not Standing.CURRENT:
+        start = end  # an end without a start: one year's mark rather than nothing
+    if start is not None and end is not None and end < start:
+        start, end = end, start
+    return start, end
+
+
+def _span(entry: PictureEntry, texts: PictureTexts) -> str:
+    start = entry.start.year if entry.start else None
+    end = entry.end.year if entry.end else None
+    if entry.standing is Standing.CURRENT and end is None:
+        return texts.span_since.format(start=start) if start else texts.span_unknown
+    if start and end:
+        return str(start) if start == end else texts.span_between.format(start=start, end=end)
+    if end:
+        return texts.span_until.format(end=end)
+    if start:
+        return str(start)
+    return texts.span_unknown
+
+
+def _name(partner: str) -> str:
+    return partner if len(partner) <= NAME_LENGTH else partner[: NAME_LENGTH - 1].rstrip() + "…"
+
+
+def layout(
+    entries: Iterable[PictureEntry], texts: PictureTexts, *, group: str, today: date, partners: int,
+    max_rows: int = MAX_ROWS,
+) -> Layout:
+    """Rows grouped by kind (in the order given), each partner with its years and status."""
+    kept = list(entries)
+    shown, left_out = kept[:max_rows], len(kept) - min(len(kept), max_rows)
+    headings: list[Heading] = []
+    bars: list[Bar] = []
+    years: list[int] = [today.year]
+    heading = None
+    for entry in shown:
+        if entry.kind != heading:
+            heading = entry.kind
+            headings.append(Heading(len(headings) + len(bars), entry.kind))
+        first, last = _years(entry, today.year)
+        years += [year for year in (first, last) if year is not None]
+        text = " · ".join([_name(entry.partner), _span(entry, texts), entry.status])
+        bars.append(Bar(len(headings) + len(bars), text, entry.standing, first, last))
+    return Layout(
+        title=texts.title.format(group=_name(group)),
+        subtitle=texts.subtitle.format(partners=partners, count=len(kept), date=today.strftime("%d/%m/%Y")),
+        headings=tuple(headings),
+        bars=tuple(bars),
+        legend=tuple((standing, texts.standings[standing]) for standing in Standing),
+        first_year=min(years),
+        last_year=max(years),
+        more=texts.more.format(count=left_out) if left_out else None,
+    )
