@@ -36,6 +36,9 @@ class Origin(StrEnum):
     KNOWN = "known"  # a partner the group already had, recorded as it is (no consent round)
 
 
+# The flow each origin's entries are made with: the import reads it from the origin column.
+FLOW_OF_ORIGIN = {Origin.REQUEST: "demande_partenariat", Origin.KNOWN: "partenaire_connu"}
+
 # The statuses of a known partner; a request's own come from its consent round.
 CURRENT = "current"
 ENDED = "ended"
@@ -248,6 +251,7 @@ class ImportTexts(_Model):
     done: Template("count", "chat")
     empty: str
     unreadable: Template("error")
+    author: Label
 
 
 class RegisterTexts(_Model):
@@ -382,6 +386,38 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def cell_text(cell: str) -> str:
+    """A cell as the member typed it: the formula guard :func:`csv_document` added is taken off."""
+    cell = cell.strip()
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+
+
+def read_csv(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header of a CSV file and its rows, each with its line number and its cells by header.
+
+    What the export writes (UTF-8 with a BOM, ``;``) and what spreadsheets save: UTF-8 without
+    a BOM or Windows-1252 (Excel's « CSV (séparateur : point-virgule) » in French), ``;``,
+    ``,`` or tabs. Raises ValueError when the file is not text.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252")  # raises on the few bytes it leaves undefined
+    if "\x00" in text:
+        raise ValueError("NUL")
+    first = text.split("\n", 1)[0]
+    delimiter = max((CSV_DELIMITER, ",", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip() for name in next(reader, [])]
+    found: list[tuple[int, dict[str, str]]] = []
+    start = reader.line_num + 1
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            found.append((start, dict(zip(header, cells, strict=False))))
+        start = reader.line_num + 1
+    return header, found
 
 
 def csv_document(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

@@ -22,6 +22,7 @@ from telegram.helpers import create_deep_linked_url
 from bot.core.flows import (
     Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Text,
 )
+from bot.core.register import FLOW_OF_ORIGIN, Origin
 from bot.core.texts import Html, join, render
 from bot.handlers import amend, consent, known, practices
 from bot.handlers import flow_view as view
@@ -34,7 +35,7 @@ from bot.storage.sessions import FlowSession
 
 logger = logging.getLogger(__name__)
 
-FLOW_ID = "demande_partenariat"
+FLOW_ID = FLOW_OF_ORIGIN[Origin.REQUEST]
 DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in private
 MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 

@@ -13,14 +13,14 @@ from typing import Any
 from telegram import Update
 
 from bot.core.flows import FlowEngine
-from bot.core.register import Origin, known_status
+from bot.core.register import FLOW_OF_ORIGIN, Origin, known_status
 from bot.core.texts import render
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import requests, sessions
 from bot.storage.sessions import FlowSession
 
-FLOW_ID = "partenaire_connu"
+FLOW_ID = FLOW_OF_ORIGIN[Origin.KNOWN]
 
 
 async def record(

@@ -87,6 +87,14 @@ async def set_card_message(database: Database, request_id: int, message_id: int)
         )
 
 
+# An imported entry is not news for its group: its card is never posted, after any restart.
+NO_CARD = 0
+
+
+async def mark_imported(connection: aiosqlite.Connection, request_id: int) -> None:
+    await connection.execute("UPDATE requests SET card_message_id = ? WHERE id = ?", (NO_CARD, request_id))
+
+
 async def without_card(database: Database) -> list[PartnershipRequest]:
     """Requests never presented in their chat: the bot stopped between storing and posting.
 

@@ -89,6 +89,23 @@ async def plan(connection: aiosqlite.Connection, request_id: int, kind: str, due
     return True
 
 
+async def restore(
+    connection: aiosqlite.Connection, request_id: int, kind: str, *, due_on: date | None,
+    last_outcome: str | None, last_on: date | None, answered_at: str | None, answered_by_name: str,
+) -> None:
+    """An imported partnership's reviews: its latest answered one and its open one, as exported."""
+    if last_outcome is not None and last_on is not None:
+        await connection.execute(
+            "INSERT INTO reviews (request_id, kind, due_on, outcome, answered_by_name, answered_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (request_id, kind, last_on.isoformat(), last_outcome, answered_by_name, answered_at, now()),
+        )
+    if due_on is not None:
+        await _open(connection, request_id, kind, due_on)
+    if due_on is not None or last_outcome is not None:
+        await connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
+
+
 async def set_date(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
     """Move the open review to a new date (to be posted again then), or open one there.
 
