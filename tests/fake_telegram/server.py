@@ -1862,9 +1862,12 @@ class FakeTelegram:
             "file_name": info["file_name"], "content": info["content"], "caption": caption,
             "mime_type": mime, "file_id": info["file_id"], "photo": True, "width": width, "height": height,
         }
-        return self._new_bot_message(
+        sent = self._new_bot_message(
             chat, p, text=None, plain=None, entities=[], markup=markup, reply=reply, extra=extra, document=record,
         )
+        # What a member reads of a photo is its caption: tests looking for a text find it there.
+        self._bot_messages[(chat.id, sent["message_id"])].plain_text = plain_caption or ""
+        return sent
 
 
 MAX_PHOTO_UPLOAD_SIZE = 10 * 1024 * 1024
