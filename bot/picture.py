@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import io
+from dataclasses import dataclass
 from datetime import date, tzinfo
 
 from bot.catalog import FlowCatalog
@@ -27,6 +28,7 @@ COLOURS = {
 }
 WIDTH_INCHES = 6.0
 DPI = 180  # 1080 pixels wide: a phone's screen, text big enough to read without zooming
+FILE_DPI = 120  # a register too long for a photo, sent as a file: 720 pixels wide, a few MB
 ROW_INCHES = 0.62
 HEADER_INCHES = 1.4
 FOOTER_INCHES = 0.95
@@ -65,15 +67,21 @@ async def entries(database: Database, catalog: FlowCatalog, zone: tzinfo, chat_i
     return found
 
 
+@dataclass(frozen=True)
+class Picture:
+    png: bytes
+    as_photo: bool  # short enough for Telegram's photo compression to keep it readable
+
+
 async def register_picture(
     database: Database, catalog: FlowCatalog, zone: tzinfo, chat_id: int, *, group: str, today: date, partners: int,
-) -> bytes | None:
+) -> Picture | None:
     """The PNG of a chat's register; None when the register is empty."""
     found = await entries(database, catalog, zone, chat_id)
     if not found:
         return None
     plan = layout(found, catalog.library.register.picture, group=group, today=today, partners=partners)
-    return await asyncio.to_thread(draw, plan)
+    return Picture(await asyncio.to_thread(draw, plan), plan.fits_a_photo)
 
 
 def _year_step(years: int) -> int:
@@ -88,7 +96,8 @@ def draw(plan: Layout) -> bytes:
 
     rows = max(plan.rows, 1)
     height = HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES
-    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, facecolor="white")
+    dpi = DPI if plan.fits_a_photo else FILE_DPI
+    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=dpi, facecolor="white")
     figure.text(0.04, 1 - 0.32 / height, plan.title, fontsize=15, fontweight="bold", va="top",
                 parse_math=False)
     figure.text(0.04, 1 - 0.78 / height, plan.subtitle, fontsize=11, color="#444444", va="top",
@@ -127,5 +136,5 @@ def draw(plan: Layout) -> bytes:
         figure.text(0.04, 0.62 / height, plan.more, fontsize=10, color="#444444", va="bottom",
                     parse_math=False)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

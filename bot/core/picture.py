@@ -13,9 +13,12 @@ from datetime import date
 
 from bot.core.register import PictureTexts, Standing
 
-# Telegram refuses a photo whose width and height add up to more than 10,000 pixels: past
-# this many rows the picture says how many more there are, the message lists them all.
-MAX_ROWS = 100
+# Telegram shrinks a photo to 2,560 pixels on its long side: up to this many rows its text
+# stays readable on a phone; a taller register goes as a PNG file, which is kept as drawn.
+PHOTO_ROWS = 40
+# Past this many rows (kinds and partners) the picture says how many more there are; the
+# message lists them all. It keeps the file a few megabytes.
+MAX_ROWS = 150
 NAME_LENGTH = 40  # a row's name, cut to fit a phone's width beside its years and status
 
 
@@ -61,6 +64,10 @@ class Layout:
     def rows(self) -> int:
         return len(self.headings) + len(self.bars)
 
+    @property
+    def fits_a_photo(self) -> bool:
+        return self.rows <= PHOTO_ROWS
+
 
 def _years(entry: PictureEntry, this_year: int) -> tuple[int | None, int | None]:
     start = entry.start.year if entry.start else None
@@ -91,6 +98,14 @@ def _span(entry: PictureEntry, texts: PictureTexts) -> str:
     return texts.span_unknown
 
 
+def _bar(entry: PictureEntry, row: int, today: date, texts: PictureTexts, years: list[int]) -> Bar:
+    """One partner's row; its known years join ``years``, the span of the axis."""
+    first, last = _years(entry, today.year)
+    years += [year for year in (first, last) if year is not None]
+    text = " · ".join([_name(entry.partner), _span(entry, texts), entry.status])
+    return Bar(row, text, entry.standing, first, last)
+
+
 def _name(partner: str) -> str:
     return partner if len(partner) <= NAME_LENGTH else partner[: NAME_LENGTH - 1].rstrip() + "…"
 
@@ -99,21 +114,22 @@ def layout(
     entries: Iterable[PictureEntry], texts: PictureTexts, *, group: str, today: date, partners: int,
     max_rows: int = MAX_ROWS,
 ) -> Layout:
-    """Rows grouped by kind (in the order given), each partner with its years and status."""
+    """Rows grouped by kind (kinds and partners in the order given), each partner with its years
+    and status; at most ``max_rows`` rows, headings included."""
     kept = list(entries)
-    shown, left_out = kept[:max_rows], len(kept) - min(len(kept), max_rows)
+    by_kind: dict[str, list[PictureEntry]] = {}
+    for entry in kept:
+        by_kind.setdefault(entry.kind, []).append(entry)
     headings: list[Heading] = []
     bars: list[Bar] = []
     years: list[int] = [today.year]
-    heading = None
-    for entry in shown:
-        if entry.kind != heading:
-            heading = entry.kind
-            headings.append(Heading(len(headings) + len(bars), entry.kind))
-        first, last = _years(entry, today.year)
-        years += [year for year in (first, last) if year is not None]
-        text = " · ".join([_name(entry.partner), _span(entry, texts), entry.status])
-        bars.append(Bar(len(headings) + len(bars), text, entry.standing, first, last))
+    for kind, members in by_kind.items():
+        if len(headings) + len(bars) + 2 > max_rows:  # a heading needs one partner under it
+            break
+        headings.append(Heading(len(headings) + len(bars), kind))
+        for entry in members[: max_rows - len(headings) - len(bars)]:
+            bars.append(_bar(entry, len(headings) + len(bars), today, texts, years))
+    left_out = len(kept) - len(bars)
     return Layout(
         title=texts.title.format(group=_name(group)),
         subtitle=texts.subtitle.format(partners=partners, count=len(kept), date=today.strftime("%d/%m/%Y")),

@@ -103,16 +103,17 @@ async def send_picture(context: BotContext, chat_id: int, group: str, message_th
     texts = services.library.register.picture
     counts = await register_store.counts(services.database, chat_id)
     today = services.today()
-    png = await register_picture(
+    picture = await register_picture(
         services.database, services.catalog, services.settings.zone, chat_id,
         group=group, today=today, partners=counts.partners,
     )
-    if png is None:
+    if picture is None:
         return
-    await context.bot.send_photo(
-        chat_id, InputFile(png, filename=texts.file_name.format(date=today.isoformat())),
-        caption=render(texts.caption, partners=counts.partners), message_thread_id=message_thread_id,
-    )
+    file = InputFile(picture.png, filename=texts.file_name.format(date=today.isoformat()))
+    caption = render(texts.caption, partners=counts.partners)
+    # A long register as a photo would be shrunk past reading: it goes as the PNG file itself.
+    send = context.bot.send_photo if picture.as_photo else context.bot.send_document
+    await send(chat_id, file, caption=caption, message_thread_id=message_thread_id)
 
 
 async def turn_page(update: Update, context: BotContext) -> None:
