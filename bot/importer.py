@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from bot.catalog import FlowCatalog
-from bot.core.flows import FlowEngine, InvalidAnswer
+from bot.core.flows import ChoiceStep, FlowEngine, InvalidAnswer, YesNoStep
 from bot.core.register import (
     FLOW_OF_ORIGIN,
     OUTCOMES,
@@ -133,6 +133,12 @@ class _Reader:
             try:
                 answers[step.id] = engine.parse_typed(step, value, _NO_LIMIT)
             except InvalidAnswer as invalid:
+                # A member is told to use the buttons; a file's author needs the labels to write.
+                if isinstance(step, ChoiceStep | YesNoStep):
+                    labels = [o.label for o in step.options] if isinstance(step, ChoiceStep) else [
+                        engine.texts.yes, engine.texts.no]
+                    raise Refused(errors.unknown_value.format(
+                        column=column, value=value, expected=", ".join(f"« {label} »" for label in labels))) from None
                 raise Refused(errors.invalid_answer.format(column=column, reason=html.unescape(invalid.message))) from None
         return answers
 
