@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
-
 from bot.core.register import CalendarTexts
 
 PRODID = "-//Colibris//Bot des partenariats//FR"
@@ -45,6 +43,8 @@ def calendar_file(
     group: str, zone: ZoneInfo, stamp: datetime,
 ) -> bytes:
     """The .ics document of these dates; ``stamp`` (aware) is its DTSTAMP."""
+    from icalendar import Calendar, Event  # 90 ms with its dependencies: not at the bot's start-up
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
