@@ -142,7 +142,7 @@ class _Reader:
                 raise Refused(errors.invalid_answer.format(column=column, reason=html.unescape(invalid.message))) from None
         return answers
 
-    def entry(self, cells: Mapping[str, str], zone: tzinfo, rules_today: date) -> Entry:
+    def entry(self, cells: Mapping[str, str], zone: tzinfo, today: date) -> Entry:
         columns = self.columns
         labels = self.texts.known.origins
         origin_cell = cell_text(cells.get(columns.origin) or "")
@@ -172,7 +172,7 @@ class _Reader:
             last_outcome = self._choose(columns.last_review, match["outcome"], self.outcomes,
                                         list(self.texts.follow_up.outcomes.values()))
             last_on = self._day(columns.last_review, match["date"])
-        review_kind, _ = first_review(flow, answers, decided or rules_today, self.texts.rules)
+        review_kind, _ = first_review(flow, answers, decided or today, self.texts.rules)
         return Entry(
             origin=origin, flow_id=flow.id, flow_version=version, status=status,
             author_name=cell_text(cells.get(columns.author) or "") or self.texts.import_.author,

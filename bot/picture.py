@@ -15,7 +15,7 @@ from datetime import date, tzinfo
 
 from bot.catalog import FlowCatalog
 from bot.core.flows import answer_day
-from bot.core.picture import Layout, PictureEntry, layout
+from bot.core.picture import MAX_ROWS, Layout, PictureEntry, layout
 from bot.core.register import Origin, Standing, local_day, standing
 from bot.storage import register as register_store
 from bot.storage.db import Database
@@ -35,35 +35,36 @@ FOOTER_INCHES = 0.95
 
 
 async def entries(database: Database, catalog: FlowCatalog, zone: tzinfo, chat_id: int) -> list[PictureEntry]:
-    """Every entry of a chat's register with its years, grouped by kind, then by name."""
+    """The first entries of a chat's register (as many as a picture shows), grouped by kind, then
+    by name as /partenaires lists them: a register of 10,000 requests reads only those."""
     statuses = catalog.library.messages.requests.statuses
+    page = await register_store.page(database, chat_id, 0, MAX_ROWS)
+    answers = await register_store.answers_of(database, [entry.id for entry in page])
     found: list[PictureEntry] = []
-    async for entry in register_store.entries(database, chat_id):
+    for entry in page:
         engine = await catalog.engine(entry.flow_id, entry.flow_version)
         fields = engine.flow.partner_fields
-        start_answer = entry.answers.get(fields.start_date) if fields.start_date else None
-        end_answer = entry.answers.get(fields.end_date) if fields.end_date else None
-        kind = standing(entry.status)
+        start_answer = answers[entry.id].get(fields.start_date) if fields.start_date else None
+        end_answer = answers[entry.id].get(fields.end_date) if fields.end_date else None
+        where = standing(entry.status)
         start = answer_day(start_answer) if isinstance(start_answer, str) else None
         end = answer_day(end_answer) if isinstance(end_answer, str) else None
         if entry.origin == Origin.REQUEST:
             # A request's years are those of its decision, unless it says when it starts.
             decided = local_day(entry.decided_at, zone) if entry.decided_at else None
             start = start or decided or local_day(entry.created_at, zone)
-            if kind is Standing.ENDED and entry.last_answered_at:
+            if where is Standing.ENDED and entry.last_answered_at:
                 end = local_day(entry.last_answered_at, zone)
-            elif kind is not Standing.CURRENT:
+            elif where is not Standing.CURRENT:
                 end = decided or start
-        kind_step = engine.flow.step(fields.kind)
         found.append(PictureEntry(
-            kind=html.unescape(engine.display(kind_step, entry.partner_kind)),  # Telegram HTML → plain
+            kind=html.unescape(engine.display(engine.flow.step(fields.kind), entry.partner_kind)),  # HTML → plain
             partner=entry.partner_name,
             status=statuses.get(entry.status, entry.status),
-            standing=kind,
+            standing=where,
             start=start,
             end=end,
         ))
-    found.sort(key=lambda e: (e.kind.casefold(), e.partner.casefold()))
     return found
 
 
@@ -75,12 +76,13 @@ class Picture:
 
 async def register_picture(
     database: Database, catalog: FlowCatalog, zone: tzinfo, chat_id: int, *, group: str, today: date, partners: int,
+    total: int,
 ) -> Picture | None:
     """The PNG of a chat's register; None when the register is empty."""
     found = await entries(database, catalog, zone, chat_id)
     if not found:
         return None
-    plan = layout(found, catalog.library.register.picture, group=group, today=today, partners=partners)
+    plan = layout(found, catalog.library.register.picture, group=group, today=today, partners=partners, total=total)
     return Picture(await asyncio.to_thread(draw, plan), plan.fits_a_photo)
 
 

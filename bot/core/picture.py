@@ -112,11 +112,13 @@ def _name(partner: str) -> str:
 
 def layout(
     entries: Iterable[PictureEntry], texts: PictureTexts, *, group: str, today: date, partners: int,
-    max_rows: int = MAX_ROWS,
+    total: int | None = None, max_rows: int = MAX_ROWS,
 ) -> Layout:
     """Rows grouped by kind (kinds and partners in the order given), each partner with its years
-    and status; at most ``max_rows`` rows, headings included."""
+    and status; at most ``max_rows`` rows, headings included. ``total``: the register's entries,
+    when only the first ones are given."""
     kept = list(entries)
+    total = len(kept) if total is None else total
     by_kind: dict[str, list[PictureEntry]] = {}
     for entry in kept:
         by_kind.setdefault(entry.kind, []).append(entry)
@@ -129,10 +131,10 @@ def layout(
         headings.append(Heading(len(headings) + len(bars), kind))
         for entry in members[: max_rows - len(headings) - len(bars)]:
             bars.append(_bar(entry, len(headings) + len(bars), today, texts, years))
-    left_out = len(kept) - len(bars)
+    left_out = total - len(bars)
     return Layout(
         title=texts.title.format(group=_name(group)),
-        subtitle=texts.subtitle.format(partners=partners, count=len(kept), date=today.strftime("%d/%m/%Y")),
+        subtitle=texts.subtitle.format(partners=partners, count=total, date=today.strftime("%d/%m/%Y")),
         headings=tuple(headings),
         bars=tuple(bars),
         legend=tuple((standing, texts.standings[standing]) for standing in Standing),

@@ -105,7 +105,7 @@ async def send_picture(context: BotContext, chat_id: int, group: str, message_th
     today = services.today()
     picture = await register_picture(
         services.database, services.catalog, services.settings.zone, chat_id,
-        group=group, today=today, partners=counts.partners,
+        group=group, today=today, partners=counts.partners, total=counts.requests,
     )
     if picture is None:
         return

@@ -70,6 +70,12 @@ def test_past_the_row_limit_the_picture_says_how_many_more(texts) -> None:
     assert len(plan.bars) == 99 and plan.more == texts.more.format(count=31)  # and one heading
 
 
+def test_a_picture_of_the_first_entries_counts_the_others(texts) -> None:
+    plan = layout([entry("Alternatiba"), entry("Emmaüs")], texts, group="GL", today=TODAY, partners=9, total=10)
+    assert plan.more == texts.more.format(count=8)
+    assert plan.subtitle == texts.subtitle.format(partners=9, count=10, date="03/12/2026")
+
+
 def test_every_request_status_has_its_standing_in_one_place(library: Library) -> None:
     for status in library.messages.requests.statuses:
         assert status in STANDING_OF_STATUS, status
