@@ -19,7 +19,10 @@ PHOTO_ROWS = 40
 # Past this many rows (kinds and partners) the picture says how many more there are; the
 # message lists them all. It keeps the file a few megabytes.
 MAX_ROWS = 150
-NAME_LENGTH = 40  # a row's name, cut to fit a phone's width beside its years and status
+# Characters of a row's line (name · years · status) that fit the picture's width; the
+# name is cut to leave room for the rest. A group's name in the title gets as many.
+LINE_LENGTH = 62
+SHORTEST_NAME = 16
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,13 @@ def _bar(entry: PictureEntry, row: int, today: date, texts: PictureTexts, years:
     """One partner's row; its known years join ``years``, the span of the axis."""
     first, last = _years(entry, today.year)
     years += [year for year in (first, last) if year is not None]
-    text = " · ".join([_name(entry.partner), _span(entry, texts), entry.status])
-    return Bar(row, text, entry.standing, first, last)
+    detail = f"{_span(entry, texts)} · {entry.status}"
+    name = _cut(entry.partner, max(SHORTEST_NAME, LINE_LENGTH - len(detail) - 3))
+    return Bar(row, f"{name} · {detail}", entry.standing, first, last)
 
 
-def _name(partner: str) -> str:
-    return partner if len(partner) <= NAME_LENGTH else partner[: NAME_LENGTH - 1].rstrip() + "…"
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 def layout(
@@ -133,7 +137,7 @@ def layout(
             bars.append(_bar(entry, len(headings) + len(bars), today, texts, years))
     left_out = total - len(bars)
     return Layout(
-        title=texts.title.format(group=_name(group)),
+        title=_cut(texts.title.format(group=group), LINE_LENGTH - 14),  # a bigger font
         subtitle=texts.subtitle.format(partners=partners, count=total, date=today.strftime("%d/%m/%Y")),
         headings=tuple(headings),
         bars=tuple(bars),

@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from bot.core.agenda import Deadline, ReviewDate, calendar_file
 from bot.core.library import Library
-from bot.core.picture import MAX_ROWS, PHOTO_ROWS, PictureEntry, layout
+from bot.core.picture import LINE_LENGTH, MAX_ROWS, PHOTO_ROWS, PictureEntry, layout
 from bot.core.register import STANDING_OF_STATUS, Standing, standing
 from bot.picture import draw
 
@@ -142,3 +142,11 @@ def test_the_calendar_holds_one_event_per_deadline_and_review_in_the_group_zone(
     assert str(events[3]["SUMMARY"]) == texts.follow_up_summary.format(number=8, partner="Pharmacienne")
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
     assert all(e.decoded("DTSTAMP") == datetime(2026, 12, 3, 9, tzinfo=UTC) for e in events)
+
+
+def test_a_long_name_is_cut_so_its_years_and_status_stay_on_the_line(texts) -> None:
+    name = "Réseau d'échanges réciproques de savoirs du Pays creillois et des environs"
+    (bar,) = layout([entry(name, "in_consent", label="en consentement", start=date(2026, 1, 1))],
+                    texts, group="GL", today=TODAY, partners=1).bars
+    assert bar.text.endswith(" · 2026 · en consentement") and "…" in bar.text
+    assert len(bar.text) <= LINE_LENGTH
