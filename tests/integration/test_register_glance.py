@@ -163,3 +163,16 @@ async def test_the_calendar_explains_how_to_open_a_private_chat_first(
     assert reply.buttons()[0][0]["url"] == "https://t.me/colibris_test_bot"
     assert "/calendrier" in reply.plain_text
     assert not [m for m in fake.sent if m.document]
+
+
+async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(fake: FakeTelegram, bot: RunningBot) -> None:
+    from bot.core.picture import PHOTO_ROWS
+
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Strasbourg", [alice])
+    for index in range(PHOTO_ROWS):  # one heading and as many partners: one row too many
+        await log(bot.database, group, f"Association {index:02d}", "association", "adopted")
+    fake.send(alice, group, "/partenaires")
+    await fake.next_message(group)
+    sent = (await fake.next_message(group)).document
+    assert not sent.get("photo") and sent["file_name"].endswith(".png") and sent["content"].startswith(PNG)
