@@ -542,7 +542,7 @@ class FlowEngine:
 
     def _parse_date(self, step: DateStep, text: str, today: date) -> str | None:
         errors, dates = self.texts.errors, self.texts.dates
-        if step.optional and text.casefold() in dates.unknown_words:
+        if step.optional and text.casefold().rstrip(" .!") in {w.casefold() for w in dates.unknown_words}:
             return None
         if (parsed := parse_date(text, self.texts.months)) is not None:
             if step.future_only and parsed < today:

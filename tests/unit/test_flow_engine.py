@@ -350,7 +350,7 @@ def test_a_future_only_month_is_fine_until_it_is_over(engine_for, texts):
 
 def test_every_unknown_word_leaves_an_optional_date_unknown(engine_for, texts):
     engine, state = single(engine_for, OPTIONAL_DATE)
-    for word in [*texts.dates.unknown_words, "Je ne sais pas", "Pas encore fixée", "pas encore fixé", "-"]:
+    for word in [*texts.dates.unknown_words, "Je ne sais pas", "Pas encore fixée.", "pas encore fixé", "-"]:
         assert accepted(engine, state, Text(word)) is None, word
 
 
