@@ -130,6 +130,9 @@ def import_(settings: Settings, arguments: argparse.Namespace) -> None:
 
     library = _library(settings.flows_dir)
     texts = library.register.import_
+    if not settings.database_path.exists():  # a mistyped DATABASE_PATH would get the partners
+        print(library.register.export.cli_no_database, file=sys.stderr)
+        sys.exit(EXIT_NO_DATABASE)
     try:
         content = arguments.file.read_bytes()
     except OSError as error:
