@@ -89,6 +89,9 @@ class _Reader:
         pattern = re.escape(texts.export.last_review).replace(r"\{outcome\}", "(?P<outcome>.+?)")
         self.last_review = re.compile(pattern.replace(r"\{date\}", r"(?P<date>\d{2}/\d{2}/\d{4})"))
 
+    def quoted(self, values: list[str]) -> str:
+        return ", ".join(self.texts.import_.quoted.format(value=value) for value in values)
+
     def missing_columns(self, header: list[str]) -> list[str]:
         """Headers without which no line can be read: each flow's partner and kind."""
         needed = []
@@ -103,7 +106,7 @@ class _Reader:
     def _choose(self, column: str, value: str, known: Mapping[str, Any], labels: list[str]) -> Any:
         if value.casefold() not in known:
             raise Refused(self.texts.import_.unknown_value.format(
-                column=column, value=value, expected=", ".join(f"« {label} »" for label in labels)))
+                column=column, value=value, expected=self.quoted(labels)))
         return known[value.casefold()]
 
     def _day(self, column: str, value: str) -> date | None:
@@ -138,7 +141,7 @@ class _Reader:
                     labels = [o.label for o in step.options] if isinstance(step, ChoiceStep) else [
                         engine.texts.yes, engine.texts.no]
                     raise Refused(errors.unknown_value.format(
-                        column=column, value=value, expected=", ".join(f"« {label} »" for label in labels))) from None
+                        column=column, value=value, expected=self.quoted(labels))) from None
                 raise Refused(errors.invalid_answer.format(column=column, reason=html.unescape(invalid.message))) from None
         return answers
 
@@ -168,7 +171,7 @@ class _Reader:
             if match is None:
                 raise Refused(self.texts.import_.unknown_value.format(
                     column=columns.last_review, value=last_cell,
-                    expected=self.texts.export.last_review.format(outcome="…", date="JJ/MM/AAAA")))
+                    expected=self.texts.import_.last_review_expected))
             last_outcome = self._choose(columns.last_review, match["outcome"], self.outcomes,
                                         list(self.texts.follow_up.outcomes.values()))
             last_on = self._day(columns.last_review, match["date"])
@@ -198,7 +201,7 @@ async def import_register(
         return Report(0, problem=texts.unreadable.format(error=error))
     missing = reader.missing_columns(header)
     if missing:
-        return Report(0, problem=texts.missing_columns.format(columns=", ".join(f"« {m} »" for m in missing)))
+        return Report(0, problem=texts.missing_columns.format(columns=reader.quoted(missing)))
     if not lines:
         return Report(0, problem=texts.empty)
     entries: list[Entry] = []

@@ -252,6 +252,8 @@ class ImportTexts(_Model):
     empty: str
     unreadable: Template("error")
     author: Label
+    quoted: Template("value")
+    last_review_expected: str
 
 
 class RegisterTexts(_Model):
