@@ -210,6 +210,10 @@ class OfflineTelegram(BaseRequest):
         document = {"file_id": "document", "file_unique_id": "document", "file_name": "export.csv"}
         return self._message(_chat_id(parameters), "", None, {"document": document}).json
 
+    def _api_sendPhoto(self, parameters: dict) -> dict:
+        photo = [{"file_id": "photo", "file_unique_id": "photo", "width": 1080, "height": 1080}]
+        return self._message(_chat_id(parameters), "", None, {"photo": photo}).json
+
     def _edited(self, parameters: dict) -> Sent:
         """The message to edit; one sent before this process started exists all the same."""
         chat_id, message_id = _chat_id(parameters), int(parameters.get("message_id", 0))

@@ -6,6 +6,7 @@
     python -m bot shell [FLOW]     play a flow in the terminal, without Telegram
     python -m bot export --chat ID write a chat's partner register as CSV on standard output
     python -m bot backup PATH      copy the database to PATH, even while the bot runs
+    python -m bot import --chat ID FILE.csv   load a list of partners (the export's columns), all or nothing
     python -m bot --help           every command and option
 """
 
@@ -38,6 +39,7 @@ EXIT_CONFIGURATION = 2
 EXIT_NO_DATABASE = 3
 EXIT_BACKUP_FAILED = 4
 EXIT_ALREADY_RUNNING = 5
+EXIT_IMPORT_REFUSED = 6
 
 
 def _library(directory: Path, failure_status: int = EXIT_INVALID_FILES) -> Library:
@@ -152,6 +154,48 @@ def export(settings: Settings, arguments: argparse.Namespace) -> None:
         _database_failed(library, failure)
 
 
+def import_(settings: Settings, arguments: argparse.Namespace) -> None:
+    """Load a CSV list of partners into a chat's register: every line, or none if one is refused."""
+    import asyncio
+
+    from bot.catalog import FlowCatalog
+    from bot.importer import import_register
+    from bot.storage.db import AlreadyRunning, Database, DatabaseUnavailable
+
+    library = _library(settings.flows_dir)
+    texts = library.register.import_
+    if not settings.database_path.exists():  # a mistyped DATABASE_PATH would get the partners
+        print(library.register.export.cli_no_database, file=sys.stderr)
+        sys.exit(EXIT_NO_DATABASE)
+    try:
+        content = arguments.file.read_bytes()
+    except OSError as error:
+        print(texts.unreadable.format(error=error), file=sys.stderr)
+        sys.exit(EXIT_IMPORT_REFUSED)
+
+    async def load() -> None:
+        try:
+            database = await Database.open(settings.database_path)
+        except (DatabaseUnavailable, AlreadyRunning) as failure:
+            _database_failed(library, failure)
+        try:
+            catalog = FlowCatalog(database)
+            await catalog.use(library)
+            today = datetime.now(settings.zone).date()
+            report = await import_register(database, catalog, settings.zone, arguments.chat, content, today)
+        finally:
+            await database.close()
+        if report.problem is not None:
+            print(report.problem, file=sys.stderr)
+            sys.exit(EXIT_IMPORT_REFUSED)
+        if report.refusals:
+            print(*report.refusals, texts.refused.format(count=len(report.refusals)), sep="\n", file=sys.stderr)
+            sys.exit(EXIT_IMPORT_REFUSED)
+        print(texts.done.format(count=report.imported, chat=arguments.chat))
+
+    asyncio.run(load())
+
+
 def backup(settings: Settings, arguments: argparse.Namespace) -> None:
     """Copy the database to PATH with SQLite's online backup: consistent even while the bot writes."""
     import sqlite3
@@ -195,6 +239,11 @@ def main(argv: list[str] | None = None) -> None:
     exporter.add_argument("--chat", type=int, required=True, metavar="CHAT_ID",
                           help="the Telegram chat id (a group's starts with -100)")
     exporter.set_defaults(handler=export)
+    importer = commands.add_parser("import", help="load a CSV list of partners (the export's columns) into a chat's register")
+    importer.add_argument("--chat", type=int, required=True, metavar="CHAT_ID",
+                          help="the Telegram chat id (a group's starts with -100)")
+    importer.add_argument("file", type=Path, metavar="FILE.csv", help="UTF-8 or Windows-1252, ';' or ',' separated")
+    importer.set_defaults(handler=import_)
     saver = commands.add_parser("backup", help="copy the database to PATH, consistently even while the bot runs")
     saver.add_argument("path", type=Path, metavar="PATH", help="the copy to write (replaced only once it is checked)")
     saver.set_defaults(handler=backup)

@@ -222,6 +222,10 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("relancer", consent.remind_command, filters=NEW))
     application.add_handler(CommandHandler("bilan", consent.bilan, filters=NEW))
     application.add_handler(CommandHandler("modifier", amend.modifier, filters=NEW))
+    # The register at a glance and in the calendar (issue 12): a partner the group already
+    # has or had, recorded without a consent round; the group's dates as an .ics file.
+    application.add_handler(CommandHandler("partenaire_connu", intake.known_partner, filters=NEW))
+    application.add_handler(CommandHandler("calendrier", register.calendar, filters=NEW))
     # A group became a supergroup: its rows, rounds and jobs follow it to the new chat id.
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.chat_migrated))
     # Any other button (forged, or from an older version of the bot): say it is stale.
@@ -286,6 +290,8 @@ async def _register_commands(application: Application, library: Library, setting
         BotCommand("demande", descriptions.demande),
         BotCommand("bonnes_pratiques", descriptions.bonnes_pratiques),
         BotCommand("partenaires", descriptions.partenaires),
+        BotCommand("partenaire_connu", descriptions.partenaire_connu),
+        BotCommand("calendrier", descriptions.calendrier),
         BotCommand("revision", descriptions.revision),
         BotCommand("retour", descriptions.retour),
         BotCommand("annuler", descriptions.annuler),

@@ -1,7 +1,7 @@
 """A chat's partner register as a CSV file: the one builder of /export and ``python -m bot export``.
 
 One row per request; one column per answer, headed by its step label (every flow version the
-chat's requests were made with contributes its steps), then status, author and dates. The
+chat's requests were made with contributes its steps), then origin (a request or a partner known without a consent round), status, author and dates. The
 format itself (separator, encoding, formula guard) is :func:`bot.core.register.csv_document`.
 """
 
@@ -18,6 +18,7 @@ from bot.core.register import (
     csv_document,
     day_text,
     local_day,
+    Origin,
 )
 from bot.storage import register as register_store
 from bot.storage.db import Database
@@ -36,8 +37,9 @@ async def register_csv(database: Database, catalog: FlowCatalog, zone: tzinfo, c
     columns = texts.export.columns
     engines = {key: await catalog.engine(*key) for key in await register_store.flow_versions(database, chat_id)}
     steps = answer_columns(engine.flow for engine in engines.values())
+    origins = texts.known.origins
     header = [
-        columns.number, *(answer_header(step, columns) for step in steps), columns.status,
+        columns.number, *(answer_header(step, columns) for step in steps), columns.origin, columns.status,
         columns.author, columns.created, columns.decided, columns.review, columns.last_review,
     ]
     rows: list[list[object]] = []
@@ -51,6 +53,7 @@ async def register_csv(database: Database, catalog: FlowCatalog, zone: tzinfo, c
         rows.append([
             entry.number,
             *answer_cells(engines[(entry.flow_id, entry.flow_version)], steps, entry.answers),
+            origins[Origin(entry.origin)],
             statuses.get(entry.status, entry.status),
             entry.author_name,
             day_text(local_day(entry.created_at, zone)),

@@ -89,8 +89,12 @@ class NumberStep(_StepBase):
 
 
 class DateStep(_StepBase):
+    """A day or a month: 15/03/2027 is stored "2027-03-15", « mars 2027 » "2027-03" (its
+    precision kept, so it never shows as a made-up day); an optional one may stay unknown."""
+
     kind: Literal["date"]
     future_only: bool = False
+    optional: bool = False
 
 
 Step = Annotated[
@@ -125,6 +129,9 @@ class PartnerFields(_Model):
     start_date: Identifier | None = None  # a date step: when the partnership starts
     one_off: Condition | None = None  # true for a one-off: one "how did it go?" after its date
     expectations: tuple[Identifier, ...] = ()  # what each side expected, shown on follow-ups
+    # A partner recorded as known (no consent round): when it ended, and whether it has.
+    end_date: Identifier | None = None  # a date step: until when
+    ended: Condition | None = None  # true when the partnership is over
 
 
 class Flow(_Model):
@@ -171,9 +178,12 @@ class Flow(_Model):
             (("partner_fields", "kind"), fields.kind),
             (("partner_fields", "length_months"), fields.length_months),
             (("partner_fields", "start_date"), fields.start_date),
+            (("partner_fields", "end_date"), fields.end_date),
             *((("partner_fields", "expectations", i), name) for i, name in enumerate(fields.expectations)),
             *((("partner_fields", "one_off"), name)
               for name in sorted(fields.one_off.referenced_answers() if fields.one_off else ())),
+            *((("partner_fields", "ended"), name)
+              for name in sorted(fields.ended.referenced_answers() if fields.ended else ())),
         ]
         for loc, name in register:
             if name is not None and name not in seen:
@@ -190,6 +200,9 @@ class Flow(_Model):
             fault("register_length_not_number", ("partner_fields", "length_months"), length.id)
         if start is not None and not isinstance(start, DateStep):
             fault("register_start_not_date", ("partner_fields", "start_date"), start.id)
+        end = seen.get(fields.end_date or "")
+        if end is not None and not isinstance(end, DateStep):
+            fault("register_end_not_date", ("partner_fields", "end_date"), end.id)
         if faults:
             raise ValidationError.from_exception_data(type(self).__name__, faults)
         return self
@@ -302,6 +315,9 @@ class InvalidAnswer(Exception):
 _NUMBER = re.compile(r"[+-]?\d{1,9}")
 _NUMERIC_DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})")
 _WORD_DATE = re.compile(r"(\d{1,2})(?:er)?\s+([^\W\d_]+)\.?\s+(\d{4})")
+_NUMERIC_MONTH = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{4})")
+_WORD_MONTH = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})")
+_MONTH_ANSWER = re.compile(r"\d{4}-\d{2}")
 
 
 class FlowEngine:
@@ -382,6 +398,8 @@ class FlowEngine:
 
     def display(self, step: Step, value: Any, preview: int | None = None) -> Html:
         """Show an answer the way a member reads it; a typed one cut to ``preview`` characters."""
+        if isinstance(step, DateStep):
+            return escape(date_answer_text(value, self.texts))
         if value is None:
             return Html(self.texts.skipped)
         if isinstance(step, ChoiceStep):
@@ -389,8 +407,6 @@ class FlowEngine:
             return escape(option.label if option else str(value))
         if isinstance(step, YesNoStep):
             return Html(self.texts.yes if value else self.texts.no)
-        if isinstance(step, DateStep):
-            return Html(date.fromisoformat(value).strftime("%d/%m/%Y"))
         if isinstance(step, NumberStep) and step.unit:
             return render("{value} {unit}", value=value, unit=step.unit)
         text = str(value)
@@ -481,7 +497,7 @@ class FlowEngine:
     def _parse(self, step: Step, action: Input, today: date) -> Any:
         errors = self.texts.errors
         if isinstance(action, Skip):
-            if isinstance(step, TextStep) and step.optional:
+            if isinstance(step, (TextStep, DateStep)) and step.optional:
                 return None
             raise self._error(step, errors.required)
         if isinstance(step, ChoiceStep):
@@ -524,14 +540,24 @@ class FlowEngine:
             raise self._error(step, errors.number_too_large, max=step.max)
         return value
 
-    def _parse_date(self, step: DateStep, text: str, today: date) -> str:
-        errors = self.texts.errors
-        parsed = parse_date(text, self.texts.months)
-        if parsed is None:
-            raise self._error(step, errors.date_invalid)
-        if step.future_only and parsed < today:
-            raise self._error(step, errors.date_in_past)
-        return parsed.isoformat()
+    def _parse_date(self, step: DateStep, text: str, today: date) -> str | None:
+        errors, dates = self.texts.errors, self.texts.dates
+        if step.optional and text.casefold().rstrip(" .!") in {w.casefold() for w in dates.unknown_words}:
+            return None
+        if (parsed := parse_date(text, self.texts.months)) is not None:
+            if step.future_only and parsed < today:
+                raise self._error(step, errors.date_in_past)
+            return parsed.isoformat()
+        if (month := parse_month(text, self.texts.months, dates.month_words)) is not None:
+            # A month is past only once it is over: « mars 2027 » is still fine on 20 March.
+            if step.future_only and month < (today.year, today.month):
+                raise self._error(step, dates.month_in_past)
+            return f"{month[0]:04d}-{month[1]:02d}"
+        raise self._error(step, dates.invalid_optional if step.optional else errors.date_invalid)
+
+    def parse_typed(self, step: Step, text: str, today: date) -> Any:
+        """The value a typed answer gives ``step``, as if a member typed it; raises InvalidAnswer."""
+        return self._parse(step, Text(text), today)
 
 
 def parse_date(text: str, months: Sequence[str]) -> date | None:
@@ -546,6 +572,34 @@ def parse_date(text: str, months: Sequence[str]) -> date | None:
         if name in month_names:
             return _make_date(int(match.group(3)), month_names.index(name) + 1, int(match.group(1)))
     return None
+
+
+def parse_month(text: str, months: Sequence[str], month_words: Mapping[str, int]) -> tuple[int, int] | None:
+    """Read a month and year (« mars 2027 », 03/2027, « rentrée 2027 »); None if it is not one."""
+    lowered = text.strip().casefold()
+    if match := _NUMERIC_MONTH.fullmatch(lowered):
+        month, year = int(match.group(1)), int(match.group(2))
+    elif match := _WORD_MONTH.fullmatch(lowered):
+        names = {m.casefold(): i for i, m in enumerate(months, 1)} | {w.casefold(): m for w, m in month_words.items()}
+        month, year = names.get(match.group(1), 0), int(match.group(2))
+    else:
+        return None
+    return (year, month) if 1 <= month <= 12 and year >= 1 else None
+
+
+def answer_day(value: str) -> date:
+    """The day a date answer stands for: a month-precise one counts from its first day."""
+    return date.fromisoformat(f"{value}-01" if _MONTH_ANSWER.fullmatch(value) else value)
+
+
+def date_answer_text(value: str | None, texts: FlowTexts) -> str:
+    """A date answer as members write it: 15/03/2027, « mars 2027 », or unknown."""
+    if value is None:
+        return texts.dates.unknown
+    if _MONTH_ANSWER.fullmatch(value):
+        day = answer_day(value)
+        return texts.dates.month_year.format(month=texts.months[day.month - 1], year=day.year)
+    return date.fromisoformat(value).strftime("%d/%m/%Y")
 
 
 def _make_date(year: int, month: int, day: int) -> date | None:

@@ -35,6 +35,19 @@ class AnswerErrors(_Texts):
     date_in_past: Template()
 
 
+class DateTexts(_Texts):
+    """How date steps read and show dates that are not a precise day."""
+
+    # Answers of an optional date step that mean "no date": « je ne sais pas », « - »...
+    unknown_words: Annotated[tuple[str, ...], Field(min_length=1)]
+    unknown: str  # how a date left unknown shows
+    month_year: Template("month", "year")  # a month-precise date: « mars 2027 »
+    # Words that stand for a month before a year: « rentrée 2027 » is September 2027.
+    month_words: dict[str, Annotated[int, Field(ge=1, le=12)]] = {}
+    invalid_optional: Template()  # the re-ask of an optional date step
+    month_in_past: Template()
+
+
 class FlowTexts(_Texts):
     """Texts the flow engine itself needs, shared by the bot and the terminal preview."""
 
@@ -55,6 +68,7 @@ class FlowTexts(_Texts):
     cannot_go_back: Template()
     stale_action: Template()
     errors: AnswerErrors
+    dates: DateTexts
 
 
 class Commands(_Texts):
@@ -74,6 +88,9 @@ class Commands(_Texts):
     retour: Label
     annuler: Label
     aide: Label
+    # The register at a glance and in the calendar (issue 12).
+    partenaire_connu: Label
+    calendrier: Label
 
 
 class IntakeTexts(_Texts):
@@ -88,6 +105,7 @@ class IntakeTexts(_Texts):
     resume: Template()
     button_back: Label
     button_skip: Label
+    button_date_unknown: Label  # under an optional date step: « je ne sais pas »
     button_confirm: Label
     button_edit: Label
     button_cancel: Label

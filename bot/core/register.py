@@ -17,16 +17,58 @@ import html
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flows import Flow, FlowEngine, NumberStep, Step
+from bot.core.flows import Flow, FlowEngine, NumberStep, Step, answer_day
 from bot.core.messages import Alert, Label
-from bot.core.texts import Template
+from bot.core.texts import Html, Template, escape, render
 
 Months = Annotated[int, Field(ge=1, le=120)]
+
+class Origin(StrEnum):
+    """How an entry came into the register."""
+
+    REQUEST = "request"  # filed with /partenariat, decided by consent
+    KNOWN = "known"  # a partner the group already had, recorded as it is (no consent round)
+
+
+# The flow each origin's entries are made with: the import reads it from the origin column.
+FLOW_OF_ORIGIN = {Origin.REQUEST: "demande_partenariat", Origin.KNOWN: "partenaire_connu"}
+
+# The statuses of a known partner; a request's own come from its consent round.
+CURRENT = "current"
+ENDED = "ended"
+
+
+class Standing(StrEnum):
+    """The four families of status the register's picture colours: where a partnership stands."""
+
+    CURRENT = "current"
+    UNDER_REVIEW = "under_review"
+    ENDED = "ended"
+    DECLINED = "declined"
+
+
+# Every request status in one place (issue 10 adds « déclinée »): an unknown one is under review.
+STANDING_OF_STATUS: dict[str, Standing] = {
+    "submitted": Standing.UNDER_REVIEW,
+    "in_consent": Standing.UNDER_REVIEW,
+    "objection": Standing.UNDER_REVIEW,
+    "no_decision": Standing.UNDER_REVIEW,
+    "adopted": Standing.CURRENT,
+    CURRENT: Standing.CURRENT,
+    ENDED: Standing.ENDED,
+    "withdrawn": Standing.DECLINED,
+    "declined": Standing.DECLINED,
+}
+
+
+def standing(status: str) -> Standing:
+    return STANDING_OF_STATUS.get(status, Standing.UNDER_REVIEW)
 
 REVIEW = "review"  # an ongoing partnership: continue, rediscuss or end it?
 FOLLOW_UP = "follow_up"  # a one-off partnership: how did it go?
@@ -81,6 +123,7 @@ class ExportColumns(_Model):
     """Headers of the CSV columns that are not answers (those are the flow's step labels)."""
 
     number: Label
+    origin: Label
     status: Label
     author: Label
     created: Label
@@ -141,6 +184,78 @@ class RevisionTexts(_Model):
     not_allowed: Template()
 
 
+class KnownTexts(_Model):
+    """/partenaire_connu: a partner recorded without a consent round, and how it is marked."""
+
+    recorded: Template("title", "number", "lines", "author")
+    status: Template("status")
+    origins: dict[Origin, Label]
+
+    @model_validator(mode="after")
+    def _every_origin(self) -> KnownTexts:
+        missing = [origin.value for origin in Origin if origin not in self.origins]
+        if missing:
+            raise PydanticCustomError("missing_outcome", "missing_outcome", {"missing": ", ".join(missing)})
+        return self
+
+
+class PictureTexts(_Model):
+    """The picture sent with /partenaires."""
+
+    title: Template("group")
+    subtitle: Template("partners", "count", "date")
+    standings: dict[Standing, Label]
+    span_between: Template("start", "end")
+    span_since: Template("start")
+    span_until: Template("end")
+    span_unknown: str
+    more: Template("count")
+    file_name: Template("date")
+    caption: Template("partners")
+
+    @model_validator(mode="after")
+    def _every_standing(self) -> PictureTexts:
+        missing = [standing.value for standing in Standing if standing not in self.standings]
+        if missing:
+            raise PydanticCustomError("missing_outcome", "missing_outcome", {"missing": ", ".join(missing)})
+        return self
+
+
+class CalendarTexts(_Model):
+    """/calendrier: the .ics file of deadlines and review dates."""
+
+    name: Template("group")
+    deadline_summary: Template("number", "partner")
+    deadline_description: Template("number", "partner", "group")
+    review_summary: Template("number", "partner")
+    follow_up_summary: Template("number", "partner")
+    review_description: Template("number", "partner", "group")
+    file_name: Template("date")
+    caption: Template("group", "count")
+    empty: Template()
+    sent_private: Template("member")
+    open_private: Template("member")
+
+
+class ImportTexts(_Model):
+    """``python -m bot import``: what it refused, line by line, and what it did."""
+
+    line: Template("line", "reason")
+    missing_columns: Template("columns")
+    unknown_value: Template("column", "value", "expected")
+    invalid_answer: Template("column", "reason")
+    missing_answer: Template("column")
+    invalid_day: Template("column", "value")
+    not_a_request_flow: Template("flow")
+    refused: Template("count")
+    done: Template("count", "chat")
+    empty: str
+    unreadable: Template("error")
+    author: Label
+    quoted: Template("value")
+    last_review_expected: str
+
+
 class RegisterTexts(_Model):
     """The whole ``registre.yaml``."""
 
@@ -149,6 +264,10 @@ class RegisterTexts(_Model):
     export: ExportTexts
     follow_up: FollowUpTexts
     revision: RevisionTexts
+    known: KnownTexts
+    picture: PictureTexts
+    calendar: CalendarTexts
+    import_: ImportTexts = Field(alias="import")
     schema_: str | None = Field(default=None, alias="$schema")
 
 
@@ -173,15 +292,28 @@ def first_review(flow: Flow, answers: Mapping[str, Any], decided_on: date, rules
     """The kind and date of an adopted request's first follow-up.
 
     Counted from its start date when that is later than the decision: a partnership decided
-    in May that starts in September is reviewed a year after September.
+    in May that starts in September is reviewed a year after September. A start known to the
+    month counts from its first day; one not fixed yet counts from the decision.
     """
     field = flow.partner_fields.start_date
     start = answers.get(field) if field else None
-    base = max(decided_on, date.fromisoformat(start)) if isinstance(start, str) else decided_on
+    base = max(decided_on, answer_day(start)) if isinstance(start, str) else decided_on
     one_off = flow.partner_fields.one_off
     if one_off is not None and one_off.evaluate(answers) is True:
         return FOLLOW_UP, base + timedelta(days=rules.follow_up_days)
     return REVIEW, add_months(base, interval_months(flow, answers, rules))
+
+
+def known_status(flow: Flow, answers: Mapping[str, Any]) -> str:
+    """A known partner's status: ended when its flow's ``ended`` condition says so, else current."""
+    ended = flow.partner_fields.ended
+    return ENDED if ended is not None and ended.evaluate(answers) is True else CURRENT
+
+
+def status_text(statuses: Mapping[str, str], status: str, origin: str, texts: KnownTexts) -> Html:
+    """A status as the register shows it, marked when the entry had no consent round."""
+    label = statuses.get(status, status)
+    return render(texts.status, status=label) if origin == Origin.KNOWN else escape(label)
 
 
 def next_review(
@@ -256,6 +388,38 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def cell_text(cell: str) -> str:
+    """A cell as the member typed it: the formula guard :func:`csv_document` added is taken off."""
+    cell = cell.strip()
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+
+
+def read_csv(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header of a CSV file and its rows, each with its line number and its cells by header.
+
+    What the export writes (UTF-8 with a BOM, ``;``) and what spreadsheets save: UTF-8 without
+    a BOM or Windows-1252 (Excel's « CSV (séparateur : point-virgule) » in French), ``;``,
+    ``,`` or tabs. Raises ValueError when the file is not text.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252")  # raises on the few bytes it leaves undefined
+    if "\x00" in text:
+        raise ValueError("NUL")
+    first = text.split("\n", 1)[0]
+    delimiter = max((CSV_DELIMITER, ",", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip() for name in next(reader, [])]
+    found: list[tuple[int, dict[str, str]]] = []
+    start = reader.line_num + 1
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            found.append((start, dict(zip(header, cells, strict=False))))
+        start = reader.line_num + 1
+    return header, found
 
 
 def csv_document(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

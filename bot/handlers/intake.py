@@ -22,8 +22,9 @@ from telegram.helpers import create_deep_linked_url
 from bot.core.flows import (
     Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Text,
 )
+from bot.core.register import FLOW_OF_ORIGIN, Origin
 from bot.core.texts import Html, join, render
-from bot.handlers import amend, consent, practices
+from bot.handlers import amend, consent, known, practices
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
@@ -34,7 +35,7 @@ from bot.storage.sessions import FlowSession
 
 logger = logging.getLogger(__name__)
 
-FLOW_ID = "demande_partenariat"
+FLOW_ID = FLOW_OF_ORIGIN[Origin.REQUEST]
 DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in private
 MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 
@@ -42,10 +43,12 @@ MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatM
 # --- starting ----------------------------------------------------------------------------
 
 
-async def _start_flow(update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int) -> None:
+async def _start_flow(
+    update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int, flow_id: str = FLOW_ID,
+) -> None:
     """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id``."""
     services = context.services
-    version, engine = await services.catalog.active(FLOW_ID, origin_chat_id)
+    version, engine = await services.catalog.active(flow_id, origin_chat_id)
     session = FlowSession(
         chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=origin_chat_id,
         author_name=user.full_name, state=engine.start(version).state,
@@ -93,6 +96,22 @@ async def partenariat(update: Update, context: BotContext) -> None:
         render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title),
         reply_markup=keyboard,
     )
+
+
+async def known_partner(update: Update, context: BotContext) -> None:
+    """Record a partner the group already has or had (/partenaire_connu), right where it was typed.
+
+    Six short questions: unlike a request, not worth the detour through a private chat.
+    """
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    services = context.services
+    existing = await sessions.get(services.database, chat.id, user.id)
+    if existing is not None:
+        await _resume(context, existing, message)
+        return
+    if chat.type != Chat.PRIVATE:
+        await chats.remember(services.database, chat.id, chat.type, chat.title)
+    await _start_flow(update, context, chat, user, origin_chat_id=chat.id, flow_id=known.FLOW_ID)
 
 
 async def answer_here(update: Update, context: BotContext) -> None:
@@ -161,8 +180,10 @@ async def _advance(
         await view.show(context, session, engine, reply_to=reply_to, error=turn.error)
         return False
     if turn.done:
+        if engine.flow.id == known.FLOW_ID:
+            await known.record(update, context, session, engine, turn.state.answers)
         # A flow opened by /modifier amends its request instead of filing a new one.
-        if not await amend.submit(update, context, session, engine, turn.state.answers):
+        elif not await amend.submit(update, context, session, engine, turn.state.answers):
             await _submit(update, context, session, engine, turn.state.answers)
         return True
     session = replace(session, state=turn.state)

@@ -7,18 +7,23 @@ coordinators and admins may have it, and it is sent to them in private, never in
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
 
 from bot.core.flows import FlowEngine
-from bot.core.register import day_text, local_day
+from bot.core.agenda import Deadline, ReviewDate, calendar_file
+from bot.core.register import FOLLOW_UP, day_text, local_day, status_text
 from bot.core.texts import Html, join, render
 from bot.export import register_csv
+from bot.picture import register_picture
 from bot.handlers import paging, permissions
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import circles
+from bot.storage import consent as consent_store
+from bot.storage import reviews as reviews_store
 from bot.storage import register as register_store
 from bot.storage.circles import Roster
 from bot.storage.register import RegisterEntry
@@ -77,15 +82,38 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
             lines.append(render(texts.kind_heading, kind=kind))
         lines.append(render(
             texts.line, partner=entry.partner_name, number=entry.number,
-            status=statuses.get(entry.status, entry.status), dates=_dates(context, entry),
+            status=status_text(statuses, entry.status, entry.origin, services.library.register.known),
+            dates=_dates(context, entry),
         ))
     markup = paging.buttons(page, pages, texts.button_previous, texts.button_next, lambda n: ui.RegisterPage(page=n))
     return join(lines), markup
 
 
 async def partners(update: Update, context: BotContext) -> None:
-    """List every organisation the chat has logged, grouped by kind (/partenaires)."""
+    """List every organisation the chat has logged, grouped by kind, and show them in a picture (/partenaires)."""
     await paging.reply_first(update, context, _page)
+    message = update.effective_message
+    thread = message.message_thread_id if message.is_topic_message else None
+    await send_picture(context, message.chat_id, update.effective_chat.effective_name or "", thread)
+
+
+async def send_picture(context: BotContext, chat_id: int, group: str, message_thread_id: int | None = None) -> None:
+    """Send the register's picture to a chat (in a forum topic when given); nothing if it is empty."""
+    services = context.services
+    texts = services.library.register.picture
+    counts = await register_store.counts(services.database, chat_id)
+    today = services.today()
+    picture = await register_picture(
+        services.database, services.catalog, services.settings.zone, chat_id,
+        group=group, today=today, partners=counts.partners, total=counts.requests,
+    )
+    if picture is None:
+        return
+    file = InputFile(picture.png, filename=texts.file_name.format(date=today.isoformat()))
+    caption = render(texts.caption, partners=counts.partners)
+    # A long register as a photo would be shrunk past reading: it goes as the PNG file itself.
+    send = context.bot.send_photo if picture.as_photo else context.bot.send_document
+    await send(chat_id, file, caption=caption, message_thread_id=message_thread_id)
 
 
 async def turn_page(update: Update, context: BotContext) -> None:
@@ -104,12 +132,46 @@ async def export(update: Update, context: BotContext) -> None:
     document = await register_csv(services.database, services.catalog, services.settings.zone, chat.id)
     file = InputFile(document.content, filename=texts.file_name.format(date=services.today().isoformat()))
     caption = render(texts.caption, group=chat.effective_name or "", count=document.count)
+    await _send_privately(update, context, file, caption, texts.sent_private, texts.open_private)
+
+
+async def _send_privately(
+    update: Update, context: BotContext, file: InputFile, caption: Html, sent_private: str, open_private: str
+) -> None:
+    """Send a file to the member who asked, in their private chat; in a group, say so there."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
     member = ui.mention(user.id, user.full_name)
     try:
         await context.bot.send_document(user.id, file, caption=caption)
     except Forbidden:  # the member never opened a private chat with the bot
-        link = InlineKeyboardButton(texts.button_open_private, url=f"https://t.me/{context.bot.username}")
-        await message.reply_html(render(texts.open_private, member=member), reply_markup=InlineKeyboardMarkup([[link]]))
+        label = context.services.library.register.export.button_open_private
+        link = InlineKeyboardButton(label, url=f"https://t.me/{context.bot.username}")
+        await message.reply_html(render(open_private, member=member), reply_markup=InlineKeyboardMarkup([[link]]))
         return
     if chat.type != Chat.PRIVATE:
-        await message.reply_html(render(texts.sent_private, member=member))
+        await message.reply_html(render(sent_private, member=member))
+
+
+async def calendar(update: Update, context: BotContext) -> None:
+    """Send the group's open rounds' deadlines and review dates as an .ics file, in private (/calendrier)."""
+    chat, message = update.effective_chat, update.effective_message
+    services = context.services
+    texts = services.library.register.calendar
+    group = chat.effective_name or ""
+    deadlines = [
+        Deadline(r.id, r.request_number, r.partner_name, r.deadline_at)
+        for r in await consent_store.open_rounds(services.database, chat.id)
+    ]
+    dates = [
+        ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP)
+        for v in await reviews_store.open_in_chat(services.database, chat.id)
+    ]
+    if not deadlines and not dates:
+        await message.reply_html(texts.empty)
+        return
+    content = calendar_file(
+        deadlines, dates, texts, group=group, zone=services.settings.zone, stamp=datetime.now(UTC),
+    )
+    file = InputFile(content, filename=texts.file_name.format(date=services.today().isoformat()))
+    caption = render(texts.caption, group=group, count=len(deadlines) + len(dates))
+    await _send_privately(update, context, file, caption, texts.sent_private, texts.open_private)

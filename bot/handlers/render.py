@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from telegram import CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.flows import ChoiceStep, FlowEngine, FlowState, Question, TextStep, YesNoStep
+from bot.core.flows import ChoiceStep, DateStep, FlowEngine, FlowState, Question, TextStep, YesNoStep
 from bot.core.messages import Messages
 from bot.core.texts import Html, escape
 
@@ -194,6 +194,8 @@ def question_keyboard(
         return None
     elif isinstance(step, TextStep) and step.optional:
         rows.append([button(messages.intake.button_skip, press(action="skip"))])
+    elif isinstance(step, DateStep) and step.optional:
+        rows.append([button(messages.intake.button_date_unknown, press(action="skip"))])
     if question.can_go_back:
         label = messages.intake.button_to_summary if state.editing else messages.intake.button_back
         rows.append([button(label, press(action="back"))])

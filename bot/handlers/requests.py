@@ -8,6 +8,7 @@ from datetime import datetime
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.flows import ChoiceStep
+from bot.core.register import status_text
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import paging
 from bot.handlers import render as ui
@@ -30,8 +31,9 @@ async def _kind_label(context: BotContext, request: PartnershipRequest) -> str:
     return option.label if option else request.partner_kind
 
 
-def _status(context: BotContext, status: str) -> str:
-    return context.services.messages.requests.statuses.get(status, status)
+def _status(context: BotContext, request: PartnershipRequest) -> Html:
+    services = context.services
+    return status_text(services.messages.requests.statuses, request.status, request.origin, services.library.register.known)
 
 
 async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
@@ -43,7 +45,7 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
     lines = [
         render(
             texts.list_line, number=r.number, partner=r.partner_name, kind=await _kind_label(context, r),
-            status=_status(context, r.status), date=_local_date(context, r.created_at),
+            status=_status(context, r), date=_local_date(context, r.created_at),
         )
         for r in items
     ]
@@ -69,7 +71,7 @@ async def show_request(update: Update, context: BotContext) -> None:
     if request is None:
         return
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    status, date = _status(context, request.status), _local_date(context, request.created_at)
+    status, date = _status(context, request), _local_date(context, request.created_at)
 
     def detail(preview: int | None) -> Html:
         summary = engine.summary(request.answers, preview)

@@ -31,7 +31,9 @@ CHAT_COLUMNS = (
 # group's rows move (its messages stayed in the old chat). Checked against the schema too.
 MESSAGE_COLUMNS = {
     ("consent_rounds", "message_id"): "UPDATE consent_rounds SET message_id = NULL WHERE chat_id = :old",
-    ("requests", "card_message_id"): "UPDATE requests SET card_message_id = NULL WHERE chat_id = :old",
+    # An imported entry (card 0, requests.NO_CARD) never had a card, and gets none after the move.
+    ("requests", "card_message_id"):
+        "UPDATE requests SET card_message_id = NULL WHERE chat_id = :old AND card_message_id IS NOT 0",
     # An open follow-up is posted again in the supergroup: its buttons stayed behind.
     ("reviews", "message_id"):
         "UPDATE reviews SET message_id = NULL, posted_at = CASE WHEN outcome IS NULL THEN NULL ELSE posted_at END"

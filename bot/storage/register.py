@@ -14,6 +14,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.core.register import Origin
 from bot.storage.db import Database
 
 EXPORT_BATCH = 500
@@ -35,6 +36,7 @@ class RegisterEntry:
     last_outcome: str | None  # what the latest answered follow-up said
     last_answered_at: str | None
     answers: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = Origin.REQUEST
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Counts:
 # answered one through reviews_by_request: two index look-ups per row of a page.
 _SELECT = """
 SELECT r.id, r.number, r.partner_name, r.partner_kind, r.status, r.author_name, r.flow_id,
-       r.flow_version, r.created_at, r.decided_at,
+       r.flow_version, r.created_at, r.decided_at, r.origin,
        (SELECT due_on FROM reviews WHERE request_id = r.id AND outcome IS NULL) AS review_on,
        last.outcome AS last_outcome, last.answered_at AS last_answered_at
 FROM requests r

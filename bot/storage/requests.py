@@ -9,6 +9,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.core.register import Origin
 from bot.storage.db import Database, now, row
 
 
@@ -26,11 +27,12 @@ class PartnershipRequest:
     status: str
     created_at: str
     answers: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = Origin.REQUEST
 
 
 _COLUMNS = (
     "id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,"
-    " partner_kind, status, created_at"
+    " partner_kind, status, created_at, origin"
 )
 
 
@@ -49,15 +51,23 @@ async def create(
     partner_name: str,
     partner_kind: str,
     answers: Mapping[str, Any],
+    status: str = "submitted",
+    origin: Origin = Origin.REQUEST,
+    created_at: str | None = None,
+    decided_at: str | None = None,
 ) -> PartnershipRequest:
-    """Store a validated request with the next number of its chat."""
+    """Store a validated request with the next number of its chat.
+
+    A known partner comes with its status; an imported row with its own dates as well.
+    """
     (number,) = await row(connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,))
-    stamp = now()
+    stamp = created_at or now()
     cursor = await connection.execute(
         "INSERT INTO requests (chat_id, number, author_id, author_name, flow_id, flow_version,"
-        " partner_name, partner_kind, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " partner_name, partner_kind, status, origin, created_at, updated_at, decided_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,
-         partner_kind, stamp, stamp),
+         partner_kind, status, origin, stamp, stamp, decided_at),
     )
     request_id = cursor.lastrowid
     await connection.executemany(
@@ -66,7 +76,7 @@ async def create(
     )
     return PartnershipRequest(
         request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
-        partner_name, partner_kind, "submitted", stamp, dict(answers),
+        partner_name, partner_kind, status, stamp, dict(answers), origin,
     )
 
 
@@ -77,9 +87,23 @@ async def set_card_message(database: Database, request_id: int, message_id: int)
         )
 
 
+# An imported entry is not news for its group: its card is never posted, after any restart.
+NO_CARD = 0
+
+
+async def mark_imported(connection: aiosqlite.Connection, request_id: int) -> None:
+    await connection.execute("UPDATE requests SET card_message_id = ? WHERE id = ?", (NO_CARD, request_id))
+
+
 async def without_card(database: Database) -> list[PartnershipRequest]:
-    """Requests never presented in their chat: the bot stopped between storing and posting."""
-    rows = await database.fetch_all("SELECT chat_id, number FROM requests WHERE card_message_id IS NULL ORDER BY id")
+    """Requests never presented in their chat: the bot stopped between storing and posting.
+
+    Known partners are left out: their card would offer a consent round they never need.
+    """
+    rows = await database.fetch_all(
+        "SELECT chat_id, number FROM requests WHERE card_message_id IS NULL AND origin = ? ORDER BY id",
+        (Origin.REQUEST,),
+    )
     return [await by_number(database, row["chat_id"], row["number"]) for row in rows]
 
 

@@ -42,11 +42,12 @@ class Review:
     number: int
     status: str
     decided_at: str
+    partner_name: str
 
 
 _SELECT = """
 SELECT v.id, v.request_id, v.kind, v.due_on, v.message_id, v.outcome, r.chat_id, r.number,
-       r.status, COALESCE(r.decided_at, r.updated_at) AS decided_at
+       r.status, COALESCE(r.decided_at, r.updated_at) AS decided_at, r.partner_name
 FROM reviews v JOIN requests r ON r.id = v.request_id
 """
 
@@ -88,6 +89,23 @@ async def plan(connection: aiosqlite.Connection, request_id: int, kind: str, due
     return True
 
 
+async def restore(
+    connection: aiosqlite.Connection, request_id: int, kind: str, *, due_on: date | None,
+    last_outcome: str | None, last_on: date | None, answered_at: str | None, answered_by_name: str,
+) -> None:
+    """An imported partnership's reviews: its latest answered one and its open one, as exported."""
+    if last_outcome is not None and last_on is not None:
+        await connection.execute(
+            "INSERT INTO reviews (request_id, kind, due_on, outcome, answered_by_name, answered_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (request_id, kind, last_on.isoformat(), last_outcome, answered_by_name, answered_at, now()),
+        )
+    if due_on is not None:
+        await _open(connection, request_id, kind, due_on)
+    if due_on is not None or last_outcome is not None:
+        await connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
+
+
 async def set_date(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
     """Move the open review to a new date (to be posted again then), or open one there.
 
@@ -109,6 +127,15 @@ async def due(database: Database, latest: date, limit: int) -> list[Review]:
         f"{_SELECT} WHERE v.outcome IS NULL AND v.posted_at IS NULL AND v.due_on <= ?"
         " AND r.status = 'adopted' ORDER BY v.due_on, v.id LIMIT ?",
         (latest.isoformat(), limit),
+    )
+    return [_review(row) for row in rows]
+
+
+async def open_in_chat(database: Database, chat_id: int) -> list[Review]:
+    """The open review of each adopted partnership of a chat, by date (for /calendrier)."""
+    rows = await database.fetch_all(
+        f"{_SELECT} WHERE r.chat_id = ? AND r.status = 'adopted' AND v.outcome IS NULL ORDER BY v.due_on, v.id",
+        (chat_id,),
     )
     return [_review(row) for row in rows]
 

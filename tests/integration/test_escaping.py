@@ -79,7 +79,8 @@ async def test_a_request_shows_its_answers_and_its_author_as_typed(world: World)
 
     shows(await reply(world, member, "/demandes"), PARTNER)
     shows(await reply(world, member, "/demande 1"), PARTNER, NAMES["author"], *ANSWERS.values())
-    shows(await reply(world, member, "/partenaires"), PARTNER)
+    await world.say(member, world.group, "/partenaires")  # the list, then its picture
+    shows(world.find(world.group, "Registre des partenaires du groupe"), PARTNER)
     await world.say(member, group, "/partenariat")
     shows(world.last(group), NAMES["member"])
     await world.press(member, world.last(group), "✍️ Répondre ici")

@@ -287,3 +287,29 @@ def test_parse_html_entities_and_errors():
 @given(st.text())
 def test_escaped_text_always_parses_back(text: str):
     assert parse_html(html.escape(text))[0] == text
+
+
+async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegram, app: Application):
+    import struct
+    import zlib
+
+    def png(width: int, height: int) -> bytes:
+        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+        chunk = b"IHDR" + header
+        return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk
+                + struct.pack(">I", zlib.crc32(chunk)))
+
+    bot = app.bot
+    alice = fake.add_user("Alice")
+    fake.send(alice, alice, "/ping")
+    await fake.next_message(alice)
+    sent = await bot.send_photo(alice.id, png(1080, 2000), caption="<b>Registre</b>", parse_mode="HTML")
+    assert (sent.photo[-1].width, sent.photo[-1].height, sent.caption) == (1080, 2000, "Registre")
+    (message,) = [m for m in fake.messages_in(alice) if m.document and m.document.get("photo")]
+    assert message.document["content"] == png(1080, 2000) and message.plain_text == "Registre"
+    with pytest.raises(BadRequest, match="(?i)photo_invalid_dimensions"):
+        await bot.send_photo(alice.id, png(1080, 9000))
+    with pytest.raises(BadRequest, match="(?i)photo_invalid_dimensions"):
+        await bot.send_photo(alice.id, png(100, 2100))
+    with pytest.raises(BadRequest, match="(?i)image_process_failed"):
+        await bot.send_photo(alice.id, b"not an image at all")

@@ -44,3 +44,38 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
     empty = await asyncio.to_thread(run, "--chat", "-42")
     assert empty.returncode == 0 and len(parse_csv(empty.stdout)) == 0
     assert "Aucune demande" in empty.stderr.decode()
+
+
+async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) -> None:
+    from bot.core.library import load_library
+
+    texts = load_library(CONVERSATIONS).register.import_
+    path, chat_id = tmp_path / "registre.sqlite3", -1001234567890
+    await (await Database.open(path)).close()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    environment.update(DATABASE_PATH=str(path), FLOWS_DIR=str(CONVERSATIONS))
+    header = "Partenaire;Type de partenaire;Ce qui a été fait ensemble;Depuis;Toujours en cours;Jusqu'à\r\n"
+    good = "Emmaüs;Association ou réseau;Bacs incroyables comestibles;mars 2016;Non;06/2019\r\n"
+    bad = "Alternatiba;Fusée;Une étape du tour à vélo;je ne sais pas;Oui;\r\n"
+    file = tmp_path / "partenaires.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, check=False,
+                              cwd=CONVERSATIONS.parent, env=environment, timeout=60)
+
+    file.write_bytes((header + good + bad).encode("utf-8"))
+    refused = await asyncio.to_thread(run, "import", "--chat", str(chat_id), str(file))
+    errors = refused.stderr.decode()
+    assert refused.returncode == 6, errors
+    assert "ligne 3 : « Type de partenaire » : « Fusée »" in errors and "ligne 2" not in errors
+    assert texts.refused.format(count=1) in errors
+    empty = await asyncio.to_thread(run, "export", "--chat", str(chat_id))
+    assert parse_csv(empty.stdout) == []
+
+    file.write_bytes((header + good + bad.replace("Fusée", "Association ou réseau")).encode("utf-8"))
+    accepted = await asyncio.to_thread(run, "import", "--chat", str(chat_id), str(file))
+    assert accepted.returncode == 0, accepted.stderr.decode()
+    assert accepted.stdout.decode().strip() == texts.done.format(count=2, chat=chat_id)
+    exported = parse_csv((await asyncio.to_thread(run, "export", "--chat", str(chat_id))).stdout)
+    assert [(row["Partenaire"], row["Depuis"], row["Statut"]) for row in exported] == [
+        ("Emmaüs", "mars 2016", "terminée"), ("Alternatiba", "", "en cours")]

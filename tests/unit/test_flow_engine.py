@@ -315,6 +315,68 @@ def test_a_date_without_future_only_may_be_past(engine_for):
     assert accepted(engine, state, Text(past.strftime("%d/%m/%Y"))) == past.isoformat()
 
 
+OPTIONAL_DATE = {**DATE, "optional": True}
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("mars 2027", "2027-03"), ("Mars 2027", "2027-03"), ("03/2027", "2027-03"), ("3-2027", "2027-03"),
+     ("rentrée 2027", "2027-09"), ("août 2015", "2015-08")],
+)
+def test_a_month_and_year_is_kept_as_a_month(engine_for, typed, stored):
+    engine, state = single(engine_for, DATE)
+    assert accepted(engine, state, Text(typed)) == stored
+
+
+def test_a_month_shows_as_a_month_not_a_made_up_day(engine_for, texts):
+    engine, state = single(engine_for, DATE)
+    answers = play(engine, state, Text("rentrée 2027")).state.answers
+    shown = dict(engine.summary(answers).lines)["Début"]
+    assert shown == texts.dates.month_year.format(month=texts.months[8], year=2027)
+    assert "/" not in shown
+
+
+@pytest.mark.parametrize("typed", ["13/2027", "0/2027", "printemps 2027", "mars"])
+def test_an_unreadable_month_is_refused(engine_for, texts, typed):
+    engine, state = single(engine_for, DATE)
+    assert refused(engine, state, Text(typed)) == render(texts.errors.date_invalid)
+
+
+def test_a_future_only_month_is_fine_until_it_is_over(engine_for, texts):
+    engine, state = single(engine_for, FUTURE)
+    assert accepted(engine, state, Text("mars 2027"), today=date(2027, 3, 31)) == "2027-03"
+    assert refused(engine, state, Text("mars 2027"), today=date(2027, 4, 1)) == render(texts.dates.month_in_past)
+
+
+def test_every_unknown_word_leaves_an_optional_date_unknown(engine_for, texts):
+    engine, state = single(engine_for, OPTIONAL_DATE)
+    for word in [*texts.dates.unknown_words, "Je ne sais pas", "Pas encore fixée.", "pas encore fixé", "-"]:
+        assert accepted(engine, state, Text(word)) is None, word
+
+
+def test_the_unknown_button_leaves_an_optional_date_unknown_and_says_so(engine_for, texts):
+    engine, state = single(engine_for, OPTIONAL_DATE)
+    turn = play(engine, state, Skip())
+    assert turn.state.answers == {"debut": None}
+    assert dict(engine.summary(turn.state.answers).lines)["Début"] == texts.dates.unknown
+
+
+def test_a_required_date_cannot_be_left_unknown(engine_for, texts):
+    engine, state = single(engine_for, DATE)
+    assert refused(engine, state, Text("je ne sais pas")) == render(texts.errors.date_invalid)
+    assert refused(engine, state, Skip()) == render(texts.errors.required)
+
+
+def test_an_optional_date_re_asks_with_the_unknown_way_out(engine_for, texts):
+    engine, state = single(engine_for, OPTIONAL_DATE)
+    assert refused(engine, state, Text("demain")) == render(texts.dates.invalid_optional)
+
+
+def test_the_request_flow_accepts_a_start_date_not_fixed_yet(engine):
+    state = answer_until(engine, "date_debut")
+    assert play(engine, state, Text("pas encore fixée")).state.answers["date_debut"] is None
+
+
 # --- Back -----------------------------------------------------------------------------------
 
 

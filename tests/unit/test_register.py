@@ -77,6 +77,18 @@ def test_a_one_off_partnership_gets_a_follow_up_a_week_after_its_date(partnershi
     assert first_review(partnership, answers, DECIDED, RULES) == (FOLLOW_UP, date(2026, 7, 11))
 
 
+def test_a_start_known_to_the_month_counts_from_its_first_day(partnership: Flow):
+    answers = {**COMPANY_THREE_YEARS, "date_debut": "2026-09"}
+    assert first_review(partnership, answers, DECIDED, RULES) == (REVIEW, date(2027, 9, 1))
+
+
+def test_a_start_not_fixed_yet_counts_from_the_decision(partnership: Flow):
+    answers = {**COMPANY_THREE_YEARS, "date_debut": None}
+    assert first_review(partnership, answers, DECIDED, RULES) == (REVIEW, date(2027, 6, 1))
+    one_off = {"format": "ponctuel", "date_debut": None}
+    assert first_review(partnership, one_off, DECIDED, RULES) == (FOLLOW_UP, date(2026, 6, 8))
+
+
 def test_without_commitment_fields_the_default_delay_applies():
     flow = make_flow()  # declares no length, start date nor one-off condition
     assert first_review(flow, {"nom": "Emmaüs"}, DECIDED, RULES) == (REVIEW, date(2026, 12, 1))

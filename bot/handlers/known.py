@@ -1,0 +1,52 @@
+"""Recording a partner the group already has or had: the short flow of /partenaire_connu.
+
+The seed's Strasbourg story: listing every organisation the group had cooperated with
+changed how it saw itself. Those partners were never a request: they go into the register
+as they are, marked as recorded without a consent round, and get no consent card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from telegram import Update
+
+from bot.core.flows import FlowEngine
+from bot.core.register import FLOW_OF_ORIGIN, Origin, known_status
+from bot.core.texts import render
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import requests, sessions
+from bot.storage.sessions import FlowSession
+
+FLOW_ID = FLOW_OF_ORIGIN[Origin.KNOWN]
+
+
+async def record(
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+) -> None:
+    """Store the known partner, end the flow, and tell the chat it is in the register."""
+    services = context.services
+    flow = engine.flow
+    async with services.database.transaction(update.update_id) as connection:
+        entry = await requests.create(
+            connection,
+            chat_id=session.origin_chat_id,
+            author_id=session.user_id,
+            author_name=session.author_name,
+            flow_id=flow.id,
+            flow_version=session.state.flow_version,
+            partner_name=answers[flow.partner_fields.partner],
+            partner_kind=answers[flow.partner_fields.kind],
+            answers=answers,
+            status=known_status(flow, answers),
+            origin=Origin.KNOWN,
+        )
+        await sessions.delete(connection, session.chat_id, session.user_id)
+    text = render(
+        services.library.register.known.recorded, title=flow.title, number=entry.number,
+        lines=engine.card_lines(answers), author=ui.mention(entry.author_id, entry.author_name),
+    )
+    message = await context.bot.send_message(entry.chat_id, text)
+    await requests.set_card_message(services.database, entry.id, message.message_id)
