@@ -26,11 +26,12 @@ class PartnershipRequest:
     status: str
     created_at: str
     answers: Mapping[str, Any] = field(default_factory=dict)
+    thread_id: int | None = None  # the forum topic of its card in the group; None: General
 
 
 _COLUMNS = (
     "id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,"
-    " partner_kind, status, created_at"
+    " partner_kind, status, created_at, thread_id"
 )
 
 
@@ -49,15 +50,16 @@ async def create(
     partner_name: str,
     partner_kind: str,
     answers: Mapping[str, Any],
+    thread_id: int | None = None,
 ) -> PartnershipRequest:
     """Store a validated request with the next number of its chat."""
     (number,) = await row(connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,))
     stamp = now()
     cursor = await connection.execute(
         "INSERT INTO requests (chat_id, number, author_id, author_name, flow_id, flow_version,"
-        " partner_name, partner_kind, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " partner_name, partner_kind, thread_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,
-         partner_kind, stamp, stamp),
+         partner_kind, thread_id, stamp, stamp),
     )
     request_id = cursor.lastrowid
     await connection.executemany(
@@ -66,7 +68,7 @@ async def create(
     )
     return PartnershipRequest(
         request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
-        partner_name, partner_kind, "submitted", stamp, dict(answers),
+        partner_name, partner_kind, "submitted", stamp, dict(answers), thread_id,
     )
 
 
@@ -103,3 +105,17 @@ async def by_number(database: Database, chat_id: int, number: int) -> Partnershi
         "SELECT step_id, value FROM request_answers WHERE request_id = ?", (row["id"],)
     )
     return _from_row(row, {a["step_id"]: json.loads(a["value"]) for a in answers})
+
+
+async def attach(
+    connection: aiosqlite.Connection, request: PartnershipRequest, chat_id: int, thread_id: int | None
+) -> int | None:
+    """Move a request filed in a private chat to a group, with the group's next number; the
+    new number, or None when it belongs to a group already (it is attached once)."""
+    (number,) = await row(connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,))
+    cursor = await connection.execute(
+        "UPDATE requests SET chat_id = ?, number = ?, thread_id = ?, card_message_id = NULL, updated_at = ?"
+        " WHERE id = ? AND chat_id = author_id",
+        (chat_id, number, thread_id, now(), request.id),
+    )
+    return number if cursor.rowcount else None
