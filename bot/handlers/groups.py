@@ -49,6 +49,7 @@ async def bot_membership(update: Update, context: BotContext) -> None:
     context.bot_data.setdefault(_SEEN, {}).pop(chat.id, None)
     if _belongs(change.new_chat_member):
         await chats.remember(context.services.database, chat.id, chat.type, chat.title)
+        await chats.mark_left(context.services.database, chat.id, left=False)
     else:
         await chats.mark_left(context.services.database, chat.id)
 

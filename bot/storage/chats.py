@@ -6,15 +6,13 @@ from bot.storage.db import Database, now
 
 
 async def remember(database: Database, chat_id: int, chat_type: str, title: str | None) -> None:
-    """Record a chat's title, and that the bot is in it; written only when that changed (any
-    update from a group calls this)."""
+    """Record a chat's title; written only when it changed (any update from a group calls this)."""
     async with database.transaction() as connection:
         await connection.execute(
             "INSERT INTO chats (id, type, title, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,"
-            " updated_at = excluded.updated_at, left_at = NULL"
-            " WHERE chats.type IS NOT excluded.type OR chats.title IS NOT excluded.title"
-            " OR chats.left_at IS NOT NULL",
+            " updated_at = excluded.updated_at"
+            " WHERE chats.type IS NOT excluded.type OR chats.title IS NOT excluded.title",
             (chat_id, chat_type, title, now()),
         )
 
@@ -24,10 +22,13 @@ async def title(database: Database, chat_id: int) -> str | None:
     return None if row is None else row["title"]
 
 
-async def mark_left(database: Database, chat_id: int) -> None:
-    """The bot was removed from the group: it is no longer offered to members in private."""
+async def mark_left(database: Database, chat_id: int, left: bool = True) -> None:
+    """The bot was removed from the group (it is no longer offered to members in private), or
+    added to it again (Telegram tells both with ``my_chat_member``)."""
     async with database.transaction() as connection:
-        await connection.execute("UPDATE chats SET left_at = ? WHERE id = ? AND left_at IS NULL", (now(), chat_id))
+        await connection.execute(
+            "UPDATE chats SET left_at = ? WHERE id = ? AND (left_at IS NULL) = ?", (now() if left else None, chat_id, left)
+        )
 
 
 async def known_groups(database: Database) -> list[tuple[int, str]]:
