@@ -32,8 +32,10 @@ def library() -> Library:
 
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
-    """The bot with quick redraws, and follow-ups posted as soon as they are due."""
-    running = RunningBot(settings_for(fake, tmp_path, consent_edit_interval_seconds=0.05, review_post_hour=0))
+    """The bot with quick redraws and retries, and follow-ups posted as soon as they are due."""
+    running = RunningBot(settings_for(
+        fake, tmp_path, consent_edit_interval_seconds=0.05, review_post_hour=0, outbox_retry_seconds=0.1
+    ))
     await running.start()
     yield running
     await running.stop()
@@ -251,6 +253,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     await containing(fake, forum, "Cal")
     fake.press(cal, proposal, consent.positions.of(Position.RESERVATION).button)
     prompt = await until(fake, forum, lambda m: m.is_force_reply())
+    fake.fail_next("sendMessage", 502, "Bad Gateway", chat_id=forum.id)  # the outcome goes again
     fake.send(cal, forum, "Bien co-signer les affiches", reply_to=prompt)
     await containing(fake, forum, plain(consent.outcome.reservations))
     await containing(fake, forum, "Coco")  # the summary Coco could not get, and the admins told
@@ -271,6 +274,26 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     assert len(sent) > 25
     assert [m.plain_text for m in sent if m.message_thread_id != topic] == []
     assert [e for e in fake.errors if "thread" in e[2]["description"]] == []
+    [(_, refused, _)] = [e for e in fake.errors if e[2]["error_code"] == 502]
+    assert refused["message_thread_id"] == topic
+
+
+async def test_a_message_merely_posted_in_a_topic_is_no_answer(fake: FakeTelegram, bot, library) -> None:
+    forum, ana, _, eve = await forum_scene(fake)
+    # In a topic the bot created, every message replies to the bot's creation message, so the
+    # bot sees them all, privacy mode or not: only a reply to its question is an answer.
+    topic = fake.create_topic(forum, "Partenariats", by=fake.bot)
+    fake.send_in_topic(eve, forum, topic, "/partenariat")
+    intro = await fake.next_message(forum)
+    fake.press(eve, intro, library.messages.intake.button_here)
+    question = await next_prompt(fake, forum)
+    fake.send_in_topic(eve, forum, topic, "On en parle demain ?")
+    await fake.idle()
+    assert fake.messages_in(forum)[-1] is question
+    assert [row["answers"] for row in await bot.database.fetch_all("SELECT answers FROM flow_sessions")] == ["{}"]
+
+    fake.send(eve, forum, "Alternatiba", reply_to=question)
+    assert (await next_prompt(fake, forum)).message_thread_id == topic
 
 
 @pytest.mark.parametrize("lose", ["delete_topic", "close_topic"])
