@@ -206,7 +206,7 @@ async def _open(
     # Summaries name the group, and they are read in private: keep its title up to date.
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     opened_at = _now()
-    # Opened in General (or from the card's topic): the proposal goes to the home topic, or the card's.
+    # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
     thread_id = await topics.thread_for(context, request.chat_id, topics.thread_of(update.effective_message),
                                         request.thread_id)
     async with services.database.transaction(update.update_id) as connection:
