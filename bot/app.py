@@ -22,6 +22,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -37,6 +38,7 @@ from bot.config import Settings
 from bot.core.library import Library
 from bot.handlers import admin, errors, general, intake, practices, privacy, register, reviews
 from bot.handlers import amend, circle, consent, migration, outbox, redelivery
+from bot.handlers import attach, groups, topics
 from bot.handlers import render as ui
 from bot.handlers import requests as request_list
 from bot.services import BotContext, Services
@@ -169,6 +171,8 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application = builder.build()
     # A group that became a supergroup: the limiter moves its rows before calling again.
     application.bot.rate_limiter.on_migrated = partial(migration.follow, application)
+    # A forum topic deleted or closed: forgotten, and the limiter sends to General instead.
+    application.bot.rate_limiter.on_topic_lost = partial(topics.topic_lost, application)
     application.bot_data["settings"] = settings
     application.bot_data["library"] = library
 
@@ -228,6 +232,16 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("calendrier", register.calendar, filters=NEW))
     # A group became a supergroup: its rows, rounds and jobs follow it to the new chat id.
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.chat_migrated))
+    # Every request reaches its group: the groups the bot knows (any update from one, the bot
+    # added or removed), the group picked for a request started in private, attaching a
+    # request filed without a group, and the forum topic cards and proposals go to.
+    # Group -3 runs before anything else, even an update redelivered after a crash.
+    application.add_handler(TypeHandler(Update, groups.note), group=-3)
+    application.add_handler(ChatMemberHandler(groups.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(CallbackQueryHandler(intake.choose_group, pattern=_pressed(ui.ChooseGroup)))
+    application.add_handler(CommandHandler("rattacher", attach.rattacher, filters=NEW))
+    application.add_handler(CallbackQueryHandler(attach.press, pattern=_pressed(ui.AttachRequest)))
+    application.add_handler(CommandHandler("sujet", topics.sujet, filters=NEW))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
 
@@ -298,10 +312,12 @@ async def _register_commands(application: Application, library: Library, setting
         BotCommand("mes_donnees", descriptions.mes_donnees),
         BotCommand("oublier", descriptions.oublier),
         BotCommand("aide", descriptions.aide),
+        BotCommand("rattacher", descriptions.rattacher),
     ]
     admin_commands = [
         BotCommand("export", descriptions.export),
         BotCommand("flux", descriptions.flux),
+        BotCommand("sujet", descriptions.sujet),
     ]
     consent_members, consent_admins = consent.bot_commands(library)
     member_commands += consent_members

@@ -88,9 +88,10 @@ class Commands(_Texts):
     retour: Label
     annuler: Label
     aide: Label
-    # The register at a glance and in the calendar (issue 12).
     partenaire_connu: Label
     calendrier: Label
+    rattacher: Label
+    sujet: Label
 
 
 class IntakeTexts(_Texts):
@@ -100,7 +101,6 @@ class IntakeTexts(_Texts):
     group_question: Template("member", "question")
     group_reply_hint: Template()
     private_intro: Template("title", "group")
-    private_intro_no_group: Template("title")
     not_a_member: Template()
     resume: Template()
     button_back: Label
@@ -211,6 +211,32 @@ class SystemTexts(_Texts):
     missing_token: str
 
 
+class GroupTexts(_Texts):
+    """A request started in private: which group it is for; attaching one filed without a group."""
+
+    choose: Template()
+    no_group: Template()
+    try_again: Template()
+    try_again_alert: Alert
+    not_a_member: Alert
+    attach_private_only: Template()
+    attach_usage: Template()
+    attach_not_found: Template("number")
+    attach_choose: Template("number")
+    attached: Template("number", "new_number", "group")
+    private_list_hint: Template()
+
+
+class TopicTexts(_Texts):
+    """Forum topics: /sujet, and the home topic lost."""
+
+    not_a_forum: Template()
+    admins_only: Template()
+    home_set: Template()
+    home_reset: Template()
+    home_lost: Template("admins")
+
+
 class Messages(_Texts):
     """The whole ``messages.yaml``."""
 
@@ -222,4 +248,6 @@ class Messages(_Texts):
     privacy: PrivacyTexts
     cli: CliTexts
     system: SystemTexts
+    groups: GroupTexts
+    topics: TopicTexts
     schema_: str | None = Field(default=None, alias="$schema")

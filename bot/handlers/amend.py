@@ -15,7 +15,7 @@ from telegram import Update
 from bot.core.consent_texts import AmendTexts
 from bot.core.flows import FlowEngine, FlowState
 from bot.core.texts import Html, fitting, join, render
-from bot.handlers import consent
+from bot.handlers import consent, topics
 from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
 from bot.handlers import render as ui
@@ -52,7 +52,7 @@ async def modifier(update: Update, context: BotContext) -> None:
         return
     session = FlowSession(
         chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=chat.id,
-        author_name=user.full_name,
+        author_name=user.full_name, thread_id=topics.thread_of(message),
         state=FlowState(request.flow_id, request.flow_version, answers=dict(request.answers), current=None),
     )
     async with services.database.transaction(update.update_id) as connection:
@@ -101,7 +101,9 @@ async def submit(
                 partner_name=answers[flow.partner_fields.partner], partner_kind=answers[flow.partner_fields.kind],
             )
     if version is None:
-        await context.bot.send_message(session.chat_id, render(texts.amend.round_open, number=number))
+        await context.bot.send_message(
+            session.chat_id, render(texts.amend.round_open, number=number), message_thread_id=session.thread_id
+        )
         return True
     member = ui.mention(session.user_id, session.author_name)
 
@@ -110,6 +112,7 @@ async def submit(
         return render(texts.amend.done, member=member, number=number, version=version, changes=changes)
 
     await context.bot.send_message(
-        request.chat_id, fitting(notice, ui.TELEGRAM_TEXT_LIMIT), reply_markup=views.open_keyboard(texts, number)
+        request.chat_id, fitting(notice, ui.TELEGRAM_TEXT_LIMIT), reply_markup=views.open_keyboard(texts, number),
+        message_thread_id=await topics.thread_for(context, request.chat_id, session.thread_id, request.thread_id),
     )
     return True

@@ -29,7 +29,7 @@ from bot.core.library import Library
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
 from bot.handlers.arguments import number as typed_number, requested
-from bot.handlers import outbox, permissions, practices
+from bot.handlers import outbox, permissions, practices, topics
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
@@ -206,6 +206,9 @@ async def _open(
     # Summaries name the group, and they are read in private: keep its title up to date.
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     opened_at = _now()
+    # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
+    thread_id = await topics.thread_for(context, request.chat_id, topics.thread_of(update.effective_message),
+                                        request.thread_id)
     async with services.database.transaction(update.update_id) as connection:
         if await store.latest_round_id(connection, request.id, open_only=True) is not None:
             return render(feedback.already_open, number=request.number)
@@ -228,6 +231,7 @@ async def _open(
             options=options,
             roster=rules.ask_first(roster, [member.user_id for member, _ in objectors]),
             conflicts=_author_conflict(texts, request, roster),
+            thread_id=thread_id,
         )
     state = await _post_proposal(context, round_id)
     if objectors:
@@ -237,7 +241,8 @@ async def _open(
             render(texts.round.previous_objection, member=member.name, reason=stance.reason or "")
             for member, stance in objectors
         ]
-        await context.bot.send_message(request.chat_id, join(lines), reply_to_message_id=state.round.message_id)
+        await context.bot.send_message(request.chat_id, join(lines), message_thread_id=state.round.thread_id,
+                                       reply_to_message_id=state.round.message_id)
     return None
 
 
@@ -246,7 +251,9 @@ async def _post_proposal(context: BotContext, round_id: int) -> store.RoundState
     database = context.services.database
     state = await store.state(database, round_id)
     text, markup = await _proposal(context, state)
-    message = await context.bot.send_message(state.round.chat_id, text, reply_markup=markup)
+    message = await context.bot.send_message(
+        state.round.chat_id, text, message_thread_id=state.round.thread_id, reply_markup=markup
+    )
     await store.set_message(database, round_id, message.message_id)
     context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
     state = await store.state(database, round_id)
@@ -379,14 +386,14 @@ async def _ask(
     question = render(texts.prompts.ask(action), member=ui.mention(user.id, user.full_name), number=rnd.request_number)
     text = join([part for part in (error, question, Html(texts.prompts.hint)) if part])
     markup = ForceReply(selective=True, input_field_placeholder=texts.prompts.placeholder)
-    message = await context.bot.send_message(rnd.chat_id, text, reply_markup=markup)
+    message = await context.bot.send_message(rnd.chat_id, text, message_thread_id=rnd.thread_id, reply_markup=markup)
     await store.add_prompt(database, rnd.chat_id, message.message_id, rnd.id, user.id, action, _now())
 
 
 async def reason_reply(update: Update, context: BotContext) -> None:
     """Take a member's reply to a reason or question prompt; let other replies through."""
     message = update.effective_message
-    asked = message.reply_to_message
+    asked = topics.replied(message)
     if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
         return
     database = context.services.database
@@ -426,6 +433,7 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
                 texts.prompts.question_posted, member=ui.mention(message.from_user.id, message.from_user.full_name),
                 author=ui.mention(request.author_id, request.author_name), number=request.number, question=text,
             ),
+            message_thread_id=state.round.thread_id,
             reply_to_message_id=state.round.message_id,
         )
         return
@@ -471,7 +479,7 @@ async def _publish(context: BotContext, round_id: int) -> None:
     )
     async with services.database.transaction() as connection:
         if await store.mark_published(connection, round_id, _now()):
-            await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id)
+            await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id, thread_id=rnd.thread_id)
             for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
                 await queued.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
     # The final tally waits out the edit interval like any redraw: the press that closes a
@@ -491,7 +499,8 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
     the group instead, once per round, and tell the admins once per such coordinator."""
     database = context.services.database
     texts = _texts(context)
-    chat_id = (await store.state(database, delivery.ref)).round.chat_id
+    rnd = (await store.state(database, delivery.ref)).round
+    chat_id = rnd.chat_id
     coordinators = await circles.members(database, Roster.COORDINATION, chat_id)
     coordinator = next((c for c in coordinators if c.user_id == delivery.chat_id), None)
     notice = None if coordinator is None else render(
@@ -499,10 +508,11 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
         coordinator=ui.mention(coordinator.user_id, coordinator.name),
     )
     async with database.transaction() as connection:
-        await queued.enqueue(connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}")
+        await queued.enqueue(connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}",
+                             thread_id=rnd.thread_id)
         if notice is not None and await circles.mark_unreachable(connection, chat_id, delivery.chat_id):
             start = views.start_keyboard(texts, context.bot.username)
-            await queued.enqueue(connection, chat_id, [notice], markup=start.to_dict())
+            await queued.enqueue(connection, chat_id, [notice], markup=start.to_dict(), thread_id=rnd.thread_id)
     outbox.kick(context.job_queue)
 
 
@@ -564,7 +574,8 @@ async def _remind(
     async with database.transaction(update_id) as connection:
         if before_deadline and not await store.mark_reminded(connection, round_id, _now()):
             return False
-        await queued.enqueue(connection, state.round.chat_id, [text], reply_to=state.round.message_id)
+        await queued.enqueue(connection, state.round.chat_id, [text], reply_to=state.round.message_id,
+                             thread_id=state.round.thread_id)
     outbox.kick(context.job_queue)
     return True
 

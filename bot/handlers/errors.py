@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
+from bot.handlers import topics
 from bot.services import BotContext
 from bot.storage.db import AlreadyHandled
 
@@ -35,6 +36,9 @@ async def on_error(update: object, context: BotContext) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
-        await context.bot.send_message(update.effective_chat.id, context.services.messages.system.error)
+        await context.bot.send_message(
+            update.effective_chat.id, context.services.messages.system.error,
+            message_thread_id=topics.thread_of(update.effective_message),
+        )
     except Exception:  # the apology is best effort: never let it raise from the error handler
         logger.warning("Could not send the error message", exc_info=True)

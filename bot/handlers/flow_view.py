@@ -20,6 +20,11 @@ def in_group(session: FlowSession) -> bool:
     return session.chat_id != session.user_id  # a private chat's id is its member's id
 
 
+def thread(session: FlowSession) -> int | None:
+    """The forum topic the flow's messages go to: where it started, in a group."""
+    return session.thread_id if in_group(session) else None
+
+
 def _prompt_message(
     context: BotContext, session: FlowSession, flow_engine: FlowEngine, error: Html | None = None
 ) -> tuple[Html, InlineKeyboardMarkup | ForceReply | None]:
@@ -63,7 +68,7 @@ async def show(
     if reply_to is not None:
         await reply_to.reply_html(text, reply_markup=markup)
     else:
-        await context.bot.send_message(session.chat_id, text, reply_markup=markup)
+        await context.bot.send_message(session.chat_id, text, message_thread_id=thread(session), reply_markup=markup)
 
 
 async def engine(context: BotContext, session: FlowSession) -> FlowEngine:

@@ -5,17 +5,21 @@ messages and button presses only. Typed answers there are replies to a question 
 ``ForceReply(selective=True)`` to the member, whose name is mentioned so the reply box opens
 for them alone. Each member's flow is a row keyed by (chat, member); its random token in the
 buttons keeps one member's buttons from acting for another and old buttons from acting late.
+
+A request always belongs to a local group. Started in private, it is for one of the groups
+the bot knows where the member is (``handlers.groups``); in a forum, everything it sends stays
+in the topic it started in (``handlers.topics``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
-from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.helpers import create_deep_linked_url
 
@@ -24,7 +28,7 @@ from bot.core.flows import (
 )
 from bot.core.register import FLOW_OF_ORIGIN, Origin
 from bot.core.texts import Html, join, render
-from bot.handlers import amend, consent, known, practices
+from bot.handlers import amend, consent, groups, known, practices, topics
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
@@ -36,35 +40,33 @@ from bot.storage.sessions import FlowSession
 logger = logging.getLogger(__name__)
 
 FLOW_ID = FLOW_OF_ORIGIN[Origin.REQUEST]
-DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in private
-MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+DEEP_LINK_PREFIX = "g"  # /start g<group chat id>[t<topic>]: fill the group's request in private
+DEEP_LINK = re.compile(rf"^{DEEP_LINK_PREFIX}(-\d{{1,15}})(?:t(\d{{1,10}}))?$")
 
 
 # --- starting ----------------------------------------------------------------------------
 
 
 async def _start_flow(
-    update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int, flow_id: str = FLOW_ID,
+    update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int,
+    thread_id: int | None = None, flow_id: str = FLOW_ID,
 ) -> None:
-    """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id``."""
+    """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id`` started
+    in its topic ``thread_id``."""
     services = context.services
     version, engine = await services.catalog.active(flow_id, origin_chat_id)
     session = FlowSession(
         chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=origin_chat_id,
-        author_name=user.full_name, state=engine.start(version).state,
+        author_name=user.full_name, state=engine.start(version).state, thread_id=thread_id,
     )
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
     intro = Html(engine.flow.intro)
     if chat.type == Chat.PRIVATE:
-        intake = services.messages.intake
-        group = await chats.title(services.database, origin_chat_id) if origin_chat_id != chat.id else None
-        heading = (
-            render(intake.private_intro, title=engine.flow.title, group=group)
-            if group else render(intake.private_intro_no_group, title=engine.flow.title)
-        )
+        group = await chats.title(services.database, origin_chat_id) or ""
+        heading = render(services.messages.intake.private_intro, title=engine.flow.title, group=group)
         intro = join([heading, intro], "\n\n")
-    await context.bot.send_message(chat.id, intro)
+    await context.bot.send_message(chat.id, intro, message_thread_id=view.thread(session))
     await view.show(context, session, engine)
 
 
@@ -82,12 +84,14 @@ async def partenariat(update: Update, context: BotContext) -> None:
         await _resume(context, existing, message)
         return
     if chat.type == Chat.PRIVATE:
-        await _start_flow(update, context, chat, user, origin_chat_id=chat.id)
+        await _start_for_a_group(update, context)
         return
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     _, engine = await services.catalog.active(FLOW_ID, chat.id)
     texts = services.messages.intake
-    link = create_deep_linked_url(context.bot.username, f"{DEEP_LINK_PREFIX}{chat.id}")
+    thread_id = topics.thread_of(message)
+    topic = "" if thread_id is None else f"t{thread_id}"
+    link = create_deep_linked_url(context.bot.username, f"{DEEP_LINK_PREFIX}{chat.id}{topic}")
     keyboard = InlineKeyboardMarkup([
         [InlineKeyboardButton(texts.button_private, url=link)],
         [ui.button(texts.button_here, ui.AnswerHere(user_id=user.id))],
@@ -111,7 +115,9 @@ async def known_partner(update: Update, context: BotContext) -> None:
         return
     if chat.type != Chat.PRIVATE:
         await chats.remember(services.database, chat.id, chat.type, chat.title)
-    await _start_flow(update, context, chat, user, origin_chat_id=chat.id, flow_id=known.FLOW_ID)
+    await _start_flow(
+        update, context, chat, user, origin_chat_id=chat.id, thread_id=topics.thread_of(message), flow_id=known.FLOW_ID
+    )
 
 
 async def answer_here(update: Update, context: BotContext) -> None:
@@ -129,19 +135,68 @@ async def answer_here(update: Update, context: BotContext) -> None:
     if await sessions.get(context.services.database, chat.id, query.from_user.id) is not None:
         await query.answer(texts.stale_button, show_alert=True)
         return
-    await _start_flow(update, context, chat, query.from_user, origin_chat_id=chat.id)
+    await _start_flow(
+        update, context, chat, query.from_user, origin_chat_id=chat.id, thread_id=topics.thread_of(query.message)
+    )
     await query.answer()  # after the flow is stored, as every acknowledgement
     await unchanged_ok(query.edit_message_reply_markup(None))
 
 
-async def start_private(update: Update, context: BotContext) -> bool:
-    """Open the flow of a deep link ``/start g<group id>``; False when there is none to open."""
-    if not context.args or not context.args[0].startswith(DEEP_LINK_PREFIX):
-        return False
+async def _start_for_a_group(update: Update, context: BotContext) -> None:
+    """/partenariat in private: the request is for the member's group, asked of Telegram among
+    the groups the bot knows; the member picks one when there are several."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    texts = context.services.messages.groups
     try:
-        group_id = int(context.args[0].removeprefix(DEEP_LINK_PREFIX))
-    except ValueError:
+        found = await groups.member_groups(context, user.id)
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram for the groups of %s: %s", user.id, error)
+        await message.reply_html(texts.try_again)
+        return
+    if not found:
+        await message.reply_html(texts.no_group)
+    elif len(found) == 1:
+        await _start_flow(update, context, chat, user, origin_chat_id=found[0][0])
+    else:
+        await message.reply_html(
+            texts.choose, reply_markup=groups.keyboard(found, lambda chat_id: ui.ChooseGroup(chat_id=chat_id))
+        )
+
+
+async def choose_group(update: Update, context: BotContext) -> None:
+    """Start the request for the group the member picked, if they are still one of its members."""
+    query, chat = update.callback_query, update.effective_chat
+    payload = ui.on_its_message(query)
+    services = context.services
+    texts = services.messages.groups
+    if (
+        payload is None or chat.type != Chat.PRIVATE
+        or await sessions.get(services.database, chat.id, query.from_user.id) is not None
+        or await chats.title(services.database, payload.chat_id) is None
+    ):
+        await query.answer(services.messages.intake.stale_button, show_alert=True)
+        return
+    try:
+        member = await groups.is_member(context, payload.chat_id, query.from_user.id)
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram whether %s is in %s: %s", query.from_user.id, payload.chat_id, error)
+        await query.answer(texts.try_again_alert, show_alert=True)
+        return
+    if not member:
+        await query.answer(texts.not_a_member, show_alert=True)
+        return
+    await _start_flow(update, context, chat, query.from_user, origin_chat_id=payload.chat_id)
+    await query.answer()
+    await unchanged_ok(query.edit_message_reply_markup(None))
+
+
+async def start_private(update: Update, context: BotContext) -> bool:
+    """Open the flow of a deep link ``/start g<group id>[t<topic>]``; False when there is none to open."""
+    link = DEEP_LINK.match(context.args[0]) if context.args else None
+    if link is None:
         return False
+    group_id = int(link.group(1))
+    thread_id = int(link.group(2)) if link.group(2) else None
     chat, user, message = update.effective_chat, update.effective_user, update.effective_message
     services = context.services
     existing = await sessions.get(services.database, chat.id, user.id)
@@ -150,18 +205,22 @@ async def start_private(update: Update, context: BotContext) -> bool:
         return True
     # Anyone can type a deep link: only the group's members may file a request for it.
     try:
-        member = await context.bot.get_chat_member(group_id, user.id)
-        allowed = member.status in MEMBER_STATUSES or getattr(member, "is_member", False)
+        allowed = await groups.is_member(context, group_id, user.id)
         group = await context.bot.get_chat(group_id) if allowed else None
-    except TelegramError:
-        allowed = False
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram whether %s is in %s: %s", user.id, group_id, error)
+        await message.reply_html(services.messages.groups.try_again)
+        return True
     if not allowed:
         await message.reply_html(services.messages.intake.not_a_member)
         return True
     # The group's title names it in this private chat, even if nobody typed a command there yet.
     await chats.remember(services.database, group.id, group.type, group.title)
-    # group.id, not the link's: an old link names a group that became a supergroup since.
-    await _start_flow(update, context, chat, user, origin_chat_id=group.id)
+    # group.id, not the link's: an old link names a group that became a supergroup since (and
+    # a basic group has no topics).
+    await _start_flow(
+        update, context, chat, user, origin_chat_id=group.id, thread_id=thread_id if group.id == group_id else None
+    )
     return True
 
 
@@ -189,7 +248,7 @@ async def _advance(
     session = replace(session, state=turn.state)
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
-    await practices.send_reminders(context, session.chat_id, turn.reminders)
+    await practices.send_reminders(context, session.chat_id, turn.reminders, thread_id=view.thread(session))
     await view.show(context, session, engine, reply_to=reply_to)
     return True
 
@@ -201,6 +260,8 @@ async def _submit(
     services = context.services
     texts = services.messages.intake
     flow = engine.flow
+    # Started in General or in private: the card goes to the group's home topic, if any.
+    thread_id = await topics.thread_for(context, session.origin_chat_id, session.thread_id)
     async with services.database.transaction(update.update_id) as connection:
         request = await requests.create(
             connection,
@@ -212,6 +273,7 @@ async def _submit(
             partner_name=answers[flow.partner_fields.partner],
             partner_kind=answers[flow.partner_fields.kind],
             answers=answers,
+            thread_id=thread_id,
         )
         await sessions.delete(connection, session.chat_id, session.user_id)
     await _post_card(context, request, engine)
@@ -233,25 +295,35 @@ async def _post_card(context: BotContext, request: PartnershipRequest, engine: F
     if points is not None:
         card = join([card, points], "\n\n")
     card_message = await context.bot.send_message(
-        request.chat_id, card, reply_markup=consent.consent_card_keyboard(context, request)
+        request.chat_id, card, message_thread_id=request.thread_id,
+        reply_markup=consent.consent_card_keyboard(context, request),
     )
     await requests.set_card_message(context.services.database, request.id, card_message.message_id)
 
 
+async def present(context: BotContext, request: PartnershipRequest) -> None:
+    """Post the card of a request already stored (its flow version's card)."""
+    await _post_card(context, request, await context.services.catalog.engine(request.flow_id, request.flow_version))
+
+
 async def post_missing_cards(context: BotContext) -> None:
     """Present the requests stored just before a stop, whose card was never posted."""
-    services = context.services
-    for request in await requests.without_card(services.database):
+    for request in await requests.without_card(context.services.database):
         try:
-            await _post_card(context, request, await services.catalog.engine(request.flow_id, request.flow_version))
+            await present(context, request)
         except TelegramError as error:  # the bot left the group, say: try again at the next start
             logger.warning("The card of request %s could not be posted: %s", request.id, error)
+
+
+def _answers_the_bot(context: BotContext, message: Message) -> bool:
+    replied = topics.replied(message)
+    return replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
 
 
 async def answer_text(update: Update, context: BotContext) -> None:
     """Take a typed answer to the member's current question."""
     message = update.effective_message
-    if message.chat.type != Chat.PRIVATE and message.reply_to_message.from_user.id != context.bot.id:
+    if message.chat.type != Chat.PRIVATE and not _answers_the_bot(context, message):
         return  # a reply between members, not an answer to the bot
     session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
     if session is None:
@@ -264,7 +336,7 @@ async def answer_text(update: Update, context: BotContext) -> None:
 async def answer_not_text(update: Update, context: BotContext) -> None:
     """Re-ask politely when a member answers with a sticker, a photo, a voice note..."""
     message = update.effective_message
-    if message.chat.type != Chat.PRIVATE and message.reply_to_message.from_user.id != context.bot.id:
+    if message.chat.type != Chat.PRIVATE and not _answers_the_bot(context, message):
         return
     session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
     if session is None:

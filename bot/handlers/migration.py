@@ -7,6 +7,8 @@ with ``ChatMigrated``. Whichever the bot sees first, the group's rows move in on
 chat, are posted again in the new one, with their deadline and reminder jobs, and the outbox
 sends what was waiting for the group. ``ChatMigrated`` is handled where flood control is: the
 rate limiter that every call goes through moves the rows, then makes the call again on the new id.
+So is a forum topic Telegram no longer takes (deleted, closed): the call goes again to General
+(``handlers.topics``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
-from telegram.error import ChatMigrated
+from telegram.error import BadRequest, ChatMigrated
 from telegram.ext import AIORateLimiter, Application
 
-from bot.handlers import consent, outbox
+from bot.handlers import consent, outbox, topics
 from bot.services import BotContext
 from bot.storage import chat_migration
 
@@ -34,6 +36,8 @@ class FollowingRateLimiter(AIORateLimiter):
         super().__init__(**limits)
         # Set once the application exists: the rows to move are in its database.
         self.on_migrated: Callable[[int, int], Awaitable[None]] | None = None
+        # Told (chat id, thread id) of a topic Telegram refused, before the call goes to General.
+        self.on_topic_lost: Callable[[int, int], Awaitable[None]] | None = None
 
     async def process_request(
         self, callback: Callable[..., Awaitable[Any]], args: Any, kwargs: dict[str, Any], endpoint: str,
@@ -50,6 +54,16 @@ class FollowingRateLimiter(AIORateLimiter):
             # ``args`` holds this same dict: the call goes again, to the supergroup, without
             # replying to a message that stayed behind in the old chat.
             data["chat_id"] = migrated.new_chat_id
+            data.pop("reply_parameters", None)
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        except BadRequest as refused:
+            thread_id, chat_id = data.get("message_thread_id"), data.get("chat_id")
+            if thread_id is None or chat_id is None or not topics.is_lost_topic(refused):
+                raise
+            if self.on_topic_lost is not None:
+                await self.on_topic_lost(int(chat_id), int(thread_id))
+            # Again in General, without replying to a message of that topic.
+            data.pop("message_thread_id")
             data.pop("reply_parameters", None)
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 

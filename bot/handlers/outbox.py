@@ -121,6 +121,7 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
             message = await context.bot.send_message(
                 delivery.chat_id,
                 delivery.texts[index],
+                message_thread_id=delivery.thread_id,
                 reply_to_message_id=delivery.reply_to_message_id if index == 0 else None,
                 reply_markup=_markup(context, delivery) if index == last else None,
             )

@@ -44,7 +44,9 @@ async def show(update: Update, context: BotContext) -> None:
     await unchanged_ok(query.edit_message_text(text, reply_markup=markup))
 
 
-async def send_reminders(context: BotContext, chat_id: int, practice_ids: Iterable[str]) -> None:
+async def send_reminders(
+    context: BotContext, chat_id: int, practice_ids: Iterable[str], *, thread_id: int | None = None
+) -> None:
     """Remind the practices an answer just called for, before the next question.
 
     One message for all of them: a group allows a bot about 20 messages a minute.
@@ -52,7 +54,7 @@ async def send_reminders(context: BotContext, chat_id: int, practice_ids: Iterab
     catalog = context.services.library.practices
     texts = [catalog.reminder_text(p) for p in filter(None, map(catalog.get, practice_ids))]
     if texts:
-        await context.bot.send_message(chat_id, join(texts, "\n\n"))
+        await context.bot.send_message(chat_id, join(texts, "\n\n"), message_thread_id=thread_id)
 
 
 def vigilance(context: BotContext, flow: Flow, answers: Mapping[str, Any]) -> Html | None:

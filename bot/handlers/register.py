@@ -18,7 +18,7 @@ from bot.core.register import FOLLOW_UP, day_text, local_day, status_text
 from bot.core.texts import Html, join, render
 from bot.export import register_csv
 from bot.picture import register_picture
-from bot.handlers import paging, permissions
+from bot.handlers import paging, permissions, topics
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import circles
@@ -93,8 +93,7 @@ async def partners(update: Update, context: BotContext) -> None:
     """List every organisation the chat has logged, grouped by kind, and show them in a picture (/partenaires)."""
     await paging.reply_first(update, context, _page)
     message = update.effective_message
-    thread = message.message_thread_id if message.is_topic_message else None
-    await send_picture(context, message.chat_id, update.effective_chat.effective_name or "", thread)
+    await send_picture(context, message.chat_id, update.effective_chat.effective_name or "", topics.thread_of(message))
 
 
 async def send_picture(context: BotContext, chat_id: int, group: str, message_thread_id: int | None = None) -> None:

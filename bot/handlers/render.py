@@ -23,6 +23,8 @@ SEPARATOR = "|"
 TELEGRAM_TEXT_LIMIT = 4096  # characters in one message
 # Telegram user ids have at most 52 significant bits; a larger forged one would overflow SQLite.
 UserId = Annotated[int, Field(gt=0, lt=2**52)]
+# Group chat ids are negative: -100<internal id> for supergroups, shorter for basic groups.
+GroupId = Annotated[int, Field(lt=0, gt=-(10**13))]
 
 
 class Payload(BaseModel):
@@ -109,10 +111,25 @@ class ForgetMe(Payload):
     confirmed: bool
 
 
+class ChooseGroup(Payload):
+    """The group a request started in private is for, among the member's groups."""
+
+    kind: Literal["g"] = "g"
+    chat_id: GroupId
+
+
+class AttachRequest(Payload):
+    """The group a request filed without one (in private, before groups were asked) joins."""
+
+    kind: Literal["a"] = "a"
+    number: Annotated[int, Field(gt=0, lt=10**9)]
+    chat_id: GroupId
+
+
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
 PAYLOADS: tuple[type[Payload], ...] = (
     FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
-    ForgetMe,
+    ForgetMe, ChooseGroup, AttachRequest,
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}

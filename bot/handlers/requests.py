@@ -50,6 +50,8 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
         for r in items
     ]
     text = join([render(texts.list_header, page=page + 1, pages=pages, count=total), *lines])
+    if chat_id > 0:  # a private chat: requests filed before a request always had a group
+        text = join([text, Html(context.services.messages.groups.private_list_hint)], "\n\n")
     return text, paging.buttons(page, pages, texts.button_previous, texts.button_next, lambda n: ui.ListPage(page=n))
 
 

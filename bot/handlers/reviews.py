@@ -25,7 +25,7 @@ from bot.core.register import (
     next_review,
 )
 from bot.core.texts import Html, fitting, join, render
-from bot.handlers import outbox
+from bot.handlers import outbox, topics
 from bot.handlers import render as ui
 from bot.handlers.arguments import requested
 from bot.handlers.edits import unchanged_ok
@@ -107,12 +107,14 @@ async def _post(context: BotContext, review: Review) -> None:
     texts = services.library.register.follow_up
     request = await requests.by_number(services.database, review.chat_id, review.number)
     text = await _follow_up_text(context, review, request)
+    thread_id = await topics.thread_for(context, review.chat_id, request.thread_id)
     markup = InlineKeyboardMarkup([
         [ui.button(texts.buttons[outcome], ui.ReviewPress(review=review.id, outcome=outcome))] for outcome in OUTCOMES
     ])
     async with services.database.transaction() as connection:
         await reviews.mark_posted(connection, review.id, None)
-        await queued.enqueue(connection, review.chat_id, [text], kind=POSTED, ref=review.id, markup=markup.to_dict())
+        await queued.enqueue(connection, review.chat_id, [text], kind=POSTED, ref=review.id, markup=markup.to_dict(),
+                             thread_id=thread_id)
 
 
 async def _follow_up_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:

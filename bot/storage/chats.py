@@ -1,4 +1,4 @@
-"""Chats the bot has seen, for their titles."""
+"""Chats the bot has seen: their titles, and the groups it is in."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from bot.storage.db import Database, now
 
 
 async def remember(database: Database, chat_id: int, chat_type: str, title: str | None) -> None:
-    """Record a chat's title; written only when it changed (any command, even refused, calls this)."""
+    """Record a chat's title; written only when it changed (any update from a group calls this)."""
     async with database.transaction() as connection:
         await connection.execute(
             "INSERT INTO chats (id, type, title, updated_at) VALUES (?, ?, ?, ?)"
@@ -20,3 +20,21 @@ async def remember(database: Database, chat_id: int, chat_type: str, title: str 
 async def title(database: Database, chat_id: int) -> str | None:
     row = await database.fetch_one("SELECT title FROM chats WHERE id = ?", (chat_id,))
     return None if row is None else row["title"]
+
+
+async def mark_left(database: Database, chat_id: int, left: bool = True) -> None:
+    """The bot was removed from the group (it is no longer offered to members in private), or
+    added to it again (Telegram tells both with ``my_chat_member``)."""
+    async with database.transaction() as connection:
+        await connection.execute(
+            "UPDATE chats SET left_at = ? WHERE id = ? AND (left_at IS NULL) = ?", (now() if left else None, chat_id, left)
+        )
+
+
+async def known_groups(database: Database) -> list[tuple[int, str]]:
+    """The groups the bot is in, as (chat id, title), by title."""
+    rows = await database.fetch_all(
+        "SELECT id, COALESCE(title, '') AS title FROM chats"
+        " WHERE type IN ('group', 'supergroup') AND left_at IS NULL ORDER BY title, id"
+    )
+    return [(row["id"], row["title"]) for row in rows]

@@ -48,6 +48,7 @@ class Round:
     outcome: Outcome | None
     close_reason: CloseReason | None
     closed_at: datetime | None
+    thread_id: int | None = None  # the forum topic of everything the round posts; None: General
 
     @property
     def is_open(self) -> bool:
@@ -57,7 +58,7 @@ class Round:
 _ROUND = (
     "SELECT r.id, r.request_id, q.number AS request_number, q.partner_name, r.request_version, r.number, r.chat_id,"
     " r.message_id, r.opened_by, r.opened_by_name, r.opened_at, r.deadline_at, r.quorum_percent,"
-    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at"
+    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at, r.thread_id"
     " FROM consent_rounds r JOIN requests q ON q.id = r.request_id"
 )
 
@@ -73,7 +74,7 @@ def _round(row: aiosqlite.Row) -> Round:
         reminded_at=_moment(row["reminded_at"]), status=row["status"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
-        closed_at=_moment(row["closed_at"]),
+        closed_at=_moment(row["closed_at"]), thread_id=row["thread_id"],
     )
 
 
@@ -149,6 +150,7 @@ async def open_round(
     options: RoundOptions,
     roster: tuple[Member, ...],
     conflicts: tuple[int, ...] = (),
+    thread_id: int | None = None,
 ) -> int:
     """Open a round on the request's current version with this roster; return its id.
 
@@ -160,10 +162,10 @@ async def open_round(
     )
     cursor = await connection.execute(
         "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
-        " opened_at, deadline_at, quorum_percent, offer_stand_aside)"
-        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
+        " opened_at, deadline_at, quorum_percent, offer_stand_aside, thread_id)"
+        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
         (number, opener.user_id, opener.name, _stamp(opened_at), _stamp(deadline_at), options.quorum_percent,
-         int(options.offer_stand_aside), request_id),
+         int(options.offer_stand_aside), thread_id, request_id),
     )
     round_id = cursor.lastrowid
     await connection.executemany(

@@ -41,6 +41,7 @@ class Delivery:
     message_id: int | None
     attempts: int
     next_attempt_at: datetime
+    thread_id: int | None = None  # the group's forum topic; None: General, or not a group
 
 
 def _delivery(row: aiosqlite.Row) -> Delivery:
@@ -49,7 +50,7 @@ def _delivery(row: aiosqlite.Row) -> Delivery:
         reply_to_message_id=row["reply_to_message_id"],
         reply_markup=json.loads(row["reply_markup"]) if row["reply_markup"] else None,
         kind=row["kind"], ref=row["ref"], message_id=row["message_id"], attempts=row["attempts"],
-        next_attempt_at=datetime.fromisoformat(row["next_attempt_at"]),
+        next_attempt_at=datetime.fromisoformat(row["next_attempt_at"]), thread_id=row["thread_id"],
     )
 
 
@@ -68,14 +69,16 @@ async def enqueue(
     reply_to: int | None = None,
     markup: Mapping[str, Any] | None = None,
     key: str | None = None,
+    thread_id: int | None = None,
 ) -> bool:
-    """Queue messages for a chat, to be sent now; False when ``key`` was queued already."""
+    """Queue messages for a chat (in its forum topic ``thread_id``), to be sent now; False when
+    ``key`` was queued already."""
     now = _stamp(datetime.now(UTC))
     cursor = await connection.execute(
         "INSERT OR IGNORE INTO outbox (key, chat_id, texts, reply_to_message_id, reply_markup, kind, ref,"
-        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " thread_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key, chat_id, json.dumps(list(texts), ensure_ascii=False), reply_to,
-         json.dumps(markup, ensure_ascii=False) if markup else None, kind, ref, now, now),
+         json.dumps(markup, ensure_ascii=False) if markup else None, kind, ref, thread_id, now, now),
     )
     return cursor.rowcount > 0
 

@@ -28,11 +28,12 @@ class PartnershipRequest:
     created_at: str
     answers: Mapping[str, Any] = field(default_factory=dict)
     origin: str = Origin.REQUEST
+    thread_id: int | None = None  # the forum topic of its card in the group; None: General
 
 
 _COLUMNS = (
     "id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,"
-    " partner_kind, status, created_at, origin"
+    " partner_kind, status, created_at, origin, thread_id"
 )
 
 
@@ -55,6 +56,7 @@ async def create(
     origin: Origin = Origin.REQUEST,
     created_at: str | None = None,
     decided_at: str | None = None,
+    thread_id: int | None = None,
 ) -> PartnershipRequest:
     """Store a validated request with the next number of its chat.
 
@@ -64,10 +66,10 @@ async def create(
     stamp = created_at or now()
     cursor = await connection.execute(
         "INSERT INTO requests (chat_id, number, author_id, author_name, flow_id, flow_version,"
-        " partner_name, partner_kind, status, origin, created_at, updated_at, decided_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " partner_name, partner_kind, status, origin, thread_id, created_at, updated_at, decided_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,
-         partner_kind, status, origin, stamp, stamp, decided_at),
+         partner_kind, status, origin, thread_id, stamp, stamp, decided_at),
     )
     request_id = cursor.lastrowid
     await connection.executemany(
@@ -76,7 +78,7 @@ async def create(
     )
     return PartnershipRequest(
         request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
-        partner_name, partner_kind, status, stamp, dict(answers), origin,
+        partner_name, partner_kind, status, stamp, dict(answers), origin, thread_id,
     )
 
 
@@ -127,3 +129,17 @@ async def by_number(database: Database, chat_id: int, number: int) -> Partnershi
         "SELECT step_id, value FROM request_answers WHERE request_id = ?", (row["id"],)
     )
     return _from_row(row, {a["step_id"]: json.loads(a["value"]) for a in answers})
+
+
+async def attach(
+    connection: aiosqlite.Connection, request: PartnershipRequest, chat_id: int, thread_id: int | None
+) -> int | None:
+    """Move a request filed in a private chat to a group, with the group's next number; the
+    new number, or None when it belongs to a group already (it is attached once)."""
+    (number,) = await row(connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM requests WHERE chat_id = ?", (chat_id,))
+    cursor = await connection.execute(
+        "UPDATE requests SET chat_id = ?, number = ?, thread_id = ?, card_message_id = NULL, updated_at = ?"
+        " WHERE id = ? AND chat_id = author_id",
+        (chat_id, number, thread_id, now(), request.id),
+    )
+    return number if cursor.rowcount else None

@@ -20,6 +20,7 @@ class FlowSession:
     origin_chat_id: int
     author_name: str
     state: FlowState
+    thread_id: int | None = None  # the origin group's topic where the flow started
 
 
 def new_token() -> str:
@@ -34,6 +35,7 @@ def _from_row(row: aiosqlite.Row) -> FlowSession:
         token=row["token"],
         origin_chat_id=row["origin_chat_id"],
         author_name=row["author_name"],
+        thread_id=row["thread_id"],
         state=FlowState(
             flow_id=row["flow_id"],
             flow_version=row["flow_version"],
@@ -62,18 +64,18 @@ async def save(connection: aiosqlite.Connection, session: FlowSession) -> None:
     stamp = now()
     await connection.execute(
         "INSERT INTO flow_sessions (chat_id, user_id, token, flow_id, flow_version, origin_chat_id,"
-        " current_step, editing, answers, reminded, author_name, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " current_step, editing, answers, reminded, author_name, thread_id, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (chat_id, user_id) DO UPDATE SET token = excluded.token,"
         " flow_id = excluded.flow_id, flow_version = excluded.flow_version,"
         " origin_chat_id = excluded.origin_chat_id, current_step = excluded.current_step,"
         " editing = excluded.editing, answers = excluded.answers, reminded = excluded.reminded,"
-        " author_name = excluded.author_name, updated_at = excluded.updated_at",
+        " author_name = excluded.author_name, thread_id = excluded.thread_id, updated_at = excluded.updated_at",
         (
             session.chat_id, session.user_id, session.token, state.flow_id, state.flow_version,
             session.origin_chat_id, state.current, int(state.editing),
             json.dumps(dict(state.answers), ensure_ascii=False), json.dumps(list(state.reminded)),
-            session.author_name, stamp, stamp,
+            session.author_name, session.thread_id, stamp, stamp,
         ),
     )
 

@@ -42,6 +42,11 @@ Extras beyond the basic API: ``add_member`` / ``remove_member`` (service message
 ``set_member_status``, ``unblock_bot``, ``delay_next`` (slow answers, for timeouts), ``dropped``
 (messages privacy mode did not deliver), ``user_messages``, ``errors``, ``callback_answers``,
 ``describe()`` (the summary used in assertion messages) and ``FakeTelegram(strict_html=False)``.
+
+Forum topics and the bot's own membership are in their own section at the end of
+``FakeTelegram`` ("forum topics and the bot's membership"): ``add_forum``, ``create_topic``,
+``close_topic``, ``reopen_topic``, ``delete_topic``, ``send_in_topic``, ``add_bot``,
+``remove_bot``.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ from aiohttp import web
 
 from .html_parser import HtmlParseError, parse_html, utf16_len
 
-__all__ = ["BotMessage", "FakeApiError", "FakeChat", "FakeTelegram", "FakeUser"]
+__all__ = ["BotMessage", "FakeApiError", "FakeChat", "FakeTelegram", "FakeTopic", "FakeUser"]
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -221,6 +226,7 @@ class FakeChat:
     user: FakeUser | None = None  # the other party, for private chats
     migrated_to: int | None = None  # for a "group" upgraded by migrate_to_supergroup()
     migrated_from: int | None = None
+    is_forum: bool = False  # a supergroup with topics (see ``FakeTelegram.add_forum``)
 
     def to_dict(self) -> dict:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -232,6 +238,8 @@ class FakeChat:
                 data["username"] = self.user.username
         else:
             data["title"] = self.title or ""
+            if self.is_forum:
+                data["is_forum"] = True
         return data
 
 
@@ -251,6 +259,7 @@ class BotMessage:
     plain_text: str | None = None  # text without markup, as displayed to users
     entities: list[dict] = field(default_factory=list)
     deleted: bool = False
+    message_thread_id: int | None = None  # the forum topic it was sent to; None: General
     pinned: bool = False
     _edits_seen: int = field(default=0, repr=False, compare=False)
 
@@ -371,6 +380,9 @@ class FakeTelegram:
         # bot settings
         self.my_commands: dict[tuple[str, str], list[dict]] = {}
         self.webhook_url: str = ""
+
+        # forum topics: (chat id, thread id) -> topic
+        self.topics: dict[tuple[int, int], FakeTopic] = {}
 
         # observation
         self.calls: list[tuple[str, dict]] = []
@@ -845,6 +857,7 @@ class FakeTelegram:
         reply = self._reply_json(chat, reply_to)
         if reply is not None:
             message["reply_to_message"] = reply
+            message.update(self._topic_of_reply(reply))
         message.update(copy.deepcopy(fields))
         self._messages[(chat.id, message["message_id"])] = message
         self.user_messages.append(message)
@@ -1337,6 +1350,7 @@ class FakeTelegram:
             document=document,
             plain_text=plain,
             entities=entities,
+            message_thread_id=(extra or {}).get("message_thread_id"),
         )
         self._bot_messages[(chat.id, message_id)] = bot_message
         self.sent.append(bot_message)
@@ -1356,7 +1370,8 @@ class FakeTelegram:
         markup = self._check_markup(p.get("reply_markup"))
         reply = self._resolve_reply(chat, p)
         return self._new_bot_message(
-            chat, p, text=text, plain=plain, entities=entities, markup=markup, reply=reply
+            chat, p, text=text, plain=plain, entities=entities, markup=markup, reply=reply,
+            extra=self._topic_fields(chat, p, reply),
         )
 
     def _api_senddocument(self, p: dict) -> dict:
@@ -1391,6 +1406,7 @@ class FakeTelegram:
         markup = self._check_markup(p.get("reply_markup"))
         reply = self._resolve_reply(chat, p)
         extra: dict[str, Any] = {
+            **self._topic_fields(chat, p, reply),
             "document": {
                 "file_id": info["file_id"],
                 "file_unique_id": info["file_unique_id"],
@@ -1817,6 +1833,153 @@ class FakeTelegram:
         }
 
     # ----------------------------------------------------------------------------------------
+    # forum topics and the bot's membership
+    # ----------------------------------------------------------------------------------------
+    #
+    # As on Telegram: a forum's topic is named by the id of its creation message (a
+    # ``forum_topic_created`` service message). A message in a topic carries
+    # ``message_thread_id`` and ``is_topic_message``, and when it replies to nothing its
+    # ``reply_to_message`` is that creation message. A send naming a thread the chat does not
+    # have (or no longer has) is refused with "Bad Request: message thread not found", a
+    # closed topic with "Bad Request: TOPIC_CLOSED"; a reply without a thread id goes to the
+    # replied message's topic. The General topic has no thread id.
+
+    def add_forum(
+        self,
+        title: str,
+        members: Iterable[FakeUser],
+        admins: Iterable[FakeUser] = (),
+        creator: FakeUser | None = None,
+    ) -> FakeChat:
+        """A supergroup with topics; create them with ``create_topic``."""
+        chat = self.add_group(title, members, admins=admins, creator=creator, supergroup=True)
+        chat.is_forum = True
+        return chat
+
+    def create_topic(self, chat: FakeChat | int, name: str, by: FakeUser | None = None) -> int:
+        """``by`` (else an admin or member) creates a topic: returns its thread id."""
+        chat = self._chat(chat)
+        if not chat.is_forum:
+            raise AssertionError(f"chat {chat.id} is not a forum (use add_forum)")
+        actor = by or self._group_actor(chat)
+        thread_id = self._next_message_id(chat.id)
+        fields = {
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+        }
+        message: dict[str, Any] = {
+            "message_id": thread_id,
+            "from": actor.to_dict(),
+            "chat": chat.to_dict(),
+            "date": _now(),
+            **fields,
+        }
+        self._messages[(chat.id, thread_id)] = message
+        self.user_messages.append(message)
+        self.topics[(chat.id, thread_id)] = FakeTopic(chat.id, thread_id, name, message)
+        return thread_id
+
+    def close_topic(self, chat: FakeChat | int, thread_id: int) -> None:
+        self._topic(chat, thread_id).closed = True
+
+    def reopen_topic(self, chat: FakeChat | int, thread_id: int) -> None:
+        self._topic(chat, thread_id).closed = False
+
+    def delete_topic(self, chat: FakeChat | int, thread_id: int) -> None:
+        """Delete a topic and every message in it, as Telegram does."""
+        topic = self._topic(chat, thread_id)
+        topic.deleted = True
+        for key, message in list(self._messages.items()):
+            if key[0] == topic.chat_id and message.get("message_thread_id") == thread_id:
+                del self._messages[key]
+                bot_message = self._bot_messages.get(key)
+                if bot_message is not None:
+                    bot_message.deleted = True
+
+    def send_in_topic(
+        self,
+        user: FakeUser,
+        chat: FakeChat | int,
+        thread_id: int,
+        text: str,
+        reply_to: BotMessage | dict | None = None,
+    ) -> dict:
+        """``user`` writes in a topic (a reply to ``reply_to``, or to nothing)."""
+        chat = self._chat(chat)
+        topic = self._topic(chat, thread_id)
+        if topic.deleted:
+            raise AssertionError(f"topic {thread_id} of chat {chat.id} was deleted")
+        if reply_to is not None:
+            return self.send(user, chat, text, reply_to=reply_to)
+        fields: dict[str, Any] = {"text": text}
+        entities = self._command_entities(text, None)
+        if entities:
+            fields["entities"] = entities
+        fields.update(
+            message_thread_id=thread_id, is_topic_message=True, reply_to_message=_strip_reply(topic.created)
+        )
+        return self._post_user_message(user, chat, None, fields)
+
+    def in_topic(self, chat: FakeChat | int, thread_id: int | None) -> list[BotMessage]:
+        """The bot's messages in one topic of a chat (None: General)."""
+        chat_id = self._chat_id(chat)
+        return [m for m in self.sent if m.chat_id == chat_id and m.message_thread_id == thread_id]
+
+    def add_bot(self, chat: FakeChat | int, by: FakeUser, status: str = "member") -> dict:
+        """``by`` adds the bot to the group: queues the bot's ``my_chat_member`` update."""
+        return self._bot_membership(self._chat(chat), by, status)
+
+    def remove_bot(self, chat: FakeChat | int, by: FakeUser) -> dict:
+        """``by`` removes the bot from the group: queues the bot's ``my_chat_member`` update."""
+        return self._bot_membership(self._chat(chat), by, "kicked")
+
+    def _bot_membership(self, chat: FakeChat, by: FakeUser, status: str) -> dict:
+        old = self._member_json(chat, self.bot.id)
+        chat.members[self.bot.id] = status
+        change = {
+            "chat": chat.to_dict(),
+            "from": by.to_dict(),
+            "date": _now(),
+            "old_chat_member": old,
+            "new_chat_member": self._member_json(chat, self.bot.id),
+        }
+        return self._queue_update("my_chat_member", change)
+
+    def _topic(self, chat: FakeChat | int, thread_id: int) -> FakeTopic:
+        topic = self.topics.get((self._chat_id(chat), thread_id))
+        if topic is None:
+            raise AssertionError(f"chat {self._chat_id(chat)} has no topic {thread_id}")
+        return topic
+
+    def _topic_of_reply(self, reply: dict) -> dict:
+        """A member's reply is in the replied message's topic."""
+        if not reply.get("is_topic_message"):
+            return {}
+        return {"message_thread_id": reply["message_thread_id"], "is_topic_message": True}
+
+    def _topic_fields(self, chat: FakeChat, p: dict, reply: dict | None) -> dict:
+        """The topic fields of a message the bot sends; refuses a thread Telegram would."""
+        raw = p.get("message_thread_id")
+        thread_id = _as_int(raw)
+        if raw is not None and thread_id is None:
+            raise _bad("message thread not found")
+        if thread_id is None and reply is not None and reply.get("is_topic_message"):
+            thread_id = reply["message_thread_id"]  # a reply goes to its message's topic
+        if thread_id is None:
+            return {}
+        topic = self.topics.get((chat.id, thread_id))
+        if not chat.is_forum or topic is None or topic.deleted:
+            raise _bad("message thread not found")
+        if topic.closed:
+            raise _bad("TOPIC_CLOSED")
+        fields: dict[str, Any] = {"message_thread_id": thread_id, "is_topic_message": True}
+        if reply is None:
+            fields["reply_to_message"] = _strip_reply(topic.created)
+        return fields
+
+
+    # ----------------------------------------------------------------------------------------
     # photos (sendPhoto, issue 12): uploads checked as strictly as Telegram does
     # ----------------------------------------------------------------------------------------
 
@@ -1853,7 +2016,7 @@ class FakeTelegram:
         extra: dict[str, Any] = {"photo": [{
             "file_id": info["file_id"], "file_unique_id": info["file_unique_id"],
             "width": width, "height": height, "file_size": len(content),
-        }]}
+        }], **self._topic_fields(chat, p, reply)}
         if plain_caption:
             extra["caption"] = plain_caption
             if caption_entities:
@@ -1886,3 +2049,15 @@ def _image_size(content: bytes) -> tuple[int, int] | None:
                 return int.from_bytes(content[index + 7:index + 9], "big"), int.from_bytes(content[index + 5:index + 7], "big")
             index += 2 + length
     return None
+
+
+@dataclass
+class FakeTopic:
+    """A forum topic: named by its creation message's id."""
+
+    chat_id: int
+    thread_id: int
+    name: str
+    created: dict  # the forum_topic_created service message
+    closed: bool = False
+    deleted: bool = False

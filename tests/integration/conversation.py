@@ -47,6 +47,14 @@ ONE_OFF_REQUEST = [
 ]
 
 
+def known_group(fake: FakeTelegram, member: FakeUser, title: str = "GL Pays d'Uzès") -> FakeChat:
+    """The member's local group, which the bot was just added to: a request the member starts
+    in private is for it (the bot handles the update before the member's next one)."""
+    group = fake.add_group(title, [member])
+    fake.add_bot(group, member)
+    return group
+
+
 def is_prompt(message: BotMessage) -> bool:
     """A question or summary: it waits for buttons or a typed reply (private questions
     to type have neither, but say which step they are)."""

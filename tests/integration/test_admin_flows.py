@@ -8,7 +8,7 @@ import pytest
 
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.conversation import ONE_OFF_REQUEST, fill, known_group, next_prompt
 
 FLOW_FILE = CONVERSATIONS / "demande_partenariat.yaml"
 ORIGINAL_QUESTION = "Quel est le nom de l'organisation ou de la personne qui propose ce partenariat ?"
@@ -138,6 +138,7 @@ async def test_reload_rereads_the_files_and_keeps_serving_when_they_are_broken(
     await running.start()
     try:
         private = fake.private_chat(admin)
+        known_group(fake, admin)
         (flows_dir / "demande_partenariat.yaml").write_text("steps: [", encoding="utf-8")
         fake.send(admin, private, "/recharger")
         refusal = (await fake.next_message(private)).plain_text

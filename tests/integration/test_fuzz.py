@@ -341,7 +341,8 @@ class Fuzzer:
                          crafted(numbers, self.tokens), noise)
 
     def raw(self, user: FakeUser) -> None:
-        """Updates no handler should take: channel posts, an anonymous admin, the bot's membership."""
+        """Updates no handler should take (channel posts, an anonymous admin), and the bot's own
+        membership, which Telegram reports as done by an admin (only an admin adds or removes it)."""
         world = self.world
         kind = self.draw(st.sampled_from(["channel_post", "edited_channel_post", "anonymous", "my_chat_member"]))
         if kind in ("channel_post", "edited_channel_post"):
@@ -354,7 +355,7 @@ class Fuzzer:
             if len(self.fake.updates) > before:  # privacy mode may not deliver it
                 message = self.fake.updates[-1]["message"]
                 message["from"], message["sender_chat"] = GROUP_ANONYMOUS_BOT, message["chat"]
-        else:
+        elif kind == "my_chat_member" and user is world.admin:
             bot = self.fake.bot.to_dict()
             old, new = self.draw(st.sampled_from([("member", "left"), ("left", "member")]))
             self.fake._queue_update("my_chat_member", {

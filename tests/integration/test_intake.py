@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, next_prompt
+from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, known_group, next_prompt
 
 
 async def start_here(fake: FakeTelegram, member, group) -> None:
@@ -135,6 +135,7 @@ async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot)
 async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
+    known_group(fake, alice)
     fake.send(alice, private, "/partenariat")
     await next_prompt(fake, private)
     fake.send(alice, private, "Alternatiba")
@@ -151,6 +152,7 @@ async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot)
 async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
+    group = known_group(fake, alice)
     fake.send(alice, private, "/partenariat")
     first = await next_prompt(fake, private)
     await answer(fake, alice, private, first, "Alternatve")
@@ -175,8 +177,9 @@ async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
     assert "24 mois" in new_summary.plain_text
     fake.press(alice, new_summary, "✅ Valider")
     await fake.next_message(private)
-    fake.send(alice, private, "/demande 1")
-    assert "Sur plusieurs années" in (await fake.next_message(private)).plain_text
+    await fake.next_message(group)  # the card
+    fake.send(alice, group, "/demande 1")
+    assert "Sur plusieurs années" in (await fake.next_message(group)).plain_text
 
 
 async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot) -> None:
@@ -230,6 +233,7 @@ async def test_commands_are_registered_in_french(fake: FakeTelegram, bot) -> Non
 async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
+    group = known_group(fake, alice)
     fake.send(alice, private, "/partenariat")
     await next_prompt(fake, private)
     fake.send(alice, private, "Alternatiba")
@@ -249,6 +253,7 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     confirm = fake.updates[-1]
     await bot.application.process_update(Update.de_json(confirm, bot.application.bot))
     await fake.idle()
-    fake.send(alice, private, "/demandes")
-    listing = await fake.next_message(private)
+    await fake.next_message(group)  # the card, posted once
+    fake.send(alice, group, "/demandes")
+    listing = await fake.next_message(group)
     assert "(1)" in listing.plain_text and "n°2" not in listing.plain_text

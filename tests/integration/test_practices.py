@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, next_prompt
+from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, known_group, next_prompt
 
 
 def reminders(fake: FakeTelegram, chat) -> list[str]:
@@ -16,6 +16,7 @@ def reminders(fake: FakeTelegram, chat) -> list[str]:
 async def test_a_company_request_meets_its_reminders_right_after_the_answer(fake: FakeTelegram, bot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
+    group = known_group(fake, alice)
     fake.send(alice, private, "/partenariat")
     await answer(fake, alice, private, await next_prompt(fake, private), COMPANY_REQUEST[0])
     kind = await next_prompt(fake, private)
@@ -40,7 +41,7 @@ async def test_a_company_request_meets_its_reminders_right_after_the_answer(fake
     assert any("Parler des attentes" in r for r in shown)  # expectations left empty
     assert any("Prendre le temps de se rencontrer" in r for r in shown)  # they came to us
     fake.press(alice, summary, "✅ Valider")
-    card = await fake.next_message(private)
+    card = await fake.next_message(group)
     assert "Points de vigilance" in card.plain_text
     assert "• Légèreté dans l'attachement" in card.plain_text
     assert "• Convenir ensemble « sur quel terrain on joue »" in card.plain_text
@@ -49,11 +50,12 @@ async def test_a_company_request_meets_its_reminders_right_after_the_answer(fake
 async def test_a_one_off_association_request_calls_for_no_reminder(fake: FakeTelegram, bot) -> None:
     bob = fake.add_user("Bob")
     private = fake.private_chat(bob)
+    group = known_group(fake, bob)
     fake.send(bob, private, "/partenariat")
     summary = await fill(fake, bob, private, ONE_OFF_REQUEST)
     assert [r for r in reminders(fake, private) if "cercle cœur" not in r] == []
     fake.press(bob, summary, "✅ Valider")
-    assert "Points de vigilance" in (await fake.next_message(private)).plain_text  # carried by the core circle
+    assert "Points de vigilance" in (await fake.next_message(group)).plain_text  # carried by the core circle
 
 
 async def test_the_catalogue_is_browsed_with_buttons(fake: FakeTelegram, bot) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.logs import REDACTED, RedactSecrets, setup_logging
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.conversation import ONE_OFF_REQUEST, fill, known_group, next_prompt
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def all_logs(fake: FakeTelegram, caplog: pytest.LogCaptureFixture):
 async def test_a_full_scenario_with_telegram_faults_logs_no_token(fake: FakeTelegram, bot, all_logs) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
+    known_group(fake, alice)
     fake.fail_next("sendMessage", 500, "Internal Server Error")
     fake.send(alice, private, "/partenariat")
     await fake.idle()

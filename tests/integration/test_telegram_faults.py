@@ -15,7 +15,7 @@ from bot.storage.chat_migration import CHAT_COLUMNS
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.fake_telegram.server import NOT_MODIFIED
 from tests.integration.conftest import RunningBot, settings_for
-from tests.integration.conversation import next_prompt
+from tests.integration.conversation import known_group, next_prompt
 from tests.integration.test_consent import (
     PROPOSAL,
     Scene,
@@ -71,6 +71,7 @@ async def private_flow(fake: FakeTelegram) -> tuple[FakeUser, FakeChat]:
     """Bea starts a request in private and is asked its first question."""
     bea = fake.add_user("Bea")
     private = fake.private_chat(bea)
+    known_group(fake, bea)
     fake.send(bea, private, "/partenariat")
     await next_prompt(fake, private)
     return bea, private

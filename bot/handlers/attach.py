@@ -1,0 +1,97 @@
+"""A request filed without a group (in private, before a request always had one) joins a group.
+
+Its author types /rattacher 3 in private; the request moves, once, to one of the groups the
+author is a member of, takes that group's next number, and its card is posted there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Chat, Update
+from telegram.error import TelegramError
+
+from bot.core.texts import Html, render
+from bot.handlers import groups, intake, topics
+from bot.handlers import render as ui
+from bot.handlers.arguments import request_number
+from bot.handlers.edits import unchanged_ok
+from bot.services import BotContext
+from bot.storage import chats, requests
+from bot.storage.requests import PartnershipRequest
+
+logger = logging.getLogger(__name__)
+
+
+async def _orphan(context: BotContext, user_id: int, number: int) -> PartnershipRequest | None:
+    """The member's request n°``number`` filed in their private chat (its id is theirs)."""
+    request = await requests.by_number(context.services.database, user_id, number)
+    return request if request is not None and request.author_id == user_id else None
+
+
+async def rattacher(update: Update, context: BotContext) -> None:
+    """Attach one of the member's requests without a group to one of their groups (/rattacher 3)."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    texts = context.services.messages.groups
+    if chat.type != Chat.PRIVATE:
+        await message.reply_html(texts.attach_private_only)
+        return
+    number = request_number(context.args)
+    if number is None:
+        await message.reply_html(texts.attach_usage)
+        return
+    request = await _orphan(context, user.id, number)
+    if request is None:
+        await message.reply_html(render(texts.attach_not_found, number=number))
+        return
+    try:
+        found = await groups.member_groups(context, user.id)
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram for the groups of %s: %s", user.id, error)
+        await message.reply_html(texts.try_again)
+        return
+    if not found:
+        await message.reply_html(texts.no_group)
+    elif len(found) == 1:
+        await message.reply_html(await _attach(update, context, request, found[0][0]))
+    else:
+        keyboard = groups.keyboard(found, lambda chat_id: ui.AttachRequest(number=number, chat_id=chat_id))
+        await message.reply_html(render(texts.attach_choose, number=number), reply_markup=keyboard)
+
+
+async def press(update: Update, context: BotContext) -> None:
+    """Attach the request to the group pressed, after checking it is still the author's to attach."""
+    query, chat = update.callback_query, update.effective_chat
+    texts = context.services.messages.groups
+    payload = ui.on_its_message(query)
+    request = None
+    if payload is not None and chat.type == Chat.PRIVATE:
+        request = await _orphan(context, query.from_user.id, payload.number)
+    if request is None or await chats.title(context.services.database, payload.chat_id) is None:
+        await query.answer(context.services.messages.intake.stale_button, show_alert=True)
+        return
+    try:
+        member = await groups.is_member(context, payload.chat_id, query.from_user.id)
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram whether %s is in %s: %s", query.from_user.id, payload.chat_id, error)
+        await query.answer(texts.try_again_alert, show_alert=True)
+        return
+    if not member:
+        await query.answer(texts.not_a_member, show_alert=True)
+        return
+    done = await _attach(update, context, request, payload.chat_id)
+    await query.answer()
+    await unchanged_ok(query.edit_message_text(done, reply_markup=None))
+
+
+async def _attach(update: Update, context: BotContext, request: PartnershipRequest, chat_id: int) -> Html:
+    """Move the request to the group and post its card there; what the author is told."""
+    services = context.services
+    thread_id = await topics.thread_for(context, chat_id, None)
+    async with services.database.transaction(update.update_id) as connection:
+        number = await requests.attach(connection, request, chat_id, thread_id)
+    if number is None:  # attached meanwhile (a double press)
+        return Html(services.messages.intake.stale_button)
+    await intake.present(context, await requests.by_number(services.database, chat_id, number))
+    group = await chats.title(services.database, chat_id) or ""
+    return render(services.messages.groups.attached, number=request.number, new_number=number, group=group)

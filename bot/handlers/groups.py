@@ -1,0 +1,80 @@
+"""The groups the bot knows, and in which of them a member is, for what starts in private.
+
+A group is known from any update the bot receives there (a command, a button, a reply) and
+from ``my_chat_member`` when the bot is added; it is forgotten for private starts when the bot
+is removed. Membership is asked of Telegram (getChatMember) at each private start: a member who
+left a group must not file requests for it. A failure to ask (a timeout, a 5xx) is not an
+answer: callers tell the member to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from telegram import Chat, ChatMember, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import BadRequest, Forbidden
+
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import chats
+
+MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+GROUP_TYPES = {Chat.GROUP, Chat.SUPERGROUP}
+_SEEN = "groups_seen"  # bot_data: chat id -> (type, title) as last recorded
+
+
+def _belongs(member: ChatMember) -> bool:
+    return member.status in MEMBER_STATUSES or getattr(member, "is_member", False)
+
+
+async def note(update: Update, context: BotContext) -> None:
+    """Remember the group any update comes from (written only when its type or title changed)."""
+    chat = update.effective_chat
+    if chat is None or chat.type not in GROUP_TYPES or update.my_chat_member is not None:
+        return
+    seen = context.bot_data.setdefault(_SEEN, {})
+    if seen.get(chat.id) != (chat.type, chat.title):
+        await chats.remember(context.services.database, chat.id, chat.type, chat.title)
+        seen[chat.id] = (chat.type, chat.title)
+
+
+async def bot_membership(update: Update, context: BotContext) -> None:
+    """The bot was added to a group (it is known from now on) or removed from it."""
+    change = update.my_chat_member
+    chat = change.chat
+    if chat.type not in GROUP_TYPES:
+        return
+    context.bot_data.setdefault(_SEEN, {}).pop(chat.id, None)
+    if _belongs(change.new_chat_member):
+        await chats.remember(context.services.database, chat.id, chat.type, chat.title)
+        await chats.mark_left(context.services.database, chat.id, left=False)
+    else:
+        await chats.mark_left(context.services.database, chat.id)
+
+
+async def is_member(context: BotContext, chat_id: int, user_id: int) -> bool:
+    """Whether Telegram counts the user among the group's members; raises TelegramError when
+    Telegram could not say (a timeout, a server error)."""
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except Forbidden:  # the bot is no longer in that group
+        await chats.mark_left(context.services.database, chat_id)
+        return False
+    except BadRequest:  # no such chat, or no such user there
+        return False
+    return _belongs(member)
+
+
+async def member_groups(context: BotContext, user_id: int) -> list[tuple[int, str]]:
+    """The known groups where the user is a member, as (chat id, title); raises TelegramError
+    when Telegram could not say for one of them."""
+    known = await chats.known_groups(context.services.database)
+    answers = await asyncio.gather(*(is_member(context, chat_id, user_id) for chat_id, _ in known))
+    return [group for group, member in zip(known, answers, strict=True) if member]
+
+
+def keyboard(groups: list[tuple[int, str]], payload: Callable[[int], ui.Payload]) -> InlineKeyboardMarkup:
+    """One button per group, each carrying ``payload(chat id)``."""
+    return InlineKeyboardMarkup([[ui.button(title, payload(chat_id))] for chat_id, title in groups])

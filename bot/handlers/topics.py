@@ -1,0 +1,100 @@
+"""Forum topics: every message of a flow, a round or a follow-up stays in its topic.
+
+In a forum supergroup a message without ``message_thread_id`` lands in General, so each row
+that sends (a flow, a request, a round, an outbox delivery) keeps the topic it belongs to.
+What starts outside any topic (in private, in General) goes to the group's home topic, which
+an admin chooses by typing /sujet in it. When Telegram no longer takes a topic (deleted,
+closed), the rate limiter every call goes through sends the message to General instead, the
+topic is forgotten, and the admins hear of it once if it was the home topic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Chat, Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application
+
+from bot.core.texts import join, render
+from bot.handlers import outbox, permissions
+from bot.handlers import render as ui
+from bot.services import BotContext
+from bot.storage import chats
+from bot.storage import outbox as queued
+from bot.storage import topics as store
+
+logger = logging.getLogger(__name__)
+
+# Telegram's answers (after PTB drops "Bad Request: ") for a topic it will not take.
+LOST_TOPIC_ERRORS = {"message thread not found", "topic_closed", "topic_deleted"}
+
+
+def thread_of(message: Message | None) -> int | None:
+    """The forum topic a message is in; None in General, in a group without topics, in private."""
+    return message.message_thread_id if message is not None and message.is_topic_message else None
+
+
+def replied(message: Message) -> Message | None:
+    """The message this one answers. In a topic Telegram shows every message as a reply to the
+    topic's creation message: that one is not an answer to anybody."""
+    reply = message.reply_to_message
+    if reply is None or (message.is_topic_message and reply.message_id == message.message_thread_id):
+        return None
+    return reply
+
+
+async def thread_for(context: BotContext, chat_id: int, here: int | None, fallback: int | None = None) -> int | None:
+    """Where a card or a proposal goes: the topic it was started in, else the group's home
+    topic, else ``fallback`` (the topic of what it follows), else General."""
+    if here is not None:
+        return here
+    home = await store.home(context.services.database, chat_id)
+    return home if home is not None else fallback
+
+
+def is_lost_topic(error: TelegramError) -> bool:
+    return isinstance(error, BadRequest) and error.message.lower() in LOST_TOPIC_ERRORS
+
+
+async def topic_lost(application: Application, chat_id: int, thread_id: int) -> None:
+    """Telegram refused a topic: nothing goes there any more; the admins are told once if it
+    was the home topic (the rate limiter sends the refused message to General meanwhile)."""
+    services = application.bot_data.get("services")
+    if services is None:
+        return
+    logger.warning("Topic %s of chat %s is deleted or closed: its messages go to General", thread_id, chat_id)
+    if await store.forget(services.database, chat_id, thread_id):
+        application.job_queue.run_once(_tell_admins, 0, data=chat_id, name=f"topic-lost-{chat_id}")
+
+
+async def _tell_admins(context: BotContext) -> None:
+    """Tell the group's admins, in General, that their home topic is gone."""
+    chat_id = context.job.data
+    try:
+        administrators = await context.bot.get_chat_administrators(chat_id)
+    except TelegramError:
+        administrators = ()
+    admins = [ui.mention(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
+    text = render(context.services.messages.topics.home_lost, admins=join(admins, ", "))
+    async with context.services.database.transaction() as connection:
+        await queued.enqueue(connection, chat_id, [text])
+    outbox.kick(context.job_queue)
+
+
+async def sujet(update: Update, context: BotContext) -> None:
+    """Choose the group's home topic (/sujet typed in it), or General again (/sujet in General)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    services = context.services
+    texts = services.messages.topics
+    if chat.type != Chat.SUPERGROUP or not chat.is_forum:
+        await message.reply_html(texts.not_a_forum)
+        return
+    if not await permissions.is_chat_admin(context, chat, user.id):
+        await message.reply_html(texts.admins_only)
+        return
+    thread_id = thread_of(message)
+    await chats.remember(services.database, chat.id, chat.type, chat.title)
+    async with services.database.transaction(update.update_id) as connection:
+        await store.set_home(connection, chat.id, thread_id)
+    await message.reply_html(texts.home_set if thread_id is not None else texts.home_reset)
