@@ -102,6 +102,8 @@ class IntakeTexts(_Texts):
     saved: Template("number")
     saved_and_posted: Template("number", "group")
     card: Template("number", "lines", "author", "title")
+    # Telegram could not be asked whether a deep link's member is in its group (issue 15, item 18).
+    membership_unknown: Template()
 
 
 class RequestListTexts(_Texts):

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
-from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.helpers import create_deep_linked_url
 
@@ -23,7 +22,7 @@ from bot.core.flows import (
     Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Text,
 )
 from bot.core.texts import Html, join, render
-from bot.handlers import amend, consent, practices
+from bot.handlers import amend, consent, permissions, practices
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
@@ -36,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 FLOW_ID = "demande_partenariat"
 DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in private
-MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 
 
 # --- starting ----------------------------------------------------------------------------
@@ -131,12 +129,11 @@ async def start_private(update: Update, context: BotContext) -> bool:
         return True
     # Anyone can type a deep link: only the group's members may file a request for it.
     try:
-        member = await context.bot.get_chat_member(group_id, user.id)
-        allowed = member.status in MEMBER_STATUSES or getattr(member, "is_member", False)
-        group = await context.bot.get_chat(group_id) if allowed else None
-    except TelegramError:
-        allowed = False
-    if not allowed:
+        group = await permissions.group_of_member(context, group_id, user.id)
+    except permissions.MembershipUnknown:
+        await message.reply_html(services.messages.intake.membership_unknown)
+        return True
+    if group is None:
         await message.reply_html(services.messages.intake.not_a_member)
         return True
     # The group's title names it in this private chat, even if nobody typed a command there yet.

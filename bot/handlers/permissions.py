@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Chat
-from telegram.error import TelegramError
+from telegram.constants import ChatMemberStatus
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.services import BotContext
+
+logger = logging.getLogger(__name__)
+
+MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+
+
+class MembershipUnknown(Exception):
+    """Telegram could not be asked (a timeout, a 5xx, no network): nobody knows yet."""
 
 
 def is_configured_admin(context: BotContext, user_id: int) -> bool:
@@ -27,3 +38,21 @@ async def is_chat_admin(context: BotContext, chat: Chat, user_id: int) -> bool:
     except TelegramError:
         return False
     return any(member.user.id == user_id for member in administrators)
+
+
+async def group_of_member(context: BotContext, group_id: int, user_id: int) -> Chat | None:
+    """The group, if Telegram answers that the user is one of its members; None if it answers no.
+
+    Only Telegram's actual answer decides: a refusal (400: no such member or chat, 403: the bot
+    is not in the group) means no, and a failure to ask raises ``MembershipUnknown``.
+    """
+    try:
+        member = await context.bot.get_chat_member(group_id, user_id)
+        if not (member.status in MEMBER_STATUSES or getattr(member, "is_member", False)):
+            return None
+        return await context.bot.get_chat(group_id)
+    except (BadRequest, Forbidden):
+        return None
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram whether %s is a member of %s: %r", user_id, group_id, error)
+        raise MembershipUnknown from error
