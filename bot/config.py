@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     rate_limit_group_per_minute: Annotated[float, Field(ge=0)] = 20
     rate_limit_max_retries: Annotated[int, Field(ge=0)] = 3
     polling_timeout: Annotated[int, Field(ge=0)] = 30
+    # Updates of different chats handled at the same time (each chat's stay in order): a busy
+    # group waiting out its rate limit slows nobody else.
+    concurrent_updates: Annotated[int, Field(ge=1)] = 16
     # A call to Telegram that takes longer (to connect, send or answer) fails with TimedOut:
     # a question is then asked again by the member, an outcome or summary is retried.
     telegram_timeout_seconds: Annotated[float, Field(gt=0)] = 10

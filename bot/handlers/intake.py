@@ -40,7 +40,10 @@ DEEP_LINK_PREFIX = "g"  # /start g<group chat id>: fill the group's request in p
 # --- starting ----------------------------------------------------------------------------
 
 
-async def _start_flow(update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int) -> None:
+async def _start_flow(
+    update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int,
+    answer: ui.Acknowledge | None = None,
+) -> None:
     """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id``."""
     services = context.services
     version, engine = await services.catalog.active(FLOW_ID, origin_chat_id)
@@ -50,6 +53,7 @@ async def _start_flow(update: Update, context: BotContext, chat: Chat, user: Use
     )
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
+    await ui.acknowledge(answer)
     intro = Html(engine.flow.intro)
     if chat.type == Chat.PRIVATE:
         intake = services.messages.intake
@@ -108,8 +112,8 @@ async def answer_here(update: Update, context: BotContext) -> None:
     if await sessions.get(context.services.database, chat.id, query.from_user.id) is not None:
         await query.answer(texts.stale_button, show_alert=True)
         return
-    await _start_flow(update, context, chat, query.from_user, origin_chat_id=chat.id)
-    await query.answer()  # after the flow is stored, as every acknowledgement
+    # Answered once the flow is stored, as every acknowledgement, and before its messages.
+    await _start_flow(update, context, chat, query.from_user, origin_chat_id=chat.id, answer=query.answer)
     await unchanged_ok(query.edit_message_reply_markup(None))
 
 
@@ -148,30 +152,36 @@ async def start_private(update: Update, context: BotContext) -> bool:
 
 async def _advance(
     update: Update, context: BotContext, session: FlowSession, action: Input,
-    reply_to: Message | None = None,
+    reply_to: Message | None = None, answer: ui.Acknowledge | None = None,
 ) -> bool:
-    """Apply one input to a member's flow and show what comes next; False if it was refused."""
+    """Apply one input to a member's flow and show what comes next; False if it was refused.
+
+    ``answer`` (a press's) is called once the input is stored, before any message is sent.
+    """
     services = context.services
     engine = await view.engine(context, session)
     turn = engine.advance(session.state, action, services.today())
     if turn.error is not None:
+        await ui.acknowledge(answer)
         await view.show(context, session, engine, reply_to=reply_to, error=turn.error)
         return False
     if turn.done:
         # A flow opened by /modifier amends its request instead of filing a new one.
-        if not await amend.submit(update, context, session, engine, turn.state.answers):
-            await _submit(update, context, session, engine, turn.state.answers)
+        if not await amend.submit(update, context, session, engine, turn.state.answers, answer):
+            await _submit(update, context, session, engine, turn.state.answers, answer)
         return True
     session = replace(session, state=turn.state)
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
+    await ui.acknowledge(answer)
     await practices.send_reminders(context, session.chat_id, turn.reminders)
     await view.show(context, session, engine, reply_to=reply_to)
     return True
 
 
 async def _submit(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
+    answer: ui.Acknowledge | None = None,
 ) -> None:
     """Store the validated request, end the flow, and present the request to its group."""
     services = context.services
@@ -190,6 +200,7 @@ async def _submit(
             answers=answers,
         )
         await sessions.delete(connection, session.chat_id, session.user_id)
+    await ui.acknowledge(answer)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
         group = await chats.title(services.database, session.origin_chat_id) or ""
@@ -342,8 +353,7 @@ async def press(update: Update, context: BotContext) -> None:
         return
     # Answered only once the answer is stored: a member who saw the press taken must find it
     # taken, even if the bot dies right after.
-    advanced = await _advance(update, context, session, action)
-    await query.answer()
+    advanced = await _advance(update, context, session, action, answer=query.answer)
     if advanced:
         # The question is answered: its buttons must not be pressed again.
         await unchanged_ok(query.edit_message_reply_markup(None))

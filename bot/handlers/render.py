@@ -8,6 +8,7 @@ the press against the database.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import lru_cache, partial
 from typing import Annotated, Literal, Union
 
@@ -159,6 +160,18 @@ def on_its_message(query: CallbackQuery, *, same_kind: bool = False) -> Payload 
     if payload is not None and any(type(c) is type(payload) if same_kind else c == payload for c in carried):
         return payload
     return None
+
+
+# Answers the button press being handled. Called right after its change is committed and
+# before anything else is sent: a send may wait seconds for its group's rate limit, and
+# Telegram gives up on an unanswered press after about 15 s.
+Acknowledge = Callable[[], Awaitable[object]]
+
+
+async def acknowledge(answer: Acknowledge | None) -> None:
+    """Answer the press, when there is one to answer (a command has none)."""
+    if answer is not None:
+        await answer()
 
 
 def mention(user_id: int, name: str) -> Html:
