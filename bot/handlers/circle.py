@@ -7,7 +7,8 @@ the person's messages with ``/cercle ajouter`` (or ``retirer``). A member may as
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatID
 
 from bot.core.consent import Member
 from bot.core.consent_texts import CircleTexts, CoordinationTexts
@@ -65,6 +66,22 @@ async def _show(update: Update, context: BotContext, roster: Roster) -> None:
     await update.effective_message.reply_html(text)
 
 
+# Accounts Telegram uses as senders that are nobody: 777000 forwards a channel's posts into its
+# discussion group (not flagged is_bot), the others stand for a channel or an anonymous admin.
+NOT_PEOPLE = frozenset({ChatID.SERVICE_CHAT, ChatID.FAKE_CHANNEL, ChatID.ANONYMOUS_ADMIN})
+
+
+def _replied_to(message: Message) -> Message | None:
+    """The message an admin replied to, if they did: in a forum topic, Telegram makes every
+    message that replies to nothing a reply to the topic's creation message."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None or (
+        message.is_topic_message and replied.message_id == message.message_thread_id
+    ):
+        return None
+    return replied
+
+
 async def _change(update: Update, context: BotContext, roster: Roster, *, add: bool) -> None:
     """Add or remove the author of the replied-to message (admins only)."""
     message, chat = update.effective_message, update.effective_chat
@@ -73,12 +90,13 @@ async def _change(update: Update, context: BotContext, roster: Roster, *, add: b
     if not await permissions.is_chat_admin(context, chat, update.effective_user.id):
         await message.reply_html(circle_texts.admins_only)
         return
-    target = message.reply_to_message.from_user if message.reply_to_message else None
-    if target is None:
+    replied = _replied_to(message)
+    if replied is None or replied.from_user is None:
         command = " ".join(message.text.split()[:2])
         await message.reply_html(render(circle_texts.reply_needed, command=command))
         return
-    if target.is_bot:
+    target = replied.from_user
+    if target.is_bot or target.id in NOT_PEOPLE or replied.sender_chat is not None:
         await message.reply_html(circle_texts.not_a_person)
         return
     member = Member(target.id, target.full_name)
