@@ -17,7 +17,7 @@ from bot.handlers import consent
 from bot.handlers import consent_views as views
 from bot.handlers import permissions
 from bot.handlers import render as ui
-from bot.handlers.edits import unchanged_ok
+from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.services import BotContext
 from bot.storage import chats, circles
 from bot.storage.circles import Roster
@@ -139,7 +139,7 @@ async def _ask_to_join(update: Update, context: BotContext) -> None:
 async def join_press(update: Update, context: BotContext) -> None:
     """Accept or refuse a request to join the core circle (admins only)."""
     query, chat = update.callback_query, update.effective_chat
-    payload = ui.on_its_message(query)
+    payload = ui.on_its_message(query, database_checks=True)  # the join request's row decides
     texts = context.services.library.consent.circle
     if payload is None:
         await query.answer(texts.join_gone, show_alert=True)
@@ -156,6 +156,6 @@ async def join_press(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     template = texts.join_accepted if payload.answer == "yes" else texts.join_refused
-    await unchanged_ok(query.edit_message_text(render(
+    await unchanged_ok(edit_pressed(query, render(
         template, member=ui.mention(member.user_id, member.name), admin=query.from_user.full_name
     )))

@@ -25,7 +25,7 @@ from bot.core.texts import Html, join, render
 from bot.handlers import amend, consent, permissions, practices
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
-from bot.handlers.edits import unchanged_ok
+from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.services import BotContext
 from bot.storage import amendments, chats, requests, sessions
 from bot.storage.requests import PartnershipRequest
@@ -319,7 +319,7 @@ def _action(engine: FlowEngine, session: FlowSession, press: ui.FlowPress) -> In
 async def press(update: Update, context: BotContext) -> None:
     """Handle a button under a question or a summary, after checking who pressed what."""
     query = update.callback_query
-    payload = ui.on_its_message(query)
+    payload = ui.on_its_message(query, database_checks=True)  # the session's token and step decide
     services = context.services
     texts = services.messages.intake
     session = None if payload is None else await sessions.by_token(services.database, payload.token)
@@ -340,12 +340,12 @@ async def press(update: Update, context: BotContext) -> None:
             ui.edit_menu_keyboard(engine, services.messages, session.token, session.state)
             if payload.action == "menu" else ui.summary_keyboard(services.messages, session.token)
         )
-        await unchanged_ok(query.edit_message_reply_markup(markup))
+        await unchanged_ok(edit_pressed(query, None, markup))
         return
     if payload.action == "cancel":
         outcome = await _drop(update, context, session)
         await query.answer()
-        await unchanged_ok(query.edit_message_text(outcome))
+        await unchanged_ok(edit_pressed(query, outcome))
         return
     action = _action(engine, session, payload)
     if action is None:
@@ -356,4 +356,4 @@ async def press(update: Update, context: BotContext) -> None:
     advanced = await _advance(update, context, session, action, answer=query.answer)
     if advanced:
         # The question is answered: its buttons must not be pressed again.
-        await unchanged_ok(query.edit_message_reply_markup(None))
+        await unchanged_ok(edit_pressed(query, None))

@@ -1053,6 +1053,20 @@ class FakeTelegram:
         })
 
     # ----------------------------------------------------------------------------------------
+    # presses on old messages (issue 15, item 9)
+    # ----------------------------------------------------------------------------------------
+
+    def press_on_old_message(self, user: FakeUser, message: BotMessage, callback_data: str) -> str:
+        """Press a button of a message too old for Telegram to show the bot: the query carries
+        an inaccessible message (its chat and id, date 0; no text, no buttons)."""
+        query_id = self.press_data(user, message, callback_data)
+        query = self._queries[query_id]
+        query["message"] = {"chat": query["message"]["chat"], "message_id": message.message_id, "date": 0}
+        update = next(u for u in reversed(self._pending) if u.get("callback_query", {}).get("id") == query_id)
+        update["callback_query"] = copy.deepcopy(query)
+        return query_id
+
+    # ----------------------------------------------------------------------------------------
     # fault injection
     # ----------------------------------------------------------------------------------------
 
