@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # a day's follow-ups go out.
     review_check_minutes: Annotated[float, Field(gt=0)] = 5
     review_post_hour: Annotated[int, Field(ge=0, le=23)] = 10
+    # Flow uploads (/flux), which any group's admins can send (docs/flux.md): the time one
+    # file's parse may take, uploads per chat in 24 hours, and uploaded versions kept per chat
+    # (the oldest no request or member uses are forgotten first).
+    flow_upload_parse_seconds: Annotated[float, Field(gt=0)] = 10
+    flow_uploads_per_day: Annotated[int, Field(ge=1)] = 10
+    flow_versions_kept: Annotated[int, Field(ge=1)] = 20
 
     # Webhook mode, for hosting behind HTTPS: set WEBHOOK_URL and Telegram pushes updates to
     # it instead of being polled. The secret is checked on every request (403 otherwise).

@@ -58,8 +58,11 @@ class Library:
 
     def parse_flow(self, text: str | bytes, file: str, *, check_practices: bool = True) -> Flow:
         """Validate a flow file's text; raise :class:`InvalidFile` with every fault."""
-        context = {"practices": self.practices.ids()} if check_practices else None
-        return load(Flow, text, file, self.validation, context)
+        return load(Flow, text, file, self.validation, self.flow_context(check_practices=check_practices))
+
+    def flow_context(self, *, check_practices: bool = True) -> dict[str, Any] | None:
+        """What validating a flow needs to know besides its text (the practices it may name)."""
+        return {"practices": self.practices.ids()} if check_practices else None
 
 
 def _read(path: Path) -> str:

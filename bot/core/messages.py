@@ -148,6 +148,10 @@ class FlowAdminTexts(_Texts):
     rolled_back: Template("flow", "version")
     unknown_version: Template("flow", "version")
     download_caption: Template("flow", "version")
+    # Limits on uploads (issue 15, item 7; docs/flux.md).
+    too_many_uploads: Template("max")
+    too_many_versions: Template("max")
+    parse_too_slow: Template("file", "seconds")
 
 
 class PrivacyTexts(_Texts):
