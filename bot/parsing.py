@@ -14,8 +14,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bot.core.flows import Flow
-from bot.core.library import Library
-from bot.core.loading import InvalidFile, ValidationTexts, load
+from bot.core.library import Library, read_flow
+from bot.core.loading import InvalidFile, ValidationTexts
+from bot.core.messages import Messages
 
 # A fresh child forked from a small server process: not from the bot, whose threads (SQLite,
 # HTTP) a fork would copy in whatever state they are.
@@ -28,11 +29,12 @@ class ParseTooSlow(Exception):
 
 
 def _parse(
-    answer: Connection, text: bytes, file: str, validation: ValidationTexts, context: dict[str, Any] | None,
+    answer: Connection, text: bytes, file: str, validation: ValidationTexts, messages: Messages,
+    context: dict[str, Any] | None,
 ) -> None:
     """In the child: parse and send back the flow, or the errors found."""
     try:
-        answer.send((load(Flow, text, file, validation, context), None))
+        answer.send((read_flow(text, file, validation, messages, context), None))
     except InvalidFile as invalid:
         answer.send((None, invalid.errors))
     finally:
@@ -43,7 +45,8 @@ async def parse_flow(library: Library, text: bytes, file: str, seconds: float) -
     """``library.parse_flow``, in a child process given ``seconds`` at most."""
     receiver, sender = _PROCESSES.Pipe(duplex=False)
     child = _PROCESSES.Process(
-        target=_parse, args=(sender, text, file, library.validation, library.flow_context()), daemon=True
+        target=_parse, args=(sender, text, file, library.validation, library.messages, library.flow_context()),
+        daemon=True,
     )
     child.start()
     sender.close()

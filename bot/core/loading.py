@@ -242,6 +242,11 @@ def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
     return ", ".join(parts)
 
 
+def error_at(data: Any, loc: Sequence[int | str], file: str, texts: ValidationTexts, message: str) -> LoadError:
+    """An error at ``loc`` in the loaded ``data``, with its line and place as the admin reads them."""
+    return LoadError(file, _line_of(data, loc), _where(data, loc, texts), message)
+
+
 def validate(
     model: type[M], data: Any, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None
 ) -> M:
@@ -257,7 +262,7 @@ def validate(
                 loc.append(str(detail["ctx"]["discriminator"]).strip("'"))
             context = {k: v for k, v in (detail.get("ctx") or {}).items() if isinstance(v, (str, int, float))}
             message = _fault(texts, detail["type"], detail["msg"], **context)
-            errors.append(LoadError(file, _line_of(data, loc), _where(data, loc, texts), message))
+            errors.append(error_at(data, loc, file, texts, message))
         raise InvalidFile(errors, texts) from None
 
 

@@ -8,6 +8,7 @@ changes nothing, and members in the middle of a flow finish it on the version th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from telegram import Chat, InputFile, Update
@@ -15,7 +16,7 @@ from telegram import Chat, InputFile, Update
 from bot import parsing
 from bot.core.library import load_library
 from bot.core.loading import MAX_FILE_BYTES, InvalidFile, LoadError
-from bot.core.texts import Html, join, render
+from bot.core.texts import Html, join, render, shorten
 from bot.handlers import permissions
 from bot.handlers.arguments import number as typed_number
 from bot.services import BotContext
@@ -23,6 +24,9 @@ from bot.storage import flows as flow_store
 from bot.storage.flows import GLOBAL_SCOPE, FlowVersion
 
 MAX_ERRORS_SHOWN = 15  # a Telegram message holds 4096 characters
+# 15 errors (file, place and message) and the heading fit in one message.
+MAX_PLACE_CHARACTERS = 40
+MAX_ERROR_CHARACTERS = 140
 
 
 def _scope(chat: Chat) -> int:
@@ -44,8 +48,18 @@ async def _allowed(update: Update, context: BotContext) -> bool:
 
 
 def _errors(context: BotContext, invalid: InvalidFile) -> Html:
+    """The errors as one Telegram message: at most MAX_ERRORS_SHOWN, each with its place and
+    message shortened (a long key is quoted in its error), so that the report always fits."""
     texts = context.services.messages.flows
-    lines = [render(texts.error_line, error=line) for line in invalid.lines()[:MAX_ERRORS_SHOWN]]
+    ellipsis = context.services.messages.flow.ellipsis
+    lines = [
+        render(texts.error_line, error=replace(
+            error, file=shorten(error.file, MAX_PLACE_CHARACTERS, ellipsis),
+            where=shorten(error.where, MAX_PLACE_CHARACTERS, ellipsis),
+            message=shorten(error.message, MAX_ERROR_CHARACTERS, ellipsis),
+        ).render(invalid.texts))
+        for error in invalid.errors[:MAX_ERRORS_SHOWN]
+    ]
     if len(invalid.errors) > MAX_ERRORS_SHOWN:
         lines.append(render(texts.more_errors, count=len(invalid.errors) - MAX_ERRORS_SHOWN))
     return join(lines)

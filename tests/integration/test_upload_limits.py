@@ -108,3 +108,24 @@ async def test_versions_kept_per_chat_are_capped_sparing_those_in_use(fake: Fake
         ]
     finally:
         await bot.stop()
+
+
+async def test_an_upload_telegram_could_not_show_is_refused_and_its_report_always_fits(
+    fake: FakeTelegram, bot: RunningBot,
+) -> None:
+    chair = fake.add_user("Claude")
+    group = fake.add_group("GL Gard", [chair], admins=[chair])
+    faults = bot.application.bot_data["library"].validation.faults
+
+    broken = reworded().replace(NEW_QUESTION.encode(), b"Comment s'appelle<br>le partenaire ?")
+    fake.send_document(chair, group, "demande_partenariat.yaml", broken, caption="/flux")
+    refusal = await fake.next_message(group)
+    assert faults["html_tag"].format(tag="br") in refusal.plain_text
+    assert await rows(bot, "SELECT COUNT(*) FROM flow_versions WHERE source = 'upload'") == [(0,)]
+
+    # Twenty unknown fields with keys of 1000 characters: each is quoted in its error.
+    long_keys = b"".join(b"%s%02d: 1\n" % (b"k" * 1000, n) for n in range(20))
+    fake.send_document(chair, group, "demande_partenariat.yaml", reworded() + long_keys, caption="/flux")
+    report = await fake.next_message(group)
+    assert faults["extra_forbidden"] in report.plain_text
+    assert len(report.plain_text) <= 4096
