@@ -129,7 +129,8 @@ class HandledQueue(asyncio.Queue):
 
     def finished(self, update: object) -> None:
         if isinstance(update, Update) and self._in_hand.pop(update.update_id, None) is not None:
-            self._done.add(update.update_id)
+            if not self.acknowledge_each:  # a webhook's answer acknowledged it for good
+                self._done.add(update.update_id)
             self._progress.set()
             self._progress = asyncio.Event()
 
