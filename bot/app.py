@@ -26,12 +26,13 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     JobQueue,
     MessageHandler,
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.catalog import FlowCatalog
 from bot.config import Settings
@@ -135,40 +136,59 @@ class StartingApplication(Application):
             raise
 
 
-def build_application(settings: Settings, library: Library, *, request: BaseRequest | None = None) -> Application:
-    """The bot's application; ``request`` replaces HTTP to Telegram (the benchmark answers in process)."""
-    builder = (
-        ApplicationBuilder()
-        .application_class(StartingApplication)
-        .token(settings.telegram_bot_token.get_secret_value())
-        .context_types(ContextTypes(context=BotContext))
-        .defaults(Defaults(
+def _bot(settings: Settings, ledger: redelivery.HandledQueue, request: BaseRequest | None) -> ExtBot:
+    """The bot, built here rather than by ApplicationBuilder: its polls confirm only finished updates."""
+    if request is None:
+        # A call that hangs ends in TimedOut (the outbox sends its message again); tests shorten it.
+        timeout = settings.telegram_timeout_seconds
+        request = HTTPXRequest(
+            connection_pool_size=256, connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout
+        )
+        get_updates_request = HTTPXRequest(connection_pool_size=1)  # PTB's own for polling
+    else:
+        get_updates_request = request
+    urls = {
+        name: value for name, value in (
+            ("base_url", settings.telegram_base_url), ("base_file_url", settings.telegram_base_file_url)
+        ) if value
+    }
+    return redelivery.AcknowledgingBot(
+        ledger,
+        token=settings.telegram_bot_token.get_secret_value(),
+        defaults=Defaults(
             parse_mode=ParseMode.HTML,
             tzinfo=settings.zone,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             allow_sending_without_reply=True,
-        ))
-        .rate_limiter(migration.FollowingRateLimiter(
+        ),
+        rate_limiter=migration.FollowingRateLimiter(
             overall_max_rate=settings.rate_limit_overall_per_second,
             group_max_rate=settings.rate_limit_group_per_minute,
             max_retries=settings.rate_limit_max_retries,
-        ))
-        # Telegram's updates are confirmed only once handled: a crash loses none of them.
-        .update_queue(redelivery.HandledQueue())
+        ),
+        request=request,
+        get_updates_request=get_updates_request,
+        **urls,
+    )
+
+
+def build_application(settings: Settings, library: Library, *, request: BaseRequest | None = None) -> Application:
+    """The bot's application; ``request`` replaces HTTP to Telegram (the benchmark answers in process)."""
+    # Telegram's updates are confirmed only once handled: a crash loses none of them. Different
+    # chats' updates run concurrently, each chat's in order (bot/handlers/redelivery.py).
+    ledger = redelivery.HandledQueue(acknowledge_each=bool(settings.webhook_url))
+    application = (
+        ApplicationBuilder()
+        .application_class(StartingApplication)
+        .bot(_bot(settings, ledger, request))
+        .context_types(ContextTypes(context=BotContext))
+        .update_queue(ledger)
+        .concurrent_updates(redelivery.ChatOrderedProcessor(ledger, settings.concurrent_updates))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .build()
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    else:
-        # A call that hangs ends in TimedOut (the outbox sends its message again); tests shorten it.
-        timeout = settings.telegram_timeout_seconds
-        builder = builder.connect_timeout(timeout).read_timeout(timeout).write_timeout(timeout)
-    if settings.telegram_base_url:
-        builder = builder.base_url(settings.telegram_base_url)
-    if settings.telegram_base_file_url:
-        builder = builder.base_file_url(settings.telegram_base_file_url)
-    application = builder.build()
+    redelivery.require_acknowledgement(application)
     # A group that became a supergroup: the limiter moves its rows before calling again.
     application.bot.rate_limiter.on_migrated = partial(migration.follow, application)
     # A forum topic deleted or closed: forgotten, and the limiter sends to General instead.

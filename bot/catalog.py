@@ -44,10 +44,13 @@ class FlowCatalog:
 
     async def install(
         self, flow: Flow, text: str, *, scope_chat_id: int, author_id: int, author_name: str,
-        update_id: int | None = None,
-    ) -> int:
-        """Store an uploaded version (once per update) and make it the one its scope uses from now on."""
+        kept: int, update_id: int | None = None,
+    ) -> int | None:
+        """Store an uploaded version (once per update) and make it the one its scope uses from
+        now on; None when the scope already keeps ``kept`` versions still in use."""
         async with self.database.transaction(update_id) as connection:
+            if not await flow_store.make_room(connection, scope_chat_id, kept):
+                return None
             version = await flow_store.add_version(
                 connection, flow.id, text, scope_chat_id=scope_chat_id, source="upload",
                 author_id=author_id, author_name=author_name,

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     rate_limit_group_per_minute: Annotated[float, Field(ge=0)] = 20
     rate_limit_max_retries: Annotated[int, Field(ge=0)] = 3
     polling_timeout: Annotated[int, Field(ge=0)] = 30
+    # Updates of different chats handled at the same time (each chat's stay in order): a busy
+    # group waiting out its rate limit slows nobody else.
+    concurrent_updates: Annotated[int, Field(ge=1)] = 16
     # A call to Telegram that takes longer (to connect, send or answer) fails with TimedOut:
     # a question is then asked again by the member, an outcome or summary is retried.
     telegram_timeout_seconds: Annotated[float, Field(gt=0)] = 10
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
     # a day's follow-ups go out.
     review_check_minutes: Annotated[float, Field(gt=0)] = 5
     review_post_hour: Annotated[int, Field(ge=0, le=23)] = 10
+    # Flow uploads (/flux), which any group's admins can send (docs/flux.md): the time one
+    # file's parse may take, uploads per chat in 24 hours, and uploaded versions kept per chat
+    # (the oldest no request or member uses are forgotten first).
+    flow_upload_parse_seconds: Annotated[float, Field(gt=0)] = 10
+    flow_uploads_per_day: Annotated[int, Field(ge=1)] = 10
+    flow_versions_kept: Annotated[int, Field(ge=1)] = 20
 
     # Webhook mode, for hosting behind HTTPS: set WEBHOOK_URL and Telegram pushes updates to
     # it instead of being polled. The secret is checked on every request (403 otherwise).

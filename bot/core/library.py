@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.flows import Flow, FlowEngine
-from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load
+from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load, read_yaml, validate
 from bot.core.consent_texts import ConsentTexts
 from bot.core.messages import Messages
 from bot.core.practices import PracticeCatalog
 from bot.core.register import RegisterTexts
+from bot.core.sendable import check_sendable
 
 MESSAGES_FILE = "messages.yaml"
 VALIDATION_FILE = "erreurs.yaml"
@@ -58,8 +59,23 @@ class Library:
 
     def parse_flow(self, text: str | bytes, file: str, *, check_practices: bool = True) -> Flow:
         """Validate a flow file's text; raise :class:`InvalidFile` with every fault."""
-        context = {"practices": self.practices.ids()} if check_practices else None
-        return load(Flow, text, file, self.validation, context)
+        return read_flow(text, file, self.validation, self.messages, self.flow_context(check_practices=check_practices))
+
+    def flow_context(self, *, check_practices: bool = True) -> dict[str, Any] | None:
+        """What validating a flow needs to know besides its text (the practices it may name)."""
+        return {"practices": self.practices.ids()} if check_practices else None
+
+
+def read_flow(
+    text: str | bytes, file: str, validation: ValidationTexts, messages: Messages, context: dict[str, Any] | None,
+) -> Flow:
+    """A flow file's text validated, fields and the messages it makes (see ``core.sendable``)."""
+    data = read_yaml(text, file, validation)
+    flow = validate(Flow, data, file, validation, context)
+    errors = check_sendable(flow, data, file, messages, validation)
+    if errors:
+        raise InvalidFile(errors, validation)
+    return flow
 
 
 def _read(path: Path) -> str:
@@ -80,6 +96,8 @@ def load_library(directory: Path) -> Library:
 
     def attempt(model: type[Any], path: Path, context: dict[str, Any] | None = None) -> Any:
         try:
+            if model is Flow and messages is not None:  # its messages are checked too
+                return read_flow(_read(path), path.name, validation, messages, context)
             return load(model, _read(path), path.name, validation, context)
         except InvalidFile as invalid:
             errors.extend(invalid.errors)

@@ -7,6 +7,7 @@ was expected, in French, all at once. The French wording lives in ``erreurs.yaml
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,6 +22,11 @@ from ruamel.yaml.reader import ReaderError
 M = TypeVar("M", bound=BaseModel)
 
 MAX_FILE_BYTES = 256 * 1024
+# A flow nests about six levels (steps, a step, its options, an option, a condition); the
+# parser's time grows with depth (16 kB of "[" took 7.4 s), so deeper files are refused unread.
+MAX_NESTING = 32
+_COMPACT_ITEMS = re.compile(r"(?:[-?:] +)*")
+_COMPACT_ITEM = re.compile(r"[-?:] +")
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:" + name
     for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
@@ -106,6 +112,30 @@ def _short_tag(tag: str) -> str:
     return str(tag).replace("tag:yaml.org,2002:", "!!", 1)
 
 
+def nesting_bound(text: str) -> int:
+    """An upper bound of how deep a YAML text nests, read without parsing it: indentation
+    levels, compact items (``- - x``) and open brackets and braces, wherever they are (even
+    quoted: a bound, not a parse)."""
+    deepest = brackets = 0
+    indents: list[int] = []
+    for line in text.splitlines():
+        content = line.lstrip(" ")
+        if content and not content.startswith("#"):
+            indent = len(line) - len(content)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+        items = len(_COMPACT_ITEM.findall(_COMPACT_ITEMS.match(content).group()))
+        for character in line if brackets or "[" in line or "{" in line else ():
+            if character in "[{":
+                brackets += 1
+                deepest = max(deepest, brackets + len(indents) + items)
+            elif character in "]}" and brackets:
+                brackets -= 1
+        deepest = max(deepest, brackets + len(indents) + items)
+    return deepest
+
+
 def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
     """Parse YAML text into plain, line-annotated data, or raise :class:`InvalidFile`."""
     # Measured in bytes even for text: a str's length counts characters, and accented French
@@ -118,6 +148,8 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidFile([LoadError(file, None, "", _fault(texts, "not_utf8", "not utf-8"))], texts) from None
+    if nesting_bound(text) > MAX_NESTING:
+        raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_too_deep", "too deep"))], texts)
     yaml = YAML(typ="rt", pure=True)
     try:
         node = yaml.compose(io.StringIO(text))
@@ -210,6 +242,11 @@ def _where(data: Any, loc: Sequence[int | str], texts: ValidationTexts) -> str:
     return ", ".join(parts)
 
 
+def error_at(data: Any, loc: Sequence[int | str], file: str, texts: ValidationTexts, message: str) -> LoadError:
+    """An error at ``loc`` in the loaded ``data``, with its line and place as the admin reads them."""
+    return LoadError(file, _line_of(data, loc), _where(data, loc, texts), message)
+
+
 def validate(
     model: type[M], data: Any, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None
 ) -> M:
@@ -225,7 +262,7 @@ def validate(
                 loc.append(str(detail["ctx"]["discriminator"]).strip("'"))
             context = {k: v for k, v in (detail.get("ctx") or {}).items() if isinstance(v, (str, int, float))}
             message = _fault(texts, detail["type"], detail["msg"], **context)
-            errors.append(LoadError(file, _line_of(data, loc), _where(data, loc, texts), message))
+            errors.append(error_at(data, loc, file, texts, message))
         raise InvalidFile(errors, texts) from None
 
 

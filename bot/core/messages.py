@@ -120,6 +120,8 @@ class IntakeTexts(_Texts):
     saved: Template("number")
     saved_and_posted: Template("number", "group")
     card: Template("number", "lines", "author", "title")
+    # Telegram could not be asked whether a deep link's member is in its group (issue 15, item 18).
+    membership_unknown: Template()
 
 
 class RequestListTexts(_Texts):
@@ -164,6 +166,10 @@ class FlowAdminTexts(_Texts):
     rolled_back: Template("flow", "version")
     unknown_version: Template("flow", "version")
     download_caption: Template("flow", "version")
+    # Limits on uploads (issue 15, item 7; docs/flux.md).
+    too_many_uploads: Template("max")
+    too_many_versions: Template("max")
+    parse_too_slow: Template("file", "seconds")
 
 
 class PrivacyTexts(_Texts):

@@ -8,13 +8,15 @@ changes nothing, and members in the middle of a flow finish it on the version th
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from telegram import Chat, InputFile, Update
 
+from bot import parsing
 from bot.core.library import load_library
 from bot.core.loading import MAX_FILE_BYTES, InvalidFile, LoadError
-from bot.core.texts import Html, join, render
+from bot.core.texts import Html, join, render, shorten
 from bot.handlers import permissions
 from bot.handlers.arguments import number as typed_number
 from bot.services import BotContext
@@ -22,6 +24,9 @@ from bot.storage import flows as flow_store
 from bot.storage.flows import GLOBAL_SCOPE, FlowVersion
 
 MAX_ERRORS_SHOWN = 15  # a Telegram message holds 4096 characters
+# 15 errors (file, place and message) and the heading fit in one message.
+MAX_PLACE_CHARACTERS = 40
+MAX_ERROR_CHARACTERS = 140
 
 
 def _scope(chat: Chat) -> int:
@@ -43,8 +48,18 @@ async def _allowed(update: Update, context: BotContext) -> bool:
 
 
 def _errors(context: BotContext, invalid: InvalidFile) -> Html:
+    """The errors as one Telegram message: at most MAX_ERRORS_SHOWN, each with its place and
+    message shortened (a long key is quoted in its error), so that the report always fits."""
     texts = context.services.messages.flows
-    lines = [render(texts.error_line, error=line) for line in invalid.lines()[:MAX_ERRORS_SHOWN]]
+    ellipsis = context.services.messages.flow.ellipsis
+    lines = [
+        render(texts.error_line, error=replace(
+            error, file=shorten(error.file, MAX_PLACE_CHARACTERS, ellipsis),
+            where=shorten(error.where, MAX_PLACE_CHARACTERS, ellipsis),
+            message=shorten(error.message, MAX_ERROR_CHARACTERS, ellipsis),
+        ).render(invalid.texts))
+        for error in invalid.errors[:MAX_ERRORS_SHOWN]
+    ]
     if len(invalid.errors) > MAX_ERRORS_SHOWN:
         lines.append(render(texts.more_errors, count=len(invalid.errors) - MAX_ERRORS_SHOWN))
     return join(lines)
@@ -102,25 +117,36 @@ async def upload(update: Update, context: BotContext) -> None:
         await message.reply_html(texts.not_a_yaml)
         return
     library = services.library
+    settings = services.settings
+    scope = _scope(update.effective_chat)
+    day_ago = datetime.now(UTC) - timedelta(days=1)
+    if await flow_store.uploads_since(services.database, scope, day_ago) >= settings.flow_uploads_per_day:
+        await message.reply_html(render(texts.too_many_uploads, max=settings.flow_uploads_per_day))
+        return
     try:
         if (document.file_size or 0) > MAX_FILE_BYTES:
             # Refused before downloading: the size Telegram announces is enough to know.
             fault = library.validation.faults.get("file_too_large", "").format(max=MAX_FILE_BYTES // 1024)
             raise InvalidFile([LoadError(name, None, "", fault)], library.validation)
         content = bytes(await (await document.get_file()).download_as_bytearray())
-        flow = library.parse_flow(content, name)
+        flow = await parsing.parse_flow(library, content, name, settings.flow_upload_parse_seconds)
     except InvalidFile as invalid:
         await message.reply_html(render(texts.invalid, file=name, errors=_errors(context, invalid)))
+        return
+    except parsing.ParseTooSlow:
+        await message.reply_html(render(texts.parse_too_slow, file=name, seconds=settings.flow_upload_parse_seconds))
         return
     if flow.id not in library.flows:
         await message.reply_html(render(texts.unknown_flow, flow=flow.id, flows=", ".join(library.flows)))
         return
-    scope = _scope(update.effective_chat)
     user = update.effective_user
     version = await services.catalog.install(
         flow, content.decode("utf-8"), scope_chat_id=scope, author_id=user.id, author_name=user.full_name,
-        update_id=update.update_id,
+        kept=settings.flow_versions_kept, update_id=update.update_id,
     )
+    if version is None:
+        await message.reply_html(render(texts.too_many_versions, max=settings.flow_versions_kept))
+        return
     installed = texts.installed_global if scope == GLOBAL_SCOPE else texts.installed_group
     await message.reply_html(render(installed, flow=flow.id, version=version))
 

@@ -82,7 +82,8 @@ def _changes(
 
 
 async def submit(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
+    answer: ui.Acknowledge | None = None,
 ) -> bool:
     """Store a validated amendment as the request's new version; False for a new request's flow."""
     services = context.services
@@ -100,6 +101,7 @@ async def submit(
                 connection, session, request.id, answers=answers,
                 partner_name=answers[flow.partner_fields.partner], partner_kind=answers[flow.partner_fields.kind],
             )
+    await ui.acknowledge(answer)
     if version is None:
         await context.bot.send_message(
             session.chat_id, render(texts.amend.round_open, number=number), message_thread_id=session.thread_id

@@ -7,7 +7,8 @@ the person's messages with ``/cercle ajouter`` (or ``retirer``). A member may as
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatID
 
 from bot.core.consent import Member
 from bot.core.consent_texts import CircleTexts, CoordinationTexts
@@ -16,7 +17,7 @@ from bot.handlers import consent
 from bot.handlers import consent_views as views
 from bot.handlers import permissions
 from bot.handlers import render as ui
-from bot.handlers.edits import unchanged_ok
+from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.services import BotContext
 from bot.storage import chats, circles
 from bot.storage.circles import Roster
@@ -65,6 +66,22 @@ async def _show(update: Update, context: BotContext, roster: Roster) -> None:
     await update.effective_message.reply_html(text)
 
 
+# Accounts Telegram uses as senders that are nobody: 777000 forwards a channel's posts into its
+# discussion group (not flagged is_bot), the others stand for a channel or an anonymous admin.
+NOT_PEOPLE = frozenset({ChatID.SERVICE_CHAT, ChatID.FAKE_CHANNEL, ChatID.ANONYMOUS_ADMIN})
+
+
+def _replied_to(message: Message) -> Message | None:
+    """The message an admin replied to, if they did: in a forum topic, Telegram makes every
+    message that replies to nothing a reply to the topic's creation message."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None or (
+        message.is_topic_message and replied.message_id == message.message_thread_id
+    ):
+        return None
+    return replied
+
+
 async def _change(update: Update, context: BotContext, roster: Roster, *, add: bool) -> None:
     """Add or remove the author of the replied-to message (admins only)."""
     message, chat = update.effective_message, update.effective_chat
@@ -73,12 +90,13 @@ async def _change(update: Update, context: BotContext, roster: Roster, *, add: b
     if not await permissions.is_chat_admin(context, chat, update.effective_user.id):
         await message.reply_html(circle_texts.admins_only)
         return
-    target = message.reply_to_message.from_user if message.reply_to_message else None
-    if target is None:
+    replied = _replied_to(message)
+    if replied is None or replied.from_user is None:
         command = " ".join(message.text.split()[:2])
         await message.reply_html(render(circle_texts.reply_needed, command=command))
         return
-    if target.is_bot:
+    target = replied.from_user
+    if target.is_bot or target.id in NOT_PEOPLE or replied.sender_chat is not None:
         await message.reply_html(circle_texts.not_a_person)
         return
     member = Member(target.id, target.full_name)
@@ -121,7 +139,7 @@ async def _ask_to_join(update: Update, context: BotContext) -> None:
 async def join_press(update: Update, context: BotContext) -> None:
     """Accept or refuse a request to join the core circle (admins only)."""
     query, chat = update.callback_query, update.effective_chat
-    payload = ui.on_its_message(query)
+    payload = ui.on_its_message(query, database_checks=True)  # the join request's row decides
     texts = context.services.library.consent.circle
     if payload is None:
         await query.answer(texts.join_gone, show_alert=True)
@@ -138,6 +156,6 @@ async def join_press(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     template = texts.join_accepted if payload.answer == "yes" else texts.join_refused
-    await unchanged_ok(query.edit_message_text(render(
+    await unchanged_ok(edit_pressed(query, render(
         template, member=ui.mention(member.user_id, member.name), admin=query.from_user.full_name
     )))

@@ -16,6 +16,7 @@ import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import aiosqlite
 from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
@@ -194,9 +195,11 @@ def _author_conflict(texts: ConsentTexts, request: PartnershipRequest, roster: l
 
 
 async def _open(
-    update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions
+    update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions,
+    answer: ui.Acknowledge | None = None,
 ) -> Html | None:
-    """Open a round and post its proposal; the reason it cannot be opened otherwise."""
+    """Open a round and post its proposal; the reason it cannot be opened otherwise (then
+    ``answer`` is left to the caller)."""
     texts, services = _texts(context), context.services
     feedback = texts.commands_feedback
     if request.status not in OPENABLE:
@@ -233,6 +236,7 @@ async def _open(
             conflicts=_author_conflict(texts, request, roster),
             thread_id=thread_id,
         )
+    await ui.acknowledge(answer)
     state = await _post_proposal(context, round_id)
     if objectors:
         lines = [render(texts.round.ask_first, members=views.names(texts, [m for m, _ in objectors]),
@@ -296,9 +300,10 @@ async def open_press(update: Update, context: BotContext) -> None:
     if not await _may_open(context, chat, query.from_user.id, request):
         await query.answer(texts.alerts.open_not_allowed, show_alert=True)
         return
-    refusal = await _open(update, context, request, query.from_user, texts.defaults)
-    await query.answer()  # once the round is stored: an answered press is an opened round
+    # Answered once the round is stored: an answered press is an opened round.
+    refusal = await _open(update, context, request, query.from_user, texts.defaults, answer=query.answer)
     if refusal is not None:
+        await query.answer()
         await query.message.reply_html(refusal)
 
 
@@ -360,8 +365,8 @@ async def press(update: Update, context: BotContext) -> None:
         await query.answer(getattr(texts.alerts, refusal), show_alert=True)
         return
     if payload.action in ASKING:
-        await _ask(update, context, state.round, user, payload.action)
-        await query.answer(texts.alerts.reason_asked, show_alert=True)
+        answer = partial(query.answer, texts.alerts.reason_asked, show_alert=True)
+        await _ask(update, context, state.round, user, payload.action, answer=answer)
         return
     position = Position(payload.action)
     recorded = await _take_position(update, context, state.round.id, user.id, position)
@@ -375,7 +380,8 @@ async def press(update: Update, context: BotContext) -> None:
 
 
 async def _ask(
-    update: Update, context: BotContext, rnd: store.Round, user: User, action: str, error: Html | None = None
+    update: Update, context: BotContext, rnd: store.Round, user: User, action: str, error: Html | None = None,
+    answer: ui.Acknowledge | None = None,
 ) -> None:
     """Ask a member, by a reply box opened for them alone, for their reason or question."""
     texts = _texts(context)
@@ -383,6 +389,7 @@ async def _ask(
     # Claim the update before asking: a redelivered press or reply must not ask twice.
     async with database.transaction(update.update_id):
         pass
+    await ui.acknowledge(answer)
     question = render(texts.prompts.ask(action), member=ui.mention(user.id, user.full_name), number=rnd.request_number)
     text = join([part for part in (error, question, Html(texts.prompts.hint)) if part])
     markup = ForceReply(selective=True, input_field_placeholder=texts.prompts.placeholder)

@@ -11,12 +11,21 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from telegram import CallbackQuery, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 NOT_MODIFIED = "message is not modified"
+
+
+def edit_pressed(query: CallbackQuery, text: str | None, reply_markup: InlineKeyboardMarkup | None = None) -> Awaitable:
+    """Edit the message whose button was pressed (its text, or only its buttons when ``text`` is
+    None), even one too old for Telegram to show the bot: it is named by chat and id."""
+    bot, message = query.get_bot(), query.message
+    where = {"chat_id": message.chat.id, "message_id": message.message_id, "reply_markup": reply_markup}
+    return bot.edit_message_reply_markup(**where) if text is None else bot.edit_message_text(text, **where)
 
 
 async def unchanged_ok(edit: Awaitable[T]) -> T | None:

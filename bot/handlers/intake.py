@@ -31,7 +31,7 @@ from bot.core.texts import Html, join, render
 from bot.handlers import amend, consent, groups, known, practices, topics
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
-from bot.handlers.edits import unchanged_ok
+from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.services import BotContext
 from bot.storage import amendments, chats, requests, sessions
 from bot.storage.requests import PartnershipRequest
@@ -49,10 +49,10 @@ DEEP_LINK = re.compile(rf"^{DEEP_LINK_PREFIX}(-\d{{1,15}})(?:t(\d{{1,10}}))?$")
 
 async def _start_flow(
     update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int,
-    thread_id: int | None = None, flow_id: str = FLOW_ID,
+    thread_id: int | None = None, flow_id: str = FLOW_ID, answer: ui.Acknowledge | None = None,
 ) -> None:
     """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id`` started
-    in its topic ``thread_id``."""
+    in its topic ``thread_id``; ``answer`` acknowledges the press that asked for it once stored."""
     services = context.services
     version, engine = await services.catalog.active(flow_id, origin_chat_id)
     session = FlowSession(
@@ -61,6 +61,7 @@ async def _start_flow(
     )
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
+    await ui.acknowledge(answer)
     intro = Html(engine.flow.intro)
     if chat.type == Chat.PRIVATE:
         group = await chats.title(services.database, origin_chat_id) or ""
@@ -135,10 +136,11 @@ async def answer_here(update: Update, context: BotContext) -> None:
     if await sessions.get(context.services.database, chat.id, query.from_user.id) is not None:
         await query.answer(texts.stale_button, show_alert=True)
         return
+    # Answered once the flow is stored, as every acknowledgement, and before its messages.
     await _start_flow(
-        update, context, chat, query.from_user, origin_chat_id=chat.id, thread_id=topics.thread_of(query.message)
+        update, context, chat, query.from_user, origin_chat_id=chat.id, thread_id=topics.thread_of(query.message),
+        answer=query.answer,
     )
-    await query.answer()  # after the flow is stored, as every acknowledgement
     await unchanged_ok(query.edit_message_reply_markup(None))
 
 
@@ -208,8 +210,8 @@ async def start_private(update: Update, context: BotContext) -> bool:
         allowed = await groups.is_member(context, group_id, user.id)
         group = await context.bot.get_chat(group_id) if allowed else None
     except TelegramError as error:
-        logger.warning("Could not ask Telegram whether %s is in %s: %s", user.id, group_id, error)
-        await message.reply_html(services.messages.groups.try_again)
+        logger.warning("Could not ask Telegram whether %s is a member of %s: %s", user.id, group_id, error)
+        await message.reply_html(services.messages.intake.membership_unknown)
         return True
     if not allowed:
         await message.reply_html(services.messages.intake.not_a_member)
@@ -229,32 +231,38 @@ async def start_private(update: Update, context: BotContext) -> bool:
 
 async def _advance(
     update: Update, context: BotContext, session: FlowSession, action: Input,
-    reply_to: Message | None = None,
+    reply_to: Message | None = None, answer: ui.Acknowledge | None = None,
 ) -> bool:
-    """Apply one input to a member's flow and show what comes next; False if it was refused."""
+    """Apply one input to a member's flow and show what comes next; False if it was refused.
+
+    ``answer`` (a press's) is called once the input is stored, before any message is sent.
+    """
     services = context.services
     engine = await view.engine(context, session)
     turn = engine.advance(session.state, action, services.today())
     if turn.error is not None:
+        await ui.acknowledge(answer)
         await view.show(context, session, engine, reply_to=reply_to, error=turn.error)
         return False
     if turn.done:
         if engine.flow.id == known.FLOW_ID:
-            await known.record(update, context, session, engine, turn.state.answers)
+            await known.record(update, context, session, engine, turn.state.answers, answer)
         # A flow opened by /modifier amends its request instead of filing a new one.
-        elif not await amend.submit(update, context, session, engine, turn.state.answers):
-            await _submit(update, context, session, engine, turn.state.answers)
+        elif not await amend.submit(update, context, session, engine, turn.state.answers, answer):
+            await _submit(update, context, session, engine, turn.state.answers, answer)
         return True
     session = replace(session, state=turn.state)
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
+    await ui.acknowledge(answer)
     await practices.send_reminders(context, session.chat_id, turn.reminders, thread_id=view.thread(session))
     await view.show(context, session, engine, reply_to=reply_to)
     return True
 
 
 async def _submit(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
+    answer: ui.Acknowledge | None = None,
 ) -> None:
     """Store the validated request, end the flow, and present the request to its group."""
     services = context.services
@@ -276,6 +284,7 @@ async def _submit(
             thread_id=thread_id,
         )
         await sessions.delete(connection, session.chat_id, session.user_id)
+    await ui.acknowledge(answer)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
         group = await chats.title(services.database, session.origin_chat_id) or ""
@@ -404,7 +413,7 @@ def _action(engine: FlowEngine, session: FlowSession, press: ui.FlowPress) -> In
 async def press(update: Update, context: BotContext) -> None:
     """Handle a button under a question or a summary, after checking who pressed what."""
     query = update.callback_query
-    payload = ui.on_its_message(query)
+    payload = ui.on_its_message(query, database_checks=True)  # the session's token and step decide
     services = context.services
     texts = services.messages.intake
     session = None if payload is None else await sessions.by_token(services.database, payload.token)
@@ -425,12 +434,12 @@ async def press(update: Update, context: BotContext) -> None:
             ui.edit_menu_keyboard(engine, services.messages, session.token, session.state)
             if payload.action == "menu" else ui.summary_keyboard(services.messages, session.token)
         )
-        await unchanged_ok(query.edit_message_reply_markup(markup))
+        await unchanged_ok(edit_pressed(query, None, markup))
         return
     if payload.action == "cancel":
         outcome = await _drop(update, context, session)
         await query.answer()
-        await unchanged_ok(query.edit_message_text(outcome))
+        await unchanged_ok(edit_pressed(query, outcome))
         return
     action = _action(engine, session, payload)
     if action is None:
@@ -438,8 +447,7 @@ async def press(update: Update, context: BotContext) -> None:
         return
     # Answered only once the answer is stored: a member who saw the press taken must find it
     # taken, even if the bot dies right after.
-    advanced = await _advance(update, context, session, action)
-    await query.answer()
+    advanced = await _advance(update, context, session, action, answer=query.answer)
     if advanced:
         # The question is answered: its buttons must not be pressed again.
-        await unchanged_ok(query.edit_message_reply_markup(None))
+        await unchanged_ok(edit_pressed(query, None))

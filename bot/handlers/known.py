@@ -15,6 +15,7 @@ from telegram import Update
 from bot.core.flows import FlowEngine
 from bot.core.register import FLOW_OF_ORIGIN, Origin, known_status
 from bot.core.texts import render
+from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import requests, sessions
@@ -24,7 +25,8 @@ FLOW_ID = FLOW_OF_ORIGIN[Origin.KNOWN]
 
 
 async def record(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any]
+    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
+    answer: ui.Acknowledge | None = None,
 ) -> None:
     """Store the known partner, end the flow, and tell the chat it is in the register."""
     services = context.services
@@ -42,11 +44,13 @@ async def record(
             answers=answers,
             status=known_status(flow, answers),
             origin=Origin.KNOWN,
+            thread_id=view.thread(session),
         )
         await sessions.delete(connection, session.chat_id, session.user_id)
+    await ui.acknowledge(answer)
     text = render(
         services.library.register.known.recorded, title=flow.title, number=entry.number,
         lines=engine.card_lines(answers), author=ui.mention(entry.author_id, entry.author_name),
     )
-    message = await context.bot.send_message(entry.chat_id, text)
+    message = await context.bot.send_message(entry.chat_id, text, message_thread_id=entry.thread_id)
     await requests.set_card_message(services.database, entry.id, message.message_id)

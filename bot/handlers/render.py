@@ -8,6 +8,7 @@ the press against the database.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import lru_cache, partial
 from typing import Annotated, Literal, Union
 
@@ -162,20 +163,41 @@ def decode(data: str | None) -> Payload | None:
         return None
 
 
-def on_its_message(query: CallbackQuery, *, same_kind: bool = False) -> Payload | None:
+def on_its_message(
+    query: CallbackQuery, *, same_kind: bool = False, database_checks: bool = False,
+) -> Payload | None:
     """The press's payload if its message carries that very button (or, with ``same_kind``, one
     of its kind) as Telegram shows the message now; None for data forged onto another message
     of the bot, or for a button removed since.
 
     A handler that rewrites the pressed message reads its payload here: a forged press must not
     turn a consent proposal into a list page, or strip a request card of its buttons.
+
+    On a message too old for Telegram to show it (an ``InaccessibleMessage``: no text, no
+    buttons), nothing can be compared: with ``database_checks`` (the handler checks the payload
+    against the stored rows it acts on, such as a join request or a flow's token and step)
+    the payload is taken as is; otherwise the press is stale.
     """
     payload = decode(query.data)
+    if database_checks and query.message is not None and not query.message.is_accessible:
+        return payload
     markup = getattr(query.message, "reply_markup", None)  # an inaccessible message has none
     carried = [decode(b.callback_data) for row in markup.inline_keyboard for b in row] if markup else []
     if payload is not None and any(type(c) is type(payload) if same_kind else c == payload for c in carried):
         return payload
     return None
+
+
+# Answers the button press being handled. Called right after its change is committed and
+# before anything else is sent: a send may wait seconds for its group's rate limit, and
+# Telegram gives up on an unanswered press after about 15 s.
+Acknowledge = Callable[[], Awaitable[object]]
+
+
+async def acknowledge(answer: Acknowledge | None) -> None:
+    """Answer the press, when there is one to answer (a command has none)."""
+    if answer is not None:
+        await answer()
 
 
 def mention(user_id: int, name: str) -> Html:

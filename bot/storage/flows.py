@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiosqlite
 
-from bot.storage.db import Database, now
+from bot.storage.db import Database, now, rows
 
 GLOBAL_SCOPE = 0  # the version every group uses unless it has its own
 
@@ -48,6 +49,43 @@ async def add_version(
     )
     await activate(connection, flow_id, scope_chat_id, version)
     return version
+
+
+async def uploads_since(database: Database, scope_chat_id: int, since: datetime) -> int:
+    """How many versions were uploaded for this scope since ``since`` (kept or not)."""
+    found = await database.fetch_one(
+        "SELECT COUNT(*) FROM flow_versions WHERE source = 'upload' AND scope_chat_id = ? AND created_at >= ?",
+        (scope_chat_id, since.isoformat(timespec="seconds")),
+    )
+    return found[0]
+
+
+async def make_room(connection: aiosqlite.Connection, scope_chat_id: int, kept: int) -> bool:
+    """Forget the oldest versions uploaded for this scope until fewer than ``kept`` remain,
+    sparing those in service, or used by a request or a flow in progress; False when there is
+    still no room."""
+    uploaded = await rows(
+        connection,
+        "SELECT v.flow_id, v.version,"
+        " EXISTS (SELECT 1 FROM active_flows a WHERE a.flow_id = v.flow_id AND a.version = v.version)"
+        " OR EXISTS (SELECT 1 FROM requests r WHERE r.flow_id = v.flow_id AND r.flow_version = v.version)"
+        " OR EXISTS (SELECT 1 FROM flow_sessions s WHERE s.flow_id = v.flow_id AND s.flow_version = v.version)"
+        # The newest number is never freed: the next version would reuse it.
+        " OR v.version = (SELECT MAX(version) FROM flow_versions m WHERE m.flow_id = v.flow_id)"
+        " AS used"
+        " FROM flow_versions v WHERE v.source = 'upload' AND v.scope_chat_id = ? ORDER BY v.created_at, v.version",
+        (scope_chat_id,),
+    )
+    surplus = len(uploaded) - (kept - 1)
+    for flow_id, version, used in uploaded:
+        if surplus <= 0:
+            break
+        if not used:
+            await connection.execute(
+                "DELETE FROM flow_versions WHERE flow_id = ? AND version = ?", (flow_id, version)
+            )
+            surplus -= 1
+    return surplus <= 0
 
 
 async def activate(connection: aiosqlite.Connection, flow_id: str, scope_chat_id: int, version: int) -> None:

@@ -1024,6 +1024,62 @@ class FakeTelegram:
         return "\n".join(lines)
 
     # ----------------------------------------------------------------------------------------
+    # topic messages and automatic forwards, as /cercle sees them (issue 15, item 10)
+    # ----------------------------------------------------------------------------------------
+
+    def topic_creation(self, user: FakeUser, chat: FakeChat | int, name: str) -> dict:
+        """The service message that opens a forum topic; its id is the topic's thread id."""
+        chat = self._chat(chat)
+        message_id = self._next_message_id(chat.id)
+        message = {
+            "message_id": message_id, "message_thread_id": message_id, "is_topic_message": True,
+            "from": user.to_dict(), "chat": {**chat.to_dict(), "is_forum": True}, "date": _now(),
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+        }
+        self._messages[(chat.id, message_id)] = message
+        return copy.deepcopy(message)
+
+    def send_in_topic(
+        self, user: FakeUser, topic: dict, text: str, reply_to: BotMessage | dict | None = None,
+    ) -> dict:
+        """A message in a topic: with no reply of its own, Telegram makes it a reply to the
+        topic's creation message."""
+        chat = self._chat(topic["chat"]["id"])
+        fields: dict[str, Any] = {
+            "text": text, "message_thread_id": topic["message_thread_id"], "is_topic_message": True,
+        }
+        entities = self._command_entities(text, None)
+        if entities:
+            fields["entities"] = entities
+        return self._post_user_message(user, chat, reply_to or topic, fields)
+
+    def automatic_forward(self, chat: FakeChat | int, text: str) -> dict:
+        """A channel's post, forwarded by Telegram into its discussion group: its sender is
+        the service account 777000, which is not flagged ``is_bot``."""
+        chat = self._chat(chat)
+        service = self.users.setdefault(777000, FakeUser(777000, "Telegram", language_code=None))
+        chat.members.setdefault(service.id, "member")
+        channel = {"id": -1002000000001, "type": "channel", "title": f"{chat.title} (canal)"}
+        return self._post_user_message(service, chat, None, {
+            "text": text, "sender_chat": channel, "is_automatic_forward": True,
+            "forward_origin": {"type": "channel", "chat": channel, "message_id": 1, "date": _now()},
+        })
+
+    # ----------------------------------------------------------------------------------------
+    # presses on old messages (issue 15, item 9)
+    # ----------------------------------------------------------------------------------------
+
+    def press_on_old_message(self, user: FakeUser, message: BotMessage, callback_data: str) -> str:
+        """Press a button of a message too old for Telegram to show the bot: the query carries
+        an inaccessible message (its chat and id, date 0; no text, no buttons)."""
+        query_id = self.press_data(user, message, callback_data)
+        query = self._queries[query_id]
+        query["message"] = {"chat": query["message"]["chat"], "message_id": message.message_id, "date": 0}
+        update = next(u for u in reversed(self._pending) if u.get("callback_query", {}).get("id") == query_id)
+        update["callback_query"] = copy.deepcopy(query)
+        return query_id
+
+    # ----------------------------------------------------------------------------------------
     # fault injection
     # ----------------------------------------------------------------------------------------
 

@@ -343,3 +343,28 @@ async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_i
     fake.send(cal, private, f"/start g{old.id}")
     assert "GL Pays d'Uzès" in (await fake.next_message(private)).plain_text
     assert await rows(bot, "SELECT origin_chat_id FROM flow_sessions") == [(staged.group.id,)]
+
+
+@pytest.mark.parametrize("fault", ["timeout", "bad gateway"])
+async def test_a_member_check_telegram_cannot_answer_is_logged_and_asks_to_retry(
+    fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture, fault: str,
+) -> None:
+    member = fake.add_user("Bea")
+    group = fake.add_group("GL Nîmes", [member])
+    private = fake.private_chat(member)
+    intake = bot.application.bot_data["library"].messages.intake
+    if fault == "timeout":
+        fake.delay_next("getChatMember", 3)  # longer than telegram_timeout_seconds
+    else:
+        fake.fail_next("getChatMember", 502, "Bad Gateway")
+
+    with caplog.at_level(logging.WARNING):
+        fake.send(member, private, f"/start g{group.id}")
+        answer = await fake.next_message(private)
+    assert answer.plain_text == intake.membership_unknown
+    assert answer.plain_text != intake.not_a_member
+    assert any("member" in record.getMessage() and str(group.id) in record.getMessage() for record in caplog.records)
+    assert await rows(bot, "SELECT COUNT(*) FROM flow_sessions") == [(0,)]
+
+    fake.send(member, private, f"/start g{group.id}")  # Telegram answers again: the flow opens
+    assert "GL Nîmes" in (await fake.next_message(private)).plain_text

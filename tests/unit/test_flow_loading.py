@@ -390,3 +390,17 @@ def test_a_broken_erreurs_file_is_reported_with_fallback_wording(conversations_c
     with pytest.raises(InvalidFile) as caught:
         load_library(conversations_copy)
     assert [e.file for e in caught.value.errors] == ["erreurs.yaml"]
+
+
+def test_reloading_or_checking_files_refuses_a_flow_telegram_could_not_show(tmp_path: Path) -> None:
+    """/recharger and ``python -m bot check`` read the folder with load_library: the same checks."""
+    folder = tmp_path / "flows"
+    shutil.copytree(CONVERSATIONS, folder)
+    flow_file = folder / "demande_partenariat.yaml"
+    text = flow_file.read_text(encoding="utf-8")
+    flow_file.write_text(text.replace("question: ", "question: <blink>Attention</blink> ", 1), encoding="utf-8")
+    validation = load_validation_texts(folder)
+    with pytest.raises(InvalidFile) as caught:
+        load_library(folder)
+    assert [error.message for error in caught.value.errors] == [validation.faults["html_tag"].format(tag="blink")]
+    assert caught.value.errors[0].where == 'étape "partenaire", "question"'
