@@ -68,7 +68,8 @@ def _read(path: Path) -> str:
 
 def load_validation_texts(directory: Path) -> ValidationTexts:
     try:
-        return load(ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION)
+        return load(ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION,
+                    typeset=False)
     except (OSError, InvalidFile):
         return FALLBACK_VALIDATION
 
@@ -80,7 +81,7 @@ def load_library(directory: Path) -> Library:
 
     def attempt(model: type[Any], path: Path, context: dict[str, Any] | None = None) -> Any:
         try:
-            return load(model, _read(path), path.name, validation, context)
+            return load(model, _read(path), path.name, validation, context, typeset=model is not ValidationTexts)
         except InvalidFile as invalid:
             errors.extend(invalid.errors)
         except OSError as error:

@@ -1,7 +1,7 @@
 """Fake Telegram Bot API server for integration tests (see ``server.py``)."""
 
 from .html_parser import HtmlParseError, parse_html
-from .server import BotMessage, FakeApiError, FakeChat, FakeTelegram, FakeUser
+from .server import BotMessage, FakeApiError, FakeChat, FakeTelegram, FakeUser, as_read
 
 __all__ = [
     "BotMessage",
@@ -10,5 +10,6 @@ __all__ = [
     "FakeTelegram",
     "FakeUser",
     "HtmlParseError",
+    "as_read",
     "parse_html",
 ]
