@@ -125,6 +125,7 @@ class PartnerFields(_Model):
     start_date: Identifier | None = None  # a date step: when the partnership starts
     one_off: Condition | None = None  # true for a one-off: one "how did it go?" after its date
     expectations: tuple[Identifier, ...] = ()  # what each side expected, shown on follow-ups
+    answer_by: str | None = None  # a date step: by when the partner needs the group's answer
 
 
 class Flow(_Model):
@@ -132,7 +133,7 @@ class Flow(_Model):
 
     id: Identifier
     title: Annotated[str, Field(min_length=1, max_length=80)]
-    intro: Template()
+    intro: Template("questions")  # {questions}: how many a member is asked at least
     steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=40)]
     partner_fields: PartnerFields
     card: tuple[Identifier, ...] = ()
@@ -196,11 +197,11 @@ class Flow(_Model):
 
     def triggered_practices(self, answers: Mapping[str, Any]) -> list[str]:
         """The practices these answers call for, in rule order, each once."""
-        fired: list[str] = []
-        for rule in self.practices:
-            if rule.practice not in fired and rule.when.evaluate(answers):
-                fired.append(rule.practice)
-        return fired
+        return list(dict.fromkeys(self.practices[i].practice for i in self.triggered_rules(answers)))
+
+    def triggered_rules(self, answers: Mapping[str, Any]) -> list[int]:
+        """The index of every rule whose condition these answers make true, in rule order."""
+        return [i for i, rule in enumerate(self.practices) if rule.when.evaluate(answers)]
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -214,7 +215,11 @@ class Flow(_Model):
 
 @dataclass(frozen=True)
 class FlowState:
-    """Where a member is in a flow. ``current`` is None when the summary is shown."""
+    """Where a member is in a flow. ``current`` is None when the summary is shown.
+
+    ``reminded`` holds the reasons already shown, one per practice rule (:func:`reason`): a
+    practice is shown again only for a rule that had not fired yet.
+    """
 
     flow_id: str
     flow_version: int
@@ -288,6 +293,15 @@ class Turn:
     done: bool = False
 
 
+def reason(flow: Flow, rule_index: int) -> str:
+    """How ``reminded`` names one rule: its practice and its place among the flow's rules."""
+    return f"{flow.practices[rule_index].practice}:{rule_index}"
+
+
+# A message of reminders stays short enough to be read: the others wait for the next answer.
+MAX_REMINDERS_PER_MESSAGE = 2
+
+
 class InvalidAnswer(Exception):
     """An input the current step cannot take; carries the French text to show."""
 
@@ -333,6 +347,14 @@ class FlowEngine:
 
     # prompts ---------------------------------------------------------------------------
 
+    def fewest_questions(self) -> int:
+        """How many questions every member is asked: the path of the simplest request."""
+        return sum(1 for step in self.flow.steps if self._visible(step, {}))
+
+    def intro(self) -> Html:
+        """The flow's introduction, promising the questions every member is asked."""
+        return render(self.flow.intro, questions=self.fewest_questions())
+
     def start(self, version: int) -> Turn:
         state = FlowState(self.flow.id, version, current=self._next_step({}))
         return Turn(state, self.prompt(state))
@@ -342,8 +364,10 @@ class FlowEngine:
         if state.current is None:
             return self.summary(state.answers)
         step = self.flow.step(state.current)
-        # A step whose condition is still unknown may come: count it, the total only shrinks.
-        counted = [s for s in self.flow.steps if self._visible(s, state.answers) is not False]
+        # Only the questions these answers lead to: a step whose condition is still unknown is
+        # counted once an answer calls for it, so the total grows with the request's needs and
+        # never shrinks unless the member changes an answer.
+        counted = [s for s in self.flow.steps if self._visible(s, state.answers)]
         number = next((i for i, s in enumerate(counted, 1) if s.id == step.id), len(counted))
         editing_answer = state.editing and step.id in state.answers
         return Question(
@@ -444,8 +468,8 @@ class FlowEngine:
         # duration) continues as a first pass, not as an edit: Back while editing jumps to the
         # summary, which would then lack that required answer and could still be confirmed.
         new_state = replace(state, answers=answers, current=following, editing=False)
-        reminders = self._reminders(new_state)
-        new_state = replace(new_state, reminded=state.reminded + reminders)
+        reminders, reasons = self._reminders(new_state)
+        new_state = replace(new_state, reminded=state.reminded + reasons)
         return Turn(new_state, self.prompt(new_state), reminders=reminders)
 
     def _previous(self, state: FlowState) -> str | None:
@@ -469,9 +493,23 @@ class FlowEngine:
         back = replace(state, answers=answers, current=previous)
         return Turn(back, self.prompt(back))
 
-    def _reminders(self, state: FlowState) -> tuple[str, ...]:
-        """Practices the answers call for that this member has not been reminded of yet."""
-        return tuple(p for p in self.flow.triggered_practices(state.answers) if p not in state.reminded)
+    def _reminders(self, state: FlowState) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The practices to show now, and the reasons (rules) they are shown for.
+
+        A practice shows when one of its rules becomes true, again when another of its rules
+        does, never twice for one rule; at most :data:`MAX_REMINDERS_PER_MESSAGE` at a time,
+        in rule order. The rules of a practice left out stay unshown: they fire at the next
+        answer. A bare practice id in ``reminded`` (sessions begun before reasons were kept)
+        stands for all its rules.
+        """
+        shown: dict[str, list[str]] = {}
+        for index in self.flow.triggered_rules(state.answers):
+            practice, key = self.flow.practices[index].practice, reason(self.flow, index)
+            if key in state.reminded or practice in state.reminded:
+                continue
+            if practice in shown or len(shown) < MAX_REMINDERS_PER_MESSAGE:
+                shown.setdefault(practice, []).append(key)
+        return tuple(shown), tuple(key for keys in shown.values() for key in keys)
 
     # parsing ---------------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ class Commands(_Texts):
 
 
 class IntakeTexts(_Texts):
-    group_intro: Template("member", "title")
+    group_intro: Template("member", "title", "questions")
     button_private: Label
     button_here: Label
     group_question: Template("member", "question")
@@ -188,6 +188,7 @@ class SystemTexts(_Texts):
     start: Template()
     error: Template()
     missing_token: str
+    unknown_command: Template("command")  # a command no handler knows
 
 
 class Messages(_Texts):

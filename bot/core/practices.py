@@ -7,33 +7,51 @@ flow and the "points de vigilance" the core circle sees when it decides.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.core.flows import Identifier
-from bot.core.texts import Html, Template, join, render
+from bot.core.texts import Html, Template, escape, join, placeholders, render
+
+# What a practice's detail and reminder may show: every field of a practice.
+PRACTICE_FIELDS = ("id", "title", "text", "example", "link")
+_LITERAL = re.compile(r"\{[^{}]*\}")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Link(_Model):
+    """A page to read further (the Lyon group's charter): an address and the words shown."""
+
+    # No quote or angle bracket: the address goes into an HTML attribute as written.
+    url: Annotated[str, Field(pattern=r"^https?://[^\s\"'<>]+$", max_length=500)]
+    label: Annotated[str, Field(min_length=1, max_length=120)]
+
+
 class Practice(_Model):
     id: Identifier
     title: Annotated[str, Field(min_length=1, max_length=60)]
     text: Template()
-    example: Template() | None = None
+    example: Template() | None = None  # the lived example it comes from, shown as « Vécu : … »
+    link: Link | None = None
 
 
 class PracticeCatalog(_Model):
     """The whole ``bonnes_pratiques.yaml``: the practices and how they are shown."""
 
     menu: Template()
-    detail: Template("title", "text")
+    # A line of these two that holds only a field the practice lacks ({example}, {link}) is left out.
+    detail: Template(*PRACTICE_FIELDS)
+    reminder: Template(*PRACTICE_FIELDS)
     example: Template("example")
-    reminder: Template("title", "text")
+    link: Template("url", "label")
+    # In a group, the reminders an answer calls for, addressed to the member who gave it.
+    group_reminders: Template("member", "reminders")
     vigilance: Template("lines")
     vigilance_line: Template("title")
     button_all: Annotated[str, Field(min_length=1, max_length=64)]
@@ -55,13 +73,27 @@ class PracticeCatalog(_Model):
         return next((p for p in self.practices if p.id == practice_id), None)
 
     def reminder_text(self, practice: Practice) -> Html:
-        return render(self.reminder, title=practice.title, text=Html(practice.text))
+        return self._fill(self.reminder, practice)
 
     def detail_text(self, practice: Practice) -> Html:
-        parts = [render(self.detail, title=practice.title, text=Html(practice.text))]
-        if practice.example:
-            parts.append(render(self.example, example=Html(practice.example)))
-        return join(parts, "\n\n")
+        return self._fill(self.detail, practice)
+
+    def _fill(self, template: str, practice: Practice) -> Html:
+        """``template`` with the practice's fields; lines that only show a missing field are dropped."""
+        values: dict[str, Html | None] = {
+            "id": escape(practice.id),
+            "title": escape(practice.title),
+            "text": Html(practice.text),
+            "example": render(self.example, example=Html(practice.example)) if practice.example else None,
+            "link": render(self.link, url=practice.link.url, label=practice.link.label) if practice.link else None,
+        }
+        missing = {name for name, value in values.items() if value is None}
+        kept = [
+            line for line in template.split("\n")
+            if not (placeholders(line) and placeholders(line) <= missing and not _LITERAL.sub("", line).strip())
+        ]
+        filled = render("\n".join(kept), **{name: value or Html("") for name, value in values.items()})
+        return Html(re.sub(r"\n{3,}", "\n\n", filled).strip())
 
     def vigilance_text(self, practice_ids: list[str]) -> Html | None:
         """The "points de vigilance" block for these practices; None when there are none."""

@@ -52,7 +52,7 @@ async def _start_flow(update: Update, context: BotContext, chat: Chat, user: Use
     )
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
-    intro = Html(engine.flow.intro)
+    intro = engine.intro()
     if chat.type == Chat.PRIVATE:
         intake = services.messages.intake
         group = await chats.title(services.database, origin_chat_id) if origin_chat_id != chat.id else None
@@ -90,7 +90,8 @@ async def partenariat(update: Update, context: BotContext) -> None:
         [ui.button(texts.button_here, ui.AnswerHere(user_id=user.id))],
     ])
     await message.reply_html(
-        render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title),
+        render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title,
+               questions=engine.fewest_questions()),
         reply_markup=keyboard,
     )
 
@@ -168,7 +169,7 @@ async def _advance(
     session = replace(session, state=turn.state)
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
-    await practices.send_reminders(context, session.chat_id, turn.reminders)
+    await practices.send_reminders(context, session, turn.reminders, reply_to)
     await view.show(context, session, engine, reply_to=reply_to)
     return True
 

@@ -19,6 +19,7 @@ from bot.storage.db import Database
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, settings_for
 from tests.integration.conversation import (
+    COMPANY_ANSWERS,
     COMPANY_REQUEST,
     NEXT_YEAR,
     answer,
@@ -196,7 +197,7 @@ async def test_an_admin_receives_the_register_as_csv_in_private(fake: FakeTelegr
     assert weleda["Durée d'engagement (mois)"] == "36"
     assert weleda["Date de début"] == NEXT_YEAR
     assert weleda["Précisions sur le lien"] == "Camille y travaille"
-    assert weleda["Attentes mutuelles"] == ""
+    assert weleda["Attentes mutuelles"] == COMPANY_ANSWERS["attentes"]
     assert weleda["Statut"] == "déposée" and weleda["Proposée par"] == "Alice"
     assert weleda["Déposée le"] == TODAY.strftime("%d/%m/%Y") and weleda["Décidée le"] == ""
     assert savoirs["Partenaire"] == "Réseau d'échanges « Savoirs ; partagés »"
@@ -266,8 +267,7 @@ async def test_a_review_falls_due_across_restarts_and_its_answer_updates_the_reg
     text = follow_up.plain_text
     assert "Date de révision : partenariat n°1 avec Jardins <Weleda> & Co (Entreprise)" in text
     assert "Ce qui est demandé au groupe : 20 salariés sur le jardin partagé pendant une journée" in text
-    assert "Ce que le groupe apporterait : De l'aide pour les plantations de printemps" in text
-    assert "Attentes mutuelles : —" in text
+    assert f"Attentes mutuelles : {COMPANY_ANSWERS['attentes']}" in text
     assert follow_up.button_texts() == ["▶️ Continuer", "💬 À rediscuter", "⏹ Terminer"]
 
     refused = fake.press(bob, follow_up, "⏹ Terminer")
