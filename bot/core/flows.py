@@ -203,11 +203,75 @@ class Flow(_Model):
         """The index of every rule whose condition these answers make true, in rule order."""
         return [i for i, rule in enumerate(self.practices) if rule.when.evaluate(answers)]
 
+    def never_true(self) -> list[NeverTrue]:
+        """The conditions of steps and rules that no answer can make true, and why.
+
+        Loading refuses what cannot be read; these can be read but would silently never show
+        their question or reminder: ``python -m bot check`` warns about them.
+        """
+        found: list[NeverTrue] = []
+        for index, step in enumerate(self.steps):
+            if step.when is not None:
+                found += [NeverTrue("steps", index, step.id, *fault) for fault in self._impossible(step.when)]
+        for index, rule in enumerate(self.practices):
+            found += [NeverTrue("practices", index, rule.practice, *fault) for fault in self._impossible(rule.when)]
+        return found
+
+    def _impossible(self, condition: Condition) -> list[tuple[str, str, str]]:
+        """(kind, step, value) of each test that makes ``condition`` never true; [] when it can be."""
+        if condition.all_ is not None:
+            return [fault for child in condition.all_ for fault in self._impossible(child)]
+        if condition.any_ is not None:
+            faults = [self._impossible(child) for child in condition.any_]
+            return [fault for child in faults for fault in child] if all(faults) else []
+        if condition.not_ is not None or condition.answer is None:
+            return []  # the contrary of an impossible test is always true: nothing to warn about
+        step = next((s for s in self.steps if s.id == condition.answer), None)
+        return [] if step is None else [(kind, step.id, value) for kind, value in _impossible_test(condition, step)]
+
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
 
     def index(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+
+@dataclass(frozen=True)
+class NeverTrue:
+    """A condition no answer can make true: where it is (a step's or a rule's), and why."""
+
+    place: Literal["steps", "practices"]
+    index: int
+    name: str  # the step's id, or the rule's practice
+    kind: Literal["unknown_value", "wrong_kind"]
+    step: str  # the step the faulty test reads
+    value: str  # the value it expects, or the test it makes
+
+
+def _impossible_test(condition: Condition, step: Step) -> list[tuple[str, str]]:
+    """Why one test on ``step``'s answer can never be true: a value the step cannot give,
+    or a test that does not fit its kind (a number compared on a choice, a text length on yes/no)."""
+    if condition.greater_than is not None or condition.less_than is not None:
+        test = "greater_than" if condition.greater_than is not None else "less_than"
+        return [] if isinstance(step, NumberStep) else [("wrong_kind", test)]
+    if condition.shorter_than is not None or condition.is_empty is not None:
+        test = "shorter_than" if condition.shorter_than is not None else "is_empty"
+        return [] if isinstance(step, TextStep) else [("wrong_kind", test)]
+    if condition.not_equals is not None:
+        return []  # true of every other answer
+    expected = (condition.equals,) if condition.equals is not None else condition.in_ or ()
+    if isinstance(step, ChoiceStep):
+        possible = {option.value for option in step.options}
+        unknown = [value for value in expected if value not in possible]
+    elif isinstance(step, YesNoStep):
+        unknown = [value for value in expected if not isinstance(value, bool)]
+    elif isinstance(step, NumberStep):
+        unknown = [value for value in expected if isinstance(value, bool) or not isinstance(value, int)]
+    else:
+        return []
+    if condition.equals is not None or len(unknown) == len(expected):
+        return [("unknown_value", str(value)) for value in unknown]
+    return []
 
 
 # --- state, inputs, outputs ------------------------------------------------------------

@@ -181,6 +181,13 @@ class CliTexts(_Texts):
     backup_done: Template("path", "size")
     backup_failed: Template("path", "error")
     backup_same_file: Template("path")
+    # Warnings of check: the files are valid, but something in them would never show.
+    warning: Template("file", "where", "problem")
+    warning_step: Template("step")
+    warning_rule: Template("number", "practice")
+    warning_untriggered: Template("practice")
+    warning_unknown_value: Template("step", "value")
+    warning_wrong_kind: Template("step", "test")
 
 
 class SystemTexts(_Texts):

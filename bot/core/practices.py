@@ -8,12 +8,13 @@ flow and the "points de vigilance" the core circle sees when it decides.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flows import Identifier
+from bot.core.flows import Flow, Identifier
 from bot.core.texts import Html, Template, escape, join, placeholders, render
 
 # What a practice's detail and reminder may show: every field of a practice.
@@ -68,6 +69,14 @@ class PracticeCatalog(_Model):
 
     def ids(self) -> set[str]:
         return {practice.id for practice in self.practices}
+
+    def untriggered(self, flows: Iterable[Flow]) -> list[str]:
+        """The practices no rule of these flows can show: none names them, or theirs never hold."""
+        reachable = set()
+        for flow in flows:
+            impossible = {fault.index for fault in flow.never_true() if fault.place == "practices"}
+            reachable |= {rule.practice for i, rule in enumerate(flow.practices) if i not in impossible}
+        return [practice.id for practice in self.practices if practice.id not in reachable]
 
     def get(self, practice_id: str) -> Practice | None:
         return next((p for p in self.practices if p.id == practice_id), None)

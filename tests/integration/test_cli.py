@@ -13,6 +13,7 @@ import pytest
 
 from tests.fake_telegram import as_read
 from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conversation import LIBRARY
 
 ROOT = CONVERSATIONS.parent
 
@@ -37,6 +38,31 @@ def test_check_accepts_the_shipped_files() -> None:
     result = run_bot("check")
     assert result.returncode == 0, result.stderr
     assert "Tout est valide" in result.stdout
+
+
+def test_check_accepts_the_shipped_files_without_a_warning() -> None:
+    result = run_bot("check")
+    assert result.stderr == ""  # every practice has a rule that a request can meet
+
+
+def test_check_warns_of_a_rule_never_true_and_a_practice_never_recalled_but_accepts_the_file(tmp_path: Path) -> None:
+    edited = (CONVERSATIONS / "demande_partenariat.yaml").read_text(encoding="utf-8")
+    edited = edited.replace("{answer: type_partenaire, equals: groupe_local}", "{answer: type_partenaire, equals: gl}")
+    edited = edited.replace("{answer: duree_mois, greater_than: 12}", "{answer: format, greater_than: 12}")
+    candidate = tmp_path / "demande_partenariat.yaml"
+    candidate.write_text(edited, encoding="utf-8")
+    cli = LIBRARY.messages.cli
+
+    result = run_bot("check", str(candidate))
+    assert result.returncode == 0, result.stderr
+    assert "Tout est valide" in result.stdout
+    warnings = as_read(result.stderr).splitlines()
+    assert as_read(cli.warning.format(
+        file="bonnes_pratiques.yaml", where="entre_nous", problem=cli.warning_untriggered.format(practice="entre_nous"),
+    )) in warnings
+    assert any("« gl »" in line and "type_partenaire" in line for line in warnings)
+    assert any("greater_than" in line and "« format »" in line for line in warnings)
+    assert len(warnings) == 3
 
 
 def test_check_reports_every_error_of_a_file_with_its_line_and_exits_1(tmp_path: Path) -> None:

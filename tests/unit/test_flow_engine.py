@@ -670,3 +670,44 @@ def test_confirm_drops_an_answer_to_a_question_that_no_longer_applies(engine):
     turn = play(engine, stale, Confirm())
     assert turn.done
     assert turn.state.answers == complete.answers
+
+
+# --- conditions that can never be true (python -m bot check warns) ----------------------------
+
+
+def test_conditions_no_answer_can_make_true_are_found_with_their_reason():
+    flow = make_flow(CHOICE, YES_NO, NUMBER, OPTIONAL, practices=[
+        {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
+        {"practice": "legerete", "when": {"answer": "lien", "equals": "oui"}},
+        {"practice": "apartisan", "when": {"answer": "type", "greater_than": 2}},
+        {"practice": "apartisan", "when": {"any": [{"answer": "type", "in": ["x", "y"]},
+                                                   {"answer": "duree", "shorter_than": 3}]}},
+        {"practice": "attentes", "when": {"all": [{"answer": "type", "equals": "ecole"},
+                                                  {"answer": "duree", "greater_than": 12}]}},
+        {"practice": "attentes", "when": {"any": [{"answer": "type", "equals": "ecolle"},
+                                                  {"answer": "attentes", "is_empty": True}]}},
+        {"practice": "rencontre", "when": {"not": {"answer": "type", "equals": "ecolle"}}},
+    ])
+    found = [(f.place, f.index, f.kind, f.step, f.value) for f in flow.never_true()]
+    assert found == [
+        ("practices", 0, "unknown_value", "type", "ecolle"),
+        ("practices", 1, "unknown_value", "lien", "oui"),
+        ("practices", 2, "wrong_kind", "type", "greater_than"),
+        ("practices", 3, "unknown_value", "type", "x"),
+        ("practices", 3, "unknown_value", "type", "y"),
+        ("practices", 3, "wrong_kind", "duree", "shorter_than"),
+    ]
+
+
+def test_a_practice_whose_rules_never_hold_is_untriggered(library):
+    flow = make_flow(CHOICE, practices=[
+        {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
+        {"practice": "legerete", "when": {"answer": "type", "equals": "ecole"}},
+    ])
+    untriggered = library.practices.untriggered([flow])
+    assert "benevolat" in untriggered and "legerete" not in untriggered
+
+
+def test_every_practice_of_the_shipped_catalogue_has_a_rule_that_can_hold(library, partnership):
+    assert library.practices.untriggered([partnership]) == []
+    assert partnership.never_true() == []
