@@ -19,7 +19,7 @@ from bot.core.texts import Html, Template, escape, join, placeholders, render
 
 # What a practice's detail and reminder may show: every field of a practice.
 PRACTICE_FIELDS = ("id", "title", "text", "example", "link")
-_LITERAL = re.compile(r"\{[^{}]*\}")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 class _Model(BaseModel):
@@ -99,7 +99,7 @@ class PracticeCatalog(_Model):
         missing = {name for name, value in values.items() if value is None}
         kept = [
             line for line in template.split("\n")
-            if not (placeholders(line) and placeholders(line) <= missing and not _LITERAL.sub("", line).strip())
+            if not (placeholders(line) and placeholders(line) <= missing and not _PLACEHOLDER.sub("", line).strip())
         ]
         filled = render("\n".join(kept), **{name: value or Html("") for name, value in values.items()})
         return Html(re.sub(r"\n{3,}", "\n\n", filled).strip())

@@ -48,7 +48,7 @@ def test_check_accepts_the_shipped_files_without_a_warning() -> None:
 def test_check_warns_of_a_rule_never_true_and_a_practice_never_recalled_but_accepts_the_file(tmp_path: Path) -> None:
     edited = (CONVERSATIONS / "demande_partenariat.yaml").read_text(encoding="utf-8")
     edited = edited.replace("{answer: type_partenaire, equals: groupe_local}", "{answer: type_partenaire, equals: gl}")
-    edited = edited.replace("{answer: duree_mois, greater_than: 12}", "{answer: format, greater_than: 12}")
+    edited = edited.replace("{answer: duree_mois, greater_than: 12}", "{answer: format, greater_than: 12}", 1)
     candidate = tmp_path / "demande_partenariat.yaml"
     candidate.write_text(edited, encoding="utf-8")
     cli = LIBRARY.messages.cli
