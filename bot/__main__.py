@@ -75,15 +75,19 @@ def check(settings: Settings, arguments: argparse.Namespace) -> None:
 def check_warnings(library: Library) -> list[str]:
     """What would silently never show: a practice no rule can recall, a condition never true."""
     texts = library.messages.cli
+    untriggered = library.practices.untriggered(source.flow for source in library.flows.values())
     lines = [
-        texts.warning.format(file=PRACTICES_FILE, where=practice, problem=texts.warning_untriggered.format(practice=practice))
-        for practice in library.practices.untriggered(source.flow for source in library.flows.values())
+        texts.warning.format(
+            file=PRACTICES_FILE, where=practice, problem=texts.warning_untriggered.format(practice=practice)
+        )
+        for practice in untriggered
     ]
     for flow_id, source in sorted(library.flows.items()):
         for fault in source.flow.never_true():
             where = (texts.warning_step.format(step=fault.name) if fault.place == "steps"
                      else texts.warning_rule.format(number=fault.index + 1, practice=fault.name))
-            problem = getattr(texts, f"warning_{fault.kind}").format(step=fault.step, value=fault.value, test=fault.value)
+            problem = getattr(texts, f"warning_{fault.kind}")
+            problem = problem.format(step=fault.step, value=fault.value, test=fault.value)
             lines.append(texts.warning.format(file=f"{flow_id}.yaml", where=where, problem=problem))
     return lines
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.core.texts import plain, render
+from bot.core.texts import NARROW_NBSP, plain, render
 from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conversation import (
     COMPANY_REQUEST,
@@ -42,6 +42,7 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     assert f"{FEWEST_QUESTIONS} questions" in flow_intro.plain_text
     first = await next_prompt(fake, group)
     assert f"Étape 1/{FEWEST_QUESTIONS}" in first.plain_text
+    assert f"partenariat{NARROW_NBSP}?" in first.text, "French typography, without the admin typing it"
     assert first.is_force_reply()
     assert "Alice" in first.plain_text
 
@@ -277,7 +278,8 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(f
     texts = LIBRARY.messages.system
 
     fake.send(alice, private, "/calendrier")
-    assert (await fake.next_message(private)).plain_text == as_read(render(texts.unknown_command, command="/calendrier"))
+    pointed = as_read(render(texts.unknown_command, command="/calendrier"))
+    assert (await fake.next_message(private)).plain_text == pointed
 
     fake.send(alice, group, "/calendrier")  # maybe another bot's: not a word
     await fake.idle()
