@@ -423,6 +423,12 @@ class FlowEngine:
         state = FlowState(self.flow.id, version, current=self._next_step({}))
         return Turn(state, self.prompt(state))
 
+    def reopen(self, version: int, answers: Mapping[str, Any]) -> FlowState:
+        """A filled request back at its summary, to amend it. Its reminders were shown when it
+        was filled: only what a changed answer calls for anew is shown again."""
+        reasons = tuple(reason(self.flow, index) for index in self.flow.triggered_rules(answers))
+        return FlowState(self.flow.id, version, dict(answers), current=None, reminded=reasons)
+
     def prompt(self, state: FlowState) -> Question | Summary:
         """What the member should see for this state."""
         if state.current is None:

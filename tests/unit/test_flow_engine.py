@@ -711,3 +711,12 @@ def test_a_practice_whose_rules_never_hold_is_untriggered(library):
 def test_every_practice_of_the_shipped_catalogue_has_a_rule_that_can_hold(library, partnership):
     assert library.practices.untriggered([partnership]) == []
     assert partnership.never_true() == []
+
+
+def test_an_amended_request_recalls_only_what_a_changed_answer_calls_for_anew(engine):
+    filled = answer_until(engine, None, {"type_partenaire": Choose("entreprise"), "argent": Choose("aucun"),
+                                         "competences_pro": Choose("non")})
+    reopened = engine.reopen(1, engine.advance(filled, Confirm(), TODAY).state.answers)
+    assert isinstance(engine.prompt(reopened), Summary)
+    assert play(engine, reopened, Edit("partenaire"), Text("Weleda")).reminders == ()  # benevolat was shown
+    assert play(engine, reopened, Edit("competences_pro"), Choose("benevoles")).reminders == ("benevolat",)
