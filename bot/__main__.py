@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.core.flows import Flow
-from bot.core.library import Library, load_library
+from bot.core.library import PRACTICES_FILE, Library, load_library
 from bot.core.loading import InvalidFile
 
 if TYPE_CHECKING:  # imported at run time by the commands that open the database
@@ -97,8 +97,30 @@ def check(settings: Settings, arguments: argparse.Namespace) -> None:
         for file in arguments.files:
             shutil.copyfile(file, directory / file.name)
         library = _library(directory)
+    for line in check_warnings(library):
+        print(line, file=sys.stderr)
     names = ", ".join(sorted(f.name for f in arguments.files)) or str(settings.flows_dir)
     print(library.messages.cli.check_ok.format(files=names))
+
+
+def check_warnings(library: Library) -> list[str]:
+    """What would silently never show: a practice no rule can recall, a condition never true."""
+    texts = library.messages.cli
+    untriggered = library.practices.untriggered(source.flow for source in library.flows.values())
+    lines = [
+        texts.warning.format(
+            file=PRACTICES_FILE, where=practice, problem=texts.warning_untriggered.format(practice=practice)
+        )
+        for practice in untriggered
+    ]
+    for flow_id, source in sorted(library.flows.items()):
+        for fault in source.flow.never_true():
+            where = (texts.warning_step.format(step=fault.name) if fault.place == "steps"
+                     else texts.warning_rule.format(number=fault.index + 1, practice=fault.name))
+            problem = getattr(texts, f"warning_{fault.kind}")
+            problem = problem.format(step=fault.step, value=fault.value, test=fault.value)
+            lines.append(texts.warning.format(file=f"{flow_id}.yaml", where=where, problem=problem))
+    return lines
 
 
 def schema(settings: Settings, arguments: argparse.Namespace) -> None:

@@ -264,6 +264,9 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("sujet", topics.sujet, filters=NEW))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
+    # Any other command (a typo, one this version lacks): one line pointing to /aide. Keep it
+    # the last handler of group 0: a command any handler above knows never reaches it.
+    application.add_handler(MessageHandler(NEW & filters.COMMAND, general.unknown_command))
 
     application.add_error_handler(errors.on_error)
     return application

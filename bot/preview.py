@@ -96,7 +96,7 @@ class Preview:
         turn = self.engine.start(version)
         self.state = turn.state
         self.say(render("<b>{title}</b>", title=self.engine.flow.title))
-        self.say(self.engine.flow.intro)
+        self.say(self.engine.intro())
         prompt = turn.prompt
         while True:
             labels = self.show(prompt)

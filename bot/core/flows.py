@@ -132,6 +132,7 @@ class PartnerFields(_Model):
     # A partner recorded as known (no consent round): when it ended, and whether it has.
     end_date: Identifier | None = None  # a date step: until when
     ended: Condition | None = None  # true when the partnership is over
+    answer_by: str | None = None  # a date step: by when the partner needs the group's answer
 
 
 class Flow(_Model):
@@ -139,7 +140,7 @@ class Flow(_Model):
 
     id: Identifier
     title: Annotated[str, Field(min_length=1, max_length=80)]
-    intro: Template()
+    intro: Template("questions")  # {questions}: how many a member is asked at least
     steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=40)]
     partner_fields: PartnerFields
     card: tuple[Identifier, ...] = ()
@@ -209,11 +210,37 @@ class Flow(_Model):
 
     def triggered_practices(self, answers: Mapping[str, Any]) -> list[str]:
         """The practices these answers call for, in rule order, each once."""
-        fired: list[str] = []
-        for rule in self.practices:
-            if rule.practice not in fired and rule.when.evaluate(answers):
-                fired.append(rule.practice)
-        return fired
+        return list(dict.fromkeys(self.practices[i].practice for i in self.triggered_rules(answers)))
+
+    def triggered_rules(self, answers: Mapping[str, Any]) -> list[int]:
+        """The index of every rule whose condition these answers make true, in rule order."""
+        return [i for i, rule in enumerate(self.practices) if rule.when.evaluate(answers)]
+
+    def never_true(self) -> list[NeverTrue]:
+        """The conditions of steps and rules that no answer can make true, and why.
+
+        Loading refuses what cannot be read; these can be read but would silently never show
+        their question or reminder: ``python -m bot check`` warns about them.
+        """
+        found: list[NeverTrue] = []
+        for index, step in enumerate(self.steps):
+            if step.when is not None:
+                found += [NeverTrue("steps", index, step.id, *fault) for fault in self._impossible(step.when)]
+        for index, rule in enumerate(self.practices):
+            found += [NeverTrue("practices", index, rule.practice, *fault) for fault in self._impossible(rule.when)]
+        return found
+
+    def _impossible(self, condition: Condition) -> list[tuple[str, str, str]]:
+        """(kind, step, value) of each test that makes ``condition`` never true; [] when it can be."""
+        if condition.all_ is not None:
+            return [fault for child in condition.all_ for fault in self._impossible(child)]
+        if condition.any_ is not None:
+            faults = [self._impossible(child) for child in condition.any_]
+            return [fault for child in faults for fault in child] if all(faults) else []
+        if condition.not_ is not None or condition.answer is None:
+            return []  # the contrary of an impossible test is always true: nothing to warn about
+        step = next((s for s in self.steps if s.id == condition.answer), None)
+        return [] if step is None else [(kind, step.id, value) for kind, value in _impossible_test(condition, step)]
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -222,12 +249,54 @@ class Flow(_Model):
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
 
 
+@dataclass(frozen=True)
+class NeverTrue:
+    """A condition no answer can make true: where it is (a step's or a rule's), and why."""
+
+    place: Literal["steps", "practices"]
+    index: int
+    name: str  # the step's id, or the rule's practice
+    kind: Literal["unknown_value", "wrong_kind"]
+    step: str  # the step the faulty test reads
+    value: str  # the value it expects, or the test it makes
+
+
+def _impossible_test(condition: Condition, step: Step) -> list[tuple[str, str]]:
+    """Why one test on ``step``'s answer can never be true: a value the step cannot give,
+    or a test that does not fit its kind (a number compared on a choice, a text length on yes/no)."""
+    if condition.greater_than is not None or condition.less_than is not None:
+        test = "greater_than" if condition.greater_than is not None else "less_than"
+        return [] if isinstance(step, NumberStep) else [("wrong_kind", test)]
+    if condition.shorter_than is not None or condition.is_empty is not None:
+        test = "shorter_than" if condition.shorter_than is not None else "is_empty"
+        return [] if isinstance(step, TextStep) else [("wrong_kind", test)]
+    if condition.not_equals is not None:
+        return []  # true of every other answer
+    expected = (condition.equals,) if condition.equals is not None else condition.in_ or ()
+    if isinstance(step, ChoiceStep):
+        possible = {option.value for option in step.options}
+        unknown = [value for value in expected if value not in possible]
+    elif isinstance(step, YesNoStep):
+        unknown = [value for value in expected if not isinstance(value, bool)]
+    elif isinstance(step, NumberStep):
+        unknown = [value for value in expected if isinstance(value, bool) or not isinstance(value, int)]
+    else:
+        return []
+    if condition.equals is not None or len(unknown) == len(expected):
+        return [("unknown_value", str(value)) for value in unknown]
+    return []
+
+
 # --- state, inputs, outputs ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FlowState:
-    """Where a member is in a flow. ``current`` is None when the summary is shown."""
+    """Where a member is in a flow. ``current`` is None when the summary is shown.
+
+    ``reminded`` holds the reasons already shown, one per practice rule (:func:`reason`): a
+    practice is shown again only for a rule that had not fired yet.
+    """
 
     flow_id: str
     flow_version: int
@@ -301,6 +370,15 @@ class Turn:
     done: bool = False
 
 
+def reason(flow: Flow, rule_index: int) -> str:
+    """How ``reminded`` names one rule: its practice and its place among the flow's rules."""
+    return f"{flow.practices[rule_index].practice}:{rule_index}"
+
+
+# A message of reminders stays short enough to be read: the others wait for the next answer.
+MAX_REMINDERS_PER_MESSAGE = 2
+
+
 class InvalidAnswer(Exception):
     """An input the current step cannot take; carries the French text to show."""
 
@@ -349,17 +427,33 @@ class FlowEngine:
 
     # prompts ---------------------------------------------------------------------------
 
+    def fewest_questions(self) -> int:
+        """How many questions every member is asked: the path of the simplest request."""
+        return sum(1 for step in self.flow.steps if self._visible(step, {}))
+
+    def intro(self) -> Html:
+        """The flow's introduction, promising the questions every member is asked."""
+        return render(self.flow.intro, questions=self.fewest_questions())
+
     def start(self, version: int) -> Turn:
         state = FlowState(self.flow.id, version, current=self._next_step({}))
         return Turn(state, self.prompt(state))
+
+    def reopen(self, version: int, answers: Mapping[str, Any]) -> FlowState:
+        """A filled request back at its summary, to amend it. Its reminders were shown when it
+        was filled: only what a changed answer calls for anew is shown again."""
+        reasons = tuple(reason(self.flow, index) for index in self.flow.triggered_rules(answers))
+        return FlowState(self.flow.id, version, dict(answers), current=None, reminded=reasons)
 
     def prompt(self, state: FlowState) -> Question | Summary:
         """What the member should see for this state."""
         if state.current is None:
             return self.summary(state.answers)
         step = self.flow.step(state.current)
-        # A step whose condition is still unknown may come: count it, the total only shrinks.
-        counted = [s for s in self.flow.steps if self._visible(s, state.answers) is not False]
+        # Only the questions these answers lead to: a step whose condition is still unknown is
+        # counted once an answer calls for it, so the total grows with the request's needs and
+        # never shrinks unless the member changes an answer.
+        counted = [s for s in self.flow.steps if self._visible(s, state.answers)]
         number = next((i for i, s in enumerate(counted, 1) if s.id == step.id), len(counted))
         editing_answer = state.editing and step.id in state.answers
         return Question(
@@ -460,8 +554,8 @@ class FlowEngine:
         # duration) continues as a first pass, not as an edit: Back while editing jumps to the
         # summary, which would then lack that required answer and could still be confirmed.
         new_state = replace(state, answers=answers, current=following, editing=False)
-        reminders = self._reminders(new_state)
-        new_state = replace(new_state, reminded=state.reminded + reminders)
+        reminders, reasons = self._reminders(new_state)
+        new_state = replace(new_state, reminded=state.reminded + reasons)
         return Turn(new_state, self.prompt(new_state), reminders=reminders)
 
     def _previous(self, state: FlowState) -> str | None:
@@ -485,9 +579,23 @@ class FlowEngine:
         back = replace(state, answers=answers, current=previous)
         return Turn(back, self.prompt(back))
 
-    def _reminders(self, state: FlowState) -> tuple[str, ...]:
-        """Practices the answers call for that this member has not been reminded of yet."""
-        return tuple(p for p in self.flow.triggered_practices(state.answers) if p not in state.reminded)
+    def _reminders(self, state: FlowState) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The practices to show now, and the reasons (rules) they are shown for.
+
+        A practice shows when one of its rules becomes true, again when another of its rules
+        does, never twice for one rule; at most :data:`MAX_REMINDERS_PER_MESSAGE` at a time,
+        in rule order. The rules of a practice left out stay unshown: they fire at the next
+        answer. A bare practice id in ``reminded`` (sessions begun before reasons were kept)
+        stands for all its rules.
+        """
+        shown: dict[str, list[str]] = {}
+        for index in self.flow.triggered_rules(state.answers):
+            practice, key = self.flow.practices[index].practice, reason(self.flow, index)
+            if key in state.reminded or practice in state.reminded:
+                continue
+            if practice in shown or len(shown) < MAX_REMINDERS_PER_MESSAGE:
+                shown.setdefault(practice, []).append(key)
+        return tuple(shown), tuple(key for keys in shown.values() for key in keys)
 
     # parsing ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.flows import Flow, FlowEngine
-from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load, read_yaml, validate
+from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load, read_yaml, typeset_texts, validate
 from bot.core.consent_texts import ConsentTexts
 from bot.core.messages import Messages
 from bot.core.practices import PracticeCatalog
@@ -71,6 +71,7 @@ def read_flow(
 ) -> Flow:
     """A flow file's text validated, fields and the messages it makes (see ``core.sendable``)."""
     data = read_yaml(text, file, validation)
+    typeset_texts(data)  # checked as sent: with the typography ``load`` gives every text
     flow = validate(Flow, data, file, validation, context)
     errors = check_sendable(flow, data, file, messages, validation)
     if errors:
@@ -84,7 +85,8 @@ def _read(path: Path) -> str:
 
 def load_validation_texts(directory: Path) -> ValidationTexts:
     try:
-        return load(ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION)
+        return load(ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION,
+                    typeset=False)
     except (OSError, InvalidFile):
         return FALLBACK_VALIDATION
 
@@ -98,7 +100,7 @@ def load_library(directory: Path) -> Library:
         try:
             if model is Flow and messages is not None:  # its messages are checked too
                 return read_flow(_read(path), path.name, validation, messages, context)
-            return load(model, _read(path), path.name, validation, context)
+            return load(model, _read(path), path.name, validation, context, typeset=model is not ValidationTexts)
         except InvalidFile as invalid:
             errors.extend(invalid.errors)
         except OSError as error:

@@ -19,6 +19,8 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from bot.core.texts import typography
+
 M = TypeVar("M", bound=BaseModel)
 
 MAX_FILE_BYTES = 256 * 1024
@@ -194,6 +196,20 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
     return data
 
 
+def typeset_texts(data: Any) -> None:
+    """Give every text of the file French typography, in place: the one place every YAML text
+    passes, so admins need not type narrow no-break spaces (keys and line numbers are kept)."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, Mapping) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(value, str):
+                node[key] = typography(value)
+            elif isinstance(value, (Mapping, list)):
+                stack.append(value)
+
+
 def _line_of(data: Any, loc: Sequence[int | str]) -> int | None:
     """Follow a pydantic error location into the ruamel data to find the closest line."""
     line, node = None, data
@@ -267,7 +283,15 @@ def validate(
 
 
 def load(
-    model: type[M], text: str | bytes, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None
+    model: type[M], text: str | bytes, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None,
+    *, typeset: bool = True,
 ) -> M:
-    """Read and validate one YAML text; ``context`` carries what other files define."""
-    return validate(model, read_yaml(text, file, texts), file, texts, context)
+    """Read and validate one YAML text; ``context`` carries what other files define.
+
+    Its texts get French typography unless ``typeset`` is False (erreurs.yaml, whose wording
+    quotes YAML as it must be typed, « nom: valeur »).
+    """
+    data = read_yaml(text, file, texts)
+    if typeset:
+        typeset_texts(data)
+    return validate(model, data, file, texts, context)

@@ -95,7 +95,7 @@ class Commands(_Texts):
 
 
 class IntakeTexts(_Texts):
-    group_intro: Template("member", "title")
+    group_intro: Template("member", "title", "questions")
     button_private: Label
     button_here: Label
     group_question: Template("member", "question")
@@ -208,6 +208,13 @@ class CliTexts(_Texts):
     database_unavailable: Template("path", "error")
     already_running: Template("path", "pid", "host", "since")
     token_rejected: Template()
+    # Warnings of check: the files are valid, but something in them would never show.
+    warning: Template("file", "where", "problem")
+    warning_step: Template("step")
+    warning_rule: Template("number", "practice")
+    warning_untriggered: Template("practice")
+    warning_unknown_value: Template("step", "value")
+    warning_wrong_kind: Template("step", "test")
 
 
 class SystemTexts(_Texts):
@@ -215,6 +222,7 @@ class SystemTexts(_Texts):
     start: Template()
     error: Template()
     missing_token: str
+    unknown_command: Template("command")  # a command no handler knows
 
 
 class GroupTexts(_Texts):

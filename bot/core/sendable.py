@@ -48,7 +48,7 @@ def _messages(flow: Flow, messages: Messages) -> list[tuple[Place, Html]]:
     """The longest message built from each of the flow's texts, as the bot sends it."""
     engine = FlowEngine(flow, messages.flow)
     intake = messages.intake
-    intro = join([render(intake.private_intro, title=flow.title, group=LONGEST_TITLE), Html(flow.intro)], "\n\n")
+    intro = join([render(intake.private_intro, title=flow.title, group=LONGEST_TITLE), engine.intro()], "\n\n")
     sent: list[tuple[Place, Html]] = [(("intro",), intro)]
     total = len(flow.steps)
     for index, step in enumerate(flow.steps):

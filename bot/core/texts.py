@@ -62,6 +62,41 @@ def Template(*allowed: str) -> Any:  # noqa: N802 - used like a type: Template("
     return Annotated[str, AfterValidator(check)]
 
 
+# French typography: a narrow no-break space (U+202F) before ? ! : ; and » and after «, so
+# that Telegram never wraps the sign alone onto the next line. Never inside what is not
+# prose: HTML tags and entities, addresses, placeholders, commands (/aide), times (14:30).
+NARROW_NBSP = "\u202f"
+_NOT_PROSE = re.compile(
+    r"<[^>]*>|&#?\w+;|https?://[^\s<>\"]+|\{[^{}]*\}|(?<![\w/])/[A-Za-z]\w*(?:@\w+)?|\d{1,2}:\d{2}|[:;]-?[()]"
+)
+_CLOSING = re.compile(r"[ \t\u00a0\u202f]*([?!:;»])")
+_OPENING = re.compile(r"«[ \t\u00a0\u202f]*")
+
+
+def typography(text: str) -> str:
+    """``text`` with French typography's narrow no-break spaces; applying it twice changes nothing."""
+
+    def closing(text: str, match: re.Match[str]) -> str:
+        mark, previous = match.group(1), text[match.start() - 1] if match.start() > 0 else "\n"
+        if match.start() == match.start(1) and (previous == "\n" or (mark != "»" and previous in "?!:;")):
+            return match.group()  # a line's first sign, or the second of « ?! »
+        return NARROW_NBSP + mark
+
+    def opening(text: str, match: re.Match[str]) -> str:
+        return match.group() if text[match.end():match.end() + 1] in ("", "\n") else "«" + NARROW_NBSP
+
+    for pattern, space in ((_CLOSING, closing), (_OPENING, opening)):
+        protected = [match.span() for match in _NOT_PROSE.finditer(text)]
+        text = pattern.sub(
+            lambda match, text=text, space=space: (
+                match.group() if any(start <= match.end() - 1 < end for start, end in protected)
+                else space(text, match)
+            ),
+            text,
+        )
+    return text
+
+
 def render(template: str, /, **values: object) -> Html:
     """Fill a template, escaping every value that is not already :class:`Html`."""
     safe = {

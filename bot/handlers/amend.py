@@ -13,7 +13,7 @@ from typing import Any
 from telegram import Update
 
 from bot.core.consent_texts import AmendTexts
-from bot.core.flows import FlowEngine, FlowState
+from bot.core.flows import FlowEngine
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import consent, topics
 from bot.handlers import flow_view as view
@@ -50,10 +50,11 @@ async def modifier(update: Update, context: BotContext) -> None:
     if await sessions.get(services.database, chat.id, user.id) is not None:
         await message.reply_html(texts.busy)
         return
+    engine = await services.catalog.engine(request.flow_id, request.flow_version)
     session = FlowSession(
         chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=chat.id,
         author_name=user.full_name, thread_id=topics.thread_of(message),
-        state=FlowState(request.flow_id, request.flow_version, answers=dict(request.answers), current=None),
+        state=engine.reopen(request.flow_version, request.answers),
     )
     async with services.database.transaction(update.update_id) as connection:
         if await store.latest_round_id(connection, request.id, open_only=True) is not None:
@@ -65,7 +66,7 @@ async def modifier(update: Update, context: BotContext) -> None:
         await message.reply_html(refusal)
         return
     await message.reply_html(render(texts.intro, number=number))
-    await view.show(context, session)
+    await view.show(context, session, engine)
 
 
 def _changes(

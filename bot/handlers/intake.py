@@ -62,7 +62,7 @@ async def _start_flow(
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
     await ui.acknowledge(answer)
-    intro = Html(engine.flow.intro)
+    intro = engine.intro()
     if chat.type == Chat.PRIVATE:
         group = await chats.title(services.database, origin_chat_id) or ""
         heading = render(services.messages.intake.private_intro, title=engine.flow.title, group=group)
@@ -98,7 +98,8 @@ async def partenariat(update: Update, context: BotContext) -> None:
         [ui.button(texts.button_here, ui.AnswerHere(user_id=user.id))],
     ])
     await message.reply_html(
-        render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title),
+        render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title,
+               questions=engine.fewest_questions()),
         reply_markup=keyboard,
     )
 
@@ -255,7 +256,7 @@ async def _advance(
     async with services.database.transaction(update.update_id) as connection:
         await sessions.save(connection, session)
     await ui.acknowledge(answer)
-    await practices.send_reminders(context, session.chat_id, turn.reminders, thread_id=view.thread(session))
+    await practices.send_reminders(context, session, turn.reminders, reply_to)
     await view.show(context, session, engine, reply_to=reply_to)
     return True
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.core.flows import Flow
-from bot.core.texts import Html, join
+from bot.core.texts import Html, join, render
+from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage.requests import PartnershipRequest
+from bot.storage.sessions import FlowSession
 
 
 def _menu(context: BotContext) -> tuple[Html, InlineKeyboardMarkup]:
@@ -45,16 +47,24 @@ async def show(update: Update, context: BotContext) -> None:
 
 
 async def send_reminders(
-    context: BotContext, chat_id: int, practice_ids: Iterable[str], *, thread_id: int | None = None
+    context: BotContext, session: FlowSession, practice_ids: Iterable[str], reply_to: Message | None = None
 ) -> None:
     """Remind the practices an answer just called for, before the next question.
 
-    One message for all of them: a group allows a bot about 20 messages a minute.
+    One message for all of them: a group allows a bot about 20 messages a minute. In a group
+    it is the member's, like their questions: it mentions them, in reply to their typed answer.
     """
     catalog = context.services.library.practices
     texts = [catalog.reminder_text(p) for p in filter(None, map(catalog.get, practice_ids))]
-    if texts:
-        await context.bot.send_message(chat_id, join(texts, "\n\n"), message_thread_id=thread_id)
+    if not texts:
+        return
+    text = join(texts, "\n\n")
+    if view.in_group(session):
+        text = render(catalog.group_reminders, member=ui.mention(session.user_id, session.author_name), reminders=text)
+    if reply_to is not None:
+        await reply_to.reply_html(text)
+    else:
+        await context.bot.send_message(session.chat_id, text, message_thread_id=view.thread(session))
 
 
 def vigilance(context: BotContext, flow: Flow, answers: Mapping[str, Any]) -> Html | None:

@@ -10,7 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 from tests.crash.process import BotProcess, bot_environment
-from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser
+from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser, as_read
 from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
 
 
@@ -72,7 +72,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_whole_and_restores(tmp_pat
             for copy in copies:
                 code, out, err = await backup(bot, copy)
                 assert code == 0, err
-                assert f"Copie de la base vérifiée et enregistrée : {copy}" in out
+                assert f"Copie de la base vérifiée et enregistrée : {copy}" in as_read(out)
             stop.set()
             filed = await asyncio.wait_for(writer, 60)
 

@@ -1,7 +1,7 @@
 """Fake Telegram Bot API server for integration tests (see ``server.py``)."""
 
 from .html_parser import HtmlParseError, parse_html
-from .server import BotMessage, FakeApiError, FakeChat, FakeTelegram, FakeTopic, FakeUser
+from .server import BotMessage, FakeApiError, FakeChat, FakeTelegram, FakeTopic, FakeUser, as_read
 
 __all__ = [
     "BotMessage",
@@ -11,5 +11,6 @@ __all__ = [
     "FakeTopic",
     "FakeUser",
     "HtmlParseError",
+    "as_read",
     "parse_html",
 ]

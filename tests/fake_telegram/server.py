@@ -26,7 +26,9 @@ Notes / choices (see also the module docstring of ``html_parser``):
   ``getUpdates`` calls is in ``poll_count``.  Calls answered with an error are recorded too, and
   the error responses are additionally listed in ``errors``.
 * ``BotMessage.text`` is the raw text the bot sent (with HTML markup when ``parse_mode`` is HTML);
-  ``BotMessage.plain_text`` is what the user sees (markup removed, entities decoded).
+  ``BotMessage.plain_text`` is what the user sees (markup removed, entities decoded), its narrow
+  no-break spaces (French typography, U+202F) read as the spaces they look like, so tests are
+  written with ordinary spaces; ``text`` keeps them.
 * HTML is validated like Telegram does, and additionally a bare ``&`` is rejected
   (``FakeTelegram(strict_html=False)`` restores Telegram's lenient behaviour for ``&``).
   Markdown / MarkdownV2 are not validated.
@@ -191,6 +193,11 @@ def _forbidden(description: str) -> FakeApiError:
 # --------------------------------------------------------------------------------------------
 # scene objects
 # --------------------------------------------------------------------------------------------
+
+
+def as_read(plain: str | None) -> str | None:
+    """A text as a member reads it: a narrow no-break space looks like a space."""
+    return None if plain is None else plain.replace("\u202f", " ")
 
 
 @dataclass
@@ -1404,7 +1411,7 @@ class FakeTelegram:
             reply_to_message_id=reply["message_id"] if reply else None,
             date=date,
             document=document,
-            plain_text=plain,
+            plain_text=as_read(plain),
             entities=entities,
             message_thread_id=(extra or {}).get("message_thread_id"),
         )
@@ -1526,7 +1533,7 @@ class FakeTelegram:
             text=text,
             parse_mode=p.get("parse_mode"),
             reply_markup=markup,
-            plain_text=plain,
+            plain_text=as_read(plain),
             entities=entities,
         )
         return copy.deepcopy(stored)

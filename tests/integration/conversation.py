@@ -3,48 +3,89 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
+from bot.core.flows import ChoiceStep, Choose, Text, YesNoStep
+from bot.core.library import load_library
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 
 NEXT_YEAR = date(date.today().year + 1, 3, 15).strftime("%d/%m/%Y")
+ANSWER_BY = date(date.today().year + 1, 3, 1).strftime("%d/%m/%Y")
+LIBRARY = load_library(Path(__file__).resolve().parents[2] / "conversations")
+SHIPPED_FLOW = LIBRARY.flows["demande_partenariat"].flow
 
-# Answers to every question of conversations/demande_partenariat.yaml, in order: a button
-# label is pressed, anything else is typed.
-COMPANY_REQUEST = [
-    "Jardins <Weleda> & Co",
-    "Entreprise",
-    "Le partenaire nous a sollicités",
-    "20 salariés sur le jardin partagé pendant une journée",
-    "De l'aide pour les plantations de printemps",
-    "-",
-    "Sur plusieurs années",
-    "36",
-    NEXT_YEAR,
-    "Non",
-    "Oui",
-    "Camille y travaille",
-    "Non",
-    "Logos sur les deux sites",
-    "Une équipe projet dédiée",
-    "camille@example.org",
-]
 
-ONE_OFF_REQUEST = [
-    "Alternatiba",
-    "Association ou réseau",
-    "Une envie commune",
-    "Accueillir une étape du tour à vélo",
-    "Une belle fête et des rencontres",
-    "Chacun tient un stand",
-    "Ponctuel (une action)",
-    NEXT_YEAR,
-    "Non",
-    "Non",
-    "Non",
-    "Affiches communes",
-    "Le cercle cœur",
-    "@dominique",
-]
+def asked(answers: dict[str, str]) -> list[tuple[str, str]]:
+    """The questions the shipped flow asks, in its order, for these answers by step id, each
+    with its reply: a button label is pressed, anything else is typed. Read from the loaded
+    YAML, so a question added or skipped there changes the list, not the tests."""
+    engine = LIBRARY.engine(SHIPPED_FLOW)
+    state, said = engine.start(1).state, []
+    while state.current is not None:
+        step, reply = SHIPPED_FLOW.step(state.current), answers[state.current]
+        if isinstance(step, ChoiceStep):
+            action = Choose(next(o.value for o in step.options if as_read(o.label) == reply))
+        elif isinstance(step, YesNoStep):
+            action = Choose("yes" if reply == "Oui" else "no")
+        else:
+            action = Text(reply)
+        turn = engine.advance(state, action, date.today())
+        assert turn.error is None, (state.current, reply, turn.error)
+        said.append((step.id, reply))
+        state = turn.state
+    return said
+
+
+def replies(answers: dict[str, str]) -> list[str]:
+    """The replies to the questions the shipped flow asks for these answers, in its order."""
+    return [reply for _, reply in asked(answers)]
+
+
+FEWEST_QUESTIONS = LIBRARY.engine(SHIPPED_FLOW).fewest_questions()
+
+# Answers by step id: a company sending 20 employees to the shared garden for years, a member
+# declaring a link with it; an association's one-off request (the short path).
+COMPANY_ANSWERS = {
+    "partenaire": "Jardins <Weleda> & Co",
+    "type_partenaire": "Entreprise",
+    "demande": "20 salariés sur le jardin partagé pendant une journée",
+    "format": "Sur plusieurs années",
+    "duree_mois": "36",
+    "date_debut": NEXT_YEAR,
+    "date_reponse": ANSWER_BY,
+    "deja_rencontre": "Pas encore",
+    "attentes": "De l'aide pour les plantations de printemps",
+    "argent": "Le partenaire donne (don, matériel)",
+    "competences_pro": "Non",
+    "mise_en_avant": "Les deux",
+    "conflit_interets": "Oui",
+    "conflit_details": "Camille y travaille",
+    "porteurs": "Une équipe projet dédiée",
+    "contact": "camille@example.org",
+}
+COMPANY_REQUEST = replies(COMPANY_ANSWERS)
+
+ONE_OFF_ANSWERS = {
+    "partenaire": "Alternatiba",
+    "type_partenaire": "Association ou réseau",
+    "demande": "Accueillir une étape du tour à vélo",
+    "format": "Ponctuel (une action)",
+    "date_debut": NEXT_YEAR,
+    "date_reponse": ANSWER_BY,
+    "conflit_interets": "Non",
+    "contact": "@dominique",
+}
+ONE_OFF_REQUEST = replies(ONE_OFF_ANSWERS)
+# What a lasting association partnership asks besides: a member who changes the one-off's
+# format to « Sur plusieurs années » answers these too.
+LASTING_ANSWERS = {
+    "deja_rencontre": "Oui, nous en avons parlé ensemble",
+    "attentes": "-",
+    "argent": "Non, aucun",
+    "competences_pro": "Non",
+    "dimension_politique": "Non",
+    "porteurs": "Une équipe projet dédiée",
+}
 
 
 def known_group(fake: FakeTelegram, member: FakeUser, title: str = "GL Pays d'Uzès") -> FakeChat:

@@ -11,7 +11,7 @@ from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
 from tests.integration.conversation import ONE_OFF_REQUEST, fill, known_group, next_prompt
 
 FLOW_FILE = CONVERSATIONS / "demande_partenariat.yaml"
-ORIGINAL_QUESTION = "Quel est le nom de l'organisation ou de la personne qui propose ce partenariat ?"
+ORIGINAL_QUESTION = "Avec qui serait ce partenariat ? Le nom de l'organisation ou de la personne."
 NEW_QUESTION = "Comment s'appelle le partenaire ?"
 
 

@@ -152,10 +152,10 @@ ACTIONS = [
     Action("/modifier 12", frozenset({"author"}), lambda w, u: command(w, u, "/modifier 1"), changed("amendments"),
            "Seul·e l'auteur·rice de la demande n°1 peut la modifier"),
     Action("/flux (envoi d'un fichier)", ADMINS, upload, changed("flow_versions"),
-           "Seuls les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
+           "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
     Action("/flux retour demande_partenariat 1", ADMINS,
            lambda w, u: command(w, u, "/flux retour demande_partenariat 1"), changed("active_flows"),
-           "Seuls les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
+           "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
     Action("/recharger", frozenset({"configured_admin"}), lambda w, u: command(w, u, "/recharger"),
            told("Fichiers relus"), "Seules les personnes qui administrent le bot"),
 ]

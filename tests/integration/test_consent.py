@@ -198,12 +198,12 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
     fake.press(staged.author, summary, "✏️ Modifier une réponse")
     menu = await fake.wait_edit(summary)
-    fake.press(staged.author, menu, "Qui porterait le projet")
-    question = await staged.message(lambda m: "Une équipe projet dédiée" in m.button_texts())
-    fake.press(staged.author, question, "Une équipe projet dédiée")
+    fake.press(staged.author, menu, "Type de partenaire")
+    question = await staged.message(lambda m: "Autre groupe local" in m.button_texts())
+    fake.press(staged.author, question, "Autre groupe local")
     fake.press(staged.author, await staged.message(lambda m: "✅ Valider" in m.button_texts()), "✅ Valider")
     amended = await staged.containing("a modifié la demande n°1 (version 2)")
-    assert "Qui porterait le projet : Le cercle cœur → Une équipe projet dédiée" in amended.plain_text
+    assert "Type de partenaire : Association ou réseau → Autre groupe local" in amended.plain_text
     assert await rows(bot, "SELECT version, status FROM requests") == [(2, "submitted")]
 
     stale = await fake.callback_answer(fake.press_data(cal, proposal, "1|c|1|1|consent"))  # the old buttons
@@ -214,7 +214,7 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     assert "(tour 2)" in second.plain_text and "Pas encore répondu : Cal, Bea" in second.plain_text
     ask_first = await staged.containing("Votre avis d'abord")
     assert "Cal" in ask_first.plain_text and "Le groupe n'a personne pour tenir un stand" in ask_first.plain_text
-    assert "Une équipe projet dédiée" in second.plain_text
+    assert "Autre groupe local" in second.plain_text
     assert await rows(bot, "SELECT number, request_version FROM consent_rounds ORDER BY id") == [(1, 1), (2, 2)]
 
 

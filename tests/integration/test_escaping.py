@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fake_telegram import BotMessage, FakeUser, parse_html
-from tests.integration.conversation import NEXT_YEAR
+from tests.integration.conversation import ANSWER_BY, NEXT_YEAR, replies
 from tests.integration.world import PROPOSAL, World, name_in_roster, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -29,17 +29,16 @@ NAMES = {
 PARTNER = "<Ma & Co>"
 ANSWERS = {
     "demande": "Prêter <le jardin> & les outils",
-    "apport": "Des plants & du <compost>",
     "attentes": "Qu'on « parle » <franchement> & vite",
     "conflit_details": "Camille <salariée> & voisine",
-    "communication": "Logos <les deux> & presse",
     "contact": "<camille@example.org> & co",
 }
-REQUEST = [
-    PARTNER, "Association ou réseau", "Une envie commune", ANSWERS["demande"], ANSWERS["apport"],
-    ANSWERS["attentes"], "Ponctuel (une action)", NEXT_YEAR, "Non", "Oui", ANSWERS["conflit_details"], "Non",
-    ANSWERS["communication"], "Le cercle cœur", ANSWERS["contact"],
-]
+# A professional's one-off request: it asks the expectations as well as the short path.
+REQUEST = replies({
+    **ANSWERS, "partenaire": PARTNER, "type_partenaire": "Professionnel·le indépendant·e",
+    "format": "Ponctuel (une action)", "date_debut": NEXT_YEAR, "date_reponse": ANSWER_BY,
+    "deja_rencontre": "Pas encore", "argent": "Non, aucun", "competences_pro": "Non", "conflit_interets": "Oui",
+})
 REASON = "Trop <lié> & « pressé » </b>"
 QUESTION = "Qui <paie> & combien ?"
 
@@ -116,11 +115,11 @@ async def test_a_consent_round_shows_names_reasons_and_questions_as_typed(world:
 
     await world.say(cal, group, "/modifier 2")
     await world.press(cal, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
-    await world.press(cal, world.find(group, "récapitulatif"), "Communication")
+    await world.press(cal, world.find(group, "récapitulatif"), "Attentes mutuelles")
     await world.say(cal, group, "Rien <avant> & tout après", reply_to=world.last(group))
     await world.press(cal, world.find(group, "récapitulatif"), "✅ Valider")
     amended = world.find(group, "a modifié la demande n°2")
-    shows(amended, "Cal & <Co>", f"{ANSWERS['communication']} → Rien <avant> & tout après")
+    shows(amended, "Cal & <Co>", f"{ANSWERS['attentes']} → Rien <avant> & tout après")
     await world.press(bea, amended, "🗳 Ouvrir le consentement")
     shows(world.find(group, "Votre avis d'abord"), "<b>Bea</b>", REASON)
     shows(world.find(group, PROPOSAL), PARTNER)
@@ -142,7 +141,7 @@ async def test_rosters_and_joining_show_names_as_typed(world: World) -> None:
 
 async def test_follow_ups_and_review_dates_show_the_partner_as_typed(world: World) -> None:
     admin, follow_up = world.admin, world.messages["follow_up"]
-    shows(follow_up, PARTNER, ANSWERS["demande"], ANSWERS["apport"], ANSWERS["attentes"])
+    shows(follow_up, PARTNER, ANSWERS["demande"], ANSWERS["attentes"])
 
     await world.press(admin, follow_up, "💬 À rediscuter")
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.core.library import load_library
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conftest import CONVERSATIONS
 
 SYSTEM = load_library(CONVERSATIONS).messages.system
@@ -28,7 +28,7 @@ async def test_a_full_disk_is_logged_as_such_and_answered(
                            caption="/flux")
         answer = await fake.next_message(group)
 
-    assert answer.plain_text == SYSTEM.error
+    assert answer.plain_text == as_read(SYSTEM.error)
     errors = "\n".join(record.getMessage() + (record.exc_text or "") for record in caplog.records)
     assert "database or disk is full" in errors
     assert "cannot rollback" not in errors

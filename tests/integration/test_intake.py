@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from telegram import Update
 
-from tests.fake_telegram import FakeTelegram
-from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, answer, fill, known_group, next_prompt
+from bot.core.texts import NARROW_NBSP, plain, render
+from tests.fake_telegram import FakeTelegram, as_read
+from tests.integration.conversation import (
+    COMPANY_REQUEST,
+    FEWEST_QUESTIONS,
+    LASTING_ANSWERS,
+    LIBRARY,
+    ONE_OFF_ANSWERS,
+    ONE_OFF_REQUEST,
+    answer,
+    asked,
+    fill,
+    known_group,
+    next_prompt,
+)
 
 
 async def start_here(fake: FakeTelegram, member, group) -> None:
@@ -21,12 +34,16 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     fake.send(alice, group, "/partenariat")
     intro = await fake.next_message(group)
     assert "💬 Continuer en privé" in intro.button_texts()
+    assert f"{FEWEST_QUESTIONS} questions vont suivre" in intro.plain_text
     private_button = next(b for row in intro.buttons() for b in row if "url" in b)
     assert private_button["url"] == f"https://t.me/colibris_test_bot?start=g{group.id}"
     fake.press(alice, intro, "✍️ Répondre ici")
 
+    flow_intro = await fake.next_message(group)
+    assert f"{FEWEST_QUESTIONS} questions" in flow_intro.plain_text
     first = await next_prompt(fake, group)
-    assert "Étape 1/16" in first.plain_text
+    assert f"Étape 1/{FEWEST_QUESTIONS}" in first.plain_text
+    assert f"partenariat{NARROW_NBSP}?" in first.text, "French typography, without the admin typing it"
     assert first.is_force_reply()
     assert "Alice" in first.plain_text
 
@@ -49,7 +66,7 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     fake.send(alice, group, "/demande 1")
     detail = await fake.next_message(group)
     assert "Camille y travaille" in detail.plain_text
-    assert "Attentes mutuelles : —" in detail.plain_text
+    assert "Attentes mutuelles : De l'aide pour les plantations de printemps" in detail.plain_text
 
 
 async def test_member_fills_the_request_in_private_through_the_deep_link(fake: FakeTelegram, bot) -> None:
@@ -173,7 +190,9 @@ async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
     length = await next_prompt(fake, private)
     assert "combien de mois" in length.plain_text
     fake.send(alice, private, "24")
-    new_summary = await next_prompt(fake, private)
+    lasting = {**ONE_OFF_ANSWERS, "format": "Sur plusieurs années", "duree_mois": "24", **LASTING_ANSWERS}
+    added = [reply for step, reply in asked(lasting) if step in LASTING_ANSWERS]  # the one-off was not asked
+    new_summary = await fill(fake, alice, private, added)
     assert "24 mois" in new_summary.plain_text
     fake.press(alice, new_summary, "✅ Valider")
     await fake.next_message(private)
@@ -257,3 +276,25 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     fake.send(alice, group, "/demandes")
     listing = await fake.next_message(group)
     assert "(1)" in listing.plain_text and "n°2" not in listing.plain_text
+
+
+async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    private, group = fake.private_chat(alice), fake.add_group("GL Metz", [alice])
+    texts = LIBRARY.messages.system
+
+    fake.send(alice, private, "/agenda")
+    pointed = as_read(render(texts.unknown_command, command="/agenda"))
+    assert (await fake.next_message(private)).plain_text == pointed
+
+    fake.send(alice, group, "/agenda")  # maybe another bot's: not a word
+    await fake.idle()
+    assert fake.messages_in(group) == []
+    fake.send(alice, group, "/agenda@colibris_test_bot")
+    assert "/aide" in (await fake.next_message(group)).plain_text
+
+    sent = len(fake.sent)
+    fake.send(alice, group, "/aide@colibris_test_bot")
+    await fake.idle()
+    assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
+

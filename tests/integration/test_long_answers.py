@@ -1,7 +1,7 @@
 """Every answer at the longest the flow allows: each message that shows them still reaches Telegram.
 
-Five typed answers of 1000 characters make a summary longer than the 4096 characters a
-message may hold. The member must still see their summary and validate it, the group its
+The typed answers at their longest (two of 2000 characters) make a summary longer than the
+4096 characters a message may hold. The member must still see their summary and validate it, the group its
 details and its amendments: long answers are shortened there ("…"), never refused.
 """
 
@@ -10,21 +10,21 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
+from bot.core.flows import TextStep
 from tests.fake_telegram import BotMessage
-from tests.integration.conversation import COMPANY_REQUEST
+from tests.integration.conversation import COMPANY_ANSWERS, SHIPPED_FLOW, replies
 from tests.integration.world import World, file_request, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LIMITS = {0: 120, 3: 1000, 4: 1000, 5: 1000, 11: 500, 13: 1000, 15: 200}  # COMPANY_REQUEST's typed answers
-
 
 def longest(pattern: str) -> list[str]:
-    """COMPANY_REQUEST with every typed answer as long as the flow allows (HTML specials included)."""
-    replies = list(COMPANY_REQUEST)
-    for index, length in LIMITS.items():
-        replies[index] = (pattern * length)[:length]
-    return replies
+    """The company's request with every typed answer as long as the flow allows (HTML specials included)."""
+    answers = dict(COMPANY_ANSWERS)
+    for step in SHIPPED_FLOW.steps:
+        if isinstance(step, TextStep) and step.id in answers:
+            answers[step.id] = (pattern * step.max_length)[:step.max_length]
+    return replies(answers)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -57,10 +57,11 @@ async def test_an_amendment_of_the_longest_answers_is_announced(world: World) ->
     member, group = world.member, world.group
     await file_request(world, member, group, longest("<b>&é"))
     await world.say(member, group, "/modifier 4")
-    for label in ("Ce qui est demandé au groupe", "Ce que le groupe apporterait", "Communication"):
+    for step_id in ("demande", "attentes", "conflit_details"):
+        step = SHIPPED_FLOW.step(step_id)
         await world.press(member, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
-        await world.press(member, world.find(group, "récapitulatif"), label)
-        await world.say(member, group, "&<" * 500, reply_to=world.last(group))
+        await world.press(member, world.find(group, "récapitulatif"), step.label)
+        await world.say(member, group, "&<" * (step.max_length // 2), reply_to=world.last(group))
     summary = world.find(group, "récapitulatif")
     assert_shown(world, summary)
 

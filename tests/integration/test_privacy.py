@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.conversation import ONE_OFF_ANSWERS, ONE_OFF_REQUEST, fill, next_prompt
 from tests.integration.test_consent import bot, file_request, give_reason, open_round, rows, scene, settled
 
 __all__ = ["bot"]  # the consent tests' bot: short tally intervals
@@ -89,7 +89,7 @@ async def test_answers_an_uploaded_version_declares_personal_are_erased_too(fake
     group = fake.add_group("GL Gard", [chair, member], admins=[chair])
     flow = (CONVERSATIONS / "demande_partenariat.yaml").read_text(encoding="utf-8")
     assert "\npersonal: [contact]\n" in flow
-    uploaded = flow.replace("\npersonal: [contact]\n", "\npersonal: [contact, communication]\n")  # may name the member
+    uploaded = flow.replace("\npersonal: [contact]\n", "\npersonal: [contact, demande]\n")  # may name the member
     fake.send_document(chair, group, "demande_partenariat.yaml", uploaded.encode(), caption="/flux")
     assert "Version 2" in (await fake.next_message(group)).plain_text
     private = fake.private_chat(member)
@@ -97,7 +97,8 @@ async def test_answers_an_uploaded_version_declares_personal_are_erased_too(fake
     summary = await fill(fake, member, private, ONE_OFF_REQUEST, await next_prompt(fake, private))
     fake.press(member, summary, "✅ Valider")
     await fake.next_message(group)
-    assert await rows(bot, "SELECT value FROM request_answers WHERE step_id = 'communication'") == [('"Affiches communes"',)]
+    demande = ONE_OFF_ANSWERS["demande"]
+    assert await rows(bot, "SELECT value FROM request_answers WHERE step_id = 'demande'") == [(f'"{demande}"',)]
 
     await fake.idle()
     fake.send(member, private, "/oublier")
@@ -105,5 +106,5 @@ async def test_answers_an_uploaded_version_declares_personal_are_erased_too(fake
     await fake.callback_answer(fake.press(member, fake.messages_in(private)[-1], "Oui, effacer mes données"))
     await fake.idle()
 
-    assert await rows(bot, "SELECT step_id, value FROM request_answers WHERE step_id IN ('contact', 'communication')"
-                           " ORDER BY step_id") == [("communication", '"membre anonymisé"'), ("contact", '"membre anonymisé"')]
+    assert await rows(bot, "SELECT step_id, value FROM request_answers WHERE step_id IN ('contact', 'demande')"
+                           " ORDER BY step_id") == [("contact", '"membre anonymisé"'), ("demande", '"membre anonymisé"')]

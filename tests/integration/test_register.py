@@ -19,6 +19,7 @@ from bot.storage.db import Database
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, settings_for
 from tests.integration.conversation import (
+    COMPANY_ANSWERS,
     COMPANY_REQUEST,
     NEXT_YEAR,
     answer,
@@ -196,7 +197,7 @@ async def test_an_admin_receives_the_register_as_csv_in_private(fake: FakeTelegr
     assert weleda["Durée d'engagement (mois)"] == "36"
     assert weleda["Date de début"] == NEXT_YEAR
     assert weleda["Précisions sur le lien"] == "Camille y travaille"
-    assert weleda["Attentes mutuelles"] == ""
+    assert weleda["Attentes mutuelles"] == COMPANY_ANSWERS["attentes"]
     assert weleda["Statut"] == "déposée" and weleda["Proposée par"] == "Alice"
     assert weleda["Déposée le"] == TODAY.strftime("%d/%m/%Y") and weleda["Décidée le"] == ""
     assert savoirs["Partenaire"] == "Réseau d'échanges « Savoirs ; partagés »"
@@ -219,7 +220,7 @@ async def test_a_circle_member_may_export_but_not_another_member(fake: FakeTeleg
 
     fake.send(member, group, "/export")
     refusal = await fake.next_message(group)
-    assert "Seuls le cercle cœur, les coordinateur·rice·s et les admins" in refusal.plain_text
+    assert "Seul·es le cercle cœur, les coordinateur·rices et les admins" in refusal.plain_text
     fake.send(circle, group, "/export")
     document = await fake.next_message(circle)
     assert [row["Partenaire"] for row in parse_csv(document.document["content"])] == ["Alternatiba"]
@@ -266,12 +267,11 @@ async def test_a_review_falls_due_across_restarts_and_its_answer_updates_the_reg
     text = follow_up.plain_text
     assert "Date de révision : partenariat n°1 avec Jardins <Weleda> & Co (Entreprise)" in text
     assert "Ce qui est demandé au groupe : 20 salariés sur le jardin partagé pendant une journée" in text
-    assert "Ce que le groupe apporterait : De l'aide pour les plantations de printemps" in text
-    assert "Attentes mutuelles : —" in text
+    assert f"Attentes mutuelles : {COMPANY_ANSWERS['attentes']}" in text
     assert follow_up.button_texts() == ["▶️ Continuer", "💬 À rediscuter", "⏹ Terminer"]
 
     refused = fake.press(bob, follow_up, "⏹ Terminer")
-    assert "Seuls le cercle cœur" in (await fake.callback_answer(refused))["text"]
+    assert "Seul·es le cercle cœur" in (await fake.callback_answer(refused))["text"]
     fake.press(alice, follow_up, "▶️ Continuer")
     answered = await fake.wait_edit(follow_up)
     next_date = add_months(TODAY, 12)
@@ -334,7 +334,7 @@ async def test_revision_shows_and_changes_a_date_written_the_french_way(fake: Fa
         return (await fake.next_message(group)).plain_text
 
     assert "prochaine révision le " + add_months(TODAY, 12).strftime("%d/%m/%Y") in await reply_to(bob, "/revision 1")
-    assert "Seuls le cercle cœur" in await reply_to(bob, "/revision 1 15/09/2030")
+    assert "Seul·es le cercle cœur" in await reply_to(bob, "/revision 1 15/09/2030")
     assert "sera revu le 15/09/2030" in await reply_to(alice, "/revision n°1 15 septembre 2030")
     assert (await open_review(quick_bot.database, 1, group))["due_on"] == "2030-09-15"
     assert "sera revu le 01/03/2031" in await reply_to(alice, "/revision 1 1er mars 2031")

@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.storage import flows as flow_store
 from bot.storage import requests
 from bot.storage.db import Database
+from tests.fake_telegram import as_read
 from tests.integration.conftest import CONVERSATIONS
 from tests.integration.test_register import FLOW_ID, parse_csv
 
@@ -65,10 +66,10 @@ async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) ->
 
     file.write_bytes((header + good + bad).encode("utf-8"))
     refused = await asyncio.to_thread(run, "import", "--chat", str(chat_id), str(file))
-    errors = refused.stderr.decode()
+    errors = as_read(refused.stderr.decode())
     assert refused.returncode == 6, errors
     assert "ligne 3 : « Type de partenaire » : « Fusée »" in errors and "ligne 2" not in errors
-    assert texts.refused.format(count=1) in errors
+    assert as_read(texts.refused.format(count=1)) in errors
     empty = await asyncio.to_thread(run, "export", "--chat", str(chat_id))
     assert parse_csv(empty.stdout) == []
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bot.core.texts import render
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conftest import RunningBot, settings_for
 from tests.integration.test_admin_flows import NEW_QUESTION, reworded
 from tests.integration.test_consent import rows
@@ -52,9 +52,9 @@ async def test_a_parse_over_its_time_limit_installs_nothing(fake: FakeTelegram, 
         group = fake.add_group("GL Gard", [chair], admins=[chair])
         fake.send_document(chair, group, "demande_partenariat.yaml", reworded(), caption="/flux")
         refusal = await fake.next_message(group)
-        assert refusal.plain_text == render(
+        assert refusal.plain_text == as_read(render(
             flow_texts(bot).parse_too_slow, file="demande_partenariat.yaml", seconds=0.001
-        ).replace("<b>", "").replace("</b>", "")
+        ).replace("<b>", "").replace("</b>", ""))
         assert await rows(bot, "SELECT COUNT(*) FROM flow_versions WHERE source = 'upload'") == [(0,)]
     finally:
         await bot.stop()
@@ -69,7 +69,7 @@ async def test_uploads_per_chat_per_day_are_capped(fake: FakeTelegram, tmp_path:
             fake.send_document(chair, group, "demande_partenariat.yaml", variant(number), caption="/flux")
             assert f"Version {number + 1}" in (await fake.next_message(group)).plain_text
         fake.send_document(chair, group, "demande_partenariat.yaml", variant(3), caption="/flux")
-        assert (await fake.next_message(group)).plain_text == render(flow_texts(bot).too_many_uploads, max=2)
+        assert (await fake.next_message(group)).plain_text == as_read(render(flow_texts(bot).too_many_uploads, max=2))
         assert await rows(bot, "SELECT version FROM flow_versions WHERE source = 'upload' ORDER BY version") == [
             (2,), (3,)
         ]
@@ -102,7 +102,7 @@ async def test_versions_kept_per_chat_are_capped_sparing_those_in_use(fake: Fake
         upload(4)
         assert "Version 5" in (await fake.next_message(group)).plain_text
         upload(5)
-        assert (await fake.next_message(group)).plain_text == render(flow_texts(bot).too_many_versions, max=2)
+        assert (await fake.next_message(group)).plain_text == as_read(render(flow_texts(bot).too_many_versions, max=2))
         assert await rows(bot, "SELECT version FROM flow_versions WHERE source = 'upload' ORDER BY version") == [
             (4,), (5,)
         ]

@@ -10,6 +10,7 @@ from bot.core.library import Library
 from bot.core.texts import Html
 from bot.handlers import consent_views as views
 from bot.storage.consent import Round, RoundState
+from tests.fake_telegram import as_read
 
 LIMIT = 4096
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -34,7 +35,7 @@ def objections(length: int) -> tuple[Stance, ...]:
 
 
 def test_reasons_are_previewed_in_the_live_proposal(library: Library) -> None:
-    text = views.proposal_text(library.consent, ZONE, round_state(objections(400)), REQUEST, LIMIT)
+    text = as_read(views.proposal_text(library.consent, ZONE, round_state(objections(400)), REQUEST, LIMIT))
     assert "Membre 3 : objection — « Membre 3 : " in text
     assert "x" * 400 not in text and library.consent.round.ellipsis in text
 
@@ -44,7 +45,7 @@ def test_every_position_stays_visible_when_the_reasons_are_too_long(library: Lib
     long_texts = texts.model_copy(update={"reason_preview_length": 1000})
     text = views.proposal_text(long_texts, ZONE, round_state(objections(1000)), REQUEST, LIMIT)
     assert len(text) <= LIMIT
-    assert all(f"Membre {i} : objection" in text for i in range(12))
+    assert all(f"Membre {i} : objection" in as_read(text) for i in range(12))
     assert "xxxx" not in text
 
 
@@ -53,7 +54,7 @@ def test_the_outcome_splits_into_messages_and_keeps_every_reason_whole(library: 
     messages = pack(views.outcome_blocks(library.consent, state), LIMIT)
     assert len(messages) > 1 and all(len(m) <= LIMIT for m in messages)
     assert all(not m.startswith("\n") and not m.endswith("\n") for m in messages)
-    whole = "\n".join(messages)
+    whole = as_read("\n".join(messages))
     assert all(f"« Membre {i} : {'x' * 1000} »" in whole for i in range(12))
     assert whole.startswith("🗳 <b>Demande n°12 — Alternatiba</b>") and "/modifier 12" in messages[-1]
 
@@ -73,8 +74,8 @@ def test_a_circle_too_large_to_name_gets_counts_that_fit(library: Library) -> No
     state = RoundState(round_state(()).round, circle, history, current_version=1)
     text = views.proposal_text(library.consent, ZONE, state, REQUEST, LIMIT)
     assert len(text) <= LIMIT
-    assert "✅ je consens : 147" in text and "⛔ objection : 3" in text
-    assert "⏳ Pas encore répondu : 50" in text and "150/200" in text
+    assert "✅ je consens : 147" in as_read(text) and "⛔ objection : 3" in as_read(text)
+    assert "⏳ Pas encore répondu : 50" in as_read(text) and "150/200" in text
 
 
 def test_the_bilan_of_a_busy_group_stays_within_one_message(library: Library) -> None:

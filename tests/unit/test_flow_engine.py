@@ -63,14 +63,21 @@ FUTURE = {**DATE, "future_only": True}
 # --- the real flow: start, counting, conditional step ---------------------------------------
 
 
-def test_start_asks_the_first_question_as_number_one_of_every_step(engine, partnership):
+def test_start_asks_the_first_question_as_number_one_of_the_questions_every_member_is_asked(engine, partnership):
     turn = engine.start(7)
     assert turn.state == FlowState("demande_partenariat", 7, current=partnership.steps[0].id)
     assert isinstance(turn.prompt, Question)
     assert turn.prompt.step == partnership.steps[0]
-    # Nothing is answered yet: every conditional step may still come, so all are counted.
-    assert (turn.prompt.number, turn.prompt.total) == (1, len(partnership.steps))
+    # Nothing is answered yet: only the questions without a condition are sure to come.
+    unconditional = [s for s in partnership.steps if s.when is None]
+    assert (turn.prompt.number, turn.prompt.total) == (1, len(unconditional))
+    assert engine.fewest_questions() == len(unconditional)
     assert turn.prompt.can_go_back is False
+
+
+def test_the_intro_promises_the_questions_every_member_is_asked(engine):
+    assert f" {engine.fewest_questions()} " in engine.intro()
+    assert "{" not in engine.intro()
 
 
 def test_questions_are_numbered_in_order(engine, partnership):
@@ -80,13 +87,58 @@ def test_questions_are_numbered_in_order(engine, partnership):
     assert prompt.can_go_back is True
 
 
-def test_a_one_off_partnership_skips_the_duration_and_the_total_shrinks(engine, partnership):
+def test_a_one_off_association_keeps_the_short_path_and_its_total(engine, partnership):
     state = answer_until(engine, "format")
+    assert engine.prompt(state).total == engine.fewest_questions()
     turn = play(engine, state, Choose("ponctuel"))
     assert turn.state.current == "date_debut"
     assert "duree_mois" not in turn.state.answers
-    assert turn.prompt.total == len(partnership.steps) - 1
-    assert turn.prompt.number == partnership.index("date_debut")  # one step fewer before it
+    assert turn.prompt.total == engine.fewest_questions()
+    assert turn.prompt.number == engine.prompt(state).number + 1
+
+
+def test_the_total_grows_when_an_answer_calls_for_more_questions_and_never_shrinks(engine):
+    """Played to the end, a request's totals only grow, and the last number is the last total."""
+    for overrides in (
+        {},
+        {"type_partenaire": Choose("entreprise"), "conflit_interets": Choose("yes")},
+        {"type_partenaire": Choose("ecole"), "format": Choose("pluriannuel")},
+        {"type_partenaire": Choose("public"), "format": Choose("recurrent")},
+    ):
+        answers = {**VALID_ANSWERS, **overrides}
+        state, totals, numbers = engine.start(1).state, [], []
+        while state.current is not None:
+            prompt = engine.prompt(state)
+            totals.append(prompt.total)
+            numbers.append(prompt.number)
+            state = play(engine, state, answers[state.current]).state
+        assert totals == sorted(totals), overrides
+        assert numbers == list(range(1, len(numbers) + 1)) and totals[-1] == len(numbers), overrides
+
+
+def questions_asked(engine, overrides: dict) -> list[str]:
+    """The steps a request with these answers (the others from VALID_ANSWERS) is asked."""
+    answers, state, asked = {**VALID_ANSWERS, **overrides}, engine.start(1).state, []
+    while state.current is not None:
+        asked.append(state.current)
+        state = play(engine, state, answers[state.current]).state
+    return asked
+
+
+def test_the_shipped_flow_asks_a_one_off_association_at_most_eight_questions(engine):
+    short = questions_asked(engine, {"type_partenaire": Choose("association"), "format": Choose("ponctuel")})
+    assert len(short) <= 8
+    assert len(short) == engine.fewest_questions()
+
+
+@pytest.mark.parametrize("overrides", [
+    {"format": Choose("pluriannuel")},
+    {"type_partenaire": Choose("entreprise")},
+    {"type_partenaire": Choose("public")},
+    {"conflit_interets": Choose("yes")},
+])
+def test_lasting_company_public_and_conflict_paths_ask_more(engine, overrides):
+    assert len(questions_asked(engine, overrides)) > engine.fewest_questions()
 
 
 @pytest.mark.parametrize("format_", ["recurrent", "pluriannuel"])
@@ -94,7 +146,7 @@ def test_a_lasting_partnership_asks_the_duration(engine, partnership, format_):
     state = answer_until(engine, "format")
     turn = play(engine, state, Choose(format_))
     assert turn.state.current == "duree_mois"
-    assert turn.prompt.total == len(partnership.steps)
+    assert turn.prompt.total > engine.prompt(state).total
     assert play(engine, turn.state, Text("36")).state.answers["duree_mois"] == 36
 
 
@@ -102,8 +154,8 @@ def test_details_of_a_conflict_of_interest_are_asked_only_when_there_is_one(engi
     state = answer_until(engine, "conflit_interets")
     assert play(engine, state, Choose("yes")).state.current == "conflit_details"
     no = play(engine, state, Choose("no"))
-    assert no.state.current == "dimension_politique"
-    assert no.prompt.total == len(partnership.steps) - 2  # duration and details both skipped
+    assert no.state.current == "contact"
+    assert no.prompt.total == engine.fewest_questions()
 
 
 def test_the_summary_comes_after_the_last_question(engine, partnership):
@@ -112,12 +164,12 @@ def test_the_summary_comes_after_the_last_question(engine, partnership):
     assert turn.state.current is None
     assert isinstance(turn.prompt, Summary)
     labels = [label for label, _ in turn.prompt.lines]
-    asked = [s.label for s in partnership.steps if s.id not in ("duree_mois", "conflit_details")]
-    assert labels == asked
+    assert labels == [s.label for s in partnership.steps if s.when is None]
 
 
 def test_the_summary_shows_answers_as_a_member_reads_them(engine, partnership, texts):
-    state = answer_until(engine, None, {"partenaire": Text("<Ma & Co>"), "format": Choose("recurrent")})
+    state = answer_until(engine, None, {"partenaire": Text("<Ma & Co>"), "format": Choose("recurrent"),
+                                        "competences_pro": Choose("non"), "dimension_politique": Choose("no")})
     lines = dict(engine.prompt(state).lines)
     label = partnership.step
     assert lines[label("partenaire").label] == "&lt;Ma &amp; Co&gt;"
@@ -125,7 +177,8 @@ def test_the_summary_shows_answers_as_a_member_reads_them(engine, partnership, t
     assert lines[label("attentes").label] == texts.skipped
     assert lines[label("duree_mois").label] == "36 mois"
     assert lines[label("date_debut").label] == "15/03/2027"
-    assert lines[label("competences_pro").label] == texts.no
+    assert lines[label("competences_pro").label] == label("competences_pro").option("non").label
+    assert lines[label("dimension_politique").label] == texts.no
 
 
 # --- text steps -----------------------------------------------------------------------------
@@ -386,7 +439,7 @@ def test_back_is_refused_on_the_first_question(engine, texts):
 
 
 def test_back_returns_to_the_previous_question_and_forgets_its_answer(engine, partnership):
-    state = answer_until(engine, "initiative")
+    state = answer_until(engine, "demande")
     turn = play(engine, state, Back())
     assert turn.state.current == "type_partenaire"
     assert set(turn.state.answers) == {"partenaire"}
@@ -407,9 +460,9 @@ def test_back_returns_to_a_conditional_question_that_was_asked(engine):
 
 
 def test_back_then_answer_again_continues_where_it_was(engine):
-    state = answer_until(engine, "initiative")
+    state = answer_until(engine, "demande")
     turn = play(engine, state, Back(), Choose("entreprise"))
-    assert turn.state.current == "initiative"
+    assert turn.state.current == "demande"
     assert turn.state.answers["type_partenaire"] == "entreprise"
 
 
@@ -457,6 +510,8 @@ def test_editing_the_format_to_several_years_asks_the_duration_first(engine, par
     assert asking.state.current == "duree_mois"
     assert isinstance(asking.prompt, Question)
     back_at_summary = play(engine, asking.state, Text("48"))
+    while back_at_summary.state.current is not None:  # the other questions a long partnership adds
+        back_at_summary = play(engine, back_at_summary.state, VALID_ANSWERS[back_at_summary.state.current])
     assert back_at_summary.state.current is None
     assert dict(back_at_summary.prompt.lines)[partnership.step("duree_mois").label] == "48 mois"
 
@@ -509,10 +564,11 @@ def test_confirm_is_refused_before_the_summary(engine, texts):
 
 
 def test_confirm_at_the_summary_finishes_with_the_relevant_answers(engine, partnership):
-    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "conflit_interets": Choose("yes")})
+    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "conflit_interets": Choose("yes"),
+                                        "type_partenaire": Choose("ecole")})
     turn = play(engine, state, Confirm())
     assert turn.done
-    asked = {s.id for s in partnership.steps}
+    asked = {s.id for s in partnership.steps} - {"mise_en_avant", "dimension_politique"}  # not a school's
     assert set(turn.state.answers) == asked
     assert turn.state.answers["duree_mois"] == 36
     assert turn.state.answers["conflit_interets"] is True
@@ -522,7 +578,7 @@ def test_confirm_at_the_summary_finishes_with_the_relevant_answers(engine, partn
 
 def test_confirm_leaves_out_questions_that_were_not_asked(engine, partnership):
     turn = play(engine, answer_until(engine, None), Confirm())
-    assert set(turn.state.answers) == {s.id for s in partnership.steps} - {"duree_mois", "conflit_details"}
+    assert set(turn.state.answers) == {s.id for s in partnership.steps if s.when is None}
 
 
 def test_card_lines_show_the_card_answers_in_flow_order(engine, partnership, texts):
@@ -555,7 +611,7 @@ def test_a_practice_is_recalled_when_its_condition_becomes_true(engine_for):
     engine = practice_engine(engine_for)
     turn = play(engine, engine.start(1).state, Skip())
     assert turn.reminders == ("attentes_mutuelles",)
-    assert turn.state.reminded == ("attentes_mutuelles",)
+    assert turn.state.reminded == ("attentes_mutuelles:0",)  # the practice and the rule, its reason
 
 
 def test_no_practice_is_recalled_while_its_condition_is_false_or_unknown(engine_for):
@@ -565,28 +621,54 @@ def test_no_practice_is_recalled_while_its_condition_is_false_or_unknown(engine_
     assert play(engine, turn.state, Text("12")).reminders == ()
 
 
-def test_a_practice_is_recalled_only_once_per_flow(engine_for):
+def test_a_practice_is_never_recalled_twice_for_the_same_answer(engine_for):
     engine = practice_engine(engine_for)
     first = play(engine, engine.start(1).state, Skip())
     again = play(engine, first.state, Back(), Text("-"))
     assert again.reminders == ()
-    assert again.state.reminded == ("attentes_mutuelles",)
+    assert again.state.reminded == ("attentes_mutuelles:0",)
 
 
-def test_two_rules_of_one_practice_recall_it_once(engine_for):
+def test_a_practice_is_recalled_again_at_a_later_answer_for_a_new_reason(engine_for):
     engine = practice_engine(engine_for)
     first = play(engine, engine.start(1).state, Text("dix ans"))
     assert first.reminders == ("legerete",)
     second = play(engine, first.state, Text("36"))
-    assert second.reminders == ()
-    assert second.state.reminded == ("legerete",)
+    assert second.reminders == ("legerete",)
+    assert second.state.reminded == ("legerete:2", "legerete:1")
+
+
+def test_two_rules_of_one_practice_true_at_one_answer_recall_it_once(engine_for):
+    engine = engine_for(make_flow(YES_NO, NUMBER, practices=[
+        {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
+        {"practice": "legerete", "when": {"all": [{"answer": "lien", "equals": True},
+                                                  {"answer": "duree", "greater_than": 12}]}},
+    ]))
+    turn = play(engine, engine.start(1).state, Choose("yes"), Text("36"))
+    assert turn.reminders == ("legerete",)
+    assert turn.state.reminded == ("legerete:0", "legerete:1")
+
+
+def test_at_most_two_practices_are_recalled_at_once_the_others_at_the_next_answer(engine_for):
+    rules = [{"practice": p, "when": {"answer": "lien", "equals": True}}
+             for p in ("benevolat", "legerete", "apartisan")]
+    engine = engine_for(make_flow(YES_NO, NUMBER, practices=rules))
+    first = play(engine, engine.start(1).state, Choose("yes"))
+    assert first.reminders == ("benevolat", "legerete")
+    assert play(engine, first.state, Text("3")).reminders == ("apartisan",)
+
+
+def test_a_session_begun_before_reasons_were_kept_is_not_recalled_again(engine_for):
+    engine = practice_engine(engine_for)
+    old = FlowState("essai", 1, {"attentes": "dix ans"}, current="duree", reminded=("legerete",))
+    assert play(engine, old, Text("36")).reminders == ()
 
 
 def test_reminders_accumulate_across_the_flow(engine_for):
     engine = practice_engine(engine_for)
     turn = play(engine, engine.start(1).state, Skip(), Text("36"))
     assert turn.reminders == ("legerete",)
-    assert turn.state.reminded == ("attentes_mutuelles", "legerete")
+    assert turn.state.reminded == ("attentes_mutuelles:0", "legerete:1")
 
 
 def test_a_refused_answer_recalls_nothing(engine_for):
@@ -598,22 +680,28 @@ def test_a_refused_answer_recalls_nothing(engine_for):
 # --- the real flow's practice rules -----------------------------------------------------------
 
 
-def test_a_company_partner_recalls_its_practices_at_once_in_rule_order(engine, partnership):
+def test_choosing_a_company_recalls_nothing_before_the_request_is_described(engine):
     state = answer_until(engine, "type_partenaire")
-    turn = play(engine, state, Choose("entreprise"))
-    expected = [r.practice for r in partnership.practices
-                if r.when.evaluate({"type_partenaire": "entreprise"})]
-    assert len(expected) > 1
-    assert list(turn.reminders) == list(dict.fromkeys(expected))
-    assert turn.state.reminded == turn.reminders
+    assert play(engine, state, Choose("entreprise")).reminders == ()
 
 
-def test_a_practice_already_recalled_for_a_company_is_not_recalled_again(engine, partnership):
-    state = answer_until(engine, "competences_pro", {"type_partenaire": Choose("entreprise")})
-    turn = play(engine, state, Choose("yes"))
-    benevolat = [r for r in partnership.practices if r.when.referenced_answers() >= {"competences_pro"}]
-    assert benevolat and all(r.practice in state.reminded for r in benevolat)
-    assert not set(turn.reminders) & {r.practice for r in benevolat}
+def test_unpaid_skills_recall_volunteering_even_after_it_was_recalled_for_a_company(engine):
+    state = answer_until(engine, "argent", {"type_partenaire": Choose("entreprise")})
+    no_money = play(engine, state, Choose("aucun"))
+    assert "benevolat" in no_money.reminders
+    assert "benevolat" in play(engine, no_money.state, Choose("benevoles")).reminders
+
+
+def test_an_independent_professional_recalls_the_conflicts_of_interest(engine):
+    state = answer_until(engine, "type_partenaire")
+    assert play(engine, state, Choose("professionnel")).reminders == ("conflits_interets",)
+
+
+def test_the_core_circle_carrying_a_multi_year_project_recalls_the_kembs_lesson(engine):
+    state = answer_until(engine, "porteurs", {"format": Choose("pluriannuel")})
+    assert "legerete" in state.reminded[0]  # already for the 36 months
+    assert play(engine, state, Choose("cercle_coeur")).reminders == ("legerete",)
+    assert play(engine, state, Choose("equipe_projet")).reminders == ()
 
 
 def test_the_practices_of_an_answer_are_recalled_right_after_it(engine, partnership):
@@ -644,3 +732,53 @@ def test_confirm_drops_an_answer_to_a_question_that_no_longer_applies(engine):
     turn = play(engine, stale, Confirm())
     assert turn.done
     assert turn.state.answers == complete.answers
+
+
+# --- conditions that can never be true (python -m bot check warns) ----------------------------
+
+
+def test_conditions_no_answer_can_make_true_are_found_with_their_reason():
+    flow = make_flow(CHOICE, YES_NO, NUMBER, OPTIONAL, practices=[
+        {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
+        {"practice": "legerete", "when": {"answer": "lien", "equals": "oui"}},
+        {"practice": "apartisan", "when": {"answer": "type", "greater_than": 2}},
+        {"practice": "apartisan", "when": {"any": [{"answer": "type", "in": ["x", "y"]},
+                                                   {"answer": "duree", "shorter_than": 3}]}},
+        {"practice": "attentes", "when": {"all": [{"answer": "type", "equals": "ecole"},
+                                                  {"answer": "duree", "greater_than": 12}]}},
+        {"practice": "attentes", "when": {"any": [{"answer": "type", "equals": "ecolle"},
+                                                  {"answer": "attentes", "is_empty": True}]}},
+        {"practice": "rencontre", "when": {"not": {"answer": "type", "equals": "ecolle"}}},
+    ])
+    found = [(f.place, f.index, f.kind, f.step, f.value) for f in flow.never_true()]
+    assert found == [
+        ("practices", 0, "unknown_value", "type", "ecolle"),
+        ("practices", 1, "unknown_value", "lien", "oui"),
+        ("practices", 2, "wrong_kind", "type", "greater_than"),
+        ("practices", 3, "unknown_value", "type", "x"),
+        ("practices", 3, "unknown_value", "type", "y"),
+        ("practices", 3, "wrong_kind", "duree", "shorter_than"),
+    ]
+
+
+def test_a_practice_whose_rules_never_hold_is_untriggered(library):
+    flow = make_flow(CHOICE, practices=[
+        {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
+        {"practice": "legerete", "when": {"answer": "type", "equals": "ecole"}},
+    ])
+    untriggered = library.practices.untriggered([flow])
+    assert "benevolat" in untriggered and "legerete" not in untriggered
+
+
+def test_every_practice_of_the_shipped_catalogue_has_a_rule_that_can_hold(library, partnership):
+    assert library.practices.untriggered([partnership]) == []
+    assert partnership.never_true() == []
+
+
+def test_an_amended_request_recalls_only_what_a_changed_answer_calls_for_anew(engine):
+    filled = answer_until(engine, None, {"type_partenaire": Choose("entreprise"), "argent": Choose("aucun"),
+                                         "competences_pro": Choose("non")})
+    reopened = engine.reopen(1, engine.advance(filled, Confirm(), TODAY).state.answers)
+    assert isinstance(engine.prompt(reopened), Summary)
+    assert play(engine, reopened, Edit("partenaire"), Text("Weleda")).reminders == ()  # benevolat was shown
+    assert play(engine, reopened, Edit("competences_pro"), Choose("benevoles")).reminders == ("benevolat",)

@@ -7,14 +7,18 @@ import pytest
 from bot.core.loading import InvalidFile, load
 from bot.core.practices import PracticeCatalog
 
+from tests.fake_telegram import as_read
+
 from .conftest import CONVERSATIONS
 from .helpers import faults, line_of
 
 CATALOGUE = """\
 menu: "<b>Bonnes pratiques</b>"
-detail: "<b>{title}</b>\\n\\n{text}"
+detail: "<b>{title}</b>\\n\\n{text}\\n\\n{example}\\n\\n{link}"
 example: "<i>Vécu : {example}</i>"
-reminder: "💡 {title} : {text}"
+link: '<a href="{url}">{label}</a>'
+reminder: "💡 {title} - {text}\\n{example}\\n{link}"
+group_reminders: "{member}\\n{reminders}"
 vigilance: "<b>Points de vigilance</b>\\n{lines}"
 vigilance_line: "• {title}"
 button_all: Toutes
@@ -26,6 +30,7 @@ practices:
   - id: apartisan
     title: Rester apartisan
     text: Pas de campagne.
+    link: {url: "https://colibris.cc/groupeslocaux/?Charte&x=1", label: La charte}
 """
 
 
@@ -60,13 +65,50 @@ def test_a_practice_text_with_a_placeholder_is_refused_at_its_line(validation):
 def test_a_reminder_escapes_the_plain_title_and_keeps_the_text_html(validation):
     practices = catalogue(validation)
     text = practices.reminder_text(practices.get("legerete"))
-    assert text == "💡 Légèreté &amp; attachement : Ne pas engager le groupe <i>pour dix ans</i>."
+    assert text.startswith("💡 Légèreté &amp; attachement - Ne pas engager le groupe <i>pour dix ans</i>.\n")
+
+
+def test_a_reminder_shows_the_lived_example_and_leaves_out_the_link_it_lacks(validation):
+    practices = catalogue(validation)
+    assert as_read(practices.reminder_text(practices.get("legerete"))).endswith(
+        "\n<i>Vécu : Une école demandait trois ans d'ateliers.</i>"
+    )
+
+
+def test_a_reminder_shows_the_link_as_a_link_and_leaves_out_the_example_it_lacks(validation):
+    practices = catalogue(validation)
+    assert practices.reminder_text(practices.get("apartisan")) == (
+        '💡 Rester apartisan - Pas de campagne.\n<a href="https://colibris.cc/groupeslocaux/?Charte&amp;x=1">'
+        "La charte</a>"
+    )
 
 
 def test_the_detail_shows_the_example_when_there_is_one(validation):
     practices = catalogue(validation)
-    assert "Vécu : Une école" in practices.detail_text(practices.get("legerete"))
+    assert "Vécu : Une école" in as_read(practices.detail_text(practices.get("legerete")))
     assert "Vécu" not in practices.detail_text(practices.get("apartisan"))
+    assert "\n\n\n" not in practices.detail_text(practices.get("apartisan"))
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", 'https://x.org/" onclick="x', "https://x.org/<b>"])
+def test_a_link_that_is_not_a_web_address_is_refused(validation, url):
+    text = CATALOGUE.replace("https://colibris.cc/groupeslocaux/?Charte&x=1", url.replace('"', '\\"'))
+    with pytest.raises(InvalidFile):
+        catalogue(validation, text)
+
+
+def test_every_field_of_a_practice_can_be_shown_and_no_other(validation):
+    text = CATALOGUE.replace('reminder: "💡 {title}', 'reminder: "{id} {title}')
+    assert catalogue(validation, text).reminder_text(catalogue(validation).get("apartisan")).startswith("apartisan ")
+    with pytest.raises(InvalidFile):
+        catalogue(validation, CATALOGUE.replace("{title} - {text}", "{title} - {texte}"))
+
+
+def test_the_real_catalogue_shows_the_lyon_charter_as_a_link(library):
+    conflicts = library.practices.get("conflits_interets")
+    assert conflicts.link.url == "https://colibris.cc/groupeslocaux/?CharteSurLesConflitsDInteretsEntreActivi"
+    assert f'href="{conflicts.link.url}"' in library.practices.reminder_text(conflicts)
+    assert "Vécu" in library.practices.reminder_text(conflicts)
 
 
 def test_vigilance_lists_known_practices_in_the_given_order(validation):

@@ -124,7 +124,8 @@ def test_rules_refuse_a_default_longer_than_the_maximum():
 def test_the_request_flow_declares_its_commitment_fields(partnership: Flow):
     fields = partnership.partner_fields
     assert (fields.length_months, fields.start_date) == ("duree_mois", "date_debut")
-    assert fields.expectations == ("demande", "apport", "attentes")
+    assert fields.expectations == ("demande", "attentes")
+    assert fields.answer_by == "date_reponse"
 
 
 def test_register_fields_of_the_wrong_kind_or_unknown_are_refused_with_their_lines(library: Library):
@@ -192,14 +193,14 @@ def test_answer_cells_read_as_members_do_with_bare_numbers(library: Library, eng
     columns = answer_columns([engine.flow])
     answers = {
         "partenaire": "Jardins <Weleda> & Co", "type_partenaire": "entreprise", "duree_mois": 36,
-        "date_debut": "2027-03-15", "competences_pro": False, "attentes": None,
+        "date_debut": "2027-03-15", "conflit_interets": False, "attentes": None,
     }
     cells = dict(zip([c.id for c in columns], answer_cells(engine, columns, answers), strict=True))
     assert cells["partenaire"] == "Jardins <Weleda> & Co"
     assert cells["type_partenaire"] == "Entreprise"
     assert cells["duree_mois"] == 36
     assert cells["date_debut"] == "15/03/2027"
-    assert cells["competences_pro"] == "Non"
+    assert cells["conflit_interets"] == "Non"
     assert cells["attentes"] is None and cells["contact"] is None
     header = {c.id: answer_header(c, library.register.export.columns) for c in columns}
     assert header["duree_mois"] == "Durée d'engagement (mois)"

@@ -42,21 +42,20 @@ async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
 async def a_register(database: Database) -> None:
     """A request decided and reviewed, one not decided yet, and two partners known from before."""
     adopted = await add(database, "demande_partenariat", {
-        "partenaire": "Jardins « Weleda » ; & Co", "type_partenaire": "entreprise", "initiative": "partenaire",
-        "demande": "=20 salariés\nune journée", "apport": "Des plants", "attentes": None, "format": "pluriannuel",
-        "duree_mois": 36, "date_debut": "2027-09", "competences_pro": False, "conflit_interets": True,
-        "conflit_details": "Camille y travaille", "dimension_politique": False, "communication": "Logos",
-        "porteurs": "equipe_projet", "contact": "+33 6 12 34 56 78",
+        "partenaire": "Jardins « Weleda » ; & Co", "type_partenaire": "entreprise",
+        "demande": "=20 salariés\nune journée", "format": "pluriannuel", "duree_mois": 36, "date_debut": "2027-09",
+        "date_reponse": "2026-05-15", "deja_rencontre": "pas_encore", "attentes": None, "argent": "partenaire_donne",
+        "competences_pro": "benevoles", "mise_en_avant": "les_deux", "conflit_interets": True,
+        "conflit_details": "Camille y travaille", "porteurs": "equipe_projet", "contact": "+33 6 12 34 56 78",
     }, status="adopted", created_at="2026-05-02T10:00:00+00:00", decided_at="2026-05-20T16:00:00+00:00")
     async with database.transaction() as connection:
         await reviews.restore(connection, adopted, "review", due_on=date(2027, 9, 1), last_outcome="rediscuss",
                               last_on=date(2026, 11, 2), answered_at="2026-11-02T11:00:00+00:00",
                               answered_by_name="Bea")
     await add(database, "demande_partenariat", {
-        "partenaire": "Alternatiba", "type_partenaire": "association", "initiative": "commun",
-        "demande": "Une étape du tour", "apport": "Une fête", "attentes": "Chacun son stand", "format": "ponctuel",
-        "date_debut": None, "competences_pro": False, "conflit_interets": False, "dimension_politique": False,
-        "communication": "Affiches", "porteurs": "cercle_coeur", "contact": "@dominique",
+        "partenaire": "Alternatiba", "type_partenaire": "association", "demande": "Une étape du tour",
+        "format": "ponctuel", "date_debut": None, "date_reponse": None, "conflit_interets": False,
+        "contact": "@dominique",
     })
     await add(database, "partenaire_connu", {
         "partenaire": "Emmaüs", "type_partenaire": "association", "ensemble": "Bacs incroyables comestibles",
@@ -104,7 +103,7 @@ async def test_one_bad_line_refuses_the_whole_file_then_the_mended_file_goes_in(
     report = await import_register(database, catalog, PARIS, TARGET, document(header, lines), TODAY)
     texts = library.register.import_
     assert report.imported == 0 and len(report.refusals) == 2
-    assert report.refusals[0].startswith(texts.line.format(line=5, reason="")) and "« Fusée »" in report.refusals[0]
+    assert report.refusals[0].startswith(texts.line.format(line=5, reason="")) and texts.quoted.format(value="Fusée") in report.refusals[0]
     assert "Type de partenaire" in report.refusals[0] and "Depuis" in report.refusals[1]
     assert await database.fetch_all("SELECT id FROM requests WHERE chat_id = ?", (TARGET,)) == []
 
@@ -141,7 +140,8 @@ async def test_a_file_without_the_partner_column_is_refused_before_any_line(
     database: Database, catalog: FlowCatalog, library: Library
 ) -> None:
     report = await import_register(database, catalog, PARIS, TARGET, document(["Nom"], [{"Nom": "Emmaüs"}]), TODAY)
-    assert report.imported == 0 and "« Partenaire »" in report.problem
+    quoted = library.register.import_.quoted
+    assert report.imported == 0 and quoted.format(value="Partenaire") in report.problem
     empty = await import_register(database, catalog, PARIS, TARGET, b"\xff\xfe\x00\x00", TODAY)
     assert empty.problem.startswith(library.register.import_.unreadable.format(error="")[:10])
 
