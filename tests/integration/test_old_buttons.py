@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import RunningBot
-from tests.integration.conversation import next_prompt
+from tests.integration.conversation import known_group, next_prompt
 from tests.integration.test_consent import rows, scene, settled
 
 
@@ -31,6 +31,7 @@ async def test_an_old_join_request_is_accepted_from_its_stored_row(fake: FakeTel
 async def test_an_old_question_is_answered_when_its_step_is_still_current(fake: FakeTelegram, bot: RunningBot) -> None:
     member = fake.add_user("Lou")
     private = fake.private_chat(member)
+    known_group(fake, member)
     intake = bot.application.bot_data["library"].messages.intake
     fake.send(member, private, "/partenariat")
     question = await next_prompt(fake, private)
