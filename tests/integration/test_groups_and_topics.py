@@ -332,3 +332,24 @@ async def test_the_home_topic_receives_what_starts_elsewhere_until_it_is_lost(
     fake.send(ana, forum, "/sujet")  # in General: General again, said there
     assert (await fake.next_message(forum)).plain_text == plain(texts.home_reset)
 
+
+async def test_a_reminder_in_a_topic_names_its_member_once_the_press_is_answered(
+    fake: FakeTelegram, bot, library
+) -> None:
+    forum, ana, _, eve = await forum_scene(fake)
+    topic = fake.create_topic(forum, "Partenariats", by=ana)
+    fake.send_in_topic(eve, forum, topic, "/partenariat")
+    fake.press(eve, await fake.next_message(forum), library.messages.intake.button_here)
+    fake.send(eve, forum, "Une pharmacienne thérapeute", reply_to=await next_prompt(fake, forum))
+    kind = await next_prompt(fake, forum)
+    pressed = fake.press(eve, kind, "Professionnel·le indépendant·e")
+    reminder = await containing(fake, forum, "💡")
+
+    assert reminder.message_thread_id == topic
+    assert f"tg://user?id={eve.id}" in reminder.text
+    calls = [(method, params) for method, params in fake.calls if method in ("answerCallbackQuery", "sendMessage")]
+    answered = next(i for i, (method, params) in enumerate(calls)
+                    if method == "answerCallbackQuery" and params.get("callback_query_id") == pressed)
+    sent = next(i for i, (method, params) in enumerate(calls)
+                if method == "sendMessage" and "💡" in str(params.get("text")))
+    assert answered < sent, "the press is answered before its reminder is sent"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.ext import CommandHandler
 
 from bot.core.texts import NARROW_NBSP, plain, render
+from bot.handlers import general
 from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conversation import (
     COMPANY_REQUEST,
@@ -298,3 +300,12 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(f
     await fake.idle()
     assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
 
+
+async def test_every_command_offered_is_handled_above_the_unknown_command_handler(fake: FakeTelegram, bot) -> None:
+    handlers = bot.application.handlers[0]
+    assert handlers[-1].callback is general.unknown_command
+    handled = {command for handler in handlers if isinstance(handler, CommandHandler) for command in handler.commands}
+    offered = {command["command"] for method, params in fake.calls if method == "setMyCommands"
+               for command in params["commands"]}
+    assert {"partenaire_connu", "calendrier", "sujet", "rattacher"} <= offered
+    assert offered <= handled
