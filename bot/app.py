@@ -169,6 +169,12 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("relancer", consent.remind_command, filters=NEW))
     application.add_handler(CommandHandler("bilan", consent.bilan, filters=NEW))
     application.add_handler(CommandHandler("modifier", amend.modifier, filters=NEW))
+    # Issue 10: confirm an early close, read the whole request in private, withdraw, decline.
+    application.add_handler(CallbackQueryHandler(consent.close_press, pattern=_pressed(ui.CloseConfirm)))
+    application.add_handler(CallbackQueryHandler(consent.full_request_press, pattern=_pressed(ui.FullRequest)))
+    application.add_handler(CallbackQueryHandler(consent.withdraw_press, pattern=_pressed(ui.WithdrawRequest)))
+    application.add_handler(CommandHandler("retirer", consent.withdraw_command, filters=NEW))
+    application.add_handler(CommandHandler("decliner", consent.decline_command, filters=NEW))
     # A group became a supergroup: its rows, rounds and jobs follow it to the new chat id.
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.chat_migrated))
     # Any other button (forged, or from an older version of the bot): say it is stale.

@@ -15,25 +15,32 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Any
 
 import aiosqlite
 from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, JobQueue
 
 from bot.core import consent as rules
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
 from bot.core.consent_texts import ConsentTexts
+from bot.core.flows import FlowEngine
 from bot.core.library import Library
+from bot.core.register import day_text, first_review
+from bot.core.statuses import UNDECIDED, RequestStatus
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
+from bot.handlers import requests as request_views
 from bot.handlers.arguments import number as typed_number, requested
 from bot.handlers import outbox, permissions, practices
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
-from bot.storage import chats, circles, requests
+from bot.storage import amendments, chats, circles, requests
 from bot.storage import consent as store
 from bot.storage import outbox as queued
 from bot.storage.circles import Roster
@@ -42,8 +49,7 @@ from bot.storage.requests import PartnershipRequest
 
 logger = logging.getLogger(__name__)
 
-# A round may open on a request waiting for a decision, or after one that did not adopt it.
-OPENABLE = {"submitted", "objection", "no_decision"}
+OPENABLE = UNDECIDED
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
 # A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
 LATE_OK = {"misfire_grace_time": None}
@@ -62,7 +68,7 @@ def _now() -> datetime:
 def bot_commands(library: Library) -> tuple[list[BotCommand], list[BotCommand]]:
     """The consent commands for Telegram's menu: for every member, and for chat admins."""
     names = library.consent.commands
-    members = ["cercle", "consentement", "relancer", "bilan", "modifier"]
+    members = ["cercle", "consentement", "relancer", "bilan", "modifier", "retirer", "decliner"]
     admins = ["coordination", "clore", "prolonger"]
     return (
         [BotCommand(name, getattr(names, name)) for name in members],
@@ -74,7 +80,7 @@ def consent_card_keyboard(context: BotContext, request: PartnershipRequest) -> I
     """The "open the consent" button under a request card posted in a group."""
     if request.chat_id > 0:  # a private chat: a personal request, no circle to ask
         return None
-    return views.open_keyboard(_texts(context), request.number)
+    return views.open_keyboard(_texts(context), request.number, withdraw=True)
 
 
 async def in_group(update: Update, context: BotContext) -> bool:
@@ -101,23 +107,50 @@ async def _request(context: BotContext, rnd: store.Round) -> PartnershipRequest:
     return request
 
 
-async def _request_view(context: BotContext, request: PartnershipRequest) -> views.RequestView:
+def _substance_lines(
+    engine: FlowEngine, texts: ConsentTexts, answers: Mapping[str, Any], template: str, preview: int | None
+) -> list[Html]:
+    """What the circle decides on: the card's answers, then the substance ones, never a personal one."""
+    flow = engine.flow
+    steps = {step.id: step for step in flow.steps}
+    shown = dict.fromkeys([*flow.card, *texts.substance_answers])
+    return [
+        render(template, label=steps[i].label, answer=engine.display(steps[i], answers[i], preview))
+        for i in shown if i in steps and i in answers and i not in flow.personal
+    ]
+
+
+def _declared_link(engine: FlowEngine, texts: ConsentTexts, answers: Mapping[str, Any]) -> Html | None:
+    """Whose link with the partner the request declares, and what it is (older requests only say what)."""
+    links, words = texts.links, texts.round
+    details = links.described(answers)
+    if details is None:
+        return None
+    steps = {step.id: step for step in engine.flow.steps}
+    whose = answers.get(links.answer) if links.answer in steps else None
+    who = Html(words.link_someone) if whose is None else engine.display(steps[links.answer], whose)
+    return render(words.declared_link, who=who, details=details)
+
+
+def _review_day(context: BotContext, engine: FlowEngine, request: PartnershipRequest, closed_at: datetime) -> str:
+    """The review date an adoption on that day sets (the review job plans the same one)."""
+    services = context.services
+    decided_on = closed_at.astimezone(services.settings.zone).date()
+    return day_text(first_review(engine.flow, request.answers, decided_on, services.library.register.rules)[1])
+
+
+async def _request_view(
+    context: BotContext, request: PartnershipRequest, closed_at: datetime | None = None
+) -> views.RequestView:
     texts = _texts(context)
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
     flow = engine.flow
-    step_ids = {step.id for step in flow.steps}
-    commitment = tuple(
-        (flow.step(step_id).label, engine.display(flow.step(step_id), request.answers[step_id]))
-        for step_id in texts.commitment_answers
-        if step_id in step_ids and step_id in request.answers
-    )
-    declared = request.answers.get(texts.conflict_details_answer) if texts.conflict_details_answer else None
     return views.RequestView(
-        card=engine.card_lines(request.answers),
         kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
-        commitment=commitment,
+        substance=partial(_substance_lines, engine, texts, request.answers),
         vigilance=await practices.vigilance_points(context, request),
-        declared_link=declared if isinstance(declared, str) else None,
+        declared_link=_declared_link(engine, texts, request.answers),
+        review=None if closed_at is None else _review_day(context, engine, request, closed_at),
     )
 
 
@@ -187,22 +220,34 @@ async def _may_open(context: BotContext, chat: Chat, user_id: int, request: Part
 
 
 def _author_conflict(texts: ConsentTexts, request: PartnershipRequest, roster: list[Member]) -> tuple[int, ...]:
-    """The author stands aside from the start when the request declares their link with the partner."""
-    declared = texts.author_conflict_answer and request.answers.get(texts.author_conflict_answer) is True
+    """The author stands aside from the start when the request declares their own link with the partner."""
     in_roster = any(member.user_id == request.author_id for member in roster)
-    return (request.author_id,) if declared and in_roster else ()
+    return (request.author_id,) if texts.links.author_recused(request.answers) and in_roster else ()
+
+
+def _answer_by(engine: FlowEngine, request: PartnershipRequest) -> date | None:
+    """The date by which the partner needs an answer, when the flow asks it and it was given."""
+    step_id = engine.flow.partner_fields.answer_by
+    value = request.answers.get(step_id) if step_id else None
+    return date.fromisoformat(value) if isinstance(value, str) else None
 
 
 async def _open(
-    update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions
+    update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions,
+    reason: str | None = None,
 ) -> Html | None:
-    """Open a round and post its proposal; the reason it cannot be opened otherwise."""
+    """Open a round and post its proposal; the reason it cannot be opened otherwise.
+
+    ``reason``: an admin's reason for a new round on a request objected to and left unchanged.
+    """
     texts, services = _texts(context), context.services
     feedback = texts.commands_feedback
     if request.status not in OPENABLE:
         status = services.messages.requests.statuses.get(request.status, request.status)
         return render(feedback.cannot_open, number=request.number, status=status)
     chat = update.effective_chat
+    by_admin = bool(reason) and await permissions.is_chat_admin(context, chat, opener.id)
+    engine = await services.catalog.engine(request.flow_id, request.flow_version)
     # Summaries name the group, and they are read in private: keep its title up to date.
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     opened_at = _now()
@@ -214,9 +259,24 @@ async def _open(
             return Html(feedback.circle_empty)
         previous_id = await store.latest_round_id(connection, request.id)
         previous = await store.load_state(connection, previous_id) if previous_id else None
-        objectors = (
-            previous.tally.members_with(Position.OBJECTION)
-            if previous is not None and previous.round.outcome is Outcome.OBJECTION else ()
+        objected = previous is not None and previous.round.outcome is Outcome.OBJECTION
+        objectors = previous.tally.members_with(Position.OBJECTION) if objected else ()
+        version = await store.request_version(connection, request.id)
+        objected_version = previous.round.request_version if objected else None
+        refusal = rules.new_round_refusal(
+            objected_version=objected_version, current_version=version, reason=reason, by_admin=by_admin
+        )
+        if refusal is rules.NewRound.UNCHANGED:
+            return render(feedback.unchanged, number=request.number)
+        if refusal is rules.NewRound.REASON_ADMINS_ONLY:
+            return Html(feedback.reason_admins_only)
+        before = (
+            await amendments.answers_at(connection, request.id, objected_version)
+            if objected_version is not None else None
+        )
+        deadline = (
+            rules.first_deadline(opened_at, options.duration_days, _answer_by(engine, request), services.settings.zone)
+            if previous is None else rules.deadline_after(opened_at, options.duration_days)
         )
         round_id = await store.open_round(
             connection,
@@ -224,15 +284,21 @@ async def _open(
             chat_id=request.chat_id,
             opener=Member(opener.id, opener.full_name),
             opened_at=opened_at,
-            deadline_at=rules.deadline_after(opened_at, options.duration_days),
+            deadline_at=deadline,
             options=options,
             roster=rules.ask_first(roster, [member.user_id for member, _ in objectors]),
             conflicts=_author_conflict(texts, request, roster),
+            reopen_reason=reason if objected_version == version else None,
         )
     state = await _post_proposal(context, round_id)
     if objectors:
-        lines = [render(texts.round.ask_first, members=views.names(texts, [m for m, _ in objectors]),
-                        number=request.number)]
+        members = views.names(texts, [m for m, _ in objectors])
+        if before is not None:  # amended since the objection: what changed, before → after
+            changes = views.changes(engine, before, request.answers, texts.amend, texts.reason_preview_length)
+            lines = [render(texts.round.ask_first, members=members, number=request.number, changes=changes)]
+        else:
+            lines = [render(texts.round.ask_first_reason, members=members, number=request.number,
+                            admin=opener.full_name, reason=reason or "")]
         lines += [
             render(texts.round.previous_objection, member=member.name, reason=stance.reason or "")
             for member, stance in objectors
@@ -267,12 +333,13 @@ async def open_command(update: Update, context: BotContext) -> None:
     if not await _may_open(context, chat, user.id, request):
         await message.reply_html(feedback.open_not_allowed)
         return
+    words, reason = rules.split_reason(context.args[1:], texts.option_words.reason)
     try:
-        options = rules.parse_options(context.args[1:], texts.defaults, texts.option_words.vocabulary())
+        options = rules.parse_options(words, texts.defaults, texts.option_words.vocabulary())
     except rules.InvalidOption as invalid:
         await message.reply_html(render(feedback.invalid_option, option=invalid.word))
         return
-    refusal = await _open(update, context, request, user, options)
+    refusal = await _open(update, context, request, user, options, reason)
     if refusal is not None:
         await message.reply_html(refusal)
 
@@ -318,7 +385,9 @@ async def _take_position(
             return False
         stance = Stance(user_id, position, reason, now)
         await store.record(connection, round_id, stance)
-        tally = rules.Tally.of(state.roster, (*state.history, stance), state.round.quorum_percent)
+        tally = rules.Tally.of(
+            state.roster, (*state.history, stance), state.round.quorum_percent, state.round.author_id
+        )
         closed = tally.everyone_answered and await store.close(
             connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
         )
@@ -464,10 +533,10 @@ async def _publish(context: BotContext, round_id: int) -> None:
     rnd, texts = state.round, _texts(context)
     request = await _request(context, rnd)
     group = await chats.title(services.database, rnd.chat_id) or ""
-    outcome = rules.pack(views.outcome_blocks(texts, state), ui.TELEGRAM_TEXT_LIMIT)
+    view = await _request_view(context, request, rnd.closed_at)
+    outcome = rules.pack(views.outcome_blocks(texts, state, view.review), ui.TELEGRAM_TEXT_LIMIT)
     summary = rules.pack(
-        views.summary_blocks(texts, services.settings.zone, state, await _request_view(context, request), group),
-        ui.TELEGRAM_TEXT_LIMIT,
+        views.summary_blocks(texts, services.settings.zone, state, view, group), ui.TELEGRAM_TEXT_LIMIT,
     )
     async with services.database.transaction() as connection:
         if await store.mark_published(connection, round_id, _now()):
@@ -625,11 +694,46 @@ async def _steward_round(update: Update, context: BotContext, command: str) -> s
 
 
 async def close_command(update: Update, context: BotContext) -> None:
-    """Close a round before its deadline (/clore 12): admins and coordinators."""
+    """Close a round before its deadline (/clore 12): admins and coordinators. While members
+    have not answered, name them and ask the closer to confirm: silence is not consent."""
     rnd = await _steward_round(update, context, "/clore")
-    if rnd is not None:
+    if rnd is None:
+        return
+    texts = _texts(context)
+    tally = (await store.state(context.services.database, rnd.id)).tally
+    if not tally.waiting:
         await _close(context, rnd.id, CloseReason.EARLY, update_id=update.update_id,
                      closed_by=update.effective_user.id)
+        return
+    await update.effective_message.reply_html(
+        render(texts.commands_feedback.close_silent, number=rnd.request_number,
+               members=views.names(texts, tally.waiting), outcome=getattr(texts.outcomes, tally.outcome())),
+        reply_markup=views.close_keyboard(texts, rnd, update.effective_user.id),
+    )
+
+
+async def close_press(update: Update, context: BotContext) -> None:
+    """The closer's answer to "close anyway?": close early, or leave the round open."""
+    query = update.callback_query
+    texts = _texts(context)
+    payload = ui.on_its_message(query)
+    state = None if payload is None else await store.state(context.services.database, payload.round_id)
+    if state is None or state.round.chat_id != update.effective_chat.id:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    if query.from_user.id != payload.user_id:
+        await query.answer(texts.alerts.close_not_yours, show_alert=True)
+        return
+    if not payload.confirmed:
+        await query.answer()
+        await unchanged_ok(query.edit_message_text(
+            render(texts.commands_feedback.close_kept, number=state.round.request_number)
+        ))
+        return
+    closed = await _close(context, state.round.id, CloseReason.EARLY, update_id=update.update_id,
+                          closed_by=query.from_user.id)
+    await query.answer(None if closed else texts.alerts.closed)
+    await unchanged_ok(query.edit_message_reply_markup(None))
 
 
 async def extend_command(update: Update, context: BotContext) -> None:
@@ -642,9 +746,22 @@ async def extend_command(update: Update, context: BotContext) -> None:
     if days is None or not 1 <= days <= rules.MAX_DURATION_DAYS:
         await message.reply_html(feedback.extend_usage)
         return
-    rnd = await _steward_round(update, context, "/prolonger")
-    if rnd is None:
+    if not await in_group(update, context):
         return
+    if not await is_steward(context, update.effective_chat, update.effective_user.id):
+        await message.reply_html(feedback.stewards_only)
+        return
+    request = await requested(update, context, feedback.extend_usage, feedback.not_found)
+    if request is None:
+        return
+    async with context.services.database.transaction() as connection:
+        round_id = await store.latest_round_id(connection, request.id)
+    state = None if round_id is None else await store.state(context.services.database, round_id)
+    if state is None or not state.round.is_open:
+        if state is None or not await _reopen(update, context, state.round, days):
+            await message.reply_html(render(feedback.no_open_round, number=request.number))
+        return
+    rnd = state.round
     deadline = rules.deadline_after(rnd.deadline_at, days)
     reminder = rules.reminder_time(rnd.opened_at, deadline, texts.reminder_hours)
     if not await store.extend(context.services.database, rnd.id, deadline, update_id=update.update_id,
@@ -658,6 +775,22 @@ async def extend_command(update: Update, context: BotContext) -> None:
         feedback.extended, number=rnd.request_number, days=days,
         deadline=views.local(deadline, zone, texts.round.date_format),
     ))
+
+
+async def _reopen(update: Update, context: BotContext, rnd: store.Round, days: int) -> bool:
+    """Give silent members more time: reopen a round its deadline closed without a decision."""
+    texts = _texts(context)
+    deadline = rules.deadline_after(_now(), days)
+    if not await store.reopen(context.services.database, rnd.id, deadline, update_id=update.update_id):
+        return False
+    state = await store.state(context.services.database, rnd.id)
+    _schedule(context.job_queue, state.round, texts.reminder_hours)
+    _redraw_soon(context, rnd.id)
+    await update.effective_message.reply_html(render(
+        texts.commands_feedback.reopened, number=rnd.request_number, days=days,
+        deadline=views.local(deadline, context.services.settings.zone, texts.round.date_format),
+    ))
+    return True
 
 
 async def remind_command(update: Update, context: BotContext) -> None:
@@ -697,7 +830,138 @@ async def bilan(update: Update, context: BotContext) -> None:
     for chat_id in chat_ids:
         open_states = [await store.state(database, r.id) for r in await store.open_rounds(database, chat_id)]
         decisions = await store.decisions_since(database, chat_id, since)
+        ended = [
+            (r.number, r.partner_name, request_views.status_text(context, r), datetime.fromisoformat(r.decided_at))
+            for r in await requests.ended_since(database, chat_id, since.isoformat(timespec="seconds"))
+        ]
         group = await chats.title(database, chat_id) or ""
         await message.reply_html(
-            views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions)
+            views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions, ended)
         )
+
+
+# --- the complete request, in private ------------------------------------------------------
+
+
+async def may_see_personal(context: BotContext, chat: Chat, user_id: int, request: PartnershipRequest) -> bool:
+    """The author, the circle, the coordinators and the admins may read a request's contact, in private."""
+    database = context.services.database
+    return (
+        user_id == request.author_id
+        or await circles.contains(database, Roster.CIRCLE, chat.id, user_id)
+        or await is_steward(context, chat, user_id)
+    )
+
+
+async def full_request_press(update: Update, context: BotContext) -> None:
+    """Send the member who pressed the complete request, in private (never in the group)."""
+    query, chat, user = update.callback_query, update.effective_chat, update.callback_query.from_user
+    texts = _texts(context)
+    payload = ui.on_its_message(query)
+    request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
+    if request is None:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    personal = await may_see_personal(context, chat, user.id, request)
+    text = await request_views.detail(context, request, personal=personal)
+    try:
+        await context.bot.send_message(user.id, text)
+    except Forbidden:  # the member never started the bot: only they can open that chat
+        await query.answer(texts.alerts.full_unreachable.format(bot=context.bot.username), show_alert=True)
+        return
+    await query.answer(texts.alerts.full_sent)
+
+
+# --- saying no, and withdrawing ----------------------------------------------------------
+
+
+async def _end_request(
+    update: Update, context: BotContext, request: PartnershipRequest, status: RequestStatus, reason: str | None
+) -> bool:
+    """Withdraw or decline a request; a round open on a withdrawn one closes without a decision."""
+    now = _now()
+    allowed = UNDECIDED | {RequestStatus.IN_CONSENT} if status is RequestStatus.WITHDRAWN else UNDECIDED
+    async with context.services.database.transaction(update.update_id) as connection:
+        round_id = await store.latest_round_id(connection, request.id, open_only=True)
+        if round_id is not None:
+            await store.close(connection, round_id, outcome=Outcome.NO_DECISION, reason=CloseReason.WITHDRAWN,
+                              at=now, closed_by=update.effective_user.id)
+        ended = await requests.end_undecided(connection, request.id, status, reason, allowed)
+    if round_id is not None and ended:
+        await _publish(context, round_id)
+    return ended
+
+
+async def _withdraw(update: Update, context: BotContext, request: PartnershipRequest, word: str | None) -> Html:
+    texts = _texts(context).withdraw
+    if not await _end_request(update, context, request, RequestStatus.WITHDRAWN, word):
+        status = context.services.messages.requests.statuses.get(request.status, request.status)
+        return render(texts.not_now, number=request.number, status=status)
+    member = ui.mention(request.author_id, request.author_name)
+    if word:
+        return render(texts.done_word, member=member, number=request.number, partner=request.partner_name, word=word)
+    return render(texts.done, member=member, number=request.number, partner=request.partner_name)
+
+
+async def withdraw_command(update: Update, context: BotContext) -> None:
+    """The author withdraws their request (/retirer 12 [un mot]); an open round ends without a decision."""
+    message, user = update.effective_message, update.effective_user
+    texts = _texts(context)
+    if not await in_group(update, context):
+        return
+    request = await requested(update, context, texts.withdraw.usage, texts.commands_feedback.not_found)
+    if request is None:
+        return
+    if request.author_id != user.id:
+        await message.reply_html(render(texts.withdraw.not_author, number=request.number))
+        return
+    word = " ".join(context.args[1:]).strip()[: texts.reason_max_length] or None
+    await message.reply_html(await _withdraw(update, context, request, word))
+
+
+async def withdraw_press(update: Update, context: BotContext) -> None:
+    """"Retirer ma demande" under the card: its author only."""
+    query, chat = update.callback_query, update.effective_chat
+    texts = _texts(context)
+    payload = ui.on_its_message(query)
+    request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
+    if request is None:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    if query.from_user.id != request.author_id:
+        await query.answer(texts.withdraw.not_author_alert, show_alert=True)
+        return
+    answer = await _withdraw(update, context, request, None)
+    await query.answer()
+    await query.message.reply_html(answer)
+
+
+async def decline_command(update: Update, context: BotContext) -> None:
+    """The circle or an admin declines a request without a round (/decliner 12 raison)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    texts = _texts(context)
+    words = texts.decline
+    if not await in_group(update, context):
+        return
+    request = await requested(update, context, words.usage, texts.commands_feedback.not_found)
+    if request is None:
+        return
+    in_circle = await circles.contains(context.services.database, Roster.CIRCLE, chat.id, user.id)
+    if not in_circle and not await permissions.is_chat_admin(context, chat, user.id):
+        await message.reply_html(words.not_allowed)
+        return
+    reason = " ".join(context.args[1:]).strip()
+    if len(reason) < texts.reason_min_length or len(reason) > texts.reason_max_length:
+        await message.reply_html(words.usage)
+        return
+    if request.status == RequestStatus.IN_CONSENT:
+        await message.reply_html(render(words.round_open, number=request.number))
+        return
+    if not await _end_request(update, context, request, RequestStatus.DECLINED, reason):
+        status = context.services.messages.requests.statuses.get(request.status, request.status)
+        await message.reply_html(render(words.not_now, number=request.number, status=status))
+        return
+    await message.reply_html(render(
+        words.done, member=ui.mention(user.id, user.full_name), number=request.number,
+        partner=request.partner_name, reason=reason, author=ui.mention(request.author_id, request.author_name),
+    ))

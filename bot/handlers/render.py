@@ -109,10 +109,34 @@ class ForgetMe(Payload):
     confirmed: bool
 
 
+class FullRequest(Payload):
+    """Under a proposal: send me the complete request in private."""
+
+    kind: Literal["r"] = "r"
+    number: Annotated[int, Field(gt=0, lt=10**9)]
+
+
+class WithdrawRequest(Payload):
+    """"Retirer ma demande" under a request card: only its author may press it."""
+
+    kind: Literal["w"] = "w"
+    number: Annotated[int, Field(gt=0, lt=10**9)]
+
+
+class CloseConfirm(Payload):
+    """Close anyway, or not, a round some members have not answered: for the closer only."""
+
+    kind: Literal["k"] = "k"
+    round_id: Annotated[int, Field(gt=0, lt=10**12)]
+    user_id: UserId
+    confirmed: bool
+
+
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
 PAYLOADS: tuple[type[Payload], ...] = (
     FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
     ForgetMe,
+    FullRequest, WithdrawRequest, CloseConfirm,  # issue 10: deciding as the movement decides
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}

@@ -13,10 +13,8 @@ from datetime import datetime
 import aiosqlite
 
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance, Tally
+from bot.core.statuses import RequestStatus, RoundStatus
 from bot.storage.db import Database, row, rows
-
-# Status of a request while a round runs, and after it, by outcome.
-IN_CONSENT = "in_consent"
 
 
 def _stamp(moment: datetime) -> str:
@@ -33,6 +31,8 @@ class Round:
     request_id: int
     request_number: int
     partner_name: str
+    author_id: int
+    author_name: str
     request_version: int
     number: int
     chat_id: int
@@ -48,16 +48,18 @@ class Round:
     outcome: Outcome | None
     close_reason: CloseReason | None
     closed_at: datetime | None
+    reopen_reason: str | None = None
 
     @property
     def is_open(self) -> bool:
-        return self.status == "open"
+        return self.status == RoundStatus.OPEN
 
 
 _ROUND = (
-    "SELECT r.id, r.request_id, q.number AS request_number, q.partner_name, r.request_version, r.number, r.chat_id,"
+    "SELECT r.id, r.request_id, q.number AS request_number, q.partner_name, q.author_id, q.author_name,"
+    " r.request_version, r.number, r.chat_id,"
     " r.message_id, r.opened_by, r.opened_by_name, r.opened_at, r.deadline_at, r.quorum_percent,"
-    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at"
+    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at, r.reopen_reason"
     " FROM consent_rounds r JOIN requests q ON q.id = r.request_id"
 )
 
@@ -65,7 +67,8 @@ _ROUND = (
 def _round(row: aiosqlite.Row) -> Round:
     return Round(
         id=row["id"], request_id=row["request_id"], request_number=row["request_number"],
-        partner_name=row["partner_name"], request_version=row["request_version"], number=row["number"], chat_id=row["chat_id"],
+        partner_name=row["partner_name"], author_id=row["author_id"], author_name=row["author_name"],
+        request_version=row["request_version"], number=row["number"], chat_id=row["chat_id"],
         message_id=row["message_id"], opened_by=row["opened_by"], opened_by_name=row["opened_by_name"],
         opened_at=datetime.fromisoformat(row["opened_at"]),
         deadline_at=datetime.fromisoformat(row["deadline_at"]),
@@ -73,7 +76,7 @@ def _round(row: aiosqlite.Row) -> Round:
         reminded_at=_moment(row["reminded_at"]), status=row["status"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
-        closed_at=_moment(row["closed_at"]),
+        closed_at=_moment(row["closed_at"]), reopen_reason=row["reopen_reason"],
     )
 
 
@@ -88,7 +91,7 @@ class RoundState:
 
     @property
     def tally(self) -> Tally:
-        return Tally.of(self.roster, self.history, self.round.quorum_percent)
+        return Tally.of(self.roster, self.history, self.round.quorum_percent, self.round.author_id)
 
 
 async def _rounds(connection: aiosqlite.Connection, where: str, parameters: tuple) -> list[Round]:
@@ -123,7 +126,7 @@ async def state(database: Database, round_id: int) -> RoundState | None:
 
 async def latest_round_id(connection: aiosqlite.Connection, request_id: int, *, open_only: bool = False) -> int | None:
     """The request's most recent round (or its open one); None when there is none."""
-    status = " AND status = 'open'" if open_only else ""
+    status = f" AND status = '{RoundStatus.OPEN}'" if open_only else ""
     found = await row(
         connection, f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1",
         (request_id,),
@@ -149,6 +152,7 @@ async def open_round(
     options: RoundOptions,
     roster: tuple[Member, ...],
     conflicts: tuple[int, ...] = (),
+    reopen_reason: str | None = None,
 ) -> int:
     """Open a round on the request's current version with this roster; return its id.
 
@@ -160,10 +164,10 @@ async def open_round(
     )
     cursor = await connection.execute(
         "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
-        " opened_at, deadline_at, quorum_percent, offer_stand_aside)"
-        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
+        " opened_at, deadline_at, quorum_percent, offer_stand_aside, reopen_reason)"
+        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
         (number, opener.user_id, opener.name, _stamp(opened_at), _stamp(deadline_at), options.quorum_percent,
-         int(options.offer_stand_aside), request_id),
+         int(options.offer_stand_aside), reopen_reason, request_id),
     )
     round_id = cursor.lastrowid
     await connection.executemany(
@@ -175,7 +179,7 @@ async def open_round(
         [(round_id, user_id, Position.CONFLICT.value, _stamp(opened_at)) for user_id in conflicts],
     )
     await connection.execute(
-        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (IN_CONSENT, _stamp(opened_at), request_id)
+        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (RequestStatus.IN_CONSENT, _stamp(opened_at), request_id)
     )
     return round_id
 
@@ -219,6 +223,26 @@ async def close(
         " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
         (outcome.value, _stamp(at), _stamp(at), round_id),
     )
+    return True
+
+
+async def reopen(database: Database, round_id: int, deadline_at: datetime, *, update_id: int | None = None) -> bool:
+    """Reopen a round that reached its deadline without a decision, if it is still its
+    request's latest: /prolonger gives the silent members more time instead of a new round."""
+    async with database.transaction(update_id) as connection:
+        cursor = await connection.execute(
+            "UPDATE consent_rounds SET status = 'open', outcome = NULL, close_reason = NULL, closed_by = NULL,"
+            " closed_at = NULL, published_at = NULL, reminded_at = NULL, deadline_at = ?"
+            " WHERE id = ? AND status = 'closed' AND outcome = ? AND close_reason = ?"
+            " AND number = (SELECT MAX(number) FROM consent_rounds o WHERE o.request_id = consent_rounds.request_id)",
+            (_stamp(deadline_at), round_id, Outcome.NO_DECISION.value, CloseReason.DEADLINE.value),
+        )
+        if cursor.rowcount == 0:
+            return False
+        await connection.execute(
+            "UPDATE requests SET status = ?, decided_at = NULL WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
+            (RequestStatus.IN_CONSENT, round_id),
+        )
     return True
 
 

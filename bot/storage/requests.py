@@ -9,7 +9,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.db import Database, now, row
+from bot.core.statuses import RequestStatus
+from bot.storage.db import Database, now, row, rows
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,14 @@ class PartnershipRequest:
     partner_kind: str
     status: str
     created_at: str
+    status_reason: str | None = None  # the author's word on withdrawing, the reason of a decline
+    decided_at: str | None = None
     answers: Mapping[str, Any] = field(default_factory=dict)
 
 
 _COLUMNS = (
     "id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,"
-    " partner_kind, status, created_at"
+    " partner_kind, status, created_at, status_reason, decided_at"
 )
 
 
@@ -66,7 +69,7 @@ async def create(
     )
     return PartnershipRequest(
         request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
-        partner_name, partner_kind, "submitted", stamp, dict(answers),
+        partner_name, partner_kind, RequestStatus.SUBMITTED, stamp, answers=dict(answers),
     )
 
 
@@ -103,3 +106,30 @@ async def by_number(database: Database, chat_id: int, number: int) -> Partnershi
         "SELECT step_id, value FROM request_answers WHERE request_id = ?", (row["id"],)
     )
     return _from_row(row, {a["step_id"]: json.loads(a["value"]) for a in answers})
+
+
+async def end_undecided(
+    connection: aiosqlite.Connection, request_id: int, status: RequestStatus, reason: str | None,
+    allowed: frozenset[RequestStatus],
+) -> bool:
+    """Withdraw or decline a request still in one of the ``allowed`` statuses; False otherwise."""
+    stamp = now()
+    marks = ", ".join("?" * len(allowed))
+    cursor = await connection.execute(
+        f"UPDATE requests SET status = ?, status_reason = ?, decided_at = ?, updated_at = ?"
+        f" WHERE id = ? AND status IN ({marks})",
+        (status, reason, stamp, stamp, request_id, *sorted(allowed)),
+    )
+    return cursor.rowcount > 0
+
+
+async def ended_since(database: Database, chat_id: int, since: str) -> list[PartnershipRequest]:
+    """The chat's requests withdrawn or declined since then, latest first (for /bilan)."""
+    async with database.transaction() as connection:
+        found = await rows(
+            connection,
+            f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND status IN (?, ?) AND decided_at >= ?"
+            " ORDER BY decided_at DESC",
+            (chat_id, RequestStatus.WITHDRAWN, RequestStatus.DECLINED, since),
+        )
+    return [_from_row(found_row) for found_row in found]

@@ -31,13 +31,13 @@ ANSWERS = {
     "demande": "Prêter <le jardin> & les outils",
     "apport": "Des plants & du <compost>",
     "attentes": "Qu'on « parle » <franchement> & vite",
-    "conflit_details": "Camille <salariée> & voisine",
+    "lien_details": "Camille <salariée> & voisine",
     "communication": "Logos <les deux> & presse",
     "contact": "<camille@example.org> & co",
 }
 REQUEST = [
     PARTNER, "Association ou réseau", "Une envie commune", ANSWERS["demande"], ANSWERS["apport"],
-    ANSWERS["attentes"], "Ponctuel (une action)", NEXT_YEAR, "Non", "Oui", ANSWERS["conflit_details"], "Non",
+    ANSWERS["attentes"], "Ponctuel (une action)", NEXT_YEAR, "Non", "Un·e autre membre du groupe", ANSWERS["lien_details"], "Non",
     ANSWERS["communication"], "Le cercle cœur", ANSWERS["contact"],
 ]
 REASON = "Trop <lié> & « pressé » </b>"
@@ -90,7 +90,7 @@ async def test_a_consent_round_shows_names_reasons_and_questions_as_typed(world:
     fake, group, admin = world.fake, world.group, world.admin
     bea, cal = world.circle
     proposal = world.messages["proposal"]
-    shows(proposal, PARTNER, ANSWERS["conflit_details"], NAMES["circle"].split(",")[1])
+    shows(proposal, PARTNER, ANSWERS["lien_details"], NAMES["circle"].split(",")[1])
     shows(await reply(world, admin, "/relancer 2"), "<b>Bea</b>")
     newcomer = fake.add_user("Zoé <z> & co")  # a coordinator who never wrote to the bot
     fake.set_member_status(group, newcomer, "member")
