@@ -260,7 +260,7 @@ async def test_a_member_changes_position_and_the_history_keeps_every_change(fake
         ("consent", None), ("objection", "Un autre stand est déjà prévu ce jour-là"), ("stand_aside", None),
     ]
     fake.send(staged.admin, staged.group, "/clore 1")
-    confirm = await staged.containing("n'ont pas encore pris position")
+    confirm = await staged.containing("pas encore de position")
     assert "Bea, Dan" in confirm.plain_text and "sans décision" in confirm.plain_text
     fake.press(staged.admin, confirm, "🔒 Clore quand même")
     outcome = await staged.containing("Demande n°1")  # only Cal answered, standing aside: no decision
@@ -457,7 +457,7 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
     # Issue 10 changed this rule (an early close adopted at 1 of 2): the closer confirms, and
     # closing while Bea is silent ends without a decision.
     fake.send(staged.admin, staged.group, "/clore 1")
-    confirm = await staged.containing("n'ont pas encore pris position")
+    confirm = await staged.containing("pas encore de position")
     assert "Bea" in confirm.plain_text and "Cal" not in confirm.plain_text
     alert = await fake.callback_answer(fake.press(cal, confirm, "🔒 Clore quand même"))
     assert "Seule la personne qui a demandé la clôture" in alert["text"]
@@ -466,7 +466,7 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
     assert await rows(bot, "SELECT status FROM consent_rounds") == [("open",)]
 
     fake.send(staged.admin, staged.group, "/clore 1")
-    confirm = await staged.containing("n'ont pas encore pris position")
+    confirm = await staged.containing("pas encore de position")
     fake.press(staged.admin, confirm, "🔒 Clore quand même")
     outcome = await staged.containing("Demande n°1")
     assert "sans décision" in outcome.plain_text and "Sans réponse : Bea" in outcome.plain_text

@@ -37,7 +37,7 @@ ANSWERS = {
 }
 REQUEST = [
     PARTNER, "Association ou réseau", "Une envie commune", ANSWERS["demande"], ANSWERS["apport"],
-    ANSWERS["attentes"], "Ponctuel (une action)", NEXT_YEAR, "Non", "Un·e autre membre du groupe", ANSWERS["lien_details"], "Non",
+    ANSWERS["attentes"], "Ponctuel (une action)", NEXT_YEAR, "Non", "Moi", ANSWERS["lien_details"], "Non",
     ANSWERS["communication"], "Le cercle cœur", ANSWERS["contact"],
 ]
 REASON = "Trop <lié> & « pressé » </b>"
@@ -78,7 +78,10 @@ async def test_a_request_shows_its_answers_and_its_author_as_typed(world: World)
     shows(world.messages["card"], PARTNER, NAMES["author"])
 
     shows(await reply(world, member, "/demandes"), PARTNER)
-    shows(await reply(world, member, "/demande 1"), PARTNER, NAMES["author"], *ANSWERS.values())
+    # Issue 10: in a group, /demande never shows the contact (a personal answer).
+    detail = await reply(world, member, "/demande 1")
+    shows(detail, PARTNER, NAMES["author"], *(v for k, v in ANSWERS.items() if k != "contact"))
+    assert ANSWERS["contact"] not in detail.plain_text
     shows(await reply(world, member, "/partenaires"), PARTNER)
     await world.say(member, group, "/partenariat")
     shows(world.last(group), NAMES["member"])
