@@ -1,20 +1,17 @@
-"""Consent rounds in a group: opening, positions, reasons, deadlines, outcome and summaries.
+"""Consent rounds in a group: the commands and presses, translated for ``bot.rounds``.
 
 A round's proposal is one message kept up to date: positions are public, as is usual in
 consent. Every press is checked again here against the database (round, roster snapshot,
-request version), whatever its callback data says. Redrawing that message is coalesced: at
-most one edit every ``CONSENT_EDIT_INTERVAL_SECONDS`` per round, always ending on the state
-stored last. Deadlines and reminders are jobs rebuilt from the database at start-up. The
-outcome, the coordinators' summaries and the reminders go through the outbox: they are kept
-in the database until Telegram confirmed them.
+request version), whatever its callback data says. The lifecycle itself (open, positions,
+close, publish once, remind once, coalesced redraws, recovery after a restart) is
+``bot.rounds.lifecycle``; this module gives it a Telegram sender, the job queue and the
+YAML texts. The outcome, the coordinators' summaries and the reminders go through the
+outbox: they are kept in the database until Telegram confirmed them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -23,10 +20,10 @@ from typing import Any
 import aiosqlite
 from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, JobQueue
+from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.core import consent as rules
-from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
+from bot.core.consent import CloseReason, Member, Position, RoundOptions
 from bot.core.consent_texts import ConsentTexts
 from bot.core.flows import FlowEngine
 from bot.core.library import Library
@@ -39,8 +36,12 @@ from bot.handlers.arguments import number as typed_number, requested
 from bot.handlers import outbox, permissions, practices
 from bot.handlers import render as ui
 from bot.handlers.edits import unchanged_ok
+from bot.handlers.round_ports import LATE_OK, JobQueueScheduler, TelegramSender
+from bot.rounds import lifecycle
+from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds
+from bot.rounds.ports import Opened
 from bot.services import BotContext
-from bot.storage import amendments, chats, circles, requests
+from bot.storage import chats, circles, requests
 from bot.storage import consent as store
 from bot.storage import outbox as queued
 from bot.storage.circles import Roster
@@ -51,10 +52,7 @@ logger = logging.getLogger(__name__)
 
 OPENABLE = UNDECIDED
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
-# A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
-LATE_OK = {"misfire_grace_time": None}
-_LAST_EDITS = "consent_last_edits"  # bot_data: round id -> monotonic time of its last redraw
-_EDIT_LOCKS = "consent_edit_locks"  # bot_data: round id -> lock serialising its redraws
+_REDRAWS = "consent_redraws"  # bot_data: when each proposal was last drawn, and its lock
 
 
 def _texts(context: BotContext) -> ConsentTexts:
@@ -154,56 +152,67 @@ async def _request_view(
     )
 
 
-async def _proposal(context: BotContext, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
-    view = await _request_view(context, await _request(context, state.round))
-    texts = _texts(context)
-    return (
-        views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
-        views.proposal_keyboard(texts, state.round),
+class _Presenter:
+    """The round's messages for Telegram, rendered from ``consentement.yaml``."""
+
+    def __init__(self, context: BotContext) -> None:
+        self.context = context
+
+    async def proposal(self, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
+        context, texts = self.context, _texts(self.context)
+        view = await _request_view(context, await _request(context, state.round))
+        return (
+            views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
+            views.proposal_keyboard(texts, state.round),
+        )
+
+    async def closing(self, state: store.RoundState) -> tuple[list[str], list[str]]:
+        context, texts, rnd = self.context, _texts(self.context), state.round
+        services = context.services
+        request = await _request(context, rnd)
+        group = await chats.title(services.database, rnd.chat_id) or ""
+        view = await _request_view(context, request, rnd.closed_at)
+        outcome = rules.pack(views.outcome_blocks(texts, state, view.review), ui.TELEGRAM_TEXT_LIMIT)
+        summary = rules.pack(views.summary_blocks(texts, services.settings.zone, state, view, group),
+                             ui.TELEGRAM_TEXT_LIMIT)
+        return outcome, summary
+
+    def reminder(self, state: store.RoundState) -> Html:
+        texts, rnd = _texts(self.context), state.round
+        return render(
+            texts.commands_feedback.reminder, members=views.names(texts, state.tally.waiting),
+            number=rnd.request_number,
+            deadline=views.local(rnd.deadline_at, self.context.services.settings.zone, texts.round.date_format),
+        )
+
+    async def objectors_first(self, opened: Opened) -> Html | None:
+        """Ask the previous round's objectors first, with what changed since (or the admin's reason)."""
+        if not opened.objections:
+            return None
+        context, texts, rnd = self.context, _texts(self.context), opened.state.round
+        members = views.names(texts, [Member(uid, name) for uid, (name, _) in zip(
+            opened.objector_ids, opened.objections, strict=True)])
+        if opened.before is not None:  # amended since the objection: what changed, before → after
+            request = await _request(context, rnd)
+            engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
+            changes = views.changes(engine, opened.before, request.answers, texts.amend, texts.reason_preview_length)
+            lines = [render(texts.round.ask_first, members=members, number=rnd.request_number, changes=changes)]
+        else:
+            lines = [render(texts.round.ask_first_reason, members=members, number=rnd.request_number,
+                            admin=rnd.opened_by_name, reason=opened.reason or "")]
+        lines += [render(texts.round.previous_objection, member=name, reason=reason) for name, reason in opened.objections]
+        return join(lines)
+
+
+def _rounds(context: BotContext) -> Rounds:
+    """The round lifecycle, reaching Telegram through this context's bot and job queue."""
+    services = context.services
+    return Rounds(
+        database=services.database, sender=TelegramSender(context.bot), scheduler=JobQueueScheduler(context.job_queue),
+        presenter=_Presenter(context), redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
+        edit_interval=services.settings.consent_edit_interval_seconds, reminder_hours=_texts(context).reminder_hours,
+        zone=services.settings.zone, kick_outbox=partial(outbox.kick, context.job_queue),
     )
-
-
-async def _redraw(context: BotContext, round_id: int) -> None:
-    """Edit the proposal to the stored state; one redraw at a time per round."""
-    locks = context.bot_data.setdefault(_EDIT_LOCKS, defaultdict(asyncio.Lock))
-    async with locks[round_id]:
-        context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
-        state = await store.state(context.services.database, round_id)
-        if state is None or state.round.message_id is None:
-            return
-        text, markup = await _proposal(context, state)
-        await unchanged_ok(context.bot.edit_message_text(
-            text, chat_id=state.round.chat_id, message_id=state.round.message_id, reply_markup=markup
-        ))
-
-
-def _job_name(kind: str, round_id: int) -> str:
-    return f"consent-{kind}-{round_id}"
-
-
-def _cancel(job_queue: JobQueue, kind: str, round_id: int) -> None:
-    for job in job_queue.get_jobs_by_name(_job_name(kind, round_id)):
-        job.schedule_removal()
-
-
-def _redraw_soon(context: BotContext, round_id: int) -> None:
-    """Ask for a redraw: now if the last one is old enough, else once the interval has passed.
-
-    A redraw already waiting will read the database when it runs, so it shows this change too.
-    """
-    job_queue = context.job_queue
-    name = _job_name("tally", round_id)
-    if job_queue.get_jobs_by_name(name):
-        return
-    last = context.bot_data.setdefault(_LAST_EDITS, {}).get(round_id)
-    interval = context.services.settings.consent_edit_interval_seconds
-    delay = 0.0 if last is None else max(0.0, last + interval - time.monotonic())
-    job_queue.run_once(_redraw_job, delay, data=round_id, name=name, job_kwargs=LATE_OK)
-
-
-async def _redraw_job(context: BotContext) -> None:
-    """Redraw a proposal whose tally changed (coalesced)."""
-    await _redraw(context, context.job.data)
 
 
 # --- opening ------------------------------------------------------------------------------
@@ -217,12 +226,6 @@ async def _may_open(context: BotContext, chat: Chat, user_id: int, request: Part
         or await circles.contains(database, Roster.CIRCLE, chat.id, user_id)
         or await permissions.is_chat_admin(context, chat, user_id)
     )
-
-
-def _author_conflict(texts: ConsentTexts, request: PartnershipRequest, roster: list[Member]) -> tuple[int, ...]:
-    """The author stands aside from the start when the request declares their own link with the partner."""
-    in_roster = any(member.user_id == request.author_id for member in roster)
-    return (request.author_id,) if texts.links.author_recused(request.answers) and in_roster else ()
 
 
 def _answer_by(engine: FlowEngine, request: PartnershipRequest) -> date | None:
@@ -242,82 +245,26 @@ async def _open(
     """
     texts, services = _texts(context), context.services
     feedback = texts.commands_feedback
-    if request.status not in OPENABLE:
-        status = services.messages.requests.statuses.get(request.status, request.status)
-        return render(feedback.cannot_open, number=request.number, status=status)
     chat = update.effective_chat
-    by_admin = bool(reason) and await permissions.is_chat_admin(context, chat, opener.id)
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
     # Summaries name the group, and they are read in private: keep its title up to date.
     await chats.remember(services.database, chat.id, chat.type, chat.title)
-    opened_at = _now()
-    async with services.database.transaction(update.update_id) as connection:
-        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
-            return render(feedback.already_open, number=request.number)
-        roster = await circles.listed(connection, Roster.CIRCLE, request.chat_id)
-        if not roster:
-            return Html(feedback.circle_empty)
-        previous_id = await store.latest_round_id(connection, request.id)
-        previous = await store.load_state(connection, previous_id) if previous_id else None
-        objected = previous is not None and previous.round.outcome is Outcome.OBJECTION
-        objectors = previous.tally.members_with(Position.OBJECTION) if objected else ()
-        version = await store.request_version(connection, request.id)
-        objected_version = previous.round.request_version if objected else None
-        refusal = rules.new_round_refusal(
-            objected_version=objected_version, current_version=version, reason=reason, by_admin=by_admin
-        )
-        if refusal is rules.NewRound.UNCHANGED:
-            return render(feedback.unchanged, number=request.number)
-        if refusal is rules.NewRound.REASON_ADMINS_ONLY:
-            return Html(feedback.reason_admins_only)
-        before = (
-            await amendments.answers_at(connection, request.id, objected_version)
-            if objected_version is not None else None
-        )
-        deadline = (
-            rules.first_deadline(opened_at, options.duration_days, _answer_by(engine, request), services.settings.zone)
-            if previous is None else rules.deadline_after(opened_at, options.duration_days)
-        )
-        round_id = await store.open_round(
-            connection,
-            request_id=request.id,
-            chat_id=request.chat_id,
-            opener=Member(opener.id, opener.full_name),
-            opened_at=opened_at,
-            deadline_at=deadline,
-            options=options,
-            roster=rules.ask_first(roster, [member.user_id for member, _ in objectors]),
-            conflicts=_author_conflict(texts, request, roster),
-            reopen_reason=reason if objected_version == version else None,
-        )
-    state = await _post_proposal(context, round_id)
-    if objectors:
-        members = views.names(texts, [m for m, _ in objectors])
-        if before is not None:  # amended since the objection: what changed, before → after
-            changes = views.changes(engine, before, request.answers, texts.amend, texts.reason_preview_length)
-            lines = [render(texts.round.ask_first, members=members, number=request.number, changes=changes)]
-        else:
-            lines = [render(texts.round.ask_first_reason, members=members, number=request.number,
-                            admin=opener.full_name, reason=reason or "")]
-        lines += [
-            render(texts.round.previous_objection, member=member.name, reason=stance.reason or "")
-            for member, stance in objectors
-        ]
-        await context.bot.send_message(request.chat_id, join(lines), reply_to_message_id=state.round.message_id)
-    return None
-
-
-async def _post_proposal(context: BotContext, round_id: int) -> store.RoundState:
-    """Post a round's proposal, remember where it is, and schedule its deadline."""
-    database = context.services.database
-    state = await store.state(database, round_id)
-    text, markup = await _proposal(context, state)
-    message = await context.bot.send_message(state.round.chat_id, text, reply_markup=markup)
-    await store.set_message(database, round_id, message.message_id)
-    context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
-    state = await store.state(database, round_id)
-    _schedule(context.job_queue, state.round, _texts(context).reminder_hours)
-    return state
+    opening = Opening(
+        request, Member(opener.id, opener.full_name), options, reason,
+        by_admin=bool(reason) and await permissions.is_chat_admin(context, chat, opener.id),
+        author_recused=texts.links.author_recused(request.answers), answer_by=_answer_by(engine, request),
+    )
+    opened = await _rounds(context).open(opening, update_id=update.update_id)
+    if opened is Refusal.NOT_OPENABLE:
+        status = services.messages.requests.statuses.get(request.status, request.status)
+        return render(feedback.cannot_open, number=request.number, status=status)
+    refusals = {
+        Refusal.ALREADY_OPEN: render(feedback.already_open, number=request.number),
+        Refusal.CIRCLE_EMPTY: Html(feedback.circle_empty),
+        Refusal.UNCHANGED: render(feedback.unchanged, number=request.number),
+        Refusal.REASON_ADMINS_ONLY: Html(feedback.reason_admins_only),
+    }
+    return refusals.get(opened) if isinstance(opened, Refusal) else None
 
 
 async def open_command(update: Update, context: BotContext) -> None:
@@ -369,33 +316,11 @@ async def _take_position(
     update: Update, context: BotContext, round_id: int, user_id: int, position: Position,
     reason: str | None = None, prompt: Message | None = None,
 ) -> bool | None:
-    """Record a position (consuming its reason prompt); close the round once everyone answered.
-
-    True when recorded, False when it changed nothing (a double press), None when the round
-    is closed.
-    """
-    now = _now()
-    async with context.services.database.transaction(update.update_id) as connection:
-        if prompt is not None and not await store.drop_prompt(connection, prompt.chat_id, prompt.message_id):
-            return False
-        state = await store.load_state(connection, round_id)
-        if not state.round.is_open:
-            return None
-        if not rules.is_change(state.tally.current.get(user_id), position, reason):
-            return False
-        stance = Stance(user_id, position, reason, now)
-        await store.record(connection, round_id, stance)
-        tally = rules.Tally.of(
-            state.roster, (*state.history, stance), state.round.quorum_percent, state.round.author_id
-        )
-        closed = tally.everyone_answered and await store.close(
-            connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
-        )
-    if closed:
-        await _publish(context, round_id)
-    else:
-        _redraw_soon(context, round_id)
-    return True
+    """Record a position (consuming its reason prompt): see :meth:`Rounds.take_position`."""
+    return await _rounds(context).take_position(
+        round_id, user_id, position, reason, update_id=update.update_id,
+        prompt=None if prompt is None else (prompt.chat_id, prompt.message_id),
+    )
 
 
 async def press(update: Update, context: BotContext) -> None:
@@ -513,40 +438,7 @@ async def _close(
     closed_by: int | None = None,
 ) -> bool:
     """Close an open round with the outcome of its positions now; False if it was closed."""
-    now = _now()
-    async with context.services.database.transaction(update_id) as connection:
-        state = await store.load_state(connection, round_id)
-        closed = state is not None and await store.close(
-            connection, round_id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
-        )
-    if closed:
-        await _publish(context, round_id)
-    return closed
-
-
-async def _publish(context: BotContext, round_id: int) -> None:
-    """Queue, once, the outcome for the group and the summary for each coordinator; show the final tally."""
-    services = context.services
-    for kind in ("deadline", "reminder"):
-        _cancel(context.job_queue, kind, round_id)
-    state = await store.state(services.database, round_id)
-    rnd, texts = state.round, _texts(context)
-    request = await _request(context, rnd)
-    group = await chats.title(services.database, rnd.chat_id) or ""
-    view = await _request_view(context, request, rnd.closed_at)
-    outcome = rules.pack(views.outcome_blocks(texts, state, view.review), ui.TELEGRAM_TEXT_LIMIT)
-    summary = rules.pack(
-        views.summary_blocks(texts, services.settings.zone, state, view, group), ui.TELEGRAM_TEXT_LIMIT,
-    )
-    async with services.database.transaction() as connection:
-        if await store.mark_published(connection, round_id, _now()):
-            await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id)
-            for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
-                await queued.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
-    # The final tally waits out the edit interval like any redraw: the press that closes a
-    # burst must not edit the proposal twice within it (a redraw already waiting shows it).
-    _redraw_soon(context, round_id)
-    outbox.kick(context.job_queue)
+    return await _rounds(context).close(round_id, reason, update_id=update_id, closed_by=closed_by)
 
 
 async def _summary_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
@@ -575,7 +467,7 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
     outbox.kick(context.job_queue)
 
 
-SUMMARY = outbox.kind("summary", sent=_summary_sent, refused=_summary_refused)
+outbox.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
 
 
 async def _admins(context: BotContext, chat_id: int) -> list[Member]:
@@ -590,79 +482,21 @@ async def _admins(context: BotContext, chat_id: int) -> list[Member]:
 # --- deadlines and reminders ---------------------------------------------------------------
 
 
-def _schedule(job_queue: JobQueue, rnd: store.Round, reminder_hours: int) -> None:
-    """(Re)schedule a round's deadline and, unless sent, its reminder."""
-    now = _now()
-    for kind in ("deadline", "reminder"):
-        _cancel(job_queue, kind, rnd.id)
-    job_queue.run_once(
-        _deadline_job, max(rnd.deadline_at, now), data=rnd.id, name=_job_name("deadline", rnd.id), job_kwargs=LATE_OK
-    )
-    reminder = rules.reminder_time(rnd.opened_at, rnd.deadline_at, reminder_hours)
-    if reminder is not None and rnd.reminded_at is None:
-        job_queue.run_once(
-            _reminder_job, max(reminder, now), data=rnd.id, name=_job_name("reminder", rnd.id), job_kwargs=LATE_OK
-        )
-
-
-async def _deadline_job(context: BotContext) -> None:
-    """Close a round at its deadline."""
-    await _close(context, context.job.data, CloseReason.DEADLINE)
-
-
-async def _reminder_job(context: BotContext) -> None:
-    """Remind, once, the members who have not answered as the deadline nears."""
-    await _remind(context, context.job.data, before_deadline=True)
-
-
-async def _remind(
-    context: BotContext, round_id: int, *, before_deadline: bool = False, update_id: int | None = None
-) -> bool:
-    """Queue a mention of the counted members who have not answered; False when everyone has
-    (or, ``before_deadline``, when that reminder was queued already)."""
-    database = context.services.database
-    state = await store.state(database, round_id)
-    waiting = state.tally.waiting
-    if not waiting or not state.round.is_open:
-        return False
-    texts = _texts(context)
-    text = render(
-        texts.commands_feedback.reminder, members=views.names(texts, waiting), number=state.round.request_number,
-        deadline=views.local(state.round.deadline_at, context.services.settings.zone, texts.round.date_format),
-    )
-    async with database.transaction(update_id) as connection:
-        if before_deadline and not await store.mark_reminded(connection, round_id, _now()):
-            return False
-        await queued.enqueue(connection, state.round.chat_id, [text], reply_to=state.round.message_id)
-    outbox.kick(context.job_queue)
-    return True
-
-
 async def _startup_job(context: BotContext) -> None:
-    """Finish what a stop interrupted: post missing proposals, announce closed rounds, redraw."""
-    database = context.services.database
-    for rnd in await store.unpublished(database):
-        await _publish(context, rnd.id)
-    for rnd in await store.open_rounds(database):
-        if rnd.message_id is None:
-            await _post_proposal(context, rnd.id)
-        else:
-            _redraw_soon(context, rnd.id)
+    """Rebuild the open rounds' jobs, then finish what a stop interrupted."""
+    rounds = _rounds(context)
+    await rounds.reschedule()
+    await rounds.recover()
 
 
 async def repost(context: BotContext, chat_id: int) -> None:
     """Post again the proposals of a group's open rounds, and reschedule their jobs: the group
     became a supergroup, and its messages stayed in the old chat."""
-    for rnd in await store.open_rounds(context.services.database, chat_id):
-        await _post_proposal(context, rnd.id)
+    await _rounds(context).repost([chat_id])
 
 
 async def reschedule(application: Application) -> None:
-    """Rebuild every open round's deadline and reminder jobs from the database (post_init)."""
-    services = application.bot_data["services"]
-    hours = services.library.consent.reminder_hours
-    for rnd in await store.open_rounds(services.database):
-        _schedule(application.job_queue, rnd, hours)
+    """At start-up (post_init): rebuild every open round's jobs and recover, in a job of its own."""
     application.job_queue.run_once(_startup_job, 0, name="consent-startup", job_kwargs=LATE_OK)
 
 
@@ -757,40 +591,23 @@ async def extend_command(update: Update, context: BotContext) -> None:
     async with context.services.database.transaction() as connection:
         round_id = await store.latest_round_id(connection, request.id)
     state = None if round_id is None else await store.state(context.services.database, round_id)
-    if state is None or not state.round.is_open:
-        if state is None or not await _reopen(update, context, state.round, days):
+    if state is None:
+        await message.reply_html(render(feedback.no_open_round, number=request.number))
+        return
+    rounds, rnd = _rounds(context), state.round
+    # A round its deadline ended without a decision is reopened: the silent members get more time.
+    if rnd.is_open:
+        deadline, said = await rounds.extend(rnd, days, update_id=update.update_id), feedback.extended
+    else:
+        deadline, said = await rounds.reopen(rnd, days, update_id=update.update_id), feedback.reopened
+    if deadline is None:
+        if not rnd.is_open:
             await message.reply_html(render(feedback.no_open_round, number=request.number))
         return
-    rnd = state.round
-    deadline = rules.deadline_after(rnd.deadline_at, days)
-    reminder = rules.reminder_time(rnd.opened_at, deadline, texts.reminder_hours)
-    if not await store.extend(context.services.database, rnd.id, deadline, update_id=update.update_id,
-                              keep_reminder=reminder is None or reminder <= _now()):
-        return
-    state = await store.state(context.services.database, rnd.id)
-    _schedule(context.job_queue, state.round, texts.reminder_hours)
-    _redraw_soon(context, rnd.id)
     zone = context.services.settings.zone
     await message.reply_html(render(
-        feedback.extended, number=rnd.request_number, days=days,
-        deadline=views.local(deadline, zone, texts.round.date_format),
+        said, number=rnd.request_number, days=days, deadline=views.local(deadline, zone, texts.round.date_format),
     ))
-
-
-async def _reopen(update: Update, context: BotContext, rnd: store.Round, days: int) -> bool:
-    """Give silent members more time: reopen a round its deadline closed without a decision."""
-    texts = _texts(context)
-    deadline = rules.deadline_after(_now(), days)
-    if not await store.reopen(context.services.database, rnd.id, deadline, update_id=update.update_id):
-        return False
-    state = await store.state(context.services.database, rnd.id)
-    _schedule(context.job_queue, state.round, texts.reminder_hours)
-    _redraw_soon(context, rnd.id)
-    await update.effective_message.reply_html(render(
-        texts.commands_feedback.reopened, number=rnd.request_number, days=days,
-        deadline=views.local(deadline, context.services.settings.zone, texts.round.date_format),
-    ))
-    return True
 
 
 async def remind_command(update: Update, context: BotContext) -> None:
@@ -804,7 +621,7 @@ async def remind_command(update: Update, context: BotContext) -> None:
         await update.effective_message.reply_html(texts.commands_feedback.stewards_only)
         return
     rnd = await _open_round_of(update, context, "/relancer")
-    if rnd is not None and not await _remind(context, rnd.id, update_id=update.update_id):
+    if rnd is not None and not await _rounds(context).remind(rnd.id, update_id=update.update_id):
         await update.effective_message.reply_html(
             render(texts.commands_feedback.nobody_to_remind, number=rnd.request_number)
         )
@@ -875,26 +692,11 @@ async def full_request_press(update: Update, context: BotContext) -> None:
 # --- saying no, and withdrawing ----------------------------------------------------------
 
 
-async def _end_request(
-    update: Update, context: BotContext, request: PartnershipRequest, status: RequestStatus, reason: str | None
-) -> bool:
-    """Withdraw or decline a request; a round open on a withdrawn one closes without a decision."""
-    now = _now()
-    allowed = UNDECIDED | {RequestStatus.IN_CONSENT} if status is RequestStatus.WITHDRAWN else UNDECIDED
-    async with context.services.database.transaction(update.update_id) as connection:
-        round_id = await store.latest_round_id(connection, request.id, open_only=True)
-        if round_id is not None:
-            await store.close(connection, round_id, outcome=Outcome.NO_DECISION, reason=CloseReason.WITHDRAWN,
-                              at=now, closed_by=update.effective_user.id)
-        ended = await requests.end_undecided(connection, request.id, status, reason, allowed)
-    if round_id is not None and ended:
-        await _publish(context, round_id)
-    return ended
-
-
 async def _withdraw(update: Update, context: BotContext, request: PartnershipRequest, word: str | None) -> Html:
     texts = _texts(context).withdraw
-    if not await _end_request(update, context, request, RequestStatus.WITHDRAWN, word):
+    rounds = _rounds(context)
+    if not await rounds.end_request(request, RequestStatus.WITHDRAWN, word, update_id=update.update_id,
+                                    by=update.effective_user.id):
         status = context.services.messages.requests.statuses.get(request.status, request.status)
         return render(texts.not_now, number=request.number, status=status)
     member = ui.mention(request.author_id, request.author_name)
@@ -957,7 +759,8 @@ async def decline_command(update: Update, context: BotContext) -> None:
     if request.status == RequestStatus.IN_CONSENT:
         await message.reply_html(render(words.round_open, number=request.number))
         return
-    if not await _end_request(update, context, request, RequestStatus.DECLINED, reason):
+    if not await _rounds(context).end_request(request, RequestStatus.DECLINED, reason, update_id=update.update_id,
+                                              by=user.id):
         status = context.services.messages.requests.statuses.get(request.status, request.status)
         await message.reply_html(render(words.not_now, number=request.number, status=status))
         return

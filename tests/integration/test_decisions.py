@@ -20,7 +20,6 @@ from tests.integration.test_consent import (  # noqa: F401 - the bot fixture wit
     rows,
     scene,
     settled,
-    until,
 )
 
 CONTACT = "06 12 34 56 78"
