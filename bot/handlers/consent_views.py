@@ -246,13 +246,14 @@ def changes(
 
 
 def outcome_blocks(
-    texts: ConsentTexts, state: RoundState, review: str | None = None, *, with_waiting: bool = True
+    texts: ConsentTexts, state: RoundState, review: str | None = None, *, in_group: bool = True
 ) -> list[Html]:
     """The decision as posted in the group: outcome, reservations as conditions, objections,
     who did not answer, who answers the partner, the review date, what comes next.
 
     One block per line ("" between sections), so that many long reasons split across messages.
-    ``review`` is the review date an adoption sets.
+    ``review`` is the review date an adoption sets. Out of the group (the summaries, read
+    later) nobody is mentioned, and the summary names who did not answer its own way.
     """
     rnd, tally, words = state.round, state.tally, texts.outcome
     outcome = rnd.outcome or tally.outcome()
@@ -267,9 +268,10 @@ def outcome_blocks(
             blocks += [Html(""), Html(heading)]
             blocks += [render(words.line, member=m.name, reason=s.reason or "") for m, s in members]
     blocks.append(Html(""))
-    if tally.waiting and with_waiting:
+    if tally.waiting and in_group:
         blocks.append(render(words.waiting, members=names(texts, tally.waiting)))
-    blocks.append(render(words.answers_partner, member=ui.mention(rnd.author_id, rnd.author_name)))
+    author = ui.mention(rnd.author_id, rnd.author_name) if in_group else escape(rnd.author_name)
+    blocks.append(render(words.answers_partner, member=author))
     if outcome is Outcome.ADOPTED and review is not None:
         blocks.append(render(words.review, date=review, number=rnd.request_number))
     blocks += [Html(""), render(words.hint(outcome), number=rnd.request_number)]
@@ -289,7 +291,7 @@ def summary_blocks(
         *([request.declared_link] if request.declared_link is not None else []),
         render(words.outcome, outcome=getattr(texts.outcomes, rnd.outcome or tally.outcome()),
                reason=getattr(texts.close_reasons, rnd.close_reason or "deadline")),
-        *outcome_blocks(texts, state, request.review, with_waiting=False)[1:],
+        *outcome_blocks(texts, state, request.review, in_group=False)[1:],
         render(
             words.dates, opened=local(rnd.opened_at, zone, date_format), opener=rnd.opened_by_name,
             deadline=local(rnd.deadline_at, zone, date_format),
