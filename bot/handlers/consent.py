@@ -28,7 +28,7 @@ from bot.core.consent_texts import ConsentTexts
 from bot.core.flows import FlowEngine
 from bot.core.library import Library
 from bot.core.register import day_text, first_review
-from bot.core.statuses import UNDECIDED, RequestStatus
+from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
 from bot.handlers import requests as request_views
@@ -50,7 +50,6 @@ from bot.storage.requests import PartnershipRequest
 
 logger = logging.getLogger(__name__)
 
-OPENABLE = UNDECIDED
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
 _REDRAWS = "consent_redraws"  # bot_data: when each proposal was last drawn, and its lock
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from bot.core import consent as rules
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
-from bot.core.statuses import UNDECIDED, RequestStatus
+from bot.core.statuses import UNDECIDED, WITHDRAWABLE, RequestStatus
 from bot.rounds.ports import Destination, Opened, Presenter, Scheduler, Sender
 from bot.storage import amendments, circles, requests
 from bot.storage import consent as store
@@ -222,7 +222,7 @@ class Rounds:
         update_id: int | None = None, by: int | None = None,
     ) -> bool:
         """Withdraw or decline a request; a round open on a withdrawn one closes without a decision."""
-        allowed = UNDECIDED | {RequestStatus.IN_CONSENT} if status is RequestStatus.WITHDRAWN else UNDECIDED
+        allowed = WITHDRAWABLE if status is RequestStatus.WITHDRAWN else UNDECIDED
         async with self.database.transaction(update_id) as connection:
             round_id = await store.latest_round_id(connection, request.id, open_only=True)
             if round_id is not None:
