@@ -12,10 +12,8 @@ outbox: they are kept in the database until Telegram confirmed them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import Any
 
 import aiosqlite
 from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
@@ -24,22 +22,21 @@ from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.core import consent as rules
 from bot.core.consent import CloseReason, Member, Position, RoundOptions
-from bot.core.consent_texts import ConsentTexts
 from bot.core.flows import FlowEngine
 from bot.core.library import Library
-from bot.core.register import day_text, first_review
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
 from bot.handlers import requests as request_views
 from bot.handlers.arguments import number as typed_number, requested
-from bot.handlers import outbox, permissions, practices
+from bot.handlers import outbox, permissions
 from bot.handlers import render as ui
+from bot.handlers.consent_presenter import RoundPresenter, round_request
+from bot.handlers.consent_presenter import consent_texts as _texts
 from bot.handlers.edits import unchanged_ok
 from bot.handlers.round_ports import LATE_OK, JobQueueScheduler, TelegramSender
 from bot.rounds import lifecycle
 from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds
-from bot.rounds.ports import Opened
 from bot.services import BotContext
 from bot.storage import chats, circles, requests
 from bot.storage import consent as store
@@ -52,10 +49,6 @@ logger = logging.getLogger(__name__)
 
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
 _REDRAWS = "consent_redraws"  # bot_data: when each proposal was last drawn, and its lock
-
-
-def _texts(context: BotContext) -> ConsentTexts:
-    return context.services.library.consent
 
 
 def _now() -> datetime:
@@ -95,120 +88,12 @@ async def is_steward(context: BotContext, chat: Chat, user_id: int) -> bool:
     )
 
 
-# --- what a round shows ---------------------------------------------------------------------
-
-
-async def _request(context: BotContext, rnd: store.Round) -> PartnershipRequest:
-    request = await requests.by_number(context.services.database, rnd.chat_id, rnd.request_number)
-    assert request is not None  # a round's request is never deleted while the round exists
-    return request
-
-
-def _substance_lines(
-    engine: FlowEngine, texts: ConsentTexts, answers: Mapping[str, Any], template: str, preview: int | None
-) -> list[Html]:
-    """What the circle decides on: the card's answers, then the substance ones, never a personal one."""
-    flow = engine.flow
-    steps = {step.id: step for step in flow.steps}
-    shown = dict.fromkeys([*flow.card, *texts.substance_answers])
-    return [
-        render(template, label=steps[i].label, answer=engine.display(steps[i], answers[i], preview))
-        for i in shown if i in steps and i in answers and i not in flow.personal
-    ]
-
-
-def _declared_link(engine: FlowEngine, texts: ConsentTexts, answers: Mapping[str, Any]) -> Html | None:
-    """Whose link with the partner the request declares, and what it is (older requests only say what)."""
-    links, words = texts.links, texts.round
-    details = links.described(answers)
-    if details is None:
-        return None
-    steps = {step.id: step for step in engine.flow.steps}
-    whose = answers.get(links.answer) if links.answer in steps else None
-    who = Html(words.link_someone) if whose is None else engine.display(steps[links.answer], whose)
-    return render(words.declared_link, who=who, details=details)
-
-
-def _review_day(context: BotContext, engine: FlowEngine, request: PartnershipRequest, closed_at: datetime) -> str:
-    """The review date an adoption on that day sets (the review job plans the same one)."""
-    services = context.services
-    decided_on = closed_at.astimezone(services.settings.zone).date()
-    return day_text(first_review(engine.flow, request.answers, decided_on, services.library.register.rules)[1])
-
-
-async def _request_view(
-    context: BotContext, request: PartnershipRequest, closed_at: datetime | None = None
-) -> views.RequestView:
-    texts = _texts(context)
-    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    flow = engine.flow
-    return views.RequestView(
-        kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
-        substance=partial(_substance_lines, engine, texts, request.answers),
-        vigilance=await practices.vigilance_points(context, request),
-        declared_link=_declared_link(engine, texts, request.answers),
-        review=None if closed_at is None else _review_day(context, engine, request, closed_at),
-    )
-
-
-class _Presenter:
-    """The round's messages for Telegram, rendered from ``consentement.yaml``."""
-
-    def __init__(self, context: BotContext) -> None:
-        self.context = context
-
-    async def proposal(self, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
-        context, texts = self.context, _texts(self.context)
-        view = await _request_view(context, await _request(context, state.round))
-        return (
-            views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
-            views.proposal_keyboard(texts, state.round),
-        )
-
-    async def closing(self, state: store.RoundState) -> tuple[list[str], list[str]]:
-        context, texts, rnd = self.context, _texts(self.context), state.round
-        services = context.services
-        request = await _request(context, rnd)
-        group = await chats.title(services.database, rnd.chat_id) or ""
-        view = await _request_view(context, request, rnd.closed_at)
-        outcome = rules.pack(views.outcome_blocks(texts, state, view.review), ui.TELEGRAM_TEXT_LIMIT)
-        summary = rules.pack(views.summary_blocks(texts, services.settings.zone, state, view, group),
-                             ui.TELEGRAM_TEXT_LIMIT)
-        return outcome, summary
-
-    def reminder(self, state: store.RoundState) -> Html:
-        texts, rnd = _texts(self.context), state.round
-        return render(
-            texts.commands_feedback.reminder, members=views.names(texts, state.tally.waiting),
-            number=rnd.request_number,
-            deadline=views.local(rnd.deadline_at, self.context.services.settings.zone, texts.round.date_format),
-        )
-
-    async def objectors_first(self, opened: Opened) -> Html | None:
-        """Ask the previous round's objectors first, with what changed since (or the admin's reason)."""
-        if not opened.objections:
-            return None
-        context, texts, rnd = self.context, _texts(self.context), opened.state.round
-        members = views.names(texts, [Member(uid, name) for uid, (name, _) in zip(
-            opened.objector_ids, opened.objections, strict=True)])
-        if opened.before is not None:  # amended since the objection: what changed, before → after
-            request = await _request(context, rnd)
-            engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-            changes = views.changes(engine, opened.before, request.answers, texts.amend, texts.reason_preview_length)
-            lines = [render(texts.round.ask_first, members=members, number=rnd.request_number, changes=changes)]
-        else:
-            lines = [render(texts.round.ask_first_reason, members=members, number=rnd.request_number,
-                            admin=rnd.opened_by_name, reason=opened.reason or "")]
-        lines += [render(texts.round.previous_objection, member=name, reason=reason) for name, reason in opened.objections]
-        return join(lines)
-
-
 def _rounds(context: BotContext) -> Rounds:
     """The round lifecycle, reaching Telegram through this context's bot and job queue."""
     services = context.services
     return Rounds(
         database=services.database, sender=TelegramSender(context.bot), scheduler=JobQueueScheduler(context.job_queue),
-        presenter=_Presenter(context), redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
+        presenter=RoundPresenter(context), redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
         edit_interval=services.settings.consent_edit_interval_seconds, reminder_hours=_texts(context).reminder_hours,
         zone=services.settings.zone, kick_outbox=partial(outbox.kick, context.job_queue),
     )
@@ -412,7 +297,7 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
         async with context.services.database.transaction(update.update_id) as connection:
             if not await store.drop_prompt(connection, asked.chat_id, asked.message_id):
                 return
-        request = await _request(context, state.round)
+        request = await round_request(context, state.round)
         await context.bot.send_message(
             state.round.chat_id,
             render(
