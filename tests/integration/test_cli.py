@@ -66,7 +66,7 @@ def test_schema_is_valid_json_describing_every_step_kind_and_matches_the_shipped
 def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
     answers = [
         "Weleda", "2", "1", "Une journée au jardin partagé", "Des bras", "Ils veulent communiquer",
-        "3", "douze", "36", "15/03/2099", "2", "2", "2", "Site web", "2", "camille@example.org", "1",
+        "3", "douze", "36", "15/03/2099", "2", "1", "2", "Site web", "2", "camille@example.org", "1",
     ]
     result = run_bot("shell", stdin="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stderr

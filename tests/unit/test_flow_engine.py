@@ -98,10 +98,11 @@ def test_a_lasting_partnership_asks_the_duration(engine, partnership, format_):
     assert play(engine, turn.state, Text("36")).state.answers["duree_mois"] == 36
 
 
-def test_details_of_a_conflict_of_interest_are_asked_only_when_there_is_one(engine, partnership):
-    state = answer_until(engine, "conflit_interets")
-    assert play(engine, state, Choose("yes")).state.current == "conflit_details"
-    no = play(engine, state, Choose("no"))
+@pytest.mark.parametrize("whose", ["auteur", "autre_membre", "les_deux"])
+def test_details_of_a_link_with_the_partner_are_asked_only_when_there_is_one(engine, partnership, whose):
+    state = answer_until(engine, "lien_partenaire")
+    assert play(engine, state, Choose(whose)).state.current == "lien_details"
+    no = play(engine, state, Choose("aucun"))
     assert no.state.current == "dimension_politique"
     assert no.prompt.total == len(partnership.steps) - 2  # duration and details both skipped
 
@@ -112,7 +113,7 @@ def test_the_summary_comes_after_the_last_question(engine, partnership):
     assert turn.state.current is None
     assert isinstance(turn.prompt, Summary)
     labels = [label for label, _ in turn.prompt.lines]
-    asked = [s.label for s in partnership.steps if s.id not in ("duree_mois", "conflit_details")]
+    asked = [s.label for s in partnership.steps if s.id not in ("duree_mois", "lien_details")]
     assert labels == asked
 
 
@@ -487,9 +488,9 @@ def test_editing_the_format_back_to_one_off_drops_the_duration(engine, partnersh
 
 
 def test_relevant_answers_drops_an_answer_whose_question_no_longer_applies(engine):
-    answers = {"format": "ponctuel", "duree_mois": 12, "conflit_interets": False,
-               "conflit_details": "?"}
-    assert engine.relevant_answers(answers) == {"format": "ponctuel", "conflit_interets": False}
+    answers = {"format": "ponctuel", "duree_mois": 12, "lien_partenaire": "aucun",
+               "lien_details": "?"}
+    assert engine.relevant_answers(answers) == {"format": "ponctuel", "lien_partenaire": "aucun"}
 
 
 @pytest.mark.parametrize("step_id", ["duree_mois", "inconnue"])
@@ -509,20 +510,20 @@ def test_confirm_is_refused_before_the_summary(engine, texts):
 
 
 def test_confirm_at_the_summary_finishes_with_the_relevant_answers(engine, partnership):
-    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "conflit_interets": Choose("yes")})
+    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "lien_partenaire": Choose("autre_membre")})
     turn = play(engine, state, Confirm())
     assert turn.done
     asked = {s.id for s in partnership.steps}
     assert set(turn.state.answers) == asked
     assert turn.state.answers["duree_mois"] == 36
-    assert turn.state.answers["conflit_interets"] is True
+    assert turn.state.answers["lien_partenaire"] == "autre_membre"
     assert turn.state.answers["attentes"] is None
     assert turn.state.answers["date_debut"] == "2027-03-15"
 
 
 def test_confirm_leaves_out_questions_that_were_not_asked(engine, partnership):
     turn = play(engine, answer_until(engine, None), Confirm())
-    assert set(turn.state.answers) == {s.id for s in partnership.steps} - {"duree_mois", "conflit_details"}
+    assert set(turn.state.answers) == {s.id for s in partnership.steps} - {"duree_mois", "lien_details"}
 
 
 def test_card_lines_show_the_card_answers_in_flow_order(engine, partnership, texts):

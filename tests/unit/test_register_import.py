@@ -44,8 +44,8 @@ async def a_register(database: Database) -> None:
     adopted = await add(database, "demande_partenariat", {
         "partenaire": "Jardins « Weleda » ; & Co", "type_partenaire": "entreprise", "initiative": "partenaire",
         "demande": "=20 salariés\nune journée", "apport": "Des plants", "attentes": None, "format": "pluriannuel",
-        "duree_mois": 36, "date_debut": "2027-09", "competences_pro": False, "conflit_interets": True,
-        "conflit_details": "Camille y travaille", "dimension_politique": False, "communication": "Logos",
+        "duree_mois": 36, "date_debut": "2027-09", "competences_pro": False, "lien_partenaire": "autre_membre",
+        "lien_details": "Camille y travaille", "dimension_politique": False, "communication": "Logos",
         "porteurs": "equipe_projet", "contact": "+33 6 12 34 56 78",
     }, status="adopted", created_at="2026-05-02T10:00:00+00:00", decided_at="2026-05-20T16:00:00+00:00")
     async with database.transaction() as connection:
@@ -55,7 +55,7 @@ async def a_register(database: Database) -> None:
     await add(database, "demande_partenariat", {
         "partenaire": "Alternatiba", "type_partenaire": "association", "initiative": "commun",
         "demande": "Une étape du tour", "apport": "Une fête", "attentes": "Chacun son stand", "format": "ponctuel",
-        "date_debut": None, "competences_pro": False, "conflit_interets": False, "dimension_politique": False,
+        "date_debut": None, "competences_pro": False, "lien_partenaire": "aucun", "dimension_politique": False,
         "communication": "Affiches", "porteurs": "cercle_coeur", "contact": "@dominique",
     })
     await add(database, "partenaire_connu", {

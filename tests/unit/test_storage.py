@@ -20,7 +20,7 @@ ANSWERS = {
     "partenaire": "<Ma & Co> « Jardin »",
     "duree_mois": 36,
     "competences_pro": True,
-    "conflit_interets": False,
+    "lien_partenaire": "aucun",
     "attentes": None,
     "date_debut": "2027-03-15",
 }
