@@ -18,7 +18,8 @@ class RequestStatus(StrEnum):
     NO_DECISION = "no_decision"
     WITHDRAWN = "withdrawn"  # the author took it back
     DECLINED = "declined"  # the circle or an admin said no without a round
-    ENDED = "ended"  # an adopted partnership that a review ended
+    ENDED = "ended"  # an adopted partnership that a review ended, or a known partner's that is over
+    CURRENT = "current"  # a known partner's partnership going on (recorded without a round)
 
 
 class RoundStatus(StrEnum):

@@ -55,7 +55,7 @@ async def create(
     partner_name: str,
     partner_kind: str,
     answers: Mapping[str, Any],
-    status: str = "submitted",
+    status: RequestStatus = RequestStatus.SUBMITTED,
     origin: Origin = Origin.REQUEST,
     created_at: str | None = None,
     decided_at: str | None = None,
