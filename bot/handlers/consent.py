@@ -22,7 +22,7 @@ from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.core import consent as rules
 from bot.core.consent import CloseReason, Member, Position, RoundOptions
-from bot.core.flows import FlowEngine
+from bot.core.flows import FlowEngine, answer_day
 from bot.core.library import Library
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, join, render
@@ -116,7 +116,7 @@ def _answer_by(engine: FlowEngine, request: PartnershipRequest) -> date | None:
     """The date by which the partner needs an answer, when the flow asks it and it was given."""
     step_id = engine.flow.partner_fields.answer_by
     value = request.answers.get(step_id) if step_id else None
-    return date.fromisoformat(value) if isinstance(value, str) else None
+    return answer_day(value) if isinstance(value, str) else None
 
 
 async def _open(
