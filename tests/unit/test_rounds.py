@@ -245,3 +245,46 @@ async def test_declining_needs_no_round_and_refuses_while_one_is_open(scene: Sce
     assert declined.status == "declined"
     request = await requests.by_number(scene.database, GROUP, 1)
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.NOT_OPENABLE
+
+
+TOPIC = 77
+
+
+async def test_every_message_of_a_round_goes_to_its_topic(scene: Scene) -> None:
+    """Issue 11 on the rounds layer: the proposal, redraws, reminder, outcome and the objectors'
+    lines of the next round are all sent to the forum topic the round was opened for."""
+    round_id = await opened(scene, thread_id=TOPIC)
+    await scene.rounds.remind(round_id)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.OBJECTION, "Personne pour le stand")
+    await scene.scheduler.run(job_name("tally", round_id))
+    await scene.rounds.close(round_id, CloseReason.EARLY)
+    async with scene.database.transaction() as connection:  # amended: a new round may open
+        await connection.execute("UPDATE requests SET version = version + 1 WHERE id = ?", (scene.request.id,))
+    await opened(scene, thread_id=TOPIC)
+    assert [text for _, text, _ in scene.sender.sent][-1] == "objectors first: Bea"
+    assert {to for to, _, _ in scene.sender.sent} | {to for to, _, _ in scene.sender.edits} == {
+        Destination(GROUP, TOPIC)
+    }
+    found = await scene.database.fetch_all("SELECT chat_id, thread_id FROM outbox")
+    assert {tuple(row) for row in found} == {(GROUP, TOPIC), (COCO.user_id, None)}
+
+
+async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(scene: Scene) -> None:
+    """Issue 15 on the rounds layer: an open, a close or a withdrawal answers its press after
+    the commit and before the first send; a refused one leaves the answer to the caller."""
+    seen: list[int] = []
+
+    async def acknowledge() -> None:
+        seen.append(len(scene.sender.sent))
+
+    request = await requests.by_number(scene.database, GROUP, scene.request.number)
+    opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
+    assert seen == [0] and len(scene.sender.sent) == 1
+    assert await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge) is (
+        Refusal.ALREADY_OPEN
+    )
+    assert await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
+    assert not await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
+    assert seen == [0, 1]
+    await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, None, acknowledge=acknowledge)
+    assert seen == [0, 1, 1]
