@@ -1024,34 +1024,8 @@ class FakeTelegram:
         return "\n".join(lines)
 
     # ----------------------------------------------------------------------------------------
-    # topic messages and automatic forwards, as /cercle sees them (issue 15, item 10)
+    # automatic forwards, as /cercle sees them (issue 15, item 10; its topics: send_in_topic)
     # ----------------------------------------------------------------------------------------
-
-    def topic_creation(self, user: FakeUser, chat: FakeChat | int, name: str) -> dict:
-        """The service message that opens a forum topic; its id is the topic's thread id."""
-        chat = self._chat(chat)
-        message_id = self._next_message_id(chat.id)
-        message = {
-            "message_id": message_id, "message_thread_id": message_id, "is_topic_message": True,
-            "from": user.to_dict(), "chat": {**chat.to_dict(), "is_forum": True}, "date": _now(),
-            "forum_topic_created": {"name": name, "icon_color": 7322096},
-        }
-        self._messages[(chat.id, message_id)] = message
-        return copy.deepcopy(message)
-
-    def send_in_topic(
-        self, user: FakeUser, topic: dict, text: str, reply_to: BotMessage | dict | None = None,
-    ) -> dict:
-        """A message in a topic: with no reply of its own, Telegram makes it a reply to the
-        topic's creation message."""
-        chat = self._chat(topic["chat"]["id"])
-        fields: dict[str, Any] = {
-            "text": text, "message_thread_id": topic["message_thread_id"], "is_topic_message": True,
-        }
-        entities = self._command_entities(text, None)
-        if entities:
-            fields["entities"] = entities
-        return self._post_user_message(user, chat, reply_to or topic, fields)
 
     def automatic_forward(self, chat: FakeChat | int, text: str) -> dict:
         """A channel's post, forwarded by Telegram into its discussion group: its sender is

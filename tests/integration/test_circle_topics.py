@@ -15,16 +15,16 @@ def circle_texts(bot: RunningBot):
 
 async def test_a_command_in_a_topic_with_no_reply_adds_nobody(fake: FakeTelegram, bot: RunningBot) -> None:
     admin, founder, member = fake.add_user("Ana"), fake.add_user("Tom"), fake.add_user("Lou")
-    group = fake.add_group("GL Forum", [founder, member], creator=admin)
-    topic = fake.topic_creation(founder, group, "Partenariats")
+    group = fake.add_forum("GL Forum", [founder, member], creator=admin)
+    topic = fake.create_topic(group, "Partenariats", by=founder)
 
-    fake.send_in_topic(admin, topic, "/cercle ajouter")  # Telegram makes it a reply to the topic's start
+    fake.send_in_topic(admin, group, topic, "/cercle ajouter")  # Telegram makes it a reply to the topic's start
     answer = await fake.next_message(group)
     assert answer.plain_text == render(circle_texts(bot).reply_needed, command="/cercle ajouter")
     assert await rows(bot, "SELECT user_id FROM circle_members") == []
 
-    said = fake.send_in_topic(member, topic, "Je veux bien en être")
-    fake.send_in_topic(admin, topic, "/cercle ajouter", reply_to=said)  # a real reply still works
+    said = fake.send_in_topic(member, group, topic, "Je veux bien en être")
+    fake.send_in_topic(admin, group, topic, "/cercle ajouter", reply_to=said)  # a real reply still works
     assert "rejoint le cercle cœur" in (await fake.next_message(group)).plain_text
     assert await rows(bot, "SELECT user_id FROM circle_members") == [(member.id,)]
 
