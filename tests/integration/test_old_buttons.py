@@ -30,6 +30,9 @@ async def test_an_old_join_request_is_accepted_from_its_stored_row(fake: FakeTel
 
 async def test_an_old_question_is_answered_when_its_step_is_still_current(fake: FakeTelegram, bot: RunningBot) -> None:
     member = fake.add_user("Lou")
+    group = fake.add_group("GL Pays d'Uzès", [member], creator=fake.add_user("Ana"))
+    fake.send(member, group, "/aide")  # a group the bot knows: a request started in private is for it
+    await fake.next_message(group)
     private = fake.private_chat(member)
     intake = bot.application.bot_data["library"].messages.intake
     fake.send(member, private, "/partenariat")
