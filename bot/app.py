@@ -250,6 +250,12 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     # has or had, recorded without a consent round; the group's dates as an .ics file.
     application.add_handler(CommandHandler("partenaire_connu", intake.known_partner, filters=NEW))
     application.add_handler(CommandHandler("calendrier", register.calendar, filters=NEW))
+    # Issue 10: confirm an early close, read the whole request in private, withdraw, decline.
+    application.add_handler(CallbackQueryHandler(consent.close_press, pattern=_pressed(ui.CloseConfirm)))
+    application.add_handler(CallbackQueryHandler(consent.full_request_press, pattern=_pressed(ui.FullRequest)))
+    application.add_handler(CallbackQueryHandler(consent.withdraw_press, pattern=_pressed(ui.WithdrawRequest)))
+    application.add_handler(CommandHandler("retirer", consent.withdraw_command, filters=NEW))
+    application.add_handler(CommandHandler("decliner", consent.decline_command, filters=NEW))
     # A group became a supergroup: its rows, rounds and jobs follow it to the new chat id.
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.chat_migrated))
     # Every request reaches its group: the groups the bot knows (any update from one, the bot

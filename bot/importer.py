@@ -31,6 +31,7 @@ from bot.core.register import (
     known_status,
     read_csv,
 )
+from bot.core.statuses import RequestStatus
 from bot.storage import requests, reviews
 from bot.storage.db import Database
 
@@ -160,7 +161,7 @@ class _Reader:
         if status_cell:
             status = self._choose(columns.status, status_cell, self.statuses, list(self.statuses))
         else:
-            status = known_status(flow, answers) if origin is Origin.KNOWN else "submitted"
+            status = known_status(flow, answers) if origin is Origin.KNOWN else RequestStatus.SUBMITTED
         created = self._day(columns.created, cell_text(cells.get(columns.created) or ""))
         decided = self._day(columns.decided, cell_text(cells.get(columns.decided) or ""))
         review_on = self._day(columns.review, cell_text(cells.get(columns.review) or ""))

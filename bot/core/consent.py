@@ -1,9 +1,10 @@
 """Consent rules: positions → tally → outcome, with quorum, objections and recusal.
 
-Consent is not a majority vote: a proposal is adopted when enough of the circle took a
-position (the quorum) and nobody holds an objection. Silence is not consent, and a member with
-a conflict of interest stands aside without counting towards the quorum. Everything here is
-pure, so the rules are unit-tested directly and the same whatever chat or storage runs them.
+Consent is not a majority vote: a proposal is adopted when the whole circle took a position
+(or, if a group chose a lower bar, its quorum) and nobody holds an objection, and someone
+other than the author agreed. Silence is not consent, and a member with a link with the
+partner stands aside without counting. Everything here is pure, so the rules are unit-tested
+directly and the same whatever chat or storage runs them.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_DURATION_DAYS = 60
+WHOLE_CIRCLE = 100  # the default quorum: every counted member takes a position
 
 
 class Position(StrEnum):
@@ -43,6 +45,7 @@ class CloseReason(StrEnum):
     ALL_ANSWERED = "all_answered"
     DEADLINE = "deadline"
     EARLY = "early"
+    WITHDRAWN = "withdrawn"  # the author withdrew the request during the round
 
 
 class Refusal(StrEnum):
@@ -59,7 +62,7 @@ class RoundOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     duration_days: Annotated[int, Field(ge=1, le=MAX_DURATION_DAYS)] = 7
-    quorum_percent: Annotated[int, Field(ge=1, le=100)] = 50
+    quorum_percent: Annotated[int, Field(ge=1, le=100)] = WHOLE_CIRCLE
     offer_stand_aside: bool = True
 
 
@@ -104,12 +107,15 @@ class Tally:
     roster: tuple[Member, ...]
     current: Mapping[int, Stance]
     quorum_percent: int
+    author_id: int | None = None  # the request's author: their consent alone never adopts
 
     @classmethod
-    def of(cls, roster: Sequence[Member], history: Iterable[Stance], quorum_percent: int) -> Tally:
+    def of(
+        cls, roster: Sequence[Member], history: Iterable[Stance], quorum_percent: int, author_id: int | None = None
+    ) -> Tally:
         members = {member.user_id for member in roster}
         current = {uid: stance for uid, stance in latest(history).items() if uid in members}
-        return cls(tuple(roster), current, quorum_percent)
+        return cls(tuple(roster), current, quorum_percent, author_id)
 
     def position_of(self, user_id: int) -> Position | None:
         stance = self.current.get(user_id)
@@ -147,13 +153,24 @@ class Tally:
         """Every counted member answered: the round need not wait for its deadline."""
         return bool(self.counted) and not self.waiting
 
+    @property
+    def whole_circle(self) -> bool:
+        return self.quorum_percent >= WHOLE_CIRCLE
+
+    @property
+    def recused(self) -> tuple[Member, ...]:
+        return tuple(m for m, _ in self.members_with(Position.CONFLICT))
+
     def outcome(self) -> Outcome:
-        """One standing objection stops adoption; silence and standing aside never adopt."""
+        """One standing objection stops adoption; silence and standing aside never adopt, nor
+        the author's enthusiasm alone: someone else in the circle must agree."""
         if self.members_with(Position.OBJECTION):
             return Outcome.OBJECTION
         if not self.quorum_reached:
             return Outcome.NO_DECISION
-        if not any(self.position_of(m.user_id) in AGREEING for m in self.counted):
+        if not any(
+            self.position_of(m.user_id) in AGREEING and m.user_id != self.author_id for m in self.counted
+        ):
             return Outcome.NO_DECISION
         return Outcome.ADOPTED
 
@@ -173,6 +190,26 @@ def ask_first(roster: Sequence[Member], objectors: Iterable[int]) -> tuple[Membe
     """The roster with the previous round's objectors first: the amended version is theirs to judge."""
     first = set(objectors)
     return tuple(sorted(roster, key=lambda member: member.user_id not in first))
+
+
+class NewRound(StrEnum):
+    """Why a new round may not open on a request the circle objected to."""
+
+    UNCHANGED = "unchanged"  # nothing was amended and no admin said why
+    REASON_ADMINS_ONLY = "reason_admins_only"
+
+
+def new_round_refusal(
+    *, objected_version: int | None, current_version: int, reason: str | None, by_admin: bool
+) -> NewRound | None:
+    """A new round after an objection is a round on something new: the amended request, or
+    an admin's stated reason. ``objected_version`` is the version the last round objected to
+    (None when the last round did not end on an objection)."""
+    if reason and not by_admin:
+        return NewRound.REASON_ADMINS_ONLY
+    if objected_version == current_version and not reason:
+        return NewRound.UNCHANGED
+    return None
 
 
 def check_press(
@@ -198,6 +235,22 @@ def check_press(
 
 def deadline_after(start: datetime, days: int) -> datetime:
     return start + timedelta(days=days)
+
+
+def first_deadline(opened_at: datetime, days: int, answer_by: date | None, zone: tzinfo) -> datetime:
+    """A first round's deadline: ``days`` after opening, but never later than the date the
+    partner needs an answer by (the start of that day, or its end when the day has begun).
+
+    A date already past changes nothing: the partner is late, the circle still takes its time.
+    """
+    default = deadline_after(opened_at, days)
+    if answer_by is None:
+        return default
+    for moment in (time.min, time.max.replace(microsecond=0)):
+        limit = datetime.combine(answer_by, moment, zone)
+        if limit > opened_at:
+            return min(default, limit)
+    return default
 
 
 def reminder_time(opened_at: datetime, deadline: datetime, hours_before: int) -> datetime | None:
@@ -228,6 +281,15 @@ class OptionWords:
     stand_aside: tuple[str, ...]
     yes: tuple[str, ...]
     no: tuple[str, ...]
+
+
+def split_reason(words: Sequence[str], reason_words: Iterable[str]) -> tuple[list[str], str | None]:
+    """Options typed before a reason word (``motif``), and the free text after it, if any."""
+    names = {word.casefold() for word in reason_words}
+    for index, word in enumerate(words):
+        if word.casefold() in names:
+            return list(words[:index]), " ".join(words[index + 1:]).strip() or None
+    return list(words), None
 
 
 def parse_options(words: Sequence[str], defaults: RoundOptions, vocabulary: OptionWords) -> RoundOptions:

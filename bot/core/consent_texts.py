@@ -6,7 +6,8 @@ admin's typo is refused with its line when the files are loaded, never shown hal
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -41,16 +42,32 @@ class PositionTexts(_Texts):
         return getattr(self, position.value)
 
 
+class LinkAnswers(_Texts):
+    """Which answers of a request declare a link with the partner, and whose it is."""
+
+    answer: Identifier | None = None  # a choice step: whose link it is
+    author_values: tuple[Identifier, ...] = ()  # its values by which the author declares their own
+    details: tuple[Identifier, ...] = ()  # answers describing the link: the first one given is shown
+
+    def author_recused(self, answers: Mapping[str, Any]) -> bool:
+        """Only the author's own declaration recuses the author (an older yes/no never does)."""
+        return self.answer is not None and answers.get(self.answer) in self.author_values
+
+    def described(self, answers: Mapping[str, Any]) -> str | None:
+        return next((answers[name] for name in self.details if isinstance(answers.get(name), str)), None)
+
+
 class OptionWordTexts(_Texts):
     duration: Words
     quorum: Words
     stand_aside: Words
     yes: Words
     no: Words
+    reason: Words  # /consentement 12 motif …: an admin's reason for a new round on the same request
 
     @model_validator(mode="after")
     def _distinct(self) -> OptionWordTexts:
-        names = [*self.duration, *self.quorum, *self.stand_aside]
+        names = [*self.duration, *self.quorum, *self.stand_aside, *self.reason]
         values = [*self.yes, *self.no]
         for word in names + values:
             if names.count(word) + values.count(word) > 1:
@@ -81,6 +98,8 @@ class ConsentCommands(_Texts):
     relancer: Label
     bilan: Label
     modifier: Label
+    retirer: Label
+    decliner: Label
 
 
 class Outcomes(_Texts):
@@ -93,6 +112,7 @@ class CloseReasons(_Texts):
     all_answered: Label
     deadline: Label
     early: Label
+    withdrawn: Label
 
 
 class CircleTexts(_Texts):
@@ -133,10 +153,18 @@ class RoundTexts(_Texts):
     question_button: Label
     header: Template("number", "partner", "round")
     details: Template("number")
-    declared_link: Template("details")
+    full_button: Label
+    substance_line: Template("label", "answer")
+    declared_link: Template("who", "details")
+    declared_link_who: Template("who")
+    link_someone: Label  # a request filed before the flow asked whose link it is
+    link_invite: Template("button")
+    rule_whole_circle: Template("counted")
+    rule_quorum: Template("needed", "counted")
+    reopen_reason: Template("admin", "reason")
     legend_intro: Template()
     legend_line: Template("icon", "meaning", "button")
-    deadline: Template("deadline", "needed", "counted")
+    deadline: Template("deadline")
     tally_intro: Template("answered", "counted")
     position_line: Template("icon", "member", "position")
     position_line_reason: Template("icon", "member", "position", "reason")
@@ -150,7 +178,8 @@ class RoundTexts(_Texts):
     ellipsis: str
     date_format: Annotated[str, Field(min_length=2, max_length=40)]
     day_format: Annotated[str, Field(min_length=2, max_length=40)]
-    ask_first: Template("members", "number")
+    ask_first: Template("members", "number", "changes")
+    ask_first_reason: Template("members", "number", "admin", "reason")
     previous_objection: Template("member", "reason")
 
 
@@ -170,6 +199,9 @@ class PromptTexts(_Texts):
 
 
 class AlertTexts(_Texts):
+    full_sent: Alert
+    full_unreachable: Template("bot")
+    close_not_yours: Alert
     recorded: Template("position")
     already: Alert
     reason_asked: Alert
@@ -195,6 +227,13 @@ class CommandFeedback(_Texts):
     extended: Template("number", "days", "deadline")
     reminder: Template("members", "number", "deadline")
     nobody_to_remind: Template("number")
+    unchanged: Template("number")
+    reason_admins_only: Template()
+    close_silent: Template("number", "members", "outcome")
+    close_confirm: Label
+    close_keep: Label
+    close_kept: Template("number")
+    reopened: Template("number", "days", "deadline")
 
 
 class OutcomeTexts(_Texts):
@@ -202,6 +241,10 @@ class OutcomeTexts(_Texts):
     reservations: Template()
     objections: Template()
     line: Template("member", "reason")
+    waiting: Template("members")
+    answers_partner: Template("member")
+    review: Template("date", "number")
+    withdrawn: Template("number")
     hint_adopted: Template("number")
     hint_objection: Template("number")
     hint_no_decision: Template("number")
@@ -212,7 +255,7 @@ class OutcomeTexts(_Texts):
 
 class SummaryTexts(_Texts):
     header: Template("group", "number", "round", "partner", "kind")
-    commitment_line: Template("label", "answer")
+    substance_line: Template("label", "answer")
     outcome: Template("outcome", "reason")
     dates: Template("opened", "opener", "deadline", "closed")
     positions: Template()
@@ -233,6 +276,7 @@ class BilanTexts(_Texts):
     no_open: Template()
     decisions_header: Template("days")
     decision_line: Template("number", "partner", "outcome", "date")
+    ended_line: Template("number", "partner", "status", "date")
     no_decisions: Template()
     more: Template("count")
     nothing_private: Template()
@@ -251,14 +295,39 @@ class AmendTexts(_Texts):
     cancelled: Template("number")
 
 
+class WithdrawTexts(_Texts):
+    """/retirer: the author takes their request back."""
+
+    usage: Template()
+    button: Label
+    not_author: Template("number")
+    not_author_alert: Alert
+    not_now: Template("number", "status")
+    done: Template("member", "number", "partner")
+    done_word: Template("member", "number", "partner", "word")
+
+
+class DeclineTexts(_Texts):
+    """/decliner: the circle or an admin says no without a round."""
+
+    usage: Template()
+    not_allowed: Template()
+    not_now: Template("number", "status")
+    round_open: Template("number")
+    done: Template("member", "number", "partner", "reason", "author")
+    status_with_reason: Template("status", "reason")
+
+
 class ConsentTexts(_Texts):
     """The whole ``consentement.yaml``."""
 
     defaults: RoundOptions
     reminder_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
-    author_conflict_answer: Identifier | None = None
-    conflict_details_answer: Identifier | None = None
-    commitment_answers: tuple[Identifier, ...] = ()
+    links: LinkAnswers = LinkAnswers()
+    # What the circle decides on, shown with the proposal and in the summaries (never an
+    # answer the flow declares personal).
+    substance_answers: tuple[Identifier, ...] = ()
+    substance_preview_length: Annotated[int, Field(ge=20, le=1000)] = 300
     reason_min_length: Annotated[int, Field(ge=1, le=100)] = 3
     reason_max_length: Annotated[int, Field(ge=10, le=3000)] = 1000
     reason_preview_length: Annotated[int, Field(ge=10, le=1000)] = 160
@@ -279,6 +348,8 @@ class ConsentTexts(_Texts):
     summary: SummaryTexts
     bilan: BilanTexts
     amend: AmendTexts
+    withdraw: WithdrawTexts
+    decline: DeclineTexts
     schema_: str | None = Field(default=None, alias="$schema")
 
     @model_validator(mode="after")

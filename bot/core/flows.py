@@ -132,7 +132,7 @@ class PartnerFields(_Model):
     # A partner recorded as known (no consent round): when it ended, and whether it has.
     end_date: Identifier | None = None  # a date step: until when
     ended: Condition | None = None  # true when the partnership is over
-    answer_by: str | None = None  # a date step: by when the partner needs the group's answer
+    answer_by: Identifier | None = None  # a date step: when the partner needs an answer
 
 
 class Flow(_Model):
@@ -180,6 +180,7 @@ class Flow(_Model):
             (("partner_fields", "length_months"), fields.length_months),
             (("partner_fields", "start_date"), fields.start_date),
             (("partner_fields", "end_date"), fields.end_date),
+            (("partner_fields", "answer_by"), fields.answer_by),
             *((("partner_fields", "expectations", i), name) for i, name in enumerate(fields.expectations)),
             *((("partner_fields", "one_off"), name)
               for name in sorted(fields.one_off.referenced_answers() if fields.one_off else ())),
@@ -204,6 +205,9 @@ class Flow(_Model):
         end = seen.get(fields.end_date or "")
         if end is not None and not isinstance(end, DateStep):
             fault("register_end_not_date", ("partner_fields", "end_date"), end.id)
+        answer_by = seen.get(fields.answer_by or "")
+        if answer_by is not None and not isinstance(answer_by, DateStep):
+            fault("answer_by_not_date", ("partner_fields", "answer_by"), answer_by.id)
         if faults:
             raise ValidationError.from_exception_data(type(self).__name__, faults)
         return self
@@ -507,8 +511,9 @@ class FlowEngine:
         return escape(text if preview is None else shorten(text, preview, self.texts.ellipsis))
 
     def card_lines(self, answers: Mapping[str, Any]) -> Html:
-        """The short form of a request shown on its card in the group."""
-        return self.answer_lines(answers, self.flow.card or [s.id for s in self.flow.steps])
+        """The short form of a request shown on its card in the group: never a personal answer."""
+        shown = self.flow.card or [s.id for s in self.flow.steps]
+        return self.answer_lines(answers, [i for i in shown if i not in self.flow.personal])
 
     def answer_lines(
         self, answers: Mapping[str, Any], step_ids: Sequence[str], preview: int | None = None

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.statuses import RequestStatus
 from bot.core.texts import Template
 
 Label = Annotated[str, Field(min_length=1, max_length=64)]
@@ -133,7 +134,7 @@ class RequestListTexts(_Texts):
     detail: Template("number", "status", "lines", "author", "date", "title")
     not_found: Template("number")
     usage: Template()
-    statuses: dict[str, Label]
+    statuses: dict[RequestStatus, Label]  # every status a request can have, worded
 
 
 class FlowAdminTexts(_Texts):

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.core.flows import Flow, FlowEngine, NumberStep, Step, answer_day
 from bot.core.messages import Alert, Label
+from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, Template, escape, render
 
 Months = Annotated[int, Field(ge=1, le=120)]
@@ -39,10 +40,6 @@ class Origin(StrEnum):
 # The flow each origin's entries are made with: the import reads it from the origin column.
 FLOW_OF_ORIGIN = {Origin.REQUEST: "demande_partenariat", Origin.KNOWN: "partenaire_connu"}
 
-# The statuses of a known partner; a request's own come from its consent round.
-CURRENT = "current"
-ENDED = "ended"
-
 
 class Standing(StrEnum):
     """The four families of status the register's picture colours: where a partnership stands."""
@@ -53,17 +50,17 @@ class Standing(StrEnum):
     DECLINED = "declined"
 
 
-# Every request status in one place (issue 10 adds « déclinée »): an unknown one is under review.
+# Every request status in one place: an unknown one is under review.
 STANDING_OF_STATUS: dict[str, Standing] = {
-    "submitted": Standing.UNDER_REVIEW,
-    "in_consent": Standing.UNDER_REVIEW,
-    "objection": Standing.UNDER_REVIEW,
-    "no_decision": Standing.UNDER_REVIEW,
-    "adopted": Standing.CURRENT,
-    CURRENT: Standing.CURRENT,
-    ENDED: Standing.ENDED,
-    "withdrawn": Standing.DECLINED,
-    "declined": Standing.DECLINED,
+    RequestStatus.SUBMITTED: Standing.UNDER_REVIEW,
+    RequestStatus.IN_CONSENT: Standing.UNDER_REVIEW,
+    RequestStatus.OBJECTION: Standing.UNDER_REVIEW,
+    RequestStatus.NO_DECISION: Standing.UNDER_REVIEW,
+    RequestStatus.ADOPTED: Standing.CURRENT,
+    RequestStatus.CURRENT: Standing.CURRENT,
+    RequestStatus.ENDED: Standing.ENDED,
+    RequestStatus.WITHDRAWN: Standing.DECLINED,
+    RequestStatus.DECLINED: Standing.DECLINED,
 }
 
 
@@ -304,10 +301,10 @@ def first_review(flow: Flow, answers: Mapping[str, Any], decided_on: date, rules
     return REVIEW, add_months(base, interval_months(flow, answers, rules))
 
 
-def known_status(flow: Flow, answers: Mapping[str, Any]) -> str:
+def known_status(flow: Flow, answers: Mapping[str, Any]) -> RequestStatus:
     """A known partner's status: ended when its flow's ``ended`` condition says so, else current."""
     ended = flow.partner_fields.ended
-    return ENDED if ended is not None and ended.evaluate(answers) is True else CURRENT
+    return RequestStatus.ENDED if ended is not None and ended.evaluate(answers) is True else RequestStatus.CURRENT
 
 
 def status_text(statuses: Mapping[str, str], status: str, origin: str, texts: KnownTexts) -> Html:

@@ -12,9 +12,9 @@ from typing import Any
 
 from telegram import Update
 
-from bot.core.consent_texts import AmendTexts
 from bot.core.flows import FlowEngine
-from bot.core.texts import Html, fitting, join, render
+from bot.core.statuses import UNDECIDED
+from bot.core.texts import Html, fitting, render
 from bot.handlers import consent, topics
 from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
@@ -25,8 +25,8 @@ from bot.storage import amendments, requests, sessions
 from bot.storage import consent as store
 from bot.storage.sessions import FlowSession
 
-# A request may be amended until a round adopts it (or it is withdrawn or ended).
-AMENDABLE = {"submitted", "objection", "no_decision"}
+# A request may be amended until a round adopts it (or it is withdrawn, declined or ended).
+AMENDABLE = UNDECIDED
 
 
 async def modifier(update: Update, context: BotContext) -> None:
@@ -69,19 +69,6 @@ async def modifier(update: Update, context: BotContext) -> None:
     await view.show(context, session, engine)
 
 
-def _changes(
-    engine: FlowEngine, before: Mapping[str, Any], after: Mapping[str, Any], texts: AmendTexts, preview: int | None
-) -> Html:
-    """The answers that changed, in the flow's order, as "label : before → after"."""
-    lines = [
-        render(texts.change_line, label=step.label, before=engine.display(step, before.get(step.id), preview),
-               after=engine.display(step, after.get(step.id), preview))
-        for step in engine.flow.steps
-        if before.get(step.id) != after.get(step.id)
-    ]
-    return join(lines) if lines else Html(texts.no_change)
-
-
 async def submit(
     update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
     answer: ui.Acknowledge | None = None,
@@ -111,7 +98,7 @@ async def submit(
     member = ui.mention(session.user_id, session.author_name)
 
     def notice(preview: int | None) -> Html:  # long answers changed: shortened, the notice still goes
-        changes = _changes(engine, request.answers, answers, texts.amend, preview)
+        changes = views.changes(engine, request.answers, answers, texts.amend, preview)
         return render(texts.amend.done, member=member, number=number, version=version, changes=changes)
 
     await context.bot.send_message(

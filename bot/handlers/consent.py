@@ -1,38 +1,42 @@
-"""Consent rounds in a group: opening, positions, reasons, deadlines, outcome and summaries.
+"""Consent rounds in a group: the commands and presses, translated for ``bot.rounds``.
 
 A round's proposal is one message kept up to date: positions are public, as is usual in
 consent. Every press is checked again here against the database (round, roster snapshot,
-request version), whatever its callback data says. Redrawing that message is coalesced: at
-most one edit every ``CONSENT_EDIT_INTERVAL_SECONDS`` per round, always ending on the state
-stored last. Deadlines and reminders are jobs rebuilt from the database at start-up. The
-outcome, the coordinators' summaries and the reminders go through the outbox: they are kept
-in the database until Telegram confirmed them.
+request version), whatever its callback data says. The lifecycle itself (open, positions,
+close, publish once, remind once, coalesced redraws, recovery after a restart) is
+``bot.rounds.lifecycle``; this module gives it a Telegram sender, the job queue and the
+YAML texts. The outcome, the coordinators' summaries and the reminders go through the
+outbox: they are kept in the database until Telegram confirmed them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import aiosqlite
 from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
-from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, JobQueue
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.core import consent as rules
-from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
-from bot.core.consent_texts import ConsentTexts
+from bot.core.consent import CloseReason, Member, Position, RoundOptions
+from bot.core.flows import FlowEngine, answer_day
 from bot.core.library import Library
+from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
+from bot.handlers import requests as request_views
 from bot.handlers.arguments import number as typed_number, requested
-from bot.handlers import outbox, permissions, practices, topics
+from bot.handlers import outbox, permissions, topics
 from bot.handlers import render as ui
-from bot.handlers.edits import unchanged_ok
+from bot.handlers.consent_presenter import RoundPresenter, round_request
+from bot.handlers.consent_presenter import consent_texts as _texts
+from bot.handlers.edits import edit_pressed, unchanged_ok
+from bot.handlers.round_ports import LATE_OK, JobQueueScheduler, TelegramSender
+from bot.rounds import lifecycle
+from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds
 from bot.services import BotContext
 from bot.storage import chats, circles, requests
 from bot.storage import consent as store
@@ -43,17 +47,8 @@ from bot.storage.requests import PartnershipRequest
 
 logger = logging.getLogger(__name__)
 
-# A round may open on a request waiting for a decision, or after one that did not adopt it.
-OPENABLE = {"submitted", "objection", "no_decision"}
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
-# A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
-LATE_OK = {"misfire_grace_time": None}
-_LAST_EDITS = "consent_last_edits"  # bot_data: round id -> monotonic time of its last redraw
-_EDIT_LOCKS = "consent_edit_locks"  # bot_data: round id -> lock serialising its redraws
-
-
-def _texts(context: BotContext) -> ConsentTexts:
-    return context.services.library.consent
+_REDRAWS = "consent_redraws"  # bot_data: when each proposal was last drawn, and its lock
 
 
 def _now() -> datetime:
@@ -63,7 +58,7 @@ def _now() -> datetime:
 def bot_commands(library: Library) -> tuple[list[BotCommand], list[BotCommand]]:
     """The consent commands for Telegram's menu: for every member, and for chat admins."""
     names = library.consent.commands
-    members = ["cercle", "consentement", "relancer", "bilan", "modifier"]
+    members = ["cercle", "consentement", "relancer", "bilan", "modifier", "retirer", "decliner"]
     admins = ["coordination", "clore", "prolonger"]
     return (
         [BotCommand(name, getattr(names, name)) for name in members],
@@ -75,7 +70,7 @@ def consent_card_keyboard(context: BotContext, request: PartnershipRequest) -> I
     """The "open the consent" button under a request card posted in a group."""
     if request.chat_id > 0:  # a private chat: a personal request, no circle to ask
         return None
-    return views.open_keyboard(_texts(context), request.number)
+    return views.open_keyboard(_texts(context), request.number, withdraw=True)
 
 
 async def in_group(update: Update, context: BotContext) -> bool:
@@ -93,85 +88,15 @@ async def is_steward(context: BotContext, chat: Chat, user_id: int) -> bool:
     )
 
 
-# --- what a round shows ---------------------------------------------------------------------
-
-
-async def _request(context: BotContext, rnd: store.Round) -> PartnershipRequest:
-    request = await requests.by_number(context.services.database, rnd.chat_id, rnd.request_number)
-    assert request is not None  # a round's request is never deleted while the round exists
-    return request
-
-
-async def _request_view(context: BotContext, request: PartnershipRequest) -> views.RequestView:
-    texts = _texts(context)
-    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    flow = engine.flow
-    step_ids = {step.id for step in flow.steps}
-    commitment = tuple(
-        (flow.step(step_id).label, engine.display(flow.step(step_id), request.answers[step_id]))
-        for step_id in texts.commitment_answers
-        if step_id in step_ids and step_id in request.answers
+def _rounds(context: BotContext) -> Rounds:
+    """The round lifecycle, reaching Telegram through this context's bot and job queue."""
+    services = context.services
+    return Rounds(
+        database=services.database, sender=TelegramSender(context.bot), scheduler=JobQueueScheduler(context.job_queue),
+        presenter=RoundPresenter(context), redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
+        edit_interval=services.settings.consent_edit_interval_seconds, reminder_hours=_texts(context).reminder_hours,
+        zone=services.settings.zone, kick_outbox=partial(outbox.kick, context.job_queue),
     )
-    declared = request.answers.get(texts.conflict_details_answer) if texts.conflict_details_answer else None
-    return views.RequestView(
-        card=engine.card_lines(request.answers),
-        kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
-        commitment=commitment,
-        vigilance=await practices.vigilance_points(context, request),
-        declared_link=declared if isinstance(declared, str) else None,
-    )
-
-
-async def _proposal(context: BotContext, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
-    view = await _request_view(context, await _request(context, state.round))
-    texts = _texts(context)
-    return (
-        views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
-        views.proposal_keyboard(texts, state.round),
-    )
-
-
-async def _redraw(context: BotContext, round_id: int) -> None:
-    """Edit the proposal to the stored state; one redraw at a time per round."""
-    locks = context.bot_data.setdefault(_EDIT_LOCKS, defaultdict(asyncio.Lock))
-    async with locks[round_id]:
-        context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
-        state = await store.state(context.services.database, round_id)
-        if state is None or state.round.message_id is None:
-            return
-        text, markup = await _proposal(context, state)
-        await unchanged_ok(context.bot.edit_message_text(
-            text, chat_id=state.round.chat_id, message_id=state.round.message_id, reply_markup=markup
-        ))
-
-
-def _job_name(kind: str, round_id: int) -> str:
-    return f"consent-{kind}-{round_id}"
-
-
-def _cancel(job_queue: JobQueue, kind: str, round_id: int) -> None:
-    for job in job_queue.get_jobs_by_name(_job_name(kind, round_id)):
-        job.schedule_removal()
-
-
-def _redraw_soon(context: BotContext, round_id: int) -> None:
-    """Ask for a redraw: now if the last one is old enough, else once the interval has passed.
-
-    A redraw already waiting will read the database when it runs, so it shows this change too.
-    """
-    job_queue = context.job_queue
-    name = _job_name("tally", round_id)
-    if job_queue.get_jobs_by_name(name):
-        return
-    last = context.bot_data.setdefault(_LAST_EDITS, {}).get(round_id)
-    interval = context.services.settings.consent_edit_interval_seconds
-    delay = 0.0 if last is None else max(0.0, last + interval - time.monotonic())
-    job_queue.run_once(_redraw_job, delay, data=round_id, name=name, job_kwargs=LATE_OK)
-
-
-async def _redraw_job(context: BotContext) -> None:
-    """Redraw a proposal whose tally changed (coalesced)."""
-    await _redraw(context, context.job.data)
 
 
 # --- opening ------------------------------------------------------------------------------
@@ -187,82 +112,48 @@ async def _may_open(context: BotContext, chat: Chat, user_id: int, request: Part
     )
 
 
-def _author_conflict(texts: ConsentTexts, request: PartnershipRequest, roster: list[Member]) -> tuple[int, ...]:
-    """The author stands aside from the start when the request declares their link with the partner."""
-    declared = texts.author_conflict_answer and request.answers.get(texts.author_conflict_answer) is True
-    in_roster = any(member.user_id == request.author_id for member in roster)
-    return (request.author_id,) if declared and in_roster else ()
+def _answer_by(engine: FlowEngine, request: PartnershipRequest) -> date | None:
+    """The date by which the partner needs an answer, when the flow asks it and it was given."""
+    step_id = engine.flow.partner_fields.answer_by
+    value = request.answers.get(step_id) if step_id else None
+    return answer_day(value) if isinstance(value, str) else None
 
 
 async def _open(
     update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions,
-    answer: ui.Acknowledge | None = None,
+    reason: str | None = None, answer: ui.Acknowledge | None = None,
 ) -> Html | None:
     """Open a round and post its proposal; the reason it cannot be opened otherwise (then
-    ``answer`` is left to the caller)."""
+    ``answer`` is left to the caller).
+
+    ``reason``: an admin's reason for a new round on a request objected to and left unchanged.
+    """
     texts, services = _texts(context), context.services
     feedback = texts.commands_feedback
-    if request.status not in OPENABLE:
-        status = services.messages.requests.statuses.get(request.status, request.status)
-        return render(feedback.cannot_open, number=request.number, status=status)
     chat = update.effective_chat
+    engine = await services.catalog.engine(request.flow_id, request.flow_version)
     # Summaries name the group, and they are read in private: keep its title up to date.
     await chats.remember(services.database, chat.id, chat.type, chat.title)
-    opened_at = _now()
-    # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
-    thread_id = await topics.thread_for(context, request.chat_id, topics.thread_of(update.effective_message),
-                                        request.thread_id)
-    async with services.database.transaction(update.update_id) as connection:
-        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
-            return render(feedback.already_open, number=request.number)
-        roster = await circles.listed(connection, Roster.CIRCLE, request.chat_id)
-        if not roster:
-            return Html(feedback.circle_empty)
-        previous_id = await store.latest_round_id(connection, request.id)
-        previous = await store.load_state(connection, previous_id) if previous_id else None
-        objectors = (
-            previous.tally.members_with(Position.OBJECTION)
-            if previous is not None and previous.round.outcome is Outcome.OBJECTION else ()
-        )
-        round_id = await store.open_round(
-            connection,
-            request_id=request.id,
-            chat_id=request.chat_id,
-            opener=Member(opener.id, opener.full_name),
-            opened_at=opened_at,
-            deadline_at=rules.deadline_after(opened_at, options.duration_days),
-            options=options,
-            roster=rules.ask_first(roster, [member.user_id for member, _ in objectors]),
-            conflicts=_author_conflict(texts, request, roster),
-            thread_id=thread_id,
-        )
-    await ui.acknowledge(answer)
-    state = await _post_proposal(context, round_id)
-    if objectors:
-        lines = [render(texts.round.ask_first, members=views.names(texts, [m for m, _ in objectors]),
-                        number=request.number)]
-        lines += [
-            render(texts.round.previous_objection, member=member.name, reason=stance.reason or "")
-            for member, stance in objectors
-        ]
-        await context.bot.send_message(request.chat_id, join(lines), message_thread_id=state.round.thread_id,
-                                       reply_to_message_id=state.round.message_id)
-    return None
-
-
-async def _post_proposal(context: BotContext, round_id: int) -> store.RoundState:
-    """Post a round's proposal, remember where it is, and schedule its deadline."""
-    database = context.services.database
-    state = await store.state(database, round_id)
-    text, markup = await _proposal(context, state)
-    message = await context.bot.send_message(
-        state.round.chat_id, text, message_thread_id=state.round.thread_id, reply_markup=markup
+    opening = Opening(
+        request, Member(opener.id, opener.full_name), options, reason,
+        by_admin=bool(reason) and await permissions.is_chat_admin(context, chat, opener.id),
+        author_recused=texts.links.author_recused(request.answers), answer_by=_answer_by(engine, request),
+        # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
+        thread_id=await topics.thread_for(
+            context, request.chat_id, topics.thread_of(update.effective_message), request.thread_id
+        ),
     )
-    await store.set_message(database, round_id, message.message_id)
-    context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
-    state = await store.state(database, round_id)
-    _schedule(context.job_queue, state.round, _texts(context).reminder_hours)
-    return state
+    opened = await _rounds(context).open(opening, update_id=update.update_id, acknowledge=answer)
+    if opened is Refusal.NOT_OPENABLE:
+        status = services.messages.requests.statuses.get(request.status, request.status)
+        return render(feedback.cannot_open, number=request.number, status=status)
+    refusals = {
+        Refusal.ALREADY_OPEN: render(feedback.already_open, number=request.number),
+        Refusal.CIRCLE_EMPTY: Html(feedback.circle_empty),
+        Refusal.UNCHANGED: render(feedback.unchanged, number=request.number),
+        Refusal.REASON_ADMINS_ONLY: Html(feedback.reason_admins_only),
+    }
+    return refusals.get(opened) if isinstance(opened, Refusal) else None
 
 
 async def open_command(update: Update, context: BotContext) -> None:
@@ -278,12 +169,13 @@ async def open_command(update: Update, context: BotContext) -> None:
     if not await _may_open(context, chat, user.id, request):
         await message.reply_html(feedback.open_not_allowed)
         return
+    words, reason = rules.split_reason(context.args[1:], texts.option_words.reason)
     try:
-        options = rules.parse_options(context.args[1:], texts.defaults, texts.option_words.vocabulary())
+        options = rules.parse_options(words, texts.defaults, texts.option_words.vocabulary())
     except rules.InvalidOption as invalid:
         await message.reply_html(render(feedback.invalid_option, option=invalid.word))
         return
-    refusal = await _open(update, context, request, user, options)
+    refusal = await _open(update, context, request, user, options, reason)
     if refusal is not None:
         await message.reply_html(refusal)
 
@@ -314,31 +206,11 @@ async def _take_position(
     update: Update, context: BotContext, round_id: int, user_id: int, position: Position,
     reason: str | None = None, prompt: Message | None = None,
 ) -> bool | None:
-    """Record a position (consuming its reason prompt); close the round once everyone answered.
-
-    True when recorded, False when it changed nothing (a double press), None when the round
-    is closed.
-    """
-    now = _now()
-    async with context.services.database.transaction(update.update_id) as connection:
-        if prompt is not None and not await store.drop_prompt(connection, prompt.chat_id, prompt.message_id):
-            return False
-        state = await store.load_state(connection, round_id)
-        if not state.round.is_open:
-            return None
-        if not rules.is_change(state.tally.current.get(user_id), position, reason):
-            return False
-        stance = Stance(user_id, position, reason, now)
-        await store.record(connection, round_id, stance)
-        tally = rules.Tally.of(state.roster, (*state.history, stance), state.round.quorum_percent)
-        closed = tally.everyone_answered and await store.close(
-            connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
-        )
-    if closed:
-        await _publish(context, round_id)
-    else:
-        _redraw_soon(context, round_id)
-    return True
+    """Record a position (consuming its reason prompt): see :meth:`Rounds.take_position`."""
+    return await _rounds(context).take_position(
+        round_id, user_id, position, reason, update_id=update.update_id,
+        prompt=None if prompt is None else (prompt.chat_id, prompt.message_id),
+    )
 
 
 async def press(update: Update, context: BotContext) -> None:
@@ -433,7 +305,7 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
         async with context.services.database.transaction(update.update_id) as connection:
             if not await store.drop_prompt(connection, asked.chat_id, asked.message_id):
                 return
-        request = await _request(context, state.round)
+        request = await round_request(context, state.round)
         await context.bot.send_message(
             state.round.chat_id,
             render(
@@ -456,43 +328,11 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
 
 async def _close(
     context: BotContext, round_id: int, reason: CloseReason, *, update_id: int | None = None,
-    closed_by: int | None = None,
+    closed_by: int | None = None, answer: ui.Acknowledge | None = None,
 ) -> bool:
-    """Close an open round with the outcome of its positions now; False if it was closed."""
-    now = _now()
-    async with context.services.database.transaction(update_id) as connection:
-        state = await store.load_state(connection, round_id)
-        closed = state is not None and await store.close(
-            connection, round_id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
-        )
-    if closed:
-        await _publish(context, round_id)
-    return closed
-
-
-async def _publish(context: BotContext, round_id: int) -> None:
-    """Queue, once, the outcome for the group and the summary for each coordinator; show the final tally."""
-    services = context.services
-    for kind in ("deadline", "reminder"):
-        _cancel(context.job_queue, kind, round_id)
-    state = await store.state(services.database, round_id)
-    rnd, texts = state.round, _texts(context)
-    request = await _request(context, rnd)
-    group = await chats.title(services.database, rnd.chat_id) or ""
-    outcome = rules.pack(views.outcome_blocks(texts, state), ui.TELEGRAM_TEXT_LIMIT)
-    summary = rules.pack(
-        views.summary_blocks(texts, services.settings.zone, state, await _request_view(context, request), group),
-        ui.TELEGRAM_TEXT_LIMIT,
-    )
-    async with services.database.transaction() as connection:
-        if await store.mark_published(connection, round_id, _now()):
-            await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id, thread_id=rnd.thread_id)
-            for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
-                await queued.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
-    # The final tally waits out the edit interval like any redraw: the press that closes a
-    # burst must not edit the proposal twice within it (a redraw already waiting shows it).
-    _redraw_soon(context, round_id)
-    outbox.kick(context.job_queue)
+    """Close an open round with the outcome of its positions now; False if it was closed (then
+    ``answer`` is left to the caller)."""
+    return await _rounds(context).close(round_id, reason, update_id=update_id, closed_by=closed_by, acknowledge=answer)
 
 
 async def _summary_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
@@ -523,7 +363,7 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
     outbox.kick(context.job_queue)
 
 
-SUMMARY = outbox.kind("summary", sent=_summary_sent, refused=_summary_refused)
+outbox.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
 
 
 async def _admins(context: BotContext, chat_id: int) -> list[Member]:
@@ -538,80 +378,21 @@ async def _admins(context: BotContext, chat_id: int) -> list[Member]:
 # --- deadlines and reminders ---------------------------------------------------------------
 
 
-def _schedule(job_queue: JobQueue, rnd: store.Round, reminder_hours: int) -> None:
-    """(Re)schedule a round's deadline and, unless sent, its reminder."""
-    now = _now()
-    for kind in ("deadline", "reminder"):
-        _cancel(job_queue, kind, rnd.id)
-    job_queue.run_once(
-        _deadline_job, max(rnd.deadline_at, now), data=rnd.id, name=_job_name("deadline", rnd.id), job_kwargs=LATE_OK
-    )
-    reminder = rules.reminder_time(rnd.opened_at, rnd.deadline_at, reminder_hours)
-    if reminder is not None and rnd.reminded_at is None:
-        job_queue.run_once(
-            _reminder_job, max(reminder, now), data=rnd.id, name=_job_name("reminder", rnd.id), job_kwargs=LATE_OK
-        )
-
-
-async def _deadline_job(context: BotContext) -> None:
-    """Close a round at its deadline."""
-    await _close(context, context.job.data, CloseReason.DEADLINE)
-
-
-async def _reminder_job(context: BotContext) -> None:
-    """Remind, once, the members who have not answered as the deadline nears."""
-    await _remind(context, context.job.data, before_deadline=True)
-
-
-async def _remind(
-    context: BotContext, round_id: int, *, before_deadline: bool = False, update_id: int | None = None
-) -> bool:
-    """Queue a mention of the counted members who have not answered; False when everyone has
-    (or, ``before_deadline``, when that reminder was queued already)."""
-    database = context.services.database
-    state = await store.state(database, round_id)
-    waiting = state.tally.waiting
-    if not waiting or not state.round.is_open:
-        return False
-    texts = _texts(context)
-    text = render(
-        texts.commands_feedback.reminder, members=views.names(texts, waiting), number=state.round.request_number,
-        deadline=views.local(state.round.deadline_at, context.services.settings.zone, texts.round.date_format),
-    )
-    async with database.transaction(update_id) as connection:
-        if before_deadline and not await store.mark_reminded(connection, round_id, _now()):
-            return False
-        await queued.enqueue(connection, state.round.chat_id, [text], reply_to=state.round.message_id,
-                             thread_id=state.round.thread_id)
-    outbox.kick(context.job_queue)
-    return True
-
-
 async def _startup_job(context: BotContext) -> None:
-    """Finish what a stop interrupted: post missing proposals, announce closed rounds, redraw."""
-    database = context.services.database
-    for rnd in await store.unpublished(database):
-        await _publish(context, rnd.id)
-    for rnd in await store.open_rounds(database):
-        if rnd.message_id is None:
-            await _post_proposal(context, rnd.id)
-        else:
-            _redraw_soon(context, rnd.id)
+    """Rebuild the open rounds' jobs, then finish what a stop interrupted."""
+    rounds = _rounds(context)
+    await rounds.reschedule()
+    await rounds.recover()
 
 
 async def repost(context: BotContext, chat_id: int) -> None:
     """Post again the proposals of a group's open rounds, and reschedule their jobs: the group
     became a supergroup, and its messages stayed in the old chat."""
-    for rnd in await store.open_rounds(context.services.database, chat_id):
-        await _post_proposal(context, rnd.id)
+    await _rounds(context).repost([chat_id])
 
 
 async def reschedule(application: Application) -> None:
-    """Rebuild every open round's deadline and reminder jobs from the database (post_init)."""
-    services = application.bot_data["services"]
-    hours = services.library.consent.reminder_hours
-    for rnd in await store.open_rounds(services.database):
-        _schedule(application.job_queue, rnd, hours)
+    """At start-up (post_init): rebuild every open round's jobs and recover, in a job of its own."""
     application.job_queue.run_once(_startup_job, 0, name="consent-startup", job_kwargs=LATE_OK)
 
 
@@ -643,11 +424,46 @@ async def _steward_round(update: Update, context: BotContext, command: str) -> s
 
 
 async def close_command(update: Update, context: BotContext) -> None:
-    """Close a round before its deadline (/clore 12): admins and coordinators."""
+    """Close a round before its deadline (/clore 12): admins and coordinators. While members
+    have not answered, name them and ask the closer to confirm: silence is not consent."""
     rnd = await _steward_round(update, context, "/clore")
-    if rnd is not None:
+    if rnd is None:
+        return
+    texts = _texts(context)
+    tally = (await store.state(context.services.database, rnd.id)).tally
+    if not tally.waiting:
         await _close(context, rnd.id, CloseReason.EARLY, update_id=update.update_id,
                      closed_by=update.effective_user.id)
+        return
+    await update.effective_message.reply_html(
+        render(texts.commands_feedback.close_silent, number=rnd.request_number,
+               members=views.names(texts, tally.waiting), outcome=getattr(texts.outcomes, tally.outcome())),
+        reply_markup=views.close_keyboard(texts, rnd, update.effective_user.id),
+    )
+
+
+async def close_press(update: Update, context: BotContext) -> None:
+    """The closer's answer to "close anyway?": close early, or leave the round open."""
+    query = update.callback_query
+    texts = _texts(context)
+    payload = ui.on_its_message(query, database_checks=True)  # the round's row and the closer decide
+    state = None if payload is None else await store.state(context.services.database, payload.round_id)
+    if state is None or state.round.chat_id != update.effective_chat.id:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    if query.from_user.id != payload.user_id:
+        await query.answer(texts.alerts.close_not_yours, show_alert=True)
+        return
+    if not payload.confirmed:
+        await query.answer()
+        await unchanged_ok(edit_pressed(query, render(texts.commands_feedback.close_kept,
+                                                      number=state.round.request_number)))
+        return
+    # Answered once the round is closed, before its outcome and tally are sent.
+    if not await _close(context, state.round.id, CloseReason.EARLY, update_id=update.update_id,
+                        closed_by=query.from_user.id, answer=query.answer):
+        await query.answer(texts.alerts.closed)
+    await unchanged_ok(edit_pressed(query, None))
 
 
 async def extend_command(update: Update, context: BotContext) -> None:
@@ -660,21 +476,33 @@ async def extend_command(update: Update, context: BotContext) -> None:
     if days is None or not 1 <= days <= rules.MAX_DURATION_DAYS:
         await message.reply_html(feedback.extend_usage)
         return
-    rnd = await _steward_round(update, context, "/prolonger")
-    if rnd is None:
+    if not await in_group(update, context):
         return
-    deadline = rules.deadline_after(rnd.deadline_at, days)
-    reminder = rules.reminder_time(rnd.opened_at, deadline, texts.reminder_hours)
-    if not await store.extend(context.services.database, rnd.id, deadline, update_id=update.update_id,
-                              keep_reminder=reminder is None or reminder <= _now()):
+    if not await is_steward(context, update.effective_chat, update.effective_user.id):
+        await message.reply_html(feedback.stewards_only)
         return
-    state = await store.state(context.services.database, rnd.id)
-    _schedule(context.job_queue, state.round, texts.reminder_hours)
-    _redraw_soon(context, rnd.id)
+    request = await requested(update, context, feedback.extend_usage, feedback.not_found)
+    if request is None:
+        return
+    async with context.services.database.transaction() as connection:
+        round_id = await store.latest_round_id(connection, request.id)
+    state = None if round_id is None else await store.state(context.services.database, round_id)
+    if state is None:
+        await message.reply_html(render(feedback.no_open_round, number=request.number))
+        return
+    rounds, rnd = _rounds(context), state.round
+    # A round its deadline ended without a decision is reopened: the silent members get more time.
+    if rnd.is_open:
+        deadline, said = await rounds.extend(rnd, days, update_id=update.update_id), feedback.extended
+    else:
+        deadline, said = await rounds.reopen(rnd, days, update_id=update.update_id), feedback.reopened
+    if deadline is None:
+        if not rnd.is_open:
+            await message.reply_html(render(feedback.no_open_round, number=request.number))
+        return
     zone = context.services.settings.zone
     await message.reply_html(render(
-        feedback.extended, number=rnd.request_number, days=days,
-        deadline=views.local(deadline, zone, texts.round.date_format),
+        said, number=rnd.request_number, days=days, deadline=views.local(deadline, zone, texts.round.date_format),
     ))
 
 
@@ -689,7 +517,7 @@ async def remind_command(update: Update, context: BotContext) -> None:
         await update.effective_message.reply_html(texts.commands_feedback.stewards_only)
         return
     rnd = await _open_round_of(update, context, "/relancer")
-    if rnd is not None and not await _remind(context, rnd.id, update_id=update.update_id):
+    if rnd is not None and not await _rounds(context).remind(rnd.id, update_id=update.update_id):
         await update.effective_message.reply_html(
             render(texts.commands_feedback.nobody_to_remind, number=rnd.request_number)
         )
@@ -715,7 +543,130 @@ async def bilan(update: Update, context: BotContext) -> None:
     for chat_id in chat_ids:
         open_states = [await store.state(database, r.id) for r in await store.open_rounds(database, chat_id)]
         decisions = await store.decisions_since(database, chat_id, since)
+        ended = [
+            (r.number, r.partner_name, request_views.status_text(context, r), datetime.fromisoformat(r.decided_at))
+            for r in await requests.ended_since(database, chat_id, since.isoformat(timespec="seconds"))
+        ]
         group = await chats.title(database, chat_id) or ""
         await message.reply_html(
-            views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions)
+            views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions, ended)
         )
+
+
+# --- the complete request, in private ------------------------------------------------------
+
+
+async def may_see_personal(context: BotContext, chat: Chat, user_id: int, request: PartnershipRequest) -> bool:
+    """The author, the circle, the coordinators and the admins may read a request's contact, in private."""
+    database = context.services.database
+    return (
+        user_id == request.author_id
+        or await circles.contains(database, Roster.CIRCLE, chat.id, user_id)
+        or await is_steward(context, chat, user_id)
+    )
+
+
+async def full_request_press(update: Update, context: BotContext) -> None:
+    """Send the member who pressed the complete request, in private (never in the group)."""
+    query, chat, user = update.callback_query, update.effective_chat, update.callback_query.from_user
+    texts = _texts(context)
+    payload = ui.on_its_message(query)
+    request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
+    if request is None:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    personal = await may_see_personal(context, chat, user.id, request)
+    text = await request_views.detail(context, request, personal=personal)
+    try:
+        await context.bot.send_message(user.id, text)
+    except Forbidden:  # the member never started the bot: only they can open that chat
+        await query.answer(texts.alerts.full_unreachable.format(bot=context.bot.username), show_alert=True)
+        return
+    await query.answer(texts.alerts.full_sent)
+
+
+# --- saying no, and withdrawing ----------------------------------------------------------
+
+
+async def _withdraw(
+    update: Update, context: BotContext, request: PartnershipRequest, word: str | None,
+    answer: ui.Acknowledge | None = None,
+) -> Html:
+    """Withdraw the request (``answer`` acknowledges the press once that is stored); what to
+    tell the group."""
+    texts = _texts(context).withdraw
+    rounds = _rounds(context)
+    if not await rounds.end_request(request, RequestStatus.WITHDRAWN, word, update_id=update.update_id,
+                                    by=update.effective_user.id, acknowledge=answer):
+        status = context.services.messages.requests.statuses.get(request.status, request.status)
+        return render(texts.not_now, number=request.number, status=status)
+    member = ui.mention(request.author_id, request.author_name)
+    if word:
+        return render(texts.done_word, member=member, number=request.number, partner=request.partner_name, word=word)
+    return render(texts.done, member=member, number=request.number, partner=request.partner_name)
+
+
+async def withdraw_command(update: Update, context: BotContext) -> None:
+    """The author withdraws their request (/retirer 12 [un mot]); an open round ends without a decision."""
+    message, user = update.effective_message, update.effective_user
+    texts = _texts(context)
+    if not await in_group(update, context):
+        return
+    request = await requested(update, context, texts.withdraw.usage, texts.commands_feedback.not_found)
+    if request is None:
+        return
+    if request.author_id != user.id:
+        await message.reply_html(render(texts.withdraw.not_author, number=request.number))
+        return
+    word = " ".join(context.args[1:]).strip()[: texts.reason_max_length] or None
+    await message.reply_html(await _withdraw(update, context, request, word))
+
+
+async def withdraw_press(update: Update, context: BotContext) -> None:
+    """"Retirer ma demande" under the card: its author only."""
+    query, chat = update.callback_query, update.effective_chat
+    texts = _texts(context)
+    payload = ui.on_its_message(query, database_checks=True)  # the request's row and its author decide
+    request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
+    if request is None:
+        await query.answer(texts.alerts.stale, show_alert=True)
+        return
+    if query.from_user.id != request.author_id:
+        await query.answer(texts.withdraw.not_author_alert, show_alert=True)
+        return
+    # Answered once the request is withdrawn (or found not withdrawable), before any send.
+    notice = await _withdraw(update, context, request, None, answer=query.answer)
+    # To the card's topic, named by the request: the card may be too old for Telegram to show it.
+    await context.bot.send_message(chat.id, notice, message_thread_id=request.thread_id)
+
+
+async def decline_command(update: Update, context: BotContext) -> None:
+    """The circle or an admin declines a request without a round (/decliner 12 raison)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    texts = _texts(context)
+    words = texts.decline
+    if not await in_group(update, context):
+        return
+    request = await requested(update, context, words.usage, texts.commands_feedback.not_found)
+    if request is None:
+        return
+    in_circle = await circles.contains(context.services.database, Roster.CIRCLE, chat.id, user.id)
+    if not in_circle and not await permissions.is_chat_admin(context, chat, user.id):
+        await message.reply_html(words.not_allowed)
+        return
+    reason = " ".join(context.args[1:]).strip()
+    if len(reason) < texts.reason_min_length or len(reason) > texts.reason_max_length:
+        await message.reply_html(words.usage)
+        return
+    if request.status == RequestStatus.IN_CONSENT:
+        await message.reply_html(render(words.round_open, number=request.number))
+        return
+    if not await _rounds(context).end_request(request, RequestStatus.DECLINED, reason, update_id=update.update_id,
+                                              by=user.id):
+        status = context.services.messages.requests.statuses.get(request.status, request.status)
+        await message.reply_html(render(words.not_now, number=request.number, status=status))
+        return
+    await message.reply_html(render(
+        words.done, member=ui.mention(user.id, user.full_name), number=request.number,
+        partner=request.partner_name, reason=reason, author=ui.mention(request.author_id, request.author_name),
+    ))

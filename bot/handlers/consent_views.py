@@ -6,16 +6,18 @@ outcome posted in the group, the coordinators' summary and ``/bilan``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.consent import Member, Outcome, Position, Tally, lifted_objections
-from bot.core.consent_texts import BilanTexts, ConsentTexts
+from bot.core.consent import CloseReason, Member, Outcome, Position, Tally, lifted_objections
+from bot.core.consent_texts import AmendTexts, BilanTexts, ConsentTexts
+from bot.core.flows import FlowEngine
 from bot.core.texts import Html, escape, join, render, shorten
 from bot.handlers import render as ui
 from bot.storage.consent import Round, RoundState
@@ -72,15 +74,29 @@ def position_lines(
 # --- the live proposal ------------------------------------------------------------------
 
 
+# "label : answer" lines of what the circle decides on, each answer cut to a length (None: whole).
+SubstanceLines = Callable[[str, int | None], list[Html]]
+
+
 @dataclass(frozen=True)
 class RequestView:
-    """What a round shows of its request, prepared by the handler from the stored request."""
+    """What a round shows of its request, prepared by the handler from the stored request:
+    never an answer the flow declares personal."""
 
-    card: Html  # the short form of the answers, as on the request card
     kind: Html
-    commitment: tuple[tuple[str, Html], ...] = ()
+    substance: SubstanceLines
     vigilance: Html | None = None
-    declared_link: str | None = None
+    declared_link: Html | None = None  # who has a link with the partner, and what it is
+    review: str | None = None  # the review date an adoption would set, as members read it
+
+
+@dataclass(frozen=True)
+class ProposalFit:
+    """How much of the request and the reasons the live proposal shows."""
+
+    substance: int
+    reasons: int
+    compact: bool
 
 
 def proposal_text(
@@ -92,11 +108,20 @@ def proposal_text(
     (the outcome and the summaries give them whole); when even one line per member is too long
     (a circle of a hundred), the tally counts positions instead of naming everyone.
     """
-    for preview, compact in ((texts.reason_preview_length, False), (0, False), (0, True)):
-        text = _proposal_text(texts, zone, state, request, preview, compact)
+    short = texts.substance_preview_length
+    tightest = min(short, SHORTEST_ANSWER)
+    fits = (
+        ProposalFit(short, texts.reason_preview_length, False), ProposalFit(short, 0, False),
+        ProposalFit(tightest, 0, False), ProposalFit(tightest, 0, True),
+    )
+    for fit in fits:
+        text = _proposal_text(texts, zone, state, request, fit)
         if len(text) <= limit:
             break
     return text
+
+
+SHORTEST_ANSWER = 80  # characters of each answer when a crowded proposal must shrink
 
 
 def _tally_block(texts: ConsentTexts, state: RoundState, preview: int, compact: bool) -> list[Html]:
@@ -118,28 +143,40 @@ def _tally_block(texts: ConsentTexts, state: RoundState, preview: int, compact: 
     return block
 
 
+def rule_text(texts: ConsentTexts, tally: Tally) -> Html:
+    """The adoption rule in plain words: the whole circle, or the lower bar a group chose."""
+    if tally.whole_circle:
+        return render(texts.round.rule_whole_circle, counted=len(tally.counted))
+    return render(texts.round.rule_quorum, needed=tally.needed, counted=len(tally.counted))
+
+
 def _proposal_text(
-    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, preview: int, compact: bool
+    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, fit: ProposalFit
 ) -> Html:
     rnd, tally, words = state.round, state.tally, texts.round
+    preview, compact = fit.reasons, fit.compact
     parts = [
         render(words.header, number=rnd.request_number, partner=rnd.partner_name, round=rnd.number),
-        join([request.card, render(words.details, number=rnd.request_number)]),
     ]
+    if rnd.reopen_reason:
+        parts.append(render(words.reopen_reason, admin=rnd.opened_by_name, reason=rnd.reopen_reason))
+    parts.append(join([
+        *request.substance(words.substance_line, fit.substance), render(words.details, number=rnd.request_number),
+    ]))
     if request.vigilance is not None:
         parts.append(request.vigilance)
-    if request.declared_link:
-        parts.append(render(words.declared_link, details=request.declared_link))
+    if request.declared_link is not None:
+        invite = render(words.link_invite, button=texts.positions.conflict.button) if rnd.is_open else None
+        parts.append(join([request.declared_link, *([invite] if invite else [])]))
     if rnd.is_open:
         legend = [
             render(words.legend_line, icon=text.icon, meaning=Html(text.meaning), button=text.button)
             for text in map(texts.positions.of, offered_positions(rnd))
         ]
         parts.append(join([Html(words.legend_intro), *legend]))
-    parts.append(render(
-        words.deadline, deadline=local(rnd.deadline_at, zone, words.date_format),
-        needed=tally.needed, counted=len(tally.counted),
-    ))
+    parts.append(join([
+        render(words.deadline, deadline=local(rnd.deadline_at, zone, words.date_format)), rule_text(texts, tally),
+    ]))
     parts.append(join(_tally_block(texts, state, preview, compact)))
     if not rnd.is_open and rnd.outcome and rnd.close_reason and rnd.closed_at:
         parts.append(render(
@@ -164,12 +201,26 @@ def proposal_keyboard(texts: ConsentTexts, rnd: Round) -> InlineKeyboardMarkup |
     rows = [[ui.button(texts.positions.of(p).button, press(action=p.value))] for p in offered_positions(rnd)]
     rows.append([ui.button(texts.round.question_button, press(action="question"))])
     rows.append([ui.button(texts.positions.conflict.button, press(action=Position.CONFLICT.value))])
+    rows.append([ui.button(texts.round.full_button, ui.FullRequest(number=rnd.request_number))])
     return InlineKeyboardMarkup(rows)
 
 
-def open_keyboard(texts: ConsentTexts, number: int) -> InlineKeyboardMarkup:
-    """The button that opens a round on a request (under its card and after an amendment)."""
-    return InlineKeyboardMarkup([[ui.button(texts.round.open_button, ui.OpenConsent(number=number))]])
+def open_keyboard(texts: ConsentTexts, number: int, *, withdraw: bool = False) -> InlineKeyboardMarkup:
+    """The button that opens a round on a request (under its card and after an amendment),
+    and, under its card, the one by which its author withdraws it."""
+    rows = [[ui.button(texts.round.open_button, ui.OpenConsent(number=number))]]
+    if withdraw:
+        rows.append([ui.button(texts.withdraw.button, ui.WithdrawRequest(number=number))])
+    return InlineKeyboardMarkup(rows)
+
+
+def close_keyboard(texts: ConsentTexts, rnd: Round, closer: int) -> InlineKeyboardMarkup:
+    """Confirm or not an early close while members have not answered; for the closer only."""
+    press = partial(ui.CloseConfirm, round_id=rnd.id, user_id=closer)
+    return InlineKeyboardMarkup([
+        [ui.button(texts.commands_feedback.close_confirm, press(confirmed=True))],
+        [ui.button(texts.commands_feedback.close_keep, press(confirmed=False))],
+    ])
 
 
 def start_keyboard(texts: ConsentTexts, bot_username: str) -> InlineKeyboardMarkup:
@@ -177,28 +228,53 @@ def start_keyboard(texts: ConsentTexts, bot_username: str) -> InlineKeyboardMark
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.coordination.button_start, url=f"https://t.me/{bot_username}")]])
 
 
+def changes(
+    engine: FlowEngine, before: Mapping[str, Any], after: Mapping[str, Any], texts: AmendTexts, preview: int | None
+) -> Html:
+    """The answers that changed, in the flow's order, as "label : before → after"; the personal
+    ones (the contact) are never among them: this is posted in the group."""
+    lines = [
+        render(texts.change_line, label=step.label, before=engine.display(step, before.get(step.id), preview),
+               after=engine.display(step, after.get(step.id), preview))
+        for step in engine.flow.steps
+        if before.get(step.id) != after.get(step.id) and step.id not in engine.flow.personal
+    ]
+    return join(lines) if lines else Html(texts.no_change)
+
+
 # --- once closed --------------------------------------------------------------------------
 
 
-def outcome_blocks(texts: ConsentTexts, state: RoundState) -> list[Html]:
-    """The decision as posted in the group: outcome, reservations, objections, what comes next.
+def outcome_blocks(
+    texts: ConsentTexts, state: RoundState, review: str | None = None, *, in_group: bool = True
+) -> list[Html]:
+    """The decision as posted in the group: outcome, reservations as conditions, objections,
+    who did not answer, who answers the partner, the review date, what comes next.
 
     One block per line ("" between sections), so that many long reasons split across messages.
+    ``review`` is the review date an adoption sets. Out of the group (the summaries, read
+    later) nobody is mentioned, and the summary names who did not answer its own way.
     """
-    rnd, tally = state.round, state.tally
+    rnd, tally, words = state.round, state.tally, texts.outcome
     outcome = rnd.outcome or tally.outcome()
     blocks = [render(
-        texts.outcome.message, number=rnd.request_number, partner=rnd.partner_name,
-        outcome=getattr(texts.outcomes, outcome),
+        words.message, number=rnd.request_number, partner=rnd.partner_name, outcome=getattr(texts.outcomes, outcome),
     )]
-    for position, heading in (
-        (Position.RESERVATION, texts.outcome.reservations), (Position.OBJECTION, texts.outcome.objections),
-    ):
+    if rnd.close_reason is CloseReason.WITHDRAWN:
+        return [*blocks, render(words.withdrawn, number=rnd.request_number)]
+    for position, heading in ((Position.RESERVATION, words.reservations), (Position.OBJECTION, words.objections)):
         members = tally.members_with(position)
         if members:
             blocks += [Html(""), Html(heading)]
-            blocks += [render(texts.outcome.line, member=m.name, reason=s.reason or "") for m, s in members]
-    blocks += [Html(""), render(texts.outcome.hint(outcome), number=rnd.request_number)]
+            blocks += [render(words.line, member=m.name, reason=s.reason or "") for m, s in members]
+    blocks.append(Html(""))
+    if tally.waiting and in_group:
+        blocks.append(render(words.waiting, members=names(texts, tally.waiting)))
+    author = ui.mention(rnd.author_id, rnd.author_name) if in_group else escape(rnd.author_name)
+    blocks.append(render(words.answers_partner, member=author))
+    if outcome is Outcome.ADOPTED and review is not None:
+        blocks.append(render(words.review, date=review, number=rnd.request_number))
+    blocks += [Html(""), render(words.hint(outcome), number=rnd.request_number)]
     return blocks
 
 
@@ -208,15 +284,14 @@ def summary_blocks(
     """The coordinators' summary, in blocks that can be split across messages."""
     rnd, tally, words = state.round, state.tally, texts.summary
     date_format = texts.round.date_format
-    commitment = [render(words.commitment_line, label=label, answer=answer) for label, answer in request.commitment]
     blocks = [
-        join([
-            render(words.header, group=group, number=rnd.request_number, round=rnd.number,
-                   partner=rnd.partner_name, kind=request.kind),
-            *commitment,
-        ]),
+        render(words.header, group=group, number=rnd.request_number, round=rnd.number,
+               partner=rnd.partner_name, kind=request.kind),
+        *request.substance(words.substance_line, None),
+        *([request.declared_link] if request.declared_link is not None else []),
         render(words.outcome, outcome=getattr(texts.outcomes, rnd.outcome or tally.outcome()),
                reason=getattr(texts.close_reasons, rnd.close_reason or "deadline")),
+        *outcome_blocks(texts, state, request.review, in_group=False)[1:],
         render(
             words.dates, opened=local(rnd.opened_at, zone, date_format), opener=rnd.opened_by_name,
             deadline=local(rnd.deadline_at, zone, date_format),
@@ -239,8 +314,10 @@ def summary_blocks(
 
 
 def bilan_text(
-    texts: ConsentTexts, zone: ZoneInfo, group: str, open_states: Sequence[RoundState], decisions: Sequence[Round]
+    texts: ConsentTexts, zone: ZoneInfo, group: str, open_states: Sequence[RoundState], decisions: Sequence[Round],
+    ended: Sequence[tuple[int, str, str, datetime]] = (),
 ) -> Html:
+    """``ended``: requests withdrawn or declined lately, as (number, partner, status, when)."""
     words, day = texts.bilan, texts.round.day_format
     open_lines = []
     for state in open_states:
@@ -258,6 +335,9 @@ def bilan_text(
                outcome=getattr(texts.outcomes, rnd.outcome or Outcome.NO_DECISION),
                date=local(rnd.closed_at or rnd.deadline_at, zone, day))
         for rnd in decisions
+    ] + [
+        render(words.ended_line, number=number, partner=partner, status=status, date=local(when, zone, day))
+        for number, partner, status, when in ended
     ]
     return join([
         render(words.header, group=group),

@@ -8,7 +8,6 @@ the press against the database.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import lru_cache, partial
 from typing import Annotated, Literal, Union
 
@@ -18,6 +17,7 @@ from telegram import CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyb
 from bot.core.flows import ChoiceStep, DateStep, FlowEngine, FlowState, Question, TextStep, YesNoStep
 from bot.core.messages import Messages
 from bot.core.texts import Html, escape
+from bot.rounds.ports import Acknowledge, acknowledge  # handlers answer presses as ui.acknowledge
 
 CALLBACK_VERSION = "1"
 SEPARATOR = "|"
@@ -127,10 +127,34 @@ class AttachRequest(Payload):
     chat_id: GroupId
 
 
+class FullRequest(Payload):
+    """Under a proposal: send me the complete request in private."""
+
+    kind: Literal["r"] = "r"
+    number: Annotated[int, Field(gt=0, lt=10**9)]
+
+
+class WithdrawRequest(Payload):
+    """"Retirer ma demande" under a request card: only its author may press it."""
+
+    kind: Literal["w"] = "w"
+    number: Annotated[int, Field(gt=0, lt=10**9)]
+
+
+class CloseConfirm(Payload):
+    """Close anyway, or not, a round some members have not answered: for the closer only."""
+
+    kind: Literal["k"] = "k"
+    round_id: Annotated[int, Field(gt=0, lt=10**12)]
+    user_id: UserId
+    confirmed: bool
+
+
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
 PAYLOADS: tuple[type[Payload], ...] = (
     FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
     ForgetMe, ChooseGroup, AttachRequest,
+    FullRequest, WithdrawRequest, CloseConfirm,  # issue 10: deciding as the movement decides
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}
@@ -186,18 +210,6 @@ def on_its_message(
     if payload is not None and any(type(c) is type(payload) if same_kind else c == payload for c in carried):
         return payload
     return None
-
-
-# Answers the button press being handled. Called right after its change is committed and
-# before anything else is sent: a send may wait seconds for its group's rate limit, and
-# Telegram gives up on an unanswered press after about 15 s.
-Acknowledge = Callable[[], Awaitable[object]]
-
-
-async def acknowledge(answer: Acknowledge | None) -> None:
-    """Answer the press, when there is one to answer (a command has none)."""
-    if answer is not None:
-        await answer()
 
 
 def mention(user_id: int, name: str) -> Html:

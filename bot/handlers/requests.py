@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Chat, InlineKeyboardMarkup, Update
 
 from bot.core.flows import ChoiceStep
-from bot.core.register import status_text
+from bot.core import register
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import paging
 from bot.handlers import render as ui
@@ -33,7 +33,7 @@ async def _kind_label(context: BotContext, request: PartnershipRequest) -> str:
 
 def _status(context: BotContext, request: PartnershipRequest) -> Html:
     services = context.services
-    return status_text(services.messages.requests.statuses, request.status, request.origin, services.library.register.known)
+    return register.status_text(services.messages.requests.statuses, request.status, request.origin, services.library.register.known)
 
 
 async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
@@ -45,7 +45,7 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
     lines = [
         render(
             texts.list_line, number=r.number, partner=r.partner_name, kind=await _kind_label(context, r),
-            status=_status(context, r), date=_local_date(context, r.created_at),
+            status=status_text(context, r), date=_local_date(context, r.created_at),
         )
         for r in items
     ]
@@ -65,20 +65,37 @@ async def turn_page(update: Update, context: BotContext) -> None:
     await paging.show_pressed(update, context, _page)
 
 
+def status_text(context: BotContext, request: PartnershipRequest) -> Html:
+    """A request's status as members read it, with the reason it was withdrawn or declined."""
+    status = _status(context, request)
+    if request.status_reason:
+        return render(context.services.library.consent.decline.status_with_reason, status=status,
+                      reason=request.status_reason)
+    return status
+
+
+async def detail(context: BotContext, request: PartnershipRequest, *, personal: bool) -> Html:
+    """A request in full, fitting one message; the answers its flow declares ``personal`` (the
+    contact) only when ``personal``: never in a group."""
+    texts = context.services.messages.requests
+    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
+    status, date = status_text(context, request), _local_date(context, request.created_at)
+    answers = {k: v for k, v in request.answers.items() if personal or k not in engine.flow.personal}
+
+    def text(preview: int | None) -> Html:
+        summary = engine.summary(answers, preview)
+        lines = join([render(engine.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
+        return render(texts.detail, number=request.number, title=engine.flow.title, status=status,
+                      author=request.author_name, date=date, lines=lines)
+
+    return fitting(text, ui.TELEGRAM_TEXT_LIMIT)
+
+
 async def show_request(update: Update, context: BotContext) -> None:
-    """Show one request in full (/demande 12)."""
+    """Show one request (/demande 12): in a group, without its personal answers."""
     message = update.effective_message
     texts = context.services.messages.requests
     request = await requested(update, context, texts.usage, texts.not_found)
     if request is None:
         return
-    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    status, date = _status(context, request), _local_date(context, request.created_at)
-
-    def detail(preview: int | None) -> Html:
-        summary = engine.summary(request.answers, preview)
-        lines = join([render(engine.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
-        return render(texts.detail, number=request.number, title=engine.flow.title, status=status,
-                      author=request.author_name, date=date, lines=lines)
-
-    await message.reply_html(fitting(detail, ui.TELEGRAM_TEXT_LIMIT))
+    await message.reply_html(await detail(context, request, personal=update.effective_chat.type == Chat.PRIVATE))

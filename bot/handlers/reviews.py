@@ -24,6 +24,7 @@ from bot.core.register import (
     local_day,
     next_review,
 )
+from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import outbox, topics
 from bot.handlers import render as ui
@@ -135,7 +136,7 @@ async def answer(update: Update, context: BotContext) -> None:
     texts = services.library.register.follow_up
     review = await reviews.get(services.database, payload.review)
     if (
-        review is None or review.outcome is not None or review.status != "adopted"
+        review is None or review.outcome is not None or review.status != RequestStatus.ADOPTED
         or review.chat_id != chat.id or review.message_id != query.message.message_id
     ):
         await query.answer(texts.stale, show_alert=True)
@@ -175,7 +176,7 @@ async def revision(update: Update, context: BotContext) -> None:
     if request is None:
         return
     number = request.number
-    if request.status != "adopted":
+    if request.status != RequestStatus.ADOPTED:
         status = services.messages.requests.statuses.get(request.status, request.status)
         await message.reply_html(render(texts.not_adopted, number=number, status=status))
         return

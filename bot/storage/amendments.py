@@ -65,3 +65,12 @@ async def apply(
     )
     await sessions.delete(connection, session.chat_id, session.user_id)
     return version
+
+
+async def answers_at(connection: aiosqlite.Connection, request_id: int, version: int) -> dict[str, Any] | None:
+    """The answers a former version of the request had; None for the current version."""
+    async with connection.execute(
+        "SELECT answers FROM request_versions WHERE request_id = ? AND version = ?", (request_id, version)
+    ) as cursor:
+        found = await cursor.fetchone()
+    return None if found is None else json.loads(found["answers"])

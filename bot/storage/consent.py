@@ -13,10 +13,8 @@ from datetime import datetime
 import aiosqlite
 
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance, Tally
+from bot.core.statuses import RequestStatus, RoundStatus
 from bot.storage.db import Database, row, rows
-
-# Status of a request while a round runs, and after it, by outcome.
-IN_CONSENT = "in_consent"
 
 
 def _stamp(moment: datetime) -> str:
@@ -33,6 +31,8 @@ class Round:
     request_id: int
     request_number: int
     partner_name: str
+    author_id: int
+    author_name: str
     request_version: int
     number: int
     chat_id: int
@@ -48,17 +48,20 @@ class Round:
     outcome: Outcome | None
     close_reason: CloseReason | None
     closed_at: datetime | None
+    reopen_reason: str | None = None
     thread_id: int | None = None  # the forum topic of everything the round posts; None: General
 
     @property
     def is_open(self) -> bool:
-        return self.status == "open"
+        return self.status == RoundStatus.OPEN
 
 
 _ROUND = (
-    "SELECT r.id, r.request_id, q.number AS request_number, q.partner_name, r.request_version, r.number, r.chat_id,"
+    "SELECT r.id, r.request_id, q.number AS request_number, q.partner_name, q.author_id, q.author_name,"
+    " r.request_version, r.number, r.chat_id,"
     " r.message_id, r.opened_by, r.opened_by_name, r.opened_at, r.deadline_at, r.quorum_percent,"
-    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at, r.thread_id"
+    " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at, r.reopen_reason,"
+    " r.thread_id"
     " FROM consent_rounds r JOIN requests q ON q.id = r.request_id"
 )
 
@@ -66,7 +69,8 @@ _ROUND = (
 def _round(row: aiosqlite.Row) -> Round:
     return Round(
         id=row["id"], request_id=row["request_id"], request_number=row["request_number"],
-        partner_name=row["partner_name"], request_version=row["request_version"], number=row["number"], chat_id=row["chat_id"],
+        partner_name=row["partner_name"], author_id=row["author_id"], author_name=row["author_name"],
+        request_version=row["request_version"], number=row["number"], chat_id=row["chat_id"],
         message_id=row["message_id"], opened_by=row["opened_by"], opened_by_name=row["opened_by_name"],
         opened_at=datetime.fromisoformat(row["opened_at"]),
         deadline_at=datetime.fromisoformat(row["deadline_at"]),
@@ -74,7 +78,7 @@ def _round(row: aiosqlite.Row) -> Round:
         reminded_at=_moment(row["reminded_at"]), status=row["status"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
-        closed_at=_moment(row["closed_at"]), thread_id=row["thread_id"],
+        closed_at=_moment(row["closed_at"]), reopen_reason=row["reopen_reason"], thread_id=row["thread_id"],
     )
 
 
@@ -89,7 +93,7 @@ class RoundState:
 
     @property
     def tally(self) -> Tally:
-        return Tally.of(self.roster, self.history, self.round.quorum_percent)
+        return Tally.of(self.roster, self.history, self.round.quorum_percent, self.round.author_id)
 
 
 async def _rounds(connection: aiosqlite.Connection, where: str, parameters: tuple) -> list[Round]:
@@ -124,7 +128,7 @@ async def state(database: Database, round_id: int) -> RoundState | None:
 
 async def latest_round_id(connection: aiosqlite.Connection, request_id: int, *, open_only: bool = False) -> int | None:
     """The request's most recent round (or its open one); None when there is none."""
-    status = " AND status = 'open'" if open_only else ""
+    status = f" AND status = '{RoundStatus.OPEN}'" if open_only else ""
     found = await row(
         connection, f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1",
         (request_id,),
@@ -150,6 +154,7 @@ async def open_round(
     options: RoundOptions,
     roster: tuple[Member, ...],
     conflicts: tuple[int, ...] = (),
+    reopen_reason: str | None = None,
     thread_id: int | None = None,
 ) -> int:
     """Open a round on the request's current version with this roster; return its id.
@@ -162,10 +167,10 @@ async def open_round(
     )
     cursor = await connection.execute(
         "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
-        " opened_at, deadline_at, quorum_percent, offer_stand_aside, thread_id)"
-        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
+        " opened_at, deadline_at, quorum_percent, offer_stand_aside, reopen_reason, thread_id)"
+        " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
         (number, opener.user_id, opener.name, _stamp(opened_at), _stamp(deadline_at), options.quorum_percent,
-         int(options.offer_stand_aside), thread_id, request_id),
+         int(options.offer_stand_aside), reopen_reason, thread_id, request_id),
     )
     round_id = cursor.lastrowid
     await connection.executemany(
@@ -177,7 +182,7 @@ async def open_round(
         [(round_id, user_id, Position.CONFLICT.value, _stamp(opened_at)) for user_id in conflicts],
     )
     await connection.execute(
-        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (IN_CONSENT, _stamp(opened_at), request_id)
+        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (RequestStatus.IN_CONSENT, _stamp(opened_at), request_id)
     )
     return round_id
 
@@ -221,6 +226,26 @@ async def close(
         " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
         (outcome.value, _stamp(at), _stamp(at), round_id),
     )
+    return True
+
+
+async def reopen(database: Database, round_id: int, deadline_at: datetime, *, update_id: int | None = None) -> bool:
+    """Reopen a round that reached its deadline without a decision, if it is still its
+    request's latest: /prolonger gives the silent members more time instead of a new round."""
+    async with database.transaction(update_id) as connection:
+        cursor = await connection.execute(
+            "UPDATE consent_rounds SET status = 'open', outcome = NULL, close_reason = NULL, closed_by = NULL,"
+            " closed_at = NULL, published_at = NULL, reminded_at = NULL, deadline_at = ?"
+            " WHERE id = ? AND status = 'closed' AND outcome = ? AND close_reason = ?"
+            " AND number = (SELECT MAX(number) FROM consent_rounds o WHERE o.request_id = consent_rounds.request_id)",
+            (_stamp(deadline_at), round_id, Outcome.NO_DECISION.value, CloseReason.DEADLINE.value),
+        )
+        if cursor.rowcount == 0:
+            return False
+        await connection.execute(
+            "UPDATE requests SET status = ?, decided_at = NULL WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
+            (RequestStatus.IN_CONSENT, round_id),
+        )
     return True
 
 

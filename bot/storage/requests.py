@@ -10,7 +10,8 @@ from typing import Any
 import aiosqlite
 
 from bot.core.register import Origin
-from bot.storage.db import Database, now, row
+from bot.core.statuses import RequestStatus
+from bot.storage.db import Database, now, row, rows
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class PartnershipRequest:
     partner_kind: str
     status: str
     created_at: str
+    status_reason: str | None = None  # the author's word on withdrawing, the reason of a decline
+    decided_at: str | None = None
     answers: Mapping[str, Any] = field(default_factory=dict)
     origin: str = Origin.REQUEST
     thread_id: int | None = None  # the forum topic of its card in the group; None: General
@@ -33,7 +36,7 @@ class PartnershipRequest:
 
 _COLUMNS = (
     "id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,"
-    " partner_kind, status, created_at, origin, thread_id"
+    " partner_kind, status, created_at, status_reason, decided_at, origin, thread_id"
 )
 
 
@@ -52,7 +55,7 @@ async def create(
     partner_name: str,
     partner_kind: str,
     answers: Mapping[str, Any],
-    status: str = "submitted",
+    status: RequestStatus = RequestStatus.SUBMITTED,
     origin: Origin = Origin.REQUEST,
     created_at: str | None = None,
     decided_at: str | None = None,
@@ -78,7 +81,8 @@ async def create(
     )
     return PartnershipRequest(
         request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
-        partner_name, partner_kind, status, stamp, dict(answers), origin, thread_id,
+        partner_name, partner_kind, status, stamp, decided_at=decided_at, answers=dict(answers), origin=origin,
+        thread_id=thread_id,
     )
 
 
@@ -143,3 +147,30 @@ async def attach(
         (chat_id, number, thread_id, now(), request.id),
     )
     return number if cursor.rowcount else None
+
+
+async def end_undecided(
+    connection: aiosqlite.Connection, request_id: int, status: RequestStatus, reason: str | None,
+    allowed: frozenset[RequestStatus],
+) -> bool:
+    """Withdraw or decline a request still in one of the ``allowed`` statuses; False otherwise."""
+    stamp = now()
+    marks = ", ".join("?" * len(allowed))
+    cursor = await connection.execute(
+        f"UPDATE requests SET status = ?, status_reason = ?, decided_at = ?, updated_at = ?"
+        f" WHERE id = ? AND status IN ({marks})",
+        (status, reason, stamp, stamp, request_id, *sorted(allowed)),
+    )
+    return cursor.rowcount > 0
+
+
+async def ended_since(database: Database, chat_id: int, since: str) -> list[PartnershipRequest]:
+    """The chat's requests withdrawn or declined since then, latest first (for /bilan)."""
+    async with database.transaction() as connection:
+        found = await rows(
+            connection,
+            f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND status IN (?, ?) AND decided_at >= ?"
+            " ORDER BY decided_at DESC",
+            (chat_id, RequestStatus.WITHDRAWN, RequestStatus.DECLINED, since),
+        )
+    return [_from_row(found_row) for found_row in found]

@@ -15,6 +15,7 @@ from typing import Any
 import aiosqlite
 
 from bot.core.register import REVIEW
+from bot.core.statuses import RequestStatus
 from bot.storage.db import Database, now
 from bot.storage.register import answers_of
 
@@ -58,6 +59,7 @@ def _review(row: aiosqlite.Row) -> Review:
 
 async def to_plan(database: Database, limit: int) -> list[ToPlan]:
     """Adopted requests without a first review date, oldest first (index requests_to_plan)."""
+    # RequestStatus.ADOPTED written out: SQLite uses a partial index only for its literal.
     rows = await database.fetch_all(
         "SELECT id, flow_id, flow_version, COALESCE(decided_at, updated_at) AS decided_at FROM requests"
         " WHERE status = 'adopted' AND review_planned = 0 ORDER BY id LIMIT ?",
@@ -180,7 +182,7 @@ async def answer(
         return False
     if next_on is None:
         await connection.execute(
-            "UPDATE requests SET status = 'ended', updated_at = ? WHERE id = ?", (stamp, review.request_id)
+            "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (RequestStatus.ENDED, stamp, review.request_id)
         )
     else:
         await _open(connection, review.request_id, REVIEW, next_on)

@@ -58,8 +58,8 @@ COMPANY_ANSWERS = {
     "argent": "Le partenaire donne (don, matériel)",
     "competences_pro": "Non",
     "mise_en_avant": "Les deux",
-    "conflit_interets": "Oui",
-    "conflit_details": "Camille y travaille",
+    "lien_partenaire": "Un·e autre membre du groupe",
+    "lien_details": "Camille y travaille",
     "porteurs": "Une équipe projet dédiée",
     "contact": "camille@example.org",
 }
@@ -72,7 +72,7 @@ ONE_OFF_ANSWERS = {
     "format": "Ponctuel (une action)",
     "date_debut": NEXT_YEAR,
     "date_reponse": ANSWER_BY,
-    "conflit_interets": "Non",
+    "lien_partenaire": "Personne à ma connaissance",
     "contact": "@dominique",
 }
 ONE_OFF_REQUEST = replies(ONE_OFF_ANSWERS)

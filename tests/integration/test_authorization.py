@@ -120,7 +120,8 @@ ACTIONS = [
     Action("Bouton « Ouvrir le consentement »", ADMINS | {"author", "circle"},
            lambda w, u: press(w, u, "card", "🗳 Ouvrir le consentement"), changed("consent_rounds"),
            "peuvent ouvrir un tour"),
-    Action("/clore 12", STEWARDS, lambda w, u: command(w, u, "/clore 2"), changed("consent_rounds"),
+    # Nobody answered round 2 yet: /clore names the silent members and asks to confirm.
+    Action("/clore 12", STEWARDS, lambda w, u: command(w, u, "/clore 2"), told("pas encore de position"),
            "Réservé aux admins du groupe et aux coordinateur·rices"),
     Action("/prolonger 12 3", STEWARDS, lambda w, u: command(w, u, "/prolonger 2 3"), changed("consent_rounds"),
            "Réservé aux admins du groupe et aux coordinateur·rices"),
@@ -158,6 +159,13 @@ ACTIONS = [
            "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
     Action("/recharger", frozenset({"configured_admin"}), lambda w, u: command(w, u, "/recharger"),
            told("Fichiers relus"), "Seules les personnes qui administrent le bot"),
+    Action("/retirer 12", frozenset({"author"}), lambda w, u: command(w, u, "/retirer 1"), changed("requests"),
+           "Seul·e l'auteur·rice de la demande n°1 peut la retirer"),
+    Action("Bouton « Retirer ma demande »", frozenset({"author"}),
+           lambda w, u: press(w, u, "card", "↩️ Retirer ma demande"), changed("requests"),
+           "Seul·e l'auteur·rice de la demande peut la retirer"),
+    Action("/decliner 12 raison", ADMINS | {"circle"}, lambda w, u: command(w, u, "/decliner 1 pas notre terrain"),
+           changed("requests"), "Seul·es le cercle cœur et les admins du groupe peuvent décliner"),
 ]
 CELLS = [(action, role) for action in ACTIONS for role in ROLES]
 

@@ -94,7 +94,7 @@ def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
     # A company, over three years ("douze" is re-asked), a member's trade offered unpaid.
     answers = [
         "Weleda", "2", "Une journée au jardin partagé", "3", "douze", "36", "15/03/2099", "01/03/2099",
-        "2", "Ils veulent communiquer", "1", "3", "3", "2", "2", "camille@example.org", "1",
+        "2", "Ils veulent communiquer", "1", "3", "3", "1", "2", "camille@example.org", "1",
     ]
     result = run_bot("shell", stdin="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stderr

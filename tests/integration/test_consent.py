@@ -142,7 +142,9 @@ async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
     assert proposal.button_texts() == [
         "✅ Je consens", "🟡 Je consens avec une réserve", "⛔ J'ai une objection",
         "🤚 Je me mets en retrait", "❓ J'ai une question", "🔗 J'ai un lien avec ce partenaire",
+        "📄 Demande complète en privé",
     ]
+    assert "Adoptée si tout le cercle (3 personne(s)) s'est positionné et sans objection" in proposal.plain_text
 
     assert "C'est noté" in (await press(staged, bea, proposal, "✅ Je consens"))["text"]
     await settled(fake, proposal, "Bea : je consens")
@@ -152,8 +154,10 @@ async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
 
     await press(staged, dan, proposal, "✅ Je consens")
     outcome = await staged.containing("adoptée")
-    assert "Réserves à garder en tête" in outcome.plain_text
+    assert "Conditions à garder en tête (les réserves)" in outcome.plain_text
     assert "Cal : « Attention à bien co-signer les affiches »" in outcome.plain_text
+    assert "C'est Eve qui répond au partenaire." in outcome.plain_text
+    assert "Date de révision :" in outcome.plain_text and "/revision 1 JJ/MM/AAAA" in outcome.plain_text
     await settled(fake, proposal, "Tour clos")
     assert "tout le cercle a répondu" in proposal.plain_text and not proposal.buttons()
 
@@ -164,7 +168,9 @@ async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
     assert "Cal : je consens avec une réserve" in summary.plain_text
     assert "« Attention à bien co-signer les affiches »" in summary.plain_text
     assert "Sans réponse : personne" in summary.plain_text
-    link = next(e["url"] for e in summary.entities if e["type"] == "text_link")
+    link = next(e["url"] for e in summary.entities if e["type"] == "text_link" and "t.me/c/" in e["url"])
+    assert "C'est Eve qui répond au partenaire." in summary.plain_text  # the summary says the same
+    assert "Date de révision :" in summary.plain_text
     assert link == f"https://t.me/c/{str(staged.group.id)[4:]}/{proposal.message_id}"
 
     [(status, decided_at)] = await rows(bot, "SELECT status, decided_at FROM requests")
@@ -214,6 +220,7 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     assert "(tour 2)" in second.plain_text and "Pas encore répondu : Cal, Bea" in second.plain_text
     ask_first = await staged.containing("Votre avis d'abord")
     assert "Cal" in ask_first.plain_text and "Le groupe n'a personne pour tenir un stand" in ask_first.plain_text
+    assert "Type de partenaire : Association ou réseau → Autre groupe local" in ask_first.plain_text
     assert "Autre groupe local" in second.plain_text
     assert await rows(bot, "SELECT number, request_version FROM consent_rounds ORDER BY id") == [(1, 1), (2, 2)]
 
@@ -253,7 +260,11 @@ async def test_a_member_changes_position_and_the_history_keeps_every_change(fake
         ("consent", None), ("objection", "Un autre stand est déjà prévu ce jour-là"), ("stand_aside", None),
     ]
     fake.send(staged.admin, staged.group, "/clore 1")
-    await staged.containing("sans décision")  # only Cal answered, standing aside: 1 of 3 is no quorum
+    confirm = await staged.containing("pas encore de position")
+    assert "Bea, Dan" in confirm.plain_text and "sans décision" in confirm.plain_text
+    fake.press(staged.admin, confirm, "🔒 Clore quand même")
+    outcome = await staged.containing("Demande n°1")  # only Cal answered, standing aside: no decision
+    assert "sans décision" in outcome.plain_text and "Sans réponse : Bea, Dan" in outcome.plain_text
     summary = await until(fake, coco, lambda m: "Bilan" in m.plain_text)
     assert "Cal : en retrait" in summary.plain_text
     assert "Objection(s) levée(s) pendant le tour : Cal" in summary.plain_text
@@ -332,21 +343,42 @@ async def test_a_question_is_posted_for_the_author_without_taking_a_position(fak
 # --- conflicts of interest ------------------------------------------------------------------
 
 
-async def test_a_declared_link_stands_aside_without_counting_in_the_quorum(fake: FakeTelegram, bot) -> None:
+# Issue 10 changed this rule: a link declared for another member no longer recuses the author;
+# the member concerned declares it on the proposal.
+async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"), author_in_circle=True)
     bea, cal, dan = staged.circle
-    await file_request(staged, COMPANY_REQUEST)  # the author declares a link: "Camille y travaille"
+    await file_request(staged, COMPANY_REQUEST)  # another member's link: "Camille y travaille"
     proposal = await open_round(staged, cal)
-    assert "Bea : en retrait (lien d'intérêt)" in proposal.plain_text
-    assert "Lien d'intérêt déclaré dans la demande : Camille y travaille" in proposal.plain_text
-    assert "quorum : 1 réponse(s) sur 2" in proposal.plain_text
+    assert "Bea : en retrait" not in proposal.plain_text and "Pas encore répondu : Bea, Cal, Dan" in proposal.plain_text
+    assert (
+        "Lien avec le partenaire déclaré dans la demande (Un·e autre membre du groupe) : Camille y travaille"
+        in proposal.plain_text
+    )
+    assert "Si ce lien est le vôtre, appuyez sur « 🔗 J'ai un lien avec ce partenaire »" in proposal.plain_text
+    assert "tout le cercle (3 personne(s))" in proposal.plain_text
 
     await press(staged, dan, proposal, "🔗 J'ai un lien avec ce partenaire")
     await settled(fake, proposal, "Dan : en retrait (lien d'intérêt)")
-    assert "quorum : 1 réponse(s) sur 1" in proposal.plain_text
+    assert "tout le cercle (2 personne(s))" in proposal.plain_text
+    await press(staged, bea, proposal, "✅ Je consens")
     await press(staged, cal, proposal, "✅ Je consens")
-    await staged.containing("adoptée")  # Cal was the only member counted
+    outcome = await staged.containing("adoptée")  # Dan, recused, neither blocked nor counted
+    assert "Sans réponse" not in outcome.plain_text
     assert await rows(bot, "SELECT outcome, close_reason FROM consent_rounds") == [("adopted", "all_answered")]
+
+
+async def test_the_authors_own_link_recuses_the_author_and_no_one_else(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake, ("Bea", "Cal"), author_in_circle=True)
+    bea, cal = staged.circle
+    replies = [("Moi" if reply == "Un·e autre membre du groupe" else reply) for reply in COMPANY_REQUEST]
+    await file_request(staged, replies)
+    proposal = await open_round(staged, cal)
+    assert "Bea : en retrait (lien d'intérêt)" in proposal.plain_text
+    assert "Lien avec le partenaire déclaré dans la demande (Moi) : Camille y travaille" in proposal.plain_text
+    assert "Pas encore répondu : Cal" in proposal.plain_text
+    await press(staged, cal, proposal, "✅ Je consens")
+    await staged.containing("adoptée")
 
 
 # --- deadlines ------------------------------------------------------------------------------
@@ -380,12 +412,21 @@ async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bo
     await bot.stop()
     _set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # the deadline passed while stopped
     await bot.start()
+    # Issue 10 changed this rule (it adopted at 2 of 3): silent Cal means no decision.
     outcome = await staged.containing("Demande n°1")
-    assert "adoptée" in outcome.plain_text  # 2 of 3 answered (quorum 50 %), one consent, no objection
+    assert "sans décision" in outcome.plain_text and "Sans réponse : Cal" in outcome.plain_text
+    assert "/prolonger 1 3" in outcome.plain_text and "/consentement 1" in outcome.plain_text
     await settled(fake, proposal, "échéance atteinte")
     assert not proposal.buttons()
-    assert await rows(bot, "SELECT status FROM requests") == [("adopted",)]
+    assert await rows(bot, "SELECT status FROM requests") == [("no_decision",)]
     assert await rows(bot, "SELECT close_reason FROM consent_rounds") == [("deadline",)]
+
+    fake.send(staged.admin, staged.group, "/prolonger 1 3")  # the next step offered: more time
+    await staged.containing("est rouvert pour 3 jour(s)")
+    await settled(fake, proposal, "Pas encore répondu : Cal")
+    await press(staged, cal, proposal, "✅ Je consens")
+    assert "adoptée" in (await staged.containing("Demande n°1")).plain_text
+    assert await rows(bot, "SELECT status FROM requests") == [("adopted",)]
 
 
 # --- stewards -------------------------------------------------------------------------------
@@ -413,12 +454,26 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
     assert "n°1 Alternatiba (tour 1) : 1/2 réponses — ✅ 1" in bilan.plain_text
     assert "Aucune décision." in bilan.plain_text
 
+    # Issue 10 changed this rule (an early close adopted at 1 of 2): the closer confirms, and
+    # closing while Bea is silent ends without a decision.
     fake.send(staged.admin, staged.group, "/clore 1")
-    assert "adoptée" in (await staged.containing("Demande n°1")).plain_text
+    confirm = await staged.containing("pas encore de position")
+    assert "Bea" in confirm.plain_text and "Cal" not in confirm.plain_text
+    alert = await fake.callback_answer(fake.press(cal, confirm, "🔒 Clore quand même"))
+    assert "Seule la personne qui a demandé la clôture" in alert["text"]
+    fake.press(staged.admin, confirm, "⏳ Laisser le tour ouvert")
+    await settled(fake, confirm, "reste ouvert")
+    assert await rows(bot, "SELECT status FROM consent_rounds") == [("open",)]
+
+    fake.send(staged.admin, staged.group, "/clore 1")
+    confirm = await staged.containing("pas encore de position")
+    fake.press(staged.admin, confirm, "🔒 Clore quand même")
+    outcome = await staged.containing("Demande n°1")
+    assert "sans décision" in outcome.plain_text and "Sans réponse : Bea" in outcome.plain_text
     assert await rows(bot, "SELECT close_reason, closed_by FROM consent_rounds") == [("early", staged.admin.id)]
     fake.send(staged.admin, staged.group, "/bilan")
     bilan = await staged.containing("Tours en cours")
-    assert "Aucun tour en cours." in bilan.plain_text and "n°1 Alternatiba : adoptée" in bilan.plain_text
+    assert "Aucun tour en cours." in bilan.plain_text and "n°1 Alternatiba : sans décision" in bilan.plain_text
 
 
 async def test_a_coordinator_who_never_started_the_bot_gets_the_summary_in_the_group(fake: FakeTelegram, bot) -> None:

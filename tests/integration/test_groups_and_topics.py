@@ -353,3 +353,46 @@ async def test_a_reminder_in_a_topic_names_its_member_once_the_press_is_answered
     sent = next(i for i, (method, params) in enumerate(calls)
                 if method == "sendMessage" and "💡" in str(params.get("text")))
     assert answered < sent, "the press is answered before its reminder is sent"
+
+
+async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(fake: FakeTelegram, bot, library) -> None:
+    """Issue 10's messages: the /clore confirmation, the withdraw and decline notices and the
+    outcome of a round a withdrawal ends go to the topic the requests were filed in."""
+    forum, ana, (bea, cal), eve = await forum_scene(fake)
+    topic = fake.create_topic(forum, "Partenariats", by=ana)
+    start = len(fake.messages_in(forum))
+    consent, intake = library.consent, library.messages.intake
+
+    async def filed(number: int) -> BotMessage:
+        fake.send_in_topic(eve, forum, topic, "/partenariat")
+        fake.press(eve, await fake.next_message(forum), intake.button_here)
+        fake.press(eve, await fill(fake, eve, forum, ONE_OFF_REQUEST), intake.button_confirm)
+        return await containing(fake, forum, card_text(library, number))
+
+    fake.press(bea, await filed(1), consent.round.open_button)
+    proposal = await containing(fake, forum, "Alternatiba")
+    fake.press(bea, proposal, consent.positions.of(Position.CONSENT).button)
+    fake.send_in_topic(ana, forum, topic, "/clore 1")  # Cal has not answered: confirm first
+    confirm = await until(fake, forum, lambda m: consent.commands_feedback.close_confirm in m.button_texts())
+    await fake.callback_answer(fake.press(ana, confirm, consent.commands_feedback.close_confirm))
+    await containing(fake, forum, plain(consent.outcomes.no_decision))
+
+    second = await filed(2)
+    fake.press(bea, second, consent.round.open_button)
+    await until(fake, forum, lambda m: m is not proposal and "Alternatiba" in m.plain_text
+                and consent.round.full_button in m.button_texts())
+    await fake.callback_answer(fake.press(eve, second, consent.withdraw.button))
+    await containing(fake, forum, plain(render(consent.outcome.withdrawn, number=2)))
+    await filed(3)
+    fake.send_in_topic(cal, forum, topic, "/decliner 3 Ce n'est pas notre terrain de jeu")
+    await containing(fake, forum, "Ce n'est pas notre terrain de jeu")
+    await fake.idle()
+
+    stored = await bot.database.fetch_all("SELECT number, status FROM requests ORDER BY number")
+    assert [tuple(row) for row in stored] == [
+        (1, "no_decision"), (2, "withdrawn"), (3, "declined"),
+    ]
+    sent = fake.messages_in(forum)[start:]
+    assert confirm in sent and len(sent) > 15
+    assert [m.plain_text for m in sent if m.message_thread_id != topic] == []
+    assert [e for e in fake.errors if "thread" in e[2]["description"]] == []

@@ -57,7 +57,7 @@ async def test_an_amendment_of_the_longest_answers_is_announced(world: World) ->
     member, group = world.member, world.group
     await file_request(world, member, group, longest("<b>&é"))
     await world.say(member, group, "/modifier 4")
-    for step_id in ("demande", "attentes", "conflit_details"):
+    for step_id in ("demande", "attentes", "lien_details"):
         step = SHIPPED_FLOW.step(step_id)
         await world.press(member, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
         await world.press(member, world.find(group, "récapitulatif"), step.label)

@@ -31,7 +31,7 @@ STAND = {
     "format": "Ponctuel (une action)",
     "date_debut": NEXT_YEAR,
     "date_reponse": ANSWER_BY,
-    "conflit_interets": "Non",
+    "lien_partenaire": "Personne à ma connaissance",
     "contact": "@camille",
 }
 GARDEN_DAY = {
@@ -46,7 +46,7 @@ GARDEN_DAY = {
     "argent": "Le partenaire donne (don, matériel)",
     "competences_pro": "Oui, bénévolement",  # Marina facilitates the day, for free
     "mise_en_avant": "L'entreprise",
-    "conflit_interets": "Non",
+    "lien_partenaire": "Personne à ma connaissance",
     "contact": "@marina",
 }
 SCHOOL = {
@@ -62,7 +62,7 @@ SCHOOL = {
     "structures_contactees": "-",
     "argent": "Non, aucun",
     "competences_pro": "Non",
-    "conflit_interets": "Non",
+    "lien_partenaire": "Personne à ma connaissance",
     "porteurs": "Le cercle cœur",
     "contact": "@brice",
 }

@@ -42,7 +42,9 @@ async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stay
     assert "Je ne garde aucune donnée" in (await fake.next_message(private)).plain_text
 
     fake.send(staged.admin, staged.group, "/clore 1")
-    outcome = await staged.containing("objection à travailler")
+    fake.press(staged.admin, await staged.containing("pas encore de position"), "🔒 Clore quand même")
+    outcome = await staged.containing("Demande n°1")
+    assert "objection à travailler" in outcome.plain_text
     assert "Cal" not in outcome.plain_text and "membre anonymisé" in outcome.plain_text
 
 

@@ -225,7 +225,8 @@ def load_with(tmp_path: Path, old: str, new: str) -> list[str]:
 
 def test_the_consent_texts_load_with_their_defaults() -> None:
     texts = load_library(CONVERSATIONS).consent
-    assert texts.defaults == RoundOptions(duration_days=7, quorum_percent=50, offer_stand_aside=True)
+    # Issue 10: the shipped default is the whole circle (it was 50 %).
+    assert texts.defaults == RoundOptions(duration_days=7, quorum_percent=100, offer_stand_aside=True)
     assert texts.positions.of(Position.OBJECTION).button == "⛔ J'ai une objection"
 
 

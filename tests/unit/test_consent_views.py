@@ -16,12 +16,15 @@ LIMIT = 4096
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Paris")
 CIRCLE = tuple(Member(100 + i, f"Membre {i}") for i in range(12))
-REQUEST = views.RequestView(card=Html("• <b>Partenaire</b> : Alternatiba"), kind=Html("Association"))
+REQUEST = views.RequestView(
+    kind=Html("Association"), substance=lambda template, preview: [Html("• <b>Partenaire</b> : Alternatiba")]
+)
 
 
 def round_state(history: tuple[Stance, ...], *, closed: bool = False) -> RoundState:
     rnd = Round(
-        id=1, request_id=1, request_number=12, partner_name="Alternatiba", request_version=1, number=1,
+        id=1, request_id=1, request_number=12, partner_name="Alternatiba", author_id=999, author_name="Eve",
+        request_version=1, number=1,
         chat_id=-1001000000001, message_id=5, opened_by=100, opened_by_name="Membre 0", opened_at=T0,
         deadline_at=T0 + timedelta(days=7), quorum_percent=50, offer_stand_aside=True, reminded_at=None,
         status="closed" if closed else "open", outcome=Outcome.OBJECTION if closed else None,

@@ -101,7 +101,7 @@ def test_the_total_grows_when_an_answer_calls_for_more_questions_and_never_shrin
     """Played to the end, a request's totals only grow, and the last number is the last total."""
     for overrides in (
         {},
-        {"type_partenaire": Choose("entreprise"), "conflit_interets": Choose("yes")},
+        {"type_partenaire": Choose("entreprise"), "lien_partenaire": Choose("auteur")},
         {"type_partenaire": Choose("ecole"), "format": Choose("pluriannuel")},
         {"type_partenaire": Choose("public"), "format": Choose("recurrent")},
     ):
@@ -135,7 +135,7 @@ def test_the_shipped_flow_asks_a_one_off_association_at_most_eight_questions(eng
     {"format": Choose("pluriannuel")},
     {"type_partenaire": Choose("entreprise")},
     {"type_partenaire": Choose("public")},
-    {"conflit_interets": Choose("yes")},
+    {"lien_partenaire": Choose("les_deux")},
 ])
 def test_lasting_company_public_and_conflict_paths_ask_more(engine, overrides):
     assert len(questions_asked(engine, overrides)) > engine.fewest_questions()
@@ -150,10 +150,11 @@ def test_a_lasting_partnership_asks_the_duration(engine, partnership, format_):
     assert play(engine, turn.state, Text("36")).state.answers["duree_mois"] == 36
 
 
-def test_details_of_a_conflict_of_interest_are_asked_only_when_there_is_one(engine, partnership):
-    state = answer_until(engine, "conflit_interets")
-    assert play(engine, state, Choose("yes")).state.current == "conflit_details"
-    no = play(engine, state, Choose("no"))
+@pytest.mark.parametrize("whose", ["auteur", "autre_membre", "les_deux"])
+def test_details_of_a_link_with_the_partner_are_asked_only_when_there_is_one(engine, partnership, whose):
+    state = answer_until(engine, "lien_partenaire")
+    assert play(engine, state, Choose(whose)).state.current == "lien_details"
+    no = play(engine, state, Choose("aucun"))
     assert no.state.current == "contact"
     assert no.prompt.total == engine.fewest_questions()
 
@@ -542,9 +543,9 @@ def test_editing_the_format_back_to_one_off_drops_the_duration(engine, partnersh
 
 
 def test_relevant_answers_drops_an_answer_whose_question_no_longer_applies(engine):
-    answers = {"format": "ponctuel", "duree_mois": 12, "conflit_interets": False,
-               "conflit_details": "?"}
-    assert engine.relevant_answers(answers) == {"format": "ponctuel", "conflit_interets": False}
+    answers = {"format": "ponctuel", "duree_mois": 12, "lien_partenaire": "aucun",
+               "lien_details": "?"}
+    assert engine.relevant_answers(answers) == {"format": "ponctuel", "lien_partenaire": "aucun"}
 
 
 @pytest.mark.parametrize("step_id", ["duree_mois", "inconnue"])
@@ -564,14 +565,14 @@ def test_confirm_is_refused_before_the_summary(engine, texts):
 
 
 def test_confirm_at_the_summary_finishes_with_the_relevant_answers(engine, partnership):
-    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "conflit_interets": Choose("yes"),
+    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "lien_partenaire": Choose("autre_membre"),
                                         "type_partenaire": Choose("ecole")})
     turn = play(engine, state, Confirm())
     assert turn.done
     asked = {s.id for s in partnership.steps} - {"mise_en_avant", "dimension_politique"}  # not a school's
     assert set(turn.state.answers) == asked
     assert turn.state.answers["duree_mois"] == 36
-    assert turn.state.answers["conflit_interets"] is True
+    assert turn.state.answers["lien_partenaire"] == "autre_membre"
     assert turn.state.answers["attentes"] is None
     assert turn.state.answers["date_debut"] == "2027-03-15"
 

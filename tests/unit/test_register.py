@@ -193,14 +193,14 @@ def test_answer_cells_read_as_members_do_with_bare_numbers(library: Library, eng
     columns = answer_columns([engine.flow])
     answers = {
         "partenaire": "Jardins <Weleda> & Co", "type_partenaire": "entreprise", "duree_mois": 36,
-        "date_debut": "2027-03-15", "conflit_interets": False, "attentes": None,
+        "date_debut": "2027-03-15", "lien_partenaire": "aucun", "attentes": None,
     }
     cells = dict(zip([c.id for c in columns], answer_cells(engine, columns, answers), strict=True))
     assert cells["partenaire"] == "Jardins <Weleda> & Co"
     assert cells["type_partenaire"] == "Entreprise"
     assert cells["duree_mois"] == 36
     assert cells["date_debut"] == "15/03/2027"
-    assert cells["conflit_interets"] == "Non"
+    assert cells["lien_partenaire"] == "Personne à ma connaissance"
     assert cells["attentes"] is None and cells["contact"] is None
     header = {c.id: answer_header(c, library.register.export.columns) for c in columns}
     assert header["duree_mois"] == "Durée d'engagement (mois)"

@@ -13,6 +13,7 @@ from bot.core.agenda import Deadline, ReviewDate, calendar_file
 from bot.core.library import Library
 from bot.core.picture import LINE_LENGTH, MAX_ROWS, PHOTO_ROWS, PictureEntry, layout
 from bot.core.register import STANDING_OF_STATUS, Standing, standing
+from bot.core.statuses import RequestStatus
 from bot.picture import draw
 
 TODAY = date(2026, 12, 3)
@@ -77,8 +78,7 @@ def test_a_picture_of_the_first_entries_counts_the_others(texts) -> None:
 
 
 def test_every_request_status_has_its_standing_in_one_place(library: Library) -> None:
-    for status in library.messages.requests.statuses:
-        assert status in STANDING_OF_STATUS, status
+    assert set(library.messages.requests.statuses) == set(STANDING_OF_STATUS) == set(RequestStatus)
     assert standing("withdrawn") is Standing.DECLINED and standing("adopted") is Standing.CURRENT
 
 

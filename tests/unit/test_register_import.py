@@ -45,8 +45,8 @@ async def a_register(database: Database) -> None:
         "partenaire": "Jardins « Weleda » ; & Co", "type_partenaire": "entreprise",
         "demande": "=20 salariés\nune journée", "format": "pluriannuel", "duree_mois": 36, "date_debut": "2027-09",
         "date_reponse": "2026-05-15", "deja_rencontre": "pas_encore", "attentes": None, "argent": "partenaire_donne",
-        "competences_pro": "benevoles", "mise_en_avant": "les_deux", "conflit_interets": True,
-        "conflit_details": "Camille y travaille", "porteurs": "equipe_projet", "contact": "+33 6 12 34 56 78",
+        "competences_pro": "benevoles", "mise_en_avant": "les_deux", "lien_partenaire": "autre_membre",
+        "lien_details": "Camille y travaille", "porteurs": "equipe_projet", "contact": "+33 6 12 34 56 78",
     }, status="adopted", created_at="2026-05-02T10:00:00+00:00", decided_at="2026-05-20T16:00:00+00:00")
     async with database.transaction() as connection:
         await reviews.restore(connection, adopted, "review", due_on=date(2027, 9, 1), last_outcome="rediscuss",
@@ -54,7 +54,7 @@ async def a_register(database: Database) -> None:
                               answered_by_name="Bea")
     await add(database, "demande_partenariat", {
         "partenaire": "Alternatiba", "type_partenaire": "association", "demande": "Une étape du tour",
-        "format": "ponctuel", "date_debut": None, "date_reponse": None, "conflit_interets": False,
+        "format": "ponctuel", "date_debut": None, "date_reponse": None, "lien_partenaire": "aucun",
         "contact": "@dominique",
     })
     await add(database, "partenaire_connu", {

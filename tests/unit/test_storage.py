@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
@@ -20,7 +21,7 @@ ANSWERS = {
     "partenaire": "<Ma & Co> « Jardin »",
     "duree_mois": 36,
     "competences_pro": True,
-    "conflit_interets": False,
+    "lien_partenaire": "aucun",
     "attentes": None,
     "date_debut": "2027-03-15",
 }
@@ -61,6 +62,28 @@ async def test_opening_a_new_file_creates_the_schema(database):
 
 async def test_migrations_set_the_user_version_to_the_last_one(database):
     assert await scalar(database, "PRAGMA user_version") == migration_numbers()[-1]
+
+
+async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp_path):
+    """A file the bot before issue 10 made (its last migration 0008, topics and known partners
+    included) is brought up to date: the decisions' columns are added, the topics' are kept."""
+    path = tmp_path / "bot.sqlite3"
+    first = await Database.open(path)
+    await first.close()
+    with sqlite3.connect(path) as older:  # as if 0009 had never been applied
+        for column in ("consent_rounds.reopen_reason", "requests.status_reason"):
+            table, name = column.split(".")
+            older.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+        older.execute("DROP INDEX requests_ended_by_chat")
+        older.execute("PRAGMA user_version = 8")
+    again = await Database.open(path)
+    try:
+        for table in ("consent_rounds", "requests"):
+            found = {row[1] for row in await again.fetch_all(f"PRAGMA table_info({table})")}
+            assert {"thread_id", *({"reopen_reason"} if table == "consent_rounds" else {"status_reason", "origin"})} <= found
+        assert await scalar(again, "PRAGMA user_version") == migration_numbers()[-1]
+    finally:
+        await again.close()
 
 
 async def test_reopening_keeps_the_data_and_runs_no_migration(tmp_path, caplog):

@@ -1,0 +1,80 @@
+"""The two small interfaces the round lifecycle reaches the outside world through."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.texts import Html
+from bot.storage.consent import RoundState
+
+Job = Callable[[], Awaitable[None]]
+# Answers the button press being handled. Called right after its change is committed and
+# before anything else is sent: a send may wait seconds for its group's rate limit, and
+# Telegram gives up on an unanswered press after about 15 s.
+Acknowledge = Callable[[], Awaitable[object]]
+
+
+async def acknowledge(answer: Acknowledge | None) -> None:
+    """Answer the press, when there is one to answer (a command has none)."""
+    if answer is not None:
+        await answer()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a message goes: a chat, and in a forum supergroup the topic it belongs to."""
+
+    chat_id: int
+    message_thread_id: int | None = None
+
+
+class Sender(Protocol):
+    """Send or edit a message. ``markup`` is the adapter's keyboard, opaque here."""
+
+    async def send(
+        self, to: Destination, text: Html, *, markup: object | None = None, reply_to: int | None = None
+    ) -> int:
+        """Send, and return the new message's id."""
+
+    async def edit(self, to: Destination, message_id: int, text: Html, *, markup: object | None = None) -> None:
+        """Edit a message; an edit that changes nothing is not an error."""
+
+
+class Scheduler(Protocol):
+    """Run a job later, whatever happens to the update that asked for it."""
+
+    def run_at(self, name: str, when: datetime | float, job: Job) -> None:
+        """Run ``job`` at ``when`` (a moment, or seconds from now); a late job still runs."""
+
+    def cancel(self, name: str) -> None: ...
+
+    def scheduled(self, name: str) -> bool: ...
+
+
+class Presenter(Protocol):
+    """What members read about a round, rendered by the adapter from the YAML texts."""
+
+    async def proposal(self, state: RoundState) -> tuple[Html, object | None]: ...
+
+    async def closing(self, state: RoundState) -> tuple[list[str], list[str]]:
+        """The outcome for the group and the summary for the coordinators, each in messages."""
+
+    def reminder(self, state: RoundState) -> Html: ...
+
+    async def objectors_first(self, opened: Opened) -> Html | None:
+        """The message asking the previous round's objectors first, if there were any."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A round just opened, with what its previous round left to answer."""
+
+    round_id: int
+    state: RoundState
+    objections: tuple[tuple[str, str], ...]  # (name, reason) of the previous round's objectors
+    objector_ids: tuple[int, ...]
+    before: dict | None  # the answers objected to, when the request was amended since
+    reason: str | None  # an admin's reason for a new round on the unchanged request

@@ -1,0 +1,290 @@
+"""The round lifecycle (bot.rounds) with a fake sender and scheduler: publish once, remind once,
+coalesced redraws, recovery after a restart, and the rules that decide when a round opens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions
+from bot.core.statuses import RequestStatus
+from bot.core.texts import Html
+from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds, job_name
+from bot.rounds.ports import Destination, Job, Opened
+from bot.storage import circles, requests
+from bot.storage import flows as flow_store
+from bot.storage import consent as store
+from bot.storage.circles import Roster
+from bot.storage.db import Database
+
+GROUP = -1001000000001
+ZONE = ZoneInfo("Europe/Paris")
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+AUTHOR, BEA, CAL = Member(1, "Eve"), Member(2, "Bea"), Member(3, "Cal")
+COCO = Member(9, "Coco")
+
+
+@dataclass
+class FakeSender:
+    sent: list[tuple[Destination, str, int | None]] = field(default_factory=list)
+    edits: list[tuple[Destination, int, str]] = field(default_factory=list)
+
+    async def send(self, to: Destination, text: Html, *, markup: object | None = None, reply_to: int | None = None) -> int:
+        self.sent.append((to, text, reply_to))
+        return 100 + len(self.sent)
+
+    async def edit(self, to: Destination, message_id: int, text: Html, *, markup: object | None = None) -> None:
+        self.edits.append((to, message_id, text))
+
+
+@dataclass
+class FakeScheduler:
+    jobs: dict[str, tuple[datetime | float, Job]] = field(default_factory=dict)
+
+    def run_at(self, name: str, when: datetime | float, job: Job) -> None:
+        self.jobs[name] = (when, job)
+
+    def cancel(self, name: str) -> None:
+        self.jobs.pop(name, None)
+
+    def scheduled(self, name: str) -> bool:
+        return name in self.jobs
+
+    async def run(self, name: str) -> None:
+        _, job = self.jobs.pop(name)
+        await job()
+
+
+class FakePresenter:
+    async def proposal(self, state: store.RoundState) -> tuple[Html, object | None]:
+        answered = ", ".join(f"{m.name}:{s.position}" for m, s in ((m, state.tally.current[m.user_id])
+                             for m in state.roster if m.user_id in state.tally.current))
+        return Html(f"proposal [{answered}] open={state.round.is_open}"), None
+
+    async def closing(self, state: store.RoundState) -> tuple[list[str], list[str]]:
+        return [f"outcome {state.round.outcome}"], [f"summary {state.round.outcome}"]
+
+    def reminder(self, state: store.RoundState) -> Html:
+        return Html("reminder " + ", ".join(m.name for m in state.tally.waiting))
+
+    async def objectors_first(self, opened: Opened) -> Html | None:
+        return Html("objectors first: " + ", ".join(n for n, _ in opened.objections)) if opened.objections else None
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+    tick: float = 0.0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.tick
+
+
+@dataclass
+class Scene:
+    database: Database
+    sender: FakeSender
+    scheduler: FakeScheduler
+    clock: Clock
+    rounds: Rounds
+    request: requests.PartnershipRequest
+
+
+@pytest.fixture
+async def scene(database: Database) -> Scene:
+    await flow_store.sync_disk_version(database, "demande_partenariat", "id: demande_partenariat\n")
+    async with database.transaction() as connection:
+        request = await requests.create(
+            connection, chat_id=GROUP, author_id=AUTHOR.user_id, author_name=AUTHOR.name, flow_id="demande_partenariat",
+            flow_version=1, partner_name="Alternatiba", partner_kind="association", answers={"partenaire": "Alternatiba"},
+        )
+        for member in (AUTHOR, BEA, CAL):
+            await circles.add(connection, Roster.CIRCLE, GROUP, member)
+        await circles.add(connection, Roster.COORDINATION, GROUP, COCO)
+    sender, scheduler, clock = FakeSender(), FakeScheduler(), Clock()
+    rounds = Rounds(
+        database=database, sender=sender, scheduler=scheduler, presenter=FakePresenter(), redraws=Redraws(),
+        edit_interval=2.0, reminder_hours=24, zone=ZONE, kick_outbox=lambda: None, clock=clock,
+        monotonic=clock.monotonic,
+    )
+    return Scene(database, sender, scheduler, clock, rounds, request)
+
+
+async def opened(scene: Scene, **changes: object) -> int:
+    request = await requests.by_number(scene.database, GROUP, scene.request.number)
+    result = await scene.rounds.open(Opening(request, BEA, RoundOptions(), **changes))
+    assert isinstance(result, Opened), result
+    return result.round_id
+
+
+async def outbox(scene: Scene) -> list[tuple[int, str]]:
+    found = await scene.database.fetch_all("SELECT chat_id, texts FROM outbox ORDER BY id")
+    return [(row["chat_id"], row["texts"]) for row in found]
+
+
+async def test_opening_posts_the_proposal_and_schedules_deadline_and_reminder(scene: Scene) -> None:
+    round_id = await opened(scene)
+    [(to, text, _)] = scene.sender.sent
+    assert to == Destination(GROUP) and to.message_thread_id is None and "open=True" in text
+    deadline, _ = scene.scheduler.jobs[job_name("deadline", round_id)]
+    assert deadline == T0 + timedelta(days=7)
+    assert scene.scheduler.jobs[job_name("reminder", round_id)][0] == T0 + timedelta(days=6)
+    assert (await store.state(scene.database, round_id)).round.message_id == 101
+
+
+async def test_the_outcome_is_published_once(scene: Scene) -> None:
+    round_id = await opened(scene)
+    for member in (AUTHOR, BEA, CAL):
+        await scene.rounds.take_position(round_id, member.user_id, Position.CONSENT)
+    assert (await store.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
+    await scene.rounds.publish(round_id)
+    assert not await scene.rounds.close(round_id, CloseReason.EARLY)
+    assert await outbox(scene) == [(GROUP, '["outcome adopted"]'), (COCO.user_id, '["summary adopted"]')]
+    assert not scene.scheduler.scheduled(job_name("deadline", round_id))
+
+
+async def test_the_reminder_before_the_deadline_goes_once(scene: Scene) -> None:
+    round_id = await opened(scene)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
+    await scene.scheduler.run(job_name("reminder", round_id))
+    assert not await scene.rounds.remind(round_id, before_deadline=True)
+    assert await outbox(scene) == [(GROUP, '["reminder Cal, Eve"]')]
+    assert await scene.rounds.remind(round_id)  # /relancer may always ask again
+
+
+async def test_redraws_are_coalesced_and_end_on_the_last_state(scene: Scene) -> None:
+    round_id = await opened(scene)
+    scene.clock.tick = 0.5  # within the edit interval of the proposal just posted
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
+    await scene.rounds.take_position(round_id, CAL.user_id, Position.STAND_ASIDE)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.STAND_ASIDE)
+    delay, _ = scene.scheduler.jobs[job_name("tally", round_id)]
+    assert delay == pytest.approx(1.5)
+    await scene.scheduler.run(job_name("tally", round_id))
+    [(_, message_id, text)] = scene.sender.edits
+    assert message_id == 101 and "Bea:stand_aside, Cal:stand_aside" in text
+
+
+async def test_silence_at_the_deadline_decides_nothing(scene: Scene) -> None:
+    round_id = await opened(scene)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
+    await scene.rounds.take_position(round_id, CAL.user_id, Position.CONSENT)
+    await scene.scheduler.run(job_name("deadline", round_id))
+    state = await store.state(scene.database, round_id)
+    assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.DEADLINE)
+    assert await scene.rounds.reopen(state.round, 3) == T0 + timedelta(days=3)
+    assert (await store.state(scene.database, round_id)).round.is_open
+    await scene.rounds.take_position(round_id, AUTHOR.user_id, Position.CONSENT)
+    assert (await store.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
+
+
+async def test_a_restart_posts_a_missing_proposal_and_publishes_a_closed_round(scene: Scene) -> None:
+    async with scene.database.transaction() as connection:  # stored, then the bot stopped
+        lost = await store.open_round(
+            connection, request_id=scene.request.id, chat_id=GROUP, opener=BEA, opened_at=T0,
+            deadline_at=T0 + timedelta(days=7), options=RoundOptions(), roster=(AUTHOR, BEA, CAL),
+        )
+    await scene.rounds.recover()
+    assert [text for _, text, _ in scene.sender.sent] == ["proposal [] open=True"]
+    assert scene.scheduler.scheduled(job_name("deadline", lost))
+
+    async with scene.database.transaction() as connection:
+        await store.close(connection, lost, outcome=Outcome.NO_DECISION, reason=CloseReason.EARLY, at=T0)
+    await scene.rounds.recover()
+    await scene.rounds.recover()
+    assert await outbox(scene) == [(GROUP, '["outcome no_decision"]'), (COCO.user_id, '["summary no_decision"]')]
+
+
+async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) -> None:
+    round_id = await opened(scene)
+    await scene.rounds.take_position(round_id, CAL.user_id, Position.OBJECTION, "Personne pour le stand")
+    await scene.rounds.close(round_id, CloseReason.EARLY)
+    request = await requests.by_number(scene.database, GROUP, 1)
+    assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.UNCHANGED
+    assert await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Je veux")) is Refusal.REASON_ADMINS_ONLY
+    second = await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Dan tiendra le stand", by_admin=True))
+    assert isinstance(second, Opened) and second.state.round.reopen_reason == "Dan tiendra le stand"
+    assert second.state.roster[0] == CAL  # the objector is asked first
+    assert scene.sender.sent[-1][1] == "objectors first: Cal"
+
+
+async def test_the_author_is_recused_only_by_their_own_declaration(scene: Scene) -> None:
+    round_id = await opened(scene, author_recused=True)
+    tally = (await store.state(scene.database, round_id)).tally
+    assert tally.position_of(AUTHOR.user_id) is Position.CONFLICT
+    assert [m.name for m in tally.waiting] == ["Bea", "Cal"]
+
+
+async def test_the_first_deadline_respects_the_date_the_partner_needs_an_answer(scene: Scene) -> None:
+    round_id = await opened(scene, answer_by=date(2026, 6, 4))
+    deadline = (await store.state(scene.database, round_id)).round.deadline_at
+    assert deadline == datetime(2026, 6, 4, 0, 0, tzinfo=ZONE)
+
+
+async def test_withdrawing_closes_the_open_round_without_a_decision(scene: Scene) -> None:
+    round_id = await opened(scene)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
+    request = await requests.by_number(scene.database, GROUP, 1)
+    assert await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, "Le partenaire a renoncé")
+    state = await store.state(scene.database, round_id)
+    assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.WITHDRAWN)
+    after = await requests.by_number(scene.database, GROUP, 1)
+    assert (after.status, after.status_reason) == ("withdrawn", "Le partenaire a renoncé")
+    assert not await scene.rounds.end_request(after, RequestStatus.DECLINED, "Trop tard")
+
+
+async def test_declining_needs_no_round_and_refuses_while_one_is_open(scene: Scene) -> None:
+    assert await scene.rounds.end_request(scene.request, RequestStatus.DECLINED, "Pas notre terrain")
+    declined = await requests.by_number(scene.database, GROUP, 1)
+    assert declined.status == "declined"
+    request = await requests.by_number(scene.database, GROUP, 1)
+    assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.NOT_OPENABLE
+
+
+TOPIC = 77
+
+
+async def test_every_message_of_a_round_goes_to_its_topic(scene: Scene) -> None:
+    """Issue 11 on the rounds layer: the proposal, redraws, reminder, outcome and the objectors'
+    lines of the next round are all sent to the forum topic the round was opened for."""
+    round_id = await opened(scene, thread_id=TOPIC)
+    await scene.rounds.remind(round_id)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.OBJECTION, "Personne pour le stand")
+    await scene.scheduler.run(job_name("tally", round_id))
+    await scene.rounds.close(round_id, CloseReason.EARLY)
+    async with scene.database.transaction() as connection:  # amended: a new round may open
+        await connection.execute("UPDATE requests SET version = version + 1 WHERE id = ?", (scene.request.id,))
+    await opened(scene, thread_id=TOPIC)
+    assert [text for _, text, _ in scene.sender.sent][-1] == "objectors first: Bea"
+    assert {to for to, _, _ in scene.sender.sent} | {to for to, _, _ in scene.sender.edits} == {
+        Destination(GROUP, TOPIC)
+    }
+    found = await scene.database.fetch_all("SELECT chat_id, thread_id FROM outbox")
+    assert {tuple(row) for row in found} == {(GROUP, TOPIC), (COCO.user_id, None)}
+
+
+async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(scene: Scene) -> None:
+    """Issue 15 on the rounds layer: an open, a close or a withdrawal answers its press after
+    the commit and before the first send; a refused one leaves the answer to the caller."""
+    seen: list[int] = []
+
+    async def acknowledge() -> None:
+        seen.append(len(scene.sender.sent))
+
+    request = await requests.by_number(scene.database, GROUP, scene.request.number)
+    opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
+    assert seen == [0] and len(scene.sender.sent) == 1
+    assert await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge) is (
+        Refusal.ALREADY_OPEN
+    )
+    assert await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
+    assert not await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
+    assert seen == [0, 1]
+    await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, None, acknowledge=acknowledge)
+    assert seen == [0, 1, 1]
