@@ -31,14 +31,20 @@ def _ms(seconds: float) -> str:
 
 
 async def _throughput(flows: Library, _: Path) -> list[Row]:
-    bot, bare = await throughput.measure(flows)
-    ratio = bot.per_second / bare.per_second
+    bot, bare, floor = await throughput.measure(flows)
+    ratio, to_floor = bot.per_second / bare.per_second, bot.per_second / floor.per_second
     shares = " / ".join(f"{bot.mix[kind] * 100 / bot.updates:.0f} % {kind}" for kind in ("flow", "consent", "command"))
     percentiles = (0.50, 0.95, 0.99)
     return [
         Row(f"1. Throughput, {bot.updates:,} updates ({shares}), updates/s",
             f"{bot.per_second:,.0f}", f"bare PTB echo: {bare.per_second:,.0f}/s", "—", None),
         Row("1. Throughput ratio, bot / bare", f"{ratio:.3f}", "1.000", ">= 0.25", ratio >= 0.25),
+        Row("1. Throughput ratio, bot / floor (bare echo + one INSERT and COMMIT per update)",
+            f"{to_floor:.3f}", f"floor: {floor.per_second:,.0f}/s, {floor.per_second / bare.per_second:.3f} of bare",
+            "—", None),
+        *(Row(f"1. Round trips to aiosqlite's thread per update: {label}", f"{calls / seen:.1f}",
+              f"{seen:,} updates", "1 per unit of work", None)
+          for label, (seen, calls) in sorted(bot.round_trips.items())),
         Row("2. Latency of one update, commit included, p50 / p95 / p99 ms",
             " / ".join(_ms(bot.percentile(q)) for q in percentiles),
             "bare: " + " / ".join(_ms(bare.percentile(q)) for q in percentiles),
