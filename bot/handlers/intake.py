@@ -10,6 +10,7 @@ buttons keeps one member's buttons from acting for another and old buttons from 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -50,8 +51,7 @@ async def _start_flow(update: Update, context: BotContext, chat: Chat, user: Use
         chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=origin_chat_id,
         author_name=user.full_name, state=engine.start(version).state,
     )
-    async with services.database.transaction(update.update_id) as connection:
-        await sessions.save(connection, session)
+    await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
     intro = Html(engine.flow.intro)
     if chat.type == Chat.PRIVATE:
         intake = services.messages.intake
@@ -166,8 +166,7 @@ async def _advance(
             await _submit(update, context, session, engine, turn.state.answers)
         return True
     session = replace(session, state=turn.state)
-    async with services.database.transaction(update.update_id) as connection:
-        await sessions.save(connection, session)
+    await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
     await practices.send_reminders(context, session.chat_id, turn.reminders)
     await view.show(context, session, engine, reply_to=reply_to)
     return True
@@ -180,8 +179,9 @@ async def _submit(
     services = context.services
     texts = services.messages.intake
     flow = engine.flow
-    async with services.database.transaction(update.update_id) as connection:
-        request = await requests.create(
+
+    def file(connection: sqlite3.Connection) -> PartnershipRequest:
+        request = requests.create(
             connection,
             chat_id=session.origin_chat_id,
             author_id=session.user_id,
@@ -192,7 +192,10 @@ async def _submit(
             partner_kind=answers[flow.partner_fields.kind],
             answers=answers,
         )
-        await sessions.delete(connection, session.chat_id, session.user_id)
+        sessions.delete(connection, session.chat_id, session.user_id)
+        return request
+
+    request = await services.database.write(file, update.update_id)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
         group = await chats.title(services.database, session.origin_chat_id) or ""
@@ -268,8 +271,9 @@ async def _drop(update: Update, context: BotContext, session: FlowSession) -> Ht
     services = context.services
     # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
     amended = await amendments.amended_number(services.database, session.token)
-    async with services.database.transaction(update.update_id) as connection:
-        await sessions.delete(connection, session.chat_id, session.user_id)
+    await services.database.write(
+        lambda connection: sessions.delete(connection, session.chat_id, session.user_id), update.update_id
+    )
     if amended is not None:
         return render(services.library.consent.amend.cancelled, number=amended)
     return Html(services.messages.intake.cancelled)
