@@ -219,11 +219,11 @@ async def _open(
         status = services.messages.requests.statuses.get(request.status, request.status)
         return render(feedback.cannot_open, number=request.number, status=status)
     chat = update.effective_chat
-    # Summaries name the group, and they are read in private: keep its title up to date.
-    await chats.remember(services.database, chat.id, chat.type, chat.title)
     opened_at = _now()
 
     def open_round(connection: sqlite3.Connection) -> tuple[Html | None, int | None, tuple]:
+        # Summaries name the group, and they are read in private: keep its title up to date.
+        chats.record(connection, chat.id, chat.type, chat.title)
         if store.latest_round_id(connection, request.id, open_only=True) is not None:
             return render(feedback.already_open, number=request.number), None, ()
         roster = circles.listed(connection, Roster.CIRCLE, request.chat_id)
@@ -725,9 +725,11 @@ async def bilan(update: Update, context: BotContext) -> None:
         return
     since = _now() - timedelta(days=texts.decisions_days)
     for chat_id in chat_ids:
-        open_states = [await store.state(database, r.id) for r in await store.open_rounds(database, chat_id)]
-        decisions = await store.decisions_since(database, chat_id, since)
-        group = await chats.title(database, chat_id) or ""
+        open_states, decisions, group = await database.read(lambda connection: (
+            [store.load_state(connection, r.id) for r in store.open_rounds(connection, chat_id)],
+            store.decisions_since(connection, chat_id, since),
+            chats.title(connection, chat_id) or "",
+        ))
         await message.reply_html(
             views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions)
         )

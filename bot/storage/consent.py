@@ -259,24 +259,25 @@ def mark_published(connection: sqlite3.Connection, round_id: int, at: datetime) 
 # --- lists --------------------------------------------------------------------------------
 
 
-async def open_rounds(database: Database, chat_id: int | None = None) -> list[Round]:
+@unit_of_work
+def open_rounds(connection: sqlite3.Connection, chat_id: int | None = None) -> list[Round]:
     """Open rounds of a chat, or of every chat (to reschedule their deadlines at start-up)."""
     where, parameters = ("r.status = 'open' AND r.chat_id = ?", (chat_id,)) if chat_id else ("r.status = 'open'", ())
-    return await database.read(lambda connection: _rounds(connection, f"{where} ORDER BY r.deadline_at", parameters))
+    return _rounds(connection, f"{where} ORDER BY r.deadline_at", parameters)
 
 
-async def unpublished(database: Database) -> list[Round]:
+@unit_of_work
+def unpublished(connection: sqlite3.Connection) -> list[Round]:
     """Closed rounds whose outcome was not announced (the bot stopped in between)."""
-    return await database.read(
-        lambda connection: _rounds(connection, "r.status = 'closed' AND r.published_at IS NULL ORDER BY r.id", ())
-    )
+    return _rounds(connection, "r.status = 'closed' AND r.published_at IS NULL ORDER BY r.id", ())
 
 
-async def decisions_since(database: Database, chat_id: int, since: datetime) -> list[Round]:
-    return await database.read(lambda connection: _rounds(
+@unit_of_work
+def decisions_since(connection: sqlite3.Connection, chat_id: int, since: datetime) -> list[Round]:
+    return _rounds(
         connection, "r.chat_id = ? AND r.status = 'closed' AND r.closed_at >= ? ORDER BY r.closed_at DESC",
         (chat_id, _stamp(since)),
-    ))
+    )
 
 
 # --- prompts for a reason -----------------------------------------------------------------

@@ -8,13 +8,13 @@ for the others' rows.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlite3
 
-import aiosqlite
 
 from bot.storage.db import Database, unit_of_work
 
@@ -73,7 +73,7 @@ async def answers_of(database: Database, request_ids: list[int]) -> dict[int, di
     return answers
 
 
-def _entry(row: aiosqlite.Row) -> RegisterEntry:
+def _entry(row: sqlite3.Row) -> RegisterEntry:
     return RegisterEntry(**dict(row))
 
 
@@ -86,9 +86,10 @@ def counts(connection: sqlite3.Connection, chat_id: int) -> Counts:
     return Counts(0, 0) if found is None else Counts(found["requests"], found["partners"])
 
 
-async def page(database: Database, chat_id: int, offset: int, limit: int) -> list[RegisterEntry]:
+@unit_of_work
+def page(connection: sqlite3.Connection, chat_id: int, offset: int, limit: int) -> list[RegisterEntry]:
     """One page of a chat's requests, grouped by kind of partner, then by partner name."""
-    rows = await database.fetch_all(
+    rows = connection.execute(
         f"{_SELECT} WHERE r.chat_id = ?"
         " ORDER BY r.partner_kind, r.partner_name COLLATE NOCASE, r.number LIMIT ? OFFSET ?",
         (chat_id, limit, offset),
