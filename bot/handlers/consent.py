@@ -51,6 +51,9 @@ ASKING = ("objection", "reservation", "question")  # presses answered with a For
 LATE_OK = {"misfire_grace_time": None}
 _LAST_EDITS = "consent_last_edits"  # bot_data: round id -> monotonic time of its last redraw
 _EDIT_LOCKS = "consent_edit_locks"  # bot_data: round id -> lock serialising its redraws
+# bot_data: ids of the rounds whose redraw job is scheduled and has not started. Asking the
+# JobQueue instead (get_jobs_by_name) lists every job, two per open round, at every press.
+_REDRAWS_WAITING = "consent_redraws_waiting"
 
 
 def _texts(context: BotContext) -> ConsentTexts:
@@ -174,18 +177,22 @@ def _redraw_soon(context: BotContext, round_id: int) -> None:
 
     A redraw already waiting will read the database when it runs, so it shows this change too.
     """
-    job_queue = context.job_queue
-    name = _job_name("tally", round_id)
-    if job_queue.get_jobs_by_name(name):
+    waiting = context.bot_data.setdefault(_REDRAWS_WAITING, set())
+    if round_id in waiting:
         return
     last = context.bot_data.setdefault(_LAST_EDITS, {}).get(round_id)
     interval = context.services.settings.consent_edit_interval_seconds
     delay = 0.0 if last is None else max(0.0, last + interval - time.monotonic())
-    job_queue.run_once(_redraw_job, delay, data=round_id, name=name, job_kwargs=LATE_OK)
+    waiting.add(round_id)
+    context.job_queue.run_once(
+        _redraw_job, delay, data=round_id, name=_job_name("tally", round_id), job_kwargs=LATE_OK
+    )
 
 
 async def _redraw_job(context: BotContext) -> None:
     """Redraw a proposal whose tally changed (coalesced)."""
+    # Before reading the round: a change stored from now on asks for a redraw of its own.
+    context.bot_data[_REDRAWS_WAITING].discard(context.job.data)
     await _redraw(context, context.job.data)
 
 

@@ -69,7 +69,7 @@ def _on_thread(connection: aiosqlite.Connection, work: Callable[..., T], *args: 
     The one place that reaches into aiosqlite. It has no public way to run a function on its
     thread (every public method is one statement, one trip); ``Connection._execute`` queues any
     callable there and ``Connection._conn`` is the sqlite3 connection that thread owns, both
-    unchanged from 0.17 to 0.22. pyproject.toml pins that range and
+    as they are in 0.20 to 0.22, the range pyproject.toml allows;
     tests/unit/test_units_of_work.py::test_a_unit_of_work_runs_whole_on_aiosqlites_thread pins the
     behaviour, so an aiosqlite release that moves them fails a test, not the bot.
     """
@@ -127,19 +127,22 @@ def _read(connection: sqlite3.Connection, query: Callable[[sqlite3.Connection], 
 def unit_of_work(
     function: Callable[Concatenate[sqlite3.Connection, P], T],
 ) -> Callable[Concatenate[sqlite3.Connection | aiosqlite.Connection | Database, P], T | Awaitable[T]]:
-    """A repository function written for a ``sqlite3.Connection`` (plain SQL, no await), that
-    the older forms still call: the form being migrated away from is
-    ``async with database.transaction(update_id) as connection: await f(connection, ...)``,
-    ``await f(database, ...)`` for reads, and ``database.fetch_one``/``fetch_all`` and
-    ``rows``/``row``. Called with an aiosqlite connection (in such a transaction) it runs on
-    its thread in one round trip; with the Database, as ``Database.read``; in either case the
-    caller awaits it. New code calls it inside ``Database.write``/``read``, synchronously.
+    """A repository function written for a ``sqlite3.Connection`` (plain SQL, no await).
+
+    Inside ``Database.write``/``read`` it is called as it is, synchronously. Given the
+    Database instead, it returns an awaitable ``Database.read`` of itself: one round trip, the
+    short form for a handler that reads one thing. Given an aiosqlite connection, it runs on
+    that connection's thread in one round trip, awaitable: that keeps working the form being
+    migrated away from, ``async with database.transaction(update_id) as connection: await
+    f(connection, ...)`` (with ``database.fetch_one``/``fetch_all`` and ``rows``/``row``),
+    which costs a round trip per statement and holds ``Database._lock`` across them.
     """
 
     @wraps(function)
     def on_any(connection: object, *args: P.args, **kwargs: P.kwargs) -> T | Awaitable[T]:
         if isinstance(connection, sqlite3.Connection):
             return function(connection, *args, **kwargs)
+
         def bound(sqlite: sqlite3.Connection) -> T:
             return function(sqlite, *args, **kwargs)
 
@@ -150,8 +153,7 @@ def unit_of_work(
     return on_any
 
 
-# The form being migrated away from (see Database): reads on an aiosqlite connection inside
-# ``Database.transaction()``, one round trip each.
+# Reads on an aiosqlite connection inside ``Database.transaction()``: see that section.
 async def rows(connection: aiosqlite.Connection, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
     """Every row of a query, in one round trip."""
     return list(await connection.execute_fetchall(sql, parameters))
@@ -229,7 +231,7 @@ class Database:
     which is why a read needs no lock. The older form, ``transaction()`` (and ``fetch_one``,
     ``fetch_all``, which read through it), spreads a transaction over several trips with the
     event loop running in between; it holds ``_lock`` meanwhile, and the one-trip entry
-    points wait for it to end before they queue theirs (see ``unit_of_work``).
+    points wait for it to end before they queue theirs (``_between_spread_transactions``).
     """
 
     def __init__(self, connection: aiosqlite.Connection, lock: InstanceLock | None = None) -> None:
@@ -357,7 +359,10 @@ class Database:
         must not happen twice (a question sent), AlreadyHandled if it was claimed before."""
         await self.write(_unchanged, update_id)
 
-    # --- the form being migrated away from: a transaction spread over several round trips ---
+    # --- The form being migrated away from: a transaction spread over several round trips,
+    # ``async with database.transaction(update_id) as connection:`` with ``await`` on each
+    # statement or repository function, ``fetch_one``/``fetch_all`` and the module's
+    # ``rows``/``row``. Kept while callers move to write/read/claim; new code uses those. ---
 
     @asynccontextmanager
     async def transaction(self, update_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
