@@ -67,6 +67,12 @@ class Run:
     stored: dict[str, int] = field(default_factory=dict)  # what the run left in the bot's database
     # Calls into aiosqlite's thread per kind of update (its label, see _label): (updates, calls).
     round_trips: dict[str, tuple[int, int]] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)  # each update's label, in the order of latencies
+
+    def slowest(self, share: float) -> Counter[str]:
+        """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
+        ranked = sorted(zip(self.latencies, self.labels, strict=True), reverse=True)
+        return Counter(label for _, label in ranked[:max(1, int(share * len(ranked)))])
 
     @property
     def per_second(self) -> float:
@@ -241,16 +247,18 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         seconds = 0.0
         trips = RoundTrips(database.connection)
         per_label: dict[str, tuple[int, int]] = {}
+        labels: list[str] = []
         for kind, data in _interleaved(staged, total):
             before = trips.calls
             seconds += await _timed(application, data, latencies)
             updates_seen, calls = per_label.get(label := _label(kind, data), (0, 0))
             per_label[label] = (updates_seen + 1, calls + trips.calls - before)
+            labels.append(label)
             recorded.append(data)
             mix[kind] += 1
         stored = {table: (await database.fetch_one(f"SELECT COUNT(*) AS n FROM {table}"))["n"]
                   for table in ("requests", "round_positions", "flow_sessions")}
-    return Run(len(recorded), seconds, latencies, mix, stored, per_label), recorded
+    return Run(len(recorded), seconds, latencies, mix, stored, per_label, labels), recorded
 
 
 async def run_bare(recorded: list[dict], running: AbstractAsyncContextManager) -> Run:
