@@ -230,11 +230,11 @@ async def extend(
 ) -> bool:
     """Move an open round's deadline, once per update; the reminder is sent again unless ``keep_reminder``."""
     reminded = "reminded_at" if keep_reminder else "NULL"
-    cursor = await database.write(lambda connection: connection.execute(
+    moved = await database.write(lambda connection: connection.execute(
         f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
         (_stamp(deadline_at), round_id),
-    ), update_id)
-    return cursor.rowcount > 0
+    ).rowcount, update_id)
+    return moved > 0
 
 
 @unit_of_work
