@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -50,6 +52,9 @@ ASKING = ("objection", "reservation", "question")  # presses answered with a For
 LATE_OK = {"misfire_grace_time": None}
 _LAST_EDITS = "consent_last_edits"  # bot_data: round id -> monotonic time of its last redraw
 _EDIT_LOCKS = "consent_edit_locks"  # bot_data: round id -> lock serialising its redraws
+# bot_data: ids of the rounds whose redraw job is scheduled and has not started. Asking the
+# JobQueue instead (get_jobs_by_name) lists every job, two per open round, at every press.
+_REDRAWS_WAITING = "consent_redraws_waiting"
 
 
 def _texts(context: BotContext) -> ConsentTexts:
@@ -102,6 +107,16 @@ async def _request(context: BotContext, rnd: store.Round) -> PartnershipRequest:
     return request
 
 
+def _state_and_request(
+    connection: sqlite3.Connection, round_id: int
+) -> tuple[store.RoundState, PartnershipRequest] | tuple[None, None]:
+    """A round's state and its request, read together to draw its proposal."""
+    state = store.load_state(connection, round_id)
+    if state is None:
+        return None, None
+    return state, requests.by_number(connection, state.round.chat_id, state.round.request_number)
+
+
 async def _request_view(context: BotContext, request: PartnershipRequest) -> views.RequestView:
     texts = _texts(context)
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
@@ -122,8 +137,10 @@ async def _request_view(context: BotContext, request: PartnershipRequest) -> vie
     )
 
 
-async def _proposal(context: BotContext, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
-    view = await _request_view(context, await _request(context, state.round))
+async def _proposal(
+    context: BotContext, state: store.RoundState, request: PartnershipRequest
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    view = await _request_view(context, request)
     texts = _texts(context)
     return (
         views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
@@ -136,10 +153,12 @@ async def _redraw(context: BotContext, round_id: int) -> None:
     locks = context.bot_data.setdefault(_EDIT_LOCKS, defaultdict(asyncio.Lock))
     async with locks[round_id]:
         context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
-        state = await store.state(context.services.database, round_id)
+        state, request = await context.services.database.read(
+            lambda connection: _state_and_request(connection, round_id)
+        )
         if state is None or state.round.message_id is None:
             return
-        text, markup = await _proposal(context, state)
+        text, markup = await _proposal(context, state, request)
         await unchanged_ok(context.bot.edit_message_text(
             text, chat_id=state.round.chat_id, message_id=state.round.message_id, reply_markup=markup
         ))
@@ -159,18 +178,22 @@ def _redraw_soon(context: BotContext, round_id: int) -> None:
 
     A redraw already waiting will read the database when it runs, so it shows this change too.
     """
-    job_queue = context.job_queue
-    name = _job_name("tally", round_id)
-    if job_queue.get_jobs_by_name(name):
+    waiting = context.bot_data.setdefault(_REDRAWS_WAITING, set())
+    if round_id in waiting:
         return
     last = context.bot_data.setdefault(_LAST_EDITS, {}).get(round_id)
     interval = context.services.settings.consent_edit_interval_seconds
     delay = 0.0 if last is None else max(0.0, last + interval - time.monotonic())
-    job_queue.run_once(_redraw_job, delay, data=round_id, name=name, job_kwargs=LATE_OK)
+    waiting.add(round_id)
+    context.job_queue.run_once(
+        _redraw_job, delay, data=round_id, name=_job_name("tally", round_id), job_kwargs=LATE_OK
+    )
 
 
 async def _redraw_job(context: BotContext) -> None:
     """Redraw a proposal whose tally changed (coalesced)."""
+    # Before reading the round: a change stored from now on asks for a redraw of its own.
+    context.bot_data[_REDRAWS_WAITING].discard(context.job.data)
     await _redraw(context, context.job.data)
 
 
@@ -206,25 +229,26 @@ async def _open(
         status = services.messages.requests.statuses.get(request.status, request.status)
         return render(feedback.cannot_open, number=request.number, status=status)
     chat = update.effective_chat
-    # Summaries name the group, and they are read in private: keep its title up to date.
-    await chats.remember(services.database, chat.id, chat.type, chat.title)
     opened_at = _now()
     # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
     thread_id = await topics.thread_for(context, request.chat_id, topics.thread_of(update.effective_message),
                                         request.thread_id)
-    async with services.database.transaction(update.update_id) as connection:
-        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
-            return render(feedback.already_open, number=request.number)
-        roster = await circles.listed(connection, Roster.CIRCLE, request.chat_id)
+
+    def open_round(connection: sqlite3.Connection) -> tuple[Html | None, int | None, tuple]:
+        # Summaries name the group, and they are read in private: keep its title up to date.
+        chats.record(connection, chat.id, chat.type, chat.title)
+        if store.latest_round_id(connection, request.id, open_only=True) is not None:
+            return render(feedback.already_open, number=request.number), None, ()
+        roster = circles.listed(connection, Roster.CIRCLE, request.chat_id)
         if not roster:
-            return Html(feedback.circle_empty)
-        previous_id = await store.latest_round_id(connection, request.id)
-        previous = await store.load_state(connection, previous_id) if previous_id else None
+            return Html(feedback.circle_empty), None, ()
+        previous_id = store.latest_round_id(connection, request.id)
+        previous = store.load_state(connection, previous_id) if previous_id else None
         objectors = (
             previous.tally.members_with(Position.OBJECTION)
             if previous is not None and previous.round.outcome is Outcome.OBJECTION else ()
         )
-        round_id = await store.open_round(
+        round_id = store.open_round(
             connection,
             request_id=request.id,
             chat_id=request.chat_id,
@@ -236,6 +260,11 @@ async def _open(
             conflicts=_author_conflict(texts, request, roster),
             thread_id=thread_id,
         )
+        return None, round_id, objectors
+
+    refusal, round_id, objectors = await services.database.write(open_round, update.update_id)
+    if refusal is not None:
+        return refusal
     await ui.acknowledge(answer)
     state = await _post_proposal(context, round_id)
     if objectors:
@@ -253,14 +282,14 @@ async def _open(
 async def _post_proposal(context: BotContext, round_id: int) -> store.RoundState:
     """Post a round's proposal, remember where it is, and schedule its deadline."""
     database = context.services.database
-    state = await store.state(database, round_id)
-    text, markup = await _proposal(context, state)
+    state, request = await database.read(lambda connection: _state_and_request(connection, round_id))
+    text, markup = await _proposal(context, state, request)
     message = await context.bot.send_message(
         state.round.chat_id, text, message_thread_id=state.round.thread_id, reply_markup=markup
     )
     await store.set_message(database, round_id, message.message_id)
     context.bot_data.setdefault(_LAST_EDITS, {})[round_id] = time.monotonic()
-    state = await store.state(database, round_id)
+    state = replace(state, round=replace(state.round, message_id=message.message_id))
     _schedule(context.job_queue, state.round, _texts(context).reminder_hours)
     return state
 
@@ -320,20 +349,27 @@ async def _take_position(
     is closed.
     """
     now = _now()
-    async with context.services.database.transaction(update.update_id) as connection:
-        if prompt is not None and not await store.drop_prompt(connection, prompt.chat_id, prompt.message_id):
-            return False
-        state = await store.load_state(connection, round_id)
+
+    def take(connection: sqlite3.Connection) -> tuple[bool | None, bool]:
+        """(recorded, closed) as _take_position says."""
+        if prompt is not None and not store.drop_prompt(connection, prompt.chat_id, prompt.message_id):
+            return False, False
+        state = store.load_state(connection, round_id)
         if not state.round.is_open:
-            return None
+            return None, False
         if not rules.is_change(state.tally.current.get(user_id), position, reason):
-            return False
+            return False, False
         stance = Stance(user_id, position, reason, now)
-        await store.record(connection, round_id, stance)
+        store.record(connection, round_id, stance)
         tally = rules.Tally.of(state.roster, (*state.history, stance), state.round.quorum_percent)
-        closed = tally.everyone_answered and await store.close(
+        closed = tally.everyone_answered and store.close(
             connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
         )
+        return True, closed
+
+    recorded, closed = await context.services.database.write(take, update.update_id)
+    if not recorded:
+        return recorded
     if closed:
         await _publish(context, round_id)
     else:
@@ -387,8 +423,7 @@ async def _ask(
     texts = _texts(context)
     database = context.services.database
     # Claim the update before asking: a redelivered press or reply must not ask twice.
-    async with database.transaction(update.update_id):
-        pass
+    await database.claim(update.update_id)
     await ui.acknowledge(answer)
     question = render(texts.prompts.ask(action), member=ui.mention(user.id, user.full_name), number=rnd.request_number)
     text = join([part for part in (error, question, Html(texts.prompts.hint)) if part])
@@ -460,11 +495,14 @@ async def _close(
 ) -> bool:
     """Close an open round with the outcome of its positions now; False if it was closed."""
     now = _now()
-    async with context.services.database.transaction(update_id) as connection:
-        state = await store.load_state(connection, round_id)
-        closed = state is not None and await store.close(
+
+    def close(connection: sqlite3.Connection) -> bool:
+        state = store.load_state(connection, round_id)
+        return state is not None and store.close(
             connection, round_id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
         )
+
+    closed = await context.services.database.write(close, update_id)
     if closed:
         await _publish(context, round_id)
     return closed
@@ -625,8 +663,7 @@ async def _open_round_of(update: Update, context: BotContext, command: str) -> s
     request = await requested(update, context, render(feedback.number_usage, command=command), feedback.not_found)
     if request is None:
         return None
-    async with context.services.database.transaction() as connection:
-        round_id = await store.latest_round_id(connection, request.id, open_only=True)
+    round_id = await store.latest_round_id(context.services.database, request.id, open_only=True)
     if round_id is None:
         await message.reply_html(render(feedback.no_open_round, number=request.number))
         return None
@@ -713,9 +750,11 @@ async def bilan(update: Update, context: BotContext) -> None:
         return
     since = _now() - timedelta(days=texts.decisions_days)
     for chat_id in chat_ids:
-        open_states = [await store.state(database, r.id) for r in await store.open_rounds(database, chat_id)]
-        decisions = await store.decisions_since(database, chat_id, since)
-        group = await chats.title(database, chat_id) or ""
+        open_states, decisions, group = await database.read(lambda connection: (
+            [store.load_state(connection, r.id) for r in store.open_rounds(connection, chat_id)],
+            store.decisions_since(connection, chat_id, since),
+            chats.title(connection, chat_id) or "",
+        ))
         await message.reply_html(
             views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions)
         )
