@@ -121,6 +121,37 @@ async def test_a_read_never_sees_a_transaction_of_the_older_form_before_it_commi
     assert await reader == ["A"]
 
 
+async def test_a_read_queued_behind_two_transactions_of_the_older_form_runs_inside_neither(
+    database: Database,
+) -> None:
+    """Chats are handled concurrently: while one coroutine's older-form transaction is open and
+    another's waits for the lock, a read from a third must not slip its statements into the
+    second's transaction once it begins (nor see it uncommitted)."""
+    first_inside, release_first = asyncio.Event(), asyncio.Event()
+    second_inside, release_second = asyncio.Event(), asyncio.Event()
+
+    async def older_form(number: int, title: str, inside: asyncio.Event, release: asyncio.Event) -> None:
+        async with database.transaction() as connection:
+            await connection.execute(INSERT_CHAT, (number, title))
+            inside.set()
+            await release.wait()
+
+    first = asyncio.create_task(older_form(1, "A", first_inside, release_first))
+    await first_inside.wait()
+    second = asyncio.create_task(older_form(2, "B", second_inside, release_second))
+    await asyncio.sleep(0)  # the second now waits for the lock, ahead of the read
+    reader = asyncio.create_task(database.read(titles))
+    await asyncio.sleep(0.05)
+    release_first.set()
+    await first
+    await second_inside.wait()
+    await asyncio.sleep(0.05)
+    assert not reader.done()  # it waits for the second transaction too
+    release_second.set()
+    await second
+    assert await reader == ["A", "B"]
+
+
 async def test_reads_between_concurrent_writes_see_each_write_whole(database: Database) -> None:
     def pair(number: int) -> Callable[[sqlite3.Connection], None]:
         def add(connection: sqlite3.Connection) -> None:
