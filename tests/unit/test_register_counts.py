@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.storage import chat_migration
+from bot.core.register import Origin
+from bot.storage import chat_migration, requests
 from bot.storage import register as register_store
 from bot.storage.db import Database
 from bot.storage.register import Counts
 from tests.unit.test_register_storage import add
-from tests.unit.test_storage import CHAT_A, CHAT_B, with_flow
+from tests.unit.test_storage import ALICE, CHAT_A, CHAT_B, with_flow
 
 
 def counted_from_scratch(connection: sqlite3.Connection, chat_id: int) -> Counts:
@@ -46,6 +47,30 @@ async def test_counts_follow_requests_filed_renamed_and_deleted(database: Databa
     await database.write(lambda connection: connection.execute("DELETE FROM requests WHERE id = ?", (first,)))
     assert await kept_and_counted(database, CHAT_A) == (Counts(2, 1), Counts(2, 1))
     assert await kept_and_counted(database, CHAT_B) == (Counts(1, 1), Counts(1, 1))
+
+
+async def test_counts_include_known_partners_and_a_private_request_attached_to_the_group(database: Database) -> None:
+    """/partenaires counted every request of the group, known partners included (i12), and a
+    request filed in private counts for the group once attached to it (i11)."""
+    await with_flow(database)
+    await add(database, CHAT_A, "Alternatiba", "association")
+
+    def known_and_private(connection: sqlite3.Connection) -> requests.PartnershipRequest:
+        requests.create(
+            connection, chat_id=CHAT_A, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
+            flow_version=1, partner_name="Biocoop", partner_kind="entreprise", answers={},
+            status="adopted", origin=Origin.KNOWN,
+        )
+        return requests.create(
+            connection, chat_id=ALICE, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
+            flow_version=1, partner_name="alternatiba", partner_kind="association", answers={},
+        )
+
+    private = await database.write(known_and_private)
+    assert await kept_and_counted(database, CHAT_A) == (Counts(2, 2), Counts(2, 2))
+    assert await database.write(lambda connection: requests.attach(connection, private, CHAT_A, None)) == 3
+    assert await kept_and_counted(database, CHAT_A) == (Counts(3, 2), Counts(3, 2))
+    assert await kept_and_counted(database, ALICE) == (Counts(0, 0), Counts(0, 0))
 
 
 async def test_counts_move_with_a_group_that_became_a_supergroup(database: Database) -> None:
