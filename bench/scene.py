@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bench.bare_bot import echo
 from bench.offline import Limits, OfflineTelegram, Sent
@@ -79,6 +80,34 @@ async def running_bare() -> AsyncIterator[tuple[Application, OfflineTelegram]]:
     finally:
         await application.stop()
         await application.shutdown()
+
+
+@asynccontextmanager
+async def running_floor(database: Path) -> AsyncIterator[tuple[Application, OfflineTelegram]]:
+    """The bare echo that also persists each update at the least cost: one aiosqlite ``INSERT``
+    and ``COMMIT``, with the bot's durability (WAL, ``synchronous=FULL``)."""
+    connection = await aiosqlite.connect(database)
+    for statement in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+                      "CREATE TABLE updates (update_id INTEGER PRIMARY KEY, body TEXT NOT NULL)"):
+        await connection.execute(statement)
+
+    async def persist_then_echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # sqlite3 opens the transaction itself before the INSERT: two round trips.
+        await connection.execute("INSERT INTO updates VALUES (?, ?)", (update.update_id, update.to_json()))
+        await connection.commit()
+        await echo(update, context)
+
+    telegram = OfflineTelegram(BOT_USER)
+    application = ApplicationBuilder().token(TOKEN).request(telegram).get_updates_request(telegram).build()
+    application.add_handler(TypeHandler(Update, persist_then_echo))
+    await application.initialize()
+    await application.start()
+    try:
+        yield application, telegram
+    finally:
+        await application.stop()
+        await application.shutdown()
+        await connection.close()
 
 
 def user(user_id: int, name: str) -> dict:

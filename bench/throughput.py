@@ -17,10 +17,12 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiosqlite
 from telegram import Update
 from telegram.ext import Application
 
@@ -32,6 +34,7 @@ from bench.scene import (
     private,
     running_bare,
     running_bot,
+    running_floor,
     settings,
     user,
 )
@@ -62,6 +65,14 @@ class Run:
     latencies: list[float]
     mix: Counter[str]
     stored: dict[str, int] = field(default_factory=dict)  # what the run left in the bot's database
+    # Calls into aiosqlite's thread per kind of update (its label, see _label): (updates, calls).
+    round_trips: dict[str, tuple[int, int]] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)  # each update's label, in the order of latencies
+
+    def slowest(self, share: float) -> Counter[str]:
+        """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
+        ranked = sorted(zip(self.latencies, self.labels, strict=True), reverse=True)
+        return Counter(label for _, label in ranked[:max(1, int(share * len(ranked)))])
 
     @property
     def per_second(self) -> float:
@@ -182,6 +193,29 @@ def _interleaved(groups: list[Group], total: int) -> Iterator[tuple[str, dict]]:
                 return
 
 
+def _label(kind: str, data: dict) -> str:
+    """What an update is, finely enough to count its round trips: the command, or how it answers."""
+    if "callback_query" in data:
+        return f"{kind} (press)"
+    text = data["message"]["text"]
+    return text.split(maxsplit=1)[0] if text.startswith("/") else f"{kind} (typed)"
+
+
+class RoundTrips:
+    """Counts the calls into an aiosqlite connection's thread: every call of any kind (a
+    statement, a fetch, a commit, a whole function) goes through its ``_execute``."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.calls = 0
+        queue_call = connection._execute
+
+        async def counted(function: Callable, *args: object, **kwargs: object) -> object:
+            self.calls += 1
+            return await queue_call(function, *args, **kwargs)
+
+        connection._execute = counted  # type: ignore[method-assign]
+
+
 async def _timed(application: Application, data: dict, latencies: list[float]) -> float:
     """Handle one update; return the time spent, JSON decoding included (polling does it too)."""
     start = time.perf_counter()
@@ -211,19 +245,26 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
             await staged_group.seed(database, answers)
         gc.collect()
         seconds = 0.0
+        trips = RoundTrips(database.connection)
+        per_label: dict[str, tuple[int, int]] = {}
+        labels: list[str] = []
         for kind, data in _interleaved(staged, total):
+            before = trips.calls
             seconds += await _timed(application, data, latencies)
+            updates_seen, calls = per_label.get(label := _label(kind, data), (0, 0))
+            per_label[label] = (updates_seen + 1, calls + trips.calls - before)
+            labels.append(label)
             recorded.append(data)
             mix[kind] += 1
         stored = {table: (await database.fetch_one(f"SELECT COUNT(*) AS n FROM {table}"))["n"]
                   for table in ("requests", "round_positions", "flow_sessions")}
-    return Run(len(recorded), seconds, latencies, mix, stored), recorded
+    return Run(len(recorded), seconds, latencies, mix, stored, per_label, labels), recorded
 
 
-async def run_bare(recorded: list[dict]) -> Run:
-    """The same updates through python-telegram-bot with a single echo handler."""
+async def run_bare(recorded: list[dict], running: AbstractAsyncContextManager) -> Run:
+    """The same updates through python-telegram-bot with a single handler (``running``)."""
     latencies: list[float] = []
-    async with running_bare() as (application, _):
+    async with running as (application, _):
         gc.collect()
         seconds = 0.0
         for data in recorded:
@@ -231,9 +272,11 @@ async def run_bare(recorded: list[dict]) -> Run:
     return Run(len(recorded), seconds, latencies, Counter())
 
 
-async def measure(library: Library, groups: int = 200, total: int = 20_000) -> tuple[Run, Run]:
-    """The bot's run and the bare application's run over the same updates."""
+async def measure(library: Library, groups: int = 200, total: int = 20_000) -> tuple[Run, Run, Run]:
+    """Over the same updates: the bot's run, the bare echo's (the ceiling) and the echo's that
+    persists each update with one INSERT and COMMIT (the floor of a bot that persists)."""
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as scratch:
         bot_run, recorded = await run_bot(library, groups, total, Path(scratch))
-    bare_run = await run_bare(recorded)
-    return bot_run, bare_run
+        bare_run = await run_bare(recorded, running_bare())
+        floor_run = await run_bare(recorded, running_floor(Path(scratch) / "floor.sqlite3"))
+    return bot_run, bare_run, floor_run

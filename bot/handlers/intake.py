@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -59,8 +60,7 @@ async def _start_flow(
         chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=origin_chat_id,
         author_name=user.full_name, state=engine.start(version).state, thread_id=thread_id,
     )
-    async with services.database.transaction(update.update_id) as connection:
-        await sessions.save(connection, session)
+    await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
     await ui.acknowledge(answer)
     intro = engine.intro()
     if chat.type == Chat.PRIVATE:
@@ -253,8 +253,7 @@ async def _advance(
             await _submit(update, context, session, engine, turn.state.answers, answer)
         return True
     session = replace(session, state=turn.state)
-    async with services.database.transaction(update.update_id) as connection:
-        await sessions.save(connection, session)
+    await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
     await ui.acknowledge(answer)
     await practices.send_reminders(context, session, turn.reminders, reply_to)
     await view.show(context, session, engine, reply_to=reply_to)
@@ -271,8 +270,9 @@ async def _submit(
     flow = engine.flow
     # Started in General or in private: the card goes to the group's home topic, if any.
     thread_id = await topics.thread_for(context, session.origin_chat_id, session.thread_id)
-    async with services.database.transaction(update.update_id) as connection:
-        request = await requests.create(
+
+    def file(connection: sqlite3.Connection) -> PartnershipRequest:
+        request = requests.create(
             connection,
             chat_id=session.origin_chat_id,
             author_id=session.user_id,
@@ -284,7 +284,10 @@ async def _submit(
             answers=answers,
             thread_id=thread_id,
         )
-        await sessions.delete(connection, session.chat_id, session.user_id)
+        sessions.delete(connection, session.chat_id, session.user_id)
+        return request
+
+    request = await services.database.write(file, update.update_id)
     await ui.acknowledge(answer)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
@@ -371,8 +374,9 @@ async def _drop(update: Update, context: BotContext, session: FlowSession) -> Ht
     services = context.services
     # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
     amended = await amendments.amended_number(services.database, session.token)
-    async with services.database.transaction(update.update_id) as connection:
-        await sessions.delete(connection, session.chat_id, session.user_id)
+    await services.database.write(
+        lambda connection: sessions.delete(connection, session.chat_id, session.user_id), update.update_id
+    )
     if amended is not None:
         return render(services.library.consent.amend.cancelled, number=amended)
     return Html(services.messages.intake.cancelled)

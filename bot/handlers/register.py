@@ -7,6 +7,7 @@ coordinators and admins may have it, and it is sent to them in private, never in
 from __future__ import annotations
 
 import math
+import sqlite3
 from datetime import UTC, date, datetime
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
@@ -67,14 +68,20 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
     services = context.services
     texts = services.library.register.partners
     statuses = services.messages.requests.statuses
-    counts = await register_store.counts(services.database, chat_id)
+
+    def counts_and_page(connection: sqlite3.Connection) -> tuple[register_store.Counts, int, list[RegisterEntry]]:
+        counts = register_store.counts(connection, chat_id)
+        # The register may have shrunk since the button was sent.
+        shown = min(page, max(1, math.ceil(counts.requests / PAGE_SIZE)) - 1)
+        return counts, shown, register_store.page(connection, chat_id, shown * PAGE_SIZE, PAGE_SIZE)
+
+    counts, page, entries = await services.database.read(counts_and_page)
     if counts.requests == 0:
         return Html(texts.empty), None
     pages = math.ceil(counts.requests / PAGE_SIZE)
-    page = min(page, pages - 1)  # the register may have shrunk since the button was sent
     lines = [render(texts.header, partners=counts.partners, count=counts.requests, page=page + 1, pages=pages)]
     heading = None
-    for entry in await register_store.page(services.database, chat_id, page * PAGE_SIZE, PAGE_SIZE):
+    for entry in entries:
         engine = await services.catalog.engine(entry.flow_id, entry.flow_version)
         kind = kind_label(engine, entry.partner_kind)
         if kind != heading:

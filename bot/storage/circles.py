@@ -6,12 +6,13 @@ kept in two tables; :class:`Roster` names the table, never anything a member typ
 
 from __future__ import annotations
 
+import sqlite3
 from enum import StrEnum
 
 import aiosqlite
 
 from bot.core.consent import Member
-from bot.storage.db import Database, now, rows
+from bot.storage.db import Database, now, unit_of_work
 
 
 class Roster(StrEnum):
@@ -19,22 +20,22 @@ class Roster(StrEnum):
     COORDINATION = "coordinators"
 
 
-async def listed(connection: aiosqlite.Connection, roster: Roster, chat_id: int) -> list[Member]:
+@unit_of_work
+def listed(connection: sqlite3.Connection, roster: Roster, chat_id: int) -> list[Member]:
     """A roster as it is inside a transaction (a round's roster is a snapshot of the circle)."""
-    found = await rows(connection, f"SELECT user_id, name FROM {roster} WHERE chat_id = ? ORDER BY added_at, name",
-                       (chat_id,))
+    found = connection.execute(
+        f"SELECT user_id, name FROM {roster} WHERE chat_id = ? ORDER BY added_at, name", (chat_id,)
+    )
     return [Member(member["user_id"], member["name"]) for member in found]
 
 
 async def members(database: Database, roster: Roster, chat_id: int) -> list[Member]:
-    async with database.transaction() as connection:
-        return await listed(connection, roster, chat_id)
+    return await database.read(lambda connection: listed(connection, roster, chat_id))
 
 
-async def contains(database: Database, roster: Roster, chat_id: int, user_id: int) -> bool:
-    row = await database.fetch_one(
-        f"SELECT 1 FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
-    )
+@unit_of_work
+def contains(connection: sqlite3.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
+    row = connection.execute(f"SELECT 1 FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)).fetchone()
     return row is not None
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
+import sqlite3
 
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance, Tally
 from bot.core.statuses import RequestStatus, RoundStatus
-from bot.storage.db import Database, row, rows
+from bot.storage.db import Database, unit_of_work
 
 
 def _stamp(moment: datetime) -> str:
@@ -66,7 +66,7 @@ _ROUND = (
 )
 
 
-def _round(row: aiosqlite.Row) -> Round:
+def _round(row: sqlite3.Row) -> Round:
     return Round(
         id=row["id"], request_id=row["request_id"], request_number=row["request_number"],
         partner_name=row["partner_name"], author_id=row["author_id"], author_name=row["author_name"],
@@ -96,55 +96,57 @@ class RoundState:
         return Tally.of(self.roster, self.history, self.round.quorum_percent, self.round.author_id)
 
 
-async def _rounds(connection: aiosqlite.Connection, where: str, parameters: tuple) -> list[Round]:
-    return [_round(found) for found in await rows(connection, f"{_ROUND} WHERE {where}", parameters)]
+def _rounds(connection: sqlite3.Connection, where: str, parameters: tuple) -> list[Round]:
+    return [_round(found) for found in connection.execute(f"{_ROUND} WHERE {where}", parameters)]
 
 
-async def load_state(connection: aiosqlite.Connection, round_id: int) -> RoundState | None:
-    found = await _rounds(connection, "r.id = ?", (round_id,))
+@unit_of_work
+def load_state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
+    found = _rounds(connection, "r.id = ?", (round_id,))
     if not found:
         return None
     roster = tuple(
-        Member(found["user_id"], found["name"])
-        for found in await rows(connection, "SELECT user_id, name FROM round_roster WHERE round_id = ? ORDER BY rank",
-                                (round_id,))
+        Member(member["user_id"], member["name"])
+        for member in connection.execute(
+            "SELECT user_id, name FROM round_roster WHERE round_id = ? ORDER BY rank", (round_id,)
+        )
     )
     history = tuple(
-        Stance(found["user_id"], Position(found["position"]), found["reason"],
-               datetime.fromisoformat(found["recorded_at"]))
-        for found in await rows(
-            connection,
+        Stance(stance["user_id"], Position(stance["position"]), stance["reason"],
+               datetime.fromisoformat(stance["recorded_at"]))
+        for stance in connection.execute(
             "SELECT user_id, position, reason, recorded_at FROM round_positions WHERE round_id = ? ORDER BY id",
             (round_id,),
         )
     )
-    return RoundState(found[0], roster, history, await request_version(connection, found[0].request_id))
+    return RoundState(found[0], roster, history, request_version(connection, found[0].request_id))
 
 
 async def state(database: Database, round_id: int) -> RoundState | None:
-    async with database.transaction() as connection:
-        return await load_state(connection, round_id)
+    return await database.read(lambda connection: load_state(connection, round_id))
 
 
-async def latest_round_id(connection: aiosqlite.Connection, request_id: int, *, open_only: bool = False) -> int | None:
+@unit_of_work
+def latest_round_id(connection: sqlite3.Connection, request_id: int, *, open_only: bool = False) -> int | None:
     """The request's most recent round (or its open one); None when there is none."""
     status = f" AND status = '{RoundStatus.OPEN}'" if open_only else ""
-    found = await row(
-        connection, f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1",
-        (request_id,),
-    )
+    found = connection.execute(
+        f"SELECT id FROM consent_rounds WHERE request_id = ?{status} ORDER BY number DESC LIMIT 1", (request_id,)
+    ).fetchone()
     return None if found is None else found["id"]
 
 
-async def request_version(connection: aiosqlite.Connection, request_id: int) -> int:
-    return (await row(connection, "SELECT version FROM requests WHERE id = ?", (request_id,)))["version"]
+@unit_of_work
+def request_version(connection: sqlite3.Connection, request_id: int) -> int:
+    return connection.execute("SELECT version FROM requests WHERE id = ?", (request_id,)).fetchone()["version"]
 
 
 # --- changes ------------------------------------------------------------------------------
 
 
-async def open_round(
-    connection: aiosqlite.Connection,
+@unit_of_work
+def open_round(
+    connection: sqlite3.Connection,
     *,
     request_id: int,
     chat_id: int,
@@ -162,10 +164,10 @@ async def open_round(
     ``conflicts`` are roster members recorded from the start as standing aside for a link
     with the partner (declared in the request).
     """
-    (number,) = await row(
-        connection, "SELECT COALESCE(MAX(number), 0) + 1 FROM consent_rounds WHERE request_id = ?", (request_id,)
-    )
-    cursor = await connection.execute(
+    (number,) = connection.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM consent_rounds WHERE request_id = ?", (request_id,)
+    ).fetchone()
+    cursor = connection.execute(
         "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
         " opened_at, deadline_at, quorum_percent, offer_stand_aside, reopen_reason, thread_id)"
         " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
@@ -173,30 +175,31 @@ async def open_round(
          int(options.offer_stand_aside), reopen_reason, thread_id, request_id),
     )
     round_id = cursor.lastrowid
-    await connection.executemany(
+    connection.executemany(
         "INSERT INTO round_roster (round_id, user_id, name, rank) VALUES (?, ?, ?, ?)",
         [(round_id, member.user_id, member.name, rank) for rank, member in enumerate(roster)],
     )
-    await connection.executemany(
+    connection.executemany(
         "INSERT INTO round_positions (round_id, user_id, position, recorded_at) VALUES (?, ?, ?, ?)",
         [(round_id, user_id, Position.CONFLICT.value, _stamp(opened_at)) for user_id in conflicts],
     )
-    await connection.execute(
-        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (RequestStatus.IN_CONSENT, _stamp(opened_at), request_id)
+    connection.execute(
+        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?",
+        (RequestStatus.IN_CONSENT, _stamp(opened_at), request_id),
     )
     return round_id
 
 
 async def set_message(database: Database, round_id: int, message_id: int) -> None:
-    async with database.transaction() as connection:
-        await connection.execute("UPDATE consent_rounds SET message_id = ? WHERE id = ?", (message_id, round_id))
+    await database.write(lambda connection: connection.execute(
+        "UPDATE consent_rounds SET message_id = ? WHERE id = ?", (message_id, round_id)
+    ))
 
 
-async def record(
-    connection: aiosqlite.Connection, round_id: int, stance: Stance
-) -> bool:
+@unit_of_work
+def record(connection: sqlite3.Connection, round_id: int, stance: Stance) -> bool:
     """Add a position to the round's history; False when the round is no longer open."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "INSERT INTO round_positions (round_id, user_id, position, reason, recorded_at)"
         " SELECT id, ?, ?, ?, ? FROM consent_rounds WHERE id = ? AND status = 'open'",
         (stance.user_id, stance.position.value, stance.reason, _stamp(stance.at), round_id),
@@ -204,8 +207,9 @@ async def record(
     return cursor.rowcount > 0
 
 
-async def close(
-    connection: aiosqlite.Connection,
+@unit_of_work
+def close(
+    connection: sqlite3.Connection,
     round_id: int,
     *,
     outcome: Outcome,
@@ -214,14 +218,14 @@ async def close(
     closed_by: int | None = None,
 ) -> bool:
     """Close an open round with its outcome and record the decision on the request."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE consent_rounds SET status = 'closed', outcome = ?, close_reason = ?, closed_by = ?, closed_at = ?"
         " WHERE id = ? AND status = 'open'",
         (outcome.value, reason.value, closed_by, _stamp(at), round_id),
     )
     if cursor.rowcount == 0:
         return False
-    await connection.execute(
+    connection.execute(
         "UPDATE requests SET status = ?, decided_at = ?, updated_at = ?"
         " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
         (outcome.value, _stamp(at), _stamp(at), round_id),
@@ -254,26 +258,27 @@ async def extend(
 ) -> bool:
     """Move an open round's deadline, once per update; the reminder is sent again unless ``keep_reminder``."""
     reminded = "reminded_at" if keep_reminder else "NULL"
-    async with database.transaction(update_id) as connection:
-        cursor = await connection.execute(
-            f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
-            (_stamp(deadline_at), round_id),
-        )
-    return cursor.rowcount > 0
+    moved = await database.write(lambda connection: connection.execute(
+        f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
+        (_stamp(deadline_at), round_id),
+    ).rowcount, update_id)
+    return moved > 0
 
 
-async def mark_reminded(connection: aiosqlite.Connection, round_id: int, at: datetime) -> bool:
+@unit_of_work
+def mark_reminded(connection: sqlite3.Connection, round_id: int, at: datetime) -> bool:
     """Note the reminder before the deadline; False when it was sent already or the round closed."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE consent_rounds SET reminded_at = ? WHERE id = ? AND status = 'open' AND reminded_at IS NULL",
         (_stamp(at), round_id),
     )
     return cursor.rowcount > 0
 
 
-async def mark_published(connection: aiosqlite.Connection, round_id: int, at: datetime) -> bool:
+@unit_of_work
+def mark_published(connection: sqlite3.Connection, round_id: int, at: datetime) -> bool:
     """Note that a closed round's outcome and summaries are queued; False when they were already."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE consent_rounds SET published_at = ? WHERE id = ? AND published_at IS NULL", (_stamp(at), round_id)
     )
     return cursor.rowcount > 0
@@ -282,25 +287,25 @@ async def mark_published(connection: aiosqlite.Connection, round_id: int, at: da
 # --- lists --------------------------------------------------------------------------------
 
 
-async def open_rounds(database: Database, chat_id: int | None = None) -> list[Round]:
+@unit_of_work
+def open_rounds(connection: sqlite3.Connection, chat_id: int | None = None) -> list[Round]:
     """Open rounds of a chat, or of every chat (to reschedule their deadlines at start-up)."""
     where, parameters = ("r.status = 'open' AND r.chat_id = ?", (chat_id,)) if chat_id else ("r.status = 'open'", ())
-    async with database.transaction() as connection:
-        return await _rounds(connection, f"{where} ORDER BY r.deadline_at", parameters)
+    return _rounds(connection, f"{where} ORDER BY r.deadline_at", parameters)
 
 
-async def unpublished(database: Database) -> list[Round]:
+@unit_of_work
+def unpublished(connection: sqlite3.Connection) -> list[Round]:
     """Closed rounds whose outcome was not announced (the bot stopped in between)."""
-    async with database.transaction() as connection:
-        return await _rounds(connection, "r.status = 'closed' AND r.published_at IS NULL ORDER BY r.id", ())
+    return _rounds(connection, "r.status = 'closed' AND r.published_at IS NULL ORDER BY r.id", ())
 
 
-async def decisions_since(database: Database, chat_id: int, since: datetime) -> list[Round]:
-    async with database.transaction() as connection:
-        return await _rounds(
-            connection, "r.chat_id = ? AND r.status = 'closed' AND r.closed_at >= ? ORDER BY r.closed_at DESC",
-            (chat_id, _stamp(since)),
-        )
+@unit_of_work
+def decisions_since(connection: sqlite3.Connection, chat_id: int, since: datetime) -> list[Round]:
+    return _rounds(
+        connection, "r.chat_id = ? AND r.status = 'closed' AND r.closed_at >= ? ORDER BY r.closed_at DESC",
+        (chat_id, _stamp(since)),
+    )
 
 
 # --- prompts for a reason -----------------------------------------------------------------
@@ -318,25 +323,26 @@ class Prompt:
 async def add_prompt(
     database: Database, chat_id: int, message_id: int, round_id: int, user_id: int, action: str, at: datetime
 ) -> None:
-    async with database.transaction() as connection:
-        await connection.execute(
-            "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (chat_id, message_id, round_id, user_id, action, _stamp(at)),
-        )
+    await database.write(lambda connection: connection.execute(
+        "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (chat_id, message_id, round_id, user_id, action, _stamp(at)),
+    ))
 
 
-async def prompt_at(database: Database, chat_id: int, message_id: int) -> Prompt | None:
-    row = await database.fetch_one(
+@unit_of_work
+def prompt_at(connection: sqlite3.Connection, chat_id: int, message_id: int) -> Prompt | None:
+    row = connection.execute(
         "SELECT round_id, user_id, action FROM round_prompts WHERE chat_id = ? AND message_id = ?",
         (chat_id, message_id),
-    )
+    ).fetchone()
     return None if row is None else Prompt(row["round_id"], row["user_id"], row["action"])
 
 
-async def drop_prompt(connection: aiosqlite.Connection, chat_id: int, message_id: int) -> bool:
+@unit_of_work
+def drop_prompt(connection: sqlite3.Connection, chat_id: int, message_id: int) -> bool:
     """Consume a prompt; False when it was answered already."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "DELETE FROM round_prompts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
     )
     return cursor.rowcount > 0

@@ -9,11 +9,13 @@ import logging
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime, timedelta
+from functools import partial, wraps
 from importlib import resources
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import aiosqlite
@@ -53,13 +55,105 @@ class AlreadyRunning(Exception):
         self.holder = holder
 
 
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-# Every call on an aiosqlite connection is a round trip to its thread (~30 µs on two cores,
-# more than most of these queries take): a cursor opened, read and closed costs three, these
-# helpers one. Use them for reads, inside a transaction or not.
+def _on_thread(connection: aiosqlite.Connection, work: Callable[..., T], *args: object) -> Awaitable[T]:
+    """Run ``work(the sqlite3 connection, *args)`` on aiosqlite's thread: one round trip.
+
+    The one place that reaches into aiosqlite. It has no public way to run a function on its
+    thread (every public method is one statement, one trip); ``Connection._execute`` queues any
+    callable there and ``Connection._conn`` is the sqlite3 connection that thread owns, both
+    as they are in 0.20 to 0.22, the range pyproject.toml allows;
+    tests/unit/test_units_of_work.py::test_a_unit_of_work_runs_whole_on_aiosqlites_thread pins the
+    behaviour, so an aiosqlite release that moves them fails a test, not the bot.
+    """
+    return connection._execute(work, connection._conn, *args)
+
+
+def _apply(connection: sqlite3.Connection, statements: list[str]) -> None:
+    for statement in statements:
+        connection.execute(statement)
+
+
+def _mark_handled(connection: sqlite3.Connection, update_id: int) -> None:
+    """Record the update in the open write transaction; AlreadyHandled if it was before."""
+    cursor = connection.execute(
+        "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)", (update_id, now())
+    )
+    if cursor.rowcount == 0:
+        raise AlreadyHandled(update_id)
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    """Roll back the open transaction, unless SQLite already did: on a full disk or an I/O
+    error it ends the transaction itself, and « cannot rollback - no transaction is
+    active » would then hide the error that matters, which the caller re-raises."""
+    try:
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        if connection.in_transaction:
+            raise
+
+
+def _write(connection: sqlite3.Connection, change: Callable[[sqlite3.Connection], T], update_id: int | None) -> T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if update_id is not None:
+            _mark_handled(connection, update_id)
+        result = change(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        _rollback(connection)
+        raise
+    return result
+
+
+def _read(connection: sqlite3.Connection, query: Callable[[sqlite3.Connection], T]) -> T:
+    # A deferred transaction: one snapshot for all of the query's statements, even against
+    # another process committing meanwhile; it takes no write lock.
+    connection.execute("BEGIN")
+    try:
+        return query(connection)
+    finally:
+        connection.execute("COMMIT")
+
+
+def unit_of_work(
+    function: Callable[Concatenate[sqlite3.Connection, P], T],
+) -> Callable[Concatenate[sqlite3.Connection | aiosqlite.Connection | Database, P], T | Awaitable[T]]:
+    """A repository function written for a ``sqlite3.Connection`` (plain SQL, no await).
+
+    Inside ``Database.write``/``read`` it is called as it is, synchronously. Given the
+    Database instead, it returns an awaitable ``Database.read`` of itself: one round trip, the
+    short form for a handler that reads one thing. Given an aiosqlite connection, it runs on
+    that connection's thread in one round trip, awaitable: that keeps working the form being
+    migrated away from, ``async with database.transaction(update_id) as connection: await
+    f(connection, ...)`` (with ``database.fetch_one``/``fetch_all`` and ``rows``/``row``),
+    which costs a round trip per statement and holds ``Database._lock`` across them.
+    """
+
+    @wraps(function)
+    def on_any(connection: object, *args: P.args, **kwargs: P.kwargs) -> T | Awaitable[T]:
+        if isinstance(connection, sqlite3.Connection):
+            return function(connection, *args, **kwargs)
+
+        def bound(sqlite: sqlite3.Connection) -> T:
+            return function(sqlite, *args, **kwargs)
+
+        if isinstance(connection, Database):
+            return connection.read(bound)
+        return _on_thread(connection, bound)
+
+    return on_any
+
+
+# Reads on an aiosqlite connection inside ``Database.transaction()``: see that section.
 async def rows(connection: aiosqlite.Connection, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
     """Every row of a query, in one round trip."""
     return list(await connection.execute_fetchall(sql, parameters))
@@ -120,16 +214,32 @@ class InstanceLock:
 
 
 class Database:
-    """One aiosqlite connection shared by the whole bot.
+    """One aiosqlite connection shared by the whole bot; one round trip per unit of work.
 
-    aiosqlite runs one thread per connection; the lock keeps one coroutine's transaction from
-    interleaving with another's statements on that shared connection.
+    aiosqlite owns the connection and runs every call on its one thread, in the order they
+    were queued, and each call costs a round trip (~30 µs on two cores, more than most of the
+    bot's statements). So a unit of work is one plain, synchronous function of a
+    ``sqlite3.Connection`` (the repository functions, explicit SQL), run whole on that thread:
+
+    - ``write(change, update_id)``: ``BEGIN IMMEDIATE``, the update's redelivery mark, the
+      change, ``COMMIT``, in one trip; ``claim(update_id)`` marks an update with no change;
+    - ``read(query)``: the query's statements in one snapshot, in one trip, without the write
+      lock.
+
+    With one shared connection a read sees whatever is uncommitted on it. It never sees half a
+    write here, since a write runs whole in its trip and the thread runs one trip at a time:
+    which is why a read needs no lock. The older form, ``transaction()`` (and ``fetch_one``,
+    ``fetch_all``, which read through it), spreads a transaction over several trips with the
+    event loop running in between; it holds ``_lock`` meanwhile, and the one-trip entry
+    points wait for it to end before they queue theirs (``_between_spread_transactions``).
     """
 
     def __init__(self, connection: aiosqlite.Connection, lock: InstanceLock | None = None) -> None:
         self.connection = connection
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # held while a transaction spread over several trips is open
         self._instance = lock
+        # No update above this id was marked handled (see ``handled``); raised before each mark.
+        self._highest_mark = 0
 
     @classmethod
     async def open(cls, path: Path | str, *, read_only: bool = False) -> Database:
@@ -193,14 +303,16 @@ class Database:
         pragmas = [f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON"]
         if not read_only:
             pragmas = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", *pragmas]
-        for pragma in pragmas:
-            await connection.execute(pragma)
+        await _on_thread(connection, _apply, pragmas)
         if read_only:
             current, latest = await self._version(), _migrations()[-1][0]
             if current < latest:  # the queries would fail on tables this bot version adds
                 raise sqlite3.DatabaseError(f"schema version {current}, this bot needs {latest}: start the bot once")
         else:
             await self.migrate()
+        (self._highest_mark,) = await self.read(
+            lambda sqlite: sqlite.execute("SELECT COALESCE(MAX(update_id), 0) FROM processed_updates").fetchone()
+        )
 
     async def close(self) -> None:
         try:
@@ -220,69 +332,113 @@ class Database:
         migrated meanwhile (a newer bot started by hand) is seen, not migrated over.
         """
         for version, script in _migrations():
-            await self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                if version <= await self._version():
-                    await self.connection.execute("COMMIT")
-                    continue
-                logger.info("Applying migration %s", script.name)
-                for statement in _statements(script.read_text(encoding="utf-8")):
-                    await self.connection.execute(statement)
-                await self.connection.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
-                await self._rollback()
-                raise
-            await self.connection.execute("COMMIT")
+            await self.write(partial(_migrate, version=version, script=script))
+
+    async def _between_spread_transactions(self) -> None:
+        """Return once no transaction spread over several trips is open: the trip queued
+        right after (with no await in between) then runs before any such transaction begins."""
+        if self._lock.locked():
+            async with self._lock:
+                pass
+
+    async def write(self, change: Callable[[sqlite3.Connection], T], update_id: int | None = None) -> T:
+        """Apply ``change`` atomically in one round trip; with ``update_id``, at most once per
+        Telegram update (AlreadyHandled when it changed the database before). Returns what
+        ``change`` returns; if it raises, nothing of it is kept."""
+        await self._between_spread_transactions()
+        self._note_mark(update_id)
+        return await _on_thread(self.connection, _write, change, update_id)
+
+    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """What ``query`` returns, read from one snapshot of the database in one round trip."""
+        await self._between_spread_transactions()
+        return await _on_thread(self.connection, _read, query)
+
+    async def claim(self, update_id: int) -> None:
+        """Mark a Telegram update handled, changing nothing else: before a side effect that
+        must not happen twice (a question sent), AlreadyHandled if it was claimed before."""
+        await self.write(_unchanged, update_id)
+
+    # --- The form being migrated away from: a transaction spread over several round trips,
+    # ``async with database.transaction(update_id) as connection:`` with ``await`` on each
+    # statement or repository function, ``fetch_one``/``fetch_all`` and the module's
+    # ``rows``/``row``. Kept while callers move to write/read/claim; new code uses those. ---
 
     @asynccontextmanager
     async def transaction(self, update_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
-        """Run statements atomically; with ``update_id``, at most once per Telegram update."""
+        """Run statements atomically; with ``update_id``, at most once per Telegram update.
+
+        Each statement is a round trip: prefer ``write`` (and ``read`` for reads)."""
         async with self._lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
+            self._note_mark(update_id)
+            await _on_thread(self.connection, _begin, update_id)
             try:
-                if update_id is not None:
-                    cursor = await self.connection.execute(
-                        "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-                        (update_id, now()),
-                    )
-                    if cursor.rowcount == 0:
-                        raise AlreadyHandled(update_id)
                 yield self.connection
             except BaseException:
-                await self._rollback()
+                await _on_thread(self.connection, _rollback)
                 raise
             else:
                 await self.connection.execute("COMMIT")
 
-    async def _rollback(self) -> None:
-        """Roll back the open transaction, unless SQLite already did: on a full disk or an I/O
-        error it ends the transaction itself, and « cannot rollback - no transaction is
-        active » would then hide the error that matters, which the caller re-raises."""
-        try:
-            await self.connection.execute("ROLLBACK")
-        except sqlite3.OperationalError:
-            if self.connection.in_transaction:
-                raise
-
-    # Reads take the lock too: on a shared connection they would otherwise see another
-    # coroutine's transaction before it commits. Inside a transaction, use its connection.
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
-        async with self._lock:
-            return await rows(self.connection, sql, parameters)
+        return await self.read(lambda connection: connection.execute(sql, parameters).fetchall())
 
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
-        async with self._lock:
-            return await row(self.connection, sql, parameters)
+        return await self.read(lambda connection: connection.execute(sql, parameters).fetchone())
+
+    def _note_mark(self, update_id: int | None) -> None:
+        if update_id is not None:
+            self._highest_mark = max(self._highest_mark, update_id)
 
     async def handled(self, update_id: int) -> bool:
-        """True when this Telegram update's changes were committed (it is being redelivered)."""
-        return await self.fetch_one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)) is not None
+        """True when this Telegram update's changes were committed (it is being redelivered).
+
+        Asked for every update. Telegram numbers updates in increasing order and this process
+        is the database's only writer (InstanceLock): an update above every id ever marked
+        (the highest at opening, and each one marked since, noted before it is written) cannot
+        have been marked, and is answered without a round trip. Only a redelivery, or an
+        update arriving after a later one, is looked up."""
+        if update_id > self._highest_mark:
+            return False
+        return await self.read(partial(was_handled, update_id=update_id))
 
     async def forget_old_updates(self) -> None:
         """Drop dedup marks older than any redelivery Telegram could make."""
         cutoff = (datetime.now(UTC) - PROCESSED_UPDATES_KEPT).isoformat(timespec="seconds")
-        async with self.transaction() as connection:
-            await connection.execute("DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,))
+        await self.write(lambda connection: connection.execute(
+            "DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,)
+        ))
+
+
+def _migrate(connection: sqlite3.Connection, version: int, script: object) -> None:
+    """Apply one migration unless the database has it already (inside its write transaction)."""
+    (current,) = connection.execute("PRAGMA user_version").fetchone()
+    if version <= current:
+        return
+    logger.info("Applying migration %s", script.name)
+    for statement in _statements(script.read_text(encoding="utf-8")):
+        connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {version}")
+
+
+def was_handled(connection: sqlite3.Connection, update_id: int) -> bool:
+    """True when this Telegram update's changes were committed (a redelivery)."""
+    found = connection.execute("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)).fetchone()
+    return found is not None
+
+
+def _unchanged(connection: sqlite3.Connection) -> None:
+    """The change of an update that is only claimed."""
+
+
+def _begin(connection: sqlite3.Connection, update_id: int | None) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    if update_id is not None:
+        try:
+            _mark_handled(connection, update_id)
+        except BaseException:
+            _rollback(connection)
+            raise
 
 
 def _migrations() -> list[tuple[int, object]]:

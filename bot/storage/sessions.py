@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.core.flows import FlowState
-from bot.storage.db import Database, now
+from bot.storage.db import now, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(6)
 
 
-def _from_row(row: aiosqlite.Row) -> FlowSession:
+def _from_row(row: sqlite3.Row) -> FlowSession:
     return FlowSession(
         chat_id=row["chat_id"],
         user_id=row["user_id"],
@@ -47,22 +46,25 @@ def _from_row(row: aiosqlite.Row) -> FlowSession:
     )
 
 
-async def get(database: Database, chat_id: int, user_id: int) -> FlowSession | None:
-    row = await database.fetch_one(
+@unit_of_work
+def get(connection: sqlite3.Connection, chat_id: int, user_id: int) -> FlowSession | None:
+    row = connection.execute(
         "SELECT * FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
-    )
+    ).fetchone()
     return None if row is None else _from_row(row)
 
 
-async def by_token(database: Database, token: str) -> FlowSession | None:
-    row = await database.fetch_one("SELECT * FROM flow_sessions WHERE token = ?", (token,))
+@unit_of_work
+def by_token(connection: sqlite3.Connection, token: str) -> FlowSession | None:
+    row = connection.execute("SELECT * FROM flow_sessions WHERE token = ?", (token,)).fetchone()
     return None if row is None else _from_row(row)
 
 
-async def save(connection: aiosqlite.Connection, session: FlowSession) -> None:
+@unit_of_work
+def save(connection: sqlite3.Connection, session: FlowSession) -> None:
     state = session.state
     stamp = now()
-    await connection.execute(
+    connection.execute(
         "INSERT INTO flow_sessions (chat_id, user_id, token, flow_id, flow_version, origin_chat_id,"
         " current_step, editing, answers, reminded, author_name, thread_id, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -80,8 +82,9 @@ async def save(connection: aiosqlite.Connection, session: FlowSession) -> None:
     )
 
 
-async def delete(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> bool:
-    cursor = await connection.execute(
+@unit_of_work
+def delete(connection: sqlite3.Connection, chat_id: int, user_id: int) -> bool:
+    cursor = connection.execute(
         "DELETE FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
     )
     return cursor.rowcount > 0

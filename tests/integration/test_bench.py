@@ -14,11 +14,12 @@ async def test_a_miniature_throughput_run_handles_every_update_and_reports_figur
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR)
-    bot, bare = await throughput.measure(library(), groups=2, total=200)
-    assert bot.updates == bare.updates == 200
+    bot, bare, floor = await throughput.measure(library(), groups=2, total=200)
+    assert bot.updates == bare.updates == floor.updates == 200
     assert set(bot.mix) == {"flow", "consent", "command"}
     assert bot.mix["flow"] > bot.mix["consent"] > bot.mix["command"]
-    assert len(bot.latencies) == len(bare.latencies) == 200
+    assert len(bot.latencies) == len(bare.latencies) == len(floor.latencies) == 200
+    assert sum(seen for seen, _ in bot.round_trips.values()) == 200
     assert bot.per_second > 0 and bare.per_second > 0
     assert 0 < bot.percentile(0.5) <= bot.percentile(0.99)
     assert not [record.getMessage() for record in caplog.records], "the bot logged errors under load"

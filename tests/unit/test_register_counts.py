@@ -1,0 +1,92 @@
+"""What /partenaires counts per group, kept by the triggers of migration 0012 whatever writes requests."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.core.register import Origin
+from bot.storage import chat_migration, requests
+from bot.storage import register as register_store
+from bot.storage.db import Database
+from bot.storage.register import Counts
+from tests.unit.test_register_storage import add
+from tests.unit.test_storage import ALICE, CHAT_A, CHAT_B, with_flow
+
+
+def counted_from_scratch(connection: sqlite3.Connection, chat_id: int) -> Counts:
+    """What counting the group's requests gives: the counts kept must always say the same."""
+    requests, partners = connection.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT partner_name COLLATE NOCASE) FROM requests WHERE chat_id = ?", (chat_id,)
+    ).fetchone()
+    return Counts(requests, partners)
+
+
+async def kept_and_counted(database: Database, chat_id: int) -> tuple[Counts, Counts]:
+    return await database.read(
+        lambda connection: (register_store.counts(connection, chat_id), counted_from_scratch(connection, chat_id))
+    )
+
+
+async def test_a_group_without_requests_counts_none(database: Database) -> None:
+    assert await register_store.counts(database, CHAT_A) == Counts(0, 0)
+
+
+async def test_counts_follow_requests_filed_renamed_and_deleted(database: Database) -> None:
+    await with_flow(database)
+    first = await add(database, CHAT_A, "Alternatiba", "association")
+    await add(database, CHAT_A, "alternatiba", "association")
+    renamed = await add(database, CHAT_A, "Emmaüs", "association")
+    await add(database, CHAT_B, "Emmaüs", "association")
+    assert await kept_and_counted(database, CHAT_A) == (Counts(3, 2), Counts(3, 2))
+
+    def rename(connection: sqlite3.Connection) -> None:  # an amendment changing the partner's name
+        connection.execute("UPDATE requests SET partner_name = 'ALTERNATIBA' WHERE id = ?", (renamed,))
+
+    await database.write(rename)
+    assert await kept_and_counted(database, CHAT_A) == (Counts(3, 1), Counts(3, 1))
+    await database.write(lambda connection: connection.execute("DELETE FROM requests WHERE id = ?", (first,)))
+    assert await kept_and_counted(database, CHAT_A) == (Counts(2, 1), Counts(2, 1))
+    assert await kept_and_counted(database, CHAT_B) == (Counts(1, 1), Counts(1, 1))
+
+
+async def test_counts_include_known_partners_and_a_private_request_attached_to_the_group(database: Database) -> None:
+    """/partenaires counted every request of the group, known partners included (i12), and a
+    request filed in private counts for the group once attached to it (i11)."""
+    await with_flow(database)
+    await add(database, CHAT_A, "Alternatiba", "association")
+
+    def known_and_private(connection: sqlite3.Connection) -> requests.PartnershipRequest:
+        requests.create(
+            connection, chat_id=CHAT_A, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
+            flow_version=1, partner_name="Biocoop", partner_kind="entreprise", answers={},
+            status="adopted", origin=Origin.KNOWN,
+        )
+        return requests.create(
+            connection, chat_id=ALICE, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
+            flow_version=1, partner_name="alternatiba", partner_kind="association", answers={},
+        )
+
+    private = await database.write(known_and_private)
+    assert await kept_and_counted(database, CHAT_A) == (Counts(2, 2), Counts(2, 2))
+    assert await database.write(lambda connection: requests.attach(connection, private, CHAT_A, None)) == 3
+    assert await kept_and_counted(database, CHAT_A) == (Counts(3, 2), Counts(3, 2))
+    assert await kept_and_counted(database, ALICE) == (Counts(0, 0), Counts(0, 0))
+
+
+async def test_counts_move_with_a_group_that_became_a_supergroup(database: Database) -> None:
+    await with_flow(database)
+    await add(database, CHAT_A, "Alternatiba", "association")
+    await add(database, CHAT_A, "Emmaüs", "association")
+    await add(database, CHAT_B, "emmaüs", "association")  # the supergroup was used before the move was known
+    assert await chat_migration.move(database, CHAT_A, CHAT_B)
+    assert await kept_and_counted(database, CHAT_B) == (Counts(3, 2), Counts(3, 2))
+    assert await register_store.counts(database, CHAT_A) == Counts(0, 0)
+
+
+async def test_counting_reads_one_row_not_the_groups_requests(database: Database) -> None:
+    plan = await database.read(lambda connection: " ".join(
+        row["detail"] for row in connection.execute(
+            "EXPLAIN QUERY PLAN SELECT requests, partners FROM register_counts WHERE chat_id = ?", (CHAT_A,)
+        )
+    ))
+    assert plan.startswith("SEARCH register_counts USING INTEGER PRIMARY KEY")
