@@ -4,7 +4,8 @@ private where it is personal, a new round on something new, declining and withdr
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.core.consent import Position
 
@@ -177,3 +178,14 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     assert f"n°2 Alternatiba : {declined}" in bilan and f"n°3 Alternatiba : {withdrawn}" in bilan
     fake.send(cal, staged.group, "/consentement 2")
     await staged.containing(plain(render(TEXTS.commands_feedback.cannot_open, number=2, status=declined)))
+
+
+async def test_the_first_round_ends_before_the_date_the_partner_awaits_an_answer(fake: FakeTelegram, bot) -> None:
+    """The shipped flow's date_reponse is its answer_by: a week's round is cut to end by then."""
+    staged = await scene(fake, ("Bea", "Cal"))
+    soon = date.today() + timedelta(days=3)
+    await file_request(staged, replies({**ONE_OFF_ANSWERS, "date_reponse": soon.strftime("%d/%m/%Y")}))
+    await open_round(staged, staged.circle[0], "/consentement 1 durée=7")
+    [(deadline,)] = await rows(bot, "SELECT deadline_at FROM consent_rounds")
+    by = datetime.combine(soon, time.min, ZoneInfo(bot.settings.timezone))
+    assert datetime.now(UTC) < datetime.fromisoformat(deadline) <= by
