@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.core.flows import ChoiceStep, Choose, Text, YesNoStep
 from bot.core.library import load_library
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read, parse_html
 
 NEXT_YEAR = date(date.today().year + 1, 3, 15).strftime("%d/%m/%Y")
 ANSWER_BY = date(date.today().year + 1, 3, 1).strftime("%d/%m/%Y")
@@ -34,6 +34,11 @@ def asked(answers: dict[str, str]) -> list[tuple[str, str]]:
         said.append((step.id, reply))
         state = turn.state
     return said
+
+
+def plain(html: str) -> str:
+    """What a member reads of an HTML text from the YAML."""
+    return as_read(parse_html(html)[0])
 
 
 def replies(answers: dict[str, str]) -> list[str]:

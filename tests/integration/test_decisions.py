@@ -4,11 +4,15 @@ private where it is personal, a new round on something new, declining and withdr
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from tests.fake_telegram import FakeTelegram
+from bot.core.consent import Position
+
+from bot.core.texts import render
+from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conftest import RunningBot
-from tests.integration.conversation import ONE_OFF_REQUEST
+from tests.integration.conversation import LIBRARY, ONE_OFF_ANSWERS, SHIPPED_FLOW, plain, replies
 from tests.integration.test_consent import (  # noqa: F401 - the bot fixture with short redraws
     PROPOSAL,
     add_coordinator,
@@ -23,7 +27,13 @@ from tests.integration.test_consent import (  # noqa: F401 - the bot fixture wit
 )
 
 CONTACT = "06 12 34 56 78"
-REQUEST = [CONTACT if reply == ONE_OFF_REQUEST[-1] else reply for reply in ONE_OFF_REQUEST]
+REQUEST = replies({**ONE_OFF_ANSWERS, "contact": CONTACT})
+TEXTS = LIBRARY.consent
+STATUSES = LIBRARY.messages.requests.statuses
+CONSENT = TEXTS.positions.of(Position.CONSENT).button
+OBJECTION = TEXTS.positions.of(Position.OBJECTION).button
+FULL_REQUEST = TEXTS.round.full_button
+WITHDRAW = TEXTS.withdraw.button
 
 
 def group_texts(fake: FakeTelegram, group) -> str:
@@ -44,17 +54,18 @@ async def test_a_round_where_one_member_never_answers_decides_nothing(fake: Fake
     bea, cal, dan = staged.circle
     await file_request(staged, REQUEST)
     proposal = await open_round(staged, bea)
-    await press(staged, bea, proposal, "✅ Je consens")
-    await press(staged, cal, proposal, "✅ Je consens")
+    await press(staged, bea, proposal, CONSENT)
+    await press(staged, cal, proposal, CONSENT)
     await settled(fake, proposal, "Pas encore répondu : Dan")
 
     await bot.stop()
     pass_deadline(bot)
     await bot.start()
     outcome = await staged.containing("Demande n°1")
-    assert "sans décision" in outcome.plain_text and "le silence ne vaut pas accord" in outcome.plain_text
-    assert "Sans réponse : Dan" in outcome.plain_text
-    assert "Date de révision" not in outcome.plain_text
+    assert plain(TEXTS.outcomes.no_decision) in outcome.plain_text
+    assert plain(render(TEXTS.outcome.hint_no_decision, number=1)) in outcome.plain_text
+    assert plain(render(TEXTS.outcome.waiting, members="Dan")) in outcome.plain_text
+    assert "/revision" not in outcome.plain_text  # no review date without an adoption
     assert await rows(bot, "SELECT status FROM requests") == [("no_decision",)]
 
 
@@ -67,28 +78,30 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
     await file_request(staged, REQUEST)
     fake.send(cal, staged.group, "/demande 1")
     detail = await staged.containing("Demande de partenariat n°1")
-    assert "Alternatiba" in detail.plain_text and "Contact" not in detail.plain_text
+    assert "Alternatiba" in detail.plain_text and SHIPPED_FLOW.step("contact").label not in detail.plain_text
 
     proposal = await open_round(staged, bea)
-    assert "Ce qui est demandé au groupe : Accueillir une étape du tour à vélo" in proposal.plain_text
-    assert "Attentes mutuelles : Chacun tient un stand" in proposal.plain_text
-    alert = await press(staged, cal, proposal, "📄 Demande complète en privé")
-    assert alert["show_alert"] and "t.me/colibris_test_bot" in alert["text"]  # Cal never started the bot
+    for step_id in ("demande", "format", "date_debut", "date_reponse"):
+        label, answer = SHIPPED_FLOW.step(step_id).label, ONE_OFF_ANSWERS[step_id]
+        assert plain(render(TEXTS.round.substance_line, label=label, answer=answer)) in proposal.plain_text
+    alert = await press(staged, cal, proposal, FULL_REQUEST)
+    assert alert["show_alert"]  # Cal never started the bot
+    assert as_read(alert["text"]) == plain(render(TEXTS.alerts.full_unreachable, bot="colibris_test_bot"))
     fake.open_private_chat(cal)
-    alert = await press(staged, cal, proposal, "📄 Demande complète en privé")
-    assert "en privé" in alert["text"]
+    alert = await press(staged, cal, proposal, FULL_REQUEST)
+    assert as_read(alert["text"]) == plain(TEXTS.alerts.full_sent)
     full = await fake.next_message(fake.private_chat(cal))
     assert CONTACT in full.plain_text and "Accueillir une étape du tour à vélo" in full.plain_text
 
     stranger = fake.add_user("Sam")
     fake.set_member_status(staged.group, stranger, "member")
     fake.open_private_chat(stranger)
-    await press(staged, stranger, proposal, "📄 Demande complète en privé")
+    await press(staged, stranger, proposal, FULL_REQUEST)
     copy = await fake.next_message(fake.private_chat(stranger))
     assert "Accueillir une étape du tour à vélo" in copy.plain_text and CONTACT not in copy.plain_text
 
-    await press(staged, bea, proposal, "✅ Je consens")
-    await press(staged, cal, proposal, "✅ Je consens")
+    await press(staged, bea, proposal, CONSENT)
+    await press(staged, cal, proposal, CONSENT)
     await staged.containing("Bilan de consentement")  # the coordinator's summary, posted in the group
     await fake.idle()
     assert CONTACT not in group_texts(fake, staged.group)
@@ -99,21 +112,21 @@ async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: 
     bea, cal = staged.circle
     await file_request(staged, REQUEST)
     proposal = await open_round(staged, bea)
-    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Personne pour tenir le stand")
-    await press(staged, bea, proposal, "✅ Je consens")
+    await give_reason(staged, cal, proposal, OBJECTION, "Personne pour tenir le stand")
+    await press(staged, bea, proposal, CONSENT)
     await staged.containing("objection à travailler")
 
     fake.send(staged.author, staged.group, "/consentement 1")
-    assert "n'a pas changé depuis l'objection" in (await staged.containing("n'a pas changé")).plain_text
+    await staged.containing(plain(render(TEXTS.commands_feedback.unchanged, number=1)))
     fake.send(bea, staged.group, "/consentement 1 motif on a trouvé quelqu'un")
-    assert "Seul·es les admins" in (await staged.containing("Seul·es les admins")).plain_text
+    await staged.containing(plain(TEXTS.commands_feedback.reason_admins_only))
     assert await rows(bot, "SELECT COUNT(*) FROM consent_rounds") == [(1,)]
 
     fake.send(staged.admin, staged.group, "/consentement 1 motif Dan tiendra le stand")
     second = await staged.containing(PROPOSAL)
-    assert "Nouveau tour sur la demande inchangée, ouvert par Ana : « Dan tiendra le stand »" in second.plain_text
-    told = await staged.containing("Votre avis d'abord")
-    assert "sans modification" in told.plain_text and "a été modifiée" not in told.plain_text
+    assert plain(render(TEXTS.round.reopen_reason, admin="Ana", reason="Dan tiendra le stand")) in second.plain_text
+    await staged.containing(plain(render(TEXTS.round.ask_first_reason, members="Cal", number=1, admin="Ana",
+                                         reason="Dan tiendra le stand")))
     assert await rows(bot, "SELECT number, reopen_reason FROM consent_rounds ORDER BY id") == [
         (1, None), (2, "Dan tiendra le stand"),
     ]
@@ -124,40 +137,55 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     bea, cal = staged.circle
     card = await file_request(staged, REQUEST)
     proposal = await open_round(staged, bea)
-    alert = await fake.callback_answer(fake.press(bea, card, "↩️ Retirer ma demande"))
-    assert "Seul·e l'auteur·rice" in alert["text"]
-    fake.press(staged.author, card, "↩️ Retirer ma demande")
-    await staged.containing("retire la demande n°1")
-    outcome = await staged.containing("a été retirée par son auteur·rice")
-    assert "sans décision" in outcome.plain_text
-    await settled(fake, proposal, "demande retirée")
+    alert = await fake.callback_answer(fake.press(bea, card, WITHDRAW))
+    assert as_read(alert["text"]) == plain(TEXTS.withdraw.not_author_alert)
+    fake.press(staged.author, card, WITHDRAW)
+    await staged.containing(plain(render(TEXTS.withdraw.done, member="Eve", number=1, partner="Alternatiba")))
+    await staged.containing(plain(render(TEXTS.outcome.withdrawn, number=1)))
+    await settled(fake, proposal, plain(TEXTS.close_reasons.withdrawn))
 
     await file_request(staged, REQUEST)
     fake.send(staged.author, staged.group, "/decliner 2 pas pour nous")
-    assert "Seul·es le cercle cœur" in (await staged.containing("Seul·es le cercle cœur")).plain_text
+    await staged.containing(plain(TEXTS.decline.not_allowed))
     fake.send(cal, staged.group, "/decliner 2")
-    await staged.containing("pourquoi le groupe la décline")
+    await staged.containing(plain(TEXTS.decline.usage))
     fake.send(cal, staged.group, "/decliner 2 Ce n'est pas notre terrain de jeu")
-    declined = await staged.containing("est déclinée par Cal")
-    assert "« Ce n'est pas notre terrain de jeu »" in declined.plain_text
+    declined = render(TEXTS.decline.done, number=2, partner="Alternatiba", member="Cal",
+                      reason="Ce n'est pas notre terrain de jeu", author="Eve")
+    await staged.containing(plain(declined))
     assert await rows(bot, "SELECT number, status, status_reason FROM requests ORDER BY number") == [
         (1, "withdrawn", None), (2, "declined", "Ce n'est pas notre terrain de jeu"),
     ]
 
     await file_request(staged, REQUEST)
     fake.send(staged.author, staged.group, "/retirer 3 le partenaire a renoncé")
-    assert "« le partenaire a renoncé »" in (await staged.containing("retire la demande n°3")).plain_text
+    await staged.containing(plain(render(TEXTS.withdraw.done_word, member="Eve", number=3, partner="Alternatiba",
+                                         word="le partenaire a renoncé")))
 
     fake.send(cal, staged.group, "/demandes")
     listed = (await staged.containing("n°3")).plain_text
-    assert "retirée" in listed and "déclinée (« Ce n'est pas notre terrain de jeu »)" in listed
+    withdrawn, declined = STATUSES["withdrawn"], STATUSES["declined"]
+    declined_why = plain(render(TEXTS.decline.status_with_reason, status=declined,
+                                reason="Ce n'est pas notre terrain de jeu"))
+    assert withdrawn in listed and declined_why in listed
     fake.send(cal, staged.group, "/demande 2")
-    assert "déclinée" in (await staged.containing("Demande de partenariat n°2")).plain_text
+    assert declined in (await staged.containing("Demande de partenariat n°2")).plain_text
     fake.send(cal, staged.group, "/partenaires")
     register = (await staged.containing("Alternatiba")).plain_text
-    assert "retirée" in register and "déclinée" in register
+    assert withdrawn in register and declined in register
     fake.send(staged.admin, staged.group, "/bilan")
-    bilan = (await staged.containing("Tours en cours")).plain_text
-    assert "n°2 Alternatiba : déclinée" in bilan and "n°3 Alternatiba : retirée" in bilan
+    bilan = (await staged.containing(plain(TEXTS.bilan.open_header))).plain_text
+    assert f"n°2 Alternatiba : {declined}" in bilan and f"n°3 Alternatiba : {withdrawn}" in bilan
     fake.send(cal, staged.group, "/consentement 2")
-    assert "est déclinée" in (await staged.containing("pas de nouveau tour")).plain_text
+    await staged.containing(plain(render(TEXTS.commands_feedback.cannot_open, number=2, status=declined)))
+
+
+async def test_the_first_round_ends_before_the_date_the_partner_awaits_an_answer(fake: FakeTelegram, bot) -> None:
+    """The shipped flow's date_reponse is its answer_by: a week's round is cut to end by then."""
+    staged = await scene(fake, ("Bea", "Cal"))
+    soon = date.today() + timedelta(days=3)
+    await file_request(staged, replies({**ONE_OFF_ANSWERS, "date_reponse": soon.strftime("%d/%m/%Y")}))
+    await open_round(staged, staged.circle[0], "/consentement 1 durée=7")
+    [(deadline,)] = await rows(bot, "SELECT deadline_at FROM consent_rounds")
+    by = datetime.combine(soon, time.min, ZoneInfo(bot.settings.timezone))
+    assert datetime.now(UTC) < datetime.fromisoformat(deadline) <= by

@@ -20,9 +20,9 @@ from bot.core.consent import Position
 from bot.core.library import Library, load_library
 from bot.core.texts import render
 from bot.handlers import reviews
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read, parse_html
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt, plain
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,6 @@ async def bot(fake: FakeTelegram, tmp_path: Path):
     await running.start()
     yield running
     await running.stop()
-
-
-def plain(html: str) -> str:
-    """What a member reads of an HTML text."""
-    return as_read(parse_html(html)[0])
 
 
 async def until(fake: FakeTelegram, chat: FakeChat | FakeUser, predicate: Callable[[BotMessage], bool]) -> BotMessage:

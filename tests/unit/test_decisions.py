@@ -23,7 +23,7 @@ from bot.core.consent import (
 )
 from bot.core.flows import FlowEngine
 from bot.core.library import Library
-from bot.core.texts import Html, plain
+from bot.core.texts import Html, plain, render
 from bot.handlers import consent_views as views
 from bot.storage.consent import Round, RoundState
 from tests.unit.helpers import flow_data, make_flow
@@ -172,7 +172,8 @@ def test_an_adoption_states_its_conditions_who_answers_and_the_review_date(libra
     state = RoundState(closed_round(Outcome.ADOPTED, CloseReason.ALL_ANSWERED), CIRCLE, history, 1)
     text = "\n".join(views.outcome_blocks(texts, state, "15/03/2027"))
     assert texts.outcomes.adopted in text
-    assert texts.outcome.reservations in text and "Bea : « Co-signer les affiches »" in text
+    assert texts.outcome.reservations in text
+    assert render(texts.outcome.line, member="Bea", reason="Co-signer les affiches") in text
     assert plain(texts.outcome.answers_partner.format(member="Eve")) in plain(text)
     assert "15/03/2027" in text and "/revision 4" in text
 
