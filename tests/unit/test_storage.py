@@ -70,7 +70,11 @@ async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp
     path = tmp_path / "bot.sqlite3"
     first = await Database.open(path)
     await first.close()
-    with sqlite3.connect(path) as older:  # as if 0009 had never been applied
+    with sqlite3.connect(path) as older:  # as if 0009 and later had never been applied
+        for trigger in ("partner_added", "partner_gone", "request_added", "request_removed", "request_changed"):
+            older.execute(f"DROP TRIGGER register_{trigger}")  # 0012
+        older.execute("DROP TABLE register_counts")
+        older.execute("DROP TABLE register_partners")
         for column in ("consent_rounds.reopen_reason", "requests.status_reason"):
             table, name = column.split(".")
             older.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
