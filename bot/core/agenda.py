@@ -4,7 +4,8 @@ Built with the ``icalendar`` package, which escapes text and writes the time zon
 VTIMEZONE from the IANA data, so Nextcloud, Thunderbird and Google Calendar import it
 without a warning. A deadline is a moment, given in the group's time zone (TZID) with its
 VTIMEZONE; a review date is a day of the group (an all-day event, a date without zone).
-UIDs are stable: importing a newer file updates the events instead of doubling them.
+UIDs are stable: importing a newer file updates the events instead of doubling them. A file
+may cover several groups (a coordinator's, asked in private): each event then names its group.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Deadline:
     number: int  # the request's
     partner: str
     at: datetime  # aware
+    group: str  # the title of the group whose round it is
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,15 @@ class ReviewDate:
     partner: str
     on: date
     follow_up: bool  # a one-off's "how did it go?" rather than a review
+    group: str
 
 
 def calendar_file(
     deadlines: Sequence[Deadline], reviews: Sequence[ReviewDate], texts: CalendarTexts, *,
-    group: str, zone: ZoneInfo, stamp: datetime,
+    groups: Sequence[str], zone: ZoneInfo, stamp: datetime,
 ) -> bytes:
-    """The .ics document of these dates; ``stamp`` (aware) is its DTSTAMP."""
+    """The .ics document of these dates of ``groups`` (their titles); ``stamp`` (aware) is its
+    DTSTAMP. With several groups, each summary starts with its group's title."""
     from icalendar import Calendar, Event  # 90 ms with its dependencies: not at the bot's start-up
 
     calendar = Calendar()
@@ -50,7 +54,11 @@ def calendar_file(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", texts.name.format(group=group))
+    calendar.add("x-wr-calname", texts.name.format(group=", ".join(groups)))
+
+    def summary(text: str, group: str) -> str:
+        return texts.in_group.format(group=group, summary=text) if len(groups) > 1 else text
+
     calendar.add("x-wr-timezone", zone.key)
     for deadline in deadlines:
         event = Event()
@@ -59,9 +67,10 @@ def calendar_file(
         start = deadline.at.astimezone(zone)
         event.add("dtstart", start)
         event.add("dtend", start + DEADLINE_LENGTH)
-        event.add("summary", texts.deadline_summary.format(number=deadline.number, partner=deadline.partner))
+        text = texts.deadline_summary.format(number=deadline.number, partner=deadline.partner)
+        event.add("summary", summary(text, deadline.group))
         event.add("description", texts.deadline_description.format(
-            number=deadline.number, partner=deadline.partner, group=group))
+            number=deadline.number, partner=deadline.partner, group=deadline.group))
         calendar.add_component(event)
     for review in reviews:
         event = Event()
@@ -69,10 +78,11 @@ def calendar_file(
         event.add("dtstamp", stamp)
         event.add("dtstart", review.on)
         event.add("dtend", review.on + timedelta(days=1))
-        summary = texts.follow_up_summary if review.follow_up else texts.review_summary
-        event.add("summary", summary.format(number=review.number, partner=review.partner))
+        text = (texts.follow_up_summary if review.follow_up else texts.review_summary).format(
+            number=review.number, partner=review.partner)
+        event.add("summary", summary(text, review.group))
         event.add("description", texts.review_description.format(
-            number=review.number, partner=review.partner, group=group))
+            number=review.number, partner=review.partner, group=review.group))
         event.add("transp", "TRANSPARENT")  # a reminder, not a busy slot
         calendar.add_component(event)
     calendar.add_missing_timezones()

@@ -231,6 +231,8 @@ class GroupTexts(_Texts):
 
     choose: Template()
     no_group: Template()
+    known_choose: Template()  # /partenaire_connu in private: the same choice, for the register
+    known_no_group: Template()
     try_again: Template()
     try_again_alert: Alert
     not_a_member: Alert

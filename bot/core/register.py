@@ -185,6 +185,7 @@ class KnownTexts(_Model):
     """/partenaire_connu: a partner recorded without a consent round, and how it is marked."""
 
     recorded: Template("title", "number", "lines", "author")
+    recorded_in_group: Template("number", "group")  # told in private, where it was recorded
     status: Template("status")
     origins: dict[Origin, Label]
 
@@ -227,9 +228,11 @@ class CalendarTexts(_Model):
     review_summary: Template("number", "partner")
     follow_up_summary: Template("number", "partner")
     review_description: Template("number", "partner", "group")
+    in_group: Template("group", "summary")  # an event's summary in a file of several groups
     file_name: Template("date")
     caption: Template("group", "count")
     empty: Template()
+    no_group: Template()  # /calendrier in private, by a member of none of the bot's groups
     sent_private: Template("member")
     open_private: Template("member")
 

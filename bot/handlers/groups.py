@@ -10,15 +10,18 @@ answer: callers tell the member to try again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
-from telegram import Chat, ChatMember, InlineKeyboardMarkup, Update
+from telegram import Chat, ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import chats
+
+logger = logging.getLogger(__name__)
 
 MEMBER_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 GROUP_TYPES = {Chat.GROUP, Chat.SUPERGROUP}
@@ -73,6 +76,17 @@ async def member_groups(context: BotContext, user_id: int) -> list[tuple[int, st
     known = await chats.known_groups(context.services.database)
     answers = await asyncio.gather(*(is_member(context, chat_id, user_id) for chat_id, _ in known))
     return [group for group, member in zip(known, answers, strict=True) if member]
+
+
+async def of_the_member(context: BotContext, message: Message, user_id: int) -> list[tuple[int, str]] | None:
+    """``member_groups`` for a command typed in private; None, once the member is told to try
+    again, when Telegram could not say."""
+    try:
+        return await member_groups(context, user_id)
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram for the groups of %s: %s", user_id, error)
+        await message.reply_html(context.services.messages.groups.try_again)
+        return None
 
 
 def keyboard(groups: list[tuple[int, str]], payload: Callable[[int], ui.Payload]) -> InlineKeyboardMarkup:

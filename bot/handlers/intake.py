@@ -85,7 +85,7 @@ async def partenariat(update: Update, context: BotContext) -> None:
         await _resume(context, existing, message)
         return
     if chat.type == Chat.PRIVATE:
-        await _start_for_a_group(update, context)
+        await _start_for_a_group(update, context, FLOW_ID)
         return
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     _, engine = await services.catalog.active(FLOW_ID, chat.id)
@@ -107,7 +107,8 @@ async def partenariat(update: Update, context: BotContext) -> None:
 async def known_partner(update: Update, context: BotContext) -> None:
     """Record a partner the group already has or had (/partenaire_connu), right where it was typed.
 
-    Six short questions: unlike a request, not worth the detour through a private chat.
+    Six short questions: unlike a request, not worth the detour through a private chat. Typed
+    in private, it is for one of the member's groups, chosen as a request's is.
     """
     chat, user, message = update.effective_chat, update.effective_user, update.effective_message
     services = context.services
@@ -115,8 +116,10 @@ async def known_partner(update: Update, context: BotContext) -> None:
     if existing is not None:
         await _resume(context, existing, message)
         return
-    if chat.type != Chat.PRIVATE:
-        await chats.remember(services.database, chat.id, chat.type, chat.title)
+    if chat.type == Chat.PRIVATE:
+        await _start_for_a_group(update, context, known.FLOW_ID)
+        return
+    await chats.remember(services.database, chat.id, chat.type, chat.title)
     await _start_flow(
         update, context, chat, user, origin_chat_id=chat.id, thread_id=topics.thread_of(message), flow_id=known.FLOW_ID
     )
@@ -145,29 +148,30 @@ async def answer_here(update: Update, context: BotContext) -> None:
     await unchanged_ok(query.edit_message_reply_markup(None))
 
 
-async def _start_for_a_group(update: Update, context: BotContext) -> None:
-    """/partenariat in private: the request is for the member's group, asked of Telegram among
-    the groups the bot knows; the member picks one when there are several."""
+async def _start_for_a_group(update: Update, context: BotContext, flow_id: str) -> None:
+    """/partenariat or /partenaire_connu in private: the flow is for the member's group, asked
+    of Telegram among the groups the bot knows; the member picks one when there are several."""
     chat, user, message = update.effective_chat, update.effective_user, update.effective_message
     texts = context.services.messages.groups
-    try:
-        found = await groups.member_groups(context, user.id)
-    except TelegramError as error:
-        logger.warning("Could not ask Telegram for the groups of %s: %s", user.id, error)
-        await message.reply_html(texts.try_again)
+    found = await groups.of_the_member(context, message, user.id)
+    if found is None:
         return
+    for_register = flow_id == known.FLOW_ID
     if not found:
-        await message.reply_html(texts.no_group)
+        await message.reply_html(texts.known_no_group if for_register else texts.no_group)
     elif len(found) == 1:
-        await _start_flow(update, context, chat, user, origin_chat_id=found[0][0])
+        await _start_flow(update, context, chat, user, origin_chat_id=found[0][0], flow_id=flow_id)
     else:
+        payload = ui.ChooseRegisterGroup if for_register else ui.ChooseGroup
         await message.reply_html(
-            texts.choose, reply_markup=groups.keyboard(found, lambda chat_id: ui.ChooseGroup(chat_id=chat_id))
+            texts.known_choose if for_register else texts.choose,
+            reply_markup=groups.keyboard(found, lambda chat_id: payload(chat_id=chat_id)),
         )
 
 
 async def choose_group(update: Update, context: BotContext) -> None:
-    """Start the request for the group the member picked, if they are still one of its members."""
+    """Start the request (or the known partner's record) for the group the member picked, if
+    they are still one of its members."""
     query, chat = update.callback_query, update.effective_chat
     payload = ui.on_its_message(query)
     services = context.services
@@ -188,8 +192,10 @@ async def choose_group(update: Update, context: BotContext) -> None:
     if not member:
         await query.answer(texts.not_a_member, show_alert=True)
         return
-    await _start_flow(update, context, chat, query.from_user, origin_chat_id=payload.chat_id)
-    await query.answer()
+    flow_id = known.FLOW_ID if isinstance(payload, ui.ChooseRegisterGroup) else FLOW_ID
+    await _start_flow(
+        update, context, chat, query.from_user, origin_chat_id=payload.chat_id, flow_id=flow_id, answer=query.answer
+    )
     await unchanged_ok(query.edit_message_reply_markup(None))
 
 

@@ -17,8 +17,9 @@ from bot.core.register import FLOW_OF_ORIGIN, Origin, known_status
 from bot.core.texts import render
 from bot.handlers import flow_view as view
 from bot.handlers import render as ui
+from bot.handlers import topics
 from bot.services import BotContext
-from bot.storage import requests, sessions
+from bot.storage import chats, requests, sessions
 from bot.storage.sessions import FlowSession
 
 FLOW_ID = FLOW_OF_ORIGIN[Origin.KNOWN]
@@ -28,9 +29,12 @@ async def record(
     update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
     answer: ui.Acknowledge | None = None,
 ) -> None:
-    """Store the known partner, end the flow, and tell the chat it is in the register."""
+    """Store the known partner, end the flow, and tell the group it is in the register (and
+    the member, when recorded in private)."""
     services = context.services
     flow = engine.flow
+    # Recorded in private or in General: the message goes to the group's home topic, if any.
+    thread_id = await topics.thread_for(context, session.origin_chat_id, view.thread(session))
     async with services.database.transaction(update.update_id) as connection:
         entry = await requests.create(
             connection,
@@ -44,7 +48,7 @@ async def record(
             answers=answers,
             status=known_status(flow, answers),
             origin=Origin.KNOWN,
-            thread_id=view.thread(session),
+            thread_id=thread_id,
         )
         await sessions.delete(connection, session.chat_id, session.user_id)
     await ui.acknowledge(answer)
@@ -54,3 +58,8 @@ async def record(
     )
     message = await context.bot.send_message(entry.chat_id, text, message_thread_id=entry.thread_id)
     await requests.set_card_message(services.database, entry.id, message.message_id)
+    if session.origin_chat_id != session.chat_id:
+        group = await chats.title(services.database, session.origin_chat_id) or ""
+        await context.bot.send_message(
+            session.chat_id, render(services.library.register.known.recorded_in_group, number=entry.number, group=group)
+        )

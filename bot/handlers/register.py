@@ -19,7 +19,7 @@ from bot.core.register import FOLLOW_UP, day_text, local_day, status_text
 from bot.core.texts import Html, join, render
 from bot.export import register_csv
 from bot.picture import register_picture
-from bot.handlers import paging, permissions, topics
+from bot.handlers import groups, paging, permissions, topics
 from bot.handlers import render as ui
 from bot.services import BotContext
 from bot.storage import circles
@@ -159,25 +159,35 @@ async def _send_privately(
 
 
 async def calendar(update: Update, context: BotContext) -> None:
-    """Send the group's open rounds' deadlines and review dates as an .ics file, in private (/calendrier)."""
+    """Send open rounds' deadlines and review dates as an .ics file, in private (/calendrier):
+    the group's, or, typed in private, those of every group Telegram counts the member in."""
     chat, message = update.effective_chat, update.effective_message
     services = context.services
     texts = services.library.register.calendar
-    group = chat.effective_name or ""
-    deadlines = [
-        Deadline(r.id, r.request_number, r.partner_name, r.deadline_at)
-        for r in await consent_store.open_rounds(services.database, chat.id)
-    ]
-    dates = [
-        ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP)
-        for v in await reviews_store.open_in_chat(services.database, chat.id)
-    ]
+    if chat.type != Chat.PRIVATE:
+        covered = [(chat.id, chat.effective_name or "")]
+    else:
+        covered = await groups.of_the_member(context, message, update.effective_user.id)
+        if covered is None:
+            return
+        if not covered:
+            await message.reply_html(texts.no_group)
+            return
+    deadlines, dates = [], []
+    for chat_id, title in covered:
+        deadlines += [
+            Deadline(r.id, r.request_number, r.partner_name, r.deadline_at, title)
+            for r in await consent_store.open_rounds(services.database, chat_id)
+        ]
+        dates += [
+            ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP, title)
+            for v in await reviews_store.open_in_chat(services.database, chat_id)
+        ]
     if not deadlines and not dates:
         await message.reply_html(texts.empty)
         return
-    content = calendar_file(
-        deadlines, dates, texts, group=group, zone=services.settings.zone, stamp=datetime.now(UTC),
-    )
+    titles = [title for _, title in covered]
+    content = calendar_file(deadlines, dates, texts, groups=titles, zone=services.settings.zone, stamp=datetime.now(UTC))
     file = InputFile(content, filename=texts.file_name.format(date=services.today().isoformat()))
-    caption = render(texts.caption, group=group, count=len(deadlines) + len(dates))
+    caption = render(texts.caption, group=", ".join(titles), count=len(deadlines) + len(dates))
     await _send_privately(update, context, file, caption, texts.sent_private, texts.open_private)

@@ -119,6 +119,13 @@ class ChooseGroup(Payload):
     chat_id: GroupId
 
 
+class ChooseRegisterGroup(ChooseGroup):
+    """The group whose register a known partner recorded in private goes into: a ChooseGroup,
+    so the same handler checks it, for the /partenaire_connu flow."""
+
+    kind: Literal["n"] = "n"  # type: ignore[assignment]
+
+
 class AttachRequest(Payload):
     """The group a request filed without one (in private, before groups were asked) joins."""
 
@@ -154,6 +161,7 @@ class CloseConfirm(Payload):
 PAYLOADS: tuple[type[Payload], ...] = (
     FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
     ForgetMe, ChooseGroup, AttachRequest,
+    ChooseRegisterGroup,  # /partenaire_connu in private
     FullRequest, WithdrawRequest, CloseConfirm,  # issue 10: deciding as the movement decides
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007

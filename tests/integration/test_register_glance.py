@@ -9,10 +9,11 @@ import pytest
 from icalendar import Calendar
 
 from bot.core.library import Library, load_library
+from bot.core.texts import render
 from bot.storage import reviews
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS, RunningBot
-from tests.integration.conversation import fill, next_prompt
+from tests.integration.conversation import fill, known_group, next_prompt, plain
 from tests.integration.test_consent import file_request, open_round, scene
 from tests.integration.test_register import TODAY, drain, log
 
@@ -70,22 +71,75 @@ async def next_prompt_or_text(fake: FakeTelegram, chat, text: str):
             return message
 
 
-async def test_a_current_partner_recorded_in_private_may_leave_its_start_unknown_with_a_button(
+async def test_a_current_partner_recorded_in_private_goes_to_the_register_of_the_members_group(
     fake: FakeTelegram, bot: RunningBot, library: Library
 ) -> None:
     bea = fake.add_user("Bea")
+    group = known_group(fake, bea)
     private = fake.private_chat(bea)
     fake.send(bea, private, "/partenaire_connu")
     intake, flow = library.messages.intake, library.messages.flow
+    intro = await fake.next_message(private)
+    assert f"« {group.title} »" in intro.plain_text
     since = await fill(fake, bea, private, ["Alternatiba", "Association ou réseau", "Une étape du tour à vélo"])
     assert intake.button_date_unknown in since.button_texts()
     fake.press(bea, since, intake.button_date_unknown)
     summary = await fill(fake, bea, private, [flow.yes, "-"])
     assert f"Depuis : {flow.dates.unknown}" in summary.plain_text
     fake.press(bea, summary, intake.button_confirm)
-    await next_prompt_or_text(fake, private, "inscrit au registre")
-    stored = await bot.database.fetch_one("SELECT status, origin FROM requests WHERE chat_id = ?", (private.id,))
-    assert tuple(stored) == ("current", "known")
+    recorded = await next_prompt_or_text(fake, group, "inscrit au registre")
+    assert "Alternatiba" in recorded.plain_text
+    told = render(library.register.known.recorded_in_group, number=1, group=group.title)
+    assert (await next_prompt_or_text(fake, private, "n°1")).plain_text == plain(told)
+    stored = await bot.database.fetch_all("SELECT chat_id, status, origin FROM requests")
+    assert [tuple(row) for row in stored] == [(group.id, "current", "known")]
+
+
+async def test_a_known_partner_recorded_in_private_by_a_member_of_two_groups_goes_where_she_picks(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
+    ana, eve = fake.add_user("Ana"), fake.add_user("Eve")
+    forum = fake.add_forum("GL Forum", [eve], creator=ana)
+    fake.add_bot(forum, ana)
+    home = fake.create_topic(forum, "Partenariats", by=ana)
+    fake.send_in_topic(ana, forum, home, "/sujet")
+    await fake.next_message(forum)
+    other = known_group(fake, eve, "GL Alès")
+    private = fake.private_chat(eve)
+
+    fake.send(eve, private, "/partenaire_connu")
+    choice = await fake.next_message(private)
+    assert choice.plain_text == plain(library.messages.groups.known_choose)
+    assert sorted(choice.button_texts()) == sorted([forum.title, other.title])
+    query = fake.press(eve, choice, forum.title)
+    answered = await fake.callback_answer(query)
+    assert not answered.get("text")
+    assert f"« {forum.title} »" in (await fake.next_message(private)).plain_text
+    summary = await fill(fake, eve, private, known_answers(library))
+    fake.press(eve, summary, library.messages.intake.button_confirm)
+    recorded = await next_prompt_or_text(fake, forum, "inscrit au registre")
+    assert recorded.message_thread_id == home
+    stored = await bot.database.fetch_all("SELECT chat_id, origin, thread_id FROM requests")
+    assert [tuple(row) for row in stored] == [(forum.id, "known", home)]
+    told = render(library.register.known.recorded_in_group, number=1, group=forum.title)
+    assert (await next_prompt_or_text(fake, private, "n°1")).plain_text == plain(told)
+
+    fake.send(eve, private, "/partenaire_connu")  # the press is checked again: no longer a member
+    choice = await fake.next_message(private)
+    fake.set_member_status(other, eve, "left")
+    query = fake.press(eve, choice, other.title)
+    assert (await fake.callback_answer(query))["text"] == library.messages.groups.not_a_member
+    assert await bot.database.fetch_all("SELECT * FROM flow_sessions") == []
+
+
+async def test_a_known_partner_in_private_needs_a_group(fake: FakeTelegram, bot: RunningBot, library: Library) -> None:
+    eve = fake.add_user("Eve")
+    private = fake.private_chat(eve)
+    fake.send(eve, private, "/partenaire_connu")
+    assert (await fake.next_message(private)).plain_text == plain(library.messages.groups.known_no_group)
+    fake.send(eve, private, "/calendrier")
+    assert (await fake.next_message(private)).plain_text == plain(library.register.calendar.no_group)
+    assert await bot.database.fetch_all("SELECT * FROM flow_sessions") == []
 
 
 async def test_the_register_picture_grows_with_the_register_and_shows_declined_ones(
@@ -146,6 +200,38 @@ async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_dat
     review = next(e for uid, e in events.items() if uid.startswith("review-"))
     assert review.decoded("DTSTART") == due and not isinstance(review.decoded("DTSTART"), datetime)
     assert str(review["SUMMARY"]) == texts.review_summary.format(number=number, partner="Emmaüs")
+
+
+async def test_the_calendar_asked_in_private_covers_every_group_of_the_member(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
+    eve, ana = fake.add_user("Eve"), fake.add_user("Ana")
+    uzes, ales = known_group(fake, eve), known_group(fake, eve, "GL Alès")
+    elsewhere = known_group(fake, ana, "GL Nîmes")  # not Eve's
+    due = TODAY + timedelta(days=40)
+    for group, partner in ((uzes, "Emmaüs"), (ales, "Alternatiba"), (elsewhere, "Weleda")):
+        number = await log(bot.database, group, partner, "association", "adopted")
+        request = await bot.database.fetch_one(
+            "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (group.id, number))
+        async with bot.database.transaction() as connection:
+            await reviews.set_date(connection, request["id"], "review", due)
+    private = fake.private_chat(eve)
+
+    fake.send(eve, private, "/calendrier")
+    texts = library.register.calendar
+    sent = (await fake.next_message(private)).document
+    events = list(Calendar.from_ical(sent["content"]).walk("VEVENT"))
+    summaries = sorted(str(e["SUMMARY"]) for e in events)
+    assert summaries == sorted(
+        texts.in_group.format(group=group.title, summary=texts.review_summary.format(number=1, partner=partner))
+        for group, partner in ((uzes, "Emmaüs"), (ales, "Alternatiba"))
+    )
+
+    fake.set_member_status(ales, eve, "left")  # one group left: its dates, without a tag
+    fake.send(eve, private, "/calendrier")
+    sent = (await fake.next_message(private)).document
+    (event,) = Calendar.from_ical(sent["content"]).walk("VEVENT")
+    assert str(event["SUMMARY"]) == texts.review_summary.format(number=1, partner="Emmaüs")
 
 
 async def test_the_calendar_explains_how_to_open_a_private_chat_first(

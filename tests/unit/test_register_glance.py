@@ -121,11 +121,12 @@ def test_names_with_dollar_signs_are_drawn_as_typed_not_as_formulas(texts) -> No
 
 def test_the_calendar_holds_one_event_per_deadline_and_review_in_the_group_zone(library: Library) -> None:
     texts = library.register.calendar
-    deadlines = [Deadline(3, 12, "Weleda ; « Jardins », Alès", datetime(2027, 3, 15, 17, 0, tzinfo=UTC)),
-                 Deadline(4, 13, "Alternatiba", datetime(2027, 7, 1, 8, 30, tzinfo=UTC))]
-    reviews = [ReviewDate(9, 7, "Emmaüs", date(2027, 6, 1), follow_up=False),
-               ReviewDate(10, 8, "Pharmacienne", date(2027, 6, 8), follow_up=True)]
-    content = calendar_file(deadlines, reviews, texts, group="GL Strasbourg", zone=PARIS,
+    group = "GL Strasbourg"
+    deadlines = [Deadline(3, 12, "Weleda ; « Jardins », Alès", datetime(2027, 3, 15, 17, 0, tzinfo=UTC), group),
+                 Deadline(4, 13, "Alternatiba", datetime(2027, 7, 1, 8, 30, tzinfo=UTC), group)]
+    reviews = [ReviewDate(9, 7, "Emmaüs", date(2027, 6, 1), follow_up=False, group=group),
+               ReviewDate(10, 8, "Pharmacienne", date(2027, 6, 8), follow_up=True, group=group)]
+    content = calendar_file(deadlines, reviews, texts, groups=[group], zone=PARIS,
                             stamp=datetime(2026, 12, 3, 9, tzinfo=UTC))
     assert b"\r\n" in content and all(len(line) <= 75 for line in content.split(b"\r\n"))
     calendar = Calendar.from_ical(content)
