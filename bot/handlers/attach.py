@@ -62,7 +62,6 @@ async def rattacher(update: Update, context: BotContext) -> None:
 async def press(update: Update, context: BotContext) -> None:
     """Attach the request to the group pressed, after checking it is still the author's to attach."""
     query, chat = update.callback_query, update.effective_chat
-    texts = context.services.messages.groups
     payload = ui.on_its_message(query)
     request = None
     if payload is not None and chat.type == Chat.PRIVATE:
@@ -70,14 +69,7 @@ async def press(update: Update, context: BotContext) -> None:
     if request is None or await chats.title(context.services.database, payload.chat_id) is None:
         await query.answer(context.services.messages.intake.stale_button, show_alert=True)
         return
-    try:
-        member = await groups.is_member(context, payload.chat_id, query.from_user.id)
-    except TelegramError as error:
-        logger.warning("Could not ask Telegram whether %s is in %s: %s", query.from_user.id, payload.chat_id, error)
-        await query.answer(texts.try_again_alert, show_alert=True)
-        return
-    if not member:
-        await query.answer(texts.not_a_member, show_alert=True)
+    if not await groups.pressed_by_a_member(context, query, payload.chat_id):
         return
     done = await _attach(update, context, request, payload.chat_id)
     await query.answer()

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from telegram import Chat, ChatMember, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Chat, ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -87,6 +87,21 @@ async def of_the_member(context: BotContext, message: Message, user_id: int) -> 
         logger.warning("Could not ask Telegram for the groups of %s: %s", user_id, error)
         await message.reply_html(context.services.messages.groups.try_again)
         return None
+
+
+async def pressed_by_a_member(context: BotContext, query: CallbackQuery, chat_id: int) -> bool:
+    """Whether the member pressing a group's button is still in that group, as Telegram says;
+    when not, or when Telegram could not say, the press is answered why."""
+    texts = context.services.messages.groups
+    try:
+        member = await is_member(context, chat_id, query.from_user.id)
+    except TelegramError as error:
+        logger.warning("Could not ask Telegram whether %s is in %s: %s", query.from_user.id, chat_id, error)
+        await query.answer(texts.try_again_alert, show_alert=True)
+        return False
+    if not member:
+        await query.answer(texts.not_a_member, show_alert=True)
+    return member
 
 
 def keyboard(groups: list[tuple[int, str]], payload: Callable[[int], ui.Payload]) -> InlineKeyboardMarkup:

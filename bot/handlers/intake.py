@@ -175,7 +175,6 @@ async def choose_group(update: Update, context: BotContext) -> None:
     query, chat = update.callback_query, update.effective_chat
     payload = ui.on_its_message(query)
     services = context.services
-    texts = services.messages.groups
     if (
         payload is None or chat.type != Chat.PRIVATE
         or await sessions.get(services.database, chat.id, query.from_user.id) is not None
@@ -183,14 +182,7 @@ async def choose_group(update: Update, context: BotContext) -> None:
     ):
         await query.answer(services.messages.intake.stale_button, show_alert=True)
         return
-    try:
-        member = await groups.is_member(context, payload.chat_id, query.from_user.id)
-    except TelegramError as error:
-        logger.warning("Could not ask Telegram whether %s is in %s: %s", query.from_user.id, payload.chat_id, error)
-        await query.answer(texts.try_again_alert, show_alert=True)
-        return
-    if not member:
-        await query.answer(texts.not_a_member, show_alert=True)
+    if not await groups.pressed_by_a_member(context, query, payload.chat_id):
         return
     flow_id = known.FLOW_ID if isinstance(payload, ui.ChooseRegisterGroup) else FLOW_ID
     await _start_flow(
