@@ -22,6 +22,7 @@ from tests.integration.test_consent import (
     _set_deadline,
     add_coordinator,
     file_request,
+    give_reason,
     open_round,
     press,
     rows,
@@ -368,3 +369,40 @@ async def test_a_member_check_telegram_cannot_answer_is_logged_and_asks_to_retry
 
     fake.send(member, private, f"/start g{group.id}")  # Telegram answers again: the flow opens
     assert "GL Nîmes" in (await fake.next_message(private)).plain_text
+
+
+# --- messages that announce a change go through the outbox --------------------------------
+
+
+async def objected_and_amending(staged: Scene) -> BotMessage:
+    """Cal objects, the round closes on the objection, the author amends the request up to its
+    « Valider » button, which is returned."""
+    bea, cal = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Le groupe n'a personne pour tenir un stand")
+    await settled(staged.fake, proposal, "Cal : objection")
+    await press(staged, bea, proposal, "✅ Je consens")
+    await staged.containing("objection à travailler")
+    staged.fake.send(staged.author, staged.group, "/modifier 1")
+    summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
+    staged.fake.press(staged.author, summary, "✏️ Modifier une réponse")
+    menu = await staged.fake.wait_edit(summary)
+    staged.fake.press(staged.author, menu, "Type de partenaire")
+    question = await staged.message(lambda m: "Autre groupe local" in m.button_texts())
+    staged.fake.press(staged.author, question, "Autre groupe local")
+    return await staged.message(lambda m: "✅ Valider" in m.button_texts())
+
+
+async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    validate = await objected_and_amending(staged)
+    await fake.idle()
+    inject(fake, staged.group, "500")
+    fake.press(staged.author, validate, "✅ Valider")
+    amended = await staged.containing("a modifié la demande n°1 (version 2)")
+    assert "🗳 Ouvrir le consentement" in amended.button_texts()
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 500, staged.group)) == 1
+    assert len(containing(fake, staged.group, "a modifié la demande n°1")) == 1
+    assert await rows(bot, "SELECT status, attempts FROM outbox WHERE texts LIKE '%version 2%'") == [("sent", 1)]
