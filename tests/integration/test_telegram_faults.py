@@ -406,3 +406,28 @@ async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTel
     assert len(errors(fake, 500, staged.group)) == 1
     assert len(containing(fake, staged.group, "a modifié la demande n°1")) == 1
     assert await rows(bot, "SELECT status, attempts FROM outbox WHERE texts LIKE '%version 2%'") == [("sent", 1)]
+
+
+async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_reply(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    running = RunningBot(settings_for(fake, tmp_path, **FAULTY))
+    await running.start()
+    try:
+        staged = await scene(fake)
+        bea, cal = staged.circle
+        await file_request(staged)
+        proposal = await open_round(staged, bea)
+        alert = await press(staged, cal, proposal, "⛔ J'ai une objection")
+        assert "Répondez au message" in alert["text"]
+        prompt = await staged.message(lambda m: m.is_force_reply() and "Cal" in m.plain_text)
+        await fake.idle()
+
+        await running.restart()
+        fake.send(cal, staged.group, "Le groupe n'a personne pour tenir un stand", reply_to=prompt)
+        await settled(fake, proposal, "Cal : objection — « Le groupe n'a personne")
+        assert await rows(running, "SELECT user_id, position, reason FROM round_positions") == [
+            (cal.id, "objection", "Le groupe n'a personne pour tenir un stand")
+        ]
+    finally:
+        await running.stop()
