@@ -431,3 +431,21 @@ async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_repl
         ]
     finally:
         await running.stop()
+
+
+async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, _ = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    alert = await press(staged, bea, proposal, "❓ J'ai une question")
+    assert "Répondez au message" in alert["text"]
+    prompt = await staged.message(lambda m: m.is_force_reply() and "Bea" in m.plain_text)
+    await fake.idle()
+    inject(fake, staged.group, "502")
+    fake.send(bea, staged.group, "Qui tiendra le stand le dimanche ?", reply_to=prompt)
+    question = await staged.containing("pose une question à Eve")
+    assert question.reply_to_message_id == proposal.message_id
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 502, staged.group)) == 1
+    assert len(containing(fake, staged.group, "Qui tiendra le stand le dimanche ?")) == 1
