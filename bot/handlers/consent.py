@@ -363,6 +363,7 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
 
 
 outbox.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
+outbox.kind(lifecycle.PROPOSAL, sent=Rounds.proposal_sent)
 
 
 async def _admins(context: BotContext, chat_id: int) -> list[Member]:

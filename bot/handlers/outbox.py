@@ -95,7 +95,10 @@ async def flush(context: BotContext, *, everything: bool = False) -> None:
                 continue
             if not everything and delivery.next_attempt_at > now:
                 heads[delivery.chat_id] = delivery.next_attempt_at
-            elif (retry_at := await _deliver(context, delivery)) is not None:
+                continue
+            # Read again: the delivery before it, just sent, may have given it its reply (a proposal).
+            current = await store.still_pending(context.services.database, delivery.id)
+            if current is not None and (retry_at := await _deliver(context, current)) is not None:
                 heads[delivery.chat_id] = retry_at
         if heads:
             _plan(context.job_queue, min(heads.values()))

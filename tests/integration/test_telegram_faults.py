@@ -449,3 +449,34 @@ async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: Fake
     await fake.idle(quiet=0.3)
     assert len(errors(fake, 502, staged.group)) == 1
     assert len(containing(fake, staged.group, "Qui tiendra le stand le dimanche ?")) == 1
+
+
+async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, cal = staged.circle
+    await file_request(staged)
+    await fake.idle()
+    inject(fake, staged.group, "502")
+    proposal = await open_round(staged, bea)
+    await press(staged, cal, proposal, "✅ Je consens")
+    await settled(fake, proposal, "Cal : je consens")
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 502, staged.group)) == 1
+    assert len(containing(fake, staged.group, PROPOSAL)) == 1
+    assert await rows(bot, "SELECT message_id FROM consent_rounds") == [(proposal.message_id,)]
+
+
+async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    validate = await objected_and_amending(staged)
+    staged.fake.press(staged.author, validate, "✅ Valider")
+    amended = await staged.containing("a modifié la demande n°1 (version 2)")
+    await fake.idle()
+    inject(fake, staged.group, "502")
+    fake.press(staged.circle[0], amended, "🗳 Ouvrir le consentement")
+    second = await staged.message(lambda m: PROPOSAL in m.plain_text and "(tour 2)" in m.plain_text)
+    ask_first = await staged.containing("Votre avis d'abord")
+    assert ask_first.reply_to_message_id == second.message_id
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 502, staged.group)) == 1
+    assert len(containing(fake, staged.group, "Votre avis d'abord")) == 1
