@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.handlers import outbox
+from bot.storage import outbox as queued
 from bot.storage.chat_migration import CHAT_COLUMNS
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
@@ -480,3 +482,39 @@ async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fa
     await fake.idle(quiet=0.3)
     assert len(errors(fake, 502, staged.group)) == 1
     assert len(containing(fake, staged.group, "Votre avis d'abord")) == 1
+
+
+# --- a message whose answer timed out (issue 15, item 17) ---------------------------------
+
+MEASURED, LATE = 20, 5  # deliveries, and how many of them Telegram carries out but answers too late
+
+
+async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never_more(
+    fake: FakeTelegram, bot
+) -> None:
+    """Measures what the outbox's and the README's note says: the Bot API cannot tell the bot
+    whether a timed-out sendMessage was carried out (a bot cannot read a chat's messages), so
+    each such delivery is sent once more, and nothing else is ever doubled or lost."""
+    staged = await scene(fake)
+    await fake.idle()
+    late = set(random.Random(15).sample(range(MEASURED), LATE))
+
+    def answer_late(method: str, params: dict) -> None:
+        if method == "sendMessage" and (number := params["text"].removeprefix("mesure ")).isdigit():
+            if int(number) in late and not calls_to(fake, params["text"])[:-1]:  # its first try only
+                fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], done_first=True)
+
+    fake.on_call = answer_late
+    async with bot.database.transaction() as connection:
+        for number in range(MEASURED):
+            await queued.enqueue(connection, staged.group.id, [f"mesure {number}"])
+    outbox.kick(bot.application.job_queue)
+    await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
+    await fake.idle(quiet=0.5)
+    received = Counter(m.plain_text for m in fake.messages_in(staged.group) if m.plain_text.startswith("mesure "))
+    assert set(received) == {f"mesure {n}" for n in range(MEASURED)}, "none lost"
+    assert {text for text, count in received.items() if count > 1} == {f"mesure {n}" for n in late}
+    assert max(received.values()) == 2
+    assert await rows(bot, "SELECT status, COUNT(*) FROM outbox WHERE texts LIKE '%mesure%' GROUP BY status") == [
+        ("sent", MEASURED)
+    ]
