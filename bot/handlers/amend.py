@@ -15,13 +15,14 @@ from telegram import Update
 from bot.core.flows import FlowEngine
 from bot.core.statuses import UNDECIDED
 from bot.core.texts import Html, fitting, render
-from bot.handlers import consent, topics
+from bot.handlers import consent, outbox, topics
 from bot.handlers import flow_view as view
 from bot.handlers import consent_views as views
 from bot.handlers import render as ui
 from bot.handlers.arguments import requested
 from bot.services import BotContext
 from bot.storage import amendments, requests, sessions
+from bot.storage import outbox as queued
 from bot.storage import consent as store
 from bot.storage.sessions import FlowSession
 
@@ -81,6 +82,15 @@ async def submit(
     texts = services.library.consent
     request = await requests.by_number(services.database, session.origin_chat_id, number)
     flow = engine.flow
+    member = ui.mention(session.user_id, session.author_name)
+    thread_id = await topics.thread_for(context, request.chat_id, session.thread_id, request.thread_id)
+
+    def notice(version: int, preview: int | None) -> Html:  # long answers changed: shortened, still sent
+        changes = views.changes(engine, request.answers, answers, texts.amend, preview)
+        return render(texts.amend.done, member=member, number=number, version=version, changes=changes)
+
+    # The notice is queued with the new version it announces: a crash right after the commit
+    # or a Telegram failure still lets the group know the request changed.
     async with services.database.transaction(update.update_id) as connection:
         if await store.latest_round_id(connection, request.id, open_only=True) is not None:
             version = None  # a round opened meanwhile: it decides on the version it shows
@@ -89,20 +99,16 @@ async def submit(
                 connection, session, request.id, answers=answers,
                 partner_name=answers[flow.partner_fields.partner], partner_kind=answers[flow.partner_fields.kind],
             )
+            await queued.enqueue(
+                connection, request.chat_id,
+                [fitting(lambda preview: notice(version, preview), ui.TELEGRAM_TEXT_LIMIT)],
+                markup=views.open_keyboard(texts, number).to_dict(), thread_id=thread_id,
+            )
     await ui.acknowledge(answer)
     if version is None:
         await context.bot.send_message(
             session.chat_id, render(texts.amend.round_open, number=number), message_thread_id=session.thread_id
         )
         return True
-    member = ui.mention(session.user_id, session.author_name)
-
-    def notice(preview: int | None) -> Html:  # long answers changed: shortened, the notice still goes
-        changes = views.changes(engine, request.answers, answers, texts.amend, preview)
-        return render(texts.amend.done, member=member, number=number, version=version, changes=changes)
-
-    await context.bot.send_message(
-        request.chat_id, fitting(notice, ui.TELEGRAM_TEXT_LIMIT), reply_markup=views.open_keyboard(texts, number),
-        message_thread_id=await topics.thread_for(context, request.chat_id, session.thread_id, request.thread_id),
-    )
+    outbox.kick(context.job_queue)
     return True

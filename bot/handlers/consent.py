@@ -302,19 +302,18 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
         await _ask(update, context, state.round, message.from_user, prompt.action, error)
         return
     if prompt.action == "question":
+        request = await round_request(context, state.round)
+        posted = render(
+            texts.prompts.question_posted, member=ui.mention(message.from_user.id, message.from_user.full_name),
+            author=ui.mention(request.author_id, request.author_name), number=request.number, question=text,
+        )
+        # Queued as the prompt is consumed: a failure or a crash after it never loses the question.
         async with context.services.database.transaction(update.update_id) as connection:
             if not await store.drop_prompt(connection, asked.chat_id, asked.message_id):
                 return
-        request = await round_request(context, state.round)
-        await context.bot.send_message(
-            state.round.chat_id,
-            render(
-                texts.prompts.question_posted, member=ui.mention(message.from_user.id, message.from_user.full_name),
-                author=ui.mention(request.author_id, request.author_name), number=request.number, question=text,
-            ),
-            message_thread_id=state.round.thread_id,
-            reply_to_message_id=state.round.message_id,
-        )
+            await queued.enqueue(connection, state.round.chat_id, [posted], reply_to=state.round.message_id,
+                                 thread_id=state.round.thread_id)
+        outbox.kick(context.job_queue)
         return
     recorded = await _take_position(
         update, context, prompt.round_id, message.from_user.id, Position(prompt.action), text, prompt=asked
@@ -364,6 +363,7 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
 
 
 outbox.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
+outbox.kind(lifecycle.PROPOSAL, sent=Rounds.proposal_sent)
 
 
 async def _admins(context: BotContext, chat_id: int) -> list[Member]:

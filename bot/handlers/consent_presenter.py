@@ -12,7 +12,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
 
 from bot.core import consent as rules
 from bot.core.consent import Member
@@ -23,7 +22,7 @@ from bot.core.texts import Html, join, render
 from bot.handlers import consent_views as views
 from bot.handlers import practices
 from bot.handlers import render as ui
-from bot.rounds.ports import Opened
+from bot.rounds.ports import Markup, Opened
 from bot.services import BotContext
 from bot.storage import chats, requests
 from bot.storage import consent as store
@@ -93,12 +92,13 @@ class RoundPresenter:
     def __init__(self, context: BotContext) -> None:
         self.context = context
 
-    async def proposal(self, state: store.RoundState) -> tuple[Html, InlineKeyboardMarkup | None]:
+    async def proposal(self, state: store.RoundState) -> tuple[Html, Markup | None]:
         context, texts = self.context, consent_texts(self.context)
         view = await _request_view(context, await round_request(context, state.round))
+        keyboard = views.proposal_keyboard(texts, state.round)
         return (
             views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
-            views.proposal_keyboard(texts, state.round),
+            None if keyboard is None else keyboard.to_dict(),
         )
 
     async def closing(self, state: store.RoundState) -> tuple[list[str], list[str]]:

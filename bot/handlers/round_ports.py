@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.ext import JobQueue
 
 from bot.core.texts import Html
 from bot.handlers.edits import unchanged_ok
-from bot.rounds.ports import Destination, Job
+from bot.rounds.ports import Destination, Job, Markup
 from bot.services import BotContext
 
 # A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
@@ -20,16 +20,10 @@ class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send(
-        self, to: Destination, text: Html, *, markup: object | None = None, reply_to: int | None = None
-    ) -> int:
-        message = await self.bot.send_message(
-            to.chat_id, text, reply_markup=markup, reply_to_message_id=reply_to, message_thread_id=to.message_thread_id
-        )
-        return message.message_id
-
-    async def edit(self, to: Destination, message_id: int, text: Html, *, markup: object | None = None) -> None:
-        await unchanged_ok(self.bot.edit_message_text(text, chat_id=to.chat_id, message_id=message_id, reply_markup=markup))
+    async def edit(self, to: Destination, message_id: int, text: Html, *, markup: Markup | None = None) -> None:
+        keyboard = None if markup is None else InlineKeyboardMarkup.de_json(dict(markup), self.bot)
+        await unchanged_ok(self.bot.edit_message_text(text, chat_id=to.chat_id, message_id=message_id,
+                                                      reply_markup=keyboard))
 
 
 class JobQueueScheduler:

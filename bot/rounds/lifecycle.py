@@ -17,19 +17,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 
+import aiosqlite
+
 from bot.core import consent as rules
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
 from bot.core.statuses import UNDECIDED, WITHDRAWABLE, RequestStatus
+from bot.core.texts import Html
 from bot.rounds import ports
 from bot.rounds.ports import Acknowledge, Destination, Opened, Presenter, Scheduler, Sender
 from bot.storage import amendments, circles, requests
 from bot.storage import consent as store
 from bot.storage import outbox as queued
 from bot.storage.circles import Roster
+from bot.storage.outbox import Delivery
 from bot.storage.db import Database
 from bot.storage.requests import PartnershipRequest
 
 SUMMARY = "summary"  # the outbox kind of the coordinators' summaries
+PROPOSAL = "proposal"  # the outbox kind of a round's proposal: its delivery records its message
+OBJECTORS_FIRST = "objectors-first"  # the outbox kind of the ask to the objectors, a reply to the proposal
 
 
 def _now() -> datetime:
@@ -142,26 +148,36 @@ class Rounds:
                 thread_id=opening.thread_id,
             )
         await ports.acknowledge(acknowledge)
-        state = await self.post_proposal(round_id)
         opened = Opened(
-            round_id, state, tuple((m.name, s.reason or "") for m, s in objectors),
+            round_id, await store.state(self.database, round_id), tuple((m.name, s.reason or "") for m, s in objectors),
             tuple(m.user_id for m, _ in objectors), before, opening.reason,
         )
-        ask = await self.presenter.objectors_first(opened)
-        if ask is not None:
-            await self.sender.send(_group(state.round), ask, reply_to=state.round.message_id)
+        await self.post_proposal(round_id, then=await self.presenter.objectors_first(opened))
         return opened
 
-    async def post_proposal(self, round_id: int) -> store.RoundState:
-        """Post a round's proposal, remember where it is, and schedule its deadline."""
+    async def post_proposal(self, round_id: int, *, then: Html | None = None) -> None:
+        """Queue a round's proposal, and ``then`` as a reply to it; schedule its deadline. The
+        proposal's delivery records its message (``proposal_sent``); until then nothing edits it."""
         state = await store.state(self.database, round_id)
+        rnd = state.round
         text, markup = await self.presenter.proposal(state)
-        message_id = await self.sender.send(_group(state.round), text, markup=markup)
-        await store.set_message(self.database, round_id, message_id)
+        async with self.database.transaction() as connection:
+            # Once per chat: a restart before its delivery does not queue it again.
+            key = f"{PROPOSAL}:{round_id}:{rnd.chat_id}"
+            if await queued.enqueue(connection, rnd.chat_id, [text], kind=PROPOSAL, ref=round_id, markup=markup,
+                                    key=key, thread_id=rnd.thread_id) and then is not None:
+                await queued.enqueue(connection, rnd.chat_id, [then], kind=OBJECTORS_FIRST, ref=round_id,
+                                     thread_id=rnd.thread_id)
         self.redraws.last[round_id] = self.monotonic()
-        state = await store.state(self.database, round_id)
-        self.schedule(state.round)
-        return state
+        self.schedule(rnd)
+        self.kick_outbox()
+
+    @staticmethod
+    async def proposal_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
+        """Record where the proposal is (its buttons and redraws need it), and have the messages
+        queued to answer it reply to it."""
+        await store.set_message(connection, delivery.ref, delivery.message_id)
+        await queued.reply_to_sent(connection, OBJECTORS_FIRST, delivery.ref, delivery.message_id)
 
     # --- positions ---------------------------------------------------------------------------
 

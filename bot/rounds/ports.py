@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.core.texts import Html
 from bot.storage.consent import RoundState
@@ -31,15 +31,14 @@ class Destination:
     message_thread_id: int | None = None
 
 
+# A keyboard as the Bot API writes it (``reply_markup``'s JSON): the outbox keeps it as it is.
+Markup = Mapping[str, Any]
+
+
 class Sender(Protocol):
-    """Send or edit a message. ``markup`` is the adapter's keyboard, opaque here."""
+    """Edit a message (new messages go through the outbox, ``bot.storage.outbox``)."""
 
-    async def send(
-        self, to: Destination, text: Html, *, markup: object | None = None, reply_to: int | None = None
-    ) -> int:
-        """Send, and return the new message's id."""
-
-    async def edit(self, to: Destination, message_id: int, text: Html, *, markup: object | None = None) -> None:
+    async def edit(self, to: Destination, message_id: int, text: Html, *, markup: Markup | None = None) -> None:
         """Edit a message; an edit that changes nothing is not an error."""
 
 
@@ -57,7 +56,7 @@ class Scheduler(Protocol):
 class Presenter(Protocol):
     """What members read about a round, rendered by the adapter from the YAML texts."""
 
-    async def proposal(self, state: RoundState) -> tuple[Html, object | None]: ...
+    async def proposal(self, state: RoundState) -> tuple[Html, Markup | None]: ...
 
     async def closing(self, state: RoundState) -> tuple[list[str], list[str]]:
         """The outcome for the group and the summary for the coordinators, each in messages."""

@@ -190,10 +190,9 @@ def open_round(
     return round_id
 
 
-async def set_message(database: Database, round_id: int, message_id: int) -> None:
-    await database.write(lambda connection: connection.execute(
-        "UPDATE consent_rounds SET message_id = ? WHERE id = ?", (message_id, round_id)
-    ))
+@unit_of_work
+def set_message(connection: sqlite3.Connection, round_id: int, message_id: int) -> None:
+    connection.execute("UPDATE consent_rounds SET message_id = ? WHERE id = ?", (message_id, round_id))
 
 
 @unit_of_work

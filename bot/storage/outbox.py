@@ -83,10 +83,24 @@ async def enqueue(
     return cursor.rowcount > 0
 
 
+async def reply_to_sent(connection: aiosqlite.Connection, kind: str, ref: int, message_id: int) -> None:
+    """Have the waiting deliveries of this kind and ref answer a message just delivered."""
+    await connection.execute(
+        "UPDATE outbox SET reply_to_message_id = ? WHERE kind = ? AND ref = ? AND status = 'pending'",
+        (message_id, kind, ref),
+    )
+
+
 async def pending(database: Database) -> list[Delivery]:
     """Every delivery not confirmed yet, oldest first (due or not: the caller keeps each chat's order)."""
     rows = await database.fetch_all("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id")
     return [_delivery(row) for row in rows]
+
+
+async def still_pending(database: Database, delivery_id: int) -> Delivery | None:
+    """A delivery as it is now, if still pending (a kind's ``sent`` hook may have changed it)."""
+    row = await database.fetch_one("SELECT * FROM outbox WHERE id = ? AND status = 'pending'", (delivery_id,))
+    return None if row is None else _delivery(row)
 
 
 async def part_sent(database: Database, delivery_id: int, parts: int, message_id: int) -> None:

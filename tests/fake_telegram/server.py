@@ -1084,10 +1084,20 @@ class FakeTelegram:
         fault = FakeApiError(status, description, parameters or None)
         self._faults.setdefault(method.lower(), []).extend([{"error": fault, "chat_id": chat_id}] * times)
 
-    def delay_next(self, method: str, seconds: float, times: int = 1, chat_id: int | None = None) -> None:
+    def delay_next(
+        self, method: str, seconds: float, times: int = 1, chat_id: int | None = None, *, done_first: bool = False
+    ) -> None:
         """The next ``times`` calls of ``method`` (to ``chat_id`` only, if given) are answered
-        only after ``seconds`` (a client that gives up first closes the call: nothing happens)."""
-        self._delays.setdefault(method.lower(), []).extend([{"seconds": seconds, "chat_id": chat_id}] * times)
+        only after ``seconds`` (a client that gives up first closes the call: nothing happens).
+        ``done_first``: the call is carried out at once and only its answer is late, as when
+        Telegram delivered a message whose answer never reached the bot."""
+        entry = {"seconds": seconds, "chat_id": chat_id, "done_first": done_first}
+        self._delays.setdefault(method.lower(), []).extend([entry] * times)
+
+    async def _wait_out(self, delay: dict) -> None:
+        deadline = time.monotonic() + delay["seconds"]
+        while not self._stopping and time.monotonic() < deadline:
+            await self._wait_change(deadline - time.monotonic())
 
     @staticmethod
     def _take(queue: list[dict] | None, params: dict) -> dict | None:
@@ -1176,10 +1186,8 @@ class FakeTelegram:
             self._last_activity = time.monotonic()
         try:
             delay = self._take(self._delays.get(key), params)
-            if delay is not None:
-                deadline = time.monotonic() + delay["seconds"]
-                while not self._stopping and time.monotonic() < deadline:
-                    await self._wait_change(deadline - time.monotonic())
+            if delay is not None and not delay["done_first"]:
+                await self._wait_out(delay)
             fault = self._take(self._faults.get(key), params)
             if fault is not None:
                 raise fault["error"]
@@ -1192,6 +1200,9 @@ class FakeTelegram:
                 result = handler(params)
                 if asyncio.iscoroutine(result):
                     result = await result
+            if delay is not None and delay["done_first"]:
+                self._notify()  # the message is there for whoever waits on it; its answer is late
+                await self._wait_out(delay)
             return {"ok": True, "result": result}, 200
         except FakeApiError as exc:
             payload = exc.payload()

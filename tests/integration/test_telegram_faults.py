@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.handlers import outbox
+from bot.storage import outbox as queued
 from bot.storage.chat_migration import CHAT_COLUMNS
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
@@ -22,6 +24,7 @@ from tests.integration.test_consent import (
     _set_deadline,
     add_coordinator,
     file_request,
+    give_reason,
     open_round,
     press,
     rows,
@@ -368,3 +371,150 @@ async def test_a_member_check_telegram_cannot_answer_is_logged_and_asks_to_retry
 
     fake.send(member, private, f"/start g{group.id}")  # Telegram answers again: the flow opens
     assert "GL Nîmes" in (await fake.next_message(private)).plain_text
+
+
+# --- messages that announce a change go through the outbox --------------------------------
+
+
+async def objected_and_amending(staged: Scene) -> BotMessage:
+    """Cal objects, the round closes on the objection, the author amends the request up to its
+    « Valider » button, which is returned."""
+    bea, cal = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Le groupe n'a personne pour tenir un stand")
+    await settled(staged.fake, proposal, "Cal : objection")
+    await press(staged, bea, proposal, "✅ Je consens")
+    await staged.containing("objection à travailler")
+    staged.fake.send(staged.author, staged.group, "/modifier 1")
+    summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
+    staged.fake.press(staged.author, summary, "✏️ Modifier une réponse")
+    menu = await staged.fake.wait_edit(summary)
+    staged.fake.press(staged.author, menu, "Type de partenaire")
+    question = await staged.message(lambda m: "Autre groupe local" in m.button_texts())
+    staged.fake.press(staged.author, question, "Autre groupe local")
+    return await staged.message(lambda m: "✅ Valider" in m.button_texts())
+
+
+async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    validate = await objected_and_amending(staged)
+    await fake.idle()
+    inject(fake, staged.group, "500")
+    fake.press(staged.author, validate, "✅ Valider")
+    amended = await staged.containing("a modifié la demande n°1 (version 2)")
+    assert "🗳 Ouvrir le consentement" in amended.button_texts()
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 500, staged.group)) == 1
+    assert len(containing(fake, staged.group, "a modifié la demande n°1")) == 1
+    assert await rows(bot, "SELECT status, attempts FROM outbox WHERE texts LIKE '%version 2%'") == [("sent", 1)]
+
+
+async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_reply(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    running = RunningBot(settings_for(fake, tmp_path, **FAULTY))
+    await running.start()
+    try:
+        staged = await scene(fake)
+        bea, cal = staged.circle
+        await file_request(staged)
+        proposal = await open_round(staged, bea)
+        alert = await press(staged, cal, proposal, "⛔ J'ai une objection")
+        assert "Répondez au message" in alert["text"]
+        prompt = await staged.message(lambda m: m.is_force_reply() and "Cal" in m.plain_text)
+        await fake.idle()
+
+        await running.restart()
+        fake.send(cal, staged.group, "Le groupe n'a personne pour tenir un stand", reply_to=prompt)
+        await settled(fake, proposal, "Cal : objection — « Le groupe n'a personne")
+        assert await rows(running, "SELECT user_id, position, reason FROM round_positions") == [
+            (cal.id, "objection", "Le groupe n'a personne pour tenir un stand")
+        ]
+    finally:
+        await running.stop()
+
+
+async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, _ = staged.circle
+    await file_request(staged)
+    proposal = await open_round(staged, bea)
+    alert = await press(staged, bea, proposal, "❓ J'ai une question")
+    assert "Répondez au message" in alert["text"]
+    prompt = await staged.message(lambda m: m.is_force_reply() and "Bea" in m.plain_text)
+    await fake.idle()
+    inject(fake, staged.group, "502")
+    fake.send(bea, staged.group, "Qui tiendra le stand le dimanche ?", reply_to=prompt)
+    question = await staged.containing("pose une question à Eve")
+    assert question.reply_to_message_id == proposal.message_id
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 502, staged.group)) == 1
+    assert len(containing(fake, staged.group, "Qui tiendra le stand le dimanche ?")) == 1
+
+
+async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    bea, cal = staged.circle
+    await file_request(staged)
+    await fake.idle()
+    inject(fake, staged.group, "502")
+    proposal = await open_round(staged, bea)
+    await press(staged, cal, proposal, "✅ Je consens")
+    await settled(fake, proposal, "Cal : je consens")
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 502, staged.group)) == 1
+    assert len(containing(fake, staged.group, PROPOSAL)) == 1
+    assert await rows(bot, "SELECT message_id FROM consent_rounds") == [(proposal.message_id,)]
+
+
+async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fake: FakeTelegram, bot) -> None:
+    staged = await scene(fake)
+    validate = await objected_and_amending(staged)
+    staged.fake.press(staged.author, validate, "✅ Valider")
+    amended = await staged.containing("a modifié la demande n°1 (version 2)")
+    await fake.idle()
+    inject(fake, staged.group, "502")
+    fake.press(staged.circle[0], amended, "🗳 Ouvrir le consentement")
+    second = await staged.message(lambda m: PROPOSAL in m.plain_text and "(tour 2)" in m.plain_text)
+    ask_first = await staged.containing("Votre avis d'abord")
+    assert ask_first.reply_to_message_id == second.message_id
+    await fake.idle(quiet=0.3)
+    assert len(errors(fake, 502, staged.group)) == 1
+    assert len(containing(fake, staged.group, "Votre avis d'abord")) == 1
+
+
+# --- a message whose answer timed out (issue 15, item 17) ---------------------------------
+
+MEASURED, LATE = 20, 5  # deliveries, and how many of them Telegram carries out but answers too late
+
+
+async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never_more(
+    fake: FakeTelegram, bot
+) -> None:
+    """Measures what the outbox's and the README's note says: the Bot API cannot tell the bot
+    whether a timed-out sendMessage was carried out (a bot cannot read a chat's messages), so
+    each such delivery is sent once more, and nothing else is ever doubled or lost."""
+    staged = await scene(fake)
+    await fake.idle()
+    late = set(random.Random(15).sample(range(MEASURED), LATE))
+
+    def answer_late(method: str, params: dict) -> None:
+        if method == "sendMessage" and (number := params["text"].removeprefix("mesure ")).isdigit():
+            if int(number) in late and not calls_to(fake, params["text"])[:-1]:  # its first try only
+                fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], done_first=True)
+
+    fake.on_call = answer_late
+    async with bot.database.transaction() as connection:
+        for number in range(MEASURED):
+            await queued.enqueue(connection, staged.group.id, [f"mesure {number}"])
+    outbox.kick(bot.application.job_queue)
+    await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
+    await fake.idle(quiet=0.5)
+    received = Counter(m.plain_text for m in fake.messages_in(staged.group) if m.plain_text.startswith("mesure "))
+    assert set(received) == {f"mesure {n}" for n in range(MEASURED)}, "none lost"
+    assert {text for text, count in received.items() if count > 1} == {f"mesure {n}" for n in late}
+    assert max(received.values()) == 2
+    assert await rows(bot, "SELECT status, COUNT(*) FROM outbox WHERE texts LIKE '%mesure%' GROUP BY status") == [
+        ("sent", MEASURED)
+    ]

@@ -78,7 +78,8 @@ async def _group_everywhere(database: Database) -> int:
         await connection.execute("UPDATE requests SET status = 'adopted' WHERE id = ?", (second.id,))
         await reviews.plan(connection, second.id, "review", date(2027, 3, 1))
         await outbox.enqueue(connection, OLD, ["Résultat"], reply_to=41)
-    await store.set_message(database, round_id, 42)
+    async with database.transaction() as connection:
+        await store.set_message(connection, round_id, 42)
     await store.add_prompt(database, OLD, 43, round_id, CAL.user_id, "objection", T0)
     (review,) = await reviews.due(database, date(2027, 3, 1), 10)
     async with database.transaction() as connection:

@@ -3,7 +3,8 @@ coalesced redraws, recovery after a restart, and the rules that decide when a ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,11 +13,12 @@ import pytest
 from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html
-from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds, job_name
+from bot.rounds.lifecycle import OBJECTORS_FIRST, PROPOSAL, Opening, Redraws, Refusal, Rounds, job_name
 from bot.rounds.ports import Destination, Job, Opened
 from bot.storage import circles, requests
 from bot.storage import flows as flow_store
 from bot.storage import consent as store
+from bot.storage import outbox as queued
 from bot.storage.circles import Roster
 from bot.storage.db import Database
 
@@ -29,12 +31,7 @@ COCO = Member(9, "Coco")
 
 @dataclass
 class FakeSender:
-    sent: list[tuple[Destination, str, int | None]] = field(default_factory=list)
     edits: list[tuple[Destination, int, str]] = field(default_factory=list)
-
-    async def send(self, to: Destination, text: Html, *, markup: object | None = None, reply_to: int | None = None) -> int:
-        self.sent.append((to, text, reply_to))
-        return 100 + len(self.sent)
 
     async def edit(self, to: Destination, message_id: int, text: Html, *, markup: object | None = None) -> None:
         self.edits.append((to, message_id, text))
@@ -120,17 +117,38 @@ async def opened(scene: Scene, **changes: object) -> int:
     request = await requests.by_number(scene.database, GROUP, scene.request.number)
     result = await scene.rounds.open(Opening(request, BEA, RoundOptions(), **changes))
     assert isinstance(result, Opened), result
+    await deliver_proposals(scene)
     return result.round_id
 
 
+async def deliver_proposals(scene: Scene) -> None:
+    """What the outbox does once Telegram confirmed each queued proposal (message 100 + its row)."""
+    for delivery in await queued.pending(scene.database):
+        if delivery.kind == PROPOSAL:
+            async with scene.database.transaction() as connection:
+                await queued.delivered(connection, delivery.id)
+                await Rounds.proposal_sent(connection, replace(delivery, message_id=100 + delivery.id))
+
+
+async def sent(scene: Scene) -> list[tuple[Destination, str, int | None]]:
+    """The proposals and asks to the objectors queued, in order: where, what, in reply to."""
+    found = await scene.database.fetch_all(
+        "SELECT chat_id, thread_id, texts, reply_to_message_id FROM outbox WHERE kind IN (?, ?) ORDER BY id",
+        (PROPOSAL, OBJECTORS_FIRST),
+    )
+    return [(Destination(row["chat_id"], row["thread_id"]), json.loads(row["texts"])[0], row["reply_to_message_id"])
+            for row in found]
+
+
 async def outbox(scene: Scene) -> list[tuple[int, str]]:
-    found = await scene.database.fetch_all("SELECT chat_id, texts FROM outbox ORDER BY id")
+    """The other messages queued: outcomes, summaries, reminders."""
+    found = await scene.database.fetch_all("SELECT chat_id, texts FROM outbox WHERE kind != ? ORDER BY id", (PROPOSAL,))
     return [(row["chat_id"], row["texts"]) for row in found]
 
 
 async def test_opening_posts_the_proposal_and_schedules_deadline_and_reminder(scene: Scene) -> None:
     round_id = await opened(scene)
-    [(to, text, _)] = scene.sender.sent
+    [(to, text, _)] = await sent(scene)
     assert to == Destination(GROUP) and to.message_thread_id is None and "open=True" in text
     deadline, _ = scene.scheduler.jobs[job_name("deadline", round_id)]
     assert deadline == T0 + timedelta(days=7)
@@ -191,8 +209,11 @@ async def test_a_restart_posts_a_missing_proposal_and_publishes_a_closed_round(s
             deadline_at=T0 + timedelta(days=7), options=RoundOptions(), roster=(AUTHOR, BEA, CAL),
         )
     await scene.rounds.recover()
-    assert [text for _, text, _ in scene.sender.sent] == ["proposal [] open=True"]
+    await scene.rounds.recover()  # stopped again before Telegram confirmed it: queued once
+    assert [text for _, text, _ in await sent(scene)] == ["proposal [] open=True"]
     assert scene.scheduler.scheduled(job_name("deadline", lost))
+    await deliver_proposals(scene)
+    assert (await store.state(scene.database, lost)).round.message_id is not None
 
     async with scene.database.transaction() as connection:
         await store.close(connection, lost, outcome=Outcome.NO_DECISION, reason=CloseReason.EARLY, at=T0)
@@ -211,7 +232,10 @@ async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) 
     second = await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Dan tiendra le stand", by_admin=True))
     assert isinstance(second, Opened) and second.state.round.reopen_reason == "Dan tiendra le stand"
     assert second.state.roster[0] == CAL  # the objector is asked first
-    assert scene.sender.sent[-1][1] == "objectors first: Cal"
+    await deliver_proposals(scene)
+    _, ask, reply_to = (await sent(scene))[-1]
+    assert ask == "objectors first: Cal"
+    assert reply_to == (await store.state(scene.database, second.round_id)).round.message_id is not None
 
 
 async def test_the_author_is_recused_only_by_their_own_declaration(scene: Scene) -> None:
@@ -261,8 +285,8 @@ async def test_every_message_of_a_round_goes_to_its_topic(scene: Scene) -> None:
     async with scene.database.transaction() as connection:  # amended: a new round may open
         await connection.execute("UPDATE requests SET version = version + 1 WHERE id = ?", (scene.request.id,))
     await opened(scene, thread_id=TOPIC)
-    assert [text for _, text, _ in scene.sender.sent][-1] == "objectors first: Bea"
-    assert {to for to, _, _ in scene.sender.sent} | {to for to, _, _ in scene.sender.edits} == {
+    assert [text for _, text, _ in await sent(scene)][-1] == "objectors first: Bea"
+    assert {to for to, _, _ in await sent(scene)} | {to for to, _, _ in scene.sender.edits} == {
         Destination(GROUP, TOPIC)
     }
     found = await scene.database.fetch_all("SELECT chat_id, thread_id FROM outbox")
@@ -275,11 +299,11 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     seen: list[int] = []
 
     async def acknowledge() -> None:
-        seen.append(len(scene.sender.sent))
+        seen.append(len(await scene.database.fetch_all("SELECT id FROM outbox")))
 
     request = await requests.by_number(scene.database, GROUP, scene.request.number)
     opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
-    assert seen == [0] and len(scene.sender.sent) == 1
+    assert seen == [0] and len(await sent(scene)) == 1
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge) is (
         Refusal.ALREADY_OPEN
     )
@@ -287,4 +311,4 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     assert not await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
     assert seen == [0, 1]
     await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, None, acknowledge=acknowledge)
-    assert seen == [0, 1, 1]
+    assert seen == [0, 1, 3]  # the proposal, then the outcome and the summary
