@@ -35,6 +35,11 @@ async def _throughput(flows: Library, _: Path) -> list[Row]:
     ratio, to_floor = bot.per_second / bare.per_second, bot.per_second / floor.per_second
     shares = " / ".join(f"{bot.mix[kind] * 100 / bot.updates:.0f} % {kind}" for kind in ("flow", "consent", "command"))
     percentiles = (0.50, 0.95, 0.99)
+    stored = bot.stored
+
+    def asked(command: str) -> int:
+        return bot.round_trips.get(command, (0, 0))[0]
+
     return [
         Row(f"1. Throughput, {bot.updates:,} updates ({shares}), updates/s",
             f"{bot.per_second:,.0f}", f"bare PTB echo: {bare.per_second:,.0f}/s", "—", None),
@@ -42,6 +47,13 @@ async def _throughput(flows: Library, _: Path) -> list[Row]:
         Row("1. Throughput ratio, bot / floor (bare echo + one INSERT and COMMIT per update)",
             f"{to_floor:.3f}", f"floor: {floor.per_second:,.0f}/s, {floor.per_second / bare.per_second:.3f} of bare",
             "—", None),
+        Row("1. Rare features in the mix: outcomes sent / register pictures / calendars (.ics in private)",
+            f"{stored['outcomes_sent']:,} / {bot.files[throughput.PICTURE]:,} / {bot.files[throughput.CALENDAR]:,}",
+            f"rounds closed: {stored['closed_rounds']:,}; /partenaires: {asked('/partenaires'):,}; "
+            f"/calendrier: {asked('/calendrier'):,}",
+            "one each", stored["outcomes_sent"] == stored["closed_rounds"]
+            and bot.files[throughput.PICTURE] == asked("/partenaires")
+            and bot.files[throughput.CALENDAR] == asked("/calendrier")),
         *(Row(f"1. Round trips to aiosqlite's thread per update: {label}", f"{calls / seen:.1f}",
               f"{seen:,} updates", "1 per unit of work", None)
           for label, (seen, calls) in sorted(bot.round_trips.items())),
@@ -49,6 +61,12 @@ async def _throughput(flows: Library, _: Path) -> list[Row]:
             " / ".join(_ms(bot.percentile(q)) for q in percentiles),
             "bare: " + " / ".join(_ms(bare.percentile(q)) for q in percentiles),
             "p99 < 5 ms", bot.percentile(0.99) < 0.005),
+        Row("2. Latency of the rare features, median ms: /partenaires (with its picture) / closing press "
+            "(publishes the outcome) / /calendrier",
+            " / ".join("—" if (median := bot.median_of(label)) is None else _ms(median)
+                       for label in ("/partenaires", throughput.CLOSING_PRESS, "/calendrier")),
+            "consent (press): " + ("—" if (press := bot.median_of("consent (press)")) is None else _ms(press)),
+            "—", None),
         Row("2. The slowest 1 % of updates, by kind", ", ".join(
             f"{label} {count}" for label, count in bot.slowest(0.01).most_common(4)
         ), f"{max(1, bot.updates // 100):,} updates", "—", None),
@@ -85,9 +103,17 @@ async def _growth(flows: Library, directory: Path) -> list[Row]:
                       f"{milliseconds / 1000:.1f} s)")
         else:
             value, base = milliseconds, small.milliseconds[command]
-            figure = f"4. Growth: {command}, ms, {large.requests:,} requests"
+            picture = " (first page and its picture)" if command == "/partenaires" else ""
+            figure = f"4. Growth: {command}{picture}, ms, {large.requests:,} requests"
         rows.append(Row(figure, f"{value:.2f}", f"{small.requests:,} requests: {base:.2f}",
                         "<= 2x", value <= 2 * base))
+    pictures = [growth.time_picture(flows, partners) for partners in growth.PICTURE_PARTNERS]
+    smallest = pictures[0].milliseconds
+    for picture in pictures:
+        sent = "photo" if picture.as_photo else "PNG file"
+        rows.append(Row(f"4. Register picture alone, {picture.partners} partners ({picture.rows} rows, {sent}, "
+                        f"{picture.kilobytes:,} kB), ms to lay out and draw", f"{picture.milliseconds:.0f}",
+                        f"{pictures[0].partners} partners: {smallest:.0f}", "—", None))
     return rows
 
 

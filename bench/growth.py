@@ -6,7 +6,9 @@ adopted ones have a review date. What a member reads stays the same size in both
 page, three open rounds and ten recent decisions in /bilan), so any growth in the timings is
 the bot's: a scan where an index should answer, a query per row, a page built from
 everything. The export is timed per 1,000 rows: its file grows with the register, its cost
-per row should not.
+per row should not. /partenaires is timed whole: its first page and its picture, the PNG of the
+register's first 150 rows drawn in a worker thread (both registers fill them); the picture is
+also timed alone, built for a group of 6, 36 and 150 partners.
 
 The databases are built with a few bulk ``INSERT ... SELECT`` statements after the bot
 created the schema: seconds for 100,000 requests, where the bot's own path would take hours.
@@ -19,12 +21,16 @@ import sqlite3
 import statistics
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from bench.members import complete_answers
 from bench.scene import Updates, group, process, running_bot, settings, user
 from bot.core.flows import ChoiceStep
 from bot.core.library import Library
+from bot.core.picture import PictureEntry, layout
+from bot.core.register import Standing
+from bot.picture import draw
 
 FLOW_ID = "demande_partenariat"
 CIRCLE = 12  # members of each group's circle; ten of them took a position on every round
@@ -34,6 +40,7 @@ RECENT_DECISIONS = 10
 FIRST_CHAT = -1_003_000_000_000
 ADMIN = user(4_000_000, "Dominique Admin")
 COMMANDS = ("/demandes", "/partenaires", "/bilan", "/demande {middle}", "/export")
+PICTURE_PARTNERS = (6, 36, 150)  # a small group, the most a photo holds (40 rows), the most a picture shows
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,8 @@ async def time_commands(library: Library, path: Path, per_group: int, repeats: i
         telegram.admins[chat["id"]] = [ADMIN]
         for template in COMMANDS:
             command = template.format(middle=per_group // 2)
-            runs = 3 if command == "/export" else repeats
+            # The export and the picture of /partenaires take a second or more: three runs say enough.
+            runs = 3 if command in ("/export", "/partenaires") else repeats
             samples = []
             for attempt in range(runs + 1):  # the first one warms the caches up, as any command would
                 data = updates.message(ADMIN, chat, command)
@@ -224,3 +232,36 @@ async def measure(library: Library, directory: Path, sizes: tuple[tuple[int, int
         commands = await time_commands(library, path, per_group)
         timings.append(Timings(groups * per_group, per_group, seconds, commands))
     return timings
+
+
+@dataclass(frozen=True)
+class PictureTiming:
+    partners: int
+    rows: int  # kinds and partners drawn (at most 150)
+    as_photo: bool  # False: too long for a photo, sent as the PNG file
+    kilobytes: int
+    milliseconds: float  # median time to lay the picture out and draw its PNG
+
+
+def time_picture(library: Library, partners: int, repeats: int = 3) -> PictureTiming:
+    """The register's picture for ``partners`` partners of three kinds, every standing, laid out and
+    drawn as the bot does in its worker thread (matplotlib imported by a first, untimed drawing)."""
+    standings = list(Standing)
+    kinds = ("Association", "Entreprise", "Collectivité")
+    entries = [
+        PictureEntry(kind=kinds[n % len(kinds)], partner=f"Partenaire {n}", status=standings[n % 4].value,
+                     standing=standings[n % 4], start=date(2016 + n % 8, 3, 1),
+                     end=None if standings[n % 4] is Standing.CURRENT else date(2024, 6, 30))
+        for n in range(partners)
+    ]
+    entries.sort(key=lambda entry: kinds.index(entry.kind))  # grouped by kind, as the register lists them
+    texts = library.register.picture
+    samples = []
+    png = b""
+    for attempt in range(repeats + 1):
+        start = time.perf_counter()
+        plan = layout(entries, texts, group="GL national 0", today=date.today(), partners=partners)
+        png = draw(plan)
+        if attempt:
+            samples.append(time.perf_counter() - start)
+    return PictureTiming(partners, plan.rows, plan.fits_a_photo, len(png) // 1024, statistics.median(samples) * 1000)

@@ -29,6 +29,7 @@ from bench.scene import (
     settings,
     user,
 )
+from bot.core.flows import Text
 from bot.storage import sessions
 from bot.storage.sessions import FlowSession
 
@@ -67,9 +68,13 @@ async def _run(database: Path, members: int) -> Memory:
             for index in range(members):
                 member = user(5_000_000 + index, f"Membre {index}")
                 filler = FlowMember(member, private(member), engine, f"Asso {index}")
-                for _ in range(ANSWERED):
+                answered = 0
+                # At least ANSWERED answers, then on to a question answered by typing (the measure
+                # types it): the flow's steps change with the issues, its first typed one with them.
+                while answered < ANSWERED or not isinstance(next_input(engine, filler.state, filler.partner), Text):
                     filler.state = engine.advance(filler.state, next_input(engine, filler.state, filler.partner),
                                                   date.today()).state
+                    answered += 1
                 await sessions.save(connection, FlowSession(
                     chat_id=member["id"], user_id=member["id"], token=sessions.new_token(),
                     origin_chat_id=member["id"], author_name=member["first_name"], state=filler.state,

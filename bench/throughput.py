@@ -4,7 +4,9 @@ Each group has ten members, all in its core circle, its first member its admin a
 coordinator, and three requests waiting for a decision. In every group, at once, members
 fill requests (some in the group, replying to the bot, some in private through the deep
 link), the circle takes positions on three consent rounds in turn (each closes when the
-whole circle answered), and someone reads the lists. Every update goes through
+whole circle answered: the closing press publishes the outcome, which the outbox sends to the
+group), and someone reads the lists, /partenaires with its picture, or asks for the calendar
+(an .ics sent in private): rare commands, about one update in a hundred each. Every update goes through
 ``Application.process_update`` with the offline API; the very same updates then go through
 the bare application. Only the time spent handling updates counts, in both runs: building
 the next update (the members' side) is left out.
@@ -12,6 +14,7 @@ the next update (the members' side) is left out.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import random
 import tempfile
@@ -50,7 +53,11 @@ FLOW_ID = "demande_partenariat"
 MEMBERS_PER_GROUP = 10
 ROUNDS_PER_GROUP = 3
 FLOW_MEMBERS = 4  # members who file a request, half in the group and half in private
-READS = ("/demandes", "/partenaires", "/bilan", "/demande 1")
+# Each group sends all but one of these, a different one left out in each group.
+READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
+CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
+PICTURE, CALENDAR = "register picture", "calendar"
+OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = ("consent", "consent", "stand_aside", "consent", "consent",
              "consent", "consent", "stand_aside", "consent", "consent")
@@ -64,6 +71,7 @@ class Run:
     seconds: float
     latencies: list[float]
     mix: Counter[str]
+    files: Counter[str] = field(default_factory=Counter)  # the files the bot sent: PICTURE, CALENDAR
     stored: dict[str, int] = field(default_factory=dict)  # what the run left in the bot's database
     # Calls into aiosqlite's thread per kind of update (its label, see _label): (updates, calls).
     round_trips: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -73,6 +81,11 @@ class Run:
         """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
         ranked = sorted(zip(self.latencies, self.labels, strict=True), reverse=True)
         return Counter(label for _, label in ranked[:max(1, int(share * len(ranked)))])
+
+    def median_of(self, label: str) -> float | None:
+        """The median handling time of the updates of one label (None: there were none)."""
+        times = sorted(latency for latency, seen in zip(self.latencies, self.labels, strict=True) if seen == label)
+        return times[len(times) // 2] if times else None
 
     @property
     def per_second(self) -> float:
@@ -87,7 +100,7 @@ class Group:
     """One local group's members and what they do, as a stream of updates."""
 
     def __init__(self, index: int, engine: FlowEngine, telegram: OfflineTelegram, updates: Updates,
-                 rng: random.Random, flow_answers: int) -> None:
+                 rng: random.Random, flow_answers: int, closing: set[int]) -> None:
         self.index = index
         self.chat = group(-1_000_000_000_000 - index, f"GL bench {index}")
         self.members = [user(1_000_000 + index * 100 + n, f"Membre {index}-{n}") for n in range(MEMBERS_PER_GROUP)]
@@ -97,6 +110,7 @@ class Group:
         self.updates = updates
         self.rng = rng
         self.flow_answers = flow_answers
+        self.closing = closing  # update ids of the presses that close a round (every group's)
         telegram.admins[self.chat["id"]] = [self.admin]
         telegram.titles[self.chat["id"]] = self.chat["title"]
 
@@ -156,7 +170,10 @@ class Group:
             for member, position in zip(self.members, POSITIONS, strict=True):
                 data = next(d for d in proposal.callback_data()
                             if isinstance(p := ui.decode(d), ui.ConsentPress) and p.action == position)
-                yield "consent", self.updates.press(member, proposal, data)
+                press = self.updates.press(member, proposal, data)
+                if member is self.members[-1]:  # the whole circle has answered
+                    self.closing.add(press["update_id"])
+                yield "consent", press
 
     def _reads(self) -> Iterator[tuple[str, dict]]:
         for offset in range(len(READS) - 1):
@@ -193,8 +210,10 @@ def _interleaved(groups: list[Group], total: int) -> Iterator[tuple[str, dict]]:
                 return
 
 
-def _label(kind: str, data: dict) -> str:
+def _label(kind: str, data: dict, closing: set[int]) -> str:
     """What an update is, finely enough to count its round trips: the command, or how it answers."""
+    if data["update_id"] in closing:
+        return CLOSING_PRESS
     if "callback_query" in data:
         return f"{kind} (press)"
     text = data["message"]["text"]
@@ -240,7 +259,8 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         database = application.bot_data["services"].database
         updates = Updates()
         rng = random.Random(7)
-        staged = [Group(index, engine, telegram, updates, rng, flow_answers) for index in range(groups)]
+        closing: set[int] = set()
+        staged = [Group(index, engine, telegram, updates, rng, flow_answers, closing) for index in range(groups)]
         for staged_group in staged:
             await staged_group.seed(database, answers)
         gc.collect()
@@ -251,14 +271,48 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         for kind, data in _interleaved(staged, total):
             before = trips.calls
             seconds += await _timed(application, data, latencies)
-            updates_seen, calls = per_label.get(label := _label(kind, data), (0, 0))
+            updates_seen, calls = per_label.get(label := _label(kind, data, closing), (0, 0))
             per_label[label] = (updates_seen + 1, calls + trips.calls - before)
             labels.append(label)
             recorded.append(data)
             mix[kind] += 1
-        stored = {table: (await database.fetch_one(f"SELECT COUNT(*) AS n FROM {table}"))["n"]
-                  for table in ("requests", "round_positions", "flow_sessions")}
-    return Run(len(recorded), seconds, latencies, mix, stored, per_label, labels), recorded
+        await _outbox_drained(database)
+        stored = {name: (await database.fetch_one(query))["n"] for name, query in STORED.items()}
+        files = _files(telegram)
+    return Run(len(recorded), seconds, latencies, mix, files, stored, per_label, labels), recorded
+
+
+def _files(telegram: OfflineTelegram) -> Counter[str]:
+    """The register's pictures (a photo, or a PNG file when too long, in the group) and the
+    calendars (an .ics file, in a member's private chat) the bot sent."""
+    files: Counter[str] = Counter()
+    for chat_id, sent in telegram.by_chat.items():
+        for message in sent:
+            if "photo" in message.json or ("document" in message.json and chat_id < 0):
+                files[PICTURE] += 1
+            elif "document" in message.json:
+                files[CALENDAR] += 1
+    return files
+
+
+# What the run left in the bot's database, to check that every update did its work.
+STORED = {
+    table: f"SELECT COUNT(*) AS n FROM {table}" for table in ("requests", "round_positions", "flow_sessions")
+} | {
+    "closed_rounds": "SELECT COUNT(*) AS n FROM consent_rounds WHERE status = 'closed'",
+    "published_rounds": "SELECT COUNT(*) AS n FROM consent_rounds WHERE published_at IS NOT NULL",
+    # No deadline or reminder falls within the run: what reached a group is the outcomes.
+    "outcomes_sent": "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND chat_id < 0",
+}
+
+
+async def _outbox_drained(database: Database) -> None:
+    """Wait (untimed) for the outbox to send the outcomes the last closing presses queued."""
+    deadline = time.monotonic() + OUTBOX_DRAINED
+    while time.monotonic() < deadline:
+        if not (await database.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'"))["n"]:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def run_bare(recorded: list[dict], running: AbstractAsyncContextManager) -> Run:

@@ -26,3 +26,9 @@ async def test_a_miniature_throughput_run_handles_every_update_and_reports_figur
     # Every press took a position; members filed requests beyond the three seeded per group.
     assert bot.stored["round_positions"] == bot.mix["consent"]
     assert bot.stored["requests"] > 2 * throughput.ROUNDS_PER_GROUP
+    # The rare features ran: every closed round published its outcome and the outbox sent it to
+    # the group, every /partenaires sent its picture, every /calendrier its .ics in private.
+    assert bot.round_trips[throughput.CLOSING_PRESS][0] == bot.stored["closed_rounds"] > 0
+    assert bot.stored["published_rounds"] == bot.stored["outcomes_sent"] == bot.stored["closed_rounds"]
+    assert bot.files[throughput.PICTURE] == bot.round_trips["/partenaires"][0] > 0
+    assert bot.files[throughput.CALENDAR] == bot.round_trips["/calendrier"][0] > 0
