@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -269,23 +268,10 @@ async def _submit(
     # Started in General or in private: the card goes to the group's home topic, if any.
     thread_id = await topics.thread_for(context, session.origin_chat_id, session.thread_id)
 
-    def file(connection: sqlite3.Connection) -> PartnershipRequest:
-        request = requests.create(
-            connection,
-            chat_id=session.origin_chat_id,
-            author_id=session.user_id,
-            author_name=session.author_name,
-            flow_id=flow.id,
-            flow_version=session.state.flow_version,
-            partner_name=answers[flow.partner_fields.partner],
-            partner_kind=answers[flow.partner_fields.kind],
-            answers=answers,
-            thread_id=thread_id,
-        )
-        sessions.delete(connection, session.chat_id, session.user_id)
-        return request
-
-    request = await services.database.write(file, update.update_id)
+    request = await services.database.write(
+        lambda connection: requests.file_session(connection, session, flow, answers, thread_id=thread_id),
+        update.update_id,
+    )
     await ui.acknowledge(answer)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:

@@ -19,7 +19,7 @@ from bot.handlers import flow_view as view
 from bot.handlers import render as ui
 from bot.handlers import topics
 from bot.services import BotContext
-from bot.storage import chats, requests, sessions
+from bot.storage import chats, requests
 from bot.storage.sessions import FlowSession
 
 FLOW_ID = FLOW_OF_ORIGIN[Origin.KNOWN]
@@ -35,22 +35,13 @@ async def record(
     flow = engine.flow
     # Recorded in private or in General: the message goes to the group's home topic, if any.
     thread_id = await topics.thread_for(context, session.origin_chat_id, view.thread(session))
-    async with services.database.transaction(update.update_id) as connection:
-        entry = await requests.create(
-            connection,
-            chat_id=session.origin_chat_id,
-            author_id=session.user_id,
-            author_name=session.author_name,
-            flow_id=flow.id,
-            flow_version=session.state.flow_version,
-            partner_name=answers[flow.partner_fields.partner],
-            partner_kind=answers[flow.partner_fields.kind],
-            answers=answers,
-            status=known_status(flow, answers),
-            origin=Origin.KNOWN,
-            thread_id=thread_id,
-        )
-        await sessions.delete(connection, session.chat_id, session.user_id)
+    entry = await services.database.write(
+        lambda connection: requests.file_session(
+            connection, session, flow, answers,
+            status=known_status(flow, answers), origin=Origin.KNOWN, thread_id=thread_id,
+        ),
+        update.update_id,
+    )
     await ui.acknowledge(answer)
     text = render(
         services.library.register.known.recorded, title=flow.title, number=entry.number,

@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.flows import Flow
 from bot.core.register import Origin
 from bot.core.statuses import RequestStatus
+from bot.storage import sessions
 from bot.storage.db import Database, now, unit_of_work
+from bot.storage.sessions import FlowSession
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,28 @@ def create(
         thread_id=thread_id,
     )
 
+
+def file_session(
+    connection: sqlite3.Connection, session: FlowSession, flow: Flow, answers: Mapping[str, Any], **fields: Any
+) -> PartnershipRequest:
+    """Store what a finished flow answered as its group's next request, and end the flow.
+
+    ``fields`` are ``create``'s own (a known partner's status and origin, the card's topic).
+    """
+    request = create(
+        connection,
+        chat_id=session.origin_chat_id,
+        author_id=session.user_id,
+        author_name=session.author_name,
+        flow_id=flow.id,
+        flow_version=session.state.flow_version,
+        partner_name=answers[flow.partner_fields.partner],
+        partner_kind=answers[flow.partner_fields.kind],
+        answers=answers,
+        **fields,
+    )
+    sessions.delete(connection, session.chat_id, session.user_id)
+    return request
 
 async def set_card_message(database: Database, request_id: int, message_id: int) -> None:
     await database.write(lambda connection: connection.execute(
