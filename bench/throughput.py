@@ -45,6 +45,7 @@ from bot.core.consent import Member
 from bot.core.flows import FlowEngine
 from bot.core.library import Library
 from bot.handlers import render as ui
+from bot.rounds import lifecycle
 from bot.storage import chats, circles, requests
 from bot.storage.circles import Roster
 from bot.storage.db import Database
@@ -301,8 +302,10 @@ STORED = {
 } | {
     "closed_rounds": "SELECT COUNT(*) AS n FROM consent_rounds WHERE status = 'closed'",
     "published_rounds": "SELECT COUNT(*) AS n FROM consent_rounds WHERE published_at IS NOT NULL",
-    # No deadline or reminder falls within the run: what reached a group is the outcomes.
-    "outcomes_sent": "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND chat_id < 0",
+    # No deadline or reminder falls within the run: what reached a group, proposals and their
+    # asks to the objectors aside, is the outcomes.
+    "outcomes_sent": "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND chat_id < 0"
+    f" AND kind NOT IN ('{lifecycle.PROPOSAL}', '{lifecycle.OBJECTORS_FIRST}')",
 }
 
 
