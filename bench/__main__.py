@@ -1,8 +1,8 @@
 """Run the benchmark: ``python -m bench`` (every scenario, under three minutes on two cores).
 
-    python -m bench                        every figure, in one table
-    python -m bench --only throughput,burst
-    python -m bench --profile throughput   also write a pyinstrument profile (pip install -e ".[bench]")
+python -m bench                        every figure, in one table
+python -m bench --only throughput,burst
+python -m bench --profile throughput   also write a pyinstrument profile (pip install -e ".[bench]")
 """
 
 from __future__ import annotations
@@ -41,35 +41,66 @@ async def _throughput(flows: Library, _: Path) -> list[Row]:
         return bot.round_trips.get(command, (0, 0))[0]
 
     return [
-        Row(f"1. Throughput, {bot.updates:,} updates ({shares}), updates/s",
-            f"{bot.per_second:,.0f}", f"bare PTB echo: {bare.per_second:,.0f}/s", "—", None),
+        Row(
+            f"1. Throughput, {bot.updates:,} updates ({shares}), updates/s",
+            f"{bot.per_second:,.0f}",
+            f"bare PTB echo: {bare.per_second:,.0f}/s",
+            "—",
+            None,
+        ),
         Row("1. Throughput ratio, bot / bare", f"{ratio:.3f}", "1.000", ">= 0.25", ratio >= 0.25),
-        Row("1. Throughput ratio, bot / floor (bare echo + one INSERT and COMMIT per update)",
-            f"{to_floor:.3f}", f"floor: {floor.per_second:,.0f}/s, {floor.per_second / bare.per_second:.3f} of bare",
-            "—", None),
-        Row("1. Rare features in the mix: outcomes sent / register pictures / calendars (.ics in private)",
+        Row(
+            "1. Throughput ratio, bot / floor (bare echo + one INSERT and COMMIT per update)",
+            f"{to_floor:.3f}",
+            f"floor: {floor.per_second:,.0f}/s, {floor.per_second / bare.per_second:.3f} of bare",
+            "—",
+            None,
+        ),
+        Row(
+            "1. Rare features in the mix: outcomes sent / register pictures / calendars (.ics in private)",
             f"{stored['outcomes_sent']:,} / {bot.files[throughput.PICTURE]:,} / {bot.files[throughput.CALENDAR]:,}",
             f"rounds closed: {stored['closed_rounds']:,}; /partenaires: {asked('/partenaires'):,}; "
             f"/calendrier: {asked('/calendrier'):,}",
-            "one each", stored["outcomes_sent"] == stored["closed_rounds"]
+            "one each",
+            stored["outcomes_sent"] == stored["closed_rounds"]
             and bot.files[throughput.PICTURE] == asked("/partenaires")
-            and bot.files[throughput.CALENDAR] == asked("/calendrier")),
-        *(Row(f"1. Round trips to aiosqlite's thread per update: {label}", f"{calls / seen:.1f}",
-              f"{seen:,} updates", "1 per unit of work", None)
-          for label, (seen, calls) in sorted(bot.round_trips.items())),
-        Row("2. Latency of one update, commit included, p50 / p95 / p99 ms",
+            and bot.files[throughput.CALENDAR] == asked("/calendrier"),
+        ),
+        *(
+            Row(
+                f"1. Round trips to aiosqlite's thread per update: {label}",
+                f"{calls / seen:.1f}",
+                f"{seen:,} updates",
+                "1 per unit of work",
+                None,
+            )
+            for label, (seen, calls) in sorted(bot.round_trips.items())
+        ),
+        Row(
+            "2. Latency of one update, commit included, p50 / p95 / p99 ms",
             " / ".join(_ms(bot.percentile(q)) for q in percentiles),
             "bare: " + " / ".join(_ms(bare.percentile(q)) for q in percentiles),
-            "p99 < 5 ms", bot.percentile(0.99) < 0.005),
-        Row("2. Latency of the rare features, median ms: /partenaires (with its picture) / closing press "
+            "p99 < 5 ms",
+            bot.percentile(0.99) < 0.005,
+        ),
+        Row(
+            "2. Latency of the rare features, median ms: /partenaires (with its picture) / closing press "
             "(publishes the outcome) / /calendrier",
-            " / ".join("—" if (median := bot.median_of(label)) is None else _ms(median)
-                       for label in ("/partenaires", throughput.CLOSING_PRESS, "/calendrier")),
+            " / ".join(
+                "—" if (median := bot.median_of(label)) is None else _ms(median)
+                for label in ("/partenaires", throughput.CLOSING_PRESS, "/calendrier")
+            ),
             "consent (press): " + ("—" if (press := bot.median_of("consent (press)")) is None else _ms(press)),
-            "—", None),
-        Row("2. The slowest 1 % of updates, by kind", ", ".join(
-            f"{label} {count}" for label, count in bot.slowest(0.01).most_common(4)
-        ), f"{max(1, bot.updates // 100):,} updates", "—", None),
+            "—",
+            None,
+        ),
+        Row(
+            "2. The slowest 1 % of updates, by kind",
+            ", ".join(f"{label} {count}" for label, count in bot.slowest(0.01).most_common(4)),
+            f"{max(1, bot.updates // 100):,} updates",
+            "—",
+            None,
+        ),
     ]
 
 
@@ -81,39 +112,67 @@ async def _burst(flows: Library, _: Path) -> list[Row]:
     gap = "—" if result.min_gap is None else f"{result.min_gap:.2f} s"
     exact = result.final_delay is not None and result.stored_consents == result.presses
     return [
-        Row(f"{label}: tally edits (shortest gap)", f"{result.edits} ({gap})",
-            f"one edit per press: {result.presses}", "<= 1 per 3 s",
-            result.min_gap is None or result.min_gap >= 3.0),
-        Row(f"{label}: last press -> exact final tally on screen",
+        Row(
+            f"{label}: tally edits (shortest gap)",
+            f"{result.edits} ({gap})",
+            f"one edit per press: {result.presses}",
+            "<= 1 per 3 s",
+            result.min_gap is None or result.min_gap >= 3.0,
+        ),
+        Row(
+            f"{label}: last press -> exact final tally on screen",
             "never" if result.final_delay is None else f"{result.final_delay:.2f} s",
-            f"{result.stored_consents} consents stored", "exact", exact),
-        Row(f"{label}: requests Telegram would refuse", str(result.refused),
-            ", ".join(result.refusals) or "20/min/group, 1 edit/s/message, 30/s", "0", result.refused == 0),
+            f"{result.stored_consents} consents stored",
+            "exact",
+            exact,
+        ),
+        Row(
+            f"{label}: requests Telegram would refuse",
+            str(result.refused),
+            ", ".join(result.refusals) or "20/min/group, 1 edit/s/message, 30/s",
+            "0",
+            result.refused == 0,
+        ),
     ]
 
 
 async def _growth(flows: Library, directory: Path) -> list[Row]:
     small, large = await growth.measure(flows, directory, (SMALL, LARGE))
-    rows = [Row(f"4. Growth: registers built (bulk SQL), {small.requests:,} / {large.requests:,} requests",
-                f"{large.build_seconds:.1f} s", f"{small.build_seconds:.1f} s", "—", None)]
+    rows = [
+        Row(
+            f"4. Growth: registers built (bulk SQL), {small.requests:,} / {large.requests:,} requests",
+            f"{large.build_seconds:.1f} s",
+            f"{small.build_seconds:.1f} s",
+            "—",
+            None,
+        )
+    ]
     for command, milliseconds in large.milliseconds.items():
         if command == "/export":
             value, base = large.export_per_thousand(), small.export_per_thousand()
-            figure = (f"4. Growth: /export, ms per 1,000 rows ({large.group_requests:,}-row file: "
-                      f"{milliseconds / 1000:.1f} s)")
+            figure = (
+                f"4. Growth: /export, ms per 1,000 rows ({large.group_requests:,}-row file: "
+                f"{milliseconds / 1000:.1f} s)"
+            )
         else:
             value, base = milliseconds, small.milliseconds[command]
             picture = " (first page and its picture)" if command == "/partenaires" else ""
             figure = f"4. Growth: {command}{picture}, ms, {large.requests:,} requests"
-        rows.append(Row(figure, f"{value:.2f}", f"{small.requests:,} requests: {base:.2f}",
-                        "<= 2x", value <= 2 * base))
+        rows.append(Row(figure, f"{value:.2f}", f"{small.requests:,} requests: {base:.2f}", "<= 2x", value <= 2 * base))
     pictures = [growth.time_picture(flows, partners) for partners in growth.PICTURE_PARTNERS]
     smallest = pictures[0].milliseconds
     for picture in pictures:
         sent = "photo" if picture.as_photo else "PNG file"
-        rows.append(Row(f"4. Register picture alone, {picture.partners} partners ({picture.rows} rows, {sent}, "
-                        f"{picture.kilobytes:,} kB), ms to lay out and draw", f"{picture.milliseconds:.0f}",
-                        f"{pictures[0].partners} partners: {smallest:.0f}", "—", None))
+        rows.append(
+            Row(
+                f"4. Register picture alone, {picture.partners} partners ({picture.rows} rows, {sent}, "
+                f"{picture.kilobytes:,} kB), ms to lay out and draw",
+                f"{picture.milliseconds:.0f}",
+                f"{pictures[0].partners} partners: {smallest:.0f}",
+                "—",
+                None,
+            )
+        )
     return rows
 
 
@@ -122,22 +181,38 @@ async def _memory(flows: Library, directory: Path) -> list[Row]:
     if not database.exists():
         await growth.build(flows, database, *LARGE)
     result = await asyncio.to_thread(memory.measure, database)
-    return [Row(f"5. Memory: peak RSS, {result.members:,} members mid-flow, 100,000 requests stored",
-                f"{result.peak_mb:.0f} MB", f"same process once started: {result.start_mb:.0f} MB",
-                "< 120 MB", result.peak_mb < 120)]
+    return [
+        Row(
+            f"5. Memory: peak RSS, {result.members:,} members mid-flow, 100,000 requests stored",
+            f"{result.peak_mb:.0f} MB",
+            f"same process once started: {result.start_mb:.0f} MB",
+            "< 120 MB",
+            result.peak_mb < 120,
+        )
+    ]
 
 
 async def _startup(flows: Library, _: Path) -> list[Row]:
     result = await startup.measure()
     ratio = result.median / result.bare_median
-    return [Row("6. Start-up: process start -> first getUpdates (median of 3; first, fresh DB)",
-                f"{result.median:.2f} s ({result.first:.2f} s)", f"bare PTB: {result.bare_median:.2f} s",
-                "< 1.5 s", max(result.median, result.first) < 1.5),
-            Row("6. Start-up ratio, bot / bare (medians)", f"{ratio:.2f}", "1.00", "<= 2", ratio <= 2)]
+    return [
+        Row(
+            "6. Start-up: process start -> first getUpdates (median of 3; first, fresh DB)",
+            f"{result.median:.2f} s ({result.first:.2f} s)",
+            f"bare PTB: {result.bare_median:.2f} s",
+            "< 1.5 s",
+            max(result.median, result.first) < 1.5,
+        ),
+        Row("6. Start-up ratio, bot / bare (medians)", f"{ratio:.2f}", "1.00", "<= 2", ratio <= 2),
+    ]
 
 
 RUNNERS: dict[str, Callable] = {
-    "throughput": _throughput, "burst": _burst, "growth": _growth, "memory": _memory, "startup": _startup,
+    "throughput": _throughput,
+    "burst": _burst,
+    "growth": _growth,
+    "memory": _memory,
+    "startup": _startup,
 }
 
 
@@ -188,8 +263,9 @@ async def run(chosen: list[str], profile: str | None) -> list[Row]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated scenarios among {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help=f"comma-separated scenarios among {', '.join(SCENARIOS)}"
+    )
     parser.add_argument("--profile", choices=SCENARIOS, help="profile this scenario with pyinstrument")
     arguments = parser.parse_args()
     chosen = [name.strip() for name in arguments.only.split(",") if name.strip()]
@@ -207,8 +283,10 @@ def main() -> None:
     print(table(rows))
     for message in errors.first:
         print(f"  error: {message}")
-    print(f"\n{len([r for r in rows if r.met is False])} target(s) missed; "
-          f"benchmark took {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{len([r for r in rows if r.met is False])} target(s) missed; "
+        f"benchmark took {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

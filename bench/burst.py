@@ -22,10 +22,10 @@ from telegram.ext import Application
 from bench.members import complete_answers
 from bench.offline import Limits, OfflineTelegram, Sent, plain
 from bench.scene import Updates, group, running_bot, settings, user
-from bot.core.consent import Member
+from bot.core.consent_rules import Member
 from bot.core.library import Library
 from bot.core.texts import render
-from bot.handlers import render as ui
+from bot.handlers import callback_data
 from bot.storage import chats, circles, requests
 from bot.storage.circles import Roster
 
@@ -57,11 +57,19 @@ async def _seed(application: Application, telegram: OfflineTelegram, library: Li
     async with database.transaction() as connection:
         for member in members:
             await circles.add(connection, Roster.CIRCLE, CHAT["id"], Member(member["id"], member["first_name"]))
-        await circles.add(connection, Roster.COORDINATION, CHAT["id"], Member(members[0]["id"], members[0]["first_name"]))
+        await circles.add(
+            connection, Roster.COORDINATION, CHAT["id"], Member(members[0]["id"], members[0]["first_name"])
+        )
         await requests.create(
-            connection, chat_id=CHAT["id"], author_id=members[0]["id"], author_name=members[0]["first_name"],
-            flow_id=FLOW_ID, flow_version=1, partner_name="Alternatiba",
-            partner_kind=answers[engine.flow.partner_fields.kind], answers=answers,
+            connection,
+            chat_id=CHAT["id"],
+            author_id=members[0]["id"],
+            author_name=members[0]["first_name"],
+            flow_id=FLOW_ID,
+            flow_version=1,
+            partner_name="Alternatiba",
+            partner_kind=answers[engine.flow.partner_fields.kind],
+            answers=answers,
         )
 
 
@@ -76,7 +84,7 @@ async def _until(predicate, timeout: float) -> bool:
 
 def _proposal(telegram: OfflineTelegram) -> Sent | None:
     for sent in telegram.by_chat[CHAT["id"]]:
-        if any(isinstance(ui.decode(data), ui.ConsentPress) for data in sent.callback_data()):
+        if any(isinstance(callback_data.decode(data), callback_data.ConsentPress) for data in sent.callback_data()):
             return sent
     return None
 
@@ -88,42 +96,64 @@ async def measure(library: Library, presses: int = 200, spread: float = 2.0) -> 
     with tempfile.TemporaryDirectory(prefix="bench-burst-") as scratch:
         bot_settings = settings(
             Path(scratch) / "burst.sqlite3",
-            rate_limit_overall_per_second=30, rate_limit_group_per_minute=20, rate_limit_max_retries=3,
+            rate_limit_overall_per_second=30,
+            rate_limit_group_per_minute=20,
+            rate_limit_max_retries=3,
         )
         async with running_bot(bot_settings, library, limits=Limits()) as (application, telegram):
             await _seed(application, telegram, library, members)
             interval = bot_settings.consent_edit_interval_seconds
-            await application.update_queue.put(Update.de_json(
-                updates.message(members[0], CHAT, "/consentement 1"), application.bot))
+            await application.update_queue.put(
+                Update.de_json(updates.message(members[0], CHAT, "/consentement 1"), application.bot)
+            )
             if not await _until(lambda: _proposal(telegram) is not None, 10):
                 reasons = tuple(sorted({f"{r.method}: {r.reason}" for r in telegram.refused}))
-                return Burst(presses, spread, 0, None, None, len(telegram.refused), reasons, 0,
-                             failure="the round's proposal was never posted")
+                return Burst(
+                    presses,
+                    spread,
+                    0,
+                    None,
+                    None,
+                    len(telegram.refused),
+                    reasons,
+                    0,
+                    failure="the round's proposal was never posted",
+                )
             proposal = _proposal(telegram)
             # The round has been open a while when the circle rushes in: the first press redraws at once.
             await asyncio.sleep(interval)
-            consent = next(d for d in proposal.callback_data()
-                           if isinstance(p := ui.decode(d), ui.ConsentPress) and p.action == "consent")
+            consent = next(
+                d
+                for d in proposal.callback_data()
+                if isinstance(p := callback_data.decode(d), callback_data.ConsentPress) and p.action == "consent"
+            )
             start = time.monotonic()
             for index, member in enumerate(members):
                 await asyncio.sleep(max(0.0, start + spread * index / max(1, presses - 1) - time.monotonic()))
                 last_press = time.monotonic()
                 await application.update_queue.put(
-                    Update.de_json(updates.press(member, proposal, consent), application.bot))
+                    Update.de_json(updates.press(member, proposal, consent), application.bot)
+                )
             tally = plain(render(library.consent.round.tally_intro, answered=presses, counted=presses))
             shown = await _until(lambda: tally in plain(proposal.text), SETTLE_SECONDS)
             # The first edit that shows the final tally, not a later one.
-            final_delay = next(at for at, text in proposal.edits if tally in plain(text)) - last_press if shown else None
+            final_delay = (
+                next(at for at, text in proposal.edits if tally in plain(text)) - last_press if shown else None
+            )
             await asyncio.sleep(1.0)  # whatever the bot still sends after the tally (outcome, summary)
             database = application.bot_data["services"].database
             stored = await database.fetch_all(
                 "SELECT p.position FROM round_positions p WHERE p.id IN"
                 " (SELECT MAX(id) FROM round_positions GROUP BY round_id, user_id)"
             )
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(proposal.edits, proposal.edits[1:])]
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(proposal.edits, proposal.edits[1:], strict=False)]
     return Burst(
-        presses=presses, spread=spread, edits=len(proposal.edits), min_gap=min(gaps) if gaps else None,
-        final_delay=final_delay, refused=len(telegram.refused),
+        presses=presses,
+        spread=spread,
+        edits=len(proposal.edits),
+        min_gap=min(gaps) if gaps else None,
+        final_delay=final_delay,
+        refused=len(telegram.refused),
         refusals=tuple(sorted({f"{r.method}: {r.reason}" for r in telegram.refused})),
         stored_consents=sum(1 for row in stored if row["position"] == "consent"),
     )

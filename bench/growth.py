@@ -26,10 +26,10 @@ from pathlib import Path
 
 from bench.members import complete_answers
 from bench.scene import Updates, group, process, running_bot, settings, user
-from bot.core.flows import ChoiceStep
+from bot.core.flow_engine import ChoiceStep
 from bot.core.library import Library
-from bot.core.picture import PictureEntry, layout
-from bot.core.register import Standing
+from bot.core.picture_layout import PictureEntry, layout
+from bot.core.register_rules import Standing
 from bot.picture import draw
 
 FLOW_ID = "demande_partenariat"
@@ -81,8 +81,9 @@ async def build(library: Library, path: Path, groups: int, per_group: int) -> fl
     return time.perf_counter() - start
 
 
-def _fill(connection: sqlite3.Connection, groups: int, per_group: int, answers: dict, partner_step: str,
-          kinds: list[str]) -> None:
+def _fill(
+    connection: sqlite3.Connection, groups: int, per_group: int, answers: dict, partner_step: str, kinds: list[str]
+) -> None:
     total = groups * per_group
     connection.execute("CREATE TEMP TABLE seq (i INTEGER PRIMARY KEY)")
     connection.execute(
@@ -90,15 +91,19 @@ def _fill(connection: sqlite3.Connection, groups: int, per_group: int, answers: 
         (total,),
     )
     connection.execute("CREATE TEMP TABLE template (step_id TEXT, value TEXT)")
-    connection.executemany("INSERT INTO template VALUES (?, ?)",
-                           [(step, json.dumps(value, ensure_ascii=False)) for step, value in answers.items()])
+    connection.executemany(
+        "INSERT INTO template VALUES (?, ?)",
+        [(step, json.dumps(value, ensure_ascii=False)) for step, value in answers.items()],
+    )
     connection.execute("CREATE TEMP TABLE kinds (k INTEGER PRIMARY KEY, value TEXT)")
     connection.executemany("INSERT INTO kinds VALUES (?, ?)", list(enumerate(kinds)))
     connection.execute("CREATE TEMP TABLE circle (k INTEGER PRIMARY KEY)")
     connection.executemany("INSERT INTO circle VALUES (?)", [(k,) for k in range(CIRCLE)])
     for index in range(groups):
-        connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (?, 'supergroup', ?, ?)",
-                           (chat_of(index), f"GL national {index}", "2026-01-01T00:00:00+00:00"))
+        connection.execute(
+            "INSERT INTO chats (id, type, title, updated_at) VALUES (?, 'supergroup', ?, ?)",
+            (chat_of(index), f"GL national {index}", "2026-01-01T00:00:00+00:00"),
+        )
     # A request's place in its group: n = 1 (oldest) .. per_group (newest). The newest three
     # are in consent, the ten before were decided these last days, the others long ago.
     connection.execute(
@@ -117,9 +122,10 @@ def _fill(connection: sqlite3.Connection, groups: int, per_group: int, answers: 
         INSERT INTO requests (id, chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,
                               partner_kind, status, card_message_id, created_at, updated_at, decided_at, version,
                               review_planned)
-        SELECT p.i, p.chat_id, p.n, {ADMIN['id']} + p.n % {CIRCLE}, 'Membre ' || (p.n % {CIRCLE}), '{FLOW_ID}', 1,
+        SELECT p.i, p.chat_id, p.n, {ADMIN["id"]} + p.n % {CIRCLE}, 'Membre ' || (p.n % {CIRCLE}), '{FLOW_ID}', 1,
                'Partenaire ' || (p.i * 7919 % ({per_group} / 2 + 1)), k.value,
-               CASE p.age WHEN 'open' THEN 'in_consent' ELSE CASE WHEN p.i % 5 = 0 THEN 'objection' ELSE 'adopted' END END,
+               CASE p.age WHEN 'open' THEN 'in_consent'
+                          ELSE CASE WHEN p.i % 5 = 0 THEN 'objection' ELSE 'adopted' END END,
                p.n, {stamp}, {stamp},
                CASE p.age WHEN 'open' THEN NULL ELSE {stamp} END, 1,
                CASE WHEN p.age <> 'open' AND p.i % 5 <> 0 THEN 1 ELSE 0 END
@@ -156,7 +162,7 @@ def _fill(connection: sqlite3.Connection, groups: int, per_group: int, answers: 
         INSERT INTO consent_rounds (id, request_id, request_version, number, chat_id, message_id, opened_by,
                                     opened_by_name, opened_at, deadline_at, quorum_percent, offer_stand_aside,
                                     status, outcome, close_reason, closed_at, published_at)
-        SELECT r.id, r.id, 1, 1, r.chat_id, 100000 + r.number, {ADMIN['id']}, 'Dominique Admin', r.created_at,
+        SELECT r.id, r.id, 1, 1, r.chat_id, 100000 + r.number, {ADMIN["id"]}, 'Dominique Admin', r.created_at,
                CASE WHEN r.decided_at IS NULL THEN strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '+5 days')
                     ELSE r.decided_at END,
                50, 1,
@@ -170,13 +176,13 @@ def _fill(connection: sqlite3.Connection, groups: int, per_group: int, answers: 
     connection.execute(
         f"""
         INSERT INTO round_roster (round_id, user_id, name, rank)
-        SELECT r.id, {ADMIN['id']} + c.k, 'Membre ' || c.k, c.k FROM consent_rounds r CROSS JOIN circle c
+        SELECT r.id, {ADMIN["id"]} + c.k, 'Membre ' || c.k, c.k FROM consent_rounds r CROSS JOIN circle c
         """
     )
     connection.execute(
         f"""
         INSERT INTO round_positions (round_id, user_id, position, reason, recorded_at)
-        SELECT r.id, {ADMIN['id']} + c.k,
+        SELECT r.id, {ADMIN["id"]} + c.k,
                CASE WHEN r.outcome = 'objection' AND c.k = 1 THEN 'objection'
                     WHEN c.k = 2 THEN 'reservation' ELSE 'consent' END,
                CASE WHEN r.outcome = 'objection' AND c.k = 1 THEN 'Le partenaire attend trop de bénévolat'
@@ -197,8 +203,10 @@ def _fill(connection: sqlite3.Connection, groups: int, per_group: int, answers: 
             "INSERT INTO circle_members (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
             [(chat_of(index), ADMIN["id"] + k, f"Membre {k}", "2026-01-01T00:00:00+00:00") for k in range(CIRCLE)],
         )
-        connection.execute("INSERT INTO coordinators (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
-                           (chat_of(index), ADMIN["id"], ADMIN["first_name"], "2026-01-01T00:00:00+00:00"))
+        connection.execute(
+            "INSERT INTO coordinators (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
+            (chat_of(index), ADMIN["id"], ADMIN["first_name"], "2026-01-01T00:00:00+00:00"),
+        )
 
 
 async def time_commands(library: Library, path: Path, per_group: int, repeats: int = 15) -> dict[str, float]:
@@ -249,9 +257,14 @@ def time_picture(library: Library, partners: int, repeats: int = 3) -> PictureTi
     standings = list(Standing)
     kinds = ("Association", "Entreprise", "Collectivité")
     entries = [
-        PictureEntry(kind=kinds[n % len(kinds)], partner=f"Partenaire {n}", status=standings[n % 4].value,
-                     standing=standings[n % 4], start=date(2016 + n % 8, 3, 1),
-                     end=None if standings[n % 4] is Standing.CURRENT else date(2024, 6, 30))
+        PictureEntry(
+            kind=kinds[n % len(kinds)],
+            partner=f"Partenaire {n}",
+            status=standings[n % 4].value,
+            standing=standings[n % 4],
+            start=date(2016 + n % 8, 3, 1),
+            end=None if standings[n % 4] is Standing.CURRENT else date(2024, 6, 30),
+        )
         for n in range(partners)
     ]
     entries.sort(key=lambda entry: kinds.index(entry.kind))  # grouped by kind, as the register lists them

@@ -1,7 +1,7 @@
 """Members who answer a flow the way people do: the bot's own engine tells them what comes next.
 
 A member keeps a mirror of their flow state, played by the same pure engine the bot runs
-(``bot.core.flows``), so they always know the question on screen without reading the bot's
+(``bot.core.flow_engine``), so they always know the question on screen without reading the bot's
 database; they type the answers a text, number or date step asks for and press the buttons a
 choice, yes/no or summary shows, reading the buttons' callback data from what the bot sent.
 """
@@ -14,7 +14,7 @@ from datetime import date
 
 from bench.offline import OfflineTelegram, Sent
 from bench.scene import Updates
-from bot.core.flows import (
+from bot.core.flow_engine import (
     ChoiceStep,
     Choose,
     Confirm,
@@ -26,7 +26,7 @@ from bot.core.flows import (
     Text,
     YesNoStep,
 )
-from bot.handlers import render as ui
+from bot.handlers import callback_data
 
 NEXT_YEAR = date(date.today().year + 1, 3, 15)
 
@@ -70,7 +70,7 @@ def next_input(engine: FlowEngine, state: FlowState, partner: str) -> Input:
     if step.id == engine.flow.partner_fields.partner:
         return Text(partner)
     text = "Une réponse réfléchie, écrite par un membre du groupe local."
-    return Text(text[:step.max_length].ljust(step.min_length, "."))
+    return Text(text[: step.max_length].ljust(step.min_length, "."))
 
 
 @dataclass
@@ -107,8 +107,8 @@ class FlowMember:
 
     def _token_of(self, sent: Sent) -> str | None:
         for data in sent.callback_data():
-            payload = ui.decode(data)
-            if isinstance(payload, ui.FlowPress):
+            payload = callback_data.decode(data)
+            if isinstance(payload, callback_data.FlowPress):
                 return payload.token
         return None
 
@@ -134,8 +134,8 @@ class FlowMember:
 
     def _press(self, action: Input, prompt: Sent) -> str:
         for data in prompt.callback_data():
-            payload = ui.decode(data)
-            if not isinstance(payload, ui.FlowPress):
+            payload = callback_data.decode(data)
+            if not isinstance(payload, callback_data.FlowPress):
                 continue
             if isinstance(action, Confirm) and payload.action == "confirm":
                 return data
@@ -143,7 +143,10 @@ class FlowMember:
                 step = self.engine.flow.step(self.state.current)
                 if payload.action in ("yes", "no") and payload.action == action.value:
                     return data
-                if (payload.action == "choose" and isinstance(step, ChoiceStep)
-                        and step.options[payload.arg].value == action.value):
+                if (
+                    payload.action == "choose"
+                    and isinstance(step, ChoiceStep)
+                    and step.options[payload.arg].value == action.value
+                ):
                     return data
         raise AssertionError(f"no button for {action} under {prompt.text[:80]!r}")

@@ -29,7 +29,7 @@ from bench.scene import (
     settings,
     user,
 )
-from bot.core.flows import Text
+from bot.core.flow_engine import Text
 from bot.storage import sessions
 from bot.storage.sessions import FlowSession
 
@@ -72,13 +72,21 @@ async def _run(database: Path, members: int) -> Memory:
                 # At least ANSWERED answers, then on to a question answered by typing (the measure
                 # types it): the flow's steps change with the issues, its first typed one with them.
                 while answered < ANSWERED or not isinstance(next_input(engine, filler.state, filler.partner), Text):
-                    filler.state = engine.advance(filler.state, next_input(engine, filler.state, filler.partner),
-                                                  date.today()).state
+                    filler.state = engine.advance(
+                        filler.state, next_input(engine, filler.state, filler.partner), date.today()
+                    ).state
                     answered += 1
-                await sessions.save(connection, FlowSession(
-                    chat_id=member["id"], user_id=member["id"], token=sessions.new_token(),
-                    origin_chat_id=member["id"], author_name=member["first_name"], state=filler.state,
-                ))
+                await sessions.save(
+                    connection,
+                    FlowSession(
+                        chat_id=member["id"],
+                        user_id=member["id"],
+                        token=sessions.new_token(),
+                        origin_chat_id=member["id"],
+                        author_name=member["first_name"],
+                        state=filler.state,
+                    ),
+                )
                 fillers.append(filler)
         for filler in fillers:
             action = next_input(engine, filler.state, filler.partner)
@@ -90,7 +98,10 @@ def measure(database: Path, members: int = 10_000) -> Memory:
     """Run the measure in a fresh Python process and read its report."""
     completed = subprocess.run(
         [sys.executable, "-m", "bench.memory", str(database), str(members)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Memory(**json.loads(completed.stdout.strip().splitlines()[-1]))
 

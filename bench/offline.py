@@ -161,8 +161,9 @@ class OfflineTelegram(BaseRequest):
             while sends and sends[0] <= now - 60:
                 sends.popleft()
             if len(sends) >= limits.group_per_minute:
-                return self._refuse(now, endpoint, chat_id, "20 messages per minute in a group",
-                                    max(1, int(sends[0] + 60 - now) + 1))
+                return self._refuse(
+                    now, endpoint, chat_id, "20 messages per minute in a group", max(1, int(sends[0] + 60 - now) + 1)
+                )
             sends.append(now)
         window.append(now)
         if endpoint in EDITING and chat_id is not None:
@@ -183,8 +184,11 @@ class OfflineTelegram(BaseRequest):
     def _message(self, chat_id: int, text: str, markup: dict | None, extra: dict | None = None) -> Sent:
         message_id = next(self._ids[chat_id])
         data: dict[str, Any] = {
-            "message_id": message_id, "date": int(time.time()), "chat": self._chat_json(chat_id),
-            "from": self.bot_user, "text": text,
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self._chat_json(chat_id),
+            "from": self.bot_user,
+            "text": text,
         }
         if markup and "inline_keyboard" in markup:  # Telegram echoes inline keyboards only
             data["reply_markup"] = markup
@@ -197,8 +201,12 @@ class OfflineTelegram(BaseRequest):
         return sent
 
     def _api_getMe(self, parameters: dict) -> dict:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     def _api_sendMessage(self, parameters: dict) -> dict | _Failure:
         text = str(parameters.get("text", ""))
@@ -219,8 +227,13 @@ class OfflineTelegram(BaseRequest):
         chat_id, message_id = _chat_id(parameters), int(parameters.get("message_id", 0))
         sent = self.messages.get((chat_id, message_id))
         if sent is None:
-            data = {"message_id": message_id, "date": int(time.time()), "chat": self._chat_json(chat_id),
-                    "from": self.bot_user, "text": ""}
+            data = {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": self._chat_json(chat_id),
+                "from": self.bot_user,
+                "text": "",
+            }
             sent = self.messages[(chat_id, message_id)] = Sent(chat_id, message_id, "", None, data)
         return sent
 
@@ -249,8 +262,10 @@ class OfflineTelegram(BaseRequest):
         return sent.json
 
     def _api_getChatAdministrators(self, parameters: dict) -> list[dict]:
-        return [{"status": "creator", "user": user, "is_anonymous": False}
-                for user in self.admins.get(_chat_id(parameters), [])]
+        return [
+            {"status": "creator", "user": user, "is_anonymous": False}
+            for user in self.admins.get(_chat_id(parameters), [])
+        ]
 
     def _api_getChatMember(self, parameters: dict) -> dict:
         user_id = int(parameters["user_id"])
@@ -258,10 +273,18 @@ class OfflineTelegram(BaseRequest):
         return {"status": "member", "user": user}
 
     def _api_getChat(self, parameters: dict) -> dict:
-        return {**self._chat_json(_chat_id(parameters)), "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                        "unique_gifts": False, "premium_subscription": False,
-                                        "gifts_from_channels": False}}
+        return {
+            **self._chat_json(_chat_id(parameters)),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
 
     def _api_getUpdates(self, parameters: dict) -> list:
         return []

@@ -25,13 +25,17 @@ def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text(encoding="utf-8").splitlines() if cpuinfo.exists() else []
     model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "bot"], cwd=ROOT, capture_output=True, text=True,
-                           check=False)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "bot"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     head = commit.stdout.strip() or "?"
-    return (f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {model}, "
-            f"Python {platform.python_version()}, commit {head}{' + local changes' if dirty.stdout else ''}")
+    return (
+        f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {model}, "
+        f"Python {platform.python_version()}, commit {head}{' + local changes' if dirty.stdout else ''}"
+    )
 
 
 def table(rows: list[Row]) -> str:

@@ -87,8 +87,11 @@ async def running_floor(database: Path) -> AsyncIterator[tuple[Application, Offl
     """The bare echo that also persists each update at the least cost: one aiosqlite ``INSERT``
     and ``COMMIT``, with the bot's durability (WAL, ``synchronous=FULL``)."""
     connection = await aiosqlite.connect(database)
-    for statement in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                      "CREATE TABLE updates (update_id INTEGER PRIMARY KEY, body TEXT NOT NULL)"):
+    for statement in (
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "CREATE TABLE updates (update_id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+    ):
         await connection.execute(statement)
 
     async def persist_then_echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,7 +134,10 @@ class Updates:
 
     def message(self, sender: dict, chat: dict, text: str, *, reply_to: Sent | None = None) -> dict:
         message: dict[str, Any] = {
-            "message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": sender,
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": sender,
             "text": text,
         }
         if text.startswith("/"):
@@ -143,8 +149,11 @@ class Updates:
 
     def press(self, sender: dict, on: Sent, data: str) -> dict:
         query = {
-            "id": str(next(self._message_ids)), "from": sender, "chat_instance": str(on.chat_id),
-            "message": on.json, "data": data,
+            "id": str(next(self._message_ids)),
+            "from": sender,
+            "chat_instance": str(on.chat_id),
+            "message": on.json,
+            "data": data,
         }
         return {"update_id": next(self._update_ids), "callback_query": query}
 

@@ -34,15 +34,24 @@ class Startup:
 async def _start_once(fake: FakeTelegram, module: str, database: Path) -> float:
     environment = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_BASE_URL": fake.base_url,
-        "TELEGRAM_BASE_FILE_URL": fake.base_file_url, "DATABASE_PATH": str(database),
-        "FLOWS_DIR": str(CONVERSATIONS), "LOG_LEVEL": "WARNING", "POLLING_TIMEOUT": "1",
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_BASE_URL": fake.base_url,
+        "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+        "DATABASE_PATH": str(database),
+        "FLOWS_DIR": str(CONVERSATIONS),
+        "LOG_LEVEL": "WARNING",
+        "POLLING_TIMEOUT": "1",
     }
     polls = fake.poll_count
     start = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, cwd=ROOT, env=environment,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        module,
+        cwd=ROOT,
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         while fake.poll_count == polls:

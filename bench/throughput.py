@@ -41,10 +41,10 @@ from bench.scene import (
     settings,
     user,
 )
-from bot.core.consent import Member
-from bot.core.flows import FlowEngine
+from bot.core.consent_rules import Member
+from bot.core.flow_engine import FlowEngine
 from bot.core.library import Library
-from bot.handlers import render as ui
+from bot.handlers import callback_data
 from bot.rounds import lifecycle
 from bot.storage import chats, circles, requests
 from bot.storage.circles import Roster
@@ -60,8 +60,18 @@ CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and p
 PICTURE, CALENDAR = "register picture", "calendar"
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
-POSITIONS = ("consent", "consent", "stand_aside", "consent", "consent",
-             "consent", "consent", "stand_aside", "consent", "consent")
+POSITIONS = (
+    "consent",
+    "consent",
+    "stand_aside",
+    "consent",
+    "consent",
+    "consent",
+    "consent",
+    "stand_aside",
+    "consent",
+    "consent",
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ class Run:
     def slowest(self, share: float) -> Counter[str]:
         """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
         ranked = sorted(zip(self.latencies, self.labels, strict=True), reverse=True)
-        return Counter(label for _, label in ranked[:max(1, int(share * len(ranked)))])
+        return Counter(label for _, label in ranked[: max(1, int(share * len(ranked)))])
 
     def median_of(self, label: str) -> float | None:
         """The median handling time of the updates of one label (None: there were none)."""
@@ -100,8 +110,16 @@ class Run:
 class Group:
     """One local group's members and what they do, as a stream of updates."""
 
-    def __init__(self, index: int, engine: FlowEngine, telegram: OfflineTelegram, updates: Updates,
-                 rng: random.Random, flow_answers: int, closing: set[int]) -> None:
+    def __init__(
+        self,
+        index: int,
+        engine: FlowEngine,
+        telegram: OfflineTelegram,
+        updates: Updates,
+        rng: random.Random,
+        flow_answers: int,
+        closing: set[int],
+    ) -> None:
         self.index = index
         self.chat = group(-1_000_000_000_000 - index, f"GL bench {index}")
         self.members = [user(1_000_000 + index * 100 + n, f"Membre {index}-{n}") for n in range(MEMBERS_PER_GROUP)]
@@ -127,15 +145,20 @@ class Group:
             for number in range(ROUNDS_PER_GROUP):
                 partner = f"Partenaire {self.index}-{number}"
                 await requests.create(
-                    connection, chat_id=chat_id, author_id=author["id"], author_name=author["first_name"],
-                    flow_id=FLOW_ID, flow_version=1, partner_name=partner,
+                    connection,
+                    chat_id=chat_id,
+                    author_id=author["id"],
+                    author_name=author["first_name"],
+                    flow_id=FLOW_ID,
+                    flow_version=1,
+                    partner_name=partner,
                     partner_kind=answers[self.engine.flow.partner_fields.kind],
                     answers={**answers, self.engine.flow.partner_fields.partner: partner},
                 )
 
     def _latest(self, chat_id: int, since: int, kind: type) -> Sent:
         for sent in reversed(self.telegram.by_chat[chat_id][since:]):
-            if any(isinstance(ui.decode(data), kind) for data in sent.callback_data()):
+            if any(isinstance(callback_data.decode(data), kind) for data in sent.callback_data()):
                 return sent
         raise AssertionError(f"the bot sent no {kind.__name__} buttons in {chat_id}")
 
@@ -149,8 +172,10 @@ class Group:
             if here:
                 since = len(self.telegram.by_chat[self.chat["id"]])
                 yield "command", self.updates.message(member, self.chat, "/partenariat")
-                intro = self._latest(self.chat["id"], since, ui.AnswerHere)
-                data = next(d for d in intro.callback_data() if isinstance(ui.decode(d), ui.AnswerHere))
+                intro = self._latest(self.chat["id"], since, callback_data.AnswerHere)
+                data = next(
+                    d for d in intro.callback_data() if isinstance(callback_data.decode(d), callback_data.AnswerHere)
+                )
                 yield "flow", self.updates.press(member, intro, data)
                 answered += 1
             else:
@@ -167,10 +192,13 @@ class Group:
         for number in range(1, ROUNDS_PER_GROUP + 1):
             since = len(self.telegram.by_chat[chat_id])
             yield "command", self.updates.message(self.admin, self.chat, f"/consentement {number}")
-            proposal = self._latest(chat_id, since, ui.ConsentPress)
+            proposal = self._latest(chat_id, since, callback_data.ConsentPress)
             for member, position in zip(self.members, POSITIONS, strict=True):
-                data = next(d for d in proposal.callback_data()
-                            if isinstance(p := ui.decode(d), ui.ConsentPress) and p.action == position)
+                data = next(
+                    d
+                    for d in proposal.callback_data()
+                    if isinstance(p := callback_data.decode(d), callback_data.ConsentPress) and p.action == position
+                )
                 press = self.updates.press(member, proposal, data)
                 if member is self.members[-1]:  # the whole circle has answered
                     self.closing.add(press["update_id"])
@@ -297,9 +325,7 @@ def _files(telegram: OfflineTelegram) -> Counter[str]:
 
 
 # What the run left in the bot's database, to check that every update did its work.
-STORED = {
-    table: f"SELECT COUNT(*) AS n FROM {table}" for table in ("requests", "round_positions", "flow_sessions")
-} | {
+STORED = {table: f"SELECT COUNT(*) AS n FROM {table}" for table in ("requests", "round_positions", "flow_sessions")} | {
     "closed_rounds": "SELECT COUNT(*) AS n FROM consent_rounds WHERE status = 'closed'",
     "published_rounds": "SELECT COUNT(*) AS n FROM consent_rounds WHERE published_at IS NOT NULL",
     # No deadline or reminder falls within the run: what reached a group, proposals and their

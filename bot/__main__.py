@@ -1,13 +1,13 @@
 """Command line of the partnership bot.
 
-    python -m bot                  run the bot (long polling)
-    python -m bot check [FILES]    validate YAML files as the bot would (exit 1 on any error)
-    python -m bot schema           print the JSON Schema of the flow format (for editors)
-    python -m bot shell [FLOW]     play a flow in the terminal, without Telegram
-    python -m bot export --chat ID write a chat's partner register as CSV on standard output
-    python -m bot backup PATH      copy the database to PATH, even while the bot runs
-    python -m bot import --chat ID FILE.csv   load a list of partners (the export's columns), all or nothing
-    python -m bot --help           every command and option
+python -m bot                  run the bot (long polling)
+python -m bot check [FILES]    validate YAML files as the bot would (exit 1 on any error)
+python -m bot schema           print the JSON Schema of the flow format (for editors)
+python -m bot shell [FLOW]     play a flow in the terminal, without Telegram
+python -m bot export --chat ID write a chat's partner register as CSV on standard output
+python -m bot backup PATH      copy the database to PATH, even while the bot runs
+python -m bot import --chat ID FILE.csv   load a list of partners (the export's columns), all or nothing
+python -m bot --help           every command and option
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.core.flows import Flow
+from bot.core.flow_engine import Flow
 from bot.core.library import PRACTICES_FILE, Library, load_library
 from bot.core.loading import InvalidFile
 
@@ -115,8 +115,11 @@ def check_warnings(library: Library) -> list[str]:
     ]
     for flow_id, source in sorted(library.flows.items()):
         for fault in source.flow.never_true():
-            where = (texts.warning_step.format(step=fault.name) if fault.place == "steps"
-                     else texts.warning_rule.format(number=fault.index + 1, practice=fault.name))
+            where = (
+                texts.warning_step.format(step=fault.name)
+                if fault.place == "steps"
+                else texts.warning_rule.format(number=fault.index + 1, practice=fault.name)
+            )
             problem = getattr(texts, f"warning_{fault.kind}")
             problem = problem.format(step=fault.step, value=fault.value, test=fault.value)
             lines.append(texts.warning.format(file=f"{flow_id}.yaml", where=where, problem=problem))
@@ -135,8 +138,10 @@ def shell(settings: Settings, arguments: argparse.Namespace) -> None:
     library = _library(settings.flows_dir)
     source = library.flows.get(arguments.flow)
     if source is None:
-        print(library.messages.cli.unknown_flow.format(flow=arguments.flow, flows=", ".join(library.flows)),
-              file=sys.stderr)
+        print(
+            library.messages.cli.unknown_flow.format(flow=arguments.flow, flows=", ".join(library.flows)),
+            file=sys.stderr,
+        )
         sys.exit(EXIT_INVALID_FILES)
     preview = Preview(library, library.engine(source.flow), iter(sys.stdin), sys.stdout, echo=not sys.stdin.isatty())
     preview.run(version=0, today=datetime.now(settings.zone).date())
@@ -250,20 +255,29 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(metavar="COMMAND")
     commands.add_parser("run", help="run the bot with long polling (default)").set_defaults(handler=run)
     checker = commands.add_parser("check", help="validate YAML files as the bot would; exit 1 on any error")
-    checker.add_argument("files", nargs="*", type=Path, metavar="FILE",
-                         help="files to check in place of FLOWS_DIR's (default: FLOWS_DIR as it is)")
+    checker.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="files to check in place of FLOWS_DIR's (default: FLOWS_DIR as it is)",
+    )
     checker.set_defaults(handler=check)
     commands.add_parser("schema", help="print the JSON Schema of the flow format").set_defaults(handler=schema)
     player = commands.add_parser("shell", help="play a flow in the terminal, without Telegram")
     player.add_argument("flow", nargs="?", default="demande_partenariat", help="flow id (default: %(default)s)")
     player.set_defaults(handler=shell)
     exporter = commands.add_parser("export", help="write a chat's partner register as CSV (UTF-8, ';') on stdout")
-    exporter.add_argument("--chat", type=int, required=True, metavar="CHAT_ID",
-                          help="the Telegram chat id (a group's starts with -100)")
+    exporter.add_argument(
+        "--chat", type=int, required=True, metavar="CHAT_ID", help="the Telegram chat id (a group's starts with -100)"
+    )
     exporter.set_defaults(handler=export)
-    importer = commands.add_parser("import", help="load a CSV list of partners (the export's columns) into a chat's register")
-    importer.add_argument("--chat", type=int, required=True, metavar="CHAT_ID",
-                          help="the Telegram chat id (a group's starts with -100)")
+    importer = commands.add_parser(
+        "import", help="load a CSV list of partners (the export's columns) into a chat's register"
+    )
+    importer.add_argument(
+        "--chat", type=int, required=True, metavar="CHAT_ID", help="the Telegram chat id (a group's starts with -100)"
+    )
     importer.add_argument("file", type=Path, metavar="FILE.csv", help="UTF-8 or Windows-1252, ';' or ',' separated")
     importer.set_defaults(handler=import_)
     saver = commands.add_parser("backup", help="copy the database to PATH, consistently even while the bot runs")

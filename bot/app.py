@@ -37,13 +37,29 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
-from bot.handlers import admin, errors, general, intake, practices, privacy, register, reviews
-from bot.handlers import amend, circle, consent, migration, outbox, redelivery
-from bot.handlers import attach, groups, topics
-from bot.handlers import render as ui
-from bot.handlers import requests as request_list
+from bot.handlers import (
+    admin,
+    amend,
+    attach,
+    callback_data,
+    circle,
+    consent,
+    errors,
+    general,
+    groups,
+    intake,
+    migration,
+    outbox_sender,
+    practices,
+    privacy,
+    redelivery,
+    register,
+    request_lists,
+    reviews,
+    topics,
+)
 from bot.services import BotContext, Services
-from bot.storage import outbox as outbox_store
+from bot.storage import outbox
 from bot.storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -64,7 +80,7 @@ NOT_TEXT = ANSWER & ~filters.TEXT & ~filters.StatusUpdate.ALL & ~UPLOAD_CAPTION
 
 def _pressed(kind: type) -> object:
     """A CallbackQueryHandler pattern matching one kind of payload of ``render.decode``."""
-    return lambda data: isinstance(ui.decode(data), kind)
+    return lambda data: isinstance(callback_data.decode(data), kind)
 
 
 # What Telegram sends the bot, in both modes: nothing it has no handler for.
@@ -148,9 +164,12 @@ def _bot(settings: Settings, ledger: redelivery.HandledQueue, request: BaseReque
     else:
         get_updates_request = request
     urls = {
-        name: value for name, value in (
-            ("base_url", settings.telegram_base_url), ("base_file_url", settings.telegram_base_file_url)
-        ) if value
+        name: value
+        for name, value in (
+            ("base_url", settings.telegram_base_url),
+            ("base_file_url", settings.telegram_base_file_url),
+        )
+        if value
     }
     return redelivery.AcknowledgingBot(
         ledger,
@@ -208,25 +227,25 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("annuler", intake.cancel, filters=NEW))
     application.add_handler(MessageHandler(ANSWER & filters.TEXT, intake.answer_text))
     application.add_handler(MessageHandler(NOT_TEXT, intake.answer_not_text))
-    application.add_handler(CallbackQueryHandler(intake.answer_here, pattern=_pressed(ui.AnswerHere)))
-    application.add_handler(CallbackQueryHandler(intake.press, pattern=_pressed(ui.FlowPress)))
+    application.add_handler(CallbackQueryHandler(intake.answer_here, pattern=_pressed(callback_data.AnswerHere)))
+    application.add_handler(CallbackQueryHandler(intake.press, pattern=_pressed(callback_data.FlowPress)))
     # The chat's requests.
-    application.add_handler(CommandHandler("demandes", request_list.list_requests, filters=NEW))
-    application.add_handler(CommandHandler("demande", request_list.show_request, filters=NEW))
-    application.add_handler(CallbackQueryHandler(request_list.turn_page, pattern=_pressed(ui.ListPage)))
+    application.add_handler(CommandHandler("demandes", request_lists.list_requests, filters=NEW))
+    application.add_handler(CommandHandler("demande", request_lists.show_request, filters=NEW))
+    application.add_handler(CallbackQueryHandler(request_lists.turn_page, pattern=_pressed(callback_data.ListPage)))
     # Personal data: what is kept about me, and erasing it.
     application.add_handler(CommandHandler("mes_donnees", privacy.my_data, filters=NEW))
     application.add_handler(CommandHandler("oublier", privacy.forget_me, filters=NEW))
-    application.add_handler(CallbackQueryHandler(privacy.confirm_forget, pattern=_pressed(ui.ForgetMe)))
+    application.add_handler(CallbackQueryHandler(privacy.confirm_forget, pattern=_pressed(callback_data.ForgetMe)))
     # Good practices.
     application.add_handler(CommandHandler("bonnes_pratiques", practices.catalogue, filters=NEW))
-    application.add_handler(CallbackQueryHandler(practices.show, pattern=_pressed(ui.PracticePage)))
+    application.add_handler(CallbackQueryHandler(practices.show, pattern=_pressed(callback_data.PracticePage)))
     # The partner register, its CSV export, review dates and the follow-ups' buttons.
     application.add_handler(CommandHandler("partenaires", register.partners, filters=NEW))
-    application.add_handler(CallbackQueryHandler(register.turn_page, pattern=_pressed(ui.RegisterPage)))
+    application.add_handler(CallbackQueryHandler(register.turn_page, pattern=_pressed(callback_data.RegisterPage)))
     application.add_handler(CommandHandler("export", register.export, filters=NEW))
     application.add_handler(CommandHandler("revision", reviews.revision, filters=NEW))
-    application.add_handler(CallbackQueryHandler(reviews.answer, pattern=_pressed(ui.ReviewPress)))
+    application.add_handler(CallbackQueryHandler(reviews.answer, pattern=_pressed(callback_data.ReviewPress)))
     # Admins change flows: reload the files, upload a version (caption /flux), list, roll back.
     application.add_handler(CommandHandler("recharger", admin.reload_files, filters=NEW))
     application.add_handler(CommandHandler("flux", admin.flows_command, filters=NEW))
@@ -234,11 +253,11 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     # The core circle and the coordinators (admins change them by replying to a member).
     application.add_handler(CommandHandler("cercle", circle.cercle, filters=NEW))
     application.add_handler(CommandHandler("coordination", circle.coordination, filters=NEW))
-    application.add_handler(CallbackQueryHandler(circle.join_press, pattern=_pressed(ui.CircleJoin)))
+    application.add_handler(CallbackQueryHandler(circle.join_press, pattern=_pressed(callback_data.CircleJoin)))
     # Consent rounds: open, take a position, give its reason, close, extend, remind, review.
     application.add_handler(CommandHandler("consentement", consent.open_command, filters=NEW))
-    application.add_handler(CallbackQueryHandler(consent.open_press, pattern=_pressed(ui.OpenConsent)))
-    application.add_handler(CallbackQueryHandler(consent.press, pattern=_pressed(ui.ConsentPress)))
+    application.add_handler(CallbackQueryHandler(consent.open_press, pattern=_pressed(callback_data.OpenConsent)))
+    application.add_handler(CallbackQueryHandler(consent.press, pattern=_pressed(callback_data.ConsentPress)))
     # Group -1 runs first: a reply to a reason prompt must not reach a flow as an answer.
     application.add_handler(MessageHandler(ANSWER & GROUPS & filters.TEXT, consent.reason_reply), group=-1)
     application.add_handler(CommandHandler("clore", consent.close_command, filters=NEW))
@@ -251,9 +270,13 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("partenaire_connu", intake.known_partner, filters=NEW))
     application.add_handler(CommandHandler("calendrier", register.calendar, filters=NEW))
     # Issue 10: confirm an early close, read the whole request in private, withdraw, decline.
-    application.add_handler(CallbackQueryHandler(consent.close_press, pattern=_pressed(ui.CloseConfirm)))
-    application.add_handler(CallbackQueryHandler(consent.full_request_press, pattern=_pressed(ui.FullRequest)))
-    application.add_handler(CallbackQueryHandler(consent.withdraw_press, pattern=_pressed(ui.WithdrawRequest)))
+    application.add_handler(CallbackQueryHandler(consent.close_press, pattern=_pressed(callback_data.CloseConfirm)))
+    application.add_handler(
+        CallbackQueryHandler(consent.full_request_press, pattern=_pressed(callback_data.FullRequest))
+    )
+    application.add_handler(
+        CallbackQueryHandler(consent.withdraw_press, pattern=_pressed(callback_data.WithdrawRequest))
+    )
     application.add_handler(CommandHandler("retirer", consent.withdraw_command, filters=NEW))
     application.add_handler(CommandHandler("decliner", consent.decline_command, filters=NEW))
     # A group became a supergroup: its rows, rounds and jobs follow it to the new chat id.
@@ -264,9 +287,9 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     # Group -3 runs before anything else, even an update redelivered after a crash.
     application.add_handler(TypeHandler(Update, groups.note), group=-3)
     application.add_handler(ChatMemberHandler(groups.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(CallbackQueryHandler(intake.choose_group, pattern=_pressed(ui.ChooseGroup)))
+    application.add_handler(CallbackQueryHandler(intake.choose_group, pattern=_pressed(callback_data.ChooseGroup)))
     application.add_handler(CommandHandler("rattacher", attach.rattacher, filters=NEW))
-    application.add_handler(CallbackQueryHandler(attach.press, pattern=_pressed(ui.AttachRequest)))
+    application.add_handler(CallbackQueryHandler(attach.press, pattern=_pressed(callback_data.AttachRequest)))
     application.add_handler(CommandHandler("sujet", topics.sujet, filters=NEW))
     # Any other button (forged, or from an older version of the bot): say it is stale.
     application.add_handler(CallbackQueryHandler(general.stale_button))
@@ -291,7 +314,7 @@ async def _post_init(application: Application) -> None:
     # Review dates live in the database; this job finds them again after every start.
     reviews.schedule(application)
     # Outcomes, summaries, reminders and follow-ups still pending when the bot stopped go now.
-    outbox.schedule(application)
+    outbox_sender.schedule(application)
     # So does the card of a request stored just before a stop.
     application.job_queue.run_once(intake.post_missing_cards, 0, name="missing-cards")
     # Sent messages and the marks of handled updates hold what members wrote: forgotten
@@ -307,12 +330,12 @@ async def _post_init(application: Application) -> None:
 async def _purge(context: BotContext) -> None:
     database = context.services.database
     await database.forget_old_updates()
-    await outbox_store.forget_delivered(database, outbox.KEPT)
+    await outbox.forget_delivered(database, outbox_sender.KEPT)
 
 
 def _retry_commands_later(job_queue: JobQueue, attempts: int, error: TelegramError) -> None:
     settings: Settings = job_queue.application.bot_data["settings"]
-    wait = outbox_store.backoff(attempts, timedelta(seconds=settings.outbox_retry_seconds))
+    wait = outbox.backoff(attempts, timedelta(seconds=settings.outbox_retry_seconds))
     logger.warning("Could not set the command menu (%s); trying again in %s", error, wait)
     job_queue.run_once(_register_commands_job, wait, data=attempts, name=COMMANDS_JOB)
 

@@ -7,9 +7,9 @@ versions are rebuilt from the text kept in the database.
 
 from __future__ import annotations
 
-from bot.core.flows import Flow, FlowEngine
+from bot.core.flow_engine import Flow, FlowEngine
 from bot.core.library import Library
-from bot.storage import flows as flow_store
+from bot.storage import flow_versions
 from bot.storage.db import Database
 
 
@@ -32,7 +32,7 @@ class FlowCatalog:
         self._engines.clear()
         versions = {}
         for flow_id, source in library.flows.items():
-            versions[flow_id] = await flow_store.sync_disk_version(self.database, flow_id, source.text)
+            versions[flow_id] = await flow_versions.sync_disk_version(self.database, flow_id, source.text)
             self._engines[(flow_id, versions[flow_id])] = library.engine(source.flow)
         return versions
 
@@ -43,17 +43,29 @@ class FlowCatalog:
         self._engines.clear()
 
     async def install(
-        self, flow: Flow, text: str, *, scope_chat_id: int, author_id: int, author_name: str,
-        kept: int, update_id: int | None = None,
+        self,
+        flow: Flow,
+        text: str,
+        *,
+        scope_chat_id: int,
+        author_id: int,
+        author_name: str,
+        kept: int,
+        update_id: int | None = None,
     ) -> int | None:
         """Store an uploaded version (once per update) and make it the one its scope uses from
         now on; None when the scope already keeps ``kept`` versions still in use."""
         async with self.database.transaction(update_id) as connection:
-            if not await flow_store.make_room(connection, scope_chat_id, kept):
+            if not await flow_versions.make_room(connection, scope_chat_id, kept):
                 return None
-            version = await flow_store.add_version(
-                connection, flow.id, text, scope_chat_id=scope_chat_id, source="upload",
-                author_id=author_id, author_name=author_name,
+            version = await flow_versions.add_version(
+                connection,
+                flow.id,
+                text,
+                scope_chat_id=scope_chat_id,
+                source="upload",
+                author_id=author_id,
+                author_name=author_name,
             )
         self._engines[(flow.id, version)] = self.library.engine(flow)
         return version
@@ -62,7 +74,7 @@ class FlowCatalog:
         """The engine for one version, validated once and then cached."""
         key = (flow_id, version)
         if key not in self._engines:
-            text = await flow_store.version_text(self.database, flow_id, version)
+            text = await flow_versions.version_text(self.database, flow_id, version)
             if text is None:
                 raise UnknownFlow(key)
             # Validated when it was stored; re-checking its practice ids against today's
@@ -73,7 +85,7 @@ class FlowCatalog:
 
     async def active(self, flow_id: str, chat_id: int) -> tuple[int, FlowEngine]:
         """The version a chat should start now, with its engine."""
-        active = await flow_store.active(self.database, flow_id, chat_id)
+        active = await flow_versions.active(self.database, flow_id, chat_id)
         if active is None:
             raise UnknownFlow(flow_id)
         return active.version, await self.engine(flow_id, active.version)

@@ -1,8 +1,9 @@
 """A chat's partner register as a CSV file: the one builder of /export and ``python -m bot export``.
 
 One row per request; one column per answer, headed by its step label (every flow version the
-chat's requests were made with contributes its steps), then origin (a request or a partner known without a consent round), status, author and dates. The
-format itself (separator, encoding, formula guard) is :func:`bot.core.register.csv_document`.
+chat's requests were made with contributes its steps), then origin (a request or a partner
+known without a consent round), status, author and dates. The format itself (separator,
+encoding, formula guard) is :func:`bot.core.register_rules.csv_document`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from bot.catalog import FlowCatalog
-from bot.core.register import (
+from bot.core.register_rules import (
+    Origin,
     answer_cells,
     answer_columns,
     answer_header,
     csv_document,
     day_text,
     local_day,
-    Origin,
 )
-from bot.storage import register as register_store
+from bot.storage import register_rows
 from bot.storage.db import Database
 
 
@@ -35,30 +36,39 @@ async def register_csv(database: Database, catalog: FlowCatalog, zone: tzinfo, c
     library = catalog.library
     texts, statuses = library.register, library.messages.requests.statuses
     columns = texts.export.columns
-    engines = {key: await catalog.engine(*key) for key in await register_store.flow_versions(database, chat_id)}
+    engines = {key: await catalog.engine(*key) for key in await register_rows.flow_versions(database, chat_id)}
     steps = answer_columns(engine.flow for engine in engines.values())
     origins = texts.known.origins
     header = [
-        columns.number, *(answer_header(step, columns) for step in steps), columns.origin, columns.status,
-        columns.author, columns.created, columns.decided, columns.review, columns.last_review,
+        columns.number,
+        *(answer_header(step, columns) for step in steps),
+        columns.origin,
+        columns.status,
+        columns.author,
+        columns.created,
+        columns.decided,
+        columns.review,
+        columns.last_review,
     ]
     rows: list[list[object]] = []
-    async for entry in register_store.entries(database, chat_id):
+    async for entry in register_rows.entries(database, chat_id):
         last_review = None
         if entry.last_outcome is not None and entry.last_answered_at is not None:
             outcome = texts.follow_up.outcomes.get(entry.last_outcome, entry.last_outcome)
             answered = day_text(local_day(entry.last_answered_at, zone))
             # Plain text for the file: render() would escape it as Telegram HTML.
             last_review = texts.export.last_review.format(outcome=outcome, date=answered)
-        rows.append([
-            entry.number,
-            *answer_cells(engines[(entry.flow_id, entry.flow_version)], steps, entry.answers),
-            origins[Origin(entry.origin)],
-            statuses.get(entry.status, entry.status),
-            entry.author_name,
-            day_text(local_day(entry.created_at, zone)),
-            day_text(local_day(entry.decided_at, zone)) if entry.decided_at else None,
-            day_text(entry.review_on),
-            last_review,
-        ])
+        rows.append(
+            [
+                entry.number,
+                *answer_cells(engines[(entry.flow_id, entry.flow_version)], steps, entry.answers),
+                origins[Origin(entry.origin)],
+                statuses.get(entry.status, entry.status),
+                entry.author_name,
+                day_text(local_day(entry.created_at, zone)),
+                day_text(local_day(entry.decided_at, zone)) if entry.decided_at else None,
+                day_text(entry.review_on),
+                last_review,
+            ]
+        )
     return Export(csv_document(header, rows), len(rows))

@@ -5,7 +5,7 @@ headed by its label, then origin, status, author and dates. Every line is read a
 typed its answers into the flow of its origin (a request, or a known partner when the
 origin column is missing or says so), so an import holds nothing the bot would have
 refused. Any refused line and nothing is written; the whole file goes in one transaction.
-The export re-imported gives the same register: same answers, statuses, dates and reviews.
+The export re-imported gives the same register: same answers, statuses, dates and review_dates.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from bot.catalog import FlowCatalog
-from bot.core.flows import ChoiceStep, FlowEngine, InvalidAnswer, YesNoStep
-from bot.core.register import (
+from bot.core.flow_engine import ChoiceStep, FlowEngine, InvalidAnswer, YesNoStep
+from bot.core.register_rules import (
     FLOW_OF_ORIGIN,
     OUTCOMES,
     Origin,
@@ -32,7 +32,7 @@ from bot.core.register import (
     read_csv,
 )
 from bot.core.statuses import RequestStatus
-from bot.storage import requests, reviews
+from bot.storage import requests, review_dates
 from bot.storage.db import Database
 
 _DAY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
@@ -79,7 +79,9 @@ def _moment(day: date, zone: tzinfo) -> str:
 class _Reader:
     """Reads one line after another against the flows and texts of the library."""
 
-    def __init__(self, texts: RegisterTexts, statuses: Mapping[str, str], engines: Mapping[Origin, tuple[int, FlowEngine]]):
+    def __init__(
+        self, texts: RegisterTexts, statuses: Mapping[str, str], engines: Mapping[Origin, tuple[int, FlowEngine]]
+    ):
         self.texts = texts
         self.columns = texts.export.columns
         self.engines = engines
@@ -106,8 +108,9 @@ class _Reader:
 
     def _choose(self, column: str, value: str, known: Mapping[str, Any], labels: list[str]) -> Any:
         if value.casefold() not in known:
-            raise Refused(self.texts.import_.unknown_value.format(
-                column=column, value=value, expected=self.quoted(labels)))
+            raise Refused(
+                self.texts.import_.unknown_value.format(column=column, value=value, expected=self.quoted(labels))
+            )
         return known[value.casefold()]
 
     def _day(self, column: str, value: str) -> date | None:
@@ -139,11 +142,17 @@ class _Reader:
             except InvalidAnswer as invalid:
                 # A member is told to use the buttons; a file's author needs the labels to write.
                 if isinstance(step, ChoiceStep | YesNoStep):
-                    labels = [o.label for o in step.options] if isinstance(step, ChoiceStep) else [
-                        engine.texts.yes, engine.texts.no]
-                    raise Refused(errors.unknown_value.format(
-                        column=column, value=value, expected=self.quoted(labels))) from None
-                raise Refused(errors.invalid_answer.format(column=column, reason=html.unescape(invalid.message))) from None
+                    labels = (
+                        [o.label for o in step.options]
+                        if isinstance(step, ChoiceStep)
+                        else [engine.texts.yes, engine.texts.no]
+                    )
+                    raise Refused(
+                        errors.unknown_value.format(column=column, value=value, expected=self.quoted(labels))
+                    ) from None
+                raise Refused(
+                    errors.invalid_answer.format(column=column, reason=html.unescape(invalid.message))
+                ) from None
         return answers
 
     def entry(self, cells: Mapping[str, str], zone: tzinfo, today: date) -> Entry:
@@ -152,7 +161,8 @@ class _Reader:
         origin_cell = cell_text(cells.get(columns.origin) or "")
         origin = (
             self._choose(columns.origin, origin_cell, self.origins, list(labels.values()))
-            if origin_cell else Origin.KNOWN  # a list of partners made by hand
+            if origin_cell
+            else Origin.KNOWN  # a list of partners made by hand
         )
         version, engine = self.engines[origin]
         flow = engine.flow
@@ -170,26 +180,41 @@ class _Reader:
         if last_cell:
             match = self.last_review.fullmatch(last_cell)
             if match is None:
-                raise Refused(self.texts.import_.unknown_value.format(
-                    column=columns.last_review, value=last_cell,
-                    expected=self.texts.import_.last_review_expected))
-            last_outcome = self._choose(columns.last_review, match["outcome"], self.outcomes,
-                                        list(self.texts.follow_up.outcomes.values()))
+                raise Refused(
+                    self.texts.import_.unknown_value.format(
+                        column=columns.last_review, value=last_cell, expected=self.texts.import_.last_review_expected
+                    )
+                )
+            last_outcome = self._choose(
+                columns.last_review, match["outcome"], self.outcomes, list(self.texts.follow_up.outcomes.values())
+            )
             last_on = self._day(columns.last_review, match["date"])
         review_kind, _ = first_review(flow, answers, decided or today, self.texts.rules)
         return Entry(
-            origin=origin, flow_id=flow.id, flow_version=version, status=status,
+            origin=origin,
+            flow_id=flow.id,
+            flow_version=version,
+            status=status,
             author_name=cell_text(cells.get(columns.author) or "") or self.texts.import_.author,
-            answers=answers, partner_name=answers[flow.partner_fields.partner],
+            answers=answers,
+            partner_name=answers[flow.partner_fields.partner],
             partner_kind=answers[flow.partner_fields.kind],
             created_at=_moment(created, zone) if created else None,
             decided_at=_moment(decided, zone) if decided else None,
-            review_on=review_on, review_kind=review_kind, last_outcome=last_outcome, last_on=last_on,
+            review_on=review_on,
+            review_kind=review_kind,
+            last_outcome=last_outcome,
+            last_on=last_on,
         )
 
 
 async def import_register(
-    database: Database, catalog: FlowCatalog, zone: tzinfo, chat_id: int, content: bytes, today: date,
+    database: Database,
+    catalog: FlowCatalog,
+    zone: tzinfo,
+    chat_id: int,
+    content: bytes,
+    today: date,
 ) -> Report:
     """Check every line of a CSV file, then store them all in one transaction, or none."""
     library = catalog.library
@@ -217,15 +242,29 @@ async def import_register(
     async with database.transaction() as connection:
         for entry in entries:
             stored = await requests.create(
-                connection, chat_id=chat_id, author_id=0, author_name=entry.author_name,
-                flow_id=entry.flow_id, flow_version=entry.flow_version, partner_name=entry.partner_name,
-                partner_kind=entry.partner_kind, answers=entry.answers, status=entry.status,
-                origin=entry.origin, created_at=entry.created_at, decided_at=entry.decided_at,
+                connection,
+                chat_id=chat_id,
+                author_id=0,
+                author_name=entry.author_name,
+                flow_id=entry.flow_id,
+                flow_version=entry.flow_version,
+                partner_name=entry.partner_name,
+                partner_kind=entry.partner_kind,
+                answers=entry.answers,
+                status=entry.status,
+                origin=entry.origin,
+                created_at=entry.created_at,
+                decided_at=entry.decided_at,
             )
             await requests.mark_imported(connection, stored.id)
-            await reviews.restore(
-                connection, stored.id, entry.review_kind, due_on=entry.review_on, last_outcome=entry.last_outcome,
-                last_on=entry.last_on, answered_at=_moment(entry.last_on, zone) if entry.last_on else None,
+            await review_dates.restore(
+                connection,
+                stored.id,
+                entry.review_kind,
+                due_on=entry.review_on,
+                last_outcome=entry.last_outcome,
+                last_on=entry.last_on,
+                answered_at=_moment(entry.last_on, zone) if entry.last_on else None,
                 answered_by_name=entry.author_name,
             )
     return Report(len(entries))

@@ -13,7 +13,7 @@ import multiprocessing
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bot.core.flows import Flow
+from bot.core.flow_engine import Flow
 from bot.core.library import Library, read_flow
 from bot.core.loading import InvalidFile, ValidationTexts
 from bot.core.messages import Messages
@@ -29,7 +29,11 @@ class ParseTooSlow(Exception):
 
 
 def _parse(
-    answer: Connection, text: bytes, file: str, validation: ValidationTexts, messages: Messages,
+    answer: Connection,
+    text: bytes,
+    file: str,
+    validation: ValidationTexts,
+    messages: Messages,
     context: dict[str, Any] | None,
 ) -> None:
     """In the child: parse and send back the flow, or the errors found."""
@@ -45,7 +49,8 @@ async def parse_flow(library: Library, text: bytes, file: str, seconds: float) -
     """``library.parse_flow``, in a child process given ``seconds`` at most."""
     receiver, sender = _PROCESSES.Pipe(duplex=False)
     child = _PROCESSES.Process(
-        target=_parse, args=(sender, text, file, library.validation, library.messages, library.flow_context()),
+        target=_parse,
+        args=(sender, text, file, library.validation, library.messages, library.flow_context()),
         daemon=True,
     )
     child.start()

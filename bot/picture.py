@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 
 from bot.catalog import FlowCatalog
-from bot.core.flows import answer_day
-from bot.core.picture import MAX_ROWS, Layout, PictureEntry, layout
-from bot.core.register import Origin, Standing, local_day, standing
-from bot.storage import register as register_store
+from bot.core.flow_engine import answer_day
+from bot.core.picture_layout import MAX_ROWS, Layout, PictureEntry, layout
+from bot.core.register_rules import Origin, Standing, local_day, standing
+from bot.storage import register_rows
 from bot.storage.db import Database
 
 COLOURS = {
@@ -38,8 +38,8 @@ async def entries(database: Database, catalog: FlowCatalog, zone: tzinfo, chat_i
     """The first entries of a chat's register (as many as a picture shows), grouped by kind, then
     by name as /partenaires lists them: a register of 10,000 requests reads only those."""
     statuses = catalog.library.messages.requests.statuses
-    page = await register_store.page(database, chat_id, 0, MAX_ROWS)
-    answers = await register_store.answers_of(database, [entry.id for entry in page])
+    page = await register_rows.page(database, chat_id, 0, MAX_ROWS)
+    answers = await register_rows.answers_of(database, [entry.id for entry in page])
     found: list[PictureEntry] = []
     for entry in page:
         engine = await catalog.engine(entry.flow_id, entry.flow_version)
@@ -57,14 +57,16 @@ async def entries(database: Database, catalog: FlowCatalog, zone: tzinfo, chat_i
                 end = local_day(entry.last_answered_at, zone)
             elif where is not Standing.CURRENT:
                 end = decided or start
-        found.append(PictureEntry(
-            kind=html.unescape(engine.display(engine.flow.step(fields.kind), entry.partner_kind)),  # HTML → plain
-            partner=entry.partner_name,
-            status=statuses.get(entry.status, entry.status),
-            standing=where,
-            start=start,
-            end=end,
-        ))
+        found.append(
+            PictureEntry(
+                kind=html.unescape(engine.display(engine.flow.step(fields.kind), entry.partner_kind)),  # HTML → plain
+                partner=entry.partner_name,
+                status=statuses.get(entry.status, entry.status),
+                standing=where,
+                start=start,
+                end=end,
+            )
+        )
     return found
 
 
@@ -75,7 +77,14 @@ class Picture:
 
 
 async def register_picture(
-    database: Database, catalog: FlowCatalog, zone: tzinfo, chat_id: int, *, group: str, today: date, partners: int,
+    database: Database,
+    catalog: FlowCatalog,
+    zone: tzinfo,
+    chat_id: int,
+    *,
+    group: str,
+    today: date,
+    partners: int,
     total: int,
 ) -> Picture | None:
     """The PNG of a chat's register; None when the register is empty."""
@@ -100,10 +109,8 @@ def draw(plan: Layout) -> bytes:
     height = HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES
     dpi = DPI if plan.fits_a_photo else FILE_DPI
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=dpi, facecolor="white")
-    figure.text(0.04, 1 - 0.32 / height, plan.title, fontsize=15, fontweight="bold", va="top",
-                parse_math=False)
-    figure.text(0.04, 1 - 0.78 / height, plan.subtitle, fontsize=11, color="#444444", va="top",
-                parse_math=False)
+    figure.text(0.04, 1 - 0.32 / height, plan.title, fontsize=15, fontweight="bold", va="top", parse_math=False)
+    figure.text(0.04, 1 - 0.78 / height, plan.subtitle, fontsize=11, color="#444444", va="top", parse_math=False)
     bottom, top = FOOTER_INCHES / height, 1 - HEADER_INCHES / height
     axes = figure.add_axes((0.04, bottom, 0.92, top - bottom))
     first, last = plan.first_year, plan.last_year + 1
@@ -121,22 +128,52 @@ def draw(plan: Layout) -> bytes:
     left = blended_transform_factory(axes.transAxes, axes.transData)
     for heading in plan.headings:
         axes.axhspan(heading.row + 0.08, heading.row + 0.92, color="#e8f0e8", zorder=1)
-        axes.text(0.01, heading.row + 0.5, heading.text, transform=left, fontsize=13, fontweight="bold",
-                  va="center", zorder=2, parse_math=False)
+        axes.text(
+            0.01,
+            heading.row + 0.5,
+            heading.text,
+            transform=left,
+            fontsize=13,
+            fontweight="bold",
+            va="center",
+            zorder=2,
+            parse_math=False,
+        )
     for bar in plan.bars:
         colour = COLOURS[bar.standing]
-        axes.text(0.01, bar.row + 0.08, bar.text, transform=left, fontsize=11, va="top", zorder=3,
-                  color="#222222", parse_math=False)
+        axes.text(
+            0.01,
+            bar.row + 0.08,
+            bar.text,
+            transform=left,
+            fontsize=11,
+            va="top",
+            zorder=3,
+            color="#222222",
+            parse_math=False,
+        )
         if bar.first_year is not None and bar.last_year is not None:
-            axes.barh(bar.row + 0.72, bar.last_year + 1 - bar.first_year, left=bar.first_year, height=0.3,
-                      color=colour, hatch="//" if bar.standing is Standing.DECLINED else None,
-                      edgecolor="white", zorder=2)
+            axes.barh(
+                bar.row + 0.72,
+                bar.last_year + 1 - bar.first_year,
+                left=bar.first_year,
+                height=0.3,
+                color=colour,
+                hatch="//" if bar.standing is Standing.DECLINED else None,
+                edgecolor="white",
+                zorder=2,
+            )
     handles = [Patch(facecolor=COLOURS[standing], label=label) for standing, label in plan.legend]
-    figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=10, frameon=False,
-                  bbox_to_anchor=(0.5, 0.1 / height))
+    figure.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=10,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.1 / height),
+    )
     if plan.more:
-        figure.text(0.04, 0.62 / height, plan.more, fontsize=10, color="#444444", va="bottom",
-                    parse_math=False)
+        figure.text(0.04, 0.62 / height, plan.more, fontsize=10, color="#444444", va="bottom", parse_math=False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

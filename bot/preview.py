@@ -11,8 +11,19 @@ from collections.abc import Iterator
 from datetime import date
 from typing import TextIO
 
-from bot.core.flows import (
-    Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, FlowState, Input, Question, Summary, Text, YesNoStep,
+from bot.core.flow_engine import (
+    Back,
+    ChoiceStep,
+    Choose,
+    Confirm,
+    Edit,
+    FlowEngine,
+    FlowState,
+    Input,
+    Question,
+    Summary,
+    Text,
+    YesNoStep,
 )
 from bot.core.library import Library
 from bot.core.texts import join, plain, render

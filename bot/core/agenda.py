@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.register import CalendarTexts
+from bot.core.register_rules import CalendarTexts
 
 PRODID = "-//Colibris//Bot des partenariats//FR"
 UID_DOMAIN = "colibris-partenariats-bot"
@@ -42,12 +42,20 @@ class ReviewDate:
 
 
 def calendar_file(
-    deadlines: Sequence[Deadline], reviews: Sequence[ReviewDate], texts: CalendarTexts, *,
-    groups: Sequence[str], zone: ZoneInfo, stamp: datetime,
+    deadlines: Sequence[Deadline],
+    reviews: Sequence[ReviewDate],
+    texts: CalendarTexts,
+    *,
+    groups: Sequence[str],
+    zone: ZoneInfo,
+    stamp: datetime,
 ) -> bytes:
     """The .ics document of these dates of ``groups`` (their titles); ``stamp`` (aware) is its
     DTSTAMP. With several groups, each summary starts with its group's title."""
-    from icalendar import Calendar, Event  # 90 ms with its dependencies: not at the bot's start-up
+    from icalendar import (  # 90 ms with its dependencies: not at the bot's start-up
+        Calendar,
+        Event,
+    )
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -69,8 +77,10 @@ def calendar_file(
         event.add("dtend", start + DEADLINE_LENGTH)
         text = texts.deadline_summary.format(number=deadline.number, partner=deadline.partner)
         event.add("summary", summary(text, deadline.group))
-        event.add("description", texts.deadline_description.format(
-            number=deadline.number, partner=deadline.partner, group=deadline.group))
+        event.add(
+            "description",
+            texts.deadline_description.format(number=deadline.number, partner=deadline.partner, group=deadline.group),
+        )
         calendar.add_component(event)
     for review in reviews:
         event = Event()
@@ -79,10 +89,13 @@ def calendar_file(
         event.add("dtstart", review.on)
         event.add("dtend", review.on + timedelta(days=1))
         text = (texts.follow_up_summary if review.follow_up else texts.review_summary).format(
-            number=review.number, partner=review.partner)
+            number=review.number, partner=review.partner
+        )
         event.add("summary", summary(text, review.group))
-        event.add("description", texts.review_description.format(
-            number=review.number, partner=review.partner, group=review.group))
+        event.add(
+            "description",
+            texts.review_description.format(number=review.number, partner=review.partner, group=review.group),
+        )
         event.add("transp", "TRANSPARENT")  # a reminder, not a busy slot
         calendar.add_component(event)
     calendar.add_missing_timezones()

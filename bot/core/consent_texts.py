@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.consent import OptionWords, Position, RoundOptions
-from bot.core.flows import Identifier
+from bot.core.consent_rules import OptionWords, Position, RoundOptions
+from bot.core.flow_engine import Identifier
 from bot.core.messages import Alert, Label
 from bot.core.texts import Template
 

@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core.flows import Flow, FlowEngine
-from bot.core.loading import InvalidFile, LoadError, ValidationTexts, load, read_yaml, typeset_texts, validate
 from bot.core.consent_texts import ConsentTexts
+from bot.core.flow_engine import Flow, FlowEngine
+from bot.core.loading import (
+    InvalidFile,
+    LoadError,
+    ValidationTexts,
+    load,
+    read_yaml,
+    typeset_texts,
+    validate,
+)
 from bot.core.messages import Messages
-from bot.core.practices import PracticeCatalog
-from bot.core.register import RegisterTexts
+from bot.core.practice_rules import PracticeCatalog
+from bot.core.register_rules import RegisterTexts
 from bot.core.sendable import check_sendable
 
 MESSAGES_FILE = "messages.yaml"
@@ -67,7 +75,11 @@ class Library:
 
 
 def read_flow(
-    text: str | bytes, file: str, validation: ValidationTexts, messages: Messages, context: dict[str, Any] | None,
+    text: str | bytes,
+    file: str,
+    validation: ValidationTexts,
+    messages: Messages,
+    context: dict[str, Any] | None,
 ) -> Flow:
     """A flow file's text validated, fields and the messages it makes (see ``core.sendable``)."""
     data = read_yaml(text, file, validation)
@@ -85,8 +97,9 @@ def _read(path: Path) -> str:
 
 def load_validation_texts(directory: Path) -> ValidationTexts:
     try:
-        return load(ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION,
-                    typeset=False)
+        return load(
+            ValidationTexts, _read(directory / VALIDATION_FILE), VALIDATION_FILE, FALLBACK_VALIDATION, typeset=False
+        )
     except (OSError, InvalidFile):
         return FALLBACK_VALIDATION
 
@@ -123,7 +136,14 @@ def load_library(directory: Path) -> Library:
         if flow is None:
             continue
         if flow.id != path.stem:
-            errors.append(LoadError(path.name, None, '"id"', validation.faults.get("id_not_file_name", "id").format(id=flow.id, file=path.stem)))
+            errors.append(
+                LoadError(
+                    path.name,
+                    None,
+                    '"id"',
+                    validation.faults.get("id_not_file_name", "id").format(id=flow.id, file=path.stem),
+                )
+            )
             continue
         flows[flow.id] = FlowSource(flow, _read(path))
     if errors:

@@ -30,8 +30,7 @@ MAX_NESTING = 32
 _COMPACT_ITEMS = re.compile(r"(?:[-?:] +)*")
 _COMPACT_ITEM = re.compile(r"[-?:] +")
 _PLAIN_TAGS = {
-    "tag:yaml.org,2002:" + name
-    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+    "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
 }
 
 
@@ -144,7 +143,9 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
     # takes two bytes each, so the limit would let through up to twice the size.
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "replace"))
     if size > MAX_FILE_BYTES:
-        raise InvalidFile([LoadError(file, None, "", _fault(texts, "file_too_large", "too large", max=MAX_FILE_BYTES // 1024))], texts)
+        raise InvalidFile(
+            [LoadError(file, None, "", _fault(texts, "file_too_large", "too large", max=MAX_FILE_BYTES // 1024))], texts
+        )
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -164,7 +165,8 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
             alias = _fault(texts, "yaml_alias", "alias")
             node_errors += [
                 LoadError(file, event.start_mark.line + 1, "", alias)
-                for event in yaml.parse(io.StringIO(text)) if isinstance(event, AliasEvent)
+                for event in yaml.parse(io.StringIO(text))
+                if isinstance(event, AliasEvent)
             ]
             raise InvalidFile(sorted(dict.fromkeys(node_errors), key=lambda e: e.line or 0), texts)
         # From the node already composed: parsing the text again doubled the library's load,
@@ -174,27 +176,35 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
         # A control or NUL character: a binary file, not text. Its position gives the line.
         line = text.count("\n", 0, max(error.position, 0)) + 1
         code = f"U+{error.character:04X}" if isinstance(error.character, int) else repr(error.character)
-        raise InvalidFile([LoadError(file, line, "", _fault(texts, "yaml_character", str(error), code=code))], texts) from None
+        raise InvalidFile(
+            [LoadError(file, line, "", _fault(texts, "yaml_character", str(error), code=code))], texts
+        ) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         context = error.context or ""
         if error.context_mark is not None and (
-            mark is None or not text[mark.index:].strip() or "flow" in context or "quoted" in context
+            mark is None or not text[mark.index :].strip() or "flow" in context or "quoted" in context
         ):
             # An unclosed quote or bracket is noticed lines later, often at the end of the
             # file: point at where it was opened, the line the admin must fix.
             mark = error.context_mark
         line = mark.line + 1 if mark else None
         problem = error.problem or error.context or ""
-        raise InvalidFile([LoadError(file, line, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts) from None
+        raise InvalidFile(
+            [LoadError(file, line, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts
+        ) from None
     except YAMLError as error:
-        raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_syntax", str(error), problem=str(error)))], texts) from None
+        raise InvalidFile(
+            [LoadError(file, None, "", _fault(texts, "yaml_syntax", str(error), problem=str(error)))], texts
+        ) from None
     except RecursionError:
         # Thousands of nested brackets fit in 256 KiB and exhaust the parser's recursion.
         raise InvalidFile([LoadError(file, None, "", _fault(texts, "yaml_too_deep", "too deep"))], texts) from None
     if not isinstance(data, Mapping):
         # The line where the document starts, after any comments heading the file.
-        raise InvalidFile([LoadError(file, node.start_mark.line + 1, "", _fault(texts, "not_a_mapping", "not a mapping"))], texts)
+        raise InvalidFile(
+            [LoadError(file, node.start_mark.line + 1, "", _fault(texts, "not_a_mapping", "not a mapping"))], texts
+        )
     return data
 
 
@@ -265,9 +275,7 @@ def error_at(data: Any, loc: Sequence[int | str], file: str, texts: ValidationTe
     return LoadError(file, _line_of(data, loc), _where(data, loc, texts), message)
 
 
-def validate(
-    model: type[M], data: Any, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None
-) -> M:
+def validate(model: type[M], data: Any, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None) -> M:
     """Validate loaded data against a model; raise :class:`InvalidFile` with every fault."""
     try:
         return model.model_validate(data, context=context)
@@ -285,8 +293,13 @@ def validate(
 
 
 def load(
-    model: type[M], text: str | bytes, file: str, texts: ValidationTexts, context: dict[str, Any] | None = None,
-    *, typeset: bool = True,
+    model: type[M],
+    text: str | bytes,
+    file: str,
+    texts: ValidationTexts,
+    context: dict[str, Any] | None = None,
+    *,
+    typeset: bool = True,
 ) -> M:
     """Read and validate one YAML text; ``context`` carries what other files define.
 

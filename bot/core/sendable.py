@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.flows import ChoiceStep, Flow, FlowEngine, Question, TextStep
+from bot.core.flow_engine import ChoiceStep, Flow, FlowEngine, Question, TextStep
 from bot.core.loading import LoadError, ValidationTexts, error_at
 from bot.core.messages import Messages
 from bot.core.telegram_html import MESSAGE_LIMIT, html_problem, shown_length
@@ -39,8 +39,11 @@ def _own_texts(flow: Flow) -> list[tuple[Place, str]]:
     """The flow's own texts that are sent as Telegram HTML, with their place in the file."""
     texts: list[tuple[Place, str]] = [(("intro",), flow.intro)]
     for index, step in enumerate(flow.steps):
-        texts += [(("steps", index, name), getattr(step, name)) for name in ("question", "help", "error")
-                  if getattr(step, name)]
+        texts += [
+            (("steps", index, name), getattr(step, name))
+            for name in ("question", "help", "error")
+            if getattr(step, name)
+        ]
     return texts
 
 
@@ -53,9 +56,9 @@ def _messages(flow: Flow, messages: Messages) -> list[tuple[Place, Html]]:
     total = len(flow.steps)
     for index, step in enumerate(flow.steps):
         question = engine.question_text(Question(step, total, total, _longest_answer(step), can_go_back=True))
-        in_group = join([
-            render(intake.group_question, member=LONGEST_MENTION, question=question), Html(intake.group_reply_hint)
-        ])
+        in_group = join(
+            [render(intake.group_question, member=LONGEST_MENTION, question=question), Html(intake.group_reply_hint)]
+        )
         sent.append((("steps", index, "question"), in_group))
         if step.error:
             sent.append((("steps", index, "error"), join([Html(step.error), in_group], "\n\n")))

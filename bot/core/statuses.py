@@ -12,7 +12,7 @@ from enum import StrEnum
 class RequestStatus(StrEnum):
     SUBMITTED = "submitted"
     IN_CONSENT = "in_consent"
-    # The three outcomes of a round (bot.core.consent.Outcome) are request statuses too.
+    # The three outcomes of a round (bot.core.consent_rules.Outcome) are request statuses too.
     ADOPTED = "adopted"
     OBJECTION = "objection"
     NO_DECISION = "no_decision"

@@ -18,10 +18,26 @@ MESSAGE_LIMIT = 4096  # characters of a message, as members read it
 CALLBACK_DATA_LIMIT = 64  # bytes of a button's data
 BUTTON_TEXT_LIMIT = 64  # characters a button shows before Telegram cuts it
 
-TAGS = frozenset({
-    "a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "span",
-    "tg-spoiler", "tg-emoji", "blockquote",
-})
+TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "code",
+        "pre",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+        "blockquote",
+    }
+)
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))*)\s*(/?)>")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 

@@ -46,7 +46,7 @@ def placeholders(template: str) -> set[str]:
         raise PydanticCustomError("template_syntax", "template_syntax") from error
 
 
-def Template(*allowed: str) -> Any:  # noqa: N802 - used like a type: Template("number")
+def Template(*allowed: str) -> Any:
     """Annotate a str field as a template whose placeholders must be among ``allowed``."""
 
     def check(value: str) -> str:
@@ -83,14 +83,13 @@ def typography(text: str) -> str:
         return NARROW_NBSP + mark
 
     def opening(text: str, match: re.Match[str]) -> str:
-        return match.group() if text[match.end():match.end() + 1] in ("", "\n") else "«" + NARROW_NBSP
+        return match.group() if text[match.end() : match.end() + 1] in ("", "\n") else "«" + NARROW_NBSP
 
     for pattern, space in ((_CLOSING, closing), (_OPENING, opening)):
         protected = [match.span() for match in _NOT_PROSE.finditer(text)]
         text = pattern.sub(
-            lambda match, text=text, space=space: (
-                match.group() if any(start <= match.end() - 1 < end for start, end in protected)
-                else space(text, match)
+            lambda match, text=text, space=space, protected=protected: (
+                match.group() if any(start <= match.end() - 1 < end for start, end in protected) else space(text, match)
             ),
             text,
         )

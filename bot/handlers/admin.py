@@ -20,8 +20,8 @@ from bot.core.texts import Html, join, render, shorten
 from bot.handlers import permissions
 from bot.handlers.arguments import number as typed_number
 from bot.services import BotContext
-from bot.storage import flows as flow_store
-from bot.storage.flows import GLOBAL_SCOPE, FlowVersion
+from bot.storage import flow_versions
+from bot.storage.flow_versions import GLOBAL_SCOPE, FlowVersion
 
 MAX_ERRORS_SHOWN = 15  # a Telegram message holds 4096 characters
 # 15 errors (file, place and message) and the heading fit in one message.
@@ -53,11 +53,15 @@ def _errors(context: BotContext, invalid: InvalidFile) -> Html:
     texts = context.services.messages.flows
     ellipsis = context.services.messages.flow.ellipsis
     lines = [
-        render(texts.error_line, error=replace(
-            error, file=shorten(error.file, MAX_PLACE_CHARACTERS, ellipsis),
-            where=shorten(error.where, MAX_PLACE_CHARACTERS, ellipsis),
-            message=shorten(error.message, MAX_ERROR_CHARACTERS, ellipsis),
-        ).render(invalid.texts))
+        render(
+            texts.error_line,
+            error=replace(
+                error,
+                file=shorten(error.file, MAX_PLACE_CHARACTERS, ellipsis),
+                where=shorten(error.where, MAX_PLACE_CHARACTERS, ellipsis),
+                message=shorten(error.message, MAX_ERROR_CHARACTERS, ellipsis),
+            ).render(invalid.texts),
+        )
         for error in invalid.errors[:MAX_ERRORS_SHOWN]
     ]
     if len(invalid.errors) > MAX_ERRORS_SHOWN:
@@ -120,7 +124,7 @@ async def upload(update: Update, context: BotContext) -> None:
     settings = services.settings
     scope = _scope(update.effective_chat)
     day_ago = datetime.now(UTC) - timedelta(days=1)
-    if await flow_store.uploads_since(services.database, scope, day_ago) >= settings.flow_uploads_per_day:
+    if await flow_versions.uploads_since(services.database, scope, day_ago) >= settings.flow_uploads_per_day:
         await message.reply_html(render(texts.too_many_uploads, max=settings.flow_uploads_per_day))
         return
     try:
@@ -141,8 +145,13 @@ async def upload(update: Update, context: BotContext) -> None:
         return
     user = update.effective_user
     version = await services.catalog.install(
-        flow, content.decode("utf-8"), scope_chat_id=scope, author_id=user.id, author_name=user.full_name,
-        kept=settings.flow_versions_kept, update_id=update.update_id,
+        flow,
+        content.decode("utf-8"),
+        scope_chat_id=scope,
+        author_id=user.id,
+        author_name=user.full_name,
+        kept=settings.flow_versions_kept,
+        update_id=update.update_id,
     )
     if version is None:
         await message.reply_html(render(texts.too_many_versions, max=settings.flow_versions_kept))
@@ -183,7 +192,7 @@ async def _list(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     lines = [render(texts.list_header, chat=chat.title if chat.type != Chat.PRIVATE else texts.global_scope)]
     for flow_id in services.library.flows:
-        active = await flow_store.active(services.database, flow_id, _scope(chat))
+        active = await flow_versions.active(services.database, flow_id, _scope(chat))
         if active is not None:
             lines.append(render(texts.list_line, flow=flow_id, **_describe(context, active)))
     lines.append(Html(texts.upload_hint))
@@ -196,9 +205,9 @@ async def _history(update: Update, context: BotContext, flow_id: str) -> None:
     services = context.services
     texts = services.messages.flows
     scope = _scope(update.effective_chat)
-    active = await flow_store.active(services.database, flow_id, scope)
+    active = await flow_versions.active(services.database, flow_id, scope)
     lines = [render(texts.history_header, flow=flow_id)]
-    for version in await flow_store.history(services.database, flow_id, scope):
+    for version in await flow_versions.history(services.database, flow_id, scope):
         mark = texts.active_mark if active and version.version == active.version else ""
         lines.append(render(texts.history_line, active=mark, **_describe(context, version)))
     await update.effective_message.reply_html(join(lines))
@@ -211,12 +220,12 @@ async def _roll_back(update: Update, context: BotContext, flow_id: str, number: 
     texts = services.messages.flows
     scope = _scope(update.effective_chat)
     wanted = typed_number(number)
-    version = None if wanted is None else await flow_store.visible_version(services.database, flow_id, wanted, scope)
+    version = None if wanted is None else await flow_versions.visible_version(services.database, flow_id, wanted, scope)
     if version is None:
         await update.effective_message.reply_html(render(texts.unknown_version, flow=flow_id, version=number))
         return
     async with services.database.transaction(update.update_id) as connection:
-        await flow_store.activate(connection, flow_id, scope, version.version)
+        await flow_versions.activate(connection, flow_id, scope, version.version)
     await update.effective_message.reply_html(render(texts.rolled_back, flow=flow_id, version=version.version))
 
 
@@ -224,8 +233,8 @@ async def _download(update: Update, context: BotContext, flow_id: str) -> None:
     if not await _known_flow(update, context, flow_id):
         return
     services = context.services
-    active = await flow_store.active(services.database, flow_id, _scope(update.effective_chat))
-    text = await flow_store.version_text(services.database, flow_id, active.version)
+    active = await flow_versions.active(services.database, flow_id, _scope(update.effective_chat))
+    text = await flow_versions.version_text(services.database, flow_id, active.version)
     await update.effective_message.reply_document(
         InputFile(text.encode("utf-8"), filename=f"{flow_id}.yaml"),
         caption=render(services.messages.flows.download_caption, flow=flow_id, version=active.version),

@@ -12,18 +12,22 @@ from typing import Any
 
 from telegram import Update
 
-from bot.core.flows import FlowEngine
+from bot.core.flow_engine import FlowEngine
 from bot.core.statuses import UNDECIDED
+from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, fitting, render
-from bot.handlers import consent, outbox, topics
-from bot.handlers import flow_view as view
-from bot.handlers import consent_views as views
-from bot.handlers import render as ui
+from bot.handlers import (
+    consent,
+    consent_views,
+    flow_view,
+    keyboards,
+    outbox_sender,
+    topics,
+)
 from bot.handlers.arguments import requested
+from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
-from bot.storage import amendments, requests, sessions
-from bot.storage import outbox as queued
-from bot.storage import consent as store
+from bot.storage import amendments, consent_rounds, outbox, requests, sessions
 from bot.storage.sessions import FlowSession
 
 # A request may be amended until a round adopts it (or it is withdrawn, declined or ended).
@@ -53,12 +57,16 @@ async def modifier(update: Update, context: BotContext) -> None:
         return
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
     session = FlowSession(
-        chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=chat.id,
-        author_name=user.full_name, thread_id=topics.thread_of(message),
+        chat_id=chat.id,
+        user_id=user.id,
+        token=sessions.new_token(),
+        origin_chat_id=chat.id,
+        author_name=user.full_name,
+        thread_id=topics.thread_of(message),
         state=engine.reopen(request.flow_version, request.answers),
     )
     async with services.database.transaction(update.update_id) as connection:
-        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
+        if await consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
             refusal = render(texts.round_open, number=number)
         else:
             refusal = None
@@ -67,12 +75,16 @@ async def modifier(update: Update, context: BotContext) -> None:
         await message.reply_html(refusal)
         return
     await message.reply_html(render(texts.intro, number=number))
-    await view.show(context, session, engine)
+    await flow_view.show(context, session, engine)
 
 
 async def submit(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
-    answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    session: FlowSession,
+    engine: FlowEngine,
+    answers: Mapping[str, Any],
+    answer: Acknowledge | None = None,
 ) -> bool:
     """Store a validated amendment as the request's new version; False for a new request's flow."""
     services = context.services
@@ -82,33 +94,39 @@ async def submit(
     texts = services.library.consent
     request = await requests.by_number(services.database, session.origin_chat_id, number)
     flow = engine.flow
-    member = ui.mention(session.user_id, session.author_name)
+    member = keyboards.mention(session.user_id, session.author_name)
     thread_id = await topics.thread_for(context, request.chat_id, session.thread_id, request.thread_id)
 
     def notice(version: int, preview: int | None) -> Html:  # long answers changed: shortened, still sent
-        changes = views.changes(engine, request.answers, answers, texts.amend, preview)
+        changes = consent_views.changes(engine, request.answers, answers, texts.amend, preview)
         return render(texts.amend.done, member=member, number=number, version=version, changes=changes)
 
     # The notice is queued with the new version it announces: a crash right after the commit
     # or a Telegram failure still lets the group know the request changed.
     async with services.database.transaction(update.update_id) as connection:
-        if await store.latest_round_id(connection, request.id, open_only=True) is not None:
+        if await consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
             version = None  # a round opened meanwhile: it decides on the version it shows
         else:
             version = await amendments.apply(
-                connection, session, request.id, answers=answers,
-                partner_name=answers[flow.partner_fields.partner], partner_kind=answers[flow.partner_fields.kind],
+                connection,
+                session,
+                request.id,
+                answers=answers,
+                partner_name=answers[flow.partner_fields.partner],
+                partner_kind=answers[flow.partner_fields.kind],
             )
-            await queued.enqueue(
-                connection, request.chat_id,
-                [fitting(lambda preview: notice(version, preview), ui.TELEGRAM_TEXT_LIMIT)],
-                markup=views.open_keyboard(texts, number).to_dict(), thread_id=thread_id,
+            await outbox.enqueue(
+                connection,
+                request.chat_id,
+                [fitting(lambda preview: notice(version, preview), MESSAGE_LIMIT)],
+                markup=consent_views.open_keyboard(texts, number).to_dict(),
+                thread_id=thread_id,
             )
-    await ui.acknowledge(answer)
+    await acknowledge(answer)
     if version is None:
         await context.bot.send_message(
             session.chat_id, render(texts.amend.round_open, number=number), message_thread_id=session.thread_id
         )
         return True
-    outbox.kick(context.job_queue)
+    outbox_sender.kick(context.job_queue)
     return True

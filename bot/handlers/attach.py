@@ -12,8 +12,7 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot.core.texts import Html, render
-from bot.handlers import groups, intake, topics
-from bot.handlers import render as ui
+from bot.handlers import callback_data, groups, intake, topics
 from bot.handlers.arguments import request_number
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
@@ -55,14 +54,14 @@ async def rattacher(update: Update, context: BotContext) -> None:
     elif len(found) == 1:
         await message.reply_html(await _attach(update, context, request, found[0][0]))
     else:
-        keyboard = groups.keyboard(found, lambda chat_id: ui.AttachRequest(number=number, chat_id=chat_id))
+        keyboard = groups.keyboard(found, lambda chat_id: callback_data.AttachRequest(number=number, chat_id=chat_id))
         await message.reply_html(render(texts.attach_choose, number=number), reply_markup=keyboard)
 
 
 async def press(update: Update, context: BotContext) -> None:
     """Attach the request to the group pressed, after checking it is still the author's to attach."""
     query, chat = update.callback_query, update.effective_chat
-    payload = ui.on_its_message(query)
+    payload = callback_data.on_its_message(query)
     request = None
     if payload is not None and chat.type == Chat.PRIVATE:
         request = await _orphan(context, query.from_user.id, payload.number)

@@ -10,13 +10,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatID
 
-from bot.core.consent import Member
+from bot.core.consent_rules import Member
 from bot.core.consent_texts import CircleTexts, CoordinationTexts
 from bot.core.texts import render
-from bot.handlers import consent
-from bot.handlers import consent_views as views
-from bot.handlers import permissions
-from bot.handlers import render as ui
+from bot.handlers import callback_data, consent, consent_views, keyboards, permissions
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.services import BotContext
 from bot.storage import chats, circles
@@ -60,8 +57,13 @@ async def _show(update: Update, context: BotContext, roster: Roster) -> None:
     wording = _wording(context, roster)
     members = await circles.members(context.services.database, roster, update.effective_chat.id)
     text = (
-        render(wording.roster, count=len(members), members=views.plain_names(context.services.library.consent, members))
-        if members else wording.empty
+        render(
+            wording.roster,
+            count=len(members),
+            members=consent_views.plain_names(context.services.library.consent, members),
+        )
+        if members
+        else wording.empty
     )
     await update.effective_message.reply_html(text)
 
@@ -75,8 +77,10 @@ def _replied_to(message: Message) -> Message | None:
     """The message an admin replied to, if they did: in a forum topic, Telegram makes every
     message that replies to nothing a reply to the topic's creation message."""
     replied = message.reply_to_message
-    if replied is None or replied.forum_topic_created is not None or (
-        message.is_topic_message and replied.message_id == message.message_thread_id
+    if (
+        replied is None
+        or replied.forum_topic_created is not None
+        or (message.is_topic_message and replied.message_id == message.message_thread_id)
     ):
         return None
     return replied
@@ -105,14 +109,16 @@ async def _change(update: Update, context: BotContext, roster: Roster, *, add: b
             changed = await circles.add(connection, roster, chat.id, member)
         else:
             changed = await circles.remove(connection, roster, chat.id, member.user_id)
-    template = (wording.added if changed else wording.already) if add else (
-        wording.removed if changed else wording.not_member
+    template = (
+        (wording.added if changed else wording.already) if add else (wording.removed if changed else wording.not_member)
     )
     markup = None
     if add and changed and roster is Roster.COORDINATION:
         # Summaries go to a private chat, which only the coordinator can open.
-        markup = views.start_keyboard(context.services.library.consent, context.bot.username)
-    await message.reply_html(render(template, member=ui.mention(member.user_id, member.name)), reply_markup=markup)
+        markup = consent_views.start_keyboard(context.services.library.consent, context.bot.username)
+    await message.reply_html(
+        render(template, member=keyboards.mention(member.user_id, member.name)), reply_markup=markup
+    )
 
 
 async def _ask_to_join(update: Update, context: BotContext) -> None:
@@ -120,7 +126,7 @@ async def _ask_to_join(update: Update, context: BotContext) -> None:
     texts = context.services.library.consent.circle
     database = context.services.database
     member = Member(user.id, user.full_name)
-    mention = ui.mention(user.id, user.full_name)
+    mention = keyboards.mention(user.id, user.full_name)
     if await circles.contains(database, Roster.CIRCLE, chat.id, user.id):
         await message.reply_html(render(texts.already, member=mention))
         return
@@ -129,17 +135,21 @@ async def _ask_to_join(update: Update, context: BotContext) -> None:
     if not asked:
         await message.reply_html(render(texts.join_pending, member=mention))
         return
-    keyboard = InlineKeyboardMarkup([[
-        ui.button(texts.button_accept, ui.CircleJoin(user_id=user.id, answer="yes")),
-        ui.button(texts.button_refuse, ui.CircleJoin(user_id=user.id, answer="no")),
-    ]])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                keyboards.button(texts.button_accept, callback_data.CircleJoin(user_id=user.id, answer="yes")),
+                keyboards.button(texts.button_refuse, callback_data.CircleJoin(user_id=user.id, answer="no")),
+            ]
+        ]
+    )
     await message.reply_html(render(texts.join_request, member=mention), reply_markup=keyboard)
 
 
 async def join_press(update: Update, context: BotContext) -> None:
     """Accept or refuse a request to join the core circle (admins only)."""
     query, chat = update.callback_query, update.effective_chat
-    payload = ui.on_its_message(query, database_checks=True)  # the join request's row decides
+    payload = callback_data.on_its_message(query, database_checks=True)  # the join request's row decides
     texts = context.services.library.consent.circle
     if payload is None:
         await query.answer(texts.join_gone, show_alert=True)
@@ -156,6 +166,9 @@ async def join_press(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     template = texts.join_accepted if payload.answer == "yes" else texts.join_refused
-    await unchanged_ok(edit_pressed(query, render(
-        template, member=ui.mention(member.user_id, member.name), admin=query.from_user.full_name
-    )))
+    await unchanged_ok(
+        edit_pressed(
+            query,
+            render(template, member=keyboards.mention(member.user_id, member.name), admin=query.from_user.full_name),
+        )
+    )

@@ -16,31 +16,44 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import aiosqlite
-from telegram import BotCommand, Chat, ForceReply, InlineKeyboardMarkup, Message, Update, User
+from telegram import (
+    BotCommand,
+    Chat,
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
-from bot.core import consent as rules
-from bot.core.consent import CloseReason, Member, Position, RoundOptions
-from bot.core.flows import FlowEngine, answer_day
+from bot.core import consent_rules
+from bot.core.consent_rules import CloseReason, Member, Position, RoundOptions
+from bot.core.flow_engine import FlowEngine, answer_day
 from bot.core.library import Library
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, join, render
-from bot.handlers import consent_views as views
-from bot.handlers import requests as request_views
-from bot.handlers.arguments import number as typed_number, requested
-from bot.handlers import outbox, permissions, topics
-from bot.handlers import render as ui
+from bot.handlers import (
+    callback_data,
+    consent_views,
+    keyboards,
+    outbox_sender,
+    permissions,
+    request_lists,
+    topics,
+)
+from bot.handlers.arguments import number as typed_number
+from bot.handlers.arguments import requested
 from bot.handlers.consent_presenter import RoundPresenter, round_request
 from bot.handlers.consent_presenter import consent_texts as _texts
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.handlers.round_ports import LATE_OK, JobQueueScheduler, TelegramSender
 from bot.rounds import lifecycle
 from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds
+from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
-from bot.storage import chats, circles, requests
-from bot.storage import consent as store
-from bot.storage import outbox as queued
+from bot.storage import chats, circles, consent_rounds, outbox, requests
 from bot.storage.circles import Roster
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
@@ -70,7 +83,7 @@ def consent_card_keyboard(context: BotContext, request: PartnershipRequest) -> I
     """The "open the consent" button under a request card posted in a group."""
     if request.chat_id > 0:  # a private chat: a personal request, no circle to ask
         return None
-    return views.open_keyboard(_texts(context), request.number, withdraw=True)
+    return consent_views.open_keyboard(_texts(context), request.number, withdraw=True)
 
 
 async def in_group(update: Update, context: BotContext) -> bool:
@@ -92,10 +105,15 @@ def _rounds(context: BotContext) -> Rounds:
     """The round lifecycle, reaching Telegram through this context's bot and job queue."""
     services = context.services
     return Rounds(
-        database=services.database, sender=TelegramSender(context.bot), scheduler=JobQueueScheduler(context.job_queue),
-        presenter=RoundPresenter(context), redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
-        edit_interval=services.settings.consent_edit_interval_seconds, reminder_hours=_texts(context).reminder_hours,
-        zone=services.settings.zone, kick_outbox=partial(outbox.kick, context.job_queue),
+        database=services.database,
+        sender=TelegramSender(context.bot),
+        scheduler=JobQueueScheduler(context.job_queue),
+        presenter=RoundPresenter(context),
+        redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
+        edit_interval=services.settings.consent_edit_interval_seconds,
+        reminder_hours=_texts(context).reminder_hours,
+        zone=services.settings.zone,
+        kick_outbox=partial(outbox_sender.kick, context.job_queue),
     )
 
 
@@ -120,8 +138,13 @@ def _answer_by(engine: FlowEngine, request: PartnershipRequest) -> date | None:
 
 
 async def _open(
-    update: Update, context: BotContext, request: PartnershipRequest, opener: User, options: RoundOptions,
-    reason: str | None = None, answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    request: PartnershipRequest,
+    opener: User,
+    options: RoundOptions,
+    reason: str | None = None,
+    answer: Acknowledge | None = None,
 ) -> Html | None:
     """Open a round and post its proposal; the reason it cannot be opened otherwise (then
     ``answer`` is left to the caller).
@@ -135,9 +158,13 @@ async def _open(
     # Summaries name the group, and they are read in private: keep its title up to date.
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     opening = Opening(
-        request, Member(opener.id, opener.full_name), options, reason,
+        request,
+        Member(opener.id, opener.full_name),
+        options,
+        reason,
         by_admin=bool(reason) and await permissions.is_chat_admin(context, chat, opener.id),
-        author_recused=texts.links.author_recused(request.answers), answer_by=_answer_by(engine, request),
+        author_recused=texts.links.author_recused(request.answers),
+        answer_by=_answer_by(engine, request),
         # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
         thread_id=await topics.thread_for(
             context, request.chat_id, topics.thread_of(update.effective_message), request.thread_id
@@ -169,10 +196,10 @@ async def open_command(update: Update, context: BotContext) -> None:
     if not await _may_open(context, chat, user.id, request):
         await message.reply_html(feedback.open_not_allowed)
         return
-    words, reason = rules.split_reason(context.args[1:], texts.option_words.reason)
+    words, reason = consent_rules.split_reason(context.args[1:], texts.option_words.reason)
     try:
-        options = rules.parse_options(words, texts.defaults, texts.option_words.vocabulary())
-    except rules.InvalidOption as invalid:
+        options = consent_rules.parse_options(words, texts.defaults, texts.option_words.vocabulary())
+    except consent_rules.InvalidOption as invalid:
         await message.reply_html(render(feedback.invalid_option, option=invalid.word))
         return
     refusal = await _open(update, context, request, user, options, reason)
@@ -184,7 +211,7 @@ async def open_press(update: Update, context: BotContext) -> None:
     """Open a round with the default options from the button under a request card."""
     query, chat = update.callback_query, update.effective_chat
     texts = _texts(context)
-    payload = ui.decode(query.data)
+    payload = callback_data.decode(query.data)
     request = await requests.by_number(context.services.database, chat.id, payload.number)
     if request is None:
         await query.answer(texts.alerts.stale, show_alert=True)
@@ -203,12 +230,21 @@ async def open_press(update: Update, context: BotContext) -> None:
 
 
 async def _take_position(
-    update: Update, context: BotContext, round_id: int, user_id: int, position: Position,
-    reason: str | None = None, prompt: Message | None = None,
+    update: Update,
+    context: BotContext,
+    round_id: int,
+    user_id: int,
+    position: Position,
+    reason: str | None = None,
+    prompt: Message | None = None,
 ) -> bool | None:
     """Record a position (consuming its reason prompt): see :meth:`Rounds.take_position`."""
     return await _rounds(context).take_position(
-        round_id, user_id, position, reason, update_id=update.update_id,
+        round_id,
+        user_id,
+        position,
+        reason,
+        update_id=update.update_id,
         prompt=None if prompt is None else (prompt.chat_id, prompt.message_id),
     )
 
@@ -216,16 +252,18 @@ async def _take_position(
 async def press(update: Update, context: BotContext) -> None:
     """Handle a button under a proposal, after checking the press against the stored round."""
     query = update.callback_query
-    payload = ui.decode(query.data)
+    payload = callback_data.decode(query.data)
     texts = _texts(context)
     user = query.from_user
-    state = await store.state(context.services.database, payload.round_id)
-    refusal = rules.Refusal.STALE
+    state = await consent_rounds.state(context.services.database, payload.round_id)
+    refusal = consent_rules.Refusal.STALE
     if state is not None and state.round.chat_id == update.effective_chat.id:
-        offered = payload.action in ASKING or payload.action == Position.CONFLICT or (
-            Position(payload.action) in views.offered_positions(state.round)
+        offered = (
+            payload.action in ASKING
+            or payload.action == Position.CONFLICT
+            or (Position(payload.action) in consent_views.offered_positions(state.round))
         )
-        refusal = rules.check_press(
+        refusal = consent_rules.check_press(
             is_open=state.round.is_open,
             pressed_version=payload.version,
             round_version=state.round.request_version,
@@ -252,8 +290,13 @@ async def press(update: Update, context: BotContext) -> None:
 
 
 async def _ask(
-    update: Update, context: BotContext, rnd: store.Round, user: User, action: str, error: Html | None = None,
-    answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    rnd: consent_rounds.Round,
+    user: User,
+    action: str,
+    error: Html | None = None,
+    answer: Acknowledge | None = None,
 ) -> None:
     """Ask a member, by a reply box opened for them alone, for their reason or question."""
     texts = _texts(context)
@@ -261,12 +304,14 @@ async def _ask(
     # Claim the update before asking: a redelivered press or reply must not ask twice.
     async with database.transaction(update.update_id):
         pass
-    await ui.acknowledge(answer)
-    question = render(texts.prompts.ask(action), member=ui.mention(user.id, user.full_name), number=rnd.request_number)
+    await acknowledge(answer)
+    question = render(
+        texts.prompts.ask(action), member=keyboards.mention(user.id, user.full_name), number=rnd.request_number
+    )
     text = join([part for part in (error, question, Html(texts.prompts.hint)) if part])
     markup = ForceReply(selective=True, input_field_placeholder=texts.prompts.placeholder)
     message = await context.bot.send_message(rnd.chat_id, text, message_thread_id=rnd.thread_id, reply_markup=markup)
-    await store.add_prompt(database, rnd.chat_id, message.message_id, rnd.id, user.id, action, _now())
+    await consent_rounds.add_prompt(database, rnd.chat_id, message.message_id, rnd.id, user.id, action, _now())
 
 
 async def reason_reply(update: Update, context: BotContext) -> None:
@@ -276,7 +321,7 @@ async def reason_reply(update: Update, context: BotContext) -> None:
     if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
         return
     database = context.services.database
-    prompt = await store.prompt_at(database, message.chat_id, asked.message_id)
+    prompt = await consent_rounds.prompt_at(database, message.chat_id, asked.message_id)
     if prompt is None:
         return  # a reply to another message of the bot: a flow's question, for instance
     if prompt.user_id == message.from_user.id:
@@ -285,10 +330,10 @@ async def reason_reply(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt, asked: Message) -> None:
+async def _take_reply(update: Update, context: BotContext, prompt: consent_rounds.Prompt, asked: Message) -> None:
     texts = _texts(context)
     message = update.effective_message
-    state = await store.state(context.services.database, prompt.round_id)
+    state = await consent_rounds.state(context.services.database, prompt.round_id)
     if not state.round.is_open:
         await message.reply_html(texts.prompts.round_closed)
         return
@@ -304,16 +349,24 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
     if prompt.action == "question":
         request = await round_request(context, state.round)
         posted = render(
-            texts.prompts.question_posted, member=ui.mention(message.from_user.id, message.from_user.full_name),
-            author=ui.mention(request.author_id, request.author_name), number=request.number, question=text,
+            texts.prompts.question_posted,
+            member=keyboards.mention(message.from_user.id, message.from_user.full_name),
+            author=keyboards.mention(request.author_id, request.author_name),
+            number=request.number,
+            question=text,
         )
         # Queued as the prompt is consumed: a failure or a crash after it never loses the question.
         async with context.services.database.transaction(update.update_id) as connection:
-            if not await store.drop_prompt(connection, asked.chat_id, asked.message_id):
+            if not await consent_rounds.drop_prompt(connection, asked.chat_id, asked.message_id):
                 return
-            await queued.enqueue(connection, state.round.chat_id, [posted], reply_to=state.round.message_id,
-                                 thread_id=state.round.thread_id)
-        outbox.kick(context.job_queue)
+            await outbox.enqueue(
+                connection,
+                state.round.chat_id,
+                [posted],
+                reply_to=state.round.message_id,
+                thread_id=state.round.thread_id,
+            )
+        outbox_sender.kick(context.job_queue)
         return
     recorded = await _take_position(
         update, context, prompt.round_id, message.from_user.id, Position(prompt.action), text, prompt=asked
@@ -326,8 +379,13 @@ async def _take_reply(update: Update, context: BotContext, prompt: store.Prompt,
 
 
 async def _close(
-    context: BotContext, round_id: int, reason: CloseReason, *, update_id: int | None = None,
-    closed_by: int | None = None, answer: ui.Acknowledge | None = None,
+    context: BotContext,
+    round_id: int,
+    reason: CloseReason,
+    *,
+    update_id: int | None = None,
+    closed_by: int | None = None,
+    answer: Acknowledge | None = None,
 ) -> bool:
     """Close an open round with the outcome of its positions now; False if it was closed (then
     ``answer`` is left to the caller)."""
@@ -336,7 +394,7 @@ async def _close(
 
 async def _summary_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
     """A coordinator got a summary: they can be written to (again)."""
-    state = await store.load_state(connection, delivery.ref)
+    state = await consent_rounds.load_state(connection, delivery.ref)
     await circles.mark_reachable(connection, state.round.chat_id, delivery.chat_id)
 
 
@@ -345,25 +403,31 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
     the group instead, once per round, and tell the admins once per such coordinator."""
     database = context.services.database
     texts = _texts(context)
-    rnd = (await store.state(database, delivery.ref)).round
+    rnd = (await consent_rounds.state(database, delivery.ref)).round
     chat_id = rnd.chat_id
     coordinators = await circles.members(database, Roster.COORDINATION, chat_id)
     coordinator = next((c for c in coordinators if c.user_id == delivery.chat_id), None)
-    notice = None if coordinator is None else render(
-        texts.coordination.unreachable, admins=views.names(texts, await _admins(context, chat_id)),
-        coordinator=ui.mention(coordinator.user_id, coordinator.name),
+    notice = (
+        None
+        if coordinator is None
+        else render(
+            texts.coordination.unreachable,
+            admins=consent_views.names(texts, await _admins(context, chat_id)),
+            coordinator=keyboards.mention(coordinator.user_id, coordinator.name),
+        )
     )
     async with database.transaction() as connection:
-        await queued.enqueue(connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}",
-                             thread_id=rnd.thread_id)
+        await outbox.enqueue(
+            connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}", thread_id=rnd.thread_id
+        )
         if notice is not None and await circles.mark_unreachable(connection, chat_id, delivery.chat_id):
-            start = views.start_keyboard(texts, context.bot.username)
-            await queued.enqueue(connection, chat_id, [notice], markup=start.to_dict(), thread_id=rnd.thread_id)
-    outbox.kick(context.job_queue)
+            start = consent_views.start_keyboard(texts, context.bot.username)
+            await outbox.enqueue(connection, chat_id, [notice], markup=start.to_dict(), thread_id=rnd.thread_id)
+    outbox_sender.kick(context.job_queue)
 
 
-outbox.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
-outbox.kind(lifecycle.PROPOSAL, sent=Rounds.proposal_sent)
+outbox_sender.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
+outbox_sender.kind(lifecycle.PROPOSAL, sent=Rounds.proposal_sent)
 
 
 async def _admins(context: BotContext, chat_id: int) -> list[Member]:
@@ -399,7 +463,7 @@ async def reschedule(application: Application) -> None:
 # --- stewards' commands ---------------------------------------------------------------------
 
 
-async def _open_round_of(update: Update, context: BotContext, command: str) -> store.Round | None:
+async def _open_round_of(update: Update, context: BotContext, command: str) -> consent_rounds.Round | None:
     """The open round named by a steward's command, or None after telling why."""
     message = update.effective_message
     feedback = _texts(context).commands_feedback
@@ -407,14 +471,14 @@ async def _open_round_of(update: Update, context: BotContext, command: str) -> s
     if request is None:
         return None
     async with context.services.database.transaction() as connection:
-        round_id = await store.latest_round_id(connection, request.id, open_only=True)
+        round_id = await consent_rounds.latest_round_id(connection, request.id, open_only=True)
     if round_id is None:
         await message.reply_html(render(feedback.no_open_round, number=request.number))
         return None
-    return (await store.state(context.services.database, round_id)).round
+    return (await consent_rounds.state(context.services.database, round_id)).round
 
 
-async def _steward_round(update: Update, context: BotContext, command: str) -> store.Round | None:
+async def _steward_round(update: Update, context: BotContext, command: str) -> consent_rounds.Round | None:
     if not await in_group(update, context):
         return None
     if not await is_steward(context, update.effective_chat, update.effective_user.id):
@@ -430,15 +494,18 @@ async def close_command(update: Update, context: BotContext) -> None:
     if rnd is None:
         return
     texts = _texts(context)
-    tally = (await store.state(context.services.database, rnd.id)).tally
+    tally = (await consent_rounds.state(context.services.database, rnd.id)).tally
     if not tally.waiting:
-        await _close(context, rnd.id, CloseReason.EARLY, update_id=update.update_id,
-                     closed_by=update.effective_user.id)
+        await _close(context, rnd.id, CloseReason.EARLY, update_id=update.update_id, closed_by=update.effective_user.id)
         return
     await update.effective_message.reply_html(
-        render(texts.commands_feedback.close_silent, number=rnd.request_number,
-               members=views.names(texts, tally.waiting), outcome=getattr(texts.outcomes, tally.outcome())),
-        reply_markup=views.close_keyboard(texts, rnd, update.effective_user.id),
+        render(
+            texts.commands_feedback.close_silent,
+            number=rnd.request_number,
+            members=consent_views.names(texts, tally.waiting),
+            outcome=getattr(texts.outcomes, tally.outcome()),
+        ),
+        reply_markup=consent_views.close_keyboard(texts, rnd, update.effective_user.id),
     )
 
 
@@ -446,8 +513,8 @@ async def close_press(update: Update, context: BotContext) -> None:
     """The closer's answer to "close anyway?": close early, or leave the round open."""
     query = update.callback_query
     texts = _texts(context)
-    payload = ui.on_its_message(query, database_checks=True)  # the round's row and the closer decide
-    state = None if payload is None else await store.state(context.services.database, payload.round_id)
+    payload = callback_data.on_its_message(query, database_checks=True)  # the round's row and the closer decide
+    state = None if payload is None else await consent_rounds.state(context.services.database, payload.round_id)
     if state is None or state.round.chat_id != update.effective_chat.id:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
@@ -456,12 +523,19 @@ async def close_press(update: Update, context: BotContext) -> None:
         return
     if not payload.confirmed:
         await query.answer()
-        await unchanged_ok(edit_pressed(query, render(texts.commands_feedback.close_kept,
-                                                      number=state.round.request_number)))
+        await unchanged_ok(
+            edit_pressed(query, render(texts.commands_feedback.close_kept, number=state.round.request_number))
+        )
         return
     # Answered once the round is closed, before its outcome and tally are sent.
-    if not await _close(context, state.round.id, CloseReason.EARLY, update_id=update.update_id,
-                        closed_by=query.from_user.id, answer=query.answer):
+    if not await _close(
+        context,
+        state.round.id,
+        CloseReason.EARLY,
+        update_id=update.update_id,
+        closed_by=query.from_user.id,
+        answer=query.answer,
+    ):
         await query.answer(texts.alerts.closed)
     await unchanged_ok(edit_pressed(query, None))
 
@@ -473,7 +547,7 @@ async def extend_command(update: Update, context: BotContext) -> None:
     feedback = texts.commands_feedback
     args = context.args or []
     days = typed_number(args[1]) if len(args) == 2 else None
-    if days is None or not 1 <= days <= rules.MAX_DURATION_DAYS:
+    if days is None or not 1 <= days <= consent_rules.MAX_DURATION_DAYS:
         await message.reply_html(feedback.extend_usage)
         return
     if not await in_group(update, context):
@@ -485,8 +559,8 @@ async def extend_command(update: Update, context: BotContext) -> None:
     if request is None:
         return
     async with context.services.database.transaction() as connection:
-        round_id = await store.latest_round_id(connection, request.id)
-    state = None if round_id is None else await store.state(context.services.database, round_id)
+        round_id = await consent_rounds.latest_round_id(connection, request.id)
+    state = None if round_id is None else await consent_rounds.state(context.services.database, round_id)
     if state is None:
         await message.reply_html(render(feedback.no_open_round, number=request.number))
         return
@@ -501,9 +575,14 @@ async def extend_command(update: Update, context: BotContext) -> None:
             await message.reply_html(render(feedback.no_open_round, number=request.number))
         return
     zone = context.services.settings.zone
-    await message.reply_html(render(
-        said, number=rnd.request_number, days=days, deadline=views.local(deadline, zone, texts.round.date_format),
-    ))
+    await message.reply_html(
+        render(
+            said,
+            number=rnd.request_number,
+            days=days,
+            deadline=consent_views.local(deadline, zone, texts.round.date_format),
+        )
+    )
 
 
 async def remind_command(update: Update, context: BotContext) -> None:
@@ -541,15 +620,17 @@ async def bilan(update: Update, context: BotContext) -> None:
         return
     since = _now() - timedelta(days=texts.decisions_days)
     for chat_id in chat_ids:
-        open_states = [await store.state(database, r.id) for r in await store.open_rounds(database, chat_id)]
-        decisions = await store.decisions_since(database, chat_id, since)
+        open_states = [
+            await consent_rounds.state(database, r.id) for r in await consent_rounds.open_rounds(database, chat_id)
+        ]
+        decisions = await consent_rounds.decisions_since(database, chat_id, since)
         ended = [
-            (r.number, r.partner_name, request_views.status_text(context, r), datetime.fromisoformat(r.decided_at))
+            (r.number, r.partner_name, request_lists.status_text(context, r), datetime.fromisoformat(r.decided_at))
             for r in await requests.ended_since(database, chat_id, since.isoformat(timespec="seconds"))
         ]
         group = await chats.title(database, chat_id) or ""
         await message.reply_html(
-            views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions, ended)
+            consent_views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions, ended)
         )
 
 
@@ -570,13 +651,13 @@ async def full_request_press(update: Update, context: BotContext) -> None:
     """Send the member who pressed the complete request, in private (never in the group)."""
     query, chat, user = update.callback_query, update.effective_chat, update.callback_query.from_user
     texts = _texts(context)
-    payload = ui.on_its_message(query)
+    payload = callback_data.on_its_message(query)
     request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
     if request is None:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
     personal = await may_see_personal(context, chat, user.id, request)
-    text = await request_views.detail(context, request, personal=personal)
+    text = await request_lists.detail(context, request, personal=personal)
     try:
         await context.bot.send_message(user.id, text)
     except Forbidden:  # the member never started the bot: only they can open that chat
@@ -589,18 +670,27 @@ async def full_request_press(update: Update, context: BotContext) -> None:
 
 
 async def _withdraw(
-    update: Update, context: BotContext, request: PartnershipRequest, word: str | None,
-    answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    request: PartnershipRequest,
+    word: str | None,
+    answer: Acknowledge | None = None,
 ) -> Html:
     """Withdraw the request (``answer`` acknowledges the press once that is stored); what to
     tell the group."""
     texts = _texts(context).withdraw
     rounds = _rounds(context)
-    if not await rounds.end_request(request, RequestStatus.WITHDRAWN, word, update_id=update.update_id,
-                                    by=update.effective_user.id, acknowledge=answer):
+    if not await rounds.end_request(
+        request,
+        RequestStatus.WITHDRAWN,
+        word,
+        update_id=update.update_id,
+        by=update.effective_user.id,
+        acknowledge=answer,
+    ):
         status = context.services.messages.requests.statuses.get(request.status, request.status)
         return render(texts.not_now, number=request.number, status=status)
-    member = ui.mention(request.author_id, request.author_name)
+    member = keyboards.mention(request.author_id, request.author_name)
     if word:
         return render(texts.done_word, member=member, number=request.number, partner=request.partner_name, word=word)
     return render(texts.done, member=member, number=request.number, partner=request.partner_name)
@@ -623,10 +713,10 @@ async def withdraw_command(update: Update, context: BotContext) -> None:
 
 
 async def withdraw_press(update: Update, context: BotContext) -> None:
-    """"Retirer ma demande" under the card: its author only."""
+    """ "Retirer ma demande" under the card: its author only."""
     query, chat = update.callback_query, update.effective_chat
     texts = _texts(context)
-    payload = ui.on_its_message(query, database_checks=True)  # the request's row and its author decide
+    payload = callback_data.on_its_message(query, database_checks=True)  # the request's row and its author decide
     request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
     if request is None:
         await query.answer(texts.alerts.stale, show_alert=True)
@@ -661,12 +751,19 @@ async def decline_command(update: Update, context: BotContext) -> None:
     if request.status == RequestStatus.IN_CONSENT:
         await message.reply_html(render(words.round_open, number=request.number))
         return
-    if not await _rounds(context).end_request(request, RequestStatus.DECLINED, reason, update_id=update.update_id,
-                                              by=user.id):
+    if not await _rounds(context).end_request(
+        request, RequestStatus.DECLINED, reason, update_id=update.update_id, by=user.id
+    ):
         status = context.services.messages.requests.statuses.get(request.status, request.status)
         await message.reply_html(render(words.not_now, number=request.number, status=status))
         return
-    await message.reply_html(render(
-        words.done, member=ui.mention(user.id, user.full_name), number=request.number,
-        partner=request.partner_name, reason=reason, author=ui.mention(request.author_id, request.author_name),
-    ))
+    await message.reply_html(
+        render(
+            words.done,
+            member=keyboards.mention(user.id, user.full_name),
+            number=request.number,
+            partner=request.partner_name,
+            reason=reason,
+            author=keyboards.mention(request.author_id, request.author_name),
+        )
+    )

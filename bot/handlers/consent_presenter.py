@@ -12,20 +12,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-
-from bot.core import consent as rules
-from bot.core.consent import Member
+from bot.core import consent_rules
+from bot.core.consent_rules import Member
 from bot.core.consent_texts import ConsentTexts
-from bot.core.flows import FlowEngine
-from bot.core.register import day_text, first_review
+from bot.core.flow_engine import FlowEngine
+from bot.core.register_rules import day_text, first_review
+from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, join, render
-from bot.handlers import consent_views as views
-from bot.handlers import practices
-from bot.handlers import render as ui
+from bot.handlers import consent_views, practices
 from bot.rounds.ports import Markup, Opened
 from bot.services import BotContext
-from bot.storage import chats, requests
-from bot.storage import consent as store
+from bot.storage import chats, consent_rounds, requests
 from bot.storage.requests import PartnershipRequest
 
 
@@ -33,7 +30,7 @@ def consent_texts(context: BotContext) -> ConsentTexts:
     return context.services.library.consent
 
 
-async def round_request(context: BotContext, rnd: store.Round) -> PartnershipRequest:
+async def round_request(context: BotContext, rnd: consent_rounds.Round) -> PartnershipRequest:
     request = await requests.by_number(context.services.database, rnd.chat_id, rnd.request_number)
     assert request is not None  # a round's request is never deleted while the round exists
     return request
@@ -48,7 +45,8 @@ def _substance_lines(
     shown = dict.fromkeys([*flow.card, *texts.substance_answers])
     return [
         render(template, label=steps[i].label, answer=engine.display(steps[i], answers[i], preview))
-        for i in shown if i in steps and i in answers and i not in flow.personal
+        for i in shown
+        if i in steps and i in answers and i not in flow.personal
     ]
 
 
@@ -73,11 +71,11 @@ def _review_day(context: BotContext, engine: FlowEngine, request: PartnershipReq
 
 async def _request_view(
     context: BotContext, request: PartnershipRequest, closed_at: datetime | None = None
-) -> views.RequestView:
+) -> consent_views.RequestView:
     texts = consent_texts(context)
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
     flow = engine.flow
-    return views.RequestView(
+    return consent_views.RequestView(
         kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
         substance=partial(_substance_lines, engine, texts, request.answers),
         vigilance=await practices.vigilance_points(context, request),
@@ -92,32 +90,34 @@ class RoundPresenter:
     def __init__(self, context: BotContext) -> None:
         self.context = context
 
-    async def proposal(self, state: store.RoundState) -> tuple[Html, Markup | None]:
+    async def proposal(self, state: consent_rounds.RoundState) -> tuple[Html, Markup | None]:
         context, texts = self.context, consent_texts(self.context)
         view = await _request_view(context, await round_request(context, state.round))
-        keyboard = views.proposal_keyboard(texts, state.round)
+        keyboard = consent_views.proposal_keyboard(texts, state.round)
         return (
-            views.proposal_text(texts, context.services.settings.zone, state, view, ui.TELEGRAM_TEXT_LIMIT),
+            consent_views.proposal_text(texts, context.services.settings.zone, state, view, MESSAGE_LIMIT),
             None if keyboard is None else keyboard.to_dict(),
         )
 
-    async def closing(self, state: store.RoundState) -> tuple[list[str], list[str]]:
+    async def closing(self, state: consent_rounds.RoundState) -> tuple[list[str], list[str]]:
         context, texts, rnd = self.context, consent_texts(self.context), state.round
         services = context.services
         request = await round_request(context, rnd)
         group = await chats.title(services.database, rnd.chat_id) or ""
         view = await _request_view(context, request, rnd.closed_at)
-        outcome = rules.pack(views.outcome_blocks(texts, state, view.review), ui.TELEGRAM_TEXT_LIMIT)
-        summary = rules.pack(views.summary_blocks(texts, services.settings.zone, state, view, group),
-                             ui.TELEGRAM_TEXT_LIMIT)
+        outcome = consent_rules.pack(consent_views.outcome_blocks(texts, state, view.review), MESSAGE_LIMIT)
+        summary = consent_rules.pack(
+            consent_views.summary_blocks(texts, services.settings.zone, state, view, group), MESSAGE_LIMIT
+        )
         return outcome, summary
 
-    def reminder(self, state: store.RoundState) -> Html:
+    def reminder(self, state: consent_rounds.RoundState) -> Html:
         texts, rnd = consent_texts(self.context), state.round
         return render(
-            texts.commands_feedback.reminder, members=views.names(texts, state.tally.waiting),
+            texts.commands_feedback.reminder,
+            members=consent_views.names(texts, state.tally.waiting),
             number=rnd.request_number,
-            deadline=views.local(rnd.deadline_at, self.context.services.settings.zone, texts.round.date_format),
+            deadline=consent_views.local(rnd.deadline_at, self.context.services.settings.zone, texts.round.date_format),
         )
 
     async def objectors_first(self, opened: Opened) -> Html | None:
@@ -125,15 +125,27 @@ class RoundPresenter:
         if not opened.objections:
             return None
         context, texts, rnd = self.context, consent_texts(self.context), opened.state.round
-        members = views.names(texts, [Member(uid, name) for uid, (name, _) in zip(
-            opened.objector_ids, opened.objections, strict=True)])
+        members = consent_views.names(
+            texts, [Member(uid, name) for uid, (name, _) in zip(opened.objector_ids, opened.objections, strict=True)]
+        )
         if opened.before is not None:  # amended since the objection: what changed, before → after
             request = await round_request(context, rnd)
             engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-            changes = views.changes(engine, opened.before, request.answers, texts.amend, texts.reason_preview_length)
+            changes = consent_views.changes(
+                engine, opened.before, request.answers, texts.amend, texts.reason_preview_length
+            )
             lines = [render(texts.round.ask_first, members=members, number=rnd.request_number, changes=changes)]
         else:
-            lines = [render(texts.round.ask_first_reason, members=members, number=rnd.request_number,
-                            admin=rnd.opened_by_name, reason=opened.reason or "")]
-        lines += [render(texts.round.previous_objection, member=name, reason=reason) for name, reason in opened.objections]
+            lines = [
+                render(
+                    texts.round.ask_first_reason,
+                    members=members,
+                    number=rnd.request_number,
+                    admin=rnd.opened_by_name,
+                    reason=opened.reason or "",
+                )
+            ]
+        lines += [
+            render(texts.round.previous_objection, member=name, reason=reason) for name, reason in opened.objections
+        ]
         return join(lines)

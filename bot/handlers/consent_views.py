@@ -15,12 +15,19 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.consent import CloseReason, Member, Outcome, Position, Tally, lifted_objections
+from bot.core.consent_rules import (
+    CloseReason,
+    Member,
+    Outcome,
+    Position,
+    Tally,
+    lifted_objections,
+)
 from bot.core.consent_texts import AmendTexts, BilanTexts, ConsentTexts
-from bot.core.flows import FlowEngine
+from bot.core.flow_engine import FlowEngine
 from bot.core.texts import Html, escape, join, render, shorten
-from bot.handlers import render as ui
-from bot.storage.consent import Round, RoundState
+from bot.handlers import callback_data, keyboards
+from bot.storage.consent_rounds import Round, RoundState
 
 SUPERGROUP_PREFIX = "-100"  # supergroup ids are -100<internal id>; only they have message links
 
@@ -33,7 +40,7 @@ def names(texts: ConsentTexts, members: Sequence[Member]) -> Html:
     """Members as mentions (they notify when first posted), or "personne"."""
     if not members:
         return Html(texts.round.nobody)
-    return join([ui.mention(m.user_id, m.name) for m in members], ", ")
+    return join([keyboards.mention(m.user_id, m.name) for m in members], ", ")
 
 
 def plain_names(texts: ConsentTexts, members: Sequence[Member]) -> Html:
@@ -99,9 +106,7 @@ class ProposalFit:
     compact: bool
 
 
-def proposal_text(
-    texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, limit: int
-) -> Html:
+def proposal_text(texts: ConsentTexts, zone: ZoneInfo, state: RoundState, request: RequestView, limit: int) -> Html:
     """The round's message: the request, the positions' meaning, and who said what so far.
 
     Reasons are previewed; when that would pass Telegram's length ``limit``, they are left out
@@ -111,8 +116,10 @@ def proposal_text(
     short = texts.substance_preview_length
     tightest = min(short, SHORTEST_ANSWER)
     fits = (
-        ProposalFit(short, texts.reason_preview_length, False), ProposalFit(short, 0, False),
-        ProposalFit(tightest, 0, False), ProposalFit(tightest, 0, True),
+        ProposalFit(short, texts.reason_preview_length, False),
+        ProposalFit(short, 0, False),
+        ProposalFit(tightest, 0, False),
+        ProposalFit(tightest, 0, True),
     )
     for fit in fits:
         text = _proposal_text(texts, zone, state, request, fit)
@@ -160,9 +167,14 @@ def _proposal_text(
     ]
     if rnd.reopen_reason:
         parts.append(render(words.reopen_reason, admin=rnd.opened_by_name, reason=rnd.reopen_reason))
-    parts.append(join([
-        *request.substance(words.substance_line, fit.substance), render(words.details, number=rnd.request_number),
-    ]))
+    parts.append(
+        join(
+            [
+                *request.substance(words.substance_line, fit.substance),
+                render(words.details, number=rnd.request_number),
+            ]
+        )
+    )
     if request.vigilance is not None:
         parts.append(request.vigilance)
     if request.declared_link is not None:
@@ -174,15 +186,24 @@ def _proposal_text(
             for text in map(texts.positions.of, offered_positions(rnd))
         ]
         parts.append(join([Html(words.legend_intro), *legend]))
-    parts.append(join([
-        render(words.deadline, deadline=local(rnd.deadline_at, zone, words.date_format)), rule_text(texts, tally),
-    ]))
+    parts.append(
+        join(
+            [
+                render(words.deadline, deadline=local(rnd.deadline_at, zone, words.date_format)),
+                rule_text(texts, tally),
+            ]
+        )
+    )
     parts.append(join(_tally_block(texts, state, preview, compact)))
     if not rnd.is_open and rnd.outcome and rnd.close_reason and rnd.closed_at:
-        parts.append(render(
-            words.closed, date=local(rnd.closed_at, zone, words.date_format),
-            reason=getattr(texts.close_reasons, rnd.close_reason), outcome=getattr(texts.outcomes, rnd.outcome),
-        ))
+        parts.append(
+            render(
+                words.closed,
+                date=local(rnd.closed_at, zone, words.date_format),
+                reason=getattr(texts.close_reasons, rnd.close_reason),
+                outcome=getattr(texts.outcomes, rnd.outcome),
+            )
+        )
     return join(parts, "\n\n")
 
 
@@ -197,35 +218,39 @@ def offered_positions(rnd: Round) -> list[Position]:
 def proposal_keyboard(texts: ConsentTexts, rnd: Round) -> InlineKeyboardMarkup | None:
     if not rnd.is_open:
         return None
-    press = partial(ui.ConsentPress, round_id=rnd.id, version=rnd.request_version)
-    rows = [[ui.button(texts.positions.of(p).button, press(action=p.value))] for p in offered_positions(rnd)]
-    rows.append([ui.button(texts.round.question_button, press(action="question"))])
-    rows.append([ui.button(texts.positions.conflict.button, press(action=Position.CONFLICT.value))])
-    rows.append([ui.button(texts.round.full_button, ui.FullRequest(number=rnd.request_number))])
+    press = partial(callback_data.ConsentPress, round_id=rnd.id, version=rnd.request_version)
+    rows = [[keyboards.button(texts.positions.of(p).button, press(action=p.value))] for p in offered_positions(rnd)]
+    rows.append([keyboards.button(texts.round.question_button, press(action="question"))])
+    rows.append([keyboards.button(texts.positions.conflict.button, press(action=Position.CONFLICT.value))])
+    rows.append([keyboards.button(texts.round.full_button, callback_data.FullRequest(number=rnd.request_number))])
     return InlineKeyboardMarkup(rows)
 
 
 def open_keyboard(texts: ConsentTexts, number: int, *, withdraw: bool = False) -> InlineKeyboardMarkup:
     """The button that opens a round on a request (under its card and after an amendment),
     and, under its card, the one by which its author withdraws it."""
-    rows = [[ui.button(texts.round.open_button, ui.OpenConsent(number=number))]]
+    rows = [[keyboards.button(texts.round.open_button, callback_data.OpenConsent(number=number))]]
     if withdraw:
-        rows.append([ui.button(texts.withdraw.button, ui.WithdrawRequest(number=number))])
+        rows.append([keyboards.button(texts.withdraw.button, callback_data.WithdrawRequest(number=number))])
     return InlineKeyboardMarkup(rows)
 
 
 def close_keyboard(texts: ConsentTexts, rnd: Round, closer: int) -> InlineKeyboardMarkup:
     """Confirm or not an early close while members have not answered; for the closer only."""
-    press = partial(ui.CloseConfirm, round_id=rnd.id, user_id=closer)
-    return InlineKeyboardMarkup([
-        [ui.button(texts.commands_feedback.close_confirm, press(confirmed=True))],
-        [ui.button(texts.commands_feedback.close_keep, press(confirmed=False))],
-    ])
+    press = partial(callback_data.CloseConfirm, round_id=rnd.id, user_id=closer)
+    return InlineKeyboardMarkup(
+        [
+            [keyboards.button(texts.commands_feedback.close_confirm, press(confirmed=True))],
+            [keyboards.button(texts.commands_feedback.close_keep, press(confirmed=False))],
+        ]
+    )
 
 
 def start_keyboard(texts: ConsentTexts, bot_username: str) -> InlineKeyboardMarkup:
     """A link to the bot's private chat: only its member can open it, then summaries get through."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.coordination.button_start, url=f"https://t.me/{bot_username}")]])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.coordination.button_start, url=f"https://t.me/{bot_username}")]]
+    )
 
 
 def changes(
@@ -234,8 +259,12 @@ def changes(
     """The answers that changed, in the flow's order, as "label : before → after"; the personal
     ones (the contact) are never among them: this is posted in the group."""
     lines = [
-        render(texts.change_line, label=step.label, before=engine.display(step, before.get(step.id), preview),
-               after=engine.display(step, after.get(step.id), preview))
+        render(
+            texts.change_line,
+            label=step.label,
+            before=engine.display(step, before.get(step.id), preview),
+            after=engine.display(step, after.get(step.id), preview),
+        )
         for step in engine.flow.steps
         if before.get(step.id) != after.get(step.id) and step.id not in engine.flow.personal
     ]
@@ -257,9 +286,14 @@ def outcome_blocks(
     """
     rnd, tally, words = state.round, state.tally, texts.outcome
     outcome = rnd.outcome or tally.outcome()
-    blocks = [render(
-        words.message, number=rnd.request_number, partner=rnd.partner_name, outcome=getattr(texts.outcomes, outcome),
-    )]
+    blocks = [
+        render(
+            words.message,
+            number=rnd.request_number,
+            partner=rnd.partner_name,
+            outcome=getattr(texts.outcomes, outcome),
+        )
+    ]
     if rnd.close_reason is CloseReason.WITHDRAWN:
         return [*blocks, render(words.withdrawn, number=rnd.request_number)]
     for position, heading in ((Position.RESERVATION, words.reservations), (Position.OBJECTION, words.objections)):
@@ -270,7 +304,7 @@ def outcome_blocks(
     blocks.append(Html(""))
     if tally.waiting and in_group:
         blocks.append(render(words.waiting, members=names(texts, tally.waiting)))
-    author = ui.mention(rnd.author_id, rnd.author_name) if in_group else escape(rnd.author_name)
+    author = keyboards.mention(rnd.author_id, rnd.author_name) if in_group else escape(rnd.author_name)
     blocks.append(render(words.answers_partner, member=author))
     if outcome is Outcome.ADOPTED and review is not None:
         blocks.append(render(words.review, date=review, number=rnd.request_number))
@@ -285,15 +319,26 @@ def summary_blocks(
     rnd, tally, words = state.round, state.tally, texts.summary
     date_format = texts.round.date_format
     blocks = [
-        render(words.header, group=group, number=rnd.request_number, round=rnd.number,
-               partner=rnd.partner_name, kind=request.kind),
+        render(
+            words.header,
+            group=group,
+            number=rnd.request_number,
+            round=rnd.number,
+            partner=rnd.partner_name,
+            kind=request.kind,
+        ),
         *request.substance(words.substance_line, None),
         *([request.declared_link] if request.declared_link is not None else []),
-        render(words.outcome, outcome=getattr(texts.outcomes, rnd.outcome or tally.outcome()),
-               reason=getattr(texts.close_reasons, rnd.close_reason or "deadline")),
+        render(
+            words.outcome,
+            outcome=getattr(texts.outcomes, rnd.outcome or tally.outcome()),
+            reason=getattr(texts.close_reasons, rnd.close_reason or "deadline"),
+        ),
         *outcome_blocks(texts, state, request.review, in_group=False)[1:],
         render(
-            words.dates, opened=local(rnd.opened_at, zone, date_format), opener=rnd.opened_by_name,
+            words.dates,
+            opened=local(rnd.opened_at, zone, date_format),
+            opener=rnd.opened_by_name,
             deadline=local(rnd.deadline_at, zone, date_format),
             closed=local(rnd.closed_at or rnd.deadline_at, zone, date_format),
         ),
@@ -314,7 +359,11 @@ def summary_blocks(
 
 
 def bilan_text(
-    texts: ConsentTexts, zone: ZoneInfo, group: str, open_states: Sequence[RoundState], decisions: Sequence[Round],
+    texts: ConsentTexts,
+    zone: ZoneInfo,
+    group: str,
+    open_states: Sequence[RoundState],
+    decisions: Sequence[Round],
     ended: Sequence[tuple[int, str, str, datetime]] = (),
 ) -> Html:
     """``ended``: requests withdrawn or declined lately, as (number, partner, status, when)."""
@@ -322,29 +371,46 @@ def bilan_text(
     open_lines = []
     for state in open_states:
         rnd, tally = state.round, state.tally
-        open_lines.append(render(
-            words.open_line, number=rnd.request_number, partner=rnd.partner_name, round=rnd.number,
-            answered=len(tally.answered), counted=len(tally.counted),
-            consents=len(tally.members_with(Position.CONSENT)),
-            reservations=len(tally.members_with(Position.RESERVATION)),
-            objections=len(tally.members_with(Position.OBJECTION)),
-            deadline=local(rnd.deadline_at, zone, texts.round.date_format),
-        ))
+        open_lines.append(
+            render(
+                words.open_line,
+                number=rnd.request_number,
+                partner=rnd.partner_name,
+                round=rnd.number,
+                answered=len(tally.answered),
+                counted=len(tally.counted),
+                consents=len(tally.members_with(Position.CONSENT)),
+                reservations=len(tally.members_with(Position.RESERVATION)),
+                objections=len(tally.members_with(Position.OBJECTION)),
+                deadline=local(rnd.deadline_at, zone, texts.round.date_format),
+            )
+        )
     decision_lines = [
-        render(words.decision_line, number=rnd.request_number, partner=rnd.partner_name,
-               outcome=getattr(texts.outcomes, rnd.outcome or Outcome.NO_DECISION),
-               date=local(rnd.closed_at or rnd.deadline_at, zone, day))
+        render(
+            words.decision_line,
+            number=rnd.request_number,
+            partner=rnd.partner_name,
+            outcome=getattr(texts.outcomes, rnd.outcome or Outcome.NO_DECISION),
+            date=local(rnd.closed_at or rnd.deadline_at, zone, day),
+        )
         for rnd in decisions
     ] + [
         render(words.ended_line, number=number, partner=partner, status=status, date=local(when, zone, day))
         for number, partner, status, when in ended
     ]
-    return join([
-        render(words.header, group=group),
-        join([Html(words.open_header), *(_at_most(words, open_lines) or [Html(words.no_open)])]),
-        join([render(words.decisions_header, days=texts.decisions_days),
-              *(_at_most(words, decision_lines) or [Html(words.no_decisions)])]),
-    ], "\n\n")
+    return join(
+        [
+            render(words.header, group=group),
+            join([Html(words.open_header), *(_at_most(words, open_lines) or [Html(words.no_open)])]),
+            join(
+                [
+                    render(words.decisions_header, days=texts.decisions_days),
+                    *(_at_most(words, decision_lines) or [Html(words.no_decisions)]),
+                ]
+            ),
+        ],
+        "\n\n",
+    )
 
 
 BILAN_LINES = 25  # per section: both together stay well within Telegram's 4096 characters

@@ -37,7 +37,8 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     try:
         await context.bot.send_message(
-            update.effective_chat.id, context.services.messages.system.error,
+            update.effective_chat.id,
+            context.services.messages.system.error,
             message_thread_id=topics.thread_of(update.effective_message),
         )
     except Exception:  # the apology is best effort: never let it raise from the error handler

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message
 
-from bot.core.flows import FlowEngine, Question, Summary
+from bot.core.flow_engine import FlowEngine, Question, Summary
+from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, fitting, join, render
-from bot.handlers import render as ui
+from bot.handlers import keyboards
 from bot.services import BotContext
 from bot.storage.sessions import FlowSession
 
@@ -36,14 +37,14 @@ def _prompt_message(
         def summary(preview: int | None) -> Html:
             return _after(error, flow_engine.summary_text(flow_engine.summary(session.state.answers, preview)))
 
-        return fitting(summary, ui.TELEGRAM_TEXT_LIMIT), ui.summary_keyboard(messages, session.token)
+        return fitting(summary, MESSAGE_LIMIT), keyboards.summary_keyboard(messages, session.token)
     text = flow_engine.question_text(prompt)
-    markup = ui.question_keyboard(
+    markup = keyboards.question_keyboard(
         flow_engine, messages, session.token, session.state, prompt, typed_controls=not in_group(session)
     )
     if in_group(session):
         text = _group_question(context, session, prompt, text)
-        markup = markup if ui.needs_buttons(prompt) else ui.force_reply(prompt)
+        markup = markup if keyboards.needs_buttons(prompt) else keyboards.force_reply(prompt)
     return _after(error, text), markup
 
 
@@ -54,13 +55,17 @@ def _after(error: Html | None, text: Html) -> Html:
 
 def _group_question(context: BotContext, session: FlowSession, prompt: Question, text: Html) -> Html:
     texts = context.services.messages.intake
-    text = render(texts.group_question, member=ui.mention(session.user_id, session.author_name), question=text)
-    return text if ui.needs_buttons(prompt) else join([text, Html(texts.group_reply_hint)])
+    text = render(texts.group_question, member=keyboards.mention(session.user_id, session.author_name), question=text)
+    return text if keyboards.needs_buttons(prompt) else join([text, Html(texts.group_reply_hint)])
 
 
 async def show(
-    context: BotContext, session: FlowSession, flow_engine: FlowEngine | None = None, *,
-    reply_to: Message | None = None, error: Html | None = None,
+    context: BotContext,
+    session: FlowSession,
+    flow_engine: FlowEngine | None = None,
+    *,
+    reply_to: Message | None = None,
+    error: Html | None = None,
 ) -> None:
     """Send the current question or summary, as a reply to ``reply_to`` when given."""
     flow_engine = flow_engine or await engine(context, session)

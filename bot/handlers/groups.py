@@ -13,11 +13,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from telegram import CallbackQuery, Chat, ChatMember, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    Chat,
+    ChatMember,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.handlers import render as ui
+from bot.handlers import callback_data, keyboards
 from bot.services import BotContext
 from bot.storage import chats
 
@@ -104,6 +111,6 @@ async def pressed_by_a_member(context: BotContext, query: CallbackQuery, chat_id
     return member
 
 
-def keyboard(groups: list[tuple[int, str]], payload: Callable[[int], ui.Payload]) -> InlineKeyboardMarkup:
+def keyboard(groups: list[tuple[int, str]], payload: Callable[[int], callback_data.Payload]) -> InlineKeyboardMarkup:
     """One button per group, each carrying ``payload(chat id)``."""
-    return InlineKeyboardMarkup([[ui.button(title, payload(chat_id))] for chat_id, title in groups])
+    return InlineKeyboardMarkup([[keyboards.button(title, payload(chat_id))] for chat_id, title in groups])

@@ -19,19 +19,44 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram import (
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.error import TelegramError
 from telegram.helpers import create_deep_linked_url
 
-from bot.core.flows import (
-    Back, ChoiceStep, Choose, Confirm, Edit, FlowEngine, Input, Question, Skip, Text,
+from bot.core.flow_engine import (
+    Back,
+    ChoiceStep,
+    Choose,
+    Confirm,
+    Edit,
+    FlowEngine,
+    Input,
+    Question,
+    Skip,
+    Text,
 )
-from bot.core.register import FLOW_OF_ORIGIN, Origin
+from bot.core.register_rules import FLOW_OF_ORIGIN, Origin
 from bot.core.texts import Html, join, render
-from bot.handlers import amend, consent, groups, known, practices, topics
-from bot.handlers import flow_view as view
-from bot.handlers import render as ui
+from bot.handlers import (
+    amend,
+    callback_data,
+    consent,
+    flow_view,
+    groups,
+    keyboards,
+    known,
+    practices,
+    topics,
+)
 from bot.handlers.edits import edit_pressed, unchanged_ok
+from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
 from bot.storage import amendments, chats, requests, sessions
 from bot.storage.requests import PartnershipRequest
@@ -48,31 +73,42 @@ DEEP_LINK = re.compile(rf"^{DEEP_LINK_PREFIX}(-\d{{1,15}})(?:t(\d{{1,10}}))?$")
 
 
 async def _start_flow(
-    update: Update, context: BotContext, chat: Chat, user: User, origin_chat_id: int,
-    thread_id: int | None = None, flow_id: str = FLOW_ID, answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    chat: Chat,
+    user: User,
+    origin_chat_id: int,
+    thread_id: int | None = None,
+    flow_id: str = FLOW_ID,
+    answer: Acknowledge | None = None,
 ) -> None:
     """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id`` started
     in its topic ``thread_id``; ``answer`` acknowledges the press that asked for it once stored."""
     services = context.services
     version, engine = await services.catalog.active(flow_id, origin_chat_id)
     session = FlowSession(
-        chat_id=chat.id, user_id=user.id, token=sessions.new_token(), origin_chat_id=origin_chat_id,
-        author_name=user.full_name, state=engine.start(version).state, thread_id=thread_id,
+        chat_id=chat.id,
+        user_id=user.id,
+        token=sessions.new_token(),
+        origin_chat_id=origin_chat_id,
+        author_name=user.full_name,
+        state=engine.start(version).state,
+        thread_id=thread_id,
     )
     await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
-    await ui.acknowledge(answer)
+    await acknowledge(answer)
     intro = engine.intro()
     if chat.type == Chat.PRIVATE:
         group = await chats.title(services.database, origin_chat_id) or ""
         heading = render(services.messages.intake.private_intro, title=engine.flow.title, group=group)
         intro = join([heading, intro], "\n\n")
-    await context.bot.send_message(chat.id, intro, message_thread_id=view.thread(session))
-    await view.show(context, session, engine)
+    await context.bot.send_message(chat.id, intro, message_thread_id=flow_view.thread(session))
+    await flow_view.show(context, session, engine)
 
 
 async def _resume(context: BotContext, session: FlowSession, message: Message) -> None:
     await message.reply_html(context.services.messages.intake.resume)
-    await view.show(context, session, await view.engine(context, session))
+    await flow_view.show(context, session, await flow_view.engine(context, session))
 
 
 async def partenariat(update: Update, context: BotContext) -> None:
@@ -92,13 +128,19 @@ async def partenariat(update: Update, context: BotContext) -> None:
     thread_id = topics.thread_of(message)
     topic = "" if thread_id is None else f"t{thread_id}"
     link = create_deep_linked_url(context.bot.username, f"{DEEP_LINK_PREFIX}{chat.id}{topic}")
-    keyboard = InlineKeyboardMarkup([
-        [InlineKeyboardButton(texts.button_private, url=link)],
-        [ui.button(texts.button_here, ui.AnswerHere(user_id=user.id))],
-    ])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts.button_private, url=link)],
+            [keyboards.button(texts.button_here, callback_data.AnswerHere(user_id=user.id))],
+        ]
+    )
     await message.reply_html(
-        render(texts.group_intro, member=ui.mention(user.id, user.full_name), title=engine.flow.title,
-               questions=engine.fewest_questions()),
+        render(
+            texts.group_intro,
+            member=keyboards.mention(user.id, user.full_name),
+            title=engine.flow.title,
+            questions=engine.fewest_questions(),
+        ),
         reply_markup=keyboard,
     )
 
@@ -127,7 +169,7 @@ async def known_partner(update: Update, context: BotContext) -> None:
 async def answer_here(update: Update, context: BotContext) -> None:
     """Run the flow in the group, for the member who typed /partenariat."""
     query = update.callback_query
-    payload = ui.on_its_message(query)
+    payload = callback_data.on_its_message(query)
     texts = context.services.messages.intake
     if payload is None:
         await query.answer(texts.stale_button, show_alert=True)
@@ -141,7 +183,12 @@ async def answer_here(update: Update, context: BotContext) -> None:
         return
     # Answered once the flow is stored, as every acknowledgement, and before its messages.
     await _start_flow(
-        update, context, chat, query.from_user, origin_chat_id=chat.id, thread_id=topics.thread_of(query.message),
+        update,
+        context,
+        chat,
+        query.from_user,
+        origin_chat_id=chat.id,
+        thread_id=topics.thread_of(query.message),
         answer=query.answer,
     )
     await unchanged_ok(query.edit_message_reply_markup(None))
@@ -161,7 +208,7 @@ async def _start_for_a_group(update: Update, context: BotContext, flow_id: str) 
     elif len(found) == 1:
         await _start_flow(update, context, chat, user, origin_chat_id=found[0][0], flow_id=flow_id)
     else:
-        payload = ui.ChooseRegisterGroup if for_register else ui.ChooseGroup
+        payload = callback_data.ChooseRegisterGroup if for_register else callback_data.ChooseGroup
         await message.reply_html(
             texts.known_choose if for_register else texts.choose,
             reply_markup=groups.keyboard(found, lambda chat_id: payload(chat_id=chat_id)),
@@ -172,10 +219,11 @@ async def choose_group(update: Update, context: BotContext) -> None:
     """Start the request (or the known partner's record) for the group the member picked, if
     they are still one of its members."""
     query, chat = update.callback_query, update.effective_chat
-    payload = ui.on_its_message(query)
+    payload = callback_data.on_its_message(query)
     services = context.services
     if (
-        payload is None or chat.type != Chat.PRIVATE
+        payload is None
+        or chat.type != Chat.PRIVATE
         or await sessions.get(services.database, chat.id, query.from_user.id) is not None
         or await chats.title(services.database, payload.chat_id) is None
     ):
@@ -183,7 +231,7 @@ async def choose_group(update: Update, context: BotContext) -> None:
         return
     if not await groups.pressed_by_a_member(context, query, payload.chat_id):
         return
-    flow_id = known.FLOW_ID if isinstance(payload, ui.ChooseRegisterGroup) else FLOW_ID
+    flow_id = known.FLOW_ID if isinstance(payload, callback_data.ChooseRegisterGroup) else FLOW_ID
     await _start_flow(
         update, context, chat, query.from_user, origin_chat_id=payload.chat_id, flow_id=flow_id, answer=query.answer
     )
@@ -228,19 +276,23 @@ async def start_private(update: Update, context: BotContext) -> bool:
 
 
 async def _advance(
-    update: Update, context: BotContext, session: FlowSession, action: Input,
-    reply_to: Message | None = None, answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    session: FlowSession,
+    action: Input,
+    reply_to: Message | None = None,
+    answer: Acknowledge | None = None,
 ) -> bool:
     """Apply one input to a member's flow and show what comes next; False if it was refused.
 
     ``answer`` (a press's) is called once the input is stored, before any message is sent.
     """
     services = context.services
-    engine = await view.engine(context, session)
+    engine = await flow_view.engine(context, session)
     turn = engine.advance(session.state, action, services.today())
     if turn.error is not None:
-        await ui.acknowledge(answer)
-        await view.show(context, session, engine, reply_to=reply_to, error=turn.error)
+        await acknowledge(answer)
+        await flow_view.show(context, session, engine, reply_to=reply_to, error=turn.error)
         return False
     if turn.done:
         if engine.flow.id == known.FLOW_ID:
@@ -251,15 +303,19 @@ async def _advance(
         return True
     session = replace(session, state=turn.state)
     await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
-    await ui.acknowledge(answer)
+    await acknowledge(answer)
     await practices.send_reminders(context, session, turn.reminders, reply_to)
-    await view.show(context, session, engine, reply_to=reply_to)
+    await flow_view.show(context, session, engine, reply_to=reply_to)
     return True
 
 
 async def _submit(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
-    answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    session: FlowSession,
+    engine: FlowEngine,
+    answers: Mapping[str, Any],
+    answer: Acknowledge | None = None,
 ) -> None:
     """Store the validated request, end the flow, and present the request to its group."""
     services = context.services
@@ -272,7 +328,7 @@ async def _submit(
         lambda connection: requests.file_session(connection, session, flow, answers, thread_id=thread_id),
         update.update_id,
     )
-    await ui.acknowledge(answer)
+    await acknowledge(answer)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
         group = await chats.title(services.database, session.origin_chat_id) or ""
@@ -285,14 +341,19 @@ async def _post_card(context: BotContext, request: PartnershipRequest, engine: F
     """Present a stored request in its chat, and remember where its card is."""
     texts = context.services.messages.intake
     card = render(
-        texts.card, number=request.number, title=engine.flow.title, lines=engine.card_lines(request.answers),
-        author=ui.mention(request.author_id, request.author_name),
+        texts.card,
+        number=request.number,
+        title=engine.flow.title,
+        lines=engine.card_lines(request.answers),
+        author=keyboards.mention(request.author_id, request.author_name),
     )
     points = practices.vigilance(context, engine.flow, request.answers)
     if points is not None:
         card = join([card, points], "\n\n")
     card_message = await context.bot.send_message(
-        request.chat_id, card, message_thread_id=request.thread_id,
+        request.chat_id,
+        card,
+        message_thread_id=request.thread_id,
         reply_markup=consent.consent_card_keyboard(context, request),
     )
     await requests.set_card_message(context.services.database, request.id, card_message.message_id)
@@ -338,9 +399,9 @@ async def answer_not_text(update: Update, context: BotContext) -> None:
     session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
     if session is None:
         return
-    engine = await view.engine(context, session)
+    engine = await flow_view.engine(context, session)
     error = Html(context.services.messages.intake.text_expected)
-    await view.show(context, session, engine, reply_to=message, error=error)
+    await flow_view.show(context, session, engine, reply_to=message, error=error)
 
 
 async def back(update: Update, context: BotContext) -> None:
@@ -379,7 +440,7 @@ async def cancel(update: Update, context: BotContext) -> None:
 # --- buttons -----------------------------------------------------------------------------
 
 
-def _action(engine: FlowEngine, session: FlowSession, press: ui.FlowPress) -> Input | None:
+def _action(engine: FlowEngine, session: FlowSession, press: callback_data.FlowPress) -> Input | None:
     """Translate a checked button press into an engine input; None if it makes no sense."""
     step = engine.prompt(session.state)
     match press.action:
@@ -402,7 +463,7 @@ def _action(engine: FlowEngine, session: FlowSession, press: ui.FlowPress) -> In
 async def press(update: Update, context: BotContext) -> None:
     """Handle a button under a question or a summary, after checking who pressed what."""
     query = update.callback_query
-    payload = ui.on_its_message(query, database_checks=True)  # the session's token and step decide
+    payload = callback_data.on_its_message(query, database_checks=True)  # the session's token and step decide
     services = context.services
     texts = services.messages.intake
     session = None if payload is None else await sessions.by_token(services.database, payload.token)
@@ -412,7 +473,7 @@ async def press(update: Update, context: BotContext) -> None:
     if session.user_id != query.from_user.id:
         await query.answer(texts.not_your_button, show_alert=True)
         return
-    engine = await view.engine(context, session)
+    engine = await flow_view.engine(context, session)
     current = session.state.current
     if payload.step != (-1 if current is None else engine.flow.index(current)):
         await query.answer(texts.stale_button, show_alert=True)
@@ -420,8 +481,9 @@ async def press(update: Update, context: BotContext) -> None:
     if payload.action in ("menu", "summary"):
         await query.answer()
         markup = (
-            ui.edit_menu_keyboard(engine, services.messages, session.token, session.state)
-            if payload.action == "menu" else ui.summary_keyboard(services.messages, session.token)
+            keyboards.edit_menu_keyboard(engine, services.messages, session.token, session.state)
+            if payload.action == "menu"
+            else keyboards.summary_keyboard(services.messages, session.token)
         )
         await unchanged_ok(edit_pressed(query, None, markup))
         return

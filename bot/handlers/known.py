@@ -12,12 +12,11 @@ from typing import Any
 
 from telegram import Update
 
-from bot.core.flows import FlowEngine
-from bot.core.register import FLOW_OF_ORIGIN, Origin, known_status
+from bot.core.flow_engine import FlowEngine
+from bot.core.register_rules import FLOW_OF_ORIGIN, Origin, known_status
 from bot.core.texts import render
-from bot.handlers import flow_view as view
-from bot.handlers import render as ui
-from bot.handlers import topics
+from bot.handlers import flow_view, keyboards, topics
+from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
 from bot.storage import chats, requests
 from bot.storage.sessions import FlowSession
@@ -26,26 +25,38 @@ FLOW_ID = FLOW_OF_ORIGIN[Origin.KNOWN]
 
 
 async def record(
-    update: Update, context: BotContext, session: FlowSession, engine: FlowEngine, answers: Mapping[str, Any],
-    answer: ui.Acknowledge | None = None,
+    update: Update,
+    context: BotContext,
+    session: FlowSession,
+    engine: FlowEngine,
+    answers: Mapping[str, Any],
+    answer: Acknowledge | None = None,
 ) -> None:
     """Store the known partner, end the flow, and tell the group it is in the register (and
     the member, when recorded in private)."""
     services = context.services
     flow = engine.flow
     # Recorded in private or in General: the message goes to the group's home topic, if any.
-    thread_id = await topics.thread_for(context, session.origin_chat_id, view.thread(session))
+    thread_id = await topics.thread_for(context, session.origin_chat_id, flow_view.thread(session))
     entry = await services.database.write(
         lambda connection: requests.file_session(
-            connection, session, flow, answers,
-            status=known_status(flow, answers), origin=Origin.KNOWN, thread_id=thread_id,
+            connection,
+            session,
+            flow,
+            answers,
+            status=known_status(flow, answers),
+            origin=Origin.KNOWN,
+            thread_id=thread_id,
         ),
         update.update_id,
     )
-    await ui.acknowledge(answer)
+    await acknowledge(answer)
     text = render(
-        services.library.register.known.recorded, title=flow.title, number=entry.number,
-        lines=engine.card_lines(answers), author=ui.mention(entry.author_id, entry.author_name),
+        services.library.register.known.recorded,
+        title=flow.title,
+        number=entry.number,
+        lines=engine.card_lines(answers),
+        author=keyboards.mention(entry.author_id, entry.author_name),
     )
     message = await context.bot.send_message(entry.chat_id, text, message_thread_id=entry.thread_id)
     await requests.set_card_message(services.database, entry.id, message.message_id)

@@ -21,7 +21,7 @@ from telegram import Update
 from telegram.error import BadRequest, ChatMigrated
 from telegram.ext import AIORateLimiter, Application
 
-from bot.handlers import consent, outbox, topics
+from bot.handlers import consent, outbox_sender, topics
 from bot.services import BotContext
 from bot.storage import chat_migration
 
@@ -40,8 +40,13 @@ class FollowingRateLimiter(AIORateLimiter):
         self.on_topic_lost: Callable[[int, int], Awaitable[None]] | None = None
 
     async def process_request(
-        self, callback: Callable[..., Awaitable[Any]], args: Any, kwargs: dict[str, Any], endpoint: str,
-        data: dict[str, Any], rate_limit_args: int | None,
+        self,
+        callback: Callable[..., Awaitable[Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
     ) -> Any:
         try:
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
@@ -76,7 +81,7 @@ async def follow(application: Application, old: int, new: int) -> None:
         return
     logger.info("Chat %s became the supergroup %s: its rows moved there", old, new)
     application.job_queue.run_once(_repost, 0, data=new, name=f"migrated-{new}")
-    outbox.kick(application.job_queue)
+    outbox_sender.kick(application.job_queue)
 
 
 async def _repost(context: BotContext) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.texts import Html
-from bot.handlers import render as ui
+from bot.handlers import callback_data, keyboards
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 
@@ -16,14 +16,14 @@ PageMaker = Callable[[BotContext, int, int], Awaitable[tuple[Html, InlineKeyboar
 
 
 def buttons(
-    page: int, pages: int, previous: str, following: str, payload: Callable[[int], ui.Payload]
+    page: int, pages: int, previous: str, following: str, payload: Callable[[int], callback_data.Payload]
 ) -> InlineKeyboardMarkup | None:
     """The buttons to the neighbouring pages; None when there is a single page."""
     row = []
     if page > 0:
-        row.append(ui.button(previous, payload(page - 1)))
+        row.append(keyboards.button(previous, payload(page - 1)))
     if page + 1 < pages:
-        row.append(ui.button(following, payload(page + 1)))
+        row.append(keyboards.button(following, payload(page + 1)))
     return InlineKeyboardMarkup([row]) if row else None
 
 
@@ -36,7 +36,7 @@ async def reply_first(update: Update, context: BotContext, make: PageMaker) -> N
 async def show_pressed(update: Update, context: BotContext, make: PageMaker) -> None:
     """Replace a page by the one its button asks for."""
     query = update.callback_query
-    payload = ui.on_its_message(query, same_kind=True)
+    payload = callback_data.on_its_message(query, same_kind=True)
     if payload is None:
         await query.answer(context.services.messages.intake.stale_button, show_alert=True)
         return

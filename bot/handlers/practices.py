@@ -7,10 +7,9 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot.core.flows import Flow
+from bot.core.flow_engine import Flow
 from bot.core.texts import Html, join, render
-from bot.handlers import flow_view as view
-from bot.handlers import render as ui
+from bot.handlers import callback_data, flow_view, keyboards
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage.requests import PartnershipRequest
@@ -19,7 +18,7 @@ from bot.storage.sessions import FlowSession
 
 def _menu(context: BotContext) -> tuple[Html, InlineKeyboardMarkup]:
     catalog = context.services.library.practices
-    rows = [[ui.button(p.title, ui.PracticePage(index=i))] for i, p in enumerate(catalog.practices)]
+    rows = [[keyboards.button(p.title, callback_data.PracticePage(index=i))] for i, p in enumerate(catalog.practices)]
     return Html(catalog.menu), InlineKeyboardMarkup(rows)
 
 
@@ -32,7 +31,7 @@ async def catalogue(update: Update, context: BotContext) -> None:
 async def show(update: Update, context: BotContext) -> None:
     """Show one practice, or the list again, in place."""
     query = update.callback_query
-    payload = ui.on_its_message(query, same_kind=True)
+    payload = callback_data.on_its_message(query, same_kind=True)
     if payload is None:
         await query.answer(context.services.messages.intake.stale_button, show_alert=True)
         return
@@ -42,7 +41,7 @@ async def show(update: Update, context: BotContext) -> None:
         text, markup = _menu(context)
     else:
         text = catalog.detail_text(catalog.practices[payload.index])
-        markup = InlineKeyboardMarkup([[ui.button(catalog.button_all, ui.PracticePage(index=-1))]])
+        markup = InlineKeyboardMarkup([[keyboards.button(catalog.button_all, callback_data.PracticePage(index=-1))]])
     await unchanged_ok(query.edit_message_text(text, reply_markup=markup))
 
 
@@ -59,12 +58,14 @@ async def send_reminders(
     if not texts:
         return
     text = join(texts, "\n\n")
-    if view.in_group(session):
-        text = render(catalog.group_reminders, member=ui.mention(session.user_id, session.author_name), reminders=text)
+    if flow_view.in_group(session):
+        text = render(
+            catalog.group_reminders, member=keyboards.mention(session.user_id, session.author_name), reminders=text
+        )
     if reply_to is not None:
         await reply_to.reply_html(text)
     else:
-        await context.bot.send_message(session.chat_id, text, message_thread_id=view.thread(session))
+        await context.bot.send_message(session.chat_id, text, message_thread_id=flow_view.thread(session))
 
 
 def vigilance(context: BotContext, flow: Flow, answers: Mapping[str, Any]) -> Html | None:

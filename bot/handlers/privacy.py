@@ -7,10 +7,10 @@ from datetime import datetime
 from telegram import Chat, InlineKeyboardMarkup, Update
 
 from bot.core.texts import Html, join, render
-from bot.handlers import render as ui
+from bot.handlers import callback_data, keyboards
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
-from bot.storage import privacy
+from bot.storage import personal_data
 
 LINES_SHOWN = 15  # per section: a Telegram message holds 4096 characters
 
@@ -39,18 +39,26 @@ async def my_data(update: Update, context: BotContext) -> None:
         return
     services = context.services
     texts = services.messages.privacy
-    data = await privacy.personal_data(services.database, update.effective_user.id)
+    data = await personal_data.personal_data(services.database, update.effective_user.id)
     if data.is_empty():
         await update.effective_message.reply_html(texts.nothing)
         return
     parts = [Html(texts.header)]
     if data.requests:
         parts.append(render(texts.requests, count=len(data.requests)))
-        parts += _capped(context, [
-            render(texts.request_line, group=r.chat_title or texts.private_chat, number=r.number,
-                   partner=r.partner, date=_date(context, r.created_at))
-            for r in data.requests
-        ])
+        parts += _capped(
+            context,
+            [
+                render(
+                    texts.request_line,
+                    group=r.chat_title or texts.private_chat,
+                    number=r.number,
+                    partner=r.partner,
+                    date=_date(context, r.created_at),
+                )
+                for r in data.requests
+            ],
+        )
     if data.flows_in_progress:
         parts.append(render(texts.flows, count=data.flows_in_progress))
     if data.circles:
@@ -60,14 +68,20 @@ async def my_data(update: Update, context: BotContext) -> None:
     if data.positions:
         positions = services.library.consent.positions
         parts.append(render(texts.positions, count=len(data.positions)))
-        parts += _capped(context, [
-            render(
-                texts.position_line, group=p.chat_title or texts.private_chat, number=p.request_number,
-                position=getattr(positions, p.position).name, date=_date(context, p.recorded_at),
-                reason=render(texts.reason, reason=p.reason) if p.reason else Html(""),
-            )
-            for p in data.positions
-        ])
+        parts += _capped(
+            context,
+            [
+                render(
+                    texts.position_line,
+                    group=p.chat_title or texts.private_chat,
+                    number=p.request_number,
+                    position=getattr(positions, p.position).name,
+                    date=_date(context, p.recorded_at),
+                    reason=render(texts.reason, reason=p.reason) if p.reason else Html(""),
+                )
+                for p in data.positions
+            ],
+        )
     parts.append(Html(texts.footer))
     await update.effective_message.reply_html(join(parts))
 
@@ -78,17 +92,19 @@ async def forget_me(update: Update, context: BotContext) -> None:
         return
     texts = context.services.messages.privacy
     user_id = update.effective_user.id
-    keyboard = InlineKeyboardMarkup([
-        [ui.button(texts.button_yes, ui.ForgetMe(user_id=user_id, confirmed=True))],
-        [ui.button(texts.button_no, ui.ForgetMe(user_id=user_id, confirmed=False))],
-    ])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [keyboards.button(texts.button_yes, callback_data.ForgetMe(user_id=user_id, confirmed=True))],
+            [keyboards.button(texts.button_no, callback_data.ForgetMe(user_id=user_id, confirmed=False))],
+        ]
+    )
     await update.effective_message.reply_html(texts.confirm, reply_markup=keyboard)
 
 
 async def confirm_forget(update: Update, context: BotContext) -> None:
     """Erase the member's personal data once they confirmed, and only theirs."""
     query = update.callback_query
-    payload = ui.decode(query.data)
+    payload = callback_data.decode(query.data)
     services = context.services
     texts = services.messages.privacy
     if payload.user_id != query.from_user.id:
@@ -100,9 +116,9 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         # declare other answers `personal:` than today's files.
         personal_steps = {
             key: frozenset((await services.catalog.engine(*key)).flow.personal)
-            for key in await privacy.filed_flow_versions(services.database, query.from_user.id)
+            for key in await personal_data.filed_flow_versions(services.database, query.from_user.id)
         }
-        await privacy.forget(
+        await personal_data.forget(
             services.database, query.from_user.id, anonymous_name=texts.anonymous_name, personal_steps=personal_steps
         )
     await unchanged_ok(query.edit_message_text(texts.done if payload.confirmed else texts.kept))

@@ -36,7 +36,12 @@ from collections.abc import Awaitable, Hashable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, BaseUpdateProcessor, ExtBot
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BaseUpdateProcessor,
+    ExtBot,
+)
 
 from bot.services import BotContext
 
@@ -195,8 +200,10 @@ def require_acknowledgement(application: Application) -> None:
         problems.append("its update queue keeps no ledger of finished updates")
     if not isinstance(processor, ChatOrderedProcessor) or processor.ledger is not queue:
         problems.append("its update processor does not mark updates finished in the update queue's ledger")
-    if isinstance(queue, HandledQueue) and not queue.acknowledge_each and (
-        not isinstance(bot, AcknowledgingBot) or bot.ledger is not queue
+    if (
+        isinstance(queue, HandledQueue)
+        and not queue.acknowledge_each
+        and (not isinstance(bot, AcknowledgingBot) or bot.ledger is not queue)
     ):
         problems.append("it polls with a bot that would confirm every update received")
     if problems:

@@ -13,21 +13,17 @@ from datetime import UTC, date, datetime
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
 
-from bot.core.flows import FlowEngine
 from bot.core.agenda import Deadline, ReviewDate, calendar_file
-from bot.core.register import FOLLOW_UP, day_text, local_day, status_text
+from bot.core.flow_engine import FlowEngine
+from bot.core.register_rules import FOLLOW_UP, day_text, local_day, status_text
 from bot.core.texts import Html, join, render
 from bot.export import register_csv
+from bot.handlers import callback_data, groups, keyboards, paging, permissions, topics
 from bot.picture import register_picture
-from bot.handlers import groups, paging, permissions, topics
-from bot.handlers import render as ui
 from bot.services import BotContext
-from bot.storage import circles
-from bot.storage import consent as consent_store
-from bot.storage import reviews as reviews_store
-from bot.storage import register as register_store
+from bot.storage import circles, consent_rounds, register_rows, review_dates
 from bot.storage.circles import Roster
-from bot.storage.register import RegisterEntry
+from bot.storage.register_rows import RegisterEntry
 
 PAGE_SIZE = 12  # long partner names and three dates a line: well under 4096 characters
 
@@ -69,11 +65,11 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
     texts = services.library.register.partners
     statuses = services.messages.requests.statuses
 
-    def counts_and_page(connection: sqlite3.Connection) -> tuple[register_store.Counts, int, list[RegisterEntry]]:
-        counts = register_store.counts(connection, chat_id)
+    def counts_and_page(connection: sqlite3.Connection) -> tuple[register_rows.Counts, int, list[RegisterEntry]]:
+        counts = register_rows.counts(connection, chat_id)
         # The register may have shrunk since the button was sent.
         shown = min(page, max(1, math.ceil(counts.requests / PAGE_SIZE)) - 1)
-        return counts, shown, register_store.page(connection, chat_id, shown * PAGE_SIZE, PAGE_SIZE)
+        return counts, shown, register_rows.page(connection, chat_id, shown * PAGE_SIZE, PAGE_SIZE)
 
     counts, page, entries = await services.database.read(counts_and_page)
     if counts.requests == 0:
@@ -87,12 +83,18 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
         if kind != heading:
             heading = kind
             lines.append(render(texts.kind_heading, kind=kind))
-        lines.append(render(
-            texts.line, partner=entry.partner_name, number=entry.number,
-            status=status_text(statuses, entry.status, entry.origin, services.library.register.known),
-            dates=_dates(context, entry),
-        ))
-    markup = paging.buttons(page, pages, texts.button_previous, texts.button_next, lambda n: ui.RegisterPage(page=n))
+        lines.append(
+            render(
+                texts.line,
+                partner=entry.partner_name,
+                number=entry.number,
+                status=status_text(statuses, entry.status, entry.origin, services.library.register.known),
+                dates=_dates(context, entry),
+            )
+        )
+    markup = paging.buttons(
+        page, pages, texts.button_previous, texts.button_next, lambda n: callback_data.RegisterPage(page=n)
+    )
     return join(lines), markup
 
 
@@ -107,11 +109,17 @@ async def send_picture(context: BotContext, chat_id: int, group: str, message_th
     """Send the register's picture to a chat (in a forum topic when given); nothing if it is empty."""
     services = context.services
     texts = services.library.register.picture
-    counts = await register_store.counts(services.database, chat_id)
+    counts = await register_rows.counts(services.database, chat_id)
     today = services.today()
     picture = await register_picture(
-        services.database, services.catalog, services.settings.zone, chat_id,
-        group=group, today=today, partners=counts.partners, total=counts.requests,
+        services.database,
+        services.catalog,
+        services.settings.zone,
+        chat_id,
+        group=group,
+        today=today,
+        partners=counts.partners,
+        total=counts.requests,
     )
     if picture is None:
         return
@@ -146,7 +154,7 @@ async def _send_privately(
 ) -> None:
     """Send a file to the member who asked, in their private chat; in a group, say so there."""
     chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    member = ui.mention(user.id, user.full_name)
+    member = keyboards.mention(user.id, user.full_name)
     try:
         await context.bot.send_document(user.id, file, caption=caption)
     except Forbidden:  # the member never opened a private chat with the bot
@@ -177,17 +185,19 @@ async def calendar(update: Update, context: BotContext) -> None:
     for chat_id, title in covered:
         deadlines += [
             Deadline(r.id, r.request_number, r.partner_name, r.deadline_at, title)
-            for r in await consent_store.open_rounds(services.database, chat_id)
+            for r in await consent_rounds.open_rounds(services.database, chat_id)
         ]
         dates += [
             ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP, title)
-            for v in await reviews_store.open_in_chat(services.database, chat_id)
+            for v in await review_dates.open_in_chat(services.database, chat_id)
         ]
     if not deadlines and not dates:
         await message.reply_html(texts.empty)
         return
     titles = [title for _, title in covered]
-    content = calendar_file(deadlines, dates, texts, groups=titles, zone=services.settings.zone, stamp=datetime.now(UTC))
+    content = calendar_file(
+        deadlines, dates, texts, groups=titles, zone=services.settings.zone, stamp=datetime.now(UTC)
+    )
     file = InputFile(content, filename=texts.file_name.format(date=services.today().isoformat()))
     caption = render(texts.caption, group=", ".join(titles), count=len(deadlines) + len(dates))
     await _send_privately(update, context, file, caption, texts.sent_private, texts.open_private)

@@ -14,8 +14,8 @@ import aiosqlite
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application
 
-from bot.core.flows import parse_date
-from bot.core.register import (
+from bot.core.flow_engine import parse_date
+from bot.core.register_rules import (
     FOLLOW_UP,
     OUTCOMES,
     day_text,
@@ -25,18 +25,17 @@ from bot.core.register import (
     next_review,
 )
 from bot.core.statuses import RequestStatus
+from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, fitting, join, render
-from bot.handlers import outbox, topics
-from bot.handlers import render as ui
+from bot.handlers import callback_data, keyboards, outbox_sender, topics
 from bot.handlers.arguments import requested
 from bot.handlers.edits import unchanged_ok
 from bot.handlers.register import kind_label, may_keep_register
 from bot.services import BotContext
-from bot.storage import outbox as queued
-from bot.storage import requests, reviews
+from bot.storage import outbox, requests, review_dates
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
-from bot.storage.reviews import Review
+from bot.storage.review_dates import Review
 
 PLAN_BATCH = 200
 # Follow-ups sent per run: a backlog after a long stop is spread over the next runs rather
@@ -65,40 +64,49 @@ async def sweep(context: BotContext) -> None:
     """Give adopted partnerships their review date, then post the follow-ups that are due."""
     services = context.services
     rules, zone = services.library.register.rules, services.settings.zone
-    while batch := await reviews.to_plan(services.database, PLAN_BATCH):
+    while batch := await review_dates.to_plan(services.database, PLAN_BATCH):
         # Engines first: the catalog reads the database, which a transaction holds.
         planned = []
         for item in batch:
             engine = await services.catalog.engine(item.flow_id, item.flow_version)
-            planned.append((item.request_id, *first_review(engine.flow, item.answers, local_day(item.decided_at, zone), rules)))
+            planned.append(
+                (item.request_id, *first_review(engine.flow, item.answers, local_day(item.decided_at, zone), rules))
+            )
         async with services.database.transaction() as connection:
             for request_id, kind, due_on in planned:
-                await reviews.plan(connection, request_id, kind, due_on)
+                await review_dates.plan(connection, request_id, kind, due_on)
     latest = latest_due(datetime.now(zone), services.settings.review_post_hour)
-    due = await reviews.due(services.database, latest, POST_BATCH)
+    due = await review_dates.due(services.database, latest, POST_BATCH)
     for review in due:
         await _post(context, review)
     if due:
-        outbox.kick(context.job_queue)
+        outbox_sender.kick(context.job_queue)
 
 
 async def _follow_up_text(
-    context: BotContext, review: Review, request: PartnershipRequest, done: Html = Html("")
+    context: BotContext, review: Review, request: PartnershipRequest, done: Html | None = None
 ) -> Html:
     """The follow-up, then ``done`` (who answered); long expectations are shortened to fit."""
     services = context.services
     texts = services.library.register.follow_up
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
     values = {
-        "number": request.number, "partner": request.partner_name, "kind": kind_label(engine, request.partner_kind),
+        "number": request.number,
+        "partner": request.partner_name,
+        "kind": kind_label(engine, request.partner_kind),
         "decided": day_text(local_day(review.decided_at, services.settings.zone)),
     }
     template = texts.follow_up if review.kind == FOLLOW_UP else texts.review
     expectations = engine.flow.partner_fields.expectations
     return fitting(
-        lambda preview: join([render(template, lines=engine.answer_lines(request.answers, expectations, preview),
-                                     **values), done], ""),
-        ui.TELEGRAM_TEXT_LIMIT,
+        lambda preview: join(
+            [
+                render(template, lines=engine.answer_lines(request.answers, expectations, preview), **values),
+                done or Html(""),
+            ],
+            "",
+        ),
+        MESSAGE_LIMIT,
     )
 
 
@@ -109,35 +117,42 @@ async def _post(context: BotContext, review: Review) -> None:
     request = await requests.by_number(services.database, review.chat_id, review.number)
     text = await _follow_up_text(context, review, request)
     thread_id = await topics.thread_for(context, review.chat_id, request.thread_id)
-    markup = InlineKeyboardMarkup([
-        [ui.button(texts.buttons[outcome], ui.ReviewPress(review=review.id, outcome=outcome))] for outcome in OUTCOMES
-    ])
+    markup = InlineKeyboardMarkup(
+        [
+            [keyboards.button(texts.buttons[outcome], callback_data.ReviewPress(review=review.id, outcome=outcome))]
+            for outcome in OUTCOMES
+        ]
+    )
     async with services.database.transaction() as connection:
-        await reviews.mark_posted(connection, review.id, None)
-        await queued.enqueue(connection, review.chat_id, [text], kind=POSTED, ref=review.id, markup=markup.to_dict(),
-                             thread_id=thread_id)
+        await review_dates.mark_posted(connection, review.id, None)
+        await outbox.enqueue(
+            connection, review.chat_id, [text], kind=POSTED, ref=review.id, markup=markup.to_dict(), thread_id=thread_id
+        )
 
 
 async def _follow_up_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
     """Remember the follow-up's message: only its buttons answer the review."""
-    await reviews.mark_posted(connection, delivery.ref, delivery.message_id)
+    await review_dates.mark_posted(connection, delivery.ref, delivery.message_id)
 
 
 # A follow-up Telegram refuses (removed from the group) keeps no message: nobody can answer it.
-POSTED = outbox.kind("follow-up", sent=_follow_up_sent)
+POSTED = outbox_sender.kind("follow-up", sent=_follow_up_sent)
 
 
 async def answer(update: Update, context: BotContext) -> None:
     """Record the answer to a follow-up: continue, rediscuss or end the partnership."""
     query = update.callback_query
-    payload = ui.decode(query.data)
+    payload = callback_data.decode(query.data)
     chat, user = update.effective_chat, query.from_user
     services = context.services
     texts = services.library.register.follow_up
-    review = await reviews.get(services.database, payload.review)
+    review = await review_dates.get(services.database, payload.review)
     if (
-        review is None or review.outcome is not None or review.status != RequestStatus.ADOPTED
-        or review.chat_id != chat.id or review.message_id != query.message.message_id
+        review is None
+        or review.outcome is not None
+        or review.status != RequestStatus.ADOPTED
+        or review.chat_id != chat.id
+        or review.message_id != query.message.message_id
     ):
         await query.answer(texts.stale, show_alert=True)
         return
@@ -149,22 +164,22 @@ async def answer(update: Update, context: BotContext) -> None:
     rules = services.library.register.rules
     next_on = next_review(payload.outcome, engine.flow, request.answers, services.today(), rules)
     async with services.database.transaction(update.update_id) as connection:
-        answered = await reviews.answer(
+        answered = await review_dates.answer(
             connection, review, payload.outcome, user_id=user.id, user_name=user.full_name, next_on=next_on
         )
     if not answered:  # another member's press came first
         await query.answer(texts.stale, show_alert=True)
         return
     await query.answer()
-    member = ui.mention(user.id, user.full_name)
+    member = keyboards.mention(user.id, user.full_name)
     if next_on is None:
         done = render(texts.done_end, member=member)
     else:
         template = texts.done_continue if payload.outcome == "continue" else texts.done_rediscuss
         done = render(template, member=member, date=day_text(next_on))
-    await unchanged_ok(query.edit_message_text(
-        await _follow_up_text(context, review, request, done), reply_markup=None
-    ))
+    await unchanged_ok(
+        query.edit_message_text(await _follow_up_text(context, review, request, done), reply_markup=None)
+    )
 
 
 async def revision(update: Update, context: BotContext) -> None:
@@ -181,13 +196,13 @@ async def revision(update: Update, context: BotContext) -> None:
         await message.reply_html(render(texts.not_adopted, number=number, status=status))
         return
     if len(context.args) == 1:
-        review = await reviews.open_review(services.database, request.id)
+        review = await review_dates.open_review(services.database, request.id)
         if review is None:
             await message.reply_html(render(texts.none, number=number, partner=request.partner_name))
         else:
-            await message.reply_html(render(
-                texts.current, number=number, partner=request.partner_name, date=day_text(review.due_on)
-            ))
+            await message.reply_html(
+                render(texts.current, number=number, partner=request.partner_name, date=day_text(review.due_on))
+            )
         return
     if not await may_keep_register(context, chat, user.id):
         await message.reply_html(texts.not_allowed)
@@ -203,5 +218,5 @@ async def revision(update: Update, context: BotContext) -> None:
     # The kind matters only if the job has not given the partnership its first date yet.
     kind, _ = first_review(engine.flow, request.answers, services.today(), services.library.register.rules)
     async with services.database.transaction(update.update_id) as connection:
-        await reviews.set_date(connection, request.id, kind, day)
+        await review_dates.set_date(connection, request.id, kind, day)
     await message.reply_html(render(texts.changed, number=number, partner=request.partner_name, date=day_text(day)))

@@ -22,8 +22,9 @@ class TelegramSender:
 
     async def edit(self, to: Destination, message_id: int, text: Html, *, markup: Markup | None = None) -> None:
         keyboard = None if markup is None else InlineKeyboardMarkup.de_json(dict(markup), self.bot)
-        await unchanged_ok(self.bot.edit_message_text(text, chat_id=to.chat_id, message_id=message_id,
-                                                      reply_markup=keyboard))
+        await unchanged_ok(
+            self.bot.edit_message_text(text, chat_id=to.chat_id, message_id=message_id, reply_markup=keyboard)
+        )
 
 
 class JobQueueScheduler:

@@ -17,12 +17,9 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
 from bot.core.texts import join, render
-from bot.handlers import outbox, permissions
-from bot.handlers import render as ui
+from bot.handlers import keyboards, outbox_sender, permissions
 from bot.services import BotContext
-from bot.storage import chats
-from bot.storage import outbox as queued
-from bot.storage import topics as store
+from bot.storage import chats, home_topics, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +46,7 @@ async def thread_for(context: BotContext, chat_id: int, here: int | None, fallba
     topic, else ``fallback`` (the topic of what it follows), else General."""
     if here is not None:
         return here
-    home = await store.home(context.services.database, chat_id)
+    home = await home_topics.home(context.services.database, chat_id)
     return home if home is not None else fallback
 
 
@@ -64,7 +61,7 @@ async def topic_lost(application: Application, chat_id: int, thread_id: int) -> 
     if services is None:
         return
     logger.warning("Topic %s of chat %s is deleted or closed: its messages go to General", thread_id, chat_id)
-    if await store.forget(services.database, chat_id, thread_id):
+    if await home_topics.forget(services.database, chat_id, thread_id):
         application.job_queue.run_once(_tell_admins, 0, data=chat_id, name=f"topic-lost-{chat_id}")
 
 
@@ -75,11 +72,11 @@ async def _tell_admins(context: BotContext) -> None:
         administrators = await context.bot.get_chat_administrators(chat_id)
     except TelegramError:
         administrators = ()
-    admins = [ui.mention(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
+    admins = [keyboards.mention(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
     text = render(context.services.messages.topics.home_lost, admins=join(admins, ", "))
     async with context.services.database.transaction() as connection:
-        await queued.enqueue(connection, chat_id, [text])
-    outbox.kick(context.job_queue)
+        await outbox.enqueue(connection, chat_id, [text])
+    outbox_sender.kick(context.job_queue)
 
 
 async def sujet(update: Update, context: BotContext) -> None:
@@ -96,5 +93,5 @@ async def sujet(update: Update, context: BotContext) -> None:
     thread_id = thread_of(message)
     await chats.remember(services.database, chat.id, chat.type, chat.title)
     async with services.database.transaction(update.update_id) as connection:
-        await store.set_home(connection, chat.id, thread_id)
+        await home_topics.set_home(connection, chat.id, thread_id)
     await message.reply_html(texts.home_set if thread_id is not None else texts.home_reset)

@@ -1,6 +1,6 @@
 """A consent round from opening to its published outcome, and back after a restart.
 
-Every state change is one transaction of ``bot.storage.consent`` (the reads that decide run in
+Every state change is one transaction of ``bot.storage.consent_rounds`` (the reads that decide run in
 the same one); messages and jobs follow the stored state, never the other way round, so a
 redelivered update, a job that ran late or a restart in between cannot publish twice, remind
 twice or lose a proposal. Redrawing a proposal is coalesced: at most one edit every
@@ -19,18 +19,30 @@ from enum import StrEnum
 
 import aiosqlite
 
-from bot.core import consent as rules
-from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance
+from bot.core import consent_rules
+from bot.core.consent_rules import (
+    CloseReason,
+    Member,
+    Outcome,
+    Position,
+    RoundOptions,
+    Stance,
+)
 from bot.core.statuses import UNDECIDED, WITHDRAWABLE, RequestStatus
 from bot.core.texts import Html
 from bot.rounds import ports
-from bot.rounds.ports import Acknowledge, Destination, Opened, Presenter, Scheduler, Sender
-from bot.storage import amendments, circles, requests
-from bot.storage import consent as store
-from bot.storage import outbox as queued
+from bot.rounds.ports import (
+    Acknowledge,
+    Destination,
+    Opened,
+    Presenter,
+    Scheduler,
+    Sender,
+)
+from bot.storage import amendments, circles, consent_rounds, outbox, requests
 from bot.storage.circles import Roster
-from bot.storage.outbox import Delivery
 from bot.storage.db import Database
+from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 
 SUMMARY = "summary"  # the outbox kind of the coordinators' summaries
@@ -79,7 +91,7 @@ def job_name(kind: str, round_id: int) -> str:
     return f"consent-{kind}-{round_id}"
 
 
-def _group(rnd: store.Round) -> Destination:
+def _group(rnd: consent_rounds.Round) -> Destination:
     """The round's group, in the topic of its proposal: every message of the round goes there."""
     return Destination(rnd.chat_id, rnd.thread_id)
 
@@ -88,9 +100,18 @@ class Rounds:
     """The round lifecycle for one running bot; cheap to build for each update."""
 
     def __init__(
-        self, *, database: Database, sender: Sender, scheduler: Scheduler, presenter: Presenter,
-        redraws: Redraws, edit_interval: float, reminder_hours: int, zone: tzinfo,
-        kick_outbox: Callable[[], None], clock: Callable[[], datetime] = _now,
+        self,
+        *,
+        database: Database,
+        sender: Sender,
+        scheduler: Scheduler,
+        presenter: Presenter,
+        redraws: Redraws,
+        edit_interval: float,
+        reminder_hours: int,
+        zone: tzinfo,
+        kick_outbox: Callable[[], None],
+        clock: Callable[[], datetime] = _now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database, self.sender, self.scheduler, self.presenter = database, sender, scheduler, presenter
@@ -112,45 +133,58 @@ class Rounds:
             return Refusal.NOT_OPENABLE
         opened_at = self.clock()
         async with self.database.transaction(update_id) as connection:
-            if await store.latest_round_id(connection, request.id, open_only=True) is not None:
+            if await consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
                 return Refusal.ALREADY_OPEN
             roster = await circles.listed(connection, Roster.CIRCLE, request.chat_id)
             if not roster:
                 return Refusal.CIRCLE_EMPTY
-            previous_id = await store.latest_round_id(connection, request.id)
-            previous = await store.load_state(connection, previous_id) if previous_id else None
+            previous_id = await consent_rounds.latest_round_id(connection, request.id)
+            previous = await consent_rounds.load_state(connection, previous_id) if previous_id else None
             objected = previous is not None and previous.round.outcome is Outcome.OBJECTION
             objectors = previous.tally.members_with(Position.OBJECTION) if objected else ()
-            version = await store.request_version(connection, request.id)
+            version = await consent_rounds.request_version(connection, request.id)
             objected_version = previous.round.request_version if objected else None
-            refusal = rules.new_round_refusal(
-                objected_version=objected_version, current_version=version, reason=opening.reason,
+            refusal = consent_rules.new_round_refusal(
+                objected_version=objected_version,
+                current_version=version,
+                reason=opening.reason,
                 by_admin=opening.by_admin,
             )
             if refusal is not None:
                 return Refusal(refusal.value)
             before = (
                 await amendments.answers_at(connection, request.id, objected_version)
-                if objected_version is not None else None
+                if objected_version is not None
+                else None
             )
             days = opening.options.duration_days
             deadline = (
-                rules.first_deadline(opened_at, days, opening.answer_by, self.zone) if previous is None
-                else rules.deadline_after(opened_at, days)
+                consent_rules.first_deadline(opened_at, days, opening.answer_by, self.zone)
+                if previous is None
+                else consent_rules.deadline_after(opened_at, days)
             )
             in_roster = any(member.user_id == request.author_id for member in roster)
-            round_id = await store.open_round(
-                connection, request_id=request.id, chat_id=request.chat_id, opener=opening.opener,
-                opened_at=opened_at, deadline_at=deadline, options=opening.options,
-                roster=rules.ask_first(roster, [member.user_id for member, _ in objectors]),
+            round_id = await consent_rounds.open_round(
+                connection,
+                request_id=request.id,
+                chat_id=request.chat_id,
+                opener=opening.opener,
+                opened_at=opened_at,
+                deadline_at=deadline,
+                options=opening.options,
+                roster=consent_rules.ask_first(roster, [member.user_id for member, _ in objectors]),
                 conflicts=(request.author_id,) if opening.author_recused and in_roster else (),
                 reopen_reason=opening.reason if objected_version == version else None,
                 thread_id=opening.thread_id,
             )
         await ports.acknowledge(acknowledge)
         opened = Opened(
-            round_id, await store.state(self.database, round_id), tuple((m.name, s.reason or "") for m, s in objectors),
-            tuple(m.user_id for m, _ in objectors), before, opening.reason,
+            round_id,
+            await consent_rounds.state(self.database, round_id),
+            tuple((m.name, s.reason or "") for m, s in objectors),
+            tuple(m.user_id for m, _ in objectors),
+            before,
+            opening.reason,
         )
         await self.post_proposal(round_id, then=await self.presenter.objectors_first(opened))
         return opened
@@ -158,16 +192,28 @@ class Rounds:
     async def post_proposal(self, round_id: int, *, then: Html | None = None) -> None:
         """Queue a round's proposal, and ``then`` as a reply to it; schedule its deadline. The
         proposal's delivery records its message (``proposal_sent``); until then nothing edits it."""
-        state = await store.state(self.database, round_id)
+        state = await consent_rounds.state(self.database, round_id)
         rnd = state.round
         text, markup = await self.presenter.proposal(state)
         async with self.database.transaction() as connection:
             # Once per chat: a restart before its delivery does not queue it again.
             key = f"{PROPOSAL}:{round_id}:{rnd.chat_id}"
-            if await queued.enqueue(connection, rnd.chat_id, [text], kind=PROPOSAL, ref=round_id, markup=markup,
-                                    key=key, thread_id=rnd.thread_id) and then is not None:
-                await queued.enqueue(connection, rnd.chat_id, [then], kind=OBJECTORS_FIRST, ref=round_id,
-                                     thread_id=rnd.thread_id)
+            if (
+                await outbox.enqueue(
+                    connection,
+                    rnd.chat_id,
+                    [text],
+                    kind=PROPOSAL,
+                    ref=round_id,
+                    markup=markup,
+                    key=key,
+                    thread_id=rnd.thread_id,
+                )
+                and then is not None
+            ):
+                await outbox.enqueue(
+                    connection, rnd.chat_id, [then], kind=OBJECTORS_FIRST, ref=round_id, thread_id=rnd.thread_id
+                )
         self.redraws.last[round_id] = self.monotonic()
         self.schedule(rnd)
         self.kick_outbox()
@@ -176,33 +222,39 @@ class Rounds:
     async def proposal_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
         """Record where the proposal is (its buttons and redraws need it), and have the messages
         queued to answer it reply to it."""
-        await store.set_message(connection, delivery.ref, delivery.message_id)
-        await queued.reply_to_sent(connection, OBJECTORS_FIRST, delivery.ref, delivery.message_id)
+        await consent_rounds.set_message(connection, delivery.ref, delivery.message_id)
+        await outbox.reply_to_sent(connection, OBJECTORS_FIRST, delivery.ref, delivery.message_id)
 
     # --- positions ---------------------------------------------------------------------------
 
     async def take_position(
-        self, round_id: int, user_id: int, position: Position, reason: str | None = None, *,
-        update_id: int | None = None, prompt: tuple[int, int] | None = None,
+        self,
+        round_id: int,
+        user_id: int,
+        position: Position,
+        reason: str | None = None,
+        *,
+        update_id: int | None = None,
+        prompt: tuple[int, int] | None = None,
     ) -> bool | None:
         """Record a position (consuming its reason prompt, ``(chat id, message id)``); close the
         round once everyone answered. True when recorded, False when it changed nothing (a
         double press), None when the round is closed."""
         now = self.clock()
         async with self.database.transaction(update_id) as connection:
-            if prompt is not None and not await store.drop_prompt(connection, *prompt):
+            if prompt is not None and not await consent_rounds.drop_prompt(connection, *prompt):
                 return False
-            state = await store.load_state(connection, round_id)
+            state = await consent_rounds.load_state(connection, round_id)
             if not state.round.is_open:
                 return None
-            if not rules.is_change(state.tally.current.get(user_id), position, reason):
+            if not consent_rules.is_change(state.tally.current.get(user_id), position, reason):
                 return False
             stance = Stance(user_id, position, reason, now)
-            await store.record(connection, round_id, stance)
-            tally = rules.Tally.of(
+            await consent_rounds.record(connection, round_id, stance)
+            tally = consent_rules.Tally.of(
                 state.roster, (*state.history, stance), state.round.quorum_percent, state.round.author_id
             )
-            closed = tally.everyone_answered and await store.close(
+            closed = tally.everyone_answered and await consent_rounds.close(
                 connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
             )
         if closed:
@@ -214,15 +266,20 @@ class Rounds:
     # --- closing -----------------------------------------------------------------------------
 
     async def close(
-        self, round_id: int, reason: CloseReason, *, update_id: int | None = None, closed_by: int | None = None,
+        self,
+        round_id: int,
+        reason: CloseReason,
+        *,
+        update_id: int | None = None,
+        closed_by: int | None = None,
         acknowledge: Acknowledge | None = None,
     ) -> bool:
         """Close an open round with the outcome of its positions now, ``acknowledge`` before
         publishing it; False if it was closed already."""
         now = self.clock()
         async with self.database.transaction(update_id) as connection:
-            state = await store.load_state(connection, round_id)
-            closed = state is not None and await store.close(
+            state = await consent_rounds.load_state(connection, round_id)
+            closed = state is not None and await consent_rounds.close(
                 connection, round_id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
             )
         if closed:
@@ -235,31 +292,43 @@ class Rounds:
         the final tally."""
         for kind in ("deadline", "reminder"):
             self.scheduler.cancel(job_name(kind, round_id))
-        state = await store.state(self.database, round_id)
+        state = await consent_rounds.state(self.database, round_id)
         rnd = state.round
         outcome, summary = await self.presenter.closing(state)
         async with self.database.transaction() as connection:
-            if await store.mark_published(connection, round_id, self.clock()):
-                await queued.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id, thread_id=rnd.thread_id)
+            if await consent_rounds.mark_published(connection, round_id, self.clock()):
+                await outbox.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id, thread_id=rnd.thread_id)
                 for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
-                    await queued.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
+                    await outbox.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
         # The final tally waits out the edit interval like any redraw: the press that closes a
         # burst must not edit the proposal twice within it (a redraw already waiting shows it).
         self.redraw_soon(round_id)
         self.kick_outbox()
 
     async def end_request(
-        self, request: PartnershipRequest, status: RequestStatus, reason: str | None, *,
-        update_id: int | None = None, by: int | None = None, acknowledge: Acknowledge | None = None,
+        self,
+        request: PartnershipRequest,
+        status: RequestStatus,
+        reason: str | None,
+        *,
+        update_id: int | None = None,
+        by: int | None = None,
+        acknowledge: Acknowledge | None = None,
     ) -> bool:
         """Withdraw or decline a request; a round open on a withdrawn one closes without a decision.
         ``acknowledge`` once that is stored (or found impossible), before anything is sent."""
         allowed = WITHDRAWABLE if status is RequestStatus.WITHDRAWN else UNDECIDED
         async with self.database.transaction(update_id) as connection:
-            round_id = await store.latest_round_id(connection, request.id, open_only=True)
+            round_id = await consent_rounds.latest_round_id(connection, request.id, open_only=True)
             if round_id is not None:
-                await store.close(connection, round_id, outcome=Outcome.NO_DECISION, reason=CloseReason.WITHDRAWN,
-                                  at=self.clock(), closed_by=by)
+                await consent_rounds.close(
+                    connection,
+                    round_id,
+                    outcome=Outcome.NO_DECISION,
+                    reason=CloseReason.WITHDRAWN,
+                    at=self.clock(),
+                    closed_by=by,
+                )
             ended = await requests.end_undecided(connection, request.id, status, reason, allowed)
         await ports.acknowledge(acknowledge)
         if round_id is not None and ended:
@@ -268,7 +337,7 @@ class Rounds:
 
     # --- time ----------------------------------------------------------------------------------
 
-    def schedule(self, rnd: store.Round) -> None:
+    def schedule(self, rnd: consent_rounds.Round) -> None:
         """(Re)schedule a round's deadline and, unless sent, its reminder."""
         now = self.clock()
         for kind in ("deadline", "reminder"):
@@ -276,7 +345,7 @@ class Rounds:
         self.scheduler.run_at(
             job_name("deadline", rnd.id), max(rnd.deadline_at, now), lambda: self.close(rnd.id, CloseReason.DEADLINE)
         )
-        reminder = rules.reminder_time(rnd.opened_at, rnd.deadline_at, self.reminder_hours)
+        reminder = consent_rules.reminder_time(rnd.opened_at, rnd.deadline_at, self.reminder_hours)
         if reminder is not None and rnd.reminded_at is None:
             self.scheduler.run_at(
                 job_name("reminder", rnd.id), max(reminder, now), lambda: self.remind(rnd.id, before_deadline=True)
@@ -285,35 +354,45 @@ class Rounds:
     async def remind(self, round_id: int, *, before_deadline: bool = False, update_id: int | None = None) -> bool:
         """Queue a mention of the counted members who have not answered; False when everyone
         has (or, ``before_deadline``, when that reminder was queued already)."""
-        state = await store.state(self.database, round_id)
+        state = await consent_rounds.state(self.database, round_id)
         if not state.tally.waiting or not state.round.is_open:
             return False
         text = self.presenter.reminder(state)
         async with self.database.transaction(update_id) as connection:
-            if before_deadline and not await store.mark_reminded(connection, round_id, self.clock()):
+            if before_deadline and not await consent_rounds.mark_reminded(connection, round_id, self.clock()):
                 return False
-            await queued.enqueue(connection, state.round.chat_id, [text], reply_to=state.round.message_id,
-                                 thread_id=state.round.thread_id)
+            await outbox.enqueue(
+                connection,
+                state.round.chat_id,
+                [text],
+                reply_to=state.round.message_id,
+                thread_id=state.round.thread_id,
+            )
         self.kick_outbox()
         return True
 
-    async def extend(self, rnd: store.Round, days: int, *, update_id: int | None = None) -> datetime | None:
+    async def extend(self, rnd: consent_rounds.Round, days: int, *, update_id: int | None = None) -> datetime | None:
         """Push an open round's deadline back; the new deadline, or None if nothing changed."""
-        deadline = rules.deadline_after(rnd.deadline_at, days)
-        reminder = rules.reminder_time(rnd.opened_at, deadline, self.reminder_hours)
-        if not await store.extend(self.database, rnd.id, deadline, update_id=update_id,
-                                  keep_reminder=reminder is None or reminder <= self.clock()):
+        deadline = consent_rules.deadline_after(rnd.deadline_at, days)
+        reminder = consent_rules.reminder_time(rnd.opened_at, deadline, self.reminder_hours)
+        if not await consent_rounds.extend(
+            self.database,
+            rnd.id,
+            deadline,
+            update_id=update_id,
+            keep_reminder=reminder is None or reminder <= self.clock(),
+        ):
             return None
-        self.schedule((await store.state(self.database, rnd.id)).round)
+        self.schedule((await consent_rounds.state(self.database, rnd.id)).round)
         self.redraw_soon(rnd.id)
         return deadline
 
-    async def reopen(self, rnd: store.Round, days: int, *, update_id: int | None = None) -> datetime | None:
+    async def reopen(self, rnd: consent_rounds.Round, days: int, *, update_id: int | None = None) -> datetime | None:
         """Give silent members more time: reopen a round its deadline closed without a decision."""
-        deadline = rules.deadline_after(self.clock(), days)
-        if not await store.reopen(self.database, rnd.id, deadline, update_id=update_id):
+        deadline = consent_rules.deadline_after(self.clock(), days)
+        if not await consent_rounds.reopen(self.database, rnd.id, deadline, update_id=update_id):
             return None
-        self.schedule((await store.state(self.database, rnd.id)).round)
+        self.schedule((await consent_rounds.state(self.database, rnd.id)).round)
         self.redraw_soon(rnd.id)
         return deadline
 
@@ -323,7 +402,7 @@ class Rounds:
         """Edit the proposal to the stored state; one redraw at a time per round."""
         async with self.redraws.locks[round_id]:
             self.redraws.last[round_id] = self.monotonic()
-            state = await store.state(self.database, round_id)
+            state = await consent_rounds.state(self.database, round_id)
             if state is None or state.round.message_id is None:
                 return
             text, markup = await self.presenter.proposal(state)
@@ -345,14 +424,14 @@ class Rounds:
 
     async def reschedule(self) -> None:
         """Rebuild every open round's deadline and reminder jobs from the database."""
-        for rnd in await store.open_rounds(self.database):
+        for rnd in await consent_rounds.open_rounds(self.database):
             self.schedule(rnd)
 
     async def recover(self) -> None:
         """Finish what a stop interrupted: announce closed rounds, post missing proposals, redraw."""
-        for rnd in await store.unpublished(self.database):
+        for rnd in await consent_rounds.unpublished(self.database):
             await self.publish(rnd.id)
-        for rnd in await store.open_rounds(self.database):
+        for rnd in await consent_rounds.open_rounds(self.database):
             if rnd.message_id is None:
                 await self.post_proposal(rnd.id)
             else:
@@ -361,5 +440,5 @@ class Rounds:
     async def repost(self, chat_ids: Sequence[int]) -> None:
         """Post again the proposals of these chats' open rounds (a group became a supergroup)."""
         for chat_id in chat_ids:
-            for rnd in await store.open_rounds(self.database, chat_id):
+            for rnd in await consent_rounds.open_rounds(self.database, chat_id):
                 await self.post_proposal(rnd.id)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core.texts import Html
-from bot.storage.consent import RoundState
+from bot.storage.consent_rounds import RoundState
 
 Job = Callable[[], Awaitable[None]]
 # Answers the button press being handled. Called right after its change is committed and

@@ -20,9 +20,7 @@ from bot.storage.sessions import FlowSession
 
 async def start(connection: aiosqlite.Connection, session: FlowSession, request_id: int) -> None:
     await sessions.save(connection, session)
-    await connection.execute(
-        "INSERT INTO amendments (token, request_id) VALUES (?, ?)", (session.token, request_id)
-    )
+    await connection.execute("INSERT INTO amendments (token, request_id) VALUES (?, ?)", (session.token, request_id))
 
 
 async def amended_number(database: Database, token: str) -> int | None:

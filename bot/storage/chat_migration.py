@@ -36,12 +36,16 @@ CHAT_COLUMNS = (
 MESSAGE_COLUMNS = {
     ("consent_rounds", "message_id"): "UPDATE consent_rounds SET message_id = NULL WHERE chat_id = :old",
     # An imported entry (card 0, requests.NO_CARD) never had a card, and gets none after the move.
-    ("requests", "card_message_id"):
-        "UPDATE requests SET card_message_id = NULL WHERE chat_id = :old AND card_message_id IS NOT 0",
+    (
+        "requests",
+        "card_message_id",
+    ): "UPDATE requests SET card_message_id = NULL WHERE chat_id = :old AND card_message_id IS NOT 0",
     # An open follow-up is posted again in the supergroup: its buttons stayed behind.
-    ("reviews", "message_id"):
-        "UPDATE reviews SET message_id = NULL, posted_at = CASE WHEN outcome IS NULL THEN NULL ELSE posted_at END"
-        " WHERE request_id IN (SELECT id FROM requests WHERE chat_id = :old)",
+    (
+        "reviews",
+        "message_id",
+    ): "UPDATE reviews SET message_id = NULL, posted_at = CASE WHEN outcome IS NULL THEN NULL ELSE posted_at END"
+    " WHERE request_id IN (SELECT id FROM requests WHERE chat_id = :old)",
     ("outbox", "reply_to_message_id"): "UPDATE outbox SET reply_to_message_id = NULL WHERE chat_id = :old",
     ("outbox", "message_id"): "UPDATE outbox SET message_id = NULL WHERE chat_id = :old",
     # A reason prompt is a reply box on a message of the old chat: nobody can answer it now,

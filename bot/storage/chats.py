@@ -33,9 +33,12 @@ def title(connection: sqlite3.Connection, chat_id: int) -> str | None:
 async def mark_left(database: Database, chat_id: int, left: bool = True) -> None:
     """The bot was removed from the group (it is no longer offered to members in private), or
     added to it again (Telegram tells both with ``my_chat_member``)."""
-    await database.write(lambda connection: connection.execute(
-        "UPDATE chats SET left_at = ? WHERE id = ? AND (left_at IS NULL) = ?", (now() if left else None, chat_id, left)
-    ))
+    await database.write(
+        lambda connection: connection.execute(
+            "UPDATE chats SET left_at = ? WHERE id = ? AND (left_at IS NULL) = ?",
+            (now() if left else None, chat_id, left),
+        )
+    )
 
 
 @unit_of_work

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 import aiosqlite
 
-from bot.core.consent import Member
+from bot.core.consent_rules import Member
 from bot.storage.db import Database, now, unit_of_work
 
 
@@ -49,9 +49,7 @@ async def add(connection: aiosqlite.Connection, roster: Roster, chat_id: int, me
 
 
 async def remove(connection: aiosqlite.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
-    cursor = await connection.execute(
-        f"DELETE FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
-    )
+    cursor = await connection.execute(f"DELETE FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
     return cursor.rowcount > 0
 
 

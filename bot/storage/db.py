@@ -198,7 +198,8 @@ class InstanceLock:
             except ValueError:  # the holder is writing it this very moment
                 holder = {}
             file.close()
-            raise AlreadyRunning(self.database, {key: str(holder.get(key, "?")) for key in ("pid", "host", "since")})
+            held_by = {key: str(holder.get(key, "?")) for key in ("pid", "host", "since")}
+            raise AlreadyRunning(self.database, held_by) from None
         except BaseException:
             file.close()
             raise
@@ -405,9 +406,9 @@ class Database:
     async def forget_old_updates(self) -> None:
         """Drop dedup marks older than any redelivery Telegram could make."""
         cutoff = (datetime.now(UTC) - PROCESSED_UPDATES_KEPT).isoformat(timespec="seconds")
-        await self.write(lambda connection: connection.execute(
-            "DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,)
-        ))
+        await self.write(
+            lambda connection: connection.execute("DELETE FROM processed_updates WHERE processed_at < ?", (cutoff,))
+        )
 
 
 def _migrate(connection: sqlite3.Connection, version: int, script: object) -> None:
@@ -474,8 +475,10 @@ def backup(source: Path, target: Path) -> None:
     _private_file(partial)
     live_uri = f"file:{quote(str(source.absolute()))}?mode=ro"  # a backup only reads the live file
     try:
-        with closing(sqlite3.connect(live_uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as live, \
-                closing(sqlite3.connect(partial)) as copy:
+        with (
+            closing(sqlite3.connect(live_uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as live,
+            closing(sqlite3.connect(partial)) as copy,
+        ):
             live.backup(copy)
             copy.execute("PRAGMA journal_mode = DELETE")  # no -wal file beside the copy
             (verdict,) = copy.execute("PRAGMA integrity_check").fetchone()
@@ -484,4 +487,3 @@ def backup(source: Path, target: Path) -> None:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-

@@ -46,11 +46,18 @@ class Delivery:
 
 def _delivery(row: aiosqlite.Row) -> Delivery:
     return Delivery(
-        id=row["id"], chat_id=row["chat_id"], texts=tuple(json.loads(row["texts"])), sent_parts=row["sent_parts"],
+        id=row["id"],
+        chat_id=row["chat_id"],
+        texts=tuple(json.loads(row["texts"])),
+        sent_parts=row["sent_parts"],
         reply_to_message_id=row["reply_to_message_id"],
         reply_markup=json.loads(row["reply_markup"]) if row["reply_markup"] else None,
-        kind=row["kind"], ref=row["ref"], message_id=row["message_id"], attempts=row["attempts"],
-        next_attempt_at=datetime.fromisoformat(row["next_attempt_at"]), thread_id=row["thread_id"],
+        kind=row["kind"],
+        ref=row["ref"],
+        message_id=row["message_id"],
+        attempts=row["attempts"],
+        next_attempt_at=datetime.fromisoformat(row["next_attempt_at"]),
+        thread_id=row["thread_id"],
     )
 
 
@@ -77,8 +84,18 @@ async def enqueue(
     cursor = await connection.execute(
         "INSERT OR IGNORE INTO outbox (key, chat_id, texts, reply_to_message_id, reply_markup, kind, ref,"
         " thread_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (key, chat_id, json.dumps(list(texts), ensure_ascii=False), reply_to,
-         json.dumps(markup, ensure_ascii=False) if markup else None, kind, ref, thread_id, now, now),
+        (
+            key,
+            chat_id,
+            json.dumps(list(texts), ensure_ascii=False),
+            reply_to,
+            json.dumps(markup, ensure_ascii=False) if markup else None,
+            kind,
+            ref,
+            thread_id,
+            now,
+            now,
+        ),
     )
     return cursor.rowcount > 0
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.flows import Flow
-from bot.core.register import Origin
+from bot.core.flow_engine import Flow
+from bot.core.register_rules import Origin
 from bot.core.statuses import RequestStatus
 from bot.storage import sessions
 from bot.storage.db import Database, now, unit_of_work
@@ -43,7 +43,7 @@ _COLUMNS = (
 
 
 def _from_row(row: sqlite3.Row, answers: Mapping[str, Any] | None = None) -> PartnershipRequest:
-    return PartnershipRequest(**{key: row[key] for key in row.keys()}, answers=answers or {})
+    return PartnershipRequest(**dict(row), answers=answers or {})
 
 
 @unit_of_work
@@ -76,8 +76,22 @@ def create(
         "INSERT INTO requests (chat_id, number, author_id, author_name, flow_id, flow_version,"
         " partner_name, partner_kind, status, origin, thread_id, created_at, updated_at, decided_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (chat_id, number, author_id, author_name, flow_id, flow_version, partner_name,
-         partner_kind, status, origin, thread_id, stamp, stamp, decided_at),
+        (
+            chat_id,
+            number,
+            author_id,
+            author_name,
+            flow_id,
+            flow_version,
+            partner_name,
+            partner_kind,
+            status,
+            origin,
+            thread_id,
+            stamp,
+            stamp,
+            decided_at,
+        ),
     )
     request_id = cursor.lastrowid
     connection.executemany(
@@ -85,8 +99,20 @@ def create(
         [(request_id, step, json.dumps(value, ensure_ascii=False)) for step, value in answers.items()],
     )
     return PartnershipRequest(
-        request_id, chat_id, number, author_id, author_name, flow_id, flow_version,
-        partner_name, partner_kind, status, stamp, decided_at=decided_at, answers=dict(answers), origin=origin,
+        request_id,
+        chat_id,
+        number,
+        author_id,
+        author_name,
+        flow_id,
+        flow_version,
+        partner_name,
+        partner_kind,
+        status,
+        stamp,
+        decided_at=decided_at,
+        answers=dict(answers),
+        origin=origin,
         thread_id=thread_id,
     )
 
@@ -113,10 +139,13 @@ def file_session(
     sessions.delete(connection, session.chat_id, session.user_id)
     return request
 
+
 async def set_card_message(database: Database, request_id: int, message_id: int) -> None:
-    await database.write(lambda connection: connection.execute(
-        "UPDATE requests SET card_message_id = ? WHERE id = ?", (message_id, request_id)
-    ))
+    await database.write(
+        lambda connection: connection.execute(
+            "UPDATE requests SET card_message_id = ? WHERE id = ?", (message_id, request_id)
+        )
+    )
 
 
 # An imported entry is not news for its group: its card is never posted, after any restart.
@@ -185,7 +214,10 @@ def attach(
 
 @unit_of_work
 def end_undecided(
-    connection: sqlite3.Connection, request_id: int, status: RequestStatus, reason: str | None,
+    connection: sqlite3.Connection,
+    request_id: int,
+    status: RequestStatus,
+    reason: str | None,
     allowed: frozenset[RequestStatus],
 ) -> bool:
     """Withdraw or decline a request still in one of the ``allowed`` statuses; False otherwise."""

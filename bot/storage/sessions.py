@@ -7,7 +7,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from bot.core.flows import FlowState
+from bot.core.flow_engine import FlowState
 from bot.storage.db import now, unit_of_work
 
 
@@ -74,17 +74,25 @@ def save(connection: sqlite3.Connection, session: FlowSession) -> None:
         " editing = excluded.editing, answers = excluded.answers, reminded = excluded.reminded,"
         " author_name = excluded.author_name, thread_id = excluded.thread_id, updated_at = excluded.updated_at",
         (
-            session.chat_id, session.user_id, session.token, state.flow_id, state.flow_version,
-            session.origin_chat_id, state.current, int(state.editing),
-            json.dumps(dict(state.answers), ensure_ascii=False), json.dumps(list(state.reminded)),
-            session.author_name, session.thread_id, stamp, stamp,
+            session.chat_id,
+            session.user_id,
+            session.token,
+            state.flow_id,
+            state.flow_version,
+            session.origin_chat_id,
+            state.current,
+            int(state.editing),
+            json.dumps(dict(state.answers), ensure_ascii=False),
+            json.dumps(list(state.reminded)),
+            session.author_name,
+            session.thread_id,
+            stamp,
+            stamp,
         ),
     )
 
 
 @unit_of_work
 def delete(connection: sqlite3.Connection, chat_id: int, user_id: int) -> bool:
-    cursor = connection.execute(
-        "DELETE FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
-    )
+    cursor = connection.execute("DELETE FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
     return cursor.rowcount > 0

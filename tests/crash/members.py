@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core.flows import Text
+from bot.core.flow_engine import Text
 from bot.core.library import load_library
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import CONVERSATIONS
@@ -110,7 +110,7 @@ class Member:
 
     def observe(self) -> None:
         """Read what the bot showed since last time."""
-        new, self.cursor = self.fake.sent[self.cursor:], len(self.fake.sent)
+        new, self.cursor = self.fake.sent[self.cursor :], len(self.fake.sent)
         self._observe(new)
 
     def _observe(self, new: list[BotMessage]) -> None:
@@ -182,8 +182,10 @@ class Filler(Member):
 
     def _observe(self, new: list[BotMessage]) -> None:
         for message in new:
-            if message.chat_id == self.group.id and self.partner in message.plain_text and (
-                OPEN_BUTTON in message.button_texts()
+            if (
+                message.chat_id == self.group.id
+                and self.partner in message.plain_text
+                and (OPEN_BUTTON in message.button_texts())
             ):
                 self.card = message
                 self._acknowledged()
@@ -277,8 +279,14 @@ class CircleMember(Member):
     """A member of the core circle taking positions (and changing them) on the proposal."""
 
     def __init__(
-        self, fake: FakeTelegram, group: FakeChat, user: FakeUser, positions: list[tuple[str, str | None]], *,
-        opens: Filler | None = None, after: tuple[Member, ...] = (),
+        self,
+        fake: FakeTelegram,
+        group: FakeChat,
+        user: FakeUser,
+        positions: list[tuple[str, str | None]],
+        *,
+        opens: Filler | None = None,
+        after: tuple[Member, ...] = (),
     ) -> None:
         super().__init__(fake, group, user)
         self.positions = positions
@@ -338,12 +346,12 @@ class CircleMember(Member):
             return
         if proposal is None:
             return
-        button, reason = self.positions[self.taken]
+        _button, reason = self.positions[self.taken]
         answer = self.fake.callback_answers.get(self.query) if self.query else None
         answered = (answer or {}).get("text") or ""
-        if reason is not None and self._shown(proposal, reason):
-            self._took()
-        elif reason is None and (answered.startswith("C'est noté") or "déjà enregistrée" in answered):
+        if (reason is not None and self._shown(proposal, reason)) or (
+            reason is None and (answered.startswith("C'est noté") or "déjà enregistrée" in answered)
+        ):
             self._took()
         elif not self.after and "Tour clos" in proposal.plain_text:
             raise AssertionError(f"the round closed before {self.name} took position {self.taken + 1}")
@@ -351,8 +359,11 @@ class CircleMember(Member):
             self._took()  # this member's position closed the round
         elif reason is not None and self.prompt is None:
             asked = [
-                m for m in new
-                if m.chat_id == self.group.id and m.is_force_reply() and mentions(m, self.user)
+                m
+                for m in new
+                if m.chat_id == self.group.id
+                and m.is_force_reply()
+                and mentions(m, self.user)
                 and "Étape" not in (m.plain_text or "")
             ]
             if asked:
@@ -419,7 +430,7 @@ class Steward(Member):
         shown = proposal(self.fake, self.group)
         replied = any(
             m.chat_id == self.group.id and f"prolongé de {self.days} jour" in m.plain_text
-            for m in self.fake.sent[self.mark:]
+            for m in self.fake.sent[self.mark :]
         )
         if not self.done and self.before is not None and (replied or self._deadline(shown) != self.before):
             self.extended = True

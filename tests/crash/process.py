@@ -7,6 +7,7 @@ subprocesses: the loop keeps serving the bot while a test waits for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
@@ -57,18 +58,26 @@ class BotProcess:
             log.write(f"===== start {self.starts + 1} =====\n")
             log.flush()
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", cwd=self.workdir, env=self.environment,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=self.workdir,
+                env=self.environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
             )
         self.starts += 1
 
     async def ready(self, timeout: float = 30) -> None:
         """Wait until the process asks Telegram for updates (its start-up is over)."""
+
         async def polling() -> None:
             while self.fake.poll_count == self.polls_before:
                 if self.process.returncode is not None:
                     raise AssertionError(f"the bot exited with {self.process.returncode}:\n{self.tail()}")
                 await asyncio.sleep(0.01)
+
         await asyncio.wait_for(polling(), timeout)
 
     async def kill(self) -> None:
@@ -112,10 +121,8 @@ class BotProcess:
 
     async def killed(self, timeout: float) -> None:
         """Wait for an armed kill; kill now if the bot made fewer calls than that by then."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.process.wait()), timeout)
-        except TimeoutError:
-            pass
         await self.kill()
 
     async def stop(self, timeout: float = 20) -> int:

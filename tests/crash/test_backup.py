@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import subprocess
 import sys
@@ -36,8 +37,15 @@ async def keep_filing(fake: FakeTelegram, member: FakeUser, group: FakeChat, sto
 
 async def backup(bot: BotProcess, path: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "backup", str(path), cwd=bot.workdir, env=bot.environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "backup",
+        str(path),
+        cwd=bot.workdir,
+        env=bot.environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode, out.decode(), err.decode()
@@ -48,10 +56,12 @@ def requests_in(path: Path) -> dict[str, int]:
     with closing(sqlite3.connect(path)) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert copy.execute("PRAGMA foreign_key_check").fetchall() == []
-        return dict(copy.execute(
-            "SELECT partner_name, COUNT(a.step_id) FROM requests r"
-            " LEFT JOIN request_answers a ON a.request_id = r.id GROUP BY r.id"
-        ).fetchall())
+        return dict(
+            copy.execute(
+                "SELECT partner_name, COUNT(a.step_id) FROM requests r"
+                " LEFT JOIN request_answers a ON a.request_id = r.id GROUP BY r.id"
+            ).fetchall()
+        )
 
 
 async def test_a_backup_taken_while_the_bot_writes_is_whole_and_restores(tmp_path: Path) -> None:
@@ -78,7 +88,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_whole_and_restores(tmp_pat
 
             answers = len(ONE_OFF_REQUEST)
             held = [requests_in(copy) for copy in copies]
-            for before, after in zip(held, held[1:], strict=False):
+            for before, after in itertools.pairwise(held):
                 assert before.items() <= after.items()  # a later copy holds at least as much
             for requests in held:
                 assert {"Alternatiba Gard": answers, "Emmaüs Alès": answers}.items() <= requests.items()
@@ -107,8 +117,14 @@ def test_a_backup_needs_a_database_and_never_overwrites_it(tmp_path: Path) -> No
     environment = bot_environment(DATABASE_PATH=str(database))
 
     def run(target: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot", "backup", str(target)], capture_output=True, text=True,
-                              cwd=tmp_path, env=environment, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "backup", str(target)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=environment,
+            timeout=60,
+        )
 
     missing = run(tmp_path / "copie.sqlite3")
     assert missing.returncode == 3 and "Base de données introuvable" in missing.stderr

@@ -32,7 +32,10 @@ from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST
 
 KILLS = int(os.environ.get("CRASH_KILLS", "24"))
 CONSENT, RESERVATION, OBJECTION, STAND_ASIDE = (
-    "✅ Je consens", "🟡 Je consens avec une réserve", "⛔ J'ai une objection", "🤚 Je me mets en retrait",
+    "✅ Je consens",
+    "🟡 Je consens avec une réserve",
+    "⛔ J'ai une objection",
+    "🤚 Je me mets en retrait",
 )
 # The bot is quiet (everything fetched, no call in flight) for this long: it is done.
 QUIET = 0.15
@@ -91,15 +94,31 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_nothing(tmp_p
             ]
             # The circle decides on Bea's request; Hugo answers last, which closes the round.
             circle = [
-                CircleMember(fake, group, dan, [(CONSENT, None), (OBJECTION, "Personne n'est libre ce jour-là"),
-                                                (CONSENT, None)]),
-                CircleMember(fake, group, eve, [(OBJECTION, "Le groupe n'a pas de stand prévu"),
-                                                (RESERVATION, "Attention à co-signer les affiches")]),
-                CircleMember(fake, group, fil, [(STAND_ASIDE, None), (CONSENT, None),
-                                                (OBJECTION, "La date tombe sur la fête des possibles")],
-                             opens=bea_files),
-                CircleMember(fake, group, gus, [(RESERVATION, "À condition d'en reparler au bilan"),
-                                                (STAND_ASIDE, None), (CONSENT, None)]),
+                CircleMember(
+                    fake, group, dan, [(CONSENT, None), (OBJECTION, "Personne n'est libre ce jour-là"), (CONSENT, None)]
+                ),
+                CircleMember(
+                    fake,
+                    group,
+                    eve,
+                    [
+                        (OBJECTION, "Le groupe n'a pas de stand prévu"),
+                        (RESERVATION, "Attention à co-signer les affiches"),
+                    ],
+                ),
+                CircleMember(
+                    fake,
+                    group,
+                    fil,
+                    [(STAND_ASIDE, None), (CONSENT, None), (OBJECTION, "La date tombe sur la fête des possibles")],
+                    opens=bea_files,
+                ),
+                CircleMember(
+                    fake,
+                    group,
+                    gus,
+                    [(RESERVATION, "À condition d'en reparler au bilan"), (STAND_ASIDE, None), (CONSENT, None)],
+                ),
             ]
             # Meanwhile Ana, the group's admin, gives the circle two more days.
             ana_extends = Steward(fake, group, ana, days=2)
@@ -112,12 +131,16 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_nothing(tmp_p
             kills_rng, order_rng = random.Random(f"{seed}:kills"), random.Random(f"{seed}:order")
             kill_at = Counter(kills_rng.randrange(nominal) for _ in range(KILLS))
             moments = [
-                (kills_rng.choice(MOMENTS), kills_rng.randint(1, 3), kills_rng.uniform(0, 0.02),
-                 kills_rng.uniform(0.2, 1.2))
+                (
+                    kills_rng.choice(MOMENTS),
+                    kills_rng.randint(1, 3),
+                    kills_rng.uniform(0, 0.02),
+                    kills_rng.uniform(0.2, 1.2),
+                )
                 for _ in range(KILLS)
             ]
             actions = kills = 0
-            for turn in range(nominal * 4):
+            for _turn in range(nominal * 4):
                 if all(member.done for member in members):
                     break
                 ready = [member for member in members if member.ready()]
@@ -153,7 +176,7 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_nothing(tmp_p
                     member.observe()
                     member.conclude()
             else:
-                raise AssertionError(f"the scenario did not end in {turn + 1} turns: {members} ({replay})")
+                raise AssertionError(f"the scenario did not end in {nominal * 4} turns: {members} ({replay})")
 
             assert await bot.stop() == 0, bot.tail()
         finally:
@@ -173,8 +196,13 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_nothing(tmp_p
                 " SELECT MAX(id) FROM round_positions WHERE user_id = p.user_id)"
             ).fetchall()
         assert Counter(position for _, position in final) == {"consent": 3, "reservation": 1, "objection": 1}
-        assert dict(final) == {dan.id: "consent", eve.id: "reservation", fil.id: "objection",
-                               gus.id: "consent", hugo.id: "consent"}
+        assert dict(final) == {
+            dan.id: "consent",
+            eve.id: "reservation",
+            fil.id: "objection",
+            gus.id: "consent",
+            hugo.id: "consent",
+        }
 
     elapsed = time.monotonic() - began
     acknowledged = sum(member.acknowledged for member in members)
@@ -184,4 +212,3 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_nothing(tmp_p
         f"{bot.starts} starts, {elapsed:.1f} s ({replay})"
     )
     assert kills == KILLS
-

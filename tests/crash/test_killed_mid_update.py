@@ -24,9 +24,11 @@ class Scene:
 
     async def called(self, method: str, after: int = 0) -> None:
         """Wait until the bot makes this call (its ``after``-th call or a later one)."""
+
         async def seen() -> None:
             while method not in (name for name, _ in self.fake.calls[after:]):
                 await asyncio.sleep(0.01)
+
         await asyncio.wait_for(seen(), 10)
 
     async def restart(self) -> None:
@@ -64,7 +66,9 @@ async def test_an_answer_being_handled_when_the_bot_is_killed_is_handled_after_t
 async def test_a_request_stored_when_the_bot_is_killed_is_presented_after_the_restart(scene: Scene) -> None:
     fake = scene.fake
     fake.send(scene.alice, scene.private, f"/start g{scene.group.id}")
-    summary = await fill(fake, scene.alice, scene.private, ONE_OFF_REQUEST, first=await next_prompt(fake, scene.private))
+    summary = await fill(
+        fake, scene.alice, scene.private, ONE_OFF_REQUEST, first=await next_prompt(fake, scene.private)
+    )
     # Validated and stored; the bot dies while its card is on the way to the group.
     calls = len(fake.calls)
     fake.delay_next("sendMessage", 60)

@@ -1,7 +1,15 @@
 """Fake Telegram Bot API server for integration tests (see ``server.py``)."""
 
 from .html_parser import HtmlParseError, parse_html
-from .server import BotMessage, FakeApiError, FakeChat, FakeTelegram, FakeTopic, FakeUser, as_read
+from .server import (
+    BotMessage,
+    FakeApiError,
+    FakeChat,
+    FakeTelegram,
+    FakeTopic,
+    FakeUser,
+    as_read,
+)
 
 __all__ = [
     "BotMessage",

@@ -141,7 +141,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
             if strict_ampersand:
                 raise err(
                     f'Unescaped "&" at byte offset {_byte_offset(text, i)} (the fake Telegram '
-                    "server requires \"&amp;\"; escape user text with html.escape)"
+                    'server requires "&amp;"; escape user text with html.escape)'
                 )
         if c != "<":
             out.append(c)
@@ -200,10 +200,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
                 i += 1
             attr_name = text[attr_start:i].lower()
             if not attr_name:
-                raise err(
-                    f'Empty attribute name in the tag "{tag}" at byte offset '
-                    f"{_byte_offset(text, attr_start)}"
-                )
+                raise err(f'Empty attribute name in the tag "{tag}" at byte offset {_byte_offset(text, attr_start)}')
             while i < n and text[i] in _SPACES:
                 i += 1
             if i >= n:
@@ -227,9 +224,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
                     i += 1
                 value = text[value_start:i].lower()
                 if i >= n or (text[i] not in _SPACES and text[i] != ">"):
-                    raise err(
-                        f"Unexpected end of name token at byte offset {_byte_offset(text, i)}"
-                    )
+                    raise err(f"Unexpected end of name token at byte offset {_byte_offset(text, i)}")
             else:
                 quote = text[i]
                 i += 1
@@ -249,10 +244,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
                 value = "".join(chars)
             attrs[attr_name] = value
         if tag == "span" and attrs.get("class") != "tg-spoiler":
-            raise err(
-                'Tag "span" must have class "tg-spoiler" at byte offset '
-                f"{_byte_offset(text, begin)}"
-            )
+            raise err(f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, begin)}')
         stack.append({"tag": tag, "attrs": attrs, "offset": out_utf16})
 
     if stack:

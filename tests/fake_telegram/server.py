@@ -80,9 +80,7 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
-QUERY_TOO_OLD = (
-    "Bad Request: query is too old and response timeout expired or query ID is invalid"
-)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 # Parameters whose value is a plain string (PTB sends ``str`` values as-is, *not* JSON encoded, so
 # e.g. a text "123" must not be decoded to an int).  Everything else is JSON-decoded when possible.
@@ -343,9 +341,7 @@ class FakeTelegram:
         bot_id = _as_int(token.split(":", 1)[0])
         if bot_id is None:
             raise ValueError(f"token must look like '<bot id>:<secret>', got {token!r}")
-        self.bot = FakeUser(
-            id=bot_id, first_name=bot_username, username=bot_username, is_bot=True
-        )
+        self.bot = FakeUser(id=bot_id, first_name=bot_username, username=bot_username, is_bot=True)
 
         # scene
         self.users: dict[int, FakeUser] = {}
@@ -484,9 +480,7 @@ class FakeTelegram:
         finally:
             self._waiters.discard(fut)
 
-    async def _wait_for(
-        self, predicate: Callable[[], Any], timeout: float, describe: Callable[[], str]
-    ) -> Any:
+    async def _wait_for(self, predicate: Callable[[], Any], timeout: float, describe: Callable[[], str]) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()
@@ -501,12 +495,8 @@ class FakeTelegram:
     # scene
     # ----------------------------------------------------------------------------------------
 
-    def add_user(
-        self, first_name: str, last_name: str | None = None, username: str | None = None
-    ) -> FakeUser:
-        user = FakeUser(
-            id=next(self._user_ids), first_name=first_name, last_name=last_name, username=username
-        )
+    def add_user(self, first_name: str, last_name: str | None = None, username: str | None = None) -> FakeUser:
+        user = FakeUser(id=next(self._user_ids), first_name=first_name, last_name=last_name, username=username)
         self.users[user.id] = user
         self.private_chat(user)
         return user
@@ -532,10 +522,7 @@ class FakeTelegram:
         creator: FakeUser | None = None,
         supergroup: bool = True,
     ) -> FakeChat:
-        if supergroup:
-            chat_id = -1001000000000 - next(self._supergroup_ids)
-        else:
-            chat_id = -4000000000 - next(self._group_ids)
+        chat_id = -1001000000000 - next(self._supergroup_ids) if supergroup else -4000000000 - next(self._group_ids)
         statuses: dict[int, str] = {self.bot.id: "member"}
         for user in members:
             self.users.setdefault(user.id, user)
@@ -546,9 +533,7 @@ class FakeTelegram:
         if creator is not None:
             self.users.setdefault(creator.id, creator)
             statuses[creator.id] = "creator"
-        chat = FakeChat(
-            id=chat_id, type="supergroup" if supergroup else "group", title=title, members=statuses
-        )
+        chat = FakeChat(id=chat_id, type="supergroup" if supergroup else "group", title=title, members=statuses)
         self.chats[chat_id] = chat
         return chat
 
@@ -564,19 +549,13 @@ class FakeTelegram:
         chat = self._chat(chat)
         self.users.setdefault(user.id, user)
         chat.members[user.id] = "member"
-        return self._post_user_message(
-            by or user, chat, None, {"new_chat_members": [user.to_dict()]}, service=True
-        )
+        return self._post_user_message(by or user, chat, None, {"new_chat_members": [user.to_dict()]}, service=True)
 
-    def remove_member(
-        self, chat: FakeChat | int, user: FakeUser, by: FakeUser | None = None
-    ) -> dict:
+    def remove_member(self, chat: FakeChat | int, user: FakeUser, by: FakeUser | None = None) -> dict:
         """``user`` leaves (or is removed): queues a ``left_chat_member`` service message."""
         chat = self._chat(chat)
         chat.members[user.id] = "left" if by is None else "kicked"
-        return self._post_user_message(
-            by or user, chat, None, {"left_chat_member": user.to_dict()}, service=True
-        )
+        return self._post_user_message(by or user, chat, None, {"left_chat_member": user.to_dict()}, service=True)
 
     def open_private_chat(self, user: FakeUser) -> FakeChat:
         """The user has started the bot (the bot may now write to them) without queuing an update."""
@@ -748,9 +727,7 @@ class FakeTelegram:
             for candidate in row:
                 if button in (candidate.get("text"), candidate.get("callback_data")):
                     if "callback_data" not in candidate:
-                        raise AssertionError(
-                            f"button {button!r} has no callback_data (it is {candidate!r})"
-                        )
+                        raise AssertionError(f"button {button!r} has no callback_data (it is {candidate!r})")
                     return self.press_data(user, message, candidate["callback_data"])
         raise AssertionError(
             f"no button {button!r} on message {message.message_id} "
@@ -777,9 +754,7 @@ class FakeTelegram:
         self._queue_update("callback_query", query)
         return query_id
 
-    def edit_text(
-        self, user: FakeUser, chat: FakeChat | FakeUser | int, message: dict, new_text: str
-    ) -> dict:
+    def edit_text(self, user: FakeUser, chat: FakeChat | FakeUser | int, message: dict, new_text: str) -> dict:
         """The user edits one of their text messages: queues an ``edited_message`` update."""
         chat = self._chat(chat)
         stored = self._messages.get((chat.id, message["message_id"]))
@@ -804,15 +779,11 @@ class FakeTelegram:
 
     def _command_entities(self, text: str, entities: list[dict] | None) -> list[dict]:
         result = list(entities or [])
-        has_command = any(
-            e.get("type") == "bot_command" and e.get("offset") == 0 for e in result
-        )
+        has_command = any(e.get("type") == "bot_command" and e.get("offset") == 0 for e in result)
         if not has_command:
             match = _COMMAND_RE.match(text)
             if match and (match.end() == len(text) or not re.match(r"\w", text[match.end()])):
-                result.insert(
-                    0, {"type": "bot_command", "offset": 0, "length": utf16_len(match.group())}
-                )
+                result.insert(0, {"type": "bot_command", "offset": 0, "length": utf16_len(match.group())})
         return result
 
     def _next_message_id(self, chat_id: int) -> int:
@@ -841,9 +812,7 @@ class FakeTelegram:
         service: bool = False,
     ) -> dict:
         if chat.migrated_to is not None:
-            raise AssertionError(
-                f"chat {chat.id} was migrated to {chat.migrated_to}; post in the new chat"
-            )
+            raise AssertionError(f"chat {chat.id} was migrated to {chat.migrated_to}; post in the new chat")
         if chat.type == "private":
             if chat.id != user.id:
                 raise AssertionError(f"{user.first_name} cannot post in the private chat {chat.id}")
@@ -851,8 +820,7 @@ class FakeTelegram:
             self._blocked.discard(user.id)
         elif not service and chat.members.get(user.id) not in _MEMBER_STATUSES:
             raise AssertionError(
-                f"{user.first_name} (id {user.id}) is not a member of {chat.title!r}; "
-                "use add_member() first"
+                f"{user.first_name} (id {user.id}) is not a member of {chat.title!r}; use add_member() first"
             )
         self.users.setdefault(user.id, user)
         message: dict[str, Any] = {
@@ -885,8 +853,13 @@ class FakeTelegram:
             return True
         if any(
             key in message
-            for key in ("new_chat_members", "left_chat_member", "migrate_to_chat_id",
-                        "migrate_from_chat_id", "pinned_message")
+            for key in (
+                "new_chat_members",
+                "left_chat_member",
+                "migrate_to_chat_id",
+                "migrate_from_chat_id",
+                "pinned_message",
+            )
         ):
             return True
         reply = message.get("reply_to_message")
@@ -949,9 +922,7 @@ class FakeTelegram:
             return chat.id
         return int(chat)
 
-    async def next_message(
-        self, chat: FakeChat | FakeUser | int, timeout: float = 5.0
-    ) -> BotMessage:
+    async def next_message(self, chat: FakeChat | FakeUser | int, timeout: float = 5.0) -> BotMessage:
         """The next message (in order) the bot sent to ``chat``, waiting for it if needed."""
         chat_id = self._chat_id(chat)
         cursor = self._cursors.get(chat_id, 0)
@@ -963,8 +934,7 @@ class FakeTelegram:
         message = await self._wait_for(
             ready,
             timeout,
-            lambda: f"no new bot message in chat {chat_id} after {timeout}s "
-            f"({cursor} already read)\n{self.describe()}",
+            lambda: f"no new bot message in chat {chat_id} after {timeout}s ({cursor} already read)\n{self.describe()}",
         )
         self._cursors[chat_id] = cursor + 1
         return message
@@ -982,8 +952,9 @@ class FakeTelegram:
         await self._wait_for(
             lambda: len(message.edits) > seen,
             timeout,
-            lambda: f"message {message.message_id} in chat {message.chat_id} not edited after "
-            f"{timeout}s\n{self.describe()}",
+            lambda: (
+                f"message {message.message_id} in chat {message.chat_id} not edited after {timeout}s\n{self.describe()}"
+            ),
         )
         message._edits_seen = len(message.edits)
         return message
@@ -1022,7 +993,7 @@ class FakeTelegram:
             lines.append(f"  {method} {_short(shown, 200)}")
         if self.errors:
             lines.append(f"last API errors ({len(self.errors)} total):")
-            for method, params, error in self.errors[-5:]:
+            for method, _params, error in self.errors[-5:]:
                 lines.append(f"  {method} -> {error['error_code']} {error['description']}")
         unfetched = self._unfetched()
         if unfetched:
@@ -1041,10 +1012,17 @@ class FakeTelegram:
         service = self.users.setdefault(777000, FakeUser(777000, "Telegram", language_code=None))
         chat.members.setdefault(service.id, "member")
         channel = {"id": -1002000000001, "type": "channel", "title": f"{chat.title} (canal)"}
-        return self._post_user_message(service, chat, None, {
-            "text": text, "sender_chat": channel, "is_automatic_forward": True,
-            "forward_origin": {"type": "channel", "chat": channel, "message_id": 1, "date": _now()},
-        })
+        return self._post_user_message(
+            service,
+            chat,
+            None,
+            {
+                "text": text,
+                "sender_chat": channel,
+                "is_automatic_forward": True,
+                "forward_origin": {"type": "channel", "chat": channel, "message_id": 1, "date": _now()},
+            },
+        )
 
     # ----------------------------------------------------------------------------------------
     # presses on old messages (issue 15, item 9)
@@ -1116,20 +1094,14 @@ class FakeTelegram:
         if path.startswith("/file/bot"):
             return self._handle_file(path[len("/file/bot") :])
         if not path.startswith("/bot"):
-            return web.json_response(
-                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
-            )
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         token, _, method = path[len("/bot") :].partition("/")
         if token != self.token:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         try:
             params = await self._read_params(request)
         except ValueError as exc:
-            return web.json_response(
-                {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}, status=400
-            )
+            return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}, status=400)
         payload, status = await self._dispatch(method, params)
         return web.json_response(payload, status=status)
 
@@ -1137,9 +1109,7 @@ class FakeTelegram:
         token, _, file_path = rest.partition("/")
         file_id = self._file_paths.get(file_path)
         if token != self.token or file_id is None:
-            return web.json_response(
-                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
-            )
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         info = self._files[file_id]
         return web.Response(body=info["content"], content_type="application/octet-stream")
 
@@ -1278,9 +1248,7 @@ class FakeTelegram:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad(
-                    "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
-                )
+                raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
             for row in rows:
                 for button in row:
                     if not isinstance(button, dict) or not button.get("text"):
@@ -1288,9 +1256,16 @@ class FakeTelegram:
                     actions = [
                         k
                         for k in (
-                            "callback_data", "url", "switch_inline_query",
-                            "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                            "login_url", "web_app", "pay", "callback_game", "copy_text",
+                            "callback_data",
+                            "url",
+                            "switch_inline_query",
+                            "switch_inline_query_current_chat",
+                            "switch_inline_query_chosen_chat",
+                            "login_url",
+                            "web_app",
+                            "pay",
+                            "callback_game",
+                            "copy_text",
                         )
                         if k in button
                     ]
@@ -1418,7 +1393,13 @@ class FakeTelegram:
         markup = self._check_markup(p.get("reply_markup"))
         reply = self._resolve_reply(chat, p)
         return self._new_bot_message(
-            chat, p, text=text, plain=plain, entities=entities, markup=markup, reply=reply,
+            chat,
+            p,
+            text=text,
+            plain=plain,
+            entities=entities,
+            markup=markup,
+            reply=reply,
             extra=self._topic_fields(chat, p, reply),
         )
 
@@ -1431,9 +1412,7 @@ class FakeTelegram:
                 or mimetypes.guess_type(document.get("file_name") or "")[0]
                 or "application/octet-stream"
             )
-            info = self._store_file(
-                document["content"], document.get("file_name"), mime, "documents"
-            )
+            info = self._store_file(document["content"], document.get("file_name"), mime, "documents")
         elif isinstance(document, str) and document:
             info = self._files.get(document)
             if info is None:
@@ -1446,9 +1425,7 @@ class FakeTelegram:
         plain_caption, caption_entities = None, []
         if caption is not None:
             caption = str(caption)
-            plain_caption, caption_entities = self._format(
-                caption, p.get("parse_mode"), p.get("caption_entities")
-            )
+            plain_caption, caption_entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
             if len(plain_caption) > MAX_CAPTION_LENGTH:
                 raise _bad("message caption is too long")
         markup = self._check_markup(p.get("reply_markup"))
@@ -1461,7 +1438,7 @@ class FakeTelegram:
                 "file_name": info["file_name"],
                 "mime_type": info["mime_type"],
                 "file_size": len(info["content"]),
-            }
+            },
         }
         if plain_caption:
             extra["caption"] = plain_caption
@@ -1475,8 +1452,15 @@ class FakeTelegram:
             "file_id": info["file_id"],
         }
         return self._new_bot_message(
-            chat, p, text=None, plain=None, entities=[], markup=markup, reply=reply,
-            extra=extra, document=document_record,
+            chat,
+            p,
+            text=None,
+            plain=None,
+            entities=[],
+            markup=markup,
+            reply=reply,
+            extra=extra,
+            document=document_record,
         )
 
     def _record_edit(self, bot_message: BotMessage, method: str, **changes: Any) -> None:
@@ -1551,9 +1535,7 @@ class FakeTelegram:
         stored["edit_date"] = _now()
         if bot_message.document is not None:
             bot_message.document["caption"] = caption or None
-        self._record_edit(
-            bot_message, "editMessageCaption", caption=caption or None, reply_markup=markup
-        )
+        self._record_edit(bot_message, "editMessageCaption", caption=caption or None, reply_markup=markup)
         return copy.deepcopy(stored)
 
     def _api_editmessagereplymarkup(self, p: dict) -> dict:
@@ -1681,8 +1663,7 @@ class FakeTelegram:
             if generation != self._poll_generation:
                 raise FakeApiError(
                     409,
-                    "Conflict: terminated by other getUpdates request; make sure that only one "
-                    "bot instance is running",
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
             batch = self._available(limit)
             remaining = deadline - time.monotonic()
@@ -1727,9 +1708,7 @@ class FakeTelegram:
 
     def commands_for(self, scope: dict | None = None, language_code: str = "") -> list[dict] | None:
         """Commands set with setMyCommands for that scope (default scope if None)."""
-        return self.my_commands.get(
-            self._commands_key({"scope": scope, "language_code": language_code})
-        )
+        return self.my_commands.get(self._commands_key({"scope": scope, "language_code": language_code}))
 
     def _api_setmycommands(self, p: dict) -> bool:
         commands = p.get("commands")
@@ -1964,9 +1943,7 @@ class FakeTelegram:
         entities = self._command_entities(text, None)
         if entities:
             fields["entities"] = entities
-        fields.update(
-            message_thread_id=thread_id, is_topic_message=True, reply_to_message=_strip_reply(topic.created)
-        )
+        fields.update(message_thread_id=thread_id, is_topic_message=True, reply_to_message=_strip_reply(topic.created))
         return self._post_user_message(user, chat, None, fields)
 
     def in_topic(self, chat: FakeChat | int, thread_id: int | None) -> list[BotMessage]:
@@ -2026,7 +2003,6 @@ class FakeTelegram:
             fields["reply_to_message"] = _strip_reply(topic.created)
         return fields
 
-
     # ----------------------------------------------------------------------------------------
     # photos (sendPhoto, issue 12): uploads checked as strictly as Telegram does
     # ----------------------------------------------------------------------------------------
@@ -2061,20 +2037,42 @@ class FakeTelegram:
                 raise _bad("message caption is too long")
         markup = self._check_markup(p.get("reply_markup"))
         reply = self._resolve_reply(chat, p)
-        extra: dict[str, Any] = {"photo": [{
-            "file_id": info["file_id"], "file_unique_id": info["file_unique_id"],
-            "width": width, "height": height, "file_size": len(content),
-        }], **self._topic_fields(chat, p, reply)}
+        extra: dict[str, Any] = {
+            "photo": [
+                {
+                    "file_id": info["file_id"],
+                    "file_unique_id": info["file_unique_id"],
+                    "width": width,
+                    "height": height,
+                    "file_size": len(content),
+                }
+            ],
+            **self._topic_fields(chat, p, reply),
+        }
         if plain_caption:
             extra["caption"] = plain_caption
             if caption_entities:
                 extra["caption_entities"] = caption_entities
         record = {
-            "file_name": info["file_name"], "content": info["content"], "caption": caption,
-            "mime_type": mime, "file_id": info["file_id"], "photo": True, "width": width, "height": height,
+            "file_name": info["file_name"],
+            "content": info["content"],
+            "caption": caption,
+            "mime_type": mime,
+            "file_id": info["file_id"],
+            "photo": True,
+            "width": width,
+            "height": height,
         }
         sent = self._new_bot_message(
-            chat, p, text=None, plain=None, entities=[], markup=markup, reply=reply, extra=extra, document=record,
+            chat,
+            p,
+            text=None,
+            plain=None,
+            entities=[],
+            markup=markup,
+            reply=reply,
+            extra=extra,
+            document=record,
         )
         # What a member reads of a photo is its caption: tests looking for a text find it there.
         self._bot_messages[(chat.id, sent["message_id"])].plain_text = plain_caption or ""
@@ -2092,9 +2090,11 @@ def _image_size(content: bytes) -> tuple[int, int] | None:
     if content.startswith(b"\xff\xd8"):
         index = 2
         while index + 9 < len(content) and content[index] == 0xFF:
-            marker, length = content[index + 1], int.from_bytes(content[index + 2:index + 4], "big")
+            marker, length = content[index + 1], int.from_bytes(content[index + 2 : index + 4], "big")
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                return int.from_bytes(content[index + 7:index + 9], "big"), int.from_bytes(content[index + 5:index + 7], "big")
+                return int.from_bytes(content[index + 7 : index + 9], "big"), int.from_bytes(
+                    content[index + 5 : index + 7], "big"
+                )
             index += 2 + length
     return None
 

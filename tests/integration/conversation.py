@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot.core.flows import ChoiceStep, Choose, Text, YesNoStep
+from bot.core.flow_engine import ChoiceStep, Choose, Text, YesNoStep
 from bot.core.library import load_library
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read, parse_html
+from tests.fake_telegram import (
+    BotMessage,
+    FakeChat,
+    FakeTelegram,
+    FakeUser,
+    as_read,
+    parse_html,
+)
 
 NEXT_YEAR = date(date.today().year + 1, 3, 15).strftime("%d/%m/%Y")
 ANSWER_BY = date(date.today().year + 1, 3, 1).strftime("%d/%m/%Y")

@@ -87,7 +87,7 @@ class DirectBot:
 
     async def process(self) -> list[dict]:
         """Run every update the fake server queued since the last call; return them."""
-        updates = self.fake.updates[self._cursor:]
+        updates = self.fake.updates[self._cursor :]
         self._cursor = len(self.fake.updates)
         self.fake._fetched.update(update["update_id"] for update in updates)  # as polling would
         for data in updates:

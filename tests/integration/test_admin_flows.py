@@ -8,7 +8,12 @@ import pytest
 
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, known_group, next_prompt
+from tests.integration.conversation import (
+    ONE_OFF_REQUEST,
+    fill,
+    known_group,
+    next_prompt,
+)
 
 FLOW_FILE = CONVERSATIONS / "demande_partenariat.yaml"
 ORIGINAL_QUESTION = "Avec qui serait ce partenariat ? Le nom de l'organisation ou de la personne."
@@ -65,10 +70,10 @@ async def test_an_invalid_upload_is_explained_and_changes_nothing(fake: FakeTele
     refusal = (await fake.next_message(group)).plain_text
     assert "n'est pas installé" in refusal
     line_of_max = broken.splitlines().index("    max: douze") + 1
-    assert f"ligne {line_of_max}, étape \"duree_mois\", \"max\" : doit être un nombre entier" in refusal
+    assert f'ligne {line_of_max}, étape "duree_mois", "max" : doit être un nombre entier' in refusal
     line_of_typo = broken.splitlines().index("    libelle: Contact") + 1
-    assert f"ligne {line_of_typo}, étape \"contact\", \"libelle\" : champ inconnu" in refusal
-    assert "étape \"contact\", \"label\" : champ obligatoire manquant" in refusal
+    assert f'ligne {line_of_typo}, étape "contact", "libelle" : champ inconnu' in refusal
+    assert 'étape "contact", "label" : champ obligatoire manquant' in refusal
 
     fake.send(chair, group, "/flux")
     listing = (await fake.next_message(group)).plain_text

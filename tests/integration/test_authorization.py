@@ -66,8 +66,9 @@ async def upload(world: World, user: FakeUser) -> str:
     flow = (CONVERSATIONS / "demande_partenariat.yaml").read_bytes()
     if user is world.stranger:
         fake.set_member_status(group, user, "member")
-    fake.send_document(user, group, "demande_partenariat.yaml", flow.replace(b"Partenaire", b"Organisme"),
-                       caption="/flux")
+    fake.send_document(
+        user, group, "demande_partenariat.yaml", flow.replace(b"Partenaire", b"Organisme"), caption="/flux"
+    )
     if user is world.stranger:
         fake.set_member_status(group, user, "left")
     sent = len(fake.sent)
@@ -114,58 +115,161 @@ class Action:
 
 
 ACTIONS = [
-    Action("/consentement 12 (ouvrir un tour)", ADMINS | {"author", "circle"},
-           lambda w, u: command(w, u, "/consentement 1"), changed("consent_rounds"),
-           "peuvent ouvrir un tour de consentement"),
-    Action("Bouton « Ouvrir le consentement »", ADMINS | {"author", "circle"},
-           lambda w, u: press(w, u, "card", "🗳 Ouvrir le consentement"), changed("consent_rounds"),
-           "peuvent ouvrir un tour"),
+    Action(
+        "/consentement 12 (ouvrir un tour)",
+        ADMINS | {"author", "circle"},
+        lambda w, u: command(w, u, "/consentement 1"),
+        changed("consent_rounds"),
+        "peuvent ouvrir un tour de consentement",
+    ),
+    Action(
+        "Bouton « Ouvrir le consentement »",
+        ADMINS | {"author", "circle"},
+        lambda w, u: press(w, u, "card", "🗳 Ouvrir le consentement"),
+        changed("consent_rounds"),
+        "peuvent ouvrir un tour",
+    ),
     # Nobody answered round 2 yet: /clore names the silent members and asks to confirm.
-    Action("/clore 12", STEWARDS, lambda w, u: command(w, u, "/clore 2"), told("pas encore de position"),
-           "Réservé aux admins du groupe et aux coordinateur·rices"),
-    Action("/prolonger 12 3", STEWARDS, lambda w, u: command(w, u, "/prolonger 2 3"), changed("consent_rounds"),
-           "Réservé aux admins du groupe et aux coordinateur·rices"),
-    Action("/relancer 12", STEWARDS | {"circle"}, lambda w, u: command(w, u, "/relancer 2"),
-           told("le cercle attend votre position"), "Réservé aux admins du groupe et aux coordinateur·rices"),
-    Action("Boutons de position d'un tour", frozenset({"circle"}),
-           lambda w, u: press(w, u, "proposal", "✅ Je consens"), changed("round_positions"),
-           "Seul·es les membres du cercle cœur au moment de l'ouverture"),
-    Action("/cercle ajouter (en réponse)", ADMINS, lambda w, u: command(w, u, "/cercle ajouter", w.member),
-           changed("circle_members"), "Seul·es les admins du groupe peuvent modifier le cercle cœur"),
-    Action("/cercle retirer (en réponse)", ADMINS, lambda w, u: command(w, u, "/cercle retirer", w.circle[1]),
-           changed("circle_members"), "Seul·es les admins du groupe peuvent modifier le cercle cœur"),
-    Action("Réponse à « /cercle rejoindre »", ADMINS, lambda w, u: press(w, u, "join_request", "✅ Accepter"),
-           changed("circle_members"), "Seul·es les admins du groupe peuvent répondre à cette demande"),
-    Action("/coordination ajouter (en réponse)", ADMINS,
-           lambda w, u: command(w, u, "/coordination ajouter", w.member), changed("coordinators"),
-           "Seul·es les admins du groupe peuvent modifier le cercle cœur et la coordination"),
-    Action("/coordination retirer (en réponse)", ADMINS,
-           lambda w, u: command(w, u, "/coordination retirer", w.coordinator), changed("coordinators"),
-           "Seul·es les admins du groupe peuvent modifier le cercle cœur et la coordination"),
-    Action("/bilan", STEWARDS, lambda w, u: command(w, u, "/bilan"), told("Bilan —"),
-           "Réservé aux admins du groupe et aux coordinateur·rices"),
-    Action("/export", REGISTER_KEEPERS, lambda w, u: command(w, u, "/export"), received_the_register,
-           "peuvent exporter le registre"),
-    Action("/revision 12 15/09/2030", REGISTER_KEEPERS, lambda w, u: command(w, u, "/revision 3 15/09/2030"),
-           changed("reviews"), "peuvent changer une date de révision"),
-    Action("Boutons d'une révision", REGISTER_KEEPERS, lambda w, u: press(w, u, "follow_up", "▶️ Continuer"),
-           changed("reviews"), "répondent à la révision"),
-    Action("/modifier 12", frozenset({"author"}), lambda w, u: command(w, u, "/modifier 1"), changed("amendments"),
-           "Seul·e l'auteur·rice de la demande n°1 peut la modifier"),
-    Action("/flux (envoi d'un fichier)", ADMINS, upload, changed("flow_versions"),
-           "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
-    Action("/flux retour demande_partenariat 1", ADMINS,
-           lambda w, u: command(w, u, "/flux retour demande_partenariat 1"), changed("active_flows"),
-           "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours"),
-    Action("/recharger", frozenset({"configured_admin"}), lambda w, u: command(w, u, "/recharger"),
-           told("Fichiers relus"), "Seules les personnes qui administrent le bot"),
-    Action("/retirer 12", frozenset({"author"}), lambda w, u: command(w, u, "/retirer 1"), changed("requests"),
-           "Seul·e l'auteur·rice de la demande n°1 peut la retirer"),
-    Action("Bouton « Retirer ma demande »", frozenset({"author"}),
-           lambda w, u: press(w, u, "card", "↩️ Retirer ma demande"), changed("requests"),
-           "Seul·e l'auteur·rice de la demande peut la retirer"),
-    Action("/decliner 12 raison", ADMINS | {"circle"}, lambda w, u: command(w, u, "/decliner 1 pas notre terrain"),
-           changed("requests"), "Seul·es le cercle cœur et les admins du groupe peuvent décliner"),
+    Action(
+        "/clore 12",
+        STEWARDS,
+        lambda w, u: command(w, u, "/clore 2"),
+        told("pas encore de position"),
+        "Réservé aux admins du groupe et aux coordinateur·rices",
+    ),
+    Action(
+        "/prolonger 12 3",
+        STEWARDS,
+        lambda w, u: command(w, u, "/prolonger 2 3"),
+        changed("consent_rounds"),
+        "Réservé aux admins du groupe et aux coordinateur·rices",
+    ),
+    Action(
+        "/relancer 12",
+        STEWARDS | {"circle"},
+        lambda w, u: command(w, u, "/relancer 2"),
+        told("le cercle attend votre position"),
+        "Réservé aux admins du groupe et aux coordinateur·rices",
+    ),
+    Action(
+        "Boutons de position d'un tour",
+        frozenset({"circle"}),
+        lambda w, u: press(w, u, "proposal", "✅ Je consens"),
+        changed("round_positions"),
+        "Seul·es les membres du cercle cœur au moment de l'ouverture",
+    ),
+    Action(
+        "/cercle ajouter (en réponse)",
+        ADMINS,
+        lambda w, u: command(w, u, "/cercle ajouter", w.member),
+        changed("circle_members"),
+        "Seul·es les admins du groupe peuvent modifier le cercle cœur",
+    ),
+    Action(
+        "/cercle retirer (en réponse)",
+        ADMINS,
+        lambda w, u: command(w, u, "/cercle retirer", w.circle[1]),
+        changed("circle_members"),
+        "Seul·es les admins du groupe peuvent modifier le cercle cœur",
+    ),
+    Action(
+        "Réponse à « /cercle rejoindre »",
+        ADMINS,
+        lambda w, u: press(w, u, "join_request", "✅ Accepter"),
+        changed("circle_members"),
+        "Seul·es les admins du groupe peuvent répondre à cette demande",
+    ),
+    Action(
+        "/coordination ajouter (en réponse)",
+        ADMINS,
+        lambda w, u: command(w, u, "/coordination ajouter", w.member),
+        changed("coordinators"),
+        "Seul·es les admins du groupe peuvent modifier le cercle cœur et la coordination",
+    ),
+    Action(
+        "/coordination retirer (en réponse)",
+        ADMINS,
+        lambda w, u: command(w, u, "/coordination retirer", w.coordinator),
+        changed("coordinators"),
+        "Seul·es les admins du groupe peuvent modifier le cercle cœur et la coordination",
+    ),
+    Action(
+        "/bilan",
+        STEWARDS,
+        lambda w, u: command(w, u, "/bilan"),
+        told("Bilan —"),
+        "Réservé aux admins du groupe et aux coordinateur·rices",
+    ),
+    Action(
+        "/export",
+        REGISTER_KEEPERS,
+        lambda w, u: command(w, u, "/export"),
+        received_the_register,
+        "peuvent exporter le registre",
+    ),
+    Action(
+        "/revision 12 15/09/2030",
+        REGISTER_KEEPERS,
+        lambda w, u: command(w, u, "/revision 3 15/09/2030"),
+        changed("reviews"),
+        "peuvent changer une date de révision",
+    ),
+    Action(
+        "Boutons d'une révision",
+        REGISTER_KEEPERS,
+        lambda w, u: press(w, u, "follow_up", "▶️ Continuer"),
+        changed("reviews"),
+        "répondent à la révision",
+    ),
+    Action(
+        "/modifier 12",
+        frozenset({"author"}),
+        lambda w, u: command(w, u, "/modifier 1"),
+        changed("amendments"),
+        "Seul·e l'auteur·rice de la demande n°1 peut la modifier",
+    ),
+    Action(
+        "/flux (envoi d'un fichier)",
+        ADMINS,
+        upload,
+        changed("flow_versions"),
+        "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours",
+    ),
+    Action(
+        "/flux retour demande_partenariat 1",
+        ADMINS,
+        lambda w, u: command(w, u, "/flux retour demande_partenariat 1"),
+        changed("active_flows"),
+        "Seul·es les admins de ce groupe (ou du bot, en privé) peuvent gérer les parcours",
+    ),
+    Action(
+        "/recharger",
+        frozenset({"configured_admin"}),
+        lambda w, u: command(w, u, "/recharger"),
+        told("Fichiers relus"),
+        "Seules les personnes qui administrent le bot",
+    ),
+    Action(
+        "/retirer 12",
+        frozenset({"author"}),
+        lambda w, u: command(w, u, "/retirer 1"),
+        changed("requests"),
+        "Seul·e l'auteur·rice de la demande n°1 peut la retirer",
+    ),
+    Action(
+        "Bouton « Retirer ma demande »",
+        frozenset({"author"}),
+        lambda w, u: press(w, u, "card", "↩️ Retirer ma demande"),
+        changed("requests"),
+        "Seul·e l'auteur·rice de la demande peut la retirer",
+    ),
+    Action(
+        "/decliner 12 raison",
+        ADMINS | {"circle"},
+        lambda w, u: command(w, u, "/decliner 1 pas notre terrain"),
+        changed("requests"),
+        "Seul·es le cercle cœur et les admins du groupe peuvent décliner",
+    ),
 ]
 CELLS = [(action, role) for action in ACTIONS for role in ROLES]
 
@@ -177,7 +281,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.parametrize(
-    ("action", "role"), CELLS,
+    ("action", "role"),
+    CELLS,
     ids=[f"{action.label}-{role}-{'allowed' if role in action.allowed else 'refused'}" for action, role in CELLS],
 )
 async def test_each_role_may_do_what_it_was_given_and_nothing_else(world: World, action: Action, role: str) -> None:

@@ -20,10 +20,15 @@ QUICK = 1.0  # seconds: a press must be answered within this, however busy a gro
 
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
-    running = RunningBot(settings_for(
-        fake, tmp_path, rate_limit_overall_per_second=30, rate_limit_group_per_minute=GROUP_BUDGET,
-        rate_limit_max_retries=3,
-    ))
+    running = RunningBot(
+        settings_for(
+            fake,
+            tmp_path,
+            rate_limit_overall_per_second=30,
+            rate_limit_group_per_minute=GROUP_BUDGET,
+            rate_limit_max_retries=3,
+        )
+    )
     await running.start()
     yield running
     await running.stop()
@@ -86,8 +91,11 @@ async def test_an_application_that_would_confirm_unfinished_updates_is_refused(f
         redelivery.require_acknowledgement(plain)
     ledger = redelivery.HandledQueue(acknowledge_each=False)
     polling_with_a_plain_bot = (
-        ApplicationBuilder().token(fake.token).update_queue(ledger)
-        .concurrent_updates(redelivery.ChatOrderedProcessor(ledger, 8)).build()
+        ApplicationBuilder()
+        .token(fake.token)
+        .update_queue(ledger)
+        .concurrent_updates(redelivery.ChatOrderedProcessor(ledger, 8))
+        .build()
     )
     with pytest.raises(redelivery.UnsafeAcknowledgement, match="polls with a bot"):
         redelivery.require_acknowledgement(polling_with_a_plain_bot)

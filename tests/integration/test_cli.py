@@ -22,8 +22,13 @@ def run_bot(*args: str, flows_dir: Path = CONVERSATIONS, stdin: str = "", **env:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(FLOWS_DIR=str(flows_dir), **env)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-        cwd=ROOT, env=environment, timeout=60,
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=60,
     )
 
 
@@ -57,9 +62,16 @@ def test_check_warns_of_a_rule_never_true_and_a_practice_never_recalled_but_acce
     assert result.returncode == 0, result.stderr
     assert "Tout est valide" in result.stdout
     warnings = as_read(result.stderr).splitlines()
-    assert as_read(cli.warning.format(
-        file="bonnes_pratiques.yaml", where="entre_nous", problem=cli.warning_untriggered.format(practice="entre_nous"),
-    )) in warnings
+    assert (
+        as_read(
+            cli.warning.format(
+                file="bonnes_pratiques.yaml",
+                where="entre_nous",
+                problem=cli.warning_untriggered.format(practice="entre_nous"),
+            )
+        )
+        in warnings
+    )
     assert any("« gl »" in line and "type_partenaire" in line for line in warnings)
     assert any("greater_than" in line and "« format »" in line for line in warnings)
     assert len(warnings) == 3
@@ -75,7 +87,10 @@ def test_check_reports_every_error_of_a_file_with_its_line_and_exits_1(tmp_path:
     result = run_bot("check", str(candidate))
 
     assert result.returncode == 1
-    assert f'ligne {lines.index("    max: douze") + 1}, étape "duree_mois", "max" : doit être un nombre entier' in result.stderr
+    assert (
+        f'ligne {lines.index("    max: douze") + 1}, étape "duree_mois", "max" : doit être un nombre entier'
+        in result.stderr
+    )
     assert f'ligne {lines.index("    unite: mois") + 1}, étape "duree_mois", "unite" : champ inconnu' in result.stderr
 
 
@@ -93,8 +108,23 @@ def test_schema_is_valid_json_describing_every_step_kind_and_matches_the_shipped
 def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
     # A company, over three years ("douze" is re-asked), a member's trade offered unpaid.
     answers = [
-        "Weleda", "2", "Une journée au jardin partagé", "3", "douze", "36", "15/03/2099", "01/03/2099",
-        "2", "Ils veulent communiquer", "1", "3", "3", "1", "2", "camille@example.org", "1",
+        "Weleda",
+        "2",
+        "Une journée au jardin partagé",
+        "3",
+        "douze",
+        "36",
+        "15/03/2099",
+        "01/03/2099",
+        "2",
+        "Ils veulent communiquer",
+        "1",
+        "3",
+        "3",
+        "1",
+        "2",
+        "camille@example.org",
+        "1",
     ]
     result = run_bot("shell", stdin="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,12 @@ from telegram import Update
 
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, settings_for
-from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.conversation import (
+    COMPANY_REQUEST,
+    ONE_OFF_REQUEST,
+    fill,
+    next_prompt,
+)
 
 PROPOSAL = "Consentement sur la demande"
 
@@ -54,7 +59,9 @@ class Scene:
 
 
 async def scene(
-    fake: FakeTelegram, names: tuple[str, ...] = ("Bea", "Cal"), author_in_circle: bool = False,
+    fake: FakeTelegram,
+    names: tuple[str, ...] = ("Bea", "Cal"),
+    author_in_circle: bool = False,
     supergroup: bool = True,
 ) -> Scene:
     """A group with an admin, a core circle registered through the bot, and a request's author."""
@@ -140,15 +147,21 @@ async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
     assert "Alternatiba" in proposal.plain_text
     assert "Pas encore répondu : Bea, Cal, Dan" in proposal.plain_text
     assert proposal.button_texts() == [
-        "✅ Je consens", "🟡 Je consens avec une réserve", "⛔ J'ai une objection",
-        "🤚 Je me mets en retrait", "❓ J'ai une question", "🔗 J'ai un lien avec ce partenaire",
+        "✅ Je consens",
+        "🟡 Je consens avec une réserve",
+        "⛔ J'ai une objection",
+        "🤚 Je me mets en retrait",
+        "❓ J'ai une question",
+        "🔗 J'ai un lien avec ce partenaire",
         "📄 Demande complète en privé",
     ]
     assert "Adoptée si tout le cercle (3 personne(s)) s'est positionné et sans objection" in proposal.plain_text
 
     assert "C'est noté" in (await press(staged, bea, proposal, "✅ Je consens"))["text"]
     await settled(fake, proposal, "Bea : je consens")
-    await give_reason(staged, cal, proposal, "🟡 Je consens avec une réserve", "Attention à bien co-signer les affiches")
+    await give_reason(
+        staged, cal, proposal, "🟡 Je consens avec une réserve", "Attention à bien co-signer les affiches"
+    )
     await settled(fake, proposal, "Cal : je consens avec une réserve — « Attention à bien co-signer les affiches »")
     assert "Pas encore répondu : Dan" in proposal.plain_text
 
@@ -257,7 +270,9 @@ async def test_a_member_changes_position_and_the_history_keeps_every_change(fake
 
     history = await rows(bot, "SELECT position, reason FROM round_positions ORDER BY id")
     assert history == [
-        ("consent", None), ("objection", "Un autre stand est déjà prévu ce jour-là"), ("stand_aside", None),
+        ("consent", None),
+        ("objection", "Un autre stand est déjà prévu ce jour-là"),
+        ("stand_aside", None),
     ]
     fake.send(staged.admin, staged.group, "/clore 1")
     confirm = await staged.containing("pas encore de position")
@@ -370,7 +385,7 @@ async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: Fak
 
 async def test_the_authors_own_link_recuses_the_author_and_no_one_else(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal"), author_in_circle=True)
-    bea, cal = staged.circle
+    _bea, cal = staged.circle
     replies = [("Moi" if reply == "Un·e autre membre du groupe" else reply) for reply in COMPANY_REQUEST]
     await file_request(staged, replies)
     proposal = await open_round(staged, cal)
@@ -509,7 +524,8 @@ async def test_a_burst_of_fifty_presses_ends_with_the_exact_tally(fake: FakeTele
         buttons = ["✅ Je consens", "🤚 Je me mets en retrait"]
         queries = [
             fake.press(member, proposal, buttons[(turn + index) % 2])
-            for turn in range(10) for index, member in enumerate(pressers)
+            for turn in range(10)
+            for index, member in enumerate(pressers)
         ]
         for query in queries:
             await fake.callback_answer(query)
@@ -545,9 +561,10 @@ async def test_admins_manage_the_circle_and_members_ask_to_join(fake: FakeTelegr
     fake.send(bea, staged.group, "/cercle ajouter", reply_to=said)
     assert "Seul·es les admins" in (await fake.next_message(staged.group)).plain_text
     fake.send(staged.admin, staged.group, "/cercle ajouter")
-    assert "Répondez à un message de la personne concernée avec /cercle ajouter" in (
-        await fake.next_message(staged.group)
-    ).plain_text
+    assert (
+        "Répondez à un message de la personne concernée avec /cercle ajouter"
+        in (await fake.next_message(staged.group)).plain_text
+    )
 
     fake.send(eve, staged.group, "/cercle rejoindre")
     request = await staged.containing("demande à rejoindre le cercle cœur")

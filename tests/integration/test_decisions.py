@@ -7,12 +7,17 @@ import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.consent import Position
-
+from bot.core.consent_rules import Position
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conftest import RunningBot
-from tests.integration.conversation import LIBRARY, ONE_OFF_ANSWERS, SHIPPED_FLOW, plain, replies
+from tests.integration.conversation import (
+    LIBRARY,
+    ONE_OFF_ANSWERS,
+    SHIPPED_FLOW,
+    plain,
+    replies,
+)
 from tests.integration.test_consent import (  # noqa: F401 - the bot fixture with short redraws
     PROPOSAL,
     add_coordinator,
@@ -38,9 +43,7 @@ WITHDRAW = TEXTS.withdraw.button
 
 def group_texts(fake: FakeTelegram, group) -> str:
     """Every text the bot ever showed in the group, edits included."""
-    return "\n".join(
-        f"{message.text}\n{message.edits}\n{message.reply_markup}" for message in fake.messages_in(group)
-    )
+    return "\n".join(f"{message.text}\n{message.edits}\n{message.reply_markup}" for message in fake.messages_in(group))
 
 
 def pass_deadline(bot: RunningBot) -> None:
@@ -51,7 +54,7 @@ def pass_deadline(bot: RunningBot) -> None:
 
 async def test_a_round_where_one_member_never_answers_decides_nothing(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
-    bea, cal, dan = staged.circle
+    bea, cal, _dan = staged.circle
     await file_request(staged, REQUEST)
     proposal = await open_round(staged, bea)
     await press(staged, bea, proposal, CONSENT)
@@ -125,10 +128,12 @@ async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: 
     fake.send(staged.admin, staged.group, "/consentement 1 motif Dan tiendra le stand")
     second = await staged.containing(PROPOSAL)
     assert plain(render(TEXTS.round.reopen_reason, admin="Ana", reason="Dan tiendra le stand")) in second.plain_text
-    await staged.containing(plain(render(TEXTS.round.ask_first_reason, members="Cal", number=1, admin="Ana",
-                                         reason="Dan tiendra le stand")))
+    await staged.containing(
+        plain(render(TEXTS.round.ask_first_reason, members="Cal", number=1, admin="Ana", reason="Dan tiendra le stand"))
+    )
     assert await rows(bot, "SELECT number, reopen_reason FROM consent_rounds ORDER BY id") == [
-        (1, None), (2, "Dan tiendra le stand"),
+        (1, None),
+        (2, "Dan tiendra le stand"),
     ]
 
 
@@ -150,23 +155,36 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     fake.send(cal, staged.group, "/decliner 2")
     await staged.containing(plain(TEXTS.decline.usage))
     fake.send(cal, staged.group, "/decliner 2 Ce n'est pas notre terrain de jeu")
-    declined = render(TEXTS.decline.done, number=2, partner="Alternatiba", member="Cal",
-                      reason="Ce n'est pas notre terrain de jeu", author="Eve")
+    declined = render(
+        TEXTS.decline.done,
+        number=2,
+        partner="Alternatiba",
+        member="Cal",
+        reason="Ce n'est pas notre terrain de jeu",
+        author="Eve",
+    )
     await staged.containing(plain(declined))
     assert await rows(bot, "SELECT number, status, status_reason FROM requests ORDER BY number") == [
-        (1, "withdrawn", None), (2, "declined", "Ce n'est pas notre terrain de jeu"),
+        (1, "withdrawn", None),
+        (2, "declined", "Ce n'est pas notre terrain de jeu"),
     ]
 
     await file_request(staged, REQUEST)
     fake.send(staged.author, staged.group, "/retirer 3 le partenaire a renoncé")
-    await staged.containing(plain(render(TEXTS.withdraw.done_word, member="Eve", number=3, partner="Alternatiba",
-                                         word="le partenaire a renoncé")))
+    await staged.containing(
+        plain(
+            render(
+                TEXTS.withdraw.done_word, member="Eve", number=3, partner="Alternatiba", word="le partenaire a renoncé"
+            )
+        )
+    )
 
     fake.send(cal, staged.group, "/demandes")
     listed = (await staged.containing("n°3")).plain_text
     withdrawn, declined = STATUSES["withdrawn"], STATUSES["declined"]
-    declined_why = plain(render(TEXTS.decline.status_with_reason, status=declined,
-                                reason="Ce n'est pas notre terrain de jeu"))
+    declined_why = plain(
+        render(TEXTS.decline.status_with_reason, status=declined, reason="Ce n'est pas notre terrain de jeu")
+    )
     assert withdrawn in listed and declined_why in listed
     fake.send(cal, staged.group, "/demande 2")
     assert declined in (await staged.containing("Demande de partenariat n°2")).plain_text

@@ -22,8 +22,13 @@ from tests.integration.world import PROPOSAL, World, name_in_roster, running_wor
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 NAMES = {
-    "admin": "Ana <admin> & co", "configured": "Dom &amp; <i>", "circle": "<b>Bea</b>,Cal & <Co>",
-    "coordinator": "Kim <3 & >", "member": 'Eve "&lt;"', "author": "Lou &#60;u> <u>", "stranger": "Sam <s>",
+    "admin": "Ana <admin> & co",
+    "configured": "Dom &amp; <i>",
+    "circle": "<b>Bea</b>,Cal & <Co>",
+    "coordinator": "Kim <3 & >",
+    "member": 'Eve "&lt;"',
+    "author": "Lou &#60;u> <u>",
+    "stranger": "Sam <s>",
     "group": "GL <Uzès> & « co »",
 }
 PARTNER = "<Ma & Co>"
@@ -34,11 +39,20 @@ ANSWERS = {
     "contact": "<camille@example.org> & co",
 }
 # A professional's one-off request: it asks the expectations as well as the short path.
-REQUEST = replies({
-    **ANSWERS, "partenaire": PARTNER, "type_partenaire": "Professionnel·le indépendant·e",
-    "format": "Ponctuel (une action)", "date_debut": NEXT_YEAR, "date_reponse": ANSWER_BY,
-    "deja_rencontre": "Pas encore", "argent": "Non, aucun", "competences_pro": "Non", "lien_partenaire": "Moi",
-})
+REQUEST = replies(
+    {
+        **ANSWERS,
+        "partenaire": PARTNER,
+        "type_partenaire": "Professionnel·le indépendant·e",
+        "format": "Ponctuel (une action)",
+        "date_debut": NEXT_YEAR,
+        "date_reponse": ANSWER_BY,
+        "deja_rencontre": "Pas encore",
+        "argent": "Non, aucun",
+        "competences_pro": "Non",
+        "lien_partenaire": "Moi",
+    }
+)
 REASON = "Trop <lié> & « pressé » </b>"
 QUESTION = "Qui <paie> & combien ?"
 
@@ -166,8 +180,9 @@ async def test_the_export_and_the_flow_versions_show_as_typed(world: World) -> N
     await world.bot.process()
     shows(world.last(group), "<b>flux</b> & co.yaml")
     flow = (world.services.settings.flows_dir / "demande_partenariat.yaml").read_bytes()
-    fake.send_document(admin, group, "demande_partenariat.yaml", flow.replace(b"Partenaire", b"Partenaire <&>"),
-                       caption="/flux")
+    fake.send_document(
+        admin, group, "demande_partenariat.yaml", flow.replace(b"Partenaire", b"Partenaire <&>"), caption="/flux"
+    )
     await world.bot.process()
     shows(await reply(world, admin, "/flux"), NAMES["group"], NAMES["admin"])
     shows(await reply(world, admin, "/flux historique demande_partenariat"), NAMES["admin"])

@@ -80,11 +80,7 @@ async def fake():
 @pytest.fixture
 async def app(fake: FakeTelegram):
     application: Application = (
-        ApplicationBuilder()
-        .token(fake.token)
-        .base_url(fake.base_url)
-        .base_file_url(fake.base_file_url)
-        .build()
+        ApplicationBuilder().token(fake.token).base_url(fake.base_url).base_file_url(fake.base_file_url).build()
     )
     application.add_handler(CommandHandler("ping", ping))
     application.add_handler(CommandHandler("menu", menu))
@@ -195,18 +191,18 @@ async def test_bot_api_errors(fake: FakeTelegram, app: Application):
     fake.send(alice, alice, "/ping")
     await fake.next_message(alice)
 
-    with pytest.raises(BadRequest, match="(?i)can't parse entities: unsupported start tag"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities: unsupported start tag"):
         await bot.send_message(alice.id, "1 < 2", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(alice.id, "Tom & Jerry", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(alice.id, "x" * 4097)
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(42, "hello")
-    with pytest.raises(Forbidden, match="(?i)bot can't initiate conversation with a user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot can't initiate conversation with a user"):
         await bot.send_message(stranger.id, "hello")
     fake.block_bot(alice)
-    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
         await bot.send_message(alice.id, "hello")
     fake.unblock_bot(alice)
 
@@ -217,9 +213,9 @@ async def test_bot_api_errors(fake: FakeTelegram, app: Application):
     assert sent.text == "1 < 2"
     assert fake.errors[-1][2]["error_code"] == 429
 
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("1 &lt; 2", alice.id, sent.message_id, parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", alice.id, 9999)
 
 
@@ -267,9 +263,7 @@ async def test_next_message_timeout_lists_calls(fake: FakeTelegram, app: Applica
 
 
 def test_parse_html_entities_and_errors():
-    text, entities = parse_html(
-        '<b>gras <i>ita</i></b> <a href="https://x.org/?a=1&amp;b=2">lien</a>'
-    )
+    text, entities = parse_html('<b>gras <i>ita</i></b> <a href="https://x.org/?a=1&amp;b=2">lien</a>')
     assert text == "gras ita lien"
     assert entities == [
         {"type": "bold", "offset": 0, "length": 8},
@@ -296,8 +290,7 @@ async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegr
     def png(width: int, height: int) -> bytes:
         header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
         chunk = b"IHDR" + header
-        return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk
-                + struct.pack(">I", zlib.crc32(chunk)))
+        return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
 
     bot = app.bot
     alice = fake.add_user("Alice")
@@ -307,9 +300,9 @@ async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegr
     assert (sent.photo[-1].width, sent.photo[-1].height, sent.caption) == (1080, 2000, "Registre")
     (message,) = [m for m in fake.messages_in(alice) if m.document and m.document.get("photo")]
     assert message.document["content"] == png(1080, 2000) and message.plain_text == "Registre"
-    with pytest.raises(BadRequest, match="(?i)photo_invalid_dimensions"):
+    with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
         await bot.send_photo(alice.id, png(1080, 9000))
-    with pytest.raises(BadRequest, match="(?i)photo_invalid_dimensions"):
+    with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
         await bot.send_photo(alice.id, png(100, 2100))
-    with pytest.raises(BadRequest, match="(?i)image_process_failed"):
+    with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
         await bot.send_photo(alice.id, b"not an image at all")

@@ -24,8 +24,9 @@ async def test_a_full_disk_is_logged_as_such_and_answered(
 
     with caplog.at_level(logging.ERROR):
         # Storing a version of a flow (tens of kilobytes) needs new pages.
-        fake.send_document(chair, group, "demande_partenariat.yaml", flow.replace("Étape", "Question").encode(),
-                           caption="/flux")
+        fake.send_document(
+            chair, group, "demande_partenariat.yaml", flow.replace("Étape", "Question").encode(), caption="/flux"
+        )
         answer = await fake.next_message(group)
 
     assert answer.plain_text == as_read(SYSTEM.error)

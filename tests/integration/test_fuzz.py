@@ -28,7 +28,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.handlers import render as ui
+from bot.handlers import callback_data
 from tests.fake_telegram import BotMessage, FakeChat, FakeUser
 from tests.integration.conftest import CONVERSATIONS
 from tests.integration.direct import differences, snapshot
@@ -39,7 +39,12 @@ FUZZ_STEPS = int(os.environ.get("FUZZ_STEPS", "40"))
 
 # What a member who is in no roster (and no admin) may never change, whatever they send.
 PRIVILEGED_TABLES = (
-    "active_flows", "circle_members", "coordinators", "flow_versions", "reviews", "round_positions",
+    "active_flows",
+    "circle_members",
+    "coordinators",
+    "flow_versions",
+    "reviews",
+    "round_positions",
     "round_prompts",
 )
 GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
@@ -49,16 +54,74 @@ RECENT = 40  # buttons are pressed on the latest messages of a chat
 # --- texts -------------------------------------------------------------------------------------
 
 SPECIALS = [
-    "<", ">", "&", "&amp;", "&lt;", "&#60;", "<b>", "</b>", "<a href=\"tg://user?id=1\">", "</a>", "<tg-spoiler>",
-    '"', "'", "*", "_", "`", "```", "[", "](http://x)", "~", "||", "\\", "{", "}", "{number}", "{0}", "%s",
-    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202e", "\u202d", "\u200f", "\u061c", "\u00a0",
-    "مرحبا بكم", "שלום", "🌱", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇫🇷", "\n", "\n\n", "\t", "  ", "n°", "#", "/", "@",
-    "١٢", "²", "𝟙", "é", "e\u0301", "ß", "İ", "\x00", "\x7f",
+    "<",
+    ">",
+    "&",
+    "&amp;",
+    "&lt;",
+    "&#60;",
+    "<b>",
+    "</b>",
+    '<a href="tg://user?id=1">',
+    "</a>",
+    "<tg-spoiler>",
+    '"',
+    "'",
+    "*",
+    "_",
+    "`",
+    "```",
+    "[",
+    "](http://x)",
+    "~",
+    "||",
+    "\\",
+    "{",
+    "}",
+    "{number}",
+    "{0}",
+    "%s",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u202e",
+    "\u202d",
+    "\u200f",
+    "\u061c",
+    "\u00a0",
+    "مرحبا بكم",
+    "שלום",
+    "🌱",
+    "👨‍👩‍👧‍👦",
+    "🏳️‍🌈",
+    "🇫🇷",
+    "\n",
+    "\n\n",
+    "\t",
+    "  ",
+    "n°",
+    "#",
+    "/",
+    "@",
+    "١٢",
+    "²",
+    "𝟙",
+    "é",
+    "e\u0301",
+    "ß",
+    "İ",
+    "\x00",
+    "\x7f",
 ]
 pieces = st.one_of(st.sampled_from(SPECIALS), st.text(max_size=12))
 short_texts = st.lists(pieces, min_size=1, max_size=16).map("".join)
-long_texts = st.builds(lambda chunk, length: (chunk * length)[:length], short_texts.filter(str.strip),
-                       st.sampled_from([1000, 1001, 3000, 4095, 4096]))
+long_texts = st.builds(
+    lambda chunk, length: (chunk * length)[:length],
+    short_texts.filter(str.strip),
+    st.sampled_from([1000, 1001, 3000, 4095, 4096]),
+)
 
 
 def typed(text: str) -> str:
@@ -71,18 +134,43 @@ names = short_texts.map(lambda text: typed(text)[:64].strip() or "X")
 
 NUMBERS = ["1", "2", "3"] * 4 + ["4", "0", "-1", "99999999999999999999", "²", "١", "𝟙", "n°2", "#3", "1.5", "abc"]
 DATES = ["31/02/2027", "29/02/2028", "15/09/2030", "1er mars 2031", "01/01/2020", "00/00/0000", "15.09.30", "demain"]
-OPTIONS = ["durée=1", "durée=0", "durée=61", "durée=²", "jours=3j", "quorum=101", "quorum=50%", "quorum=²",
-           "retrait=peut-être", "retrait=non", "retrait=", "="]
+OPTIONS = [
+    "durée=1",
+    "durée=0",
+    "durée=61",
+    "durée=²",
+    "jours=3j",
+    "quorum=101",
+    "quorum=50%",
+    "quorum=²",
+    "retrait=peut-être",
+    "retrait=non",
+    "retrait=",
+    "=",
+]
 FLOWS = ["demande_partenariat", "consentement", "<b>", "../etc"]
 # Each command with the arguments it expects (placeholders in capitals), and some it does not.
 GRAMMAR = {
     "demande": [["NUMBER"], ["NUMBER", "NUMBER"]],
     "consentement": [["NUMBER"], ["NUMBER", "OPTION"], ["NUMBER", "OPTION", "OPTION"]],
     "start": [[], ["g"], ["gGROUP"], ["gOTHER"], ["g²"], ["g99999999999999999999999"]],
-    "aide": [[]], "help": [[]], "partenariat": [[]], "retour": [[]], "annuler": [[]], "demandes": [[]],
-    "bonnes_pratiques": [[]], "partenaires": [[]], "export": [[]], "recharger": [[]], "mes_donnees": [[]],
-    "oublier": [[], ["oui"]], "inconnue": [[]], "bilan": [[]],
-    "modifier": [["NUMBER"]], "clore": [["NUMBER"]], "relancer": [["NUMBER"]],
+    "aide": [[]],
+    "help": [[]],
+    "partenariat": [[]],
+    "retour": [[]],
+    "annuler": [[]],
+    "demandes": [[]],
+    "bonnes_pratiques": [[]],
+    "partenaires": [[]],
+    "export": [[]],
+    "recharger": [[]],
+    "mes_donnees": [[]],
+    "oublier": [[], ["oui"]],
+    "inconnue": [[]],
+    "bilan": [[]],
+    "modifier": [["NUMBER"]],
+    "clore": [["NUMBER"]],
+    "relancer": [["NUMBER"]],
     "prolonger": [["NUMBER", "NUMBER"], ["NUMBER"]],
     "revision": [["NUMBER"], ["NUMBER", "DATE"]],
     "cercle": [[], ["ajouter"], ["retirer"], ["enlever"], ["rejoindre"], ["RANDOM"]],
@@ -92,9 +180,13 @@ GRAMMAR = {
 SUFFIXES = ["", "", "", "@colibris_test_bot", "@autre_bot"]
 # Flow files meant to hurt a YAML parser: deep nesting, an alias bomb, tags that build objects.
 HOSTILE_YAML = [
-    b"id: " + b"{a: " * 5000, b"[" * 20000, b"- " * 5000 + b"x",
+    b"id: " + b"{a: " * 5000,
+    b"[" * 20000,
+    b"- " * 5000 + b"x",
     b"a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n",
-    b"!!python/object/apply:os.system [echo]", b"id: !!binary aGVsbG8=", b"\xef\xbb\xbf\x00\x00",
+    b"!!python/object/apply:os.system [echo]",
+    b"id: !!binary aGVsbG8=",
+    b"\xef\xbb\xbf\x00\x00",
 ]
 hostile_yaml = st.sampled_from(HOSTILE_YAML)
 
@@ -106,7 +198,10 @@ def commands(draw: st.DrawFn, groups: dict[str, str]) -> str:
     shape = draw(st.sampled_from(GRAMMAR[name]))
     words = [
         draw(st.sampled_from({"NUMBER": NUMBERS, "DATE": DATES, "OPTION": OPTIONS, "FLOW": FLOWS}[word]))
-        if word in ("NUMBER", "DATE", "OPTION", "FLOW") else draw(short_texts) if word == "RANDOM" else word
+        if word in ("NUMBER", "DATE", "OPTION", "FLOW")
+        else draw(short_texts)
+        if word == "RANDOM"
+        else word
         for word in shape
     ]
     words = [groups.get(word[1:], word) if word.startswith("g") else word for word in words]
@@ -131,7 +226,7 @@ def crafted(draw: st.DrawFn, numbers: list[int], tokens: list[str]) -> str:
 
     Tokens are those of the flows in progress: their number varies, so they are drawn by position.
     """
-    model = draw(st.sampled_from(ui.PAYLOADS))
+    model = draw(st.sampled_from(callback_data.PAYLOADS))
     values = []
     for name, info in model.model_fields.items():
         if name == "kind":
@@ -146,11 +241,11 @@ def crafted(draw: st.DrawFn, numbers: list[int], tokens: list[str]) -> str:
             stored = positions.map(lambda i: tokens[i % len(tokens)] if tokens else "abcd")
             value = draw(st.one_of(stored, st.from_regex(r"[A-Za-z0-9_-]{4,16}", fullmatch=True)))
         values.append(str(value))
-    version = draw(st.sampled_from([ui.CALLBACK_VERSION] * 4 + ["0", "2", ""]))
+    version = draw(st.sampled_from([callback_data.CALLBACK_VERSION] * 4 + ["0", "2", ""]))
     kind = model.model_fields["kind"].default
     if draw(st.booleans()) and values:  # sometimes one field too many or too few
         values = values[:-1] if draw(st.booleans()) else [*values, "1"]
-    return _fits(ui.SEPARATOR.join([version, kind, *values]))
+    return _fits(callback_data.SEPARATOR.join([version, kind, *values]))
 
 
 positions = st.integers(0, 2**16)
@@ -195,9 +290,11 @@ class Fuzzer:
 
     def anyone(self) -> FakeUser:
         world = self.world
-        kind = self.draw(st.sampled_from(
-            ["member", "circle", "admin", "coordinator", "author", "configured", "stranger", "newcomer", "outsider"]
-        ))
+        kind = self.draw(
+            st.sampled_from(
+                ["member", "circle", "admin", "coordinator", "author", "configured", "stranger", "newcomer", "outsider"]
+            )
+        )
         if kind == "newcomer":
             if not self.newcomers or self.draw(st.booleans()):
                 user = self.fake.add_user(self.draw(names))
@@ -209,9 +306,13 @@ class Fuzzer:
                 self.outsiders.append(self.fake.add_user(self.draw(names)))
             return self.pick(self.outsiders)
         return {
-            "stranger": world.stranger, "member": world.member, "author": world.author,
+            "stranger": world.stranger,
+            "member": world.member,
+            "author": world.author,
             "circle": self.pick(world.circle),
-            "coordinator": world.coordinator, "admin": world.admin, "configured": world.configured,
+            "coordinator": world.coordinator,
+            "admin": world.admin,
+            "configured": world.configured,
         }[kind]
 
     def is_member(self, user: FakeUser, chat: FakeChat) -> bool:
@@ -224,17 +325,17 @@ class Fuzzer:
 
     def sent(self) -> list[BotMessage]:
         """The bot's messages of the built world and of this scenario."""
-        return self.world.built_messages + self.fake.sent[self.sent_from:]
+        return self.world.built_messages + self.fake.sent[self.sent_from :]
 
     def said(self, chat: FakeChat) -> list[dict]:
         """The members' messages in ``chat``, of the built world and of this scenario."""
-        said = self.world.built_said + self.fake.user_messages[self.said_from:]
+        said = self.world.built_said + self.fake.user_messages[self.said_from :]
         return [m for m in said if m["chat"]["id"] == chat.id][-RECENT:]
 
     def visible(self, user: FakeUser) -> list[BotMessage]:
         """Bot messages the user can press: their private chat, and both (public) groups."""
         chats = {self.fake.private_chat(user).id, self.world.group.id, self.world.other_group.id}
-        return [m for m in self.sent() if m.chat_id in chats and not m.deleted][-3 * RECENT:]
+        return [m for m in self.sent() if m.chat_id in chats and not m.deleted][-3 * RECENT :]
 
     # what they send ------------------------------------------------------------------------
 
@@ -243,10 +344,23 @@ class Fuzzer:
 
     async def step(self) -> None:
         user = self.actor()
-        action = self.draw(st.sampled_from([
-            self.command, self.command, self.text, self.answer, self.answer, self.media, self.edit,
-            self.press, self.press, self.raw, self.membership,
-        ]))
+        action = self.draw(
+            st.sampled_from(
+                [
+                    self.command,
+                    self.command,
+                    self.text,
+                    self.answer,
+                    self.answer,
+                    self.media,
+                    self.edit,
+                    self.press,
+                    self.press,
+                    self.raw,
+                    self.membership,
+                ]
+            )
+        )
         await self.checked(user, lambda: action(user))
 
     def reply_target(self, chat: FakeChat) -> BotMessage | dict | None:
@@ -288,10 +402,13 @@ class Fuzzer:
         reply_to = self.reply_target(chat)
         kind = self.draw(st.sampled_from(["sticker", "photo", "voice", "document", "flow"]))
         if kind == "sticker":
-            self.fake.send_sticker(user, chat, reply_to=reply_to, emoji=self.draw(st.sampled_from(["👍", "🌱", "\u202e"])))
+            self.fake.send_sticker(
+                user, chat, reply_to=reply_to, emoji=self.draw(st.sampled_from(["👍", "🌱", "\u202e"]))
+            )
         elif kind == "photo":
-            self.fake.send_photo(user, chat, caption=self.draw(st.none() | member_texts.map(lambda t: t[:1024])),
-                                 reply_to=reply_to)
+            self.fake.send_photo(
+                user, chat, caption=self.draw(st.none() | member_texts.map(lambda t: t[:1024])), reply_to=reply_to
+            )
         elif kind == "voice":
             self.fake.send_voice(user, chat, reply_to=reply_to)
         else:
@@ -299,13 +416,15 @@ class Fuzzer:
             content = (CONVERSATIONS / "demande_partenariat.yaml").read_bytes()
             if kind == "document" or self.draw(st.booleans()):
                 content = self.draw(st.one_of(st.binary(max_size=200), member_texts.map(str.encode), hostile_yaml))
-            file_name = self.draw(st.sampled_from(["demande_partenariat.yaml", "flux.yml", "notes.txt", "<b>.yaml", "x"]))
+            file_name = self.draw(
+                st.sampled_from(["demande_partenariat.yaml", "flux.yml", "notes.txt", "<b>.yaml", "x"])
+            )
             caption = self.draw(st.sampled_from(["/flux", "/flux@colibris_test_bot", "/flux retour", None, "voici"]))
             self.fake.send_document(user, chat, file_name, content, caption=caption, reply_to=reply_to)
 
     def edit(self, user: FakeUser) -> None:
         """Edit one of the user's earlier texts (the bot must ignore edits)."""
-        said = self.world.built_said + self.fake.user_messages[self.said_from:]
+        said = self.world.built_said + self.fake.user_messages[self.said_from :]
         own = [m for m in said if m["from"]["id"] == user.id and "text" in m]
         if not own:
             return self.text(user)
@@ -337,8 +456,11 @@ class Fuzzer:
     def callback_data(self) -> st.SearchStrategy[str]:
         existing = [data for message in self.sent()[-300:] for data in self.buttons_of(message)]
         numbers = [-1, 0, 1, 2, 3, 4, 5, 99, 100, 10**6, 10**9, 10**12 - 1, *(u.id for u in self.world.people())]
-        return st.one_of(positions.map(lambda i: existing[i % len(existing)] if existing else "?"),
-                         crafted(numbers, self.tokens), noise)
+        return st.one_of(
+            positions.map(lambda i: existing[i % len(existing)] if existing else "?"),
+            crafted(numbers, self.tokens),
+            noise,
+        )
 
     def raw(self, user: FakeUser) -> None:
         """Updates no handler should take (channel posts, an anonymous admin), and the bot's own
@@ -358,10 +480,16 @@ class Fuzzer:
         elif kind == "my_chat_member" and user is world.admin:
             bot = self.fake.bot.to_dict()
             old, new = self.draw(st.sampled_from([("member", "left"), ("left", "member")]))
-            self.fake._queue_update("my_chat_member", {
-                "chat": world.group.to_dict(), "from": user.to_dict(), "date": 0,
-                "old_chat_member": {"status": old, "user": bot}, "new_chat_member": {"status": new, "user": bot},
-            })
+            self.fake._queue_update(
+                "my_chat_member",
+                {
+                    "chat": world.group.to_dict(),
+                    "from": user.to_dict(),
+                    "date": 0,
+                    "old_chat_member": {"status": old, "user": bot},
+                    "new_chat_member": {"status": new, "user": bot},
+                },
+            )
 
     def membership(self, user: FakeUser) -> None:
         """A newcomer joins or leaves (service messages the bot sees)."""
@@ -436,7 +564,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
 
 
 @settings(
-    max_examples=FUZZ_EXAMPLES, deadline=None,
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data())
@@ -503,11 +632,15 @@ async def test_a_hostile_flow_file_is_refused_in_french(world: World, content: b
 
 # Callback data can be sent from any message of the bot: a forged press must not rewrite it.
 FORGED_PRESSES = [
-    ("member", "proposal", lambda world: ui.encode(ui.PracticePage(index=0))),
-    ("member", "proposal", lambda world: ui.encode(ui.ListPage(page=0))),
-    ("member", "card", lambda world: ui.encode(ui.RegisterPage(page=0))),
-    ("stranger", "card", lambda world: ui.encode(ui.AnswerHere(user_id=world.stranger.id))),
-    ("chat_admin", "proposal", lambda world: ui.encode(ui.CircleJoin(user_id=world.member.id, answer="yes"))),
+    ("member", "proposal", lambda world: callback_data.encode(callback_data.PracticePage(index=0))),
+    ("member", "proposal", lambda world: callback_data.encode(callback_data.ListPage(page=0))),
+    ("member", "card", lambda world: callback_data.encode(callback_data.RegisterPage(page=0))),
+    ("stranger", "card", lambda world: callback_data.encode(callback_data.AnswerHere(user_id=world.stranger.id))),
+    (
+        "chat_admin",
+        "proposal",
+        lambda world: callback_data.encode(callback_data.CircleJoin(user_id=world.member.id, answer="yes")),
+    ),
 ]
 
 

@@ -16,7 +16,7 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest
 
-from bot.core.consent import Position
+from bot.core.consent_rules import Position
 from bot.core.library import Library, load_library
 from bot.core.texts import render
 from bot.handlers import reviews
@@ -33,9 +33,9 @@ def library() -> Library:
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
     """The bot with quick redraws and retries, and follow-ups posted as soon as they are due."""
-    running = RunningBot(settings_for(
-        fake, tmp_path, consent_edit_interval_seconds=0.05, review_post_hour=0, outbox_retry_seconds=0.1
-    ))
+    running = RunningBot(
+        settings_for(fake, tmp_path, consent_edit_interval_seconds=0.05, review_post_hour=0, outbox_retry_seconds=0.1)
+    )
     await running.start()
     yield running
     await running.stop()
@@ -102,11 +102,14 @@ async def test_a_member_of_one_known_group_files_for_it_from_private(fake: FakeT
     assert (await containing(fake, private, "n°1")).plain_text == plain(saved)
     fake.send(eve, group, "/demandes")
     assert "Alternatiba" in (await fake.next_message(group)).plain_text
-    assert [(row["chat_id"], row["number"]) for row in await bot.database.fetch_all(
-        "SELECT chat_id, number FROM requests")] == [(group.id, 1)]
+    assert [
+        (row["chat_id"], row["number"]) for row in await bot.database.fetch_all("SELECT chat_id, number FROM requests")
+    ] == [(group.id, 1)]
 
 
-async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(fake: FakeTelegram, bot, library) -> None:
+async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(
+    fake: FakeTelegram, bot, library
+) -> None:
     ana, eve = fake.add_user("Ana"), fake.add_user("Eve")
     uzes = await known_group(fake, "GL Pays d'Uzès", [eve], creator=ana)
     ales = await added_group(fake, "GL Alès", [eve], creator=ana)
@@ -205,7 +208,7 @@ async def test_the_fake_refuses_threads_as_telegram_does(fake: FakeTelegram, bot
             with pytest.raises(BadRequest, match="Message thread not found"):
                 await client.send_message(chat, "Perdu", message_thread_id=thread)
         fake.close_topic(forum, topic)
-        with pytest.raises(BadRequest, match="(?i)^topic_closed$"):
+        with pytest.raises(BadRequest, match=r"(?i)^topic_closed$"):
             await client.send_message(forum.id, "Fermé", message_thread_id=topic)
     assert fake.errors[-1][2]["description"] == "Bad Request: TOPIC_CLOSED"
 
@@ -259,8 +262,9 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     async with bot.database.transaction() as connection:
         await connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
     application.job_queue.run_once(reviews.sweep, 0)  # its follow-up is due
-    follow_up = await until(fake, forum, lambda m: any(
-        label in m.button_texts() for label in library.register.follow_up.buttons.values()))
+    follow_up = await until(
+        fake, forum, lambda m: any(label in m.button_texts() for label in library.register.follow_up.buttons.values())
+    )
     await fake.idle()
 
     sent = fake.messages_in(forum)[start:]
@@ -273,7 +277,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
 
 
 async def test_a_message_merely_posted_in_a_topic_is_no_answer(fake: FakeTelegram, bot, library) -> None:
-    forum, ana, _, eve = await forum_scene(fake)
+    forum, _ana, _, eve = await forum_scene(fake)
     # In a topic the bot created, every message replies to the bot's creation message, so the
     # bot sees them all, privacy mode or not: only a reply to its question is an answer.
     topic = fake.create_topic(forum, "Partenariats", by=fake.bot)
@@ -343,10 +347,14 @@ async def test_a_reminder_in_a_topic_names_its_member_once_the_press_is_answered
     assert reminder.message_thread_id == topic
     assert f"tg://user?id={eve.id}" in reminder.text
     calls = [(method, params) for method, params in fake.calls if method in ("answerCallbackQuery", "sendMessage")]
-    answered = next(i for i, (method, params) in enumerate(calls)
-                    if method == "answerCallbackQuery" and params.get("callback_query_id") == pressed)
-    sent = next(i for i, (method, params) in enumerate(calls)
-                if method == "sendMessage" and "💡" in str(params.get("text")))
+    answered = next(
+        i
+        for i, (method, params) in enumerate(calls)
+        if method == "answerCallbackQuery" and params.get("callback_query_id") == pressed
+    )
+    sent = next(
+        i for i, (method, params) in enumerate(calls) if method == "sendMessage" and "💡" in str(params.get("text"))
+    )
     assert answered < sent, "the press is answered before its reminder is sent"
 
 
@@ -374,8 +382,11 @@ async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(fake: F
 
     second = await filed(2)
     fake.press(bea, second, consent.round.open_button)
-    await until(fake, forum, lambda m: m is not proposal and "Alternatiba" in m.plain_text
-                and consent.round.full_button in m.button_texts())
+    await until(
+        fake,
+        forum,
+        lambda m: m is not proposal and "Alternatiba" in m.plain_text and consent.round.full_button in m.button_texts(),
+    )
     await fake.callback_answer(fake.press(eve, second, consent.withdraw.button))
     await containing(fake, forum, plain(render(consent.outcome.withdrawn, number=2)))
     await filed(3)
@@ -385,7 +396,9 @@ async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(fake: F
 
     stored = await bot.database.fetch_all("SELECT number, status FROM requests ORDER BY number")
     assert [tuple(row) for row in stored] == [
-        (1, "no_decision"), (2, "withdrawn"), (3, "declined"),
+        (1, "no_decision"),
+        (2, "withdrawn"),
+        (3, "declined"),
     ]
     sent = fake.messages_in(forum)[start:]
     assert confirm in sent and len(sent) > 15

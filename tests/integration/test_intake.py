@@ -305,7 +305,11 @@ async def test_every_command_offered_is_handled_above_the_unknown_command_handle
     handlers = bot.application.handlers[0]
     assert handlers[-1].callback is general.unknown_command
     handled = {command for handler in handlers if isinstance(handler, CommandHandler) for command in handler.commands}
-    offered = {command["command"] for method, params in fake.calls if method == "setMyCommands"
-               for command in params["commands"]}
+    offered = {
+        command["command"]
+        for method, params in fake.calls
+        if method == "setMyCommands"
+        for command in params["commands"]
+    }
     assert {"partenaire_connu", "calendrier", "sujet", "rattacher"} <= offered
     assert offered <= handled

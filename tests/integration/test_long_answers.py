@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from bot.core.flows import TextStep
+from bot.core.flow_engine import TextStep
 from tests.fake_telegram import BotMessage
 from tests.integration.conversation import COMPANY_ANSWERS, SHIPPED_FLOW, replies
 from tests.integration.world import World, file_request, running_world
@@ -23,7 +23,7 @@ def longest(pattern: str) -> list[str]:
     answers = dict(COMPANY_ANSWERS)
     for step in SHIPPED_FLOW.steps:
         if isinstance(step, TextStep) and step.id in answers:
-            answers[step.id] = (pattern * step.max_length)[:step.max_length]
+            answers[step.id] = (pattern * step.max_length)[: step.max_length]
     return replies(answers)
 
 

@@ -21,7 +21,8 @@ async def test_an_old_join_request_is_accepted_from_its_stored_row(fake: FakeTel
     assert alert.get("text") is None  # answered without an alert: accepted
     await settled(fake, request, "Eve rejoint le cercle cœur (accepté par Ana)")
     assert await rows(bot, "SELECT user_id FROM circle_members ORDER BY added_at") == [
-        (staged.circle[0].id,), (eve.id,)
+        (staged.circle[0].id,),
+        (eve.id,),
     ]
     # The request is used up: the same old button, pressed again, is gone.
     again = await fake.callback_answer(fake.press_on_old_message(staged.admin, request, refuse))

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS
-from tests.integration.conversation import ONE_OFF_ANSWERS, ONE_OFF_REQUEST, fill, next_prompt
-from tests.integration.test_consent import bot, file_request, give_reason, open_round, rows, scene, settled
+from tests.integration.conversation import (
+    ONE_OFF_ANSWERS,
+    ONE_OFF_REQUEST,
+    fill,
+    next_prompt,
+)
+from tests.integration.test_consent import (
+    bot,
+    file_request,
+    give_reason,
+    open_round,
+    rows,
+    scene,
+    settled,
+)
 
 __all__ = ["bot"]  # the consent tests' bot: short tally intervals
 
@@ -108,5 +121,6 @@ async def test_answers_an_uploaded_version_declares_personal_are_erased_too(fake
     await fake.callback_answer(fake.press(member, fake.messages_in(private)[-1], "Oui, effacer mes données"))
     await fake.idle()
 
-    assert await rows(bot, "SELECT step_id, value FROM request_answers WHERE step_id IN ('contact', 'demande')"
-                           " ORDER BY step_id") == [("contact", '"membre anonymisé"'), ("demande", '"membre anonymisé"')]
+    assert await rows(
+        bot, "SELECT step_id, value FROM request_answers WHERE step_id IN ('contact', 'demande') ORDER BY step_id"
+    ) == [("contact", '"membre anonymisé"'), ("demande", '"membre anonymisé"')]

@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.register import add_months
-from bot.storage import flows as flow_store
-from bot.storage import requests
+from bot.core.register_rules import add_months
+from bot.storage import flow_versions, requests
 from bot.storage.db import Database
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, settings_for
@@ -68,12 +67,19 @@ async def drain(fake: FakeTelegram, chat: FakeChat) -> None:
 
 async def log(database: Database, chat: FakeChat, partner: str, kind: str, status: str = "submitted", **answers) -> int:
     """Put a request in the register directly, as if a member had filed it; its number."""
-    version = (await flow_store.active(database, FLOW_ID, chat.id)).version
+    version = (await flow_versions.active(database, FLOW_ID, chat.id)).version
     values = {"partenaire": partner, "type_partenaire": kind, **answers}
     async with database.transaction() as connection:
         request = await requests.create(
-            connection, chat_id=chat.id, author_id=1, author_name="Dominique", flow_id=FLOW_ID,
-            flow_version=version, partner_name=partner, partner_kind=kind, answers=values,
+            connection,
+            chat_id=chat.id,
+            author_id=1,
+            author_name="Dominique",
+            flow_id=FLOW_ID,
+            flow_version=version,
+            partner_name=partner,
+            partner_kind=kind,
+            answers=values,
         )
     if status != "submitted":
         await decide(database, request.id, status)
@@ -177,8 +183,15 @@ async def test_an_admin_receives_the_register_as_csv_in_private(fake: FakeTelegr
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Évry", [alice], admins=[alice])
     await file_company_request(fake, alice, group)
-    await log(bot.database, group, "Réseau d'échanges « Savoirs ; partagés »", "association", "adopted",
-              format="ponctuel", demande='Des ateliers "cuisine"\net couture')
+    await log(
+        bot.database,
+        group,
+        "Réseau d'échanges « Savoirs ; partagés »",
+        "association",
+        "adopted",
+        format="ponctuel",
+        demande='Des ateliers "cuisine"\net couture',
+    )
     fake.send(alice, fake.private_chat(alice), "/start")
     await fake.next_message(alice)
 
@@ -321,11 +334,21 @@ async def test_a_one_off_gets_how_did_it_go_and_can_be_ended_or_rediscussed(
     assert len(asked) == 2, "an answered follow-up is never posted again"
 
 
-async def test_revision_shows_and_changes_a_date_written_the_french_way(fake: FakeTelegram, quick_bot: RunningBot) -> None:
+async def test_revision_shows_and_changes_a_date_written_the_french_way(
+    fake: FakeTelegram, quick_bot: RunningBot
+) -> None:
     alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
     group = fake.add_group("GL Kembs", [bob], admins=[alice])
-    await log(quick_bot.database, group, "École de Kembs", "ecole", "adopted", format="pluriannuel", duree_mois=36,
-              date_debut=TODAY.isoformat())
+    await log(
+        quick_bot.database,
+        group,
+        "École de Kembs",
+        "ecole",
+        "adopted",
+        format="pluriannuel",
+        duree_mois=36,
+        date_debut=TODAY.isoformat(),
+    )
     await log(quick_bot.database, group, "Alternatiba", "association")
     await eventually(lambda: open_review(quick_bot.database, 1, group))
 

@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.storage import flows as flow_store
-from bot.storage import requests
+from bot.storage import flow_versions, requests
 from bot.storage.db import Database
 from tests.fake_telegram import as_read
 from tests.integration.conftest import CONVERSATIONS
@@ -20,21 +19,39 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
     path, chat_id = tmp_path / "registre.sqlite3", -1001234567890
     database = await Database.open(path)
     flow_text = (CONVERSATIONS / f"{FLOW_ID}.yaml").read_text(encoding="utf-8")
-    version = await flow_store.sync_disk_version(database, FLOW_ID, flow_text)
-    answers = {"partenaire": "Collectif pour la transition citoyenne", "type_partenaire": "association",
-               "demande": "Fête des possibles ; stand commun", "format": "recurrent", "duree_mois": 12}
+    version = await flow_versions.sync_disk_version(database, FLOW_ID, flow_text)
+    answers = {
+        "partenaire": "Collectif pour la transition citoyenne",
+        "type_partenaire": "association",
+        "demande": "Fête des possibles ; stand commun",
+        "format": "recurrent",
+        "duree_mois": 12,
+    }
     async with database.transaction() as connection:
         await requests.create(
-            connection, chat_id=chat_id, author_id=7, author_name="Cécile", flow_id=FLOW_ID, flow_version=version,
-            partner_name=answers["partenaire"], partner_kind="association", answers=answers,
+            connection,
+            chat_id=chat_id,
+            author_id=7,
+            author_name="Cécile",
+            flow_id=FLOW_ID,
+            flow_version=version,
+            partner_name=answers["partenaire"],
+            partner_kind="association",
+            answers=answers,
         )
     await database.close()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(DATABASE_PATH=str(path), FLOWS_DIR=str(CONVERSATIONS))
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot", "export", *args], capture_output=True, check=False,
-                              cwd=CONVERSATIONS.parent, env=environment, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "export", *args],
+            capture_output=True,
+            check=False,
+            cwd=CONVERSATIONS.parent,
+            env=environment,
+            timeout=60,
+        )
 
     result = await asyncio.to_thread(run, "--chat", str(chat_id))
     assert result.returncode == 0, result.stderr.decode()
@@ -61,8 +78,14 @@ async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) ->
     file = tmp_path / "partenaires.csv"
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, check=False,
-                              cwd=CONVERSATIONS.parent, env=environment, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            capture_output=True,
+            check=False,
+            cwd=CONVERSATIONS.parent,
+            env=environment,
+            timeout=60,
+        )
 
     file.write_bytes((header + good + bad).encode("utf-8"))
     refused = await asyncio.to_thread(run, "import", "--chat", str(chat_id), str(file))
@@ -79,4 +102,6 @@ async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) ->
     assert accepted.stdout.decode().strip() == texts.done.format(count=2, chat=chat_id)
     exported = parse_csv((await asyncio.to_thread(run, "export", "--chat", str(chat_id))).stdout)
     assert [(row["Partenaire"], row["Depuis"], row["Statut"]) for row in exported] == [
-        ("Emmaüs", "mars 2016", "terminée"), ("Alternatiba", "", "en cours")]
+        ("Emmaüs", "mars 2016", "terminée"),
+        ("Alternatiba", "", "en cours"),
+    ]

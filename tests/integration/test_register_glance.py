@@ -10,10 +10,10 @@ from icalendar import Calendar
 
 from bot.core.library import Library, load_library
 from bot.core.texts import render
-from bot.storage import reviews
+from bot.storage import review_dates
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS, RunningBot
-from tests.integration.conversation import fill, known_group, next_prompt, plain
+from tests.integration.conversation import fill, known_group, plain
 from tests.integration.test_consent import file_request, open_round, scene
 from tests.integration.test_register import TODAY, drain, log
 
@@ -28,8 +28,15 @@ def library() -> Library:
 def known_answers(library: Library) -> list[str]:
     """A partner of the past, its dates known to the month: answers in the flow's order."""
     texts = library.messages.flow
-    return ["Emmaüs Pays creillois", "Association ou réseau", "Bacs incroyables comestibles",
-            "mars 2016", texts.no, "rentrée 2019", "Camille et Dominique"]
+    return [
+        "Emmaüs Pays creillois",
+        "Association ou réseau",
+        "Bacs incroyables comestibles",
+        "mars 2016",
+        texts.no,
+        "rentrée 2019",
+        "Camille et Dominique",
+    ]
 
 
 async def test_a_past_partner_is_recorded_in_the_group_and_listed_without_consent(
@@ -46,8 +53,12 @@ async def test_a_past_partner_is_recorded_in_the_group_and_listed_without_consen
 
     stored = await bot.database.fetch_one("SELECT * FROM requests WHERE chat_id = ?", (group.id,))
     assert (stored["origin"], stored["status"], stored["flow_id"]) == ("known", "ended", "partenaire_connu")
-    answers = {row["step_id"]: json.loads(row["value"]) for row in await bot.database.fetch_all(
-        "SELECT step_id, value FROM request_answers WHERE request_id = ?", (stored["id"],))}
+    answers = {
+        row["step_id"]: json.loads(row["value"])
+        for row in await bot.database.fetch_all(
+            "SELECT step_id, value FROM request_answers WHERE request_id = ?", (stored["id"],)
+        )
+    }
     assert (answers["depuis"], answers["jusqu_a"], answers["en_cours"]) == ("2016-03", "2019-09", False)
 
     await drain(fake, group)
@@ -173,10 +184,11 @@ async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_dat
     await open_round(staged, staged.admin)
     number = await log(bot.database, staged.group, "Emmaüs", "association", "adopted")
     request = await bot.database.fetch_one(
-        "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (staged.group.id, number))
+        "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (staged.group.id, number)
+    )
     due = TODAY + timedelta(days=40)
     async with bot.database.transaction() as connection:
-        await reviews.set_date(connection, request["id"], "review", due)
+        await review_dates.set_date(connection, request["id"], "review", due)
     member = staged.circle[1]
     fake.send(member, fake.private_chat(member), "/start")
     await fake.next_message(member)
@@ -212,9 +224,10 @@ async def test_the_calendar_asked_in_private_covers_every_group_of_the_member(
     for group, partner in ((uzes, "Emmaüs"), (ales, "Alternatiba"), (elsewhere, "Weleda")):
         number = await log(bot.database, group, partner, "association", "adopted")
         request = await bot.database.fetch_one(
-            "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (group.id, number))
+            "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (group.id, number)
+        )
         async with bot.database.transaction() as connection:
-            await reviews.set_date(connection, request["id"], "review", due)
+            await review_dates.set_date(connection, request["id"], "review", due)
     private = fake.private_chat(eve)
 
     fake.send(eve, private, "/calendrier")
@@ -242,7 +255,7 @@ async def test_the_calendar_explains_how_to_open_a_private_chat_first(
     number = await log(bot.database, group, "Alternatiba", "association", "adopted")
     request = await bot.database.fetch_one("SELECT id FROM requests WHERE number = ?", (number,))
     async with bot.database.transaction() as connection:
-        await reviews.set_date(connection, request["id"], "review", date(TODAY.year + 1, 1, 15))
+        await review_dates.set_date(connection, request["id"], "review", date(TODAY.year + 1, 1, 15))
 
     fake.send(alice, group, "/calendrier")
     reply = await fake.next_message(group)
@@ -252,7 +265,7 @@ async def test_the_calendar_explains_how_to_open_a_private_chat_first(
 
 
 async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(fake: FakeTelegram, bot: RunningBot) -> None:
-    from bot.core.picture import PHOTO_ROWS
+    from bot.core.picture_layout import PHOTO_ROWS
 
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Strasbourg", [alice])

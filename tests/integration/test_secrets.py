@@ -10,7 +10,12 @@ import pytest
 
 from bot.logs import REDACTED, RedactSecrets, setup_logging
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, known_group, next_prompt
+from tests.integration.conversation import (
+    ONE_OFF_REQUEST,
+    fill,
+    known_group,
+    next_prompt,
+)
 
 
 @pytest.fixture

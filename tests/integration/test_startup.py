@@ -58,9 +58,7 @@ async def test_telegram_out_of_reach_at_start_up_is_waited_out_and_the_menu_set_
         assert await bot.stop() == 0
 
 
-async def test_a_token_telegram_rejects_is_never_printed_and_stops_for_good(
-    fake: FakeTelegram, tmp_path: Path
-) -> None:
+async def test_a_token_telegram_rejects_is_never_printed_and_stops_for_good(fake: FakeTelegram, tmp_path: Path) -> None:
     rejected = "987654:AAH-rejected-secret-part-of-the-token"
     bot = BotProcess(fake, tmp_path)
     bot.environment["TELEGRAM_BOT_TOKEN"] = rejected
@@ -106,8 +104,14 @@ async def test_a_second_bot_on_the_same_database_is_refused_naming_the_first(
 def export(database: Path, *args: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(DATABASE_PATH=str(database), FLOWS_DIR=str(CONVERSATIONS))
-    return subprocess.run([sys.executable, "-m", "bot", "export", *args], capture_output=True, text=True,
-                          cwd=CONVERSATIONS.parent, env=environment, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "export", *args],
+        capture_output=True,
+        text=True,
+        cwd=CONVERSATIONS.parent,
+        env=environment,
+        timeout=60,
+    )
 
 
 async def test_export_changes_nothing_in_the_database(tmp_path: Path) -> None:

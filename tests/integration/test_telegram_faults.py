@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers import outbox
-from bot.storage import outbox as queued
+from bot.handlers import outbox_sender
+from bot.storage import outbox
 from bot.storage.chat_migration import CHAT_COLUMNS
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
@@ -56,7 +56,8 @@ async def bot(fake: FakeTelegram, tmp_path: Path):
 def errors(fake: FakeTelegram, code: int, chat: FakeChat | FakeUser | None = None) -> list[dict]:
     """The error answers the fake gave, with this code (and to this chat)."""
     return [
-        params for _, params, error in fake.errors
+        params
+        for _, params, error in fake.errors
         if error["error_code"] == code and (chat is None or params.get("chat_id") == chat.id)
     ]
 
@@ -86,11 +87,22 @@ def inject(fake: FakeTelegram, chat: FakeChat, fault: str) -> None:
     if code == "timeout":
         fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], chat_id=chat.id)
     elif code == "429":  # beyond the rate limiter's retries when repeated more than them
-        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1,
-                       times=int(times or 1), chat_id=chat.id)
+        fake.fail_next(
+            "sendMessage",
+            429,
+            "Too Many Requests: retry after 1",
+            retry_after=1,
+            times=int(times or 1),
+            chat_id=chat.id,
+        )
     else:
-        fake.fail_next("sendMessage", int(code), "Bad Gateway" if code == "502" else "Internal Server Error",
-                       times=int(times or 1), chat_id=chat.id)
+        fake.fail_next(
+            "sendMessage",
+            int(code),
+            "Bad Gateway" if code == "502" else "Internal Server Error",
+            times=int(times or 1),
+            chat_id=chat.id,
+        )
 
 
 async def closed_round(staged: Scene) -> None:
@@ -139,8 +151,9 @@ async def test_a_summary_that_times_out_is_sent_again_once(fake: FakeTelegram, b
     await fake.idle(quiet=0.5)
     assert len(calls_to(fake, SUMMARY)) == 2, "one call timed out, the next one got through"
     assert len(containing(fake, coco, SUMMARY)) == 1
-    assert await rows(bot, "SELECT status, attempts, last_error LIKE 'TimedOut%' FROM outbox WHERE chat_id = ?",
-                      coco.id) == [("sent", 1, 1)]
+    assert await rows(
+        bot, "SELECT status, attempts, last_error LIKE 'TimedOut%' FROM outbox WHERE chat_id = ?", coco.id
+    ) == [("sent", 1, 1)]
 
 
 async def test_a_summary_pending_when_the_bot_stops_is_sent_after_the_restart(
@@ -350,7 +363,10 @@ async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_i
 
 @pytest.mark.parametrize("fault", ["timeout", "bad gateway"])
 async def test_a_member_check_telegram_cannot_answer_is_logged_and_asks_to_retry(
-    fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture, fault: str,
+    fake: FakeTelegram,
+    bot,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
 ) -> None:
     member = fake.add_user("Bea")
     group = fake.add_group("GL Nîmes", [member])
@@ -489,9 +505,7 @@ async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fa
 MEASURED, LATE = 20, 5  # deliveries, and how many of them Telegram carries out but answers too late
 
 
-async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never_more(
-    fake: FakeTelegram, bot
-) -> None:
+async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never_more(fake: FakeTelegram, bot) -> None:
     """Measures what the outbox's and the README's note says: the Bot API cannot tell the bot
     whether a timed-out sendMessage was carried out (a bot cannot read a chat's messages), so
     each such delivery is sent once more, and nothing else is ever doubled or lost."""
@@ -500,15 +514,16 @@ async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never
     late = set(random.Random(15).sample(range(MEASURED), LATE))
 
     def answer_late(method: str, params: dict) -> None:
-        if method == "sendMessage" and (number := params["text"].removeprefix("mesure ")).isdigit():
-            if int(number) in late and not calls_to(fake, params["text"])[:-1]:  # its first try only
-                fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], done_first=True)
+        number = params.get("text", "").removeprefix("mesure ")
+        first_try = method == "sendMessage" and number.isdigit() and not calls_to(fake, params["text"])[:-1]
+        if first_try and int(number) in late:
+            fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], done_first=True)
 
     fake.on_call = answer_late
     async with bot.database.transaction() as connection:
         for number in range(MEASURED):
-            await queued.enqueue(connection, staged.group.id, [f"mesure {number}"])
-    outbox.kick(bot.application.job_queue)
+            await outbox.enqueue(connection, staged.group.id, [f"mesure {number}"])
+    outbox_sender.kick(bot.application.job_queue)
     await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
     await fake.idle(quiet=0.5)
     received = Counter(m.plain_text for m in fake.messages_in(staged.group) if m.plain_text.startswith("mesure "))

@@ -27,7 +27,9 @@ def flow_texts(bot: RunningBot):
     return bot.application.bot_data["library"].messages.flows
 
 
-async def test_deep_nesting_is_refused_unread_while_other_chats_are_answered(fake: FakeTelegram, bot: RunningBot) -> None:
+async def test_deep_nesting_is_refused_unread_while_other_chats_are_answered(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     chair, other = fake.add_user("Claude"), fake.add_user("Inès")
     group = fake.add_group("GL Gard", [chair], admins=[chair])
     elsewhere = fake.add_group("GL Hérault", [other])
@@ -52,9 +54,11 @@ async def test_a_parse_over_its_time_limit_installs_nothing(fake: FakeTelegram, 
         group = fake.add_group("GL Gard", [chair], admins=[chair])
         fake.send_document(chair, group, "demande_partenariat.yaml", reworded(), caption="/flux")
         refusal = await fake.next_message(group)
-        assert refusal.plain_text == as_read(render(
-            flow_texts(bot).parse_too_slow, file="demande_partenariat.yaml", seconds=0.001
-        ).replace("<b>", "").replace("</b>", ""))
+        assert refusal.plain_text == as_read(
+            render(flow_texts(bot).parse_too_slow, file="demande_partenariat.yaml", seconds=0.001)
+            .replace("<b>", "")
+            .replace("</b>", "")
+        )
         assert await rows(bot, "SELECT COUNT(*) FROM flow_versions WHERE source = 'upload'") == [(0,)]
     finally:
         await bot.stop()
@@ -71,7 +75,8 @@ async def test_uploads_per_chat_per_day_are_capped(fake: FakeTelegram, tmp_path:
         fake.send_document(chair, group, "demande_partenariat.yaml", variant(3), caption="/flux")
         assert (await fake.next_message(group)).plain_text == as_read(render(flow_texts(bot).too_many_uploads, max=2))
         assert await rows(bot, "SELECT version FROM flow_versions WHERE source = 'upload' ORDER BY version") == [
-            (2,), (3,)
+            (2,),
+            (3,),
         ]
     finally:
         await bot.stop()
@@ -91,7 +96,8 @@ async def test_versions_kept_per_chat_are_capped_sparing_those_in_use(fake: Fake
             await fake.next_message(group)
         # Version 2 (the first upload), used by nobody, was forgotten to keep two.
         assert await rows(bot, "SELECT version FROM flow_versions WHERE source = 'upload' ORDER BY version") == [
-            (3,), (4,)
+            (3,),
+            (4,),
         ]
         # A member starts a request on version 4; version 5 makes version 3 go, then no room is left.
         fake.send(member, group, "/partenariat")
@@ -104,14 +110,16 @@ async def test_versions_kept_per_chat_are_capped_sparing_those_in_use(fake: Fake
         upload(5)
         assert (await fake.next_message(group)).plain_text == as_read(render(flow_texts(bot).too_many_versions, max=2))
         assert await rows(bot, "SELECT version FROM flow_versions WHERE source = 'upload' ORDER BY version") == [
-            (4,), (5,)
+            (4,),
+            (5,),
         ]
     finally:
         await bot.stop()
 
 
 async def test_an_upload_telegram_could_not_show_is_refused_and_its_report_always_fits(
-    fake: FakeTelegram, bot: RunningBot,
+    fake: FakeTelegram,
+    bot: RunningBot,
 ) -> None:
     chair = fake.add_user("Claude")
     group = fake.add_group("GL Gard", [chair], admins=[chair])

@@ -26,7 +26,10 @@ def free_port() -> int:
 @pytest.fixture
 async def webhook_bot(fake: FakeTelegram, tmp_path: Path):
     settings = settings_for(
-        fake, tmp_path, webhook_url="https://bot.example.org/telegram", webhook_secret=SECRET,
+        fake,
+        tmp_path,
+        webhook_url="https://bot.example.org/telegram",
+        webhook_secret=SECRET,
         webhook_port=free_port(),
     )
     running = RunningBot(settings)
@@ -42,13 +45,19 @@ async def webhook_bot(fake: FakeTelegram, tmp_path: Path):
 
 def update_json(fake: FakeTelegram, user, text: str, update_id: int) -> str:
     chat = fake.private_chat(user)
-    return json.dumps({
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id, "date": 0, "chat": chat.to_dict(), "from": user.to_dict(), "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
-        },
-    })
+    return json.dumps(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "chat": chat.to_dict(),
+                "from": user.to_dict(),
+                "text": text,
+                "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+            },
+        }
+    )
 
 
 async def test_only_requests_with_the_secret_reach_the_bot(fake: FakeTelegram, webhook_bot) -> None:
@@ -58,18 +67,23 @@ async def test_only_requests_with_the_secret_reach_the_bot(fake: FakeTelegram, w
     fake.open_private_chat(alice)
     url = f"http://127.0.0.1:{webhook_bot.settings.webhook_port}/telegram"
     async with httpx.AsyncClient() as client:
-        forged = await client.post(url, content=update_json(fake, alice, "/aide", 1),
-                                   headers={"Content-Type": "application/json",
-                                            "X-Telegram-Bot-Api-Secret-Token": "wrong"})
-        missing = await client.post(url, content=update_json(fake, alice, "/aide", 2),
-                                    headers={"Content-Type": "application/json"})
+        forged = await client.post(
+            url,
+            content=update_json(fake, alice, "/aide", 1),
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "wrong"},
+        )
+        missing = await client.post(
+            url, content=update_json(fake, alice, "/aide", 2), headers={"Content-Type": "application/json"}
+        )
         await fake.idle()
         assert (forged.status_code, missing.status_code) == (403, 403)
         assert fake.messages_in(alice) == []
 
-        genuine = await client.post(url, content=update_json(fake, alice, "/aide", 3),
-                                    headers={"Content-Type": "application/json",
-                                             "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        genuine = await client.post(
+            url,
+            content=update_json(fake, alice, "/aide", 3),
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
     assert genuine.status_code == 200
     assert "Je suis le bot des partenariats" in (await fake.next_message(alice)).plain_text
 
@@ -83,9 +97,14 @@ async def test_the_secret_is_compared_in_constant_time(
     alice = fake.add_user("Alice")
     url = f"http://127.0.0.1:{webhook_bot.settings.webhook_port}/telegram"
     async with httpx.AsyncClient() as client:
-        forged = await client.post(url, content=update_json(fake, alice, "/aide", 1),
-                                   headers={"Content-Type": "application/json",
-                                            "X-Telegram-Bot-Api-Secret-Token": "s3cret-for-the-tests-onlX"})
+        forged = await client.post(
+            url,
+            content=update_json(fake, alice, "/aide", 1),
+            headers={
+                "Content-Type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": "s3cret-for-the-tests-onlX",
+            },
+        )
     assert forged.status_code == 403
     assert {b"s3cret-for-the-tests-onlX", SECRET.encode()} in compared
 

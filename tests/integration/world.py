@@ -58,8 +58,13 @@ class World:
 
     def roles(self) -> dict[str, FakeUser]:
         return {
-            "stranger": self.stranger, "member": self.member, "author": self.author, "circle": self.circle[0],
-            "coordinator": self.coordinator, "chat_admin": self.admin, "configured_admin": self.configured,
+            "stranger": self.stranger,
+            "member": self.member,
+            "author": self.author,
+            "circle": self.circle[0],
+            "coordinator": self.coordinator,
+            "chat_admin": self.admin,
+            "configured_admin": self.configured,
         }
 
     def __repr__(self) -> str:
@@ -75,7 +80,13 @@ class World:
 
     def people(self) -> list[FakeUser]:
         return [
-            self.admin, self.configured, *self.circle, self.coordinator, self.member, self.author, self.stranger,
+            self.admin,
+            self.configured,
+            *self.circle,
+            self.coordinator,
+            self.member,
+            self.author,
+            self.stranger,
             *self.others,
         ]
 
@@ -88,7 +99,9 @@ class World:
         assert found, f"no message showing {text!r}\n{self.fake.describe()}"
         return found[-1]
 
-    async def say(self, user: FakeUser, chat: FakeChat | FakeUser, text: str, reply_to: BotMessage | dict | None = None):
+    async def say(
+        self, user: FakeUser, chat: FakeChat | FakeUser, text: str, reply_to: BotMessage | dict | None = None
+    ):
         self.fake.send(user, chat, text, reply_to=reply_to)
         await self.bot.process()
 
@@ -161,8 +174,17 @@ async def build_world(
     ``names`` renames people and the group; ``replies`` answers the flow for every request
     (a one-off partnership, whose follow-up is "how did it go?").
     """
-    names = {"admin": "Ana", "configured": "Dominique", "circle": "Bea,Cal", "coordinator": "Kim",
-             "member": "Eve", "author": "Lou", "stranger": "Sam", "group": "GL Pays d'Uzès", **(names or {})}
+    names = {
+        "admin": "Ana",
+        "configured": "Dominique",
+        "circle": "Bea,Cal",
+        "coordinator": "Kim",
+        "member": "Eve",
+        "author": "Lou",
+        "stranger": "Sam",
+        "group": "GL Pays d'Uzès",
+        **(names or {}),
+    }
     admin, configured = fake.add_user(names["admin"]), fake.add_user(names["configured"])
     circle = [fake.add_user(name) for name in names["circle"].split(",")]
     coordinator, member = fake.add_user(names["coordinator"]), fake.add_user(names["member"])
@@ -170,12 +192,22 @@ async def build_world(
     group = fake.add_group(names["group"], [configured, *circle, coordinator, member, author], creator=admin)
     other_admin = fake.add_user("Otto")
     other_group = fake.add_group("GL Ailleurs", [circle[0]], creator=other_admin)
-    bot = DirectBot.for_tests(
-        fake, tmp_path, admin_user_ids=frozenset({configured.id}), review_post_hour=0
-    )
+    bot = DirectBot.for_tests(fake, tmp_path, admin_user_ids=frozenset({configured.id}), review_post_hour=0)
     await bot.start()
-    world = World(fake, bot, group, other_group, admin, configured, circle, coordinator, member, author, stranger,
-                  others=[other_admin])
+    world = World(
+        fake,
+        bot,
+        group,
+        other_group,
+        admin,
+        configured,
+        circle,
+        coordinator,
+        member,
+        author,
+        stranger,
+        others=[other_admin],
+    )
     try:
         await _stage(world, other_admin, replies)
     except BaseException:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.flows import Flow, FlowEngine
+from bot.core.flow_engine import Flow, FlowEngine
 from bot.core.library import Library, load_library
 from bot.core.loading import ValidationTexts
 from bot.core.messages import FlowTexts

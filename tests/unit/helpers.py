@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.core.flows import Choose, Flow, FlowEngine, FlowState, Input, Text, Turn
+from bot.core.flow_engine import Choose, Flow, FlowEngine, FlowState, Input, Text, Turn
 from bot.core.loading import InvalidFile
 
 # A fixed "today" for every date question: tests never depend on the real date.
@@ -74,9 +74,7 @@ def play(engine: FlowEngine, state: FlowState, *inputs: Input, today: date = TOD
     return turn
 
 
-def answer_until(
-    engine: FlowEngine, stop_at: str | None, overrides: dict[str, Input] | None = None
-) -> FlowState:
+def answer_until(engine: FlowEngine, stop_at: str | None, overrides: dict[str, Input] | None = None) -> FlowState:
     """Answer the real flow with valid answers until ``stop_at`` is asked (None: the summary)."""
     answers = {**VALID_ANSWERS, **(overrides or {})}
     state = engine.start(1).state

@@ -37,9 +37,19 @@ _LINE = re.compile(r"\bligne \d+\b")
 
 # What pydantic says when a fault has no French wording in erreurs.yaml.
 _ENGLISH = (
-    "Field required", "Input should", "Extra inputs", "String should", "List should",
-    "Tuple should", "Value error", "validation error", "Assertion failed", "should have",
-    "Unable to", "is not a valid", "Invalid ",
+    "Field required",
+    "Input should",
+    "Extra inputs",
+    "String should",
+    "List should",
+    "Tuple should",
+    "Value error",
+    "validation error",
+    "Assertion failed",
+    "should have",
+    "Unable to",
+    "is not a valid",
+    "Invalid ",
 )
 
 # The valid flow every corpus file is a variant of (kept equal to the files' bodies).
@@ -213,8 +223,10 @@ def test_a_flow_whose_id_is_not_its_file_name_is_refused_by_the_library(library,
     with pytest.raises(InvalidFile) as caught:
         load_library(directory)
     assert_reported(
-        caught.value, "autre_nom.yaml",
-        ['autre_nom.yaml, "id" : l\'identifiant « essai » doit être le nom du fichier (autre_nom.yaml)'], None,
+        caught.value,
+        "autre_nom.yaml",
+        ['autre_nom.yaml, "id" : l\'identifiant « essai » doit être le nom du fichier (autre_nom.yaml)'],
+        None,
     )
     assert_french(caught.value, library.validation)
 
@@ -232,11 +244,16 @@ def test_three_independent_faults_are_reported_at_once_each_at_its_line(library)
     lines = [line_of(text, "title: ''"), line_of(text, "kind: texte"), line_of(text, "peut-être")]
     assert lines == [2, 10, 33]
     assert sorted(error.line for error in invalid.errors) == lines
-    assert_reported(invalid, "essai.yaml", [
-        'essai.yaml, ligne 2, "title" : est trop court (au moins 1 caractère(s))',
-        'essai.yaml, ligne 10, étape "nom", "kind" : type d\'étape inconnu « texte »',
-        'essai.yaml, ligne 33, étape "precisions", "optional" : doit être true ou false',
-    ], None)
+    assert_reported(
+        invalid,
+        "essai.yaml",
+        [
+            'essai.yaml, ligne 2, "title" : est trop court (au moins 1 caractère(s))',
+            'essai.yaml, ligne 10, étape "nom", "kind" : type d\'étape inconnu « texte »',
+            'essai.yaml, ligne 33, étape "precisions", "optional" : doit être true ou false',
+        ],
+        None,
+    )
     assert_french(invalid, library.validation)
 
 

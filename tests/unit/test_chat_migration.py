@@ -6,11 +6,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import aiosqlite
 
-from bot.core.consent import Member, RoundOptions
-from bot.core.flows import FlowState
-from bot.storage import chat_migration, chats, circles, outbox, requests, reviews, sessions
-from bot.storage import consent as store
-from bot.storage import flows as flow_store
+from bot.core.consent_rules import Member, RoundOptions
+from bot.core.flow_engine import FlowState
+from bot.storage import (
+    chat_migration,
+    chats,
+    circles,
+    consent_rounds,
+    flow_versions,
+    outbox,
+    requests,
+    review_dates,
+    sessions,
+)
 from bot.storage.circles import Roster
 from bot.storage.db import Database
 from bot.storage.sessions import FlowSession
@@ -23,7 +31,9 @@ T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 async def _columns(database: Database, wanted) -> set[tuple[str, str]]:
     """The schema's columns for which ``wanted(table, column)`` holds, read from SQLite itself."""
-    tables = await database.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    tables = await database.fetch_all(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
     found = set()
     for (table,) in tables:
         for column in await database.fetch_all(f"SELECT name FROM pragma_table_info('{table}')"):
@@ -47,22 +57,32 @@ async def test_every_column_holding_a_chat_or_one_of_its_messages_is_moved(datab
 
 async def _request(connection: aiosqlite.Connection, chat_id: int, partner: str) -> requests.PartnershipRequest:
     return await requests.create(
-        connection, chat_id=chat_id, author_id=BEA.user_id, author_name=BEA.name, flow_id=FLOW, flow_version=1,
-        partner_name=partner, partner_kind="association", answers={"partenaire": partner},
+        connection,
+        chat_id=chat_id,
+        author_id=BEA.user_id,
+        author_name=BEA.name,
+        flow_id=FLOW,
+        flow_version=1,
+        partner_name=partner,
+        partner_kind="association",
+        answers={"partenaire": partner},
     )
 
 
 def _session(chat_id: int, user: Member, origin: int) -> FlowSession:
-    return FlowSession(chat_id, user.user_id, sessions.new_token(), origin, user.name, FlowState(FLOW, 1, {}, "partenaire"))
+    return FlowSession(
+        chat_id, user.user_id, sessions.new_token(), origin, user.name, FlowState(FLOW, 1, {}, "partenaire")
+    )
 
 
 async def _group_everywhere(database: Database) -> int:
     """A basic group with a row in every table that has a chat id; return its open round's id."""
-    await flow_store.sync_disk_version(database, FLOW, "id: demande_partenariat\n")
+    await flow_versions.sync_disk_version(database, FLOW, "id: demande_partenariat\n")
     await chats.remember(database, OLD, "group", "GL Pays d'Uzès")
     async with database.transaction() as connection:
-        await flow_store.add_version(connection, FLOW, "id: demande_partenariat\n# à nous\n", scope_chat_id=OLD,
-                                     source="upload")
+        await flow_versions.add_version(
+            connection, FLOW, "id: demande_partenariat\n# à nous\n", scope_chat_id=OLD, source="upload"
+        )
         first, second = await _request(connection, OLD, "Alternatiba"), await _request(connection, OLD, "Emmaüs")
         await connection.execute("UPDATE requests SET card_message_id = 40 WHERE id = ?", (first.id,))
         await sessions.save(connection, _session(OLD, CAL, OLD))  # answering in the group
@@ -71,19 +91,25 @@ async def _group_everywhere(database: Database) -> int:
         await circles.add(connection, Roster.CIRCLE, OLD, CAL)
         await circles.add(connection, Roster.COORDINATION, OLD, CAL)
         await circles.ask_to_join(connection, OLD, Member(44, "Dan"))
-        round_id = await store.open_round(
-            connection, request_id=first.id, chat_id=OLD, opener=BEA, opened_at=T0,
-            deadline_at=T0 + timedelta(days=7), options=RoundOptions(), roster=(BEA, CAL),
+        round_id = await consent_rounds.open_round(
+            connection,
+            request_id=first.id,
+            chat_id=OLD,
+            opener=BEA,
+            opened_at=T0,
+            deadline_at=T0 + timedelta(days=7),
+            options=RoundOptions(),
+            roster=(BEA, CAL),
         )
         await connection.execute("UPDATE requests SET status = 'adopted' WHERE id = ?", (second.id,))
-        await reviews.plan(connection, second.id, "review", date(2027, 3, 1))
+        await review_dates.plan(connection, second.id, "review", date(2027, 3, 1))
         await outbox.enqueue(connection, OLD, ["Résultat"], reply_to=41)
     async with database.transaction() as connection:
-        await store.set_message(connection, round_id, 42)
-    await store.add_prompt(database, OLD, 43, round_id, CAL.user_id, "objection", T0)
-    (review,) = await reviews.due(database, date(2027, 3, 1), 10)
+        await consent_rounds.set_message(connection, round_id, 42)
+    await consent_rounds.add_prompt(database, OLD, 43, round_id, CAL.user_id, "objection", T0)
+    (review,) = await review_dates.due(database, date(2027, 3, 1), 10)
     async with database.transaction() as connection:
-        await reviews.mark_posted(connection, review.id, 44)
+        await review_dates.mark_posted(connection, review.id, 44)
     return round_id
 
 
@@ -107,17 +133,18 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
     prompts = ("round_prompts", "chat_id")
     assert moved == {**before, prompts: 0}, "every row followed, but the reason prompts, which stayed behind"
     assert [(r.number, r.partner_name) for r in (await requests.page(database, NEW, 0, 10))[0]] == [
-        (2, "Emmaüs"), (1, "Alternatiba"),
+        (2, "Emmaüs"),
+        (1, "Alternatiba"),
     ]
     assert [m.name for m in await circles.members(database, Roster.CIRCLE, NEW)] == ["Bea", "Cal"]
-    rnd = (await store.state(database, round_id)).round
+    rnd = (await consent_rounds.state(database, round_id)).round
     assert (rnd.chat_id, rnd.is_open, rnd.message_id) == (NEW, True, None)
     assert tuple(await database.fetch_one("SELECT type FROM chats WHERE id = ?", (NEW,))) == ("supergroup",)
-    assert (await flow_store.active(database, FLOW, NEW)).scope_chat_id == NEW
+    assert (await flow_versions.active(database, FLOW, NEW)).scope_chat_id == NEW
     # What pointed at messages of the old chat is forgotten: they are not in the new one.
     assert tuple(await database.fetch_one("SELECT card_message_id FROM requests WHERE number = 1")) == (None,)
     assert tuple(await database.fetch_one("SELECT reply_to_message_id FROM outbox")) == (None,)
-    (review,) = await reviews.due(database, date(2027, 3, 1), 10)  # to be posted again, in the supergroup
+    (review,) = await review_dates.due(database, date(2027, 3, 1), 10)  # to be posted again, in the supergroup
     assert (review.chat_id, review.message_id) == (NEW, None)
 
     assert not await chat_migration.move(database, OLD, NEW), "told twice, it moves once"

@@ -26,9 +26,7 @@ def error_types(condition: dict) -> list[str]:
 # --- single tests ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [("recurrent", True), ("ponctuel", False)]
-)
+@pytest.mark.parametrize(("value", "expected"), [("recurrent", True), ("ponctuel", False)])
 def test_equals_compares_the_answer(value, expected):
     assert check({"answer": "format", "equals": "recurrent"}, {"format": value}) is expected
 
@@ -50,9 +48,7 @@ def test_not_equals_is_true_for_any_other_answer(value, expected):
     assert check({"answer": "format", "not_equals": "recurrent"}, {"format": value}) is expected
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [("recurrent", True), ("pluriannuel", True), ("ponctuel", False)]
-)
+@pytest.mark.parametrize(("value", "expected"), [("recurrent", True), ("pluriannuel", True), ("ponctuel", False)])
 def test_in_accepts_any_listed_value(value, expected):
     condition = {"answer": "format", "in": ["recurrent", "pluriannuel"]}
     assert check(condition, {"format": value}) is expected
@@ -84,8 +80,15 @@ def test_is_empty_sees_skipped_and_blank_answers(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, True), ("", True), ("à voir", True), ("  à voir   ", True), ("Des ateliers réguliers", False),
-     (36, False), (True, False)],
+    [
+        (None, True),
+        ("", True),
+        ("à voir", True),
+        ("  à voir   ", True),
+        ("Des ateliers réguliers", False),
+        (36, False),
+        (True, False),
+    ],
 )
 def test_shorter_than_flags_vague_text(value, expected):
     assert check({"answer": "attentes", "shorter_than": 10}, {"attentes": value}) is expected
@@ -152,8 +155,12 @@ def test_combinations_nest():
 
 def test_referenced_answers_lists_every_answer_read_at_any_depth():
     condition = Condition.model_validate(
-        {"all": [{"answer": "a", "equals": 1}, {"not": {"any": [{"answer": "b", "is_empty": True},
-                                                              {"answer": "c", "less_than": 3}]}}]}
+        {
+            "all": [
+                {"answer": "a", "equals": 1},
+                {"not": {"any": [{"answer": "b", "is_empty": True}, {"answer": "c", "less_than": 3}]}},
+            ]
+        }
     )
     assert condition.referenced_answers() == {"a", "b", "c"}
 

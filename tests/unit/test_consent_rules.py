@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.consent import (
+from bot.core.consent_rules import (
     InvalidOption,
     Member,
     OptionWords,
@@ -61,7 +61,9 @@ def test_silence_is_not_consent() -> None:
 
 def test_one_objection_stops_adoption_whatever_the_others_say() -> None:
     result = tally(
-        stance(ANA, Position.CONSENT), stance(BEA, Position.CONSENT), stance(CAL, Position.CONSENT),
+        stance(ANA, Position.CONSENT),
+        stance(BEA, Position.CONSENT),
+        stance(CAL, Position.CONSENT),
         stance(DAN, Position.OBJECTION, "Cela engage le groupe sur 3 ans"),
     )
     assert result.outcome() is Outcome.OBJECTION
@@ -177,7 +179,9 @@ def test_options_typed_when_opening_override_the_defaults() -> None:
     assert parse_options(["jours=10j"], defaults, WORDS).duration_days == 10
 
 
-@pytest.mark.parametrize("word", ["durée", "durée=", "durée=trois", "quorum=0", "quorum=101", "durée=61", "retrait=peut-être", "vote=oui"])
+@pytest.mark.parametrize(
+    "word", ["durée", "durée=", "durée=trois", "quorum=0", "quorum=101", "durée=61", "retrait=peut-être", "vote=oui"]
+)
 def test_unreadable_options_are_refused(word: str) -> None:
     with pytest.raises(InvalidOption):
         parse_options([word], RoundOptions(), WORDS)

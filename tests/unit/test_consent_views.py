@@ -5,30 +5,45 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.consent import CloseReason, Member, Outcome, Position, Stance, pack
+from bot.core.consent_rules import CloseReason, Member, Outcome, Position, Stance, pack
 from bot.core.library import Library
 from bot.core.texts import Html
-from bot.handlers import consent_views as views
-from bot.storage.consent import Round, RoundState
+from bot.handlers import consent_views
+from bot.storage.consent_rounds import Round, RoundState
 from tests.fake_telegram import as_read
 
 LIMIT = 4096
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Paris")
 CIRCLE = tuple(Member(100 + i, f"Membre {i}") for i in range(12))
-REQUEST = views.RequestView(
+REQUEST = consent_views.RequestView(
     kind=Html("Association"), substance=lambda template, preview: [Html("• <b>Partenaire</b> : Alternatiba")]
 )
 
 
 def round_state(history: tuple[Stance, ...], *, closed: bool = False) -> RoundState:
     rnd = Round(
-        id=1, request_id=1, request_number=12, partner_name="Alternatiba", author_id=999, author_name="Eve",
-        request_version=1, number=1,
-        chat_id=-1001000000001, message_id=5, opened_by=100, opened_by_name="Membre 0", opened_at=T0,
-        deadline_at=T0 + timedelta(days=7), quorum_percent=50, offer_stand_aside=True, reminded_at=None,
-        status="closed" if closed else "open", outcome=Outcome.OBJECTION if closed else None,
-        close_reason=CloseReason.DEADLINE if closed else None, closed_at=T0 + timedelta(days=7) if closed else None,
+        id=1,
+        request_id=1,
+        request_number=12,
+        partner_name="Alternatiba",
+        author_id=999,
+        author_name="Eve",
+        request_version=1,
+        number=1,
+        chat_id=-1001000000001,
+        message_id=5,
+        opened_by=100,
+        opened_by_name="Membre 0",
+        opened_at=T0,
+        deadline_at=T0 + timedelta(days=7),
+        quorum_percent=50,
+        offer_stand_aside=True,
+        reminded_at=None,
+        status="closed" if closed else "open",
+        outcome=Outcome.OBJECTION if closed else None,
+        close_reason=CloseReason.DEADLINE if closed else None,
+        closed_at=T0 + timedelta(days=7) if closed else None,
     )
     return RoundState(rnd, CIRCLE, history, current_version=1)
 
@@ -38,7 +53,7 @@ def objections(length: int) -> tuple[Stance, ...]:
 
 
 def test_reasons_are_previewed_in_the_live_proposal(library: Library) -> None:
-    text = as_read(views.proposal_text(library.consent, ZONE, round_state(objections(400)), REQUEST, LIMIT))
+    text = as_read(consent_views.proposal_text(library.consent, ZONE, round_state(objections(400)), REQUEST, LIMIT))
     assert "Membre 3 : objection — « Membre 3 : " in text
     assert "x" * 400 not in text and library.consent.round.ellipsis in text
 
@@ -46,7 +61,7 @@ def test_reasons_are_previewed_in_the_live_proposal(library: Library) -> None:
 def test_every_position_stays_visible_when_the_reasons_are_too_long(library: Library) -> None:
     texts = library.consent
     long_texts = texts.model_copy(update={"reason_preview_length": 1000})
-    text = views.proposal_text(long_texts, ZONE, round_state(objections(1000)), REQUEST, LIMIT)
+    text = consent_views.proposal_text(long_texts, ZONE, round_state(objections(1000)), REQUEST, LIMIT)
     assert len(text) <= LIMIT
     assert all(f"Membre {i} : objection" in as_read(text) for i in range(12))
     assert "xxxx" not in text
@@ -54,7 +69,7 @@ def test_every_position_stays_visible_when_the_reasons_are_too_long(library: Lib
 
 def test_the_outcome_splits_into_messages_and_keeps_every_reason_whole(library: Library) -> None:
     state = round_state(objections(1000), closed=True)
-    messages = pack(views.outcome_blocks(library.consent, state), LIMIT)
+    messages = pack(consent_views.outcome_blocks(library.consent, state), LIMIT)
     assert len(messages) > 1 and all(len(m) <= LIMIT for m in messages)
     assert all(not m.startswith("\n") and not m.endswith("\n") for m in messages)
     whole = as_read("\n".join(messages))
@@ -63,19 +78,21 @@ def test_the_outcome_splits_into_messages_and_keeps_every_reason_whole(library: 
 
 
 def test_a_message_link_exists_for_supergroups_only() -> None:
-    assert views.message_link(-1001234567890, 42) == "https://t.me/c/1234567890/42"
-    assert views.message_link(-4000000001, 42) is None
-    assert views.message_link(-1001234567890, None) is None
+    assert consent_views.message_link(-1001234567890, 42) == "https://t.me/c/1234567890/42"
+    assert consent_views.message_link(-4000000001, 42) is None
+    assert consent_views.message_link(-1001234567890, None) is None
 
 
 def test_a_circle_too_large_to_name_gets_counts_that_fit(library: Library) -> None:
     circle = tuple(Member(1000 + i, f"Membre du cercle n°{i} avec un long nom") for i in range(200))
     history = tuple(
-        Stance(m.user_id, Position.OBJECTION if i % 50 == 0 else Position.CONSENT, "trop tôt" if i % 50 == 0 else None, T0)
+        Stance(
+            m.user_id, Position.OBJECTION if i % 50 == 0 else Position.CONSENT, "trop tôt" if i % 50 == 0 else None, T0
+        )
         for i, m in enumerate(circle[:150])
     )
     state = RoundState(round_state(()).round, circle, history, current_version=1)
-    text = views.proposal_text(library.consent, ZONE, state, REQUEST, LIMIT)
+    text = consent_views.proposal_text(library.consent, ZONE, state, REQUEST, LIMIT)
     assert len(text) <= LIMIT
     assert "✅ je consens : 147" in as_read(text) and "⛔ objection : 3" in as_read(text)
     assert "⏳ Pas encore répondu : 50" in as_read(text) and "150/200" in text
@@ -84,6 +101,6 @@ def test_a_circle_too_large_to_name_gets_counts_that_fit(library: Library) -> No
 def test_the_bilan_of_a_busy_group_stays_within_one_message(library: Library) -> None:
     closed = round_state((), closed=True).round
     decisions = [closed] * 400
-    text = views.bilan_text(library.consent, ZONE, "GL Très Actif", [], decisions)
+    text = consent_views.bilan_text(library.consent, ZONE, "GL Très Actif", [], decisions)
     assert len(text) <= LIMIT
     assert "… et 375 de plus." in text

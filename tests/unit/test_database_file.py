@@ -72,7 +72,7 @@ async def test_a_migration_applied_while_this_process_waited_is_not_applied_agai
     other = sqlite3.connect(path, isolation_level=None)  # another process, migrating this very moment
     other.execute("PRAGMA journal_mode = WAL")
     other.execute("BEGIN IMMEDIATE")
-    for version, script in db._migrations():
+    for _version, script in db._migrations():
         for statement in db._statements(script.read_text(encoding="utf-8")):
             other.execute(statement)
     other.execute(f"PRAGMA user_version = {latest_migration()}")
@@ -146,7 +146,9 @@ async def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(database
     await database.connection.execute(f"PRAGMA max_page_count = {pages + 1}")
     with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
         async with database.transaction() as connection:
-            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', zeroblob(100000), '')")
+            await connection.execute(
+                "INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', zeroblob(100000), '')"
+            )
     assert await database.fetch_one("SELECT 1 FROM chats") is None
     async with database.transaction() as connection:  # the next transaction works
         await connection.execute("INSERT INTO chats (id, type, updated_at) VALUES (2, 'group', '')")
@@ -172,8 +174,12 @@ async def test_the_database_its_journal_lock_and_folder_are_private(tmp_path: Pa
     try:
         async with database.transaction() as connection:
             await connection.execute("INSERT INTO chats (id, type, updated_at) VALUES (1, 'group', '')")
-        files = [path, path.with_name("bot.sqlite3-wal"), path.with_name("bot.sqlite3-shm"),
-                 path.with_name("bot.sqlite3.lock")]
+        files = [
+            path,
+            path.with_name("bot.sqlite3-wal"),
+            path.with_name("bot.sqlite3-shm"),
+            path.with_name("bot.sqlite3.lock"),
+        ]
         assert {f.name: oct(mode(f)) for f in files} == {f.name: "0o600" for f in files}
         assert oct(mode(path.parent)) == "0o700"
     finally:

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.core.flows import (
+from bot.core.flow_engine import (
     Back,
     Choose,
     Confirm,
@@ -46,16 +46,32 @@ def accepted(engine, state, action, today=TODAY):
     return play(engine, state, action, today=today).state.answers[step_id]
 
 
-TEXT = {"id": "nom", "kind": "text", "label": "Nom", "question": "Quel nom ?",
-        "min_length": 3, "max_length": 10}
-OPTIONAL = {"id": "attentes", "kind": "text", "label": "Attentes", "question": "Attentes ?",
-            "optional": True, "min_length": 3}
-CHOICE = {"id": "type", "kind": "choice", "label": "Type", "question": "Quel type ?",
-          "options": [{"value": "ecole", "label": "École / éducation"},
-                      {"value": "entreprise", "label": "Entreprise"}]}
+TEXT = {"id": "nom", "kind": "text", "label": "Nom", "question": "Quel nom ?", "min_length": 3, "max_length": 10}
+OPTIONAL = {
+    "id": "attentes",
+    "kind": "text",
+    "label": "Attentes",
+    "question": "Attentes ?",
+    "optional": True,
+    "min_length": 3,
+}
+CHOICE = {
+    "id": "type",
+    "kind": "choice",
+    "label": "Type",
+    "question": "Quel type ?",
+    "options": [{"value": "ecole", "label": "École / éducation"}, {"value": "entreprise", "label": "Entreprise"}],
+}
 YES_NO = {"id": "lien", "kind": "yes_no", "label": "Lien", "question": "Un lien ?"}
-NUMBER = {"id": "duree", "kind": "number", "label": "Durée", "question": "Combien de mois ?",
-          "min": 1, "max": 240, "unit": "mois"}
+NUMBER = {
+    "id": "duree",
+    "kind": "number",
+    "label": "Durée",
+    "question": "Combien de mois ?",
+    "min": 1,
+    "max": 240,
+    "unit": "mois",
+}
 DATE = {"id": "debut", "kind": "date", "label": "Début", "question": "Quand ?"}
 FUTURE = {**DATE, "future_only": True}
 
@@ -131,12 +147,15 @@ def test_the_shipped_flow_asks_a_one_off_association_at_most_eight_questions(eng
     assert len(short) == engine.fewest_questions()
 
 
-@pytest.mark.parametrize("overrides", [
-    {"format": Choose("pluriannuel")},
-    {"type_partenaire": Choose("entreprise")},
-    {"type_partenaire": Choose("public")},
-    {"lien_partenaire": Choose("les_deux")},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"format": Choose("pluriannuel")},
+        {"type_partenaire": Choose("entreprise")},
+        {"type_partenaire": Choose("public")},
+        {"lien_partenaire": Choose("les_deux")},
+    ],
+)
 def test_lasting_company_public_and_conflict_paths_ask_more(engine, overrides):
     assert len(questions_asked(engine, overrides)) > engine.fewest_questions()
 
@@ -169,8 +188,16 @@ def test_the_summary_comes_after_the_last_question(engine, partnership):
 
 
 def test_the_summary_shows_answers_as_a_member_reads_them(engine, partnership, texts):
-    state = answer_until(engine, None, {"partenaire": Text("<Ma & Co>"), "format": Choose("recurrent"),
-                                        "competences_pro": Choose("non"), "dimension_politique": Choose("no")})
+    state = answer_until(
+        engine,
+        None,
+        {
+            "partenaire": Text("<Ma & Co>"),
+            "format": Choose("recurrent"),
+            "competences_pro": Choose("non"),
+            "dimension_politique": Choose("no"),
+        },
+    )
     lines = dict(engine.prompt(state).lines)
     label = partnership.step
     assert lines[label("partenaire").label] == "&lt;Ma &amp; Co&gt;"
@@ -338,8 +365,18 @@ def test_dates_are_read_in_french_forms(engine_for, typed, iso):
 
 
 @pytest.mark.parametrize(
-    "typed", ["31/02/2027", "29/02/2027", "15/13/2027", "32 mars 2027", "15 mars", "demain",
-              "15 march 2027", "2027-03-15", "15/03/202"],
+    "typed",
+    [
+        "31/02/2027",
+        "29/02/2027",
+        "15/13/2027",
+        "32 mars 2027",
+        "15 mars",
+        "demain",
+        "15 march 2027",
+        "2027-03-15",
+        "15/03/202",
+    ],
 )
 def test_an_impossible_or_unreadable_date_is_refused(engine_for, texts, typed):
     engine, state = single(engine_for, DATE)
@@ -374,8 +411,14 @@ OPTIONAL_DATE = {**DATE, "optional": True}
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("mars 2027", "2027-03"), ("Mars 2027", "2027-03"), ("03/2027", "2027-03"), ("3-2027", "2027-03"),
-     ("rentrée 2027", "2027-09"), ("août 2015", "2015-08")],
+    [
+        ("mars 2027", "2027-03"),
+        ("Mars 2027", "2027-03"),
+        ("03/2027", "2027-03"),
+        ("3-2027", "2027-03"),
+        ("rentrée 2027", "2027-09"),
+        ("août 2015", "2015-08"),
+    ],
 )
 def test_a_month_and_year_is_kept_as_a_month(engine_for, typed, stored):
     engine, state = single(engine_for, DATE)
@@ -543,8 +586,7 @@ def test_editing_the_format_back_to_one_off_drops_the_duration(engine, partnersh
 
 
 def test_relevant_answers_drops_an_answer_whose_question_no_longer_applies(engine):
-    answers = {"format": "ponctuel", "duree_mois": 12, "lien_partenaire": "aucun",
-               "lien_details": "?"}
+    answers = {"format": "ponctuel", "duree_mois": 12, "lien_partenaire": "aucun", "lien_details": "?"}
     assert engine.relevant_answers(answers) == {"format": "ponctuel", "lien_partenaire": "aucun"}
 
 
@@ -565,8 +607,15 @@ def test_confirm_is_refused_before_the_summary(engine, texts):
 
 
 def test_confirm_at_the_summary_finishes_with_the_relevant_answers(engine, partnership):
-    state = answer_until(engine, None, {"format": Choose("pluriannuel"), "lien_partenaire": Choose("autre_membre"),
-                                        "type_partenaire": Choose("ecole")})
+    state = answer_until(
+        engine,
+        None,
+        {
+            "format": Choose("pluriannuel"),
+            "lien_partenaire": Choose("autre_membre"),
+            "type_partenaire": Choose("ecole"),
+        },
+    )
     turn = play(engine, state, Confirm())
     assert turn.done
     asked = {s.id for s in partnership.steps} - {"mise_en_avant", "dimension_politique"}  # not a school's
@@ -586,8 +635,11 @@ def test_card_lines_show_the_card_answers_in_flow_order(engine, partnership, tex
     state = answer_until(engine, None, {"format": Choose("recurrent")})
     lines = engine.card_lines(state.answers).split("\n")
     expected = [
-        render(texts.summary_line, label=partnership.step(i).label,
-               answer=engine.display(partnership.step(i), state.answers[i]))
+        render(
+            texts.summary_line,
+            label=partnership.step(i).label,
+            answer=engine.display(partnership.step(i), state.answers[i]),
+        )
         for i in partnership.card
     ]
     assert lines == expected
@@ -640,19 +692,28 @@ def test_a_practice_is_recalled_again_at_a_later_answer_for_a_new_reason(engine_
 
 
 def test_two_rules_of_one_practice_true_at_one_answer_recall_it_once(engine_for):
-    engine = engine_for(make_flow(YES_NO, NUMBER, practices=[
-        {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
-        {"practice": "legerete", "when": {"all": [{"answer": "lien", "equals": True},
-                                                  {"answer": "duree", "greater_than": 12}]}},
-    ]))
+    engine = engine_for(
+        make_flow(
+            YES_NO,
+            NUMBER,
+            practices=[
+                {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
+                {
+                    "practice": "legerete",
+                    "when": {"all": [{"answer": "lien", "equals": True}, {"answer": "duree", "greater_than": 12}]},
+                },
+            ],
+        )
+    )
     turn = play(engine, engine.start(1).state, Choose("yes"), Text("36"))
     assert turn.reminders == ("legerete",)
     assert turn.state.reminded == ("legerete:0", "legerete:1")
 
 
 def test_at_most_two_practices_are_recalled_at_once_the_others_at_the_next_answer(engine_for):
-    rules = [{"practice": p, "when": {"answer": "lien", "equals": True}}
-             for p in ("benevolat", "legerete", "apartisan")]
+    rules = [
+        {"practice": p, "when": {"answer": "lien", "equals": True}} for p in ("benevolat", "legerete", "apartisan")
+    ]
     engine = engine_for(make_flow(YES_NO, NUMBER, practices=rules))
     first = play(engine, engine.start(1).state, Choose("yes"))
     assert first.reminders == ("benevolat", "legerete")
@@ -715,12 +776,16 @@ def test_the_practices_of_an_answer_are_recalled_right_after_it(engine, partners
 
 
 def test_triggered_practices_lists_each_practice_once_in_rule_order(engine_for):
-    flow = make_flow(YES_NO, NUMBER, practices=[
-        {"practice": "benevolat", "when": {"answer": "lien", "equals": True}},
-        {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
-        {"practice": "benevolat", "when": {"answer": "duree", "greater_than": 12}},
-        {"practice": "apartisan", "when": {"answer": "lien", "equals": False}},
-    ])
+    flow = make_flow(
+        YES_NO,
+        NUMBER,
+        practices=[
+            {"practice": "benevolat", "when": {"answer": "lien", "equals": True}},
+            {"practice": "legerete", "when": {"answer": "duree", "greater_than": 24}},
+            {"practice": "benevolat", "when": {"answer": "duree", "greater_than": 12}},
+            {"practice": "apartisan", "when": {"answer": "lien", "equals": False}},
+        ],
+    )
     assert flow.triggered_practices({"lien": True, "duree": 36}) == ["benevolat", "legerete"]
     assert flow.triggered_practices({"duree": 13}) == ["benevolat"]
     assert flow.triggered_practices({}) == []
@@ -739,18 +804,30 @@ def test_confirm_drops_an_answer_to_a_question_that_no_longer_applies(engine):
 
 
 def test_conditions_no_answer_can_make_true_are_found_with_their_reason():
-    flow = make_flow(CHOICE, YES_NO, NUMBER, OPTIONAL, practices=[
-        {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
-        {"practice": "legerete", "when": {"answer": "lien", "equals": "oui"}},
-        {"practice": "apartisan", "when": {"answer": "type", "greater_than": 2}},
-        {"practice": "apartisan", "when": {"any": [{"answer": "type", "in": ["x", "y"]},
-                                                   {"answer": "duree", "shorter_than": 3}]}},
-        {"practice": "attentes", "when": {"all": [{"answer": "type", "equals": "ecole"},
-                                                  {"answer": "duree", "greater_than": 12}]}},
-        {"practice": "attentes", "when": {"any": [{"answer": "type", "equals": "ecolle"},
-                                                  {"answer": "attentes", "is_empty": True}]}},
-        {"practice": "rencontre", "when": {"not": {"answer": "type", "equals": "ecolle"}}},
-    ])
+    flow = make_flow(
+        CHOICE,
+        YES_NO,
+        NUMBER,
+        OPTIONAL,
+        practices=[
+            {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
+            {"practice": "legerete", "when": {"answer": "lien", "equals": "oui"}},
+            {"practice": "apartisan", "when": {"answer": "type", "greater_than": 2}},
+            {
+                "practice": "apartisan",
+                "when": {"any": [{"answer": "type", "in": ["x", "y"]}, {"answer": "duree", "shorter_than": 3}]},
+            },
+            {
+                "practice": "attentes",
+                "when": {"all": [{"answer": "type", "equals": "ecole"}, {"answer": "duree", "greater_than": 12}]},
+            },
+            {
+                "practice": "attentes",
+                "when": {"any": [{"answer": "type", "equals": "ecolle"}, {"answer": "attentes", "is_empty": True}]},
+            },
+            {"practice": "rencontre", "when": {"not": {"answer": "type", "equals": "ecolle"}}},
+        ],
+    )
     found = [(f.place, f.index, f.kind, f.step, f.value) for f in flow.never_true()]
     assert found == [
         ("practices", 0, "unknown_value", "type", "ecolle"),
@@ -763,10 +840,13 @@ def test_conditions_no_answer_can_make_true_are_found_with_their_reason():
 
 
 def test_a_practice_whose_rules_never_hold_is_untriggered(library):
-    flow = make_flow(CHOICE, practices=[
-        {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
-        {"practice": "legerete", "when": {"answer": "type", "equals": "ecole"}},
-    ])
+    flow = make_flow(
+        CHOICE,
+        practices=[
+            {"practice": "benevolat", "when": {"answer": "type", "equals": "ecolle"}},
+            {"practice": "legerete", "when": {"answer": "type", "equals": "ecole"}},
+        ],
+    )
     untriggered = library.practices.untriggered([flow])
     assert "benevolat" in untriggered and "legerete" not in untriggered
 
@@ -777,8 +857,11 @@ def test_every_practice_of_the_shipped_catalogue_has_a_rule_that_can_hold(librar
 
 
 def test_an_amended_request_recalls_only_what_a_changed_answer_calls_for_anew(engine):
-    filled = answer_until(engine, None, {"type_partenaire": Choose("entreprise"), "argent": Choose("aucun"),
-                                         "competences_pro": Choose("non")})
+    filled = answer_until(
+        engine,
+        None,
+        {"type_partenaire": Choose("entreprise"), "argent": Choose("aucun"), "competences_pro": Choose("non")},
+    )
     reopened = engine.reopen(1, engine.advance(filled, Confirm(), TODAY).state.answers)
     assert isinstance(engine.prompt(reopened), Summary)
     assert play(engine, reopened, Edit("partenaire"), Text("Weleda")).reminders == ()  # benevolat was shown

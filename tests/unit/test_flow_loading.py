@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.flows import ChoiceStep, Flow
+from bot.core.flow_engine import ChoiceStep, Flow
 from bot.core.library import load_library, load_validation_texts
 from bot.core.loading import MAX_FILE_BYTES, InvalidFile, load
 from bot.core.messages import Messages
@@ -79,49 +79,54 @@ def test_a_duplicate_step_id_is_reported_at_the_second_step(validation):
 
 
 def test_a_condition_on_a_later_step_is_reported_at_its_when(validation):
-    text = FLOW.replace(
-        "    max_length: 120\n", "    max_length: 120\n    when: {answer: duree, greater_than: 1}\n"
-    )
-    assert faults(refuse(text, validation)) == [(
-        line_of(text, "when: {answer: duree"),
-        validation.faults["condition_unknown_answer"].format(step="nom", answer="duree"),
-    )]
+    text = FLOW.replace("    max_length: 120\n", "    max_length: 120\n    when: {answer: duree, greater_than: 1}\n")
+    assert faults(refuse(text, validation)) == [
+        (
+            line_of(text, "when: {answer: duree"),
+            validation.faults["condition_unknown_answer"].format(step="nom", answer="duree"),
+        )
+    ]
 
 
 def test_a_condition_on_the_step_itself_is_refused(validation):
     text = FLOW + "    when: {answer: duree, greater_than: 1}\n"
-    assert faults(refuse(text, validation)) == [(
-        line_of(text, "when:"),
-        validation.faults["condition_unknown_answer"].format(step="duree", answer="duree"),
-    )]
+    assert faults(refuse(text, validation)) == [
+        (
+            line_of(text, "when:"),
+            validation.faults["condition_unknown_answer"].format(step="duree", answer="duree"),
+        )
+    ]
 
 
 def test_a_condition_on_an_unknown_answer_is_refused(validation):
     text = FLOW + "    when: {all: [{answer: genre, equals: asso}, {not: {answer: budjet, is_empty: true}}]}\n"
-    assert faults(refuse(text, validation)) == [(
-        line_of(text, "when:"),
-        validation.faults["condition_unknown_answer"].format(step="duree", answer="budjet"),
-    )]
+    assert faults(refuse(text, validation)) == [
+        (
+            line_of(text, "when:"),
+            validation.faults["condition_unknown_answer"].format(step="duree", answer="budjet"),
+        )
+    ]
 
 
 def test_a_malformed_condition_is_reported_in_french_at_its_line(validation):
     text = FLOW + "    when: {answer: genre, equals: asso, in: [autre]}\n"
-    assert faults(refuse(text, validation)) == [
-        (line_of(text, "when:"), validation.faults["condition_one_test"])
-    ]
+    assert faults(refuse(text, validation)) == [(line_of(text, "when:"), validation.faults["condition_one_test"])]
 
 
 def test_a_practice_rule_on_an_unknown_answer_is_refused(validation):
     text = FLOW + "practices:\n  - practice: legerete\n    when: {answer: duree_mois, greater_than: 24}\n"
-    assert faults(refuse(text, validation)) == [(
-        line_of(text, "duree_mois"),
-        validation.faults["condition_unknown_answer"].format(step="legerete", answer="duree_mois"),
-    )]
+    assert faults(refuse(text, validation)) == [
+        (
+            line_of(text, "duree_mois"),
+            validation.faults["condition_unknown_answer"].format(step="legerete", answer="duree_mois"),
+        )
+    ]
 
 
 def test_a_choice_without_options_is_refused(validation):
-    text = FLOW.replace("    options:\n      - {value: asso, label: Association}\n"
-                        "      - {value: autre, label: Autre}\n", "")
+    text = FLOW.replace(
+        "    options:\n      - {value: asso, label: Association}\n      - {value: autre, label: Autre}\n", ""
+    )
     invalid = refuse(text, validation)
     assert faults(invalid) == [(line_of(text, "- id: genre"), validation.faults["missing"])]
     assert invalid.errors[0].where == where(validation, "genre", "options")
@@ -129,7 +134,8 @@ def test_a_choice_without_options_is_refused(validation):
 
 def test_a_choice_with_an_empty_option_list_is_refused(validation):
     text = FLOW.replace("    options:\n", "    options: []\n").replace(
-        "      - {value: asso, label: Association}\n      - {value: autre, label: Autre}\n", "")
+        "      - {value: asso, label: Association}\n      - {value: autre, label: Autre}\n", ""
+    )
     assert faults(refuse(text, validation)) == [
         (line_of(text, "options: []"), validation.faults["too_short"].format(min_length=1))
     ]
@@ -177,18 +183,22 @@ def test_a_word_where_a_number_is_expected_is_refused(validation):
     assert faults(invalid) == [(line_of(text, "douze"), validation.faults["int_parsing"])]
     assert invalid.lines() == [
         validation.with_line.format(
-            file="essai.yaml", line=line_of(text, "douze"),
-            where=", " + where(validation, "duree", "max"), message=validation.faults["int_parsing"],
+            file="essai.yaml",
+            line=line_of(text, "douze"),
+            where=", " + where(validation, "duree", "max"),
+            message=validation.faults["int_parsing"],
         )
     ]
 
 
 def test_a_bad_template_in_a_question_is_refused(validation):
     text = FLOW.replace("question: Quel nom ?", "question: Quel nom pour {groupe} ?")
-    assert faults(refuse(text, validation)) == [(
-        line_of(text, "{groupe}"),
-        validation.faults["template_placeholder"].format(unknown="groupe", allowed="-"),
-    )]
+    assert faults(refuse(text, validation)) == [
+        (
+            line_of(text, "{groupe}"),
+            validation.faults["template_placeholder"].format(unknown="groupe", allowed="-"),
+        )
+    ]
 
 
 def test_every_field_fault_is_reported_at_once(validation):
@@ -212,21 +222,25 @@ def test_every_reference_fault_is_reported_at_once(validation):
         + "    when: {answer: plus_tard, is_empty: true}\n"
     )
     messages = [message for _, message in faults(refuse(text, validation))]
-    assert sorted(messages) == sorted([
-        validation.faults["duplicate_step"].format(step="nom"),
-        validation.faults["condition_unknown_answer"].format(step="nom", answer="plus_tard"),
-        validation.faults["unknown_step"].format(step="inconnu"),
-    ])
+    assert sorted(messages) == sorted(
+        [
+            validation.faults["duplicate_step"].format(step="nom"),
+            validation.faults["condition_unknown_answer"].format(step="nom", answer="plus_tard"),
+            validation.faults["unknown_step"].format(step="inconnu"),
+        ]
+    )
 
 
 def test_a_practice_rule_naming_a_practice_missing_from_the_catalogue_is_refused(library, validation):
     text = FLOW + "practices:\n  - practice: legerte\n    when: {answer: duree, greater_than: 24}\n"
     with pytest.raises(InvalidFile) as caught:
         library.parse_flow(text, "essai.yaml")
-    assert faults(caught.value) == [(
-        line_of(text, "practice: legerte"),
-        validation.faults["unknown_practice"].format(practice="legerte"),
-    )]
+    assert faults(caught.value) == [
+        (
+            line_of(text, "practice: legerte"),
+            validation.faults["unknown_practice"].format(practice="legerte"),
+        )
+    ]
 
 
 def test_a_practice_rule_naming_a_catalogue_practice_is_accepted(library):
@@ -280,8 +294,13 @@ def test_a_billion_laughs_is_refused_without_being_expanded(validation):
 
 
 @pytest.mark.parametrize(
-    "value", ["!!python/object/apply:os.system ['echo hacked']", "!!python/object:bot.core.flows.Flow {}",
-              "!include autre.yaml", "!!binary aGVsbG8="]
+    "value",
+    [
+        "!!python/object/apply:os.system ['echo hacked']",
+        "!!python/object:bot.core.flow_engine.Flow {}",
+        "!include autre.yaml",
+        "!!binary aGVsbG8=",
+    ],
 )
 def test_custom_tags_are_refused(validation, value):
     text = FLOW.replace("title: Essai", f"title: {value}")
@@ -295,18 +314,14 @@ def test_custom_tags_are_refused(validation, value):
 
 def test_a_file_over_256_kib_is_refused(validation):
     text = FLOW + "# " + "x" * MAX_FILE_BYTES + "\n"
-    assert faults(refuse(text, validation)) == [
-        (None, validation.faults["file_too_large"].format(max=256))
-    ]
+    assert faults(refuse(text, validation)) == [(None, validation.faults["file_too_large"].format(max=256))]
 
 
 def test_the_size_limit_counts_bytes_not_characters(validation):
     # 150 000 "é" are 300 000 bytes of UTF-8: over the limit although fewer characters.
     text = FLOW + "# " + "é" * 150_000 + "\n"
     assert len(text) < MAX_FILE_BYTES
-    assert faults(refuse(text, validation)) == [
-        (None, validation.faults["file_too_large"].format(max=256))
-    ]
+    assert faults(refuse(text, validation)) == [(None, validation.faults["file_too_large"].format(max=256))]
     assert faults(refuse(text.encode(), validation)) == faults(refuse(text, validation))
 
 
@@ -340,10 +355,12 @@ def test_a_misspelled_placeholder_in_messages_is_refused_at_its_line(validation)
     broken = text.replace("Votre demande n°{number} est enregistrée.", "Votre demande n°{nombre} est enregistrée.")
     assert broken != text
     invalid = refuse(broken, validation, Messages)
-    assert faults(invalid) == [(
-        line_of(broken, "{nombre}"),
-        validation.faults["template_placeholder"].format(unknown="nombre", allowed="number"),
-    )]
+    assert faults(invalid) == [
+        (
+            line_of(broken, "{nombre}"),
+            validation.faults["template_placeholder"].format(unknown="nombre", allowed="number"),
+        )
+    ]
     assert invalid.errors[0].where == '"intake", "saved"'
 
 
@@ -361,9 +378,7 @@ def test_load_library_lists_the_broken_file_and_its_fault(conversations_copy, va
     (conversations_copy / "essai.yaml").write_text(FLOW.replace("max: 240", "maxi: 240"), encoding="utf-8")
     with pytest.raises(InvalidFile) as caught:
         load_library(conversations_copy)
-    assert [(e.file, e.message) for e in caught.value.errors] == [
-        ("essai.yaml", validation.faults["extra_forbidden"])
-    ]
+    assert [(e.file, e.message) for e in caught.value.errors] == [("essai.yaml", validation.faults["extra_forbidden"])]
     assert "essai.yaml" in str(caught.value)
 
 

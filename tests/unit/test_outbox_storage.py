@@ -13,10 +13,16 @@ FIRST = timedelta(seconds=5)
 
 async def test_a_delivery_is_pending_until_every_part_is_confirmed(database: Database) -> None:
     async with database.transaction() as connection:
-        assert await outbox.enqueue(connection, GROUP, ["un", "deux"], kind="summary", ref=7, reply_to=3,
-                                    markup={"inline_keyboard": []})
+        assert await outbox.enqueue(
+            connection, GROUP, ["un", "deux"], kind="summary", ref=7, reply_to=3, markup={"inline_keyboard": []}
+        )
     (delivery,) = await outbox.pending(database)
-    assert (delivery.texts, delivery.sent_parts, delivery.ref, delivery.reply_to_message_id) == (("un", "deux"), 0, 7, 3)
+    assert (delivery.texts, delivery.sent_parts, delivery.ref, delivery.reply_to_message_id) == (
+        ("un", "deux"),
+        0,
+        7,
+        3,
+    )
     assert delivery.next_attempt_at <= datetime.now(UTC)
 
     await outbox.part_sent(database, delivery.id, 1, 40)
@@ -64,7 +70,9 @@ async def test_refused_and_sent_deliveries_are_forgotten_after_a_while(database:
     await outbox.forget_delivered(database, timedelta(days=7))
     assert len(await database.fetch_all("SELECT * FROM outbox")) == 3, "kept a week"
     async with database.transaction() as connection:  # a week and a day later
-        await connection.execute("UPDATE outbox SET done_at = ?", ((datetime.now(UTC) - timedelta(days=8)).isoformat(),))
+        await connection.execute(
+            "UPDATE outbox SET done_at = ?", ((datetime.now(UTC) - timedelta(days=8)).isoformat(),)
+        )
     await outbox.forget_delivered(database, timedelta(days=7))
     assert [d.id for d in await outbox.pending(database)] == [waiting.id]
     assert len(await database.fetch_all("SELECT * FROM outbox")) == 1

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.loading import InvalidFile, load
-from bot.core.practices import PracticeCatalog
-
+from bot.core.practice_rules import PracticeCatalog
 from tests.fake_telegram import as_read
 
 from .conftest import CONVERSATIONS
@@ -56,10 +55,12 @@ def test_a_practice_text_with_a_placeholder_is_refused_at_its_line(validation):
     text = CATALOGUE.replace("Pas de campagne.", "Pas de {campagne}.")
     with pytest.raises(InvalidFile) as caught:
         catalogue(validation, text)
-    assert faults(caught.value) == [(
-        line_of(text, "{campagne}"),
-        validation.faults["template_placeholder"].format(unknown="campagne", allowed="-"),
-    )]
+    assert faults(caught.value) == [
+        (
+            line_of(text, "{campagne}"),
+            validation.faults["template_placeholder"].format(unknown="campagne", allowed="-"),
+        )
+    ]
 
 
 def test_a_reminder_escapes_the_plain_title_and_keeps_the_text_html(validation):

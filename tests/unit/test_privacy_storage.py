@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from bot.core.consent import Member
-from bot.storage import circles, outbox, privacy
+from bot.core.consent_rules import Member
+from bot.storage import circles, outbox, personal_data
 from bot.storage.db import Database
 
 # Column names that hold a person's Telegram id in this schema's conventions.
@@ -14,16 +14,19 @@ PERSON_COLUMN = re.compile(r"^(user_id|author_id|\w+_by)$")
 
 
 async def test_every_person_column_is_erased_or_pseudonymised(database: Database) -> None:
-    tables = [row["name"] for row in await database.fetch_all(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    )]
+    tables = [
+        row["name"]
+        for row in await database.fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     person_columns = {
         (table, column["name"])
         for table in tables
         for column in await database.fetch_all(f"PRAGMA table_info({table})")
         if PERSON_COLUMN.match(column["name"])
     }
-    covered = {(t, c) for t, c, _ in privacy.PSEUDONYMISED} | set(privacy.DELETED)
+    covered = {(t, c) for t, c, _ in personal_data.PSEUDONYMISED} | set(personal_data.DELETED)
     assert person_columns, "the schema has person columns: the pattern must find them"
     assert person_columns <= covered, f"not handled by /oublier: {sorted(person_columns - covered)}"
 
@@ -42,10 +45,12 @@ async def test_erasure_unnames_the_member_in_queued_messages_and_empties_sent_on
             await outbox.enqueue(connection, group, [text])
         await outbox.delivered(connection, 2)
 
-    await privacy.forget(database, camille, anonymous_name="membre anonymisé", personal_steps={})
+    await personal_data.forget(database, camille, anonymous_name="membre anonymisé", personal_steps={})
 
-    queued = {row["id"]: (row["status"], json.loads(row["texts"]))
-              for row in await database.fetch_all("SELECT id, status, texts FROM outbox")}
+    queued = {
+        row["id"]: (row["status"], json.loads(row["texts"]))
+        for row in await database.fetch_all("SELECT id, status, texts FROM outbox")
+    }
     assert queued == {
         1: ("pending", ["Objection de membre anonymisé : à travailler"]),
         2: ("sent", []),

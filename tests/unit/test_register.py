@@ -8,10 +8,10 @@ from datetime import date, datetime
 
 import pytest
 
-from bot.core.flows import Flow, FlowEngine
+from bot.core.flow_engine import Flow, FlowEngine
 from bot.core.library import Library
 from bot.core.loading import InvalidFile, load
-from bot.core.register import (
+from bot.core.register_rules import (
     FOLLOW_UP,
     REVIEW,
     RegisterTexts,
@@ -32,8 +32,11 @@ RULES = ReviewRules(default_months=6, max_months=12, follow_up_days=7, rediscuss
 DECIDED = date(2026, 6, 1)
 
 COMPANY_THREE_YEARS = {
-    "partenaire": "Jardins Weleda", "type_partenaire": "entreprise", "format": "pluriannuel",
-    "duree_mois": 36, "date_debut": "2026-09-15",
+    "partenaire": "Jardins Weleda",
+    "type_partenaire": "entreprise",
+    "format": "pluriannuel",
+    "duree_mois": 36,
+    "date_debut": "2026-09-15",
 }
 
 
@@ -46,13 +49,16 @@ def parse_csv(content: bytes) -> list[list[str]]:
 # --- review dates --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("start", "months", "expected"), [
-    (date(2027, 1, 31), 1, date(2027, 2, 28)),
-    (date(2028, 1, 31), 1, date(2028, 2, 29)),
-    (date(2026, 12, 15), 1, date(2027, 1, 15)),
-    (date(2026, 9, 15), 12, date(2027, 9, 15)),
-    (date(2026, 5, 31), 30, date(2028, 11, 30)),
-])
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (date(2027, 1, 31), 1, date(2027, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2026, 12, 15), 1, date(2027, 1, 15)),
+        (date(2026, 9, 15), 12, date(2027, 9, 15)),
+        (date(2026, 5, 31), 30, date(2028, 11, 30)),
+    ],
+)
 def test_adding_months_keeps_the_day_or_takes_the_months_last(start, months, expected):
     assert add_months(start, months) == expected
 
@@ -94,11 +100,14 @@ def test_without_commitment_fields_the_default_delay_applies():
     assert first_review(flow, {"nom": "Emmaüs"}, DECIDED, RULES) == (REVIEW, date(2026, 12, 1))
 
 
-@pytest.mark.parametrize(("outcome", "expected"), [
-    ("continue", date(2027, 6, 1)),
-    ("rediscuss", date(2026, 7, 1)),
-    ("end", None),
-])
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ("continue", date(2027, 6, 1)),
+        ("rediscuss", date(2026, 7, 1)),
+        ("end", None),
+    ],
+)
 def test_an_answered_follow_up_sets_the_next_date(partnership: Flow, outcome, expected):
     assert next_review(outcome, partnership, COMPANY_THREE_YEARS, DECIDED, RULES) == expected
 
@@ -145,8 +154,14 @@ def test_register_fields_of_the_wrong_kind_or_unknown_are_refused_with_their_lin
     with pytest.raises(InvalidFile) as refused:
         library.parse_flow(text, "essai.yaml")
     found = faults(refused.value)
-    assert (line_of(text, "length_months"), "la durée d'engagement (partner_fields.length_months) doit être une étape « number », en mois") in found
-    assert (line_of(text, "start_date"), "la date de début (partner_fields.start_date) doit être une étape « date »") in found
+    assert (
+        line_of(text, "length_months"),
+        "la durée d'engagement (partner_fields.length_months) doit être une étape « number », en mois",
+    ) in found
+    assert (
+        line_of(text, "start_date"),
+        "la date de début (partner_fields.start_date) doit être une étape « date »",
+    ) in found
     assert (line_of(text, "expectations"), "l'étape « budget » n'existe pas dans ce parcours") in found
     assert (line_of(text, "one_off"), "l'étape « frequence » n'existe pas dans ce parcours") in found
 
@@ -168,7 +183,7 @@ def test_the_csv_opens_with_accents_and_awkward_answers_intact():
         "Émile & Zoé ; « Les Colibris »",
         'Le "jardin" partagé',
         "Première ligne\nDeuxième ligne",
-        "=HYPERLINK(\"http://exemple.org\")",
+        '=HYPERLINK("http://exemple.org")',
         "+33 6 12 34 56 78",
     ]
     content = csv_document(["N°", "Réponse", "Durée (mois)"], [[i, text, 36] for i, text in enumerate(answers, 1)])
@@ -178,7 +193,7 @@ def test_the_csv_opens_with_accents_and_awkward_answers_intact():
         "Émile & Zoé ; « Les Colibris »",
         'Le "jardin" partagé',
         "Première ligne\nDeuxième ligne",
-        "'=HYPERLINK(\"http://exemple.org\")",  # stays text: no formula runs when the file opens
+        '\'=HYPERLINK("http://exemple.org")',  # stays text: no formula runs when the file opens
         "'+33 6 12 34 56 78",
     ]
     assert rows[1][2] == "36"
@@ -192,8 +207,12 @@ def test_empty_answers_are_empty_cells():
 def test_answer_cells_read_as_members_do_with_bare_numbers(library: Library, engine: FlowEngine):
     columns = answer_columns([engine.flow])
     answers = {
-        "partenaire": "Jardins <Weleda> & Co", "type_partenaire": "entreprise", "duree_mois": 36,
-        "date_debut": "2027-03-15", "lien_partenaire": "aucun", "attentes": None,
+        "partenaire": "Jardins <Weleda> & Co",
+        "type_partenaire": "entreprise",
+        "duree_mois": 36,
+        "date_debut": "2027-03-15",
+        "lien_partenaire": "aucun",
+        "attentes": None,
     }
     cells = dict(zip([c.id for c in columns], answer_cells(engine, columns, answers), strict=True))
     assert cells["partenaire"] == "Jardins <Weleda> & Co"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.core.register import Origin
-from bot.storage import chat_migration, requests
-from bot.storage import register as register_store
+from bot.core.register_rules import Origin
+from bot.storage import chat_migration, register_rows, requests
 from bot.storage.db import Database
-from bot.storage.register import Counts
+from bot.storage.register_rows import Counts
 from tests.unit.test_register_storage import add
 from tests.unit.test_storage import ALICE, CHAT_A, CHAT_B, with_flow
 
@@ -23,12 +22,12 @@ def counted_from_scratch(connection: sqlite3.Connection, chat_id: int) -> Counts
 
 async def kept_and_counted(database: Database, chat_id: int) -> tuple[Counts, Counts]:
     return await database.read(
-        lambda connection: (register_store.counts(connection, chat_id), counted_from_scratch(connection, chat_id))
+        lambda connection: (register_rows.counts(connection, chat_id), counted_from_scratch(connection, chat_id))
     )
 
 
 async def test_a_group_without_requests_counts_none(database: Database) -> None:
-    assert await register_store.counts(database, CHAT_A) == Counts(0, 0)
+    assert await register_rows.counts(database, CHAT_A) == Counts(0, 0)
 
 
 async def test_counts_follow_requests_filed_renamed_and_deleted(database: Database) -> None:
@@ -57,13 +56,28 @@ async def test_counts_include_known_partners_and_a_private_request_attached_to_t
 
     def known_and_private(connection: sqlite3.Connection) -> requests.PartnershipRequest:
         requests.create(
-            connection, chat_id=CHAT_A, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
-            flow_version=1, partner_name="Biocoop", partner_kind="entreprise", answers={},
-            status="adopted", origin=Origin.KNOWN,
+            connection,
+            chat_id=CHAT_A,
+            author_id=ALICE,
+            author_name="Alice",
+            flow_id="demande_partenariat",
+            flow_version=1,
+            partner_name="Biocoop",
+            partner_kind="entreprise",
+            answers={},
+            status="adopted",
+            origin=Origin.KNOWN,
         )
         return requests.create(
-            connection, chat_id=ALICE, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
-            flow_version=1, partner_name="alternatiba", partner_kind="association", answers={},
+            connection,
+            chat_id=ALICE,
+            author_id=ALICE,
+            author_name="Alice",
+            flow_id="demande_partenariat",
+            flow_version=1,
+            partner_name="alternatiba",
+            partner_kind="association",
+            answers={},
         )
 
     private = await database.write(known_and_private)
@@ -80,13 +94,16 @@ async def test_counts_move_with_a_group_that_became_a_supergroup(database: Datab
     await add(database, CHAT_B, "emmaüs", "association")  # the supergroup was used before the move was known
     assert await chat_migration.move(database, CHAT_A, CHAT_B)
     assert await kept_and_counted(database, CHAT_B) == (Counts(3, 2), Counts(3, 2))
-    assert await register_store.counts(database, CHAT_A) == Counts(0, 0)
+    assert await register_rows.counts(database, CHAT_A) == Counts(0, 0)
 
 
 async def test_counting_reads_one_row_not_the_groups_requests(database: Database) -> None:
-    plan = await database.read(lambda connection: " ".join(
-        row["detail"] for row in connection.execute(
-            "EXPLAIN QUERY PLAN SELECT requests, partners FROM register_counts WHERE chat_id = ?", (CHAT_A,)
+    plan = await database.read(
+        lambda connection: " ".join(
+            row["detail"]
+            for row in connection.execute(
+                "EXPLAIN QUERY PLAN SELECT requests, partners FROM register_counts WHERE chat_id = ?", (CHAT_A,)
+            )
         )
-    ))
+    )
     assert plan.startswith("SEARCH register_counts USING INTEGER PRIMARY KEY")

@@ -11,8 +11,14 @@ from icalendar import Calendar
 
 from bot.core.agenda import Deadline, ReviewDate, calendar_file
 from bot.core.library import Library
-from bot.core.picture import LINE_LENGTH, MAX_ROWS, PHOTO_ROWS, PictureEntry, layout
-from bot.core.register import STANDING_OF_STATUS, Standing, standing
+from bot.core.picture_layout import (
+    LINE_LENGTH,
+    MAX_ROWS,
+    PHOTO_ROWS,
+    PictureEntry,
+    layout,
+)
+from bot.core.register_rules import STANDING_OF_STATUS, Standing, standing
 from bot.core.statuses import RequestStatus
 from bot.picture import draw
 
@@ -20,8 +26,14 @@ TODAY = date(2026, 12, 3)
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def entry(partner: str, status: str = "ended", kind: str = "Association ou réseau", start=None, end=None,
-          label: str | None = None) -> PictureEntry:
+def entry(
+    partner: str,
+    status: str = "ended",
+    kind: str = "Association ou réseau",
+    start=None,
+    end=None,
+    label: str | None = None,
+) -> PictureEntry:
     return PictureEntry(kind, partner, label or status, standing(status), start, end)
 
 
@@ -39,11 +51,19 @@ def texts(library: Library):
 
 
 def test_each_kind_heads_its_partners_with_their_years_and_status(texts) -> None:
-    plan = layout([
-        entry("Alternatiba", "current", start=date(2018, 6, 1), label="en cours"),
-        entry("Emmaüs", start=date(2016, 3, 1), end=date(2019, 9, 1), label="terminée"),
-        entry("Weleda", "declined", kind="Entreprise", start=date(2025, 5, 1), end=date(2025, 5, 1), label="déclinée"),
-    ], texts, group="GL Strasbourg", today=TODAY, partners=3)
+    plan = layout(
+        [
+            entry("Alternatiba", "current", start=date(2018, 6, 1), label="en cours"),
+            entry("Emmaüs", start=date(2016, 3, 1), end=date(2019, 9, 1), label="terminée"),
+            entry(
+                "Weleda", "declined", kind="Entreprise", start=date(2025, 5, 1), end=date(2025, 5, 1), label="déclinée"
+            ),
+        ],
+        texts,
+        group="GL Strasbourg",
+        today=TODAY,
+        partners=3,
+    )
     assert [h.text for h in plan.headings] == ["Association ou réseau", "Entreprise"]
     assert [b.text for b in plan.bars] == [
         " · ".join(["Alternatiba", texts.span_since.format(start=2018), "en cours"]),
@@ -58,8 +78,13 @@ def test_each_kind_heads_its_partners_with_their_years_and_status(texts) -> None
 
 
 def test_unknown_dates_say_so_and_draw_no_bar(texts) -> None:
-    plan = layout([entry("GL Nîmes", "current"), entry("Collectif", end=date(2021, 1, 1))],
-                  texts, group="GL", today=TODAY, partners=2)
+    plan = layout(
+        [entry("GL Nîmes", "current"), entry("Collectif", end=date(2021, 1, 1))],
+        texts,
+        group="GL",
+        today=TODAY,
+        partners=2,
+    )
     unknown, until = plan.bars
     assert texts.span_unknown in unknown.text and unknown.first_year is None
     assert texts.span_until.format(end=2021) in until.text and (until.first_year, until.last_year) == (2021, 2021)
@@ -87,15 +112,25 @@ def test_every_request_status_has_its_standing_in_one_place(library: Library) ->
 
 def test_the_picture_is_a_phone_wide_png_that_grows_with_the_register(texts) -> None:
     few = layout([entry("Alternatiba", "current", start=date(2019, 1, 1))], texts, group="GL", today=TODAY, partners=1)
-    many = layout([entry(f"Association {i}", start=date(2010 + i, 1, 1)) for i in range(12)],
-                  texts, group="GL", today=TODAY, partners=12)
+    many = layout(
+        [entry(f"Association {i}", start=date(2010 + i, 1, 1)) for i in range(12)],
+        texts,
+        group="GL",
+        today=TODAY,
+        partners=12,
+    )
     (width, short), (same_width, tall) = png_size(draw(few)), png_size(draw(many))
     assert width == same_width == 1080 and tall > short
 
 
 def test_a_picture_that_fits_a_photo_stays_within_telegrams_photo_limits(texts) -> None:
-    plan = layout([entry(f"Partenaire {i}") for i in range(PHOTO_ROWS - 1)], texts, group="GL", today=TODAY,
-                  partners=PHOTO_ROWS - 1)
+    plan = layout(
+        [entry(f"Partenaire {i}") for i in range(PHOTO_ROWS - 1)],
+        texts,
+        group="GL",
+        today=TODAY,
+        partners=PHOTO_ROWS - 1,
+    )
     assert plan.fits_a_photo
     width, height = png_size(draw(plan))
     assert width + height <= 10_000 and height <= 20 * width
@@ -103,8 +138,9 @@ def test_a_picture_that_fits_a_photo_stays_within_telegrams_photo_limits(texts) 
 
 def test_a_long_register_is_cut_with_its_count_and_is_not_a_photo(texts) -> None:
     kinds = [f"Type {k}" for k in range(7)]
-    plan = layout([entry(f"Partenaire {i}", kind=kinds[i % 7]) for i in range(300)],
-                  texts, group="GL", today=TODAY, partners=300)
+    plan = layout(
+        [entry(f"Partenaire {i}", kind=kinds[i % 7]) for i in range(300)], texts, group="GL", today=TODAY, partners=300
+    )
     assert plan.rows == MAX_ROWS and [h.text for h in plan.headings] == kinds[:4]  # grouped, not one per line
     assert not plan.fits_a_photo and plan.more == texts.more.format(count=300 - len(plan.bars))
     width, height = png_size(draw(plan))
@@ -122,12 +158,17 @@ def test_names_with_dollar_signs_are_drawn_as_typed_not_as_formulas(texts) -> No
 def test_the_calendar_holds_one_event_per_deadline_and_review_in_the_group_zone(library: Library) -> None:
     texts = library.register.calendar
     group = "GL Strasbourg"
-    deadlines = [Deadline(3, 12, "Weleda ; « Jardins », Alès", datetime(2027, 3, 15, 17, 0, tzinfo=UTC), group),
-                 Deadline(4, 13, "Alternatiba", datetime(2027, 7, 1, 8, 30, tzinfo=UTC), group)]
-    reviews = [ReviewDate(9, 7, "Emmaüs", date(2027, 6, 1), follow_up=False, group=group),
-               ReviewDate(10, 8, "Pharmacienne", date(2027, 6, 8), follow_up=True, group=group)]
-    content = calendar_file(deadlines, reviews, texts, groups=[group], zone=PARIS,
-                            stamp=datetime(2026, 12, 3, 9, tzinfo=UTC))
+    deadlines = [
+        Deadline(3, 12, "Weleda ; « Jardins », Alès", datetime(2027, 3, 15, 17, 0, tzinfo=UTC), group),
+        Deadline(4, 13, "Alternatiba", datetime(2027, 7, 1, 8, 30, tzinfo=UTC), group),
+    ]
+    reviews = [
+        ReviewDate(9, 7, "Emmaüs", date(2027, 6, 1), follow_up=False, group=group),
+        ReviewDate(10, 8, "Pharmacienne", date(2027, 6, 8), follow_up=True, group=group),
+    ]
+    content = calendar_file(
+        deadlines, reviews, texts, groups=[group], zone=PARIS, stamp=datetime(2026, 12, 3, 9, tzinfo=UTC)
+    )
     assert b"\r\n" in content and all(len(line) <= 75 for line in content.split(b"\r\n"))
     calendar = Calendar.from_ical(content)
     assert calendar["VERSION"] == "2.0" and calendar["PRODID"]
@@ -148,7 +189,12 @@ def test_the_calendar_holds_one_event_per_deadline_and_review_in_the_group_zone(
 
 def test_a_long_name_is_cut_so_its_years_and_status_stay_on_the_line(texts) -> None:
     name = "Réseau d'échanges réciproques de savoirs du Pays creillois et des environs"
-    (bar,) = layout([entry(name, "in_consent", label="en consentement", start=date(2026, 1, 1))],
-                    texts, group="GL", today=TODAY, partners=1).bars
+    (bar,) = layout(
+        [entry(name, "in_consent", label="en consentement", start=date(2026, 1, 1))],
+        texts,
+        group="GL",
+        today=TODAY,
+        partners=1,
+    ).bars
     assert bar.text.endswith(" · 2026 · en consentement") and "…" in bar.text
     assert len(bar.text) <= LINE_LENGTH

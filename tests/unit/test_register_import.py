@@ -13,8 +13,7 @@ from bot.catalog import FlowCatalog
 from bot.core.library import Library
 from bot.export import register_csv
 from bot.importer import import_register
-from bot.storage import flows as flow_store
-from bot.storage import requests, reviews
+from bot.storage import flow_versions, requests, review_dates
 from bot.storage.db import Database
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -30,48 +29,113 @@ async def catalog(database: Database, library: Library) -> FlowCatalog:
 
 
 async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
-    version = (await flow_store.active(database, flow_id, SOURCE)).version
+    version = (await flow_versions.active(database, flow_id, SOURCE)).version
     async with database.transaction() as connection:
         stored = await requests.create(
-            connection, chat_id=SOURCE, author_id=5, author_name="Cécile", flow_id=flow_id, flow_version=version,
-            partner_name=answers["partenaire"], partner_kind=answers["type_partenaire"], answers=answers, **fields,
+            connection,
+            chat_id=SOURCE,
+            author_id=5,
+            author_name="Cécile",
+            flow_id=flow_id,
+            flow_version=version,
+            partner_name=answers["partenaire"],
+            partner_kind=answers["type_partenaire"],
+            answers=answers,
+            **fields,
         )
     return stored.id
 
 
 async def a_register(database: Database) -> None:
     """A request decided and reviewed, one not decided yet, and two partners known from before."""
-    adopted = await add(database, "demande_partenariat", {
-        "partenaire": "Jardins « Weleda » ; & Co", "type_partenaire": "entreprise",
-        "demande": "=20 salariés\nune journée", "format": "pluriannuel", "duree_mois": 36, "date_debut": "2027-09",
-        "date_reponse": "2026-05-15", "deja_rencontre": "pas_encore", "attentes": None, "argent": "partenaire_donne",
-        "competences_pro": "benevoles", "mise_en_avant": "les_deux", "lien_partenaire": "autre_membre",
-        "lien_details": "Camille y travaille", "porteurs": "equipe_projet", "contact": "+33 6 12 34 56 78",
-    }, status="adopted", created_at="2026-05-02T10:00:00+00:00", decided_at="2026-05-20T16:00:00+00:00")
+    adopted = await add(
+        database,
+        "demande_partenariat",
+        {
+            "partenaire": "Jardins « Weleda » ; & Co",
+            "type_partenaire": "entreprise",
+            "demande": "=20 salariés\nune journée",
+            "format": "pluriannuel",
+            "duree_mois": 36,
+            "date_debut": "2027-09",
+            "date_reponse": "2026-05-15",
+            "deja_rencontre": "pas_encore",
+            "attentes": None,
+            "argent": "partenaire_donne",
+            "competences_pro": "benevoles",
+            "mise_en_avant": "les_deux",
+            "lien_partenaire": "autre_membre",
+            "lien_details": "Camille y travaille",
+            "porteurs": "equipe_projet",
+            "contact": "+33 6 12 34 56 78",
+        },
+        status="adopted",
+        created_at="2026-05-02T10:00:00+00:00",
+        decided_at="2026-05-20T16:00:00+00:00",
+    )
     async with database.transaction() as connection:
-        await reviews.restore(connection, adopted, "review", due_on=date(2027, 9, 1), last_outcome="rediscuss",
-                              last_on=date(2026, 11, 2), answered_at="2026-11-02T11:00:00+00:00",
-                              answered_by_name="Bea")
-    await add(database, "demande_partenariat", {
-        "partenaire": "Alternatiba", "type_partenaire": "association", "demande": "Une étape du tour",
-        "format": "ponctuel", "date_debut": None, "date_reponse": None, "lien_partenaire": "aucun",
-        "contact": "@dominique",
-    })
-    await add(database, "partenaire_connu", {
-        "partenaire": "Emmaüs", "type_partenaire": "association", "ensemble": "Bacs incroyables comestibles",
-        "depuis": "2016-03", "en_cours": False, "jusqu_a": "2019-09-14", "qui_connait": "Camille",
-    }, status="ended", origin="known")
-    await add(database, "partenaire_connu", {
-        "partenaire": "École Jules Ferry", "type_partenaire": "ecole", "ensemble": "Ateliers jardin",
-        "depuis": None, "en_cours": True, "qui_connait": None,
-    }, status="current", origin="known")
+        await review_dates.restore(
+            connection,
+            adopted,
+            "review",
+            due_on=date(2027, 9, 1),
+            last_outcome="rediscuss",
+            last_on=date(2026, 11, 2),
+            answered_at="2026-11-02T11:00:00+00:00",
+            answered_by_name="Bea",
+        )
+    await add(
+        database,
+        "demande_partenariat",
+        {
+            "partenaire": "Alternatiba",
+            "type_partenaire": "association",
+            "demande": "Une étape du tour",
+            "format": "ponctuel",
+            "date_debut": None,
+            "date_reponse": None,
+            "lien_partenaire": "aucun",
+            "contact": "@dominique",
+        },
+    )
+    await add(
+        database,
+        "partenaire_connu",
+        {
+            "partenaire": "Emmaüs",
+            "type_partenaire": "association",
+            "ensemble": "Bacs incroyables comestibles",
+            "depuis": "2016-03",
+            "en_cours": False,
+            "jusqu_a": "2019-09-14",
+            "qui_connait": "Camille",
+        },
+        status="ended",
+        origin="known",
+    )
+    await add(
+        database,
+        "partenaire_connu",
+        {
+            "partenaire": "École Jules Ferry",
+            "type_partenaire": "ecole",
+            "ensemble": "Ateliers jardin",
+            "depuis": None,
+            "en_cours": True,
+            "qui_connait": None,
+        },
+        status="current",
+        origin="known",
+    )
 
 
 def rows(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
 
 
-def document(header: list[str], lines: list[dict[str, str]], delimiter: str = ";", encoding: str = "utf-8-sig") -> bytes:
+def document(
+    header: list[str], lines: list[dict[str, str]], delimiter: str = ";", encoding: str = "utf-8-sig"
+) -> bytes:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, header, delimiter=delimiter, lineterminator="\r\n")
     writer.writeheader()
@@ -87,7 +151,8 @@ async def test_the_export_re_imported_gives_the_same_register(database: Database
     assert (await register_csv(database, catalog, PARIS, TARGET)).content == exported
     assert rows(exported)[0]["Dernier suivi"] == "à rediscuter le 02/11/2026"  # a register worth comparing
     known = await database.fetch_all(
-        "SELECT status, origin, card_message_id FROM requests WHERE chat_id = ? AND origin = 'known'", (TARGET,))
+        "SELECT status, origin, card_message_id FROM requests WHERE chat_id = ? AND origin = 'known'", (TARGET,)
+    )
     assert [tuple(row) for row in known] == [("ended", "known", 0), ("current", "known", 0)]
     assert [r for r in await requests.without_card(database) if r.chat_id == TARGET] == []  # no card to post
 
@@ -103,7 +168,10 @@ async def test_one_bad_line_refuses_the_whole_file_then_the_mended_file_goes_in(
     report = await import_register(database, catalog, PARIS, TARGET, document(header, lines), TODAY)
     texts = library.register.import_
     assert report.imported == 0 and len(report.refusals) == 2
-    assert report.refusals[0].startswith(texts.line.format(line=5, reason="")) and texts.quoted.format(value="Fusée") in report.refusals[0]
+    assert (
+        report.refusals[0].startswith(texts.line.format(line=5, reason=""))
+        and texts.quoted.format(value="Fusée") in report.refusals[0]
+    )
     assert "Type de partenaire" in report.refusals[0] and "Depuis" in report.refusals[1]
     assert await database.fetch_all("SELECT id FROM requests WHERE chat_id = ?", (TARGET,)) == []
 
@@ -115,24 +183,47 @@ async def test_one_bad_line_refuses_the_whole_file_then_the_mended_file_goes_in(
 async def test_a_hand_made_list_in_windows_1252_with_commas_is_read_as_known_partners(
     database: Database, catalog: FlowCatalog
 ) -> None:
-    header = ["Partenaire", "Type de partenaire", "Ce qui a été fait ensemble", "Depuis", "Toujours en cours",
-              "Jusqu'à", "Qui le connaît dans le groupe"]
+    header = [
+        "Partenaire",
+        "Type de partenaire",
+        "Ce qui a été fait ensemble",
+        "Depuis",
+        "Toujours en cours",
+        "Jusqu'à",
+        "Qui le connaît dans le groupe",
+    ]
     lines = [
-        {"Partenaire": "Réseau d'échanges réciproques de savoirs", "Type de partenaire": "Association ou réseau",
-         "Ce qui a été fait ensemble": "Ateliers couture", "Depuis": "rentrée 2017", "Toujours en cours": "non",
-         "Jusqu'à": "06/2020", "Qui le connaît dans le groupe": ""},
-        {"Partenaire": "Mairie", "Type de partenaire": "Collectivité ou organisme public",
-         "Ce qui a été fait ensemble": "Prêt de salle", "Depuis": "", "Toujours en cours": "oui"},
+        {
+            "Partenaire": "Réseau d'échanges réciproques de savoirs",
+            "Type de partenaire": "Association ou réseau",
+            "Ce qui a été fait ensemble": "Ateliers couture",
+            "Depuis": "rentrée 2017",
+            "Toujours en cours": "non",
+            "Jusqu'à": "06/2020",
+            "Qui le connaît dans le groupe": "",
+        },
+        {
+            "Partenaire": "Mairie",
+            "Type de partenaire": "Collectivité ou organisme public",
+            "Ce qui a été fait ensemble": "Prêt de salle",
+            "Depuis": "",
+            "Toujours en cours": "oui",
+        },
     ]
     report = await import_register(database, catalog, PARIS, TARGET, document(header, lines, ",", "cp1252"), TODAY)
     assert (report.imported, report.refusals) == (2, ())
     stored = await database.fetch_all(
-        "SELECT partner_name, status, origin, author_name FROM requests WHERE chat_id = ? ORDER BY number", (TARGET,))
+        "SELECT partner_name, status, origin, author_name FROM requests WHERE chat_id = ? ORDER BY number", (TARGET,)
+    )
     assert [tuple(row)[:3] for row in stored] == [
-        ("Réseau d'échanges réciproques de savoirs", "ended", "known"), ("Mairie", "current", "known")]
+        ("Réseau d'échanges réciproques de savoirs", "ended", "known"),
+        ("Mairie", "current", "known"),
+    ]
     answers = await database.fetch_all(
         "SELECT value FROM request_answers a JOIN requests r ON r.id = a.request_id"
-        " WHERE r.chat_id = ? AND step_id IN ('depuis', 'jusqu_a') ORDER BY r.number, step_id", (TARGET,))
+        " WHERE r.chat_id = ? AND step_id IN ('depuis', 'jusqu_a') ORDER BY r.number, step_id",
+        (TARGET,),
+    )
     assert [row["value"] for row in answers] == ['"2017-09"', '"2020-06"', "null"]
 
 

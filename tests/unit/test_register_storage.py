@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.storage import register as register_store
-from bot.storage import requests, reviews
+from bot.storage import register_rows, requests, review_dates
 from bot.storage.db import Database
 from tests.unit.test_storage import ALICE, BOB, CHAT_A, CHAT_B, scalar, with_flow
 
 DUE = date(2027, 3, 1)
 
 
-async def add(database: Database, chat_id: int, partner: str, kind: str, status: str = "submitted", answers=None) -> int:
+async def add(
+    database: Database, chat_id: int, partner: str, kind: str, status: str = "submitted", answers=None
+) -> int:
     async with database.transaction() as connection:
         request = await requests.create(
-            connection, chat_id=chat_id, author_id=ALICE, author_name="Alice", flow_id="demande_partenariat",
-            flow_version=1, partner_name=partner, partner_kind=kind, answers=answers or {"partenaire": partner},
+            connection,
+            chat_id=chat_id,
+            author_id=ALICE,
+            author_name="Alice",
+            flow_id="demande_partenariat",
+            flow_version=1,
+            partner_name=partner,
+            partner_kind=kind,
+            answers=answers or {"partenaire": partner},
         )
         await connection.execute(
             "UPDATE requests SET status = ?, decided_at = CASE WHEN ? = 'adopted' THEN '2026-06-01T08:00:00+00:00' END"
@@ -28,16 +36,24 @@ async def add(database: Database, chat_id: int, partner: str, kind: str, status:
 
 async def test_a_page_groups_requests_by_kind_then_partner_name(database: Database):
     await with_flow(database)
-    for partner, kind in [("Weleda", "entreprise"), ("emmaüs", "association"), ("Alternatiba", "association"),
-                          ("École Jules Ferry", "ecole"), ("Biocoop", "entreprise")]:
+    for partner, kind in [
+        ("Weleda", "entreprise"),
+        ("emmaüs", "association"),
+        ("Alternatiba", "association"),
+        ("École Jules Ferry", "ecole"),
+        ("Biocoop", "entreprise"),
+    ]:
         await add(database, CHAT_A, partner, kind)
     await add(database, CHAT_B, "Ailleurs", "association")
 
-    first = await register_store.page(database, CHAT_A, 0, 3)
-    second = await register_store.page(database, CHAT_A, 3, 3)
+    first = await register_rows.page(database, CHAT_A, 0, 3)
+    second = await register_rows.page(database, CHAT_A, 3, 3)
     assert [(e.partner_kind, e.partner_name) for e in first + second] == [
-        ("association", "Alternatiba"), ("association", "emmaüs"), ("ecole", "École Jules Ferry"),
-        ("entreprise", "Biocoop"), ("entreprise", "Weleda"),
+        ("association", "Alternatiba"),
+        ("association", "emmaüs"),
+        ("ecole", "École Jules Ferry"),
+        ("entreprise", "Biocoop"),
+        ("entreprise", "Weleda"),
     ]
 
 
@@ -45,7 +61,7 @@ async def test_counts_name_each_organisation_once_whatever_its_case(database: Da
     await with_flow(database)
     for partner in ("Alternatiba", "ALTERNATIBA", "Emmaüs"):
         await add(database, CHAT_A, partner, "association")
-    counts = await register_store.counts(database, CHAT_A)
+    counts = await register_rows.counts(database, CHAT_A)
     assert (counts.requests, counts.partners) == (3, 2)
 
 
@@ -54,13 +70,13 @@ async def test_adopted_requests_are_planned_once(database: Database):
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted", {"duree_mois": 36})
     await add(database, CHAT_A, "Emmaüs", "association", "in_consent")
 
-    waiting = await reviews.to_plan(database, 10)
+    waiting = await review_dates.to_plan(database, 10)
     assert [(item.request_id, item.answers) for item in waiting] == [(adopted, {"duree_mois": 36})]
     assert waiting[0].decided_at.startswith("2026-06-01")
     async with database.transaction() as connection:
-        assert await reviews.plan(connection, adopted, "review", DUE)
-        assert not await reviews.plan(connection, adopted, "review", DUE)
-    assert await reviews.to_plan(database, 10) == []
+        assert await review_dates.plan(connection, adopted, "review", DUE)
+        assert not await review_dates.plan(connection, adopted, "review", DUE)
+    assert await review_dates.to_plan(database, 10) == []
     assert await scalar(database, "SELECT COUNT(*) FROM reviews") == 1
 
 
@@ -68,9 +84,9 @@ async def test_a_date_set_by_hand_before_planning_is_kept(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
     async with database.transaction() as connection:
-        await reviews.set_date(connection, adopted, "review", date(2027, 9, 15))
-    assert await reviews.to_plan(database, 10) == []
-    assert (await reviews.open_review(database, adopted)).due_on == "2027-09-15"
+        await review_dates.set_date(connection, adopted, "review", date(2027, 9, 15))
+    assert await review_dates.to_plan(database, 10) == []
+    assert (await review_dates.open_review(database, adopted)).due_on == "2027-09-15"
 
 
 async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Database):
@@ -78,59 +94,61 @@ async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Dat
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
     ended = await add(database, CHAT_A, "Biocoop", "entreprise", "adopted")
     async with database.transaction() as connection:
-        await reviews.plan(connection, adopted, "review", DUE)
-        await reviews.plan(connection, ended, "review", DUE)
+        await review_dates.plan(connection, adopted, "review", DUE)
+        await review_dates.plan(connection, ended, "review", DUE)
         await connection.execute("UPDATE requests SET status = 'ended' WHERE id = ?", (ended,))
 
-    assert await reviews.due(database, date(2027, 2, 28), 10) == []
-    (review,) = await reviews.due(database, DUE, 10)
+    assert await review_dates.due(database, date(2027, 2, 28), 10) == []
+    (review,) = await review_dates.due(database, DUE, 10)
     assert (review.request_id, review.chat_id, review.kind) == (adopted, CHAT_A, "review")
     async with database.transaction() as connection:
-        await reviews.mark_posted(connection, review.id, 777)
-    assert await reviews.due(database, DUE, 10) == []
-    assert (await reviews.get(database, review.id)).message_id == 777
+        await review_dates.mark_posted(connection, review.id, 777)
+    assert await review_dates.due(database, DUE, 10) == []
+    assert (await review_dates.get(database, review.id)).message_id == 777
 
 
 async def test_moving_a_posted_review_makes_it_due_again_at_its_new_date(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
     async with database.transaction() as connection:
-        await reviews.plan(connection, adopted, "review", DUE)
-    (review,) = await reviews.due(database, DUE, 10)
+        await review_dates.plan(connection, adopted, "review", DUE)
+    (review,) = await review_dates.due(database, DUE, 10)
     async with database.transaction() as connection:
-        await reviews.mark_posted(connection, review.id, 777)
+        await review_dates.mark_posted(connection, review.id, 777)
     async with database.transaction() as connection:
-        await reviews.set_date(connection, adopted, "review", date(2027, 4, 1))
-    moved = await reviews.get(database, review.id)
+        await review_dates.set_date(connection, adopted, "review", date(2027, 4, 1))
+    moved = await review_dates.get(database, review.id)
     assert (moved.due_on, moved.message_id) == ("2027-04-01", None)
-    assert [r.id for r in await reviews.due(database, date(2027, 4, 1), 10)] == [review.id]
+    assert [r.id for r in await review_dates.due(database, date(2027, 4, 1), 10)] == [review.id]
 
 
 async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
     async with database.transaction() as connection:
-        await reviews.plan(connection, adopted, "review", DUE)
-    review = await reviews.open_review(database, adopted)
+        await review_dates.plan(connection, adopted, "review", DUE)
+    review = await review_dates.open_review(database, adopted)
     async with database.transaction() as connection:
-        assert await reviews.answer(connection, review, "continue", user_id=ALICE, user_name="Alice", next_on=date(2028, 3, 1))
-        assert not await reviews.answer(connection, review, "end", user_id=BOB, user_name="Bob", next_on=None)
-    following = await reviews.open_review(database, adopted)
+        assert await review_dates.answer(
+            connection, review, "continue", user_id=ALICE, user_name="Alice", next_on=date(2028, 3, 1)
+        )
+        assert not await review_dates.answer(connection, review, "end", user_id=BOB, user_name="Bob", next_on=None)
+    following = await review_dates.open_review(database, adopted)
     assert following.due_on == "2028-03-01" and following.id != review.id
     async with database.transaction() as connection:
-        await reviews.answer(connection, following, "end", user_id=BOB, user_name="Bob", next_on=None)
+        await review_dates.answer(connection, following, "end", user_id=BOB, user_name="Bob", next_on=None)
     assert await scalar(database, "SELECT status FROM requests WHERE id = ?", (adopted,)) == "ended"
-    assert await reviews.open_review(database, adopted) is None
-    (entry,) = await register_store.page(database, CHAT_A, 0, 10)
+    assert await review_dates.open_review(database, adopted) is None
+    (entry,) = await register_rows.page(database, CHAT_A, 0, 10)
     assert (entry.last_outcome, entry.review_on) == ("end", None)
 
 
 async def test_the_export_reads_every_request_with_its_answers_in_batches(database: Database, monkeypatch):
-    monkeypatch.setattr(register_store, "EXPORT_BATCH", 2)
+    monkeypatch.setattr(register_rows, "EXPORT_BATCH", 2)
     await with_flow(database)
     for number in range(1, 6):
         await add(database, CHAT_A, f"Partenaire {number}", "association", answers={"duree_mois": number})
-    entries = [entry async for entry in register_store.entries(database, CHAT_A)]
+    entries = [entry async for entry in register_rows.entries(database, CHAT_A)]
     assert [(e.number, e.answers) for e in entries] == [(n, {"duree_mois": n}) for n in range(1, 6)]
 
 

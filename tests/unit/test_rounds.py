@@ -10,15 +10,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions
+from bot.core.consent_rules import CloseReason, Member, Outcome, Position, RoundOptions
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html
-from bot.rounds.lifecycle import OBJECTORS_FIRST, PROPOSAL, Opening, Redraws, Refusal, Rounds, job_name
+from bot.rounds.lifecycle import (
+    OBJECTORS_FIRST,
+    PROPOSAL,
+    Opening,
+    Redraws,
+    Refusal,
+    Rounds,
+    job_name,
+)
 from bot.rounds.ports import Destination, Job, Opened
-from bot.storage import circles, requests
-from bot.storage import flows as flow_store
-from bot.storage import consent as store
-from bot.storage import outbox as queued
+from bot.storage import circles, consent_rounds, flow_versions, outbox, requests
 from bot.storage.circles import Roster
 from bot.storage.db import Database
 
@@ -56,15 +61,17 @@ class FakeScheduler:
 
 
 class FakePresenter:
-    async def proposal(self, state: store.RoundState) -> tuple[Html, object | None]:
-        answered = ", ".join(f"{m.name}:{s.position}" for m, s in ((m, state.tally.current[m.user_id])
-                             for m in state.roster if m.user_id in state.tally.current))
+    async def proposal(self, state: consent_rounds.RoundState) -> tuple[Html, object | None]:
+        answered = ", ".join(
+            f"{m.name}:{s.position}"
+            for m, s in ((m, state.tally.current[m.user_id]) for m in state.roster if m.user_id in state.tally.current)
+        )
         return Html(f"proposal [{answered}] open={state.round.is_open}"), None
 
-    async def closing(self, state: store.RoundState) -> tuple[list[str], list[str]]:
+    async def closing(self, state: consent_rounds.RoundState) -> tuple[list[str], list[str]]:
         return [f"outcome {state.round.outcome}"], [f"summary {state.round.outcome}"]
 
-    def reminder(self, state: store.RoundState) -> Html:
+    def reminder(self, state: consent_rounds.RoundState) -> Html:
         return Html("reminder " + ", ".join(m.name for m in state.tally.waiting))
 
     async def objectors_first(self, opened: Opened) -> Html | None:
@@ -95,19 +102,34 @@ class Scene:
 
 @pytest.fixture
 async def scene(database: Database) -> Scene:
-    await flow_store.sync_disk_version(database, "demande_partenariat", "id: demande_partenariat\n")
+    await flow_versions.sync_disk_version(database, "demande_partenariat", "id: demande_partenariat\n")
     async with database.transaction() as connection:
         request = await requests.create(
-            connection, chat_id=GROUP, author_id=AUTHOR.user_id, author_name=AUTHOR.name, flow_id="demande_partenariat",
-            flow_version=1, partner_name="Alternatiba", partner_kind="association", answers={"partenaire": "Alternatiba"},
+            connection,
+            chat_id=GROUP,
+            author_id=AUTHOR.user_id,
+            author_name=AUTHOR.name,
+            flow_id="demande_partenariat",
+            flow_version=1,
+            partner_name="Alternatiba",
+            partner_kind="association",
+            answers={"partenaire": "Alternatiba"},
         )
         for member in (AUTHOR, BEA, CAL):
             await circles.add(connection, Roster.CIRCLE, GROUP, member)
         await circles.add(connection, Roster.COORDINATION, GROUP, COCO)
     sender, scheduler, clock = FakeSender(), FakeScheduler(), Clock()
     rounds = Rounds(
-        database=database, sender=sender, scheduler=scheduler, presenter=FakePresenter(), redraws=Redraws(),
-        edit_interval=2.0, reminder_hours=24, zone=ZONE, kick_outbox=lambda: None, clock=clock,
+        database=database,
+        sender=sender,
+        scheduler=scheduler,
+        presenter=FakePresenter(),
+        redraws=Redraws(),
+        edit_interval=2.0,
+        reminder_hours=24,
+        zone=ZONE,
+        kick_outbox=lambda: None,
+        clock=clock,
         monotonic=clock.monotonic,
     )
     return Scene(database, sender, scheduler, clock, rounds, request)
@@ -123,10 +145,10 @@ async def opened(scene: Scene, **changes: object) -> int:
 
 async def deliver_proposals(scene: Scene) -> None:
     """What the outbox does once Telegram confirmed each queued proposal (message 100 + its row)."""
-    for delivery in await queued.pending(scene.database):
+    for delivery in await outbox.pending(scene.database):
         if delivery.kind == PROPOSAL:
             async with scene.database.transaction() as connection:
-                await queued.delivered(connection, delivery.id)
+                await outbox.delivered(connection, delivery.id)
                 await Rounds.proposal_sent(connection, replace(delivery, message_id=100 + delivery.id))
 
 
@@ -136,11 +158,13 @@ async def sent(scene: Scene) -> list[tuple[Destination, str, int | None]]:
         "SELECT chat_id, thread_id, texts, reply_to_message_id FROM outbox WHERE kind IN (?, ?) ORDER BY id",
         (PROPOSAL, OBJECTORS_FIRST),
     )
-    return [(Destination(row["chat_id"], row["thread_id"]), json.loads(row["texts"])[0], row["reply_to_message_id"])
-            for row in found]
+    return [
+        (Destination(row["chat_id"], row["thread_id"]), json.loads(row["texts"])[0], row["reply_to_message_id"])
+        for row in found
+    ]
 
 
-async def outbox(scene: Scene) -> list[tuple[int, str]]:
+async def queued_messages(scene: Scene) -> list[tuple[int, str]]:
     """The other messages queued: outcomes, summaries, reminders."""
     found = await scene.database.fetch_all("SELECT chat_id, texts FROM outbox WHERE kind != ? ORDER BY id", (PROPOSAL,))
     return [(row["chat_id"], row["texts"]) for row in found]
@@ -153,17 +177,17 @@ async def test_opening_posts_the_proposal_and_schedules_deadline_and_reminder(sc
     deadline, _ = scene.scheduler.jobs[job_name("deadline", round_id)]
     assert deadline == T0 + timedelta(days=7)
     assert scene.scheduler.jobs[job_name("reminder", round_id)][0] == T0 + timedelta(days=6)
-    assert (await store.state(scene.database, round_id)).round.message_id == 101
+    assert (await consent_rounds.state(scene.database, round_id)).round.message_id == 101
 
 
 async def test_the_outcome_is_published_once(scene: Scene) -> None:
     round_id = await opened(scene)
     for member in (AUTHOR, BEA, CAL):
         await scene.rounds.take_position(round_id, member.user_id, Position.CONSENT)
-    assert (await store.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
+    assert (await consent_rounds.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
     await scene.rounds.publish(round_id)
     assert not await scene.rounds.close(round_id, CloseReason.EARLY)
-    assert await outbox(scene) == [(GROUP, '["outcome adopted"]'), (COCO.user_id, '["summary adopted"]')]
+    assert await queued_messages(scene) == [(GROUP, '["outcome adopted"]'), (COCO.user_id, '["summary adopted"]')]
     assert not scene.scheduler.scheduled(job_name("deadline", round_id))
 
 
@@ -172,7 +196,7 @@ async def test_the_reminder_before_the_deadline_goes_once(scene: Scene) -> None:
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
     await scene.scheduler.run(job_name("reminder", round_id))
     assert not await scene.rounds.remind(round_id, before_deadline=True)
-    assert await outbox(scene) == [(GROUP, '["reminder Cal, Eve"]')]
+    assert await queued_messages(scene) == [(GROUP, '["reminder Cal, Eve"]')]
     assert await scene.rounds.remind(round_id)  # /relancer may always ask again
 
 
@@ -194,32 +218,41 @@ async def test_silence_at_the_deadline_decides_nothing(scene: Scene) -> None:
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
     await scene.rounds.take_position(round_id, CAL.user_id, Position.CONSENT)
     await scene.scheduler.run(job_name("deadline", round_id))
-    state = await store.state(scene.database, round_id)
+    state = await consent_rounds.state(scene.database, round_id)
     assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.DEADLINE)
     assert await scene.rounds.reopen(state.round, 3) == T0 + timedelta(days=3)
-    assert (await store.state(scene.database, round_id)).round.is_open
+    assert (await consent_rounds.state(scene.database, round_id)).round.is_open
     await scene.rounds.take_position(round_id, AUTHOR.user_id, Position.CONSENT)
-    assert (await store.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
+    assert (await consent_rounds.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
 
 
 async def test_a_restart_posts_a_missing_proposal_and_publishes_a_closed_round(scene: Scene) -> None:
     async with scene.database.transaction() as connection:  # stored, then the bot stopped
-        lost = await store.open_round(
-            connection, request_id=scene.request.id, chat_id=GROUP, opener=BEA, opened_at=T0,
-            deadline_at=T0 + timedelta(days=7), options=RoundOptions(), roster=(AUTHOR, BEA, CAL),
+        lost = await consent_rounds.open_round(
+            connection,
+            request_id=scene.request.id,
+            chat_id=GROUP,
+            opener=BEA,
+            opened_at=T0,
+            deadline_at=T0 + timedelta(days=7),
+            options=RoundOptions(),
+            roster=(AUTHOR, BEA, CAL),
         )
     await scene.rounds.recover()
     await scene.rounds.recover()  # stopped again before Telegram confirmed it: queued once
     assert [text for _, text, _ in await sent(scene)] == ["proposal [] open=True"]
     assert scene.scheduler.scheduled(job_name("deadline", lost))
     await deliver_proposals(scene)
-    assert (await store.state(scene.database, lost)).round.message_id is not None
+    assert (await consent_rounds.state(scene.database, lost)).round.message_id is not None
 
     async with scene.database.transaction() as connection:
-        await store.close(connection, lost, outcome=Outcome.NO_DECISION, reason=CloseReason.EARLY, at=T0)
+        await consent_rounds.close(connection, lost, outcome=Outcome.NO_DECISION, reason=CloseReason.EARLY, at=T0)
     await scene.rounds.recover()
     await scene.rounds.recover()
-    assert await outbox(scene) == [(GROUP, '["outcome no_decision"]'), (COCO.user_id, '["summary no_decision"]')]
+    assert await queued_messages(scene) == [
+        (GROUP, '["outcome no_decision"]'),
+        (COCO.user_id, '["summary no_decision"]'),
+    ]
 
 
 async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) -> None:
@@ -235,19 +268,19 @@ async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) 
     await deliver_proposals(scene)
     _, ask, reply_to = (await sent(scene))[-1]
     assert ask == "objectors first: Cal"
-    assert reply_to == (await store.state(scene.database, second.round_id)).round.message_id is not None
+    assert reply_to == (await consent_rounds.state(scene.database, second.round_id)).round.message_id is not None
 
 
 async def test_the_author_is_recused_only_by_their_own_declaration(scene: Scene) -> None:
     round_id = await opened(scene, author_recused=True)
-    tally = (await store.state(scene.database, round_id)).tally
+    tally = (await consent_rounds.state(scene.database, round_id)).tally
     assert tally.position_of(AUTHOR.user_id) is Position.CONFLICT
     assert [m.name for m in tally.waiting] == ["Bea", "Cal"]
 
 
 async def test_the_first_deadline_respects_the_date_the_partner_needs_an_answer(scene: Scene) -> None:
     round_id = await opened(scene, answer_by=date(2026, 6, 4))
-    deadline = (await store.state(scene.database, round_id)).round.deadline_at
+    deadline = (await consent_rounds.state(scene.database, round_id)).round.deadline_at
     assert deadline == datetime(2026, 6, 4, 0, 0, tzinfo=ZONE)
 
 
@@ -256,7 +289,7 @@ async def test_withdrawing_closes_the_open_round_without_a_decision(scene: Scene
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
     request = await requests.by_number(scene.database, GROUP, 1)
     assert await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, "Le partenaire a renoncé")
-    state = await store.state(scene.database, round_id)
+    state = await consent_rounds.state(scene.database, round_id)
     assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.WITHDRAWN)
     after = await requests.by_number(scene.database, GROUP, 1)
     assert (after.status, after.status_reason) == ("withdrawn", "Le partenaire a renoncé")

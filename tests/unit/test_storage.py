@@ -9,9 +9,8 @@ from importlib import resources
 
 import pytest
 
-from bot.core.flows import FlowState
-from bot.storage import chats, requests, sessions
-from bot.storage import flows as flow_store
+from bot.core.flow_engine import FlowState
+from bot.storage import chats, flow_versions, requests, sessions
 from bot.storage.db import AlreadyHandled, Database
 
 CHAT_A, CHAT_B = -1001, -1002
@@ -39,15 +38,21 @@ async def scalar(database: Database, sql: str, parameters: tuple = ()):
 
 async def with_flow(database: Database, flow_id: str = "demande_partenariat") -> int:
     """Record a flow version: sessions and requests refer to one."""
-    return await flow_store.sync_disk_version(database, flow_id, "id: demande_partenariat\n")
+    return await flow_versions.sync_disk_version(database, flow_id, "id: demande_partenariat\n")
 
 
 async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
     async with database.transaction() as connection:
         return await requests.create(
-            connection, chat_id=chat_id, author_id=author, author_name="Alice",
-            flow_id="demande_partenariat", flow_version=1, partner_name=partner,
-            partner_kind="association", answers=answers if answers is not None else {"partenaire": partner},
+            connection,
+            chat_id=chat_id,
+            author_id=author,
+            author_name="Alice",
+            flow_id="demande_partenariat",
+            flow_version=1,
+            partner_name=partner,
+            partner_kind="association",
+            answers=answers if answers is not None else {"partenaire": partner},
         )
 
 
@@ -56,8 +61,15 @@ async def create_request(database: Database, chat_id: int, partner: str, answers
 
 async def test_opening_a_new_file_creates_the_schema(database):
     names = {row[0] for row in await database.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"chats", "flow_versions", "active_flows", "flow_sessions", "requests",
-            "request_answers", "processed_updates"} <= names
+    assert {
+        "chats",
+        "flow_versions",
+        "active_flows",
+        "flow_sessions",
+        "requests",
+        "request_answers",
+        "processed_updates",
+    } <= names
 
 
 async def test_migrations_set_the_user_version_to_the_last_one(database):
@@ -84,7 +96,10 @@ async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp
     try:
         for table in ("consent_rounds", "requests"):
             found = {row[1] for row in await again.fetch_all(f"PRAGMA table_info({table})")}
-            assert {"thread_id", *({"reopen_reason"} if table == "consent_rounds" else {"status_reason", "origin"})} <= found
+            assert {
+                "thread_id",
+                *({"reopen_reason"} if table == "consent_rounds" else {"status_reason", "origin"}),
+            } <= found
         assert await scalar(again, "PRAGMA user_version") == migration_numbers()[-1]
     finally:
         await again.close()
@@ -193,7 +208,10 @@ async def test_a_chat_title_is_updated(database):
 
 def a_session(**state) -> sessions.FlowSession:
     return sessions.FlowSession(
-        chat_id=ALICE, user_id=ALICE, token=sessions.new_token(), origin_chat_id=CHAT_A,
+        chat_id=ALICE,
+        user_id=ALICE,
+        token=sessions.new_token(),
+        origin_chat_id=CHAT_A,
         author_name="Alice « Colibri »",
         state=FlowState(**{"flow_id": "demande_partenariat", "flow_version": 1, **state}),
     )
@@ -332,9 +350,15 @@ async def test_a_failed_transaction_does_not_use_up_a_number(database):
     with pytest.raises(RuntimeError):
         async with database.transaction() as connection:
             await requests.create(
-                connection, chat_id=CHAT_A, author_id=ALICE, author_name="Alice",
-                flow_id="demande_partenariat", flow_version=1, partner_name="Perdu",
-                partner_kind="autre", answers={"partenaire": "Perdu"},
+                connection,
+                chat_id=CHAT_A,
+                author_id=ALICE,
+                author_name="Alice",
+                flow_id="demande_partenariat",
+                flow_version=1,
+                partner_name="Perdu",
+                partner_kind="autre",
+                answers={"partenaire": "Perdu"},
             )
             raise RuntimeError("panne")
     assert (await create_request(database, CHAT_A, "Alternatiba")).number == 1
@@ -352,75 +376,79 @@ async def test_the_card_message_is_remembered(database):
 
 
 async def test_the_disk_text_is_recorded_once_while_unchanged(database):
-    assert await flow_store.sync_disk_version(database, "demande", "texte 1") == 1
-    assert await flow_store.sync_disk_version(database, "demande", "texte 1") == 1
+    assert await flow_versions.sync_disk_version(database, "demande", "texte 1") == 1
+    assert await flow_versions.sync_disk_version(database, "demande", "texte 1") == 1
     assert await scalar(database, "SELECT COUNT(*) FROM flow_versions") == 1
-    assert await flow_store.version_text(database, "demande", 1) == "texte 1"
+    assert await flow_versions.version_text(database, "demande", 1) == "texte 1"
 
 
 async def test_a_changed_disk_text_becomes_the_next_global_version(database):
-    await flow_store.sync_disk_version(database, "demande", "texte 1")
-    assert await flow_store.sync_disk_version(database, "demande", "texte 2") == 2
-    assert (await flow_store.active(database, "demande", CHAT_A)).version == 2
-    assert await flow_store.version_text(database, "demande", 1) == "texte 1"
-    assert await flow_store.version_text(database, "demande", 2) == "texte 2"
+    await flow_versions.sync_disk_version(database, "demande", "texte 1")
+    assert await flow_versions.sync_disk_version(database, "demande", "texte 2") == 2
+    assert (await flow_versions.active(database, "demande", CHAT_A)).version == 2
+    assert await flow_versions.version_text(database, "demande", 1) == "texte 1"
+    assert await flow_versions.version_text(database, "demande", 2) == "texte 2"
 
 
 async def test_versions_are_counted_per_flow(database):
-    await flow_store.sync_disk_version(database, "demande", "texte 1")
-    assert await flow_store.sync_disk_version(database, "autre", "texte 1") == 1
+    await flow_versions.sync_disk_version(database, "demande", "texte 1")
+    assert await flow_versions.sync_disk_version(database, "autre", "texte 1") == 1
 
 
 async def test_a_chat_override_is_preferred_to_the_global_version(database):
-    await flow_store.sync_disk_version(database, "demande", "global")
+    await flow_versions.sync_disk_version(database, "demande", "global")
     async with database.transaction() as connection:
-        own = await flow_store.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A,
-                                           source="upload", author_id=ALICE, author_name="Alice")
-    assert (await flow_store.active(database, "demande", CHAT_A)).version == own
-    assert (await flow_store.active(database, "demande", CHAT_B)).version == 1
+        own = await flow_versions.add_version(
+            connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload", author_id=ALICE, author_name="Alice"
+        )
+    assert (await flow_versions.active(database, "demande", CHAT_A)).version == own
+    assert (await flow_versions.active(database, "demande", CHAT_B)).version == 1
 
 
 async def test_a_chat_override_stays_when_the_disk_file_changes(database):
-    await flow_store.sync_disk_version(database, "demande", "global")
+    await flow_versions.sync_disk_version(database, "demande", "global")
     async with database.transaction() as connection:
-        own = await flow_store.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload")
-    newer = await flow_store.sync_disk_version(database, "demande", "global modifié")
-    assert (await flow_store.active(database, "demande", CHAT_A)).version == own
-    assert (await flow_store.active(database, "demande", CHAT_B)).version == newer
+        own = await flow_versions.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload")
+    newer = await flow_versions.sync_disk_version(database, "demande", "global modifié")
+    assert (await flow_versions.active(database, "demande", CHAT_A)).version == own
+    assert (await flow_versions.active(database, "demande", CHAT_B)).version == newer
 
 
 async def test_an_uploaded_global_version_survives_a_restart_with_the_same_file(database):
-    await flow_store.sync_disk_version(database, "demande", "disque")
+    await flow_versions.sync_disk_version(database, "demande", "disque")
     async with database.transaction() as connection:
-        uploaded = await flow_store.add_version(connection, "demande", "envoyé", scope_chat_id=0, source="upload")
-    await flow_store.sync_disk_version(database, "demande", "disque")
-    assert (await flow_store.active(database, "demande", CHAT_A)).version == uploaded
+        uploaded = await flow_versions.add_version(connection, "demande", "envoyé", scope_chat_id=0, source="upload")
+    await flow_versions.sync_disk_version(database, "demande", "disque")
+    assert (await flow_versions.active(database, "demande", CHAT_A)).version == uploaded
 
 
 async def test_an_unknown_flow_has_no_active_version(database):
-    assert await flow_store.active(database, "inconnu", CHAT_A) is None
-    assert await flow_store.version_text(database, "inconnu", 1) is None
+    assert await flow_versions.active(database, "inconnu", CHAT_A) is None
+    assert await flow_versions.version_text(database, "inconnu", 1) is None
 
 
 async def test_history_lists_global_and_own_versions_newest_first(database):
-    await flow_store.sync_disk_version(database, "demande", "global 1")
+    await flow_versions.sync_disk_version(database, "demande", "global 1")
     async with database.transaction() as connection:
-        own = await flow_store.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A,
-                                           source="upload", author_name="Alice")
-        theirs = await flow_store.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
-    newer = await flow_store.sync_disk_version(database, "demande", "global 2")
-    listed = await flow_store.history(database, "demande", CHAT_A)
+        own = await flow_versions.add_version(
+            connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload", author_name="Alice"
+        )
+        theirs = await flow_versions.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
+    newer = await flow_versions.sync_disk_version(database, "demande", "global 2")
+    listed = await flow_versions.history(database, "demande", CHAT_A)
     assert [(v.version, v.scope_chat_id, v.source) for v in listed] == [
-        (newer, 0, "disk"), (own, CHAT_A, "upload"), (1, 0, "disk")
+        (newer, 0, "disk"),
+        (own, CHAT_A, "upload"),
+        (1, 0, "disk"),
     ]
     assert theirs not in [v.version for v in listed]
     assert listed[1].author_name == "Alice"
 
 
 async def test_another_group_upload_is_not_visible(database):
-    await flow_store.sync_disk_version(database, "demande", "global")
+    await flow_versions.sync_disk_version(database, "demande", "global")
     async with database.transaction() as connection:
-        theirs = await flow_store.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
-    assert await flow_store.visible_version(database, "demande", theirs, CHAT_A) is None
-    assert (await flow_store.visible_version(database, "demande", theirs, CHAT_B)).version == theirs
-    assert (await flow_store.visible_version(database, "demande", 1, CHAT_A)).source == "disk"
+        theirs = await flow_versions.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
+    assert await flow_versions.visible_version(database, "demande", theirs, CHAT_A) is None
+    assert (await flow_versions.visible_version(database, "demande", theirs, CHAT_B)).version == theirs
+    assert (await flow_versions.visible_version(database, "demande", 1, CHAT_A)).source == "disk"

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.core.texts import NARROW_NBSP, Html, Template, escape, fitting, join, plain, render, shorten, typography
+from bot.core.texts import (
+    NARROW_NBSP,
+    Html,
+    Template,
+    escape,
+    fitting,
+    join,
+    plain,
+    render,
+    shorten,
+    typography,
+)
 
 
 def refusal(template: str, *allowed: str) -> dict:
@@ -106,32 +117,38 @@ def test_fitting_shortens_answers_only_as_much_as_the_limit_needs():
 NNBSP = NARROW_NBSP
 
 
-@pytest.mark.parametrize(("typed", "shown"), [
-    ("Tout est juste ?", f"Tout est juste{NNBSP}?"),
-    ("Tout est juste?", f"Tout est juste{NNBSP}?"),
-    ("Bravo !", f"Bravo{NNBSP}!"),
-    ("Attention : un lien", f"Attention{NNBSP}: un lien"),
-    ("oui ; non", f"oui{NNBSP}; non"),
-    ("« sur quel terrain on joue »", f"«{NNBSP}sur quel terrain on joue{NNBSP}»"),
-    ("«vampiriser»", f"«{NNBSP}vampiriser{NNBSP}»"),
-    ("Qui aide qui ?!", f"Qui aide qui{NNBSP}?!"),
-    ("<b>{label}</b> : {answer}", f"<b>{{label}}</b>{NNBSP}: {{answer}}"),
-])
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("Tout est juste ?", f"Tout est juste{NNBSP}?"),
+        ("Tout est juste?", f"Tout est juste{NNBSP}?"),
+        ("Bravo !", f"Bravo{NNBSP}!"),
+        ("Attention : un lien", f"Attention{NNBSP}: un lien"),
+        ("oui ; non", f"oui{NNBSP}; non"),
+        ("« sur quel terrain on joue »", f"«{NNBSP}sur quel terrain on joue{NNBSP}»"),
+        ("«vampiriser»", f"«{NNBSP}vampiriser{NNBSP}»"),
+        ("Qui aide qui ?!", f"Qui aide qui{NNBSP}?!"),
+        ("<b>{label}</b> : {answer}", f"<b>{{label}}</b>{NNBSP}: {{answer}}"),
+    ],
+)
 def test_typography_puts_a_narrow_no_break_space_where_french_wants_one(typed, shown):
     assert typography(typed) == shown
     assert typography(shown) == shown  # applying it again changes nothing
 
 
-@pytest.mark.parametrize("kept", [
-    '<a href="https://colibris.cc/groupeslocaux/?CharteSurLesConflitsDInteretsEntreActivi">charte</a>',
-    "https://colibris.cc/groupeslocaux/?ReseauAreseau",
-    "/aide",
-    "/partenariat@colibris_bot",
-    "rendez-vous à 14:30",
-    "Ma &amp; Co",
-    "?",
-    "ligne\n: début de ligne",
-])
+@pytest.mark.parametrize(
+    "kept",
+    [
+        '<a href="https://colibris.cc/groupeslocaux/?CharteSurLesConflitsDInteretsEntreActivi">charte</a>',
+        "https://colibris.cc/groupeslocaux/?ReseauAreseau",
+        "/aide",
+        "/partenariat@colibris_bot",
+        "rendez-vous à 14:30",
+        "Ma &amp; Co",
+        "?",
+        "ligne\n: début de ligne",
+    ],
+)
 def test_typography_never_touches_tags_addresses_commands_times_or_entities(kept):
     assert typography(kept) == kept
 

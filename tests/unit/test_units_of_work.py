@@ -157,11 +157,10 @@ async def test_reads_between_concurrent_writes_see_each_write_whole(database: Da
         def add(connection: sqlite3.Connection) -> None:
             connection.execute(INSERT_CHAT, (2 * number, "pair"))
             connection.execute(INSERT_CHAT, (2 * number + 1, "pair"))
+
         return add
 
-    results = await asyncio.gather(*(
-        database.write(pair(n)) if n % 2 else database.read(titles) for n in range(60)
-    ))
+    results = await asyncio.gather(*(database.write(pair(n)) if n % 2 else database.read(titles) for n in range(60)))
     assert all(len(seen) % 2 == 0 for seen in results if seen is not None)
 
 

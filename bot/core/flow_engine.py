@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.core.conditions import Condition
@@ -97,9 +105,7 @@ class DateStep(_StepBase):
     optional: bool = False
 
 
-Step = Annotated[
-    TextStep | ChoiceStep | YesNoStep | NumberStep | DateStep, Field(discriminator="kind")
-]
+Step = Annotated[TextStep | ChoiceStep | YesNoStep | NumberStep | DateStep, Field(discriminator="kind")]
 
 
 class PracticeRule(_Model):
@@ -166,13 +172,11 @@ class Flow(_Model):
                 fault("duplicate_step", ("steps", index, "id"), step.id, step=step.id)
             if step.when is not None:
                 for name in sorted(step.when.referenced_answers() - seen.keys()):
-                    fault("condition_unknown_answer", ("steps", index, "when"), name,
-                          step=step.id, answer=name)
+                    fault("condition_unknown_answer", ("steps", index, "when"), name, step=step.id, answer=name)
             seen.setdefault(step.id, step)
         for index, rule in enumerate(self.practices):
             for name in sorted(rule.when.referenced_answers() - seen.keys()):
-                fault("condition_unknown_answer", ("practices", index, "when"), name,
-                      step=rule.practice, answer=name)
+                fault("condition_unknown_answer", ("practices", index, "when"), name, step=rule.practice, answer=name)
         fields = self.partner_fields
         register: list[tuple[tuple[str | int, ...], str | None]] = [
             (("partner_fields", "partner"), fields.partner),
@@ -182,10 +186,14 @@ class Flow(_Model):
             (("partner_fields", "end_date"), fields.end_date),
             (("partner_fields", "answer_by"), fields.answer_by),
             *((("partner_fields", "expectations", i), name) for i, name in enumerate(fields.expectations)),
-            *((("partner_fields", "one_off"), name)
-              for name in sorted(fields.one_off.referenced_answers() if fields.one_off else ())),
-            *((("partner_fields", "ended"), name)
-              for name in sorted(fields.ended.referenced_answers() if fields.ended else ())),
+            *(
+                (("partner_fields", "one_off"), name)
+                for name in sorted(fields.one_off.referenced_answers() if fields.one_off else ())
+            ),
+            *(
+                (("partner_fields", "ended"), name)
+                for name in sorted(fields.ended.referenced_answers() if fields.ended else ())
+            ),
         ]
         for loc, name in register:
             if name is not None and name not in seen:
@@ -471,14 +479,15 @@ class FlowEngine:
     def summary(self, answers: Mapping[str, Any], preview: int | None = None) -> Summary:
         """Every answer that counts; typed ones shortened to ``preview`` characters if given."""
         kept = self.relevant_answers(answers)
-        return Summary(
-            tuple((s.label, self.display(s, kept[s.id], preview)) for s in self.flow.steps if s.id in kept)
-        )
+        return Summary(tuple((s.label, self.display(s, kept[s.id], preview)) for s in self.flow.steps if s.id in kept))
 
     def question_text(self, question: Question) -> Html:
         """A question as the member reads it: step number, question, help, current answer."""
-        parts = [render(self.texts.question, number=question.number, total=question.total,
-                        question=Html(question.step.question))]
+        parts = [
+            render(
+                self.texts.question, number=question.number, total=question.total, question=Html(question.step.question)
+            )
+        ]
         if question.step.help:
             parts.append(render(self.texts.help_line, help=Html(question.step.help)))
         if question.current_answer is not None:
@@ -515,15 +524,16 @@ class FlowEngine:
         shown = self.flow.card or [s.id for s in self.flow.steps]
         return self.answer_lines(answers, [i for i in shown if i not in self.flow.personal])
 
-    def answer_lines(
-        self, answers: Mapping[str, Any], step_ids: Sequence[str], preview: int | None = None
-    ) -> Html:
+    def answer_lines(self, answers: Mapping[str, Any], step_ids: Sequence[str], preview: int | None = None) -> Html:
         """A "label : answer" line for each of these steps that has an answer."""
         steps = [self.flow.step(i) for i in step_ids]
-        return join([
-            render(self.texts.summary_line, label=s.label, answer=self.display(s, answers[s.id], preview))
-            for s in steps if s.id in answers
-        ])
+        return join(
+            [
+                render(self.texts.summary_line, label=s.label, answer=self.display(s, answers[s.id], preview))
+                for s in steps
+                if s.id in answers
+            ]
+        )
 
     # transitions -----------------------------------------------------------------------
 
@@ -568,9 +578,7 @@ class FlowEngine:
             candidates = [s.id for s in self.editable_steps(state)]
         else:
             position = self.flow.index(state.current)
-            candidates = [
-                s.id for s in self.flow.steps[:position] if s.id in state.answers
-            ]
+            candidates = [s.id for s in self.flow.steps[:position] if s.id in state.answers]
         return candidates[-1] if candidates else None
 
     def _back(self, state: FlowState) -> Turn:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.core.register import Origin
+from bot.core.register_rules import Origin
 from bot.storage.db import Database, unit_of_work
 
 EXPORT_BATCH = 500
@@ -99,8 +99,7 @@ def page(connection: sqlite3.Connection, chat_id: int, offset: int, limit: int) 
 async def flow_versions(database: Database, chat_id: int) -> list[tuple[str, int]]:
     """The flow versions a chat's requests were made with, newest first."""
     rows = await database.fetch_all(
-        "SELECT DISTINCT flow_id, flow_version FROM requests WHERE chat_id = ?"
-        " ORDER BY flow_id, flow_version DESC",
+        "SELECT DISTINCT flow_id, flow_version FROM requests WHERE chat_id = ? ORDER BY flow_id, flow_version DESC",
         (chat_id,),
     )
     return [(row["flow_id"], row["flow_version"]) for row in rows]

@@ -1,4 +1,4 @@
-"""From core results to Telegram messages: keyboards, mentions and the callback-data codec.
+"""The callback-data codec: what a button carries, parsed into pydantic models.
 
 Callback data is the only thing a button carries, and anyone can forge it. It is short
 (Telegram allows 64 bytes), starts with a version, and is parsed here only, into pydantic
@@ -8,20 +8,14 @@ the press against the database.
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from telegram import CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
-
-from bot.core.flows import ChoiceStep, DateStep, FlowEngine, FlowState, Question, TextStep, YesNoStep
-from bot.core.messages import Messages
-from bot.core.texts import Html, escape
-from bot.rounds.ports import Acknowledge, acknowledge  # handlers answer presses as ui.acknowledge
+from telegram import CallbackQuery
 
 CALLBACK_VERSION = "1"
 SEPARATOR = "|"
-TELEGRAM_TEXT_LIMIT = 4096  # characters in one message
 # Telegram user ids have at most 52 significant bits; a larger forged one would overflow SQLite.
 UserId = Annotated[int, Field(gt=0, lt=2**52)]
 # Group chat ids are negative: -100<internal id> for supergroups, shorter for basic groups.
@@ -45,7 +39,7 @@ class FlowPress(Payload):
 
 
 class AnswerHere(Payload):
-    """"Répondre ici" under the group intro: only the member who asked may press it."""
+    """ "Répondre ici" under the group intro: only the member who asked may press it."""
 
     kind: Literal["h"] = "h"
     user_id: UserId
@@ -75,7 +69,7 @@ class ConsentPress(Payload):
 
 
 class OpenConsent(Payload):
-    """"Ouvrir le consentement" under a request card (the request's number in its chat)."""
+    """ "Ouvrir le consentement" under a request card (the request's number in its chat)."""
 
     kind: Literal["o"] = "o"
     number: Annotated[int, Field(gt=0, lt=10**9)]
@@ -142,7 +136,7 @@ class FullRequest(Payload):
 
 
 class WithdrawRequest(Payload):
-    """"Retirer ma demande" under a request card: only its author may press it."""
+    """ "Retirer ma demande" under a request card: only its author may press it."""
 
     kind: Literal["w"] = "w"
     number: Annotated[int, Field(gt=0, lt=10**9)]
@@ -159,10 +153,22 @@ class CloseConfirm(Payload):
 
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
 PAYLOADS: tuple[type[Payload], ...] = (
-    FlowPress, AnswerHere, ListPage, PracticePage, RegisterPage, ReviewPress, ConsentPress, OpenConsent, CircleJoin,
-    ForgetMe, ChooseGroup, AttachRequest,
+    FlowPress,
+    AnswerHere,
+    ListPage,
+    PracticePage,
+    RegisterPage,
+    ReviewPress,
+    ConsentPress,
+    OpenConsent,
+    CircleJoin,
+    ForgetMe,
+    ChooseGroup,
+    AttachRequest,
     ChooseRegisterGroup,  # /partenaire_connu in private
-    FullRequest, WithdrawRequest, CloseConfirm,  # issue 10: deciding as the movement decides
+    FullRequest,
+    WithdrawRequest,
+    CloseConfirm,  # issue 10: deciding as the movement decides
 )
 _PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}
@@ -196,7 +202,10 @@ def decode(data: str | None) -> Payload | None:
 
 
 def on_its_message(
-    query: CallbackQuery, *, same_kind: bool = False, database_checks: bool = False,
+    query: CallbackQuery,
+    *,
+    same_kind: bool = False,
+    database_checks: bool = False,
 ) -> Payload | None:
     """The press's payload if its message carries that very button (or, with ``same_kind``, one
     of its kind) as Telegram shows the message now; None for data forged onto another message
@@ -218,67 +227,3 @@ def on_its_message(
     if payload is not None and any(type(c) is type(payload) if same_kind else c == payload for c in carried):
         return payload
     return None
-
-
-def mention(user_id: int, name: str) -> Html:
-    return Html(f'<a href="tg://user?id={user_id}">{escape(name)}</a>')
-
-
-def button(label: str, payload: Payload) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=encode(payload))
-
-
-# --- flow prompts ------------------------------------------------------------------------
-
-
-def needs_buttons(question: Question) -> bool:
-    """Choice and yes/no steps are answered with buttons; the others with typed text."""
-    return isinstance(question.step, ChoiceStep | YesNoStep)
-
-
-def question_keyboard(
-    engine: FlowEngine, messages: Messages, token: str, state: FlowState, question: Question,
-    *, typed_controls: bool,
-) -> InlineKeyboardMarkup | None:
-    """Buttons under a question. ``typed_controls`` adds Passer/Retour under typed answers
-    (in private chats; in groups those questions carry a ForceReply instead)."""
-    press = partial(FlowPress, token=token, step=engine.flow.index(question.step.id))
-    rows: list[list[InlineKeyboardButton]] = []
-    step = question.step
-    if isinstance(step, ChoiceStep):
-        rows += [[button(option.label, press(action="choose", arg=i))] for i, option in enumerate(step.options)]
-    elif isinstance(step, YesNoStep):
-        rows.append([button(engine.texts.yes, press(action="yes")), button(engine.texts.no, press(action="no"))])
-    elif not typed_controls:
-        return None
-    elif isinstance(step, TextStep) and step.optional:
-        rows.append([button(messages.intake.button_skip, press(action="skip"))])
-    elif isinstance(step, DateStep) and step.optional:
-        rows.append([button(messages.intake.button_date_unknown, press(action="skip"))])
-    if question.can_go_back:
-        label = messages.intake.button_to_summary if state.editing else messages.intake.button_back
-        rows.append([button(label, press(action="back"))])
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-def summary_keyboard(messages: Messages, token: str) -> InlineKeyboardMarkup:
-    texts = messages.intake
-    press = partial(FlowPress, token=token, step=-1)
-    return InlineKeyboardMarkup([
-        [button(texts.button_confirm, press(action="confirm"))],
-        [button(texts.button_edit, press(action="menu"))],
-        [button(texts.button_cancel, press(action="cancel"))],
-    ])
-
-
-def edit_menu_keyboard(engine: FlowEngine, messages: Messages, token: str, state: FlowState) -> InlineKeyboardMarkup:
-    rows = [
-        [button(step.label, FlowPress(token=token, step=-1, action="edit", arg=engine.flow.index(step.id)))]
-        for step in engine.editable_steps(state)
-    ]
-    rows.append([button(messages.intake.button_to_summary, FlowPress(token=token, step=-1, action="summary"))])
-    return InlineKeyboardMarkup(rows)
-
-
-def force_reply(question: Question) -> ForceReply:
-    return ForceReply(selective=True, input_field_placeholder=question.step.label[:64])

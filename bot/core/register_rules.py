@@ -23,12 +23,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flows import Flow, FlowEngine, NumberStep, Step, answer_day
+from bot.core.flow_engine import Flow, FlowEngine, NumberStep, Step, answer_day
 from bot.core.messages import Alert, Label
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, Template, escape, render
 
 Months = Annotated[int, Field(ge=1, le=120)]
+
 
 class Origin(StrEnum):
     """How an entry came into the register."""
@@ -66,6 +67,7 @@ STANDING_OF_STATUS: dict[str, Standing] = {
 
 def standing(status: str) -> Standing:
     return STANDING_OF_STATUS.get(status, Standing.UNDER_REVIEW)
+
 
 REVIEW = "review"  # an ongoing partnership: continue, rediscuss or end it?
 FOLLOW_UP = "follow_up"  # a one-off partnership: how did it go?

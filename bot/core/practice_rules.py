@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flows import Flow, Identifier
+from bot.core.flow_engine import Flow, Identifier
 from bot.core.texts import Html, Template, escape, join, placeholders, render
 
 # What a practice's detail and reminder may show: every field of a practice.
@@ -98,7 +98,8 @@ class PracticeCatalog(_Model):
         }
         missing = {name for name, value in values.items() if value is None}
         kept = [
-            line for line in template.split("\n")
+            line
+            for line in template.split("\n")
             if not (placeholders(line) and placeholders(line) <= missing and not _PLACEHOLDER.sub("", line).strip())
         ]
         filled = render("\n".join(kept), **{name: value or Html("") for name, value in values.items()})
@@ -111,4 +112,3 @@ class PracticeCatalog(_Model):
             return None
         lines = join([render(self.vigilance_line, title=p.title) for p in practices])
         return render(self.vigilance, lines=lines)
-

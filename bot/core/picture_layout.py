@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from bot.core.register import PictureTexts, Standing
+from bot.core.register_rules import PictureTexts, Standing
 
 # Telegram shrinks a photo to 2,560 pixels on its long side: up to this many rows its text
 # stays readable on a phone; a taller register goes as a PNG file, which is kept as drawn.
@@ -115,8 +115,14 @@ def _cut(text: str, length: int) -> str:
 
 
 def layout(
-    entries: Iterable[PictureEntry], texts: PictureTexts, *, group: str, today: date, partners: int,
-    total: int | None = None, max_rows: int = MAX_ROWS,
+    entries: Iterable[PictureEntry],
+    texts: PictureTexts,
+    *,
+    group: str,
+    today: date,
+    partners: int,
+    total: int | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> Layout:
     """Rows grouped by kind (kinds and partners in the order given), each partner with its years
     and status; at most ``max_rows`` rows, headings included. ``total``: the register's entries,

@@ -81,9 +81,7 @@ async def make_room(connection: aiosqlite.Connection, scope_chat_id: int, kept: 
         if surplus <= 0:
             break
         if not used:
-            await connection.execute(
-                "DELETE FROM flow_versions WHERE flow_id = ? AND version = ?", (flow_id, version)
-            )
+            await connection.execute("DELETE FROM flow_versions WHERE flow_id = ? AND version = ?", (flow_id, version))
             surplus -= 1
     return surplus <= 0
 

@@ -38,7 +38,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, JobQueue
 
 from bot.services import BotContext
-from bot.storage import outbox as store
+from bot.storage import outbox
 from bot.storage.outbox import Delivery
 
 logger = logging.getLogger(__name__)
@@ -98,14 +98,14 @@ async def flush(context: BotContext, *, everything: bool = False) -> None:
     async with context.bot_data.setdefault(_LOCK, asyncio.Lock()):
         now = datetime.now(UTC)
         heads: dict[int, datetime] = {}  # chat -> when its first waiting delivery is due
-        for delivery in await store.pending(context.services.database):
+        for delivery in await outbox.pending(context.services.database):
             if delivery.chat_id in heads:
                 continue
             if not everything and delivery.next_attempt_at > now:
                 heads[delivery.chat_id] = delivery.next_attempt_at
                 continue
             # Read again: the delivery before it, just sent, may have given it its reply (a proposal).
-            current = await store.still_pending(context.services.database, delivery.id)
+            current = await outbox.still_pending(context.services.database, delivery.id)
             if current is not None and (retry_at := await _deliver(context, current)) is not None:
                 heads[delivery.chat_id] = retry_at
         if heads:
@@ -137,22 +137,30 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
                 reply_markup=_markup(context, delivery) if index == last else None,
             )
             first_id = first_id or message.message_id
-            await store.part_sent(database, delivery.id, index + 1, message.message_id)
+            await outbox.part_sent(database, delivery.id, index + 1, message.message_id)
     except (Forbidden, BadRequest) as error:
-        logger.warning("Telegram refused delivery %s (%s) to chat %s: %s",
-                       delivery.id, delivery.kind, delivery.chat_id, error)
+        logger.warning(
+            "Telegram refused delivery %s (%s) to chat %s: %s", delivery.id, delivery.kind, delivery.chat_id, error
+        )
         if hooks.refused is not None:
             await hooks.refused(context, delivery)
-        await store.refused(database, delivery.id, str(error))
+        await outbox.refused(database, delivery.id, str(error))
         return None
     except TelegramError as error:
         first_wait = timedelta(seconds=context.services.settings.outbox_retry_seconds)
-        at = await store.retry_later(database, delivery, f"{type(error).__name__}: {error}", first_wait)
-        logger.warning("Delivery %s (%s) to chat %s failed (%s: %s); next try at %s",
-                       delivery.id, delivery.kind, delivery.chat_id, type(error).__name__, error, at)
+        at = await outbox.retry_later(database, delivery, f"{type(error).__name__}: {error}", first_wait)
+        logger.warning(
+            "Delivery %s (%s) to chat %s failed (%s: %s); next try at %s",
+            delivery.id,
+            delivery.kind,
+            delivery.chat_id,
+            type(error).__name__,
+            error,
+            at,
+        )
         return at
     async with database.transaction() as connection:
-        await store.delivered(connection, delivery.id)
+        await outbox.delivered(connection, delivery.id)
         if hooks.sent is not None:
             await hooks.sent(connection, replace(delivery, message_id=first_id))
     return None

@@ -140,9 +140,7 @@ class Tally:
         return quorum_needed(len(self.counted), self.quorum_percent)
 
     def members_with(self, position: Position) -> tuple[tuple[Member, Stance], ...]:
-        return tuple(
-            (m, self.current[m.user_id]) for m in self.roster if self.position_of(m.user_id) is position
-        )
+        return tuple((m, self.current[m.user_id]) for m in self.roster if self.position_of(m.user_id) is position)
 
     @property
     def quorum_reached(self) -> bool:
@@ -168,9 +166,7 @@ class Tally:
             return Outcome.OBJECTION
         if not self.quorum_reached:
             return Outcome.NO_DECISION
-        if not any(
-            self.position_of(m.user_id) in AGREEING and m.user_id != self.author_id for m in self.counted
-        ):
+        if not any(self.position_of(m.user_id) in AGREEING and m.user_id != self.author_id for m in self.counted):
             return Outcome.NO_DECISION
         return Outcome.ADOPTED
 
@@ -213,7 +209,12 @@ def new_round_refusal(
 
 
 def check_press(
-    *, is_open: bool, pressed_version: int, round_version: int, request_version: int, in_roster: bool,
+    *,
+    is_open: bool,
+    pressed_version: int,
+    round_version: int,
+    request_version: int,
+    in_roster: bool,
     offered: bool,
 ) -> Refusal | None:
     """Re-check a press against the stored round; None when it may be recorded.
@@ -288,7 +289,7 @@ def split_reason(words: Sequence[str], reason_words: Iterable[str]) -> tuple[lis
     names = {word.casefold() for word in reason_words}
     for index, word in enumerate(words):
         if word.casefold() in names:
-            return list(words[:index]), " ".join(words[index + 1:]).strip() or None
+            return list(words[:index]), " ".join(words[index + 1 :]).strip() or None
     return list(words), None
 
 

@@ -7,12 +7,19 @@ the write they lead to, so a deadline job and a press cannot both act on a stale
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlite3
-
-from bot.core.consent import CloseReason, Member, Outcome, Position, RoundOptions, Stance, Tally
+from bot.core.consent_rules import (
+    CloseReason,
+    Member,
+    Outcome,
+    Position,
+    RoundOptions,
+    Stance,
+    Tally,
+)
 from bot.core.statuses import RequestStatus, RoundStatus
 from bot.storage.db import Database, unit_of_work
 
@@ -68,17 +75,29 @@ _ROUND = (
 
 def _round(row: sqlite3.Row) -> Round:
     return Round(
-        id=row["id"], request_id=row["request_id"], request_number=row["request_number"],
-        partner_name=row["partner_name"], author_id=row["author_id"], author_name=row["author_name"],
-        request_version=row["request_version"], number=row["number"], chat_id=row["chat_id"],
-        message_id=row["message_id"], opened_by=row["opened_by"], opened_by_name=row["opened_by_name"],
+        id=row["id"],
+        request_id=row["request_id"],
+        request_number=row["request_number"],
+        partner_name=row["partner_name"],
+        author_id=row["author_id"],
+        author_name=row["author_name"],
+        request_version=row["request_version"],
+        number=row["number"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        opened_by=row["opened_by"],
+        opened_by_name=row["opened_by_name"],
         opened_at=datetime.fromisoformat(row["opened_at"]),
         deadline_at=datetime.fromisoformat(row["deadline_at"]),
-        quorum_percent=row["quorum_percent"], offer_stand_aside=bool(row["offer_stand_aside"]),
-        reminded_at=_moment(row["reminded_at"]), status=row["status"],
+        quorum_percent=row["quorum_percent"],
+        offer_stand_aside=bool(row["offer_stand_aside"]),
+        reminded_at=_moment(row["reminded_at"]),
+        status=row["status"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
-        closed_at=_moment(row["closed_at"]), reopen_reason=row["reopen_reason"], thread_id=row["thread_id"],
+        closed_at=_moment(row["closed_at"]),
+        reopen_reason=row["reopen_reason"],
+        thread_id=row["thread_id"],
     )
 
 
@@ -112,8 +131,12 @@ def load_state(connection: sqlite3.Connection, round_id: int) -> RoundState | No
         )
     )
     history = tuple(
-        Stance(stance["user_id"], Position(stance["position"]), stance["reason"],
-               datetime.fromisoformat(stance["recorded_at"]))
+        Stance(
+            stance["user_id"],
+            Position(stance["position"]),
+            stance["reason"],
+            datetime.fromisoformat(stance["recorded_at"]),
+        )
         for stance in connection.execute(
             "SELECT user_id, position, reason, recorded_at FROM round_positions WHERE round_id = ? ORDER BY id",
             (round_id,),
@@ -171,8 +194,18 @@ def open_round(
         "INSERT INTO consent_rounds (request_id, request_version, number, chat_id, opened_by, opened_by_name,"
         " opened_at, deadline_at, quorum_percent, offer_stand_aside, reopen_reason, thread_id)"
         " SELECT id, version, ?, chat_id, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?",
-        (number, opener.user_id, opener.name, _stamp(opened_at), _stamp(deadline_at), options.quorum_percent,
-         int(options.offer_stand_aside), reopen_reason, thread_id, request_id),
+        (
+            number,
+            opener.user_id,
+            opener.name,
+            _stamp(opened_at),
+            _stamp(deadline_at),
+            options.quorum_percent,
+            int(options.offer_stand_aside),
+            reopen_reason,
+            thread_id,
+            request_id,
+        ),
     )
     round_id = cursor.lastrowid
     connection.executemany(
@@ -246,7 +279,8 @@ async def reopen(database: Database, round_id: int, deadline_at: datetime, *, up
         if cursor.rowcount == 0:
             return False
         await connection.execute(
-            "UPDATE requests SET status = ?, decided_at = NULL WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
+            "UPDATE requests SET status = ?, decided_at = NULL"
+            " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
             (RequestStatus.IN_CONSENT, round_id),
         )
     return True
@@ -257,10 +291,15 @@ async def extend(
 ) -> bool:
     """Move an open round's deadline, once per update; the reminder is sent again unless ``keep_reminder``."""
     reminded = "reminded_at" if keep_reminder else "NULL"
-    moved = await database.write(lambda connection: connection.execute(
-        f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
-        (_stamp(deadline_at), round_id),
-    ).rowcount, update_id)
+    moved = await database.write(
+        lambda connection: (
+            connection.execute(
+                f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
+                (_stamp(deadline_at), round_id),
+            ).rowcount
+        ),
+        update_id,
+    )
     return moved > 0
 
 
@@ -302,7 +341,8 @@ def unpublished(connection: sqlite3.Connection) -> list[Round]:
 @unit_of_work
 def decisions_since(connection: sqlite3.Connection, chat_id: int, since: datetime) -> list[Round]:
     return _rounds(
-        connection, "r.chat_id = ? AND r.status = 'closed' AND r.closed_at >= ? ORDER BY r.closed_at DESC",
+        connection,
+        "r.chat_id = ? AND r.status = 'closed' AND r.closed_at >= ? ORDER BY r.closed_at DESC",
         (chat_id, _stamp(since)),
     )
 
@@ -322,11 +362,13 @@ class Prompt:
 async def add_prompt(
     database: Database, chat_id: int, message_id: int, round_id: int, user_id: int, action: str, at: datetime
 ) -> None:
-    await database.write(lambda connection: connection.execute(
-        "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (chat_id, message_id, round_id, user_id, action, _stamp(at)),
-    ))
+    await database.write(
+        lambda connection: connection.execute(
+            "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (chat_id, message_id, round_id, user_id, action, _stamp(at)),
+        )
+    )
 
 
 @unit_of_work
@@ -341,7 +383,5 @@ def prompt_at(connection: sqlite3.Connection, chat_id: int, message_id: int) -> 
 @unit_of_work
 def drop_prompt(connection: sqlite3.Connection, chat_id: int, message_id: int) -> bool:
     """Consume a prompt; False when it was answered already."""
-    cursor = connection.execute(
-        "DELETE FROM round_prompts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
-    )
+    cursor = connection.execute("DELETE FROM round_prompts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))
     return cursor.rowcount > 0

@@ -14,10 +14,10 @@ from typing import Any
 
 import aiosqlite
 
-from bot.core.register import REVIEW
+from bot.core.register_rules import REVIEW
 from bot.core.statuses import RequestStatus
 from bot.storage.db import Database, now
-from bot.storage.register import answers_of
+from bot.storage.register_rows import answers_of
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ async def to_plan(database: Database, limit: int) -> list[ToPlan]:
     )
     answers = await answers_of(database, [row["id"] for row in rows])
     return [
-        ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]])
-        for row in rows
+        ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]]) for row in rows
     ]
 
 
@@ -92,8 +91,15 @@ async def plan(connection: aiosqlite.Connection, request_id: int, kind: str, due
 
 
 async def restore(
-    connection: aiosqlite.Connection, request_id: int, kind: str, *, due_on: date | None,
-    last_outcome: str | None, last_on: date | None, answered_at: str | None, answered_by_name: str,
+    connection: aiosqlite.Connection,
+    request_id: int,
+    kind: str,
+    *,
+    due_on: date | None,
+    last_outcome: str | None,
+    last_on: date | None,
+    answered_at: str | None,
+    answered_by_name: str,
 ) -> None:
     """An imported partnership's reviews: its latest answered one and its open one, as exported."""
     if last_outcome is not None and last_on is not None:
@@ -114,8 +120,7 @@ async def set_date(connection: aiosqlite.Connection, request_id: int, kind: str,
     ``kind`` is used only when there is no open review yet.
     """
     cursor = await connection.execute(
-        "UPDATE reviews SET due_on = ?, posted_at = NULL, message_id = NULL"
-        " WHERE request_id = ? AND outcome IS NULL",
+        "UPDATE reviews SET due_on = ?, posted_at = NULL, message_id = NULL WHERE request_id = ? AND outcome IS NULL",
         (due_on.isoformat(), request_id),
     )
     if cursor.rowcount == 0:
@@ -182,7 +187,8 @@ async def answer(
         return False
     if next_on is None:
         await connection.execute(
-            "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?", (RequestStatus.ENDED, stamp, review.request_id)
+            "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?",
+            (RequestStatus.ENDED, stamp, review.request_id),
         )
     else:
         await _open(connection, review.request_id, REVIEW, next_on)

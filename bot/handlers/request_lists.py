@@ -7,11 +7,11 @@ from datetime import datetime
 
 from telegram import Chat, InlineKeyboardMarkup, Update
 
-from bot.core.flows import ChoiceStep
-from bot.core import register
+from bot.core import register_rules
+from bot.core.flow_engine import ChoiceStep
+from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, fitting, join, render
-from bot.handlers import paging
-from bot.handlers import render as ui
+from bot.handlers import callback_data, paging
 from bot.handlers.arguments import requested
 from bot.services import BotContext
 from bot.storage import requests
@@ -33,7 +33,9 @@ async def _kind_label(context: BotContext, request: PartnershipRequest) -> str:
 
 def _status(context: BotContext, request: PartnershipRequest) -> Html:
     services = context.services
-    return register.status_text(services.messages.requests.statuses, request.status, request.origin, services.library.register.known)
+    return register_rules.status_text(
+        services.messages.requests.statuses, request.status, request.origin, services.library.register.known
+    )
 
 
 async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
@@ -44,15 +46,21 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
     pages = math.ceil(total / PAGE_SIZE)
     lines = [
         render(
-            texts.list_line, number=r.number, partner=r.partner_name, kind=await _kind_label(context, r),
-            status=status_text(context, r), date=_local_date(context, r.created_at),
+            texts.list_line,
+            number=r.number,
+            partner=r.partner_name,
+            kind=await _kind_label(context, r),
+            status=status_text(context, r),
+            date=_local_date(context, r.created_at),
         )
         for r in items
     ]
     text = join([render(texts.list_header, page=page + 1, pages=pages, count=total), *lines])
     if chat_id > 0:  # a private chat: requests filed before a request always had a group
         text = join([text, Html(context.services.messages.groups.private_list_hint)], "\n\n")
-    return text, paging.buttons(page, pages, texts.button_previous, texts.button_next, lambda n: ui.ListPage(page=n))
+    return text, paging.buttons(
+        page, pages, texts.button_previous, texts.button_next, lambda n: callback_data.ListPage(page=n)
+    )
 
 
 async def list_requests(update: Update, context: BotContext) -> None:
@@ -69,8 +77,9 @@ def status_text(context: BotContext, request: PartnershipRequest) -> Html:
     """A request's status as members read it, with the reason it was withdrawn or declined."""
     status = _status(context, request)
     if request.status_reason:
-        return render(context.services.library.consent.decline.status_with_reason, status=status,
-                      reason=request.status_reason)
+        return render(
+            context.services.library.consent.decline.status_with_reason, status=status, reason=request.status_reason
+        )
     return status
 
 
@@ -85,10 +94,17 @@ async def detail(context: BotContext, request: PartnershipRequest, *, personal: 
     def text(preview: int | None) -> Html:
         summary = engine.summary(answers, preview)
         lines = join([render(engine.texts.summary_line, label=label, answer=answer) for label, answer in summary.lines])
-        return render(texts.detail, number=request.number, title=engine.flow.title, status=status,
-                      author=request.author_name, date=date, lines=lines)
+        return render(
+            texts.detail,
+            number=request.number,
+            title=engine.flow.title,
+            status=status,
+            author=request.author_name,
+            date=date,
+            lines=lines,
+        )
 
-    return fitting(text, ui.TELEGRAM_TEXT_LIMIT)
+    return fitting(text, MESSAGE_LIMIT)
 
 
 async def show_request(update: Update, context: BotContext) -> None:
