@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import CallbackContext, ExtBot, JobQueue
 
 from bot.catalog import FlowCatalog
 from bot.config import Settings
@@ -38,4 +38,13 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
 
     @property
     def services(self) -> Services:
-        return self.bot_data["services"]
+        services: Services = self.bot_data["services"]
+        return services
+
+    @property
+    def job_queue(self) -> JobQueue[BotContext]:
+        """The application's JobQueue, which build_application always sets up."""
+        queue = super().job_queue
+        if queue is None:
+            raise RuntimeError("python-telegram-bot is installed without its job-queue extra")
+        return queue

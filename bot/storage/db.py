@@ -126,7 +126,7 @@ def _read(connection: sqlite3.Connection, query: Callable[[sqlite3.Connection], 
 
 def unit_of_work(
     function: Callable[Concatenate[sqlite3.Connection, P], T],
-) -> Callable[Concatenate[sqlite3.Connection | aiosqlite.Connection | Database, P], T | Awaitable[T]]:
+) -> Callable[Concatenate[sqlite3.Connection, P], T]:
     """A repository function written for a ``sqlite3.Connection`` (plain SQL, no await).
 
     Inside ``Database.write``/``read`` it is called as it is, synchronously. Given the
@@ -150,7 +150,9 @@ def unit_of_work(
             return connection.read(bound)
         return _on_thread(connection, bound)
 
-    return on_any
+    # Typed as what it is called as from now on (inside write/read, with the sqlite3
+    # connection), so that mypy points at every short form still to be replaced.
+    return on_any  # type: ignore[return-value]
 
 
 # Reads on an aiosqlite connection inside ``Database.transaction()``: see that section.
