@@ -26,7 +26,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.core.conditions import Condition
 from bot.core.messages import FlowTexts
-from bot.core.texts import Html, Template, escape, join, render, shorten
+from bot.core.texts import Html, Placeholders, Template, escape, join, render, shorten
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -45,10 +45,10 @@ class Option(_Model):
 class _StepBase(_Model):
     id: Identifier
     label: Annotated[str, Field(min_length=1, max_length=60)]
-    question: Template()
-    help: Template() | None = None
+    question: Template
+    help: Template | None = None
     when: Condition | None = None
-    error: Template() | None = None
+    error: Template | None = None
 
 
 class TextStep(_StepBase):
@@ -146,7 +146,7 @@ class Flow(_Model):
 
     id: Identifier
     title: Annotated[str, Field(min_length=1, max_length=80)]
-    intro: Template("questions")  # {questions}: how many a member is asked at least
+    intro: Annotated[str, Placeholders("questions")]  # {questions}: how many a member is asked at least
     steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=40)]
     partner_fields: PartnerFields
     card: tuple[Identifier, ...] = ()

@@ -13,10 +13,11 @@ import html
 import re
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 _FORMATTER = string.Formatter()
 _TAG = re.compile(r"<[^>]+>")
@@ -46,20 +47,32 @@ def placeholders(template: str) -> set[str]:
         raise PydanticCustomError("template_syntax", "template_syntax") from error
 
 
-def Template(*allowed: str) -> Any:
-    """Annotate a str field as a template whose placeholders must be among ``allowed``."""
+@dataclass(frozen=True, init=False)
+class Placeholders:
+    """Makes a str field a template whose placeholders must be among ``names``:
+    ``Annotated[str, Placeholders("min", "max")]``, refused when its file is loaded otherwise."""
 
-    def check(value: str) -> str:
-        unknown = placeholders(value) - set(allowed)
+    names: tuple[str, ...]
+
+    def __init__(self, *names: str) -> None:
+        object.__setattr__(self, "names", names)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: str) -> str:
+        unknown = placeholders(value) - set(self.names)
         if unknown:
             raise PydanticCustomError(
                 "template_placeholder",
                 "template_placeholder",
-                {"unknown": ", ".join(sorted(unknown)), "allowed": ", ".join(allowed) or "-"},
+                {"unknown": ", ".join(sorted(unknown)), "allowed": ", ".join(self.names) or "-"},
             )
         return value
 
-    return Annotated[str, AfterValidator(check)]
+
+# A template that takes no placeholder, as most texts are.
+Template = Annotated[str, Placeholders()]
 
 
 # French typography: a narrow no-break space (U+202F) before ? ! : ; and » and after «, so
