@@ -39,7 +39,8 @@ class PositionTexts(_Texts):
     conflict: PositionText
 
     def of(self, position: Position) -> PositionText:
-        return getattr(self, position.value)
+        text: PositionText = getattr(self, position.value)  # each position has its field
+        return text
 
 
 class LinkAnswers(_Texts):
@@ -195,7 +196,8 @@ class PromptTexts(_Texts):
     question_posted: Annotated[str, Placeholders("member", "author", "number", "question")]
 
     def ask(self, action: str) -> str:
-        return getattr(self, action)
+        text: str = getattr(self, action)
+        return text
 
 
 class AlertTexts(_Texts):
@@ -250,7 +252,8 @@ class OutcomeTexts(_Texts):
     hint_no_decision: Annotated[str, Placeholders("number")]
 
     def hint(self, outcome: str) -> str:
-        return getattr(self, f"hint_{outcome}")
+        text: str = getattr(self, f"hint_{outcome}")
+        return text
 
 
 class SummaryTexts(_Texts):

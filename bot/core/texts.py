@@ -99,14 +99,20 @@ def typography(text: str) -> str:
         return match.group() if text[match.end() : match.end() + 1] in ("", "\n") else "«" + NARROW_NBSP
 
     for pattern, space in ((_CLOSING, closing), (_OPENING, opening)):
-        protected = [match.span() for match in _NOT_PROSE.finditer(text)]
-        text = pattern.sub(
-            lambda match, text=text, space=space, protected=protected: (
-                match.group() if any(start <= match.end() - 1 < end for start, end in protected) else space(text, match)
-            ),
-            text,
-        )
+        text = _spaced(text, pattern, space)
     return text
+
+
+def _spaced(text: str, pattern: re.Pattern[str], space: Callable[[str, re.Match[str]], str]) -> str:
+    """``text`` with each match of ``pattern`` replaced by ``space``'s, except where it is not prose."""
+    protected = [match.span() for match in _NOT_PROSE.finditer(text)]
+
+    def replacement(match: re.Match[str]) -> str:
+        if any(start <= match.end() - 1 < end for start, end in protected):
+            return match.group()
+        return space(text, match)
+
+    return pattern.sub(replacement, text)
 
 
 def render(template: str, /, **values: object) -> Html:
