@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import csv
-import html
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -23,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flow_engine import Flow, FlowEngine, NumberStep, Step, answer_day
+from bot.core.flow_engine import Flow, FlowEngine, Step, answer_day
 from bot.core.messages import Alert, Label
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html, Placeholders, Template, escape, render
@@ -363,9 +362,8 @@ def answer_columns(flows: Iterable[Flow]) -> list[Step]:
 
 def answer_header(step: Step, columns: ExportColumns) -> str:
     """A step's label, with its unit when the cells hold bare numbers ("Durée (mois)")."""
-    if isinstance(step, NumberStep) and step.unit:
-        return columns.with_unit.format(label=step.label, unit=step.unit)
-    return step.label
+    unit = step.cell_unit()
+    return columns.with_unit.format(label=step.label, unit=unit) if unit else step.label
 
 
 def answer_cells(engine: FlowEngine, columns: Sequence[Step], answers: Mapping[str, Any]) -> list[object]:
@@ -374,13 +372,7 @@ def answer_cells(engine: FlowEngine, columns: Sequence[Step], answers: Mapping[s
     cells: list[object] = []
     for column in columns:
         step, value = steps.get(column.id), answers.get(column.id)
-        if step is None or value is None:
-            cells.append(None)
-        elif isinstance(step, NumberStep):
-            cells.append(value)  # a bare number, so the spreadsheet can sum and sort it
-        else:
-            # display() is the members' wording as Telegram HTML; the file wants plain text.
-            cells.append(html.unescape(engine.display(step, value)))
+        cells.append(None if step is None or value is None else step.export_cell(value, engine.texts))
     return cells
 
 
