@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from bot.catalog import FlowCatalog
-from bot.core.flow_engine import ChoiceStep, FlowEngine, InvalidAnswer, YesNoStep
+from bot.core.flow_engine import FlowEngine, InvalidAnswer
 from bot.core.register_rules import (
     FLOW_OF_ORIGIN,
     OUTCOMES,
@@ -133,7 +133,7 @@ class _Reader:
             column = answer_header(step, self.columns)
             value = cell_text(cells.get(column) or "")
             if not value:
-                if not getattr(step, "optional", False):
+                if not step.skippable():
                     raise Refused(errors.missing_answer.format(column=column))
                 answers[step.id] = None
                 continue
@@ -141,12 +141,7 @@ class _Reader:
                 answers[step.id] = engine.parse_typed(step, value, _NO_LIMIT)
             except InvalidAnswer as invalid:
                 # A member is told to use the buttons; a file's author needs the labels to write.
-                if isinstance(step, ChoiceStep | YesNoStep):
-                    labels = (
-                        [o.label for o in step.options]
-                        if isinstance(step, ChoiceStep)
-                        else [engine.texts.yes, engine.texts.no]
-                    )
+                if labels := [answer.label for answer in step.buttons(engine.texts)]:
                     raise Refused(
                         errors.unknown_value.format(column=column, value=value, expected=self.quoted(labels))
                     ) from None

@@ -13,7 +13,6 @@ from typing import TextIO
 
 from bot.core.flow_engine import (
     Back,
-    ChoiceStep,
     Choose,
     Confirm,
     Edit,
@@ -23,7 +22,6 @@ from bot.core.flow_engine import (
     Question,
     Summary,
     Text,
-    YesNoStep,
 )
 from bot.core.library import Library
 from bot.core.texts import join, plain, render
@@ -38,7 +36,6 @@ class Preview:
         self.lines = lines
         self.out = out
         self.echo = echo
-        self.state: FlowState | None = None
 
     def say(self, fragment: str) -> None:
         print(plain(fragment), file=self.out)
@@ -67,17 +64,11 @@ class Preview:
             labels = [intake.button_confirm, intake.button_edit, intake.button_cancel]
         else:
             self.say(self.engine.question_text(prompt))
-            step = prompt.step
-            if isinstance(step, ChoiceStep):
-                labels = [option.label for option in step.options]
-            elif isinstance(step, YesNoStep):
-                labels = [self.engine.texts.yes, self.engine.texts.no]
-            else:
-                labels = []
+            labels = [answer.label for answer in prompt.step.buttons(self.engine.texts)]
         self.menu(labels)
         return labels
 
-    def action(self, prompt: Question | Summary, typed: str, labels: list[str]) -> Input | None:
+    def action(self, state: FlowState, prompt: Question | Summary, typed: str, labels: list[str]) -> Input | None:
         """Turn a typed line into an engine input; None to stop."""
         if typed.strip() == "/annuler":
             return None
@@ -88,7 +79,7 @@ class Preview:
             if choice == 0:
                 return Confirm()
             if choice == 1:
-                steps = self.engine.editable_steps(self.state)
+                steps = self.engine.editable_steps(state)
                 self.say(self.library.messages.intake.edit_choose)
                 self.menu([step.label for step in steps])
                 picked = self.pick((self.ask() or "").strip(), len(steps))
@@ -96,35 +87,33 @@ class Preview:
             if choice == 2:
                 return None
             return Text(typed)
-        if choice is not None and isinstance(prompt.step, ChoiceStep):
-            return Choose(prompt.step.options[choice].value)
-        if choice is not None and isinstance(prompt.step, YesNoStep):
-            return Choose("yes" if choice == 0 else "no")
+        if choice is not None:
+            return Choose(prompt.step.buttons(self.engine.texts)[choice].value)
         return Text(typed)
 
     def run(self, version: int, today: date) -> bool:
         """Play the flow to its end; True when the summary was confirmed."""
         turn = self.engine.start(version)
-        self.state = turn.state
+        state = turn.state
         self.say(render("<b>{title}</b>", title=self.engine.flow.title))
         self.say(self.engine.intro())
         prompt = turn.prompt
         while True:
             labels = self.show(prompt)
             typed = self.ask()
-            action = None if typed is None else self.action(prompt, typed, labels)
+            action = None if typed is None else self.action(state, prompt, typed, labels)
             if action is None:
                 self.say(self.library.messages.intake.cancelled)
                 return False
-            turn = self.engine.advance(self.state, action, today)
+            turn = self.engine.advance(state, action, today)
             if turn.error is not None:
                 self.say(turn.error)
             practices = self.library.practices
             for practice in filter(None, map(practices.get, turn.reminders)):
                 self.say(practices.reminder_text(practice))
-            self.state, prompt = turn.state, turn.prompt
+            state, prompt = turn.state, turn.prompt
             if turn.done:
-                card = [self.engine.card_lines(self.state.answers)]
-                points = practices.vigilance_text(self.engine.flow.triggered_practices(self.state.answers))
+                card = [self.engine.card_lines(state.answers)]
+                points = practices.vigilance_text(self.engine.flow.triggered_practices(state.answers))
                 self.say(join(card + ([points] if points else []), "\n\n"))
                 return True

@@ -99,4 +99,5 @@ def calendar_file(
         event.add("transp", "TRANSPARENT")  # a reminder, not a busy slot
         calendar.add_component(event)
     calendar.add_missing_timezones()
-    return calendar.to_ical()
+    document: bytes = calendar.to_ical()  # icalendar leaves it untyped
+    return document

@@ -8,12 +8,13 @@ can count a step that may still come ("Étape 3/11") without pretending it will 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-Answers = dict[str, Any]
+Answers = Mapping[str, Any]
 
 _OPERATORS = ("equals", "not_equals", "in_", "greater_than", "less_than", "is_empty", "shorter_than")
 
@@ -72,12 +73,12 @@ class Condition(BaseModel):
         if self.not_ is not None:
             result = self.not_.evaluate(answers)
             return None if result is None else not result
-        if self.answer not in answers:
+        if self.answer is None or self.answer not in answers:
             # An explicitly skipped optional answer is stored as None: known, and empty.
             return None
         return self._test(answers[self.answer])
 
-    def _test(self, value: Any) -> bool:
+    def _test(self, value: object) -> bool:
         if self.is_empty is not None:
             empty = value is None or (isinstance(value, str) and not value.strip())
             return empty == self.is_empty

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from bot.core.consent_rules import OptionWords, Position, RoundOptions
 from bot.core.flow_engine import Identifier
 from bot.core.messages import Alert, Label
-from bot.core.texts import Template
+from bot.core.texts import Placeholders, Template
 
 Words = Annotated[tuple[Annotated[str, Field(min_length=1, max_length=20)], ...], Field(min_length=1)]
 
@@ -28,7 +28,7 @@ class PositionText(_Texts):
     button: Label
     name: Label
     icon: Annotated[str, Field(min_length=1, max_length=8)]
-    meaning: Template()
+    meaning: Template
 
 
 class PositionTexts(_Texts):
@@ -39,7 +39,8 @@ class PositionTexts(_Texts):
     conflict: PositionText
 
     def of(self, position: Position) -> PositionText:
-        return getattr(self, position.value)
+        text: PositionText = getattr(self, position.value)  # each position has its field
+        return text
 
 
 class LinkAnswers(_Texts):
@@ -116,93 +117,94 @@ class CloseReasons(_Texts):
 
 
 class CircleTexts(_Texts):
-    roster: Template("count", "members")
-    empty: Template()
-    usage: Template()
-    admins_only: Template()
-    reply_needed: Template("command")
-    not_a_person: Template()
-    added: Template("member")
-    already: Template("member")
-    removed: Template("member")
-    not_member: Template("member")
-    join_request: Template("member")
-    join_pending: Template("member")
+    roster: Annotated[str, Placeholders("count", "members")]
+    empty: Template
+    usage: Template
+    admins_only: Template
+    reply_needed: Annotated[str, Placeholders("command")]
+    not_a_person: Template
+    added: Annotated[str, Placeholders("member")]
+    already: Annotated[str, Placeholders("member")]
+    removed: Annotated[str, Placeholders("member")]
+    not_member: Annotated[str, Placeholders("member")]
+    join_request: Annotated[str, Placeholders("member")]
+    join_pending: Annotated[str, Placeholders("member")]
     button_accept: Label
     button_refuse: Label
-    join_accepted: Template("member", "admin")
-    join_refused: Template("member", "admin")
+    join_accepted: Annotated[str, Placeholders("member", "admin")]
+    join_refused: Annotated[str, Placeholders("member", "admin")]
     join_admins_only: Alert
     join_gone: Alert
 
 
 class CoordinationTexts(_Texts):
-    roster: Template("count", "members")
-    empty: Template()
-    usage: Template()
-    added: Template("member")
+    roster: Annotated[str, Placeholders("count", "members")]
+    empty: Template
+    usage: Template
+    added: Annotated[str, Placeholders("member")]
     button_start: Label
-    already: Template("member")
-    removed: Template("member")
-    not_member: Template("member")
-    unreachable: Template("admins", "coordinator")
+    already: Annotated[str, Placeholders("member")]
+    removed: Annotated[str, Placeholders("member")]
+    not_member: Annotated[str, Placeholders("member")]
+    unreachable: Annotated[str, Placeholders("admins", "coordinator")]
 
 
 class RoundTexts(_Texts):
     open_button: Label
     question_button: Label
-    header: Template("number", "partner", "round")
-    details: Template("number")
+    header: Annotated[str, Placeholders("number", "partner", "round")]
+    details: Annotated[str, Placeholders("number")]
     full_button: Label
-    substance_line: Template("label", "answer")
-    declared_link: Template("who", "details")
-    declared_link_who: Template("who")
+    substance_line: Annotated[str, Placeholders("label", "answer")]
+    declared_link: Annotated[str, Placeholders("who", "details")]
+    declared_link_who: Annotated[str, Placeholders("who")]
     link_someone: Label  # a request filed before the flow asked whose link it is
-    link_invite: Template("button")
-    rule_whole_circle: Template("counted")
-    rule_quorum: Template("needed", "counted")
-    reopen_reason: Template("admin", "reason")
-    legend_intro: Template()
-    legend_line: Template("icon", "meaning", "button")
-    deadline: Template("deadline")
-    tally_intro: Template("answered", "counted")
-    position_line: Template("icon", "member", "position")
-    position_line_reason: Template("icon", "member", "position", "reason")
-    waiting: Template("members")
+    link_invite: Annotated[str, Placeholders("button")]
+    rule_whole_circle: Annotated[str, Placeholders("counted")]
+    rule_quorum: Annotated[str, Placeholders("needed", "counted")]
+    reopen_reason: Annotated[str, Placeholders("admin", "reason")]
+    legend_intro: Template
+    legend_line: Annotated[str, Placeholders("icon", "meaning", "button")]
+    deadline: Annotated[str, Placeholders("deadline")]
+    tally_intro: Annotated[str, Placeholders("answered", "counted")]
+    position_line: Annotated[str, Placeholders("icon", "member", "position")]
+    position_line_reason: Annotated[str, Placeholders("icon", "member", "position", "reason")]
+    waiting: Annotated[str, Placeholders("members")]
     # A large circle's tally, when naming everyone would pass Telegram's 4096 characters.
-    position_count: Template("icon", "position", "count")
-    waiting_count: Template("count")
-    compact_note: Template()
+    position_count: Annotated[str, Placeholders("icon", "position", "count")]
+    waiting_count: Annotated[str, Placeholders("count")]
+    compact_note: Template
     nobody: str
-    closed: Template("date", "reason", "outcome")
+    closed: Annotated[str, Placeholders("date", "reason", "outcome")]
     ellipsis: str
     date_format: Annotated[str, Field(min_length=2, max_length=40)]
     day_format: Annotated[str, Field(min_length=2, max_length=40)]
-    ask_first: Template("members", "number", "changes")
-    ask_first_reason: Template("members", "number", "admin", "reason")
-    previous_objection: Template("member", "reason")
+    ask_first: Annotated[str, Placeholders("members", "number", "changes")]
+    ask_first_reason: Annotated[str, Placeholders("members", "number", "admin", "reason")]
+    previous_objection: Annotated[str, Placeholders("member", "reason")]
 
 
 class PromptTexts(_Texts):
-    objection: Template("member", "number")
-    reservation: Template("member", "number")
-    question: Template("member", "number")
-    hint: Template()
+    objection: Annotated[str, Placeholders("member", "number")]
+    reservation: Annotated[str, Placeholders("member", "number")]
+    question: Annotated[str, Placeholders("member", "number")]
+    hint: Template
     placeholder: Label
-    too_short: Template("min")
-    too_long: Template("max", "length")
-    round_closed: Template()
-    question_posted: Template("member", "author", "number", "question")
+    too_short: Annotated[str, Placeholders("min")]
+    too_long: Annotated[str, Placeholders("max", "length")]
+    round_closed: Template
+    question_posted: Annotated[str, Placeholders("member", "author", "number", "question")]
 
     def ask(self, action: str) -> str:
-        return getattr(self, action)
+        text: str = getattr(self, action)
+        return text
 
 
 class AlertTexts(_Texts):
     full_sent: Alert
-    full_unreachable: Template("bot")
+    full_unreachable: Annotated[str, Placeholders("bot")]
     close_not_yours: Alert
-    recorded: Template("position")
+    recorded: Annotated[str, Placeholders("position")]
     already: Alert
     reason_asked: Alert
     not_in_roster: Alert
@@ -212,110 +214,114 @@ class AlertTexts(_Texts):
 
 
 class CommandFeedback(_Texts):
-    open_usage: Template()
-    number_usage: Template("command")
-    extend_usage: Template()
-    not_found: Template("number")
-    groups_only: Template()
-    open_not_allowed: Template()
-    already_open: Template("number")
-    cannot_open: Template("number", "status")
-    circle_empty: Template()
-    invalid_option: Template("option")
-    no_open_round: Template("number")
-    stewards_only: Template()
-    extended: Template("number", "days", "deadline")
-    reminder: Template("members", "number", "deadline")
-    nobody_to_remind: Template("number")
-    unchanged: Template("number")
-    reason_admins_only: Template()
-    close_silent: Template("number", "members", "outcome")
+    open_usage: Template
+    number_usage: Annotated[str, Placeholders("command")]
+    extend_usage: Template
+    not_found: Annotated[str, Placeholders("number")]
+    groups_only: Template
+    open_not_allowed: Template
+    already_open: Annotated[str, Placeholders("number")]
+    cannot_open: Annotated[str, Placeholders("number", "status")]
+    circle_empty: Template
+    invalid_option: Annotated[str, Placeholders("option")]
+    no_open_round: Annotated[str, Placeholders("number")]
+    stewards_only: Template
+    extended: Annotated[str, Placeholders("number", "days", "deadline")]
+    reminder: Annotated[str, Placeholders("members", "number", "deadline")]
+    nobody_to_remind: Annotated[str, Placeholders("number")]
+    unchanged: Annotated[str, Placeholders("number")]
+    reason_admins_only: Template
+    close_silent: Annotated[str, Placeholders("number", "members", "outcome")]
     close_confirm: Label
     close_keep: Label
-    close_kept: Template("number")
-    reopened: Template("number", "days", "deadline")
+    close_kept: Annotated[str, Placeholders("number")]
+    reopened: Annotated[str, Placeholders("number", "days", "deadline")]
 
 
 class OutcomeTexts(_Texts):
-    message: Template("number", "partner", "outcome")
-    reservations: Template()
-    objections: Template()
-    line: Template("member", "reason")
-    waiting: Template("members")
-    answers_partner: Template("member")
-    review: Template("date", "number")
-    withdrawn: Template("number")
-    hint_adopted: Template("number")
-    hint_objection: Template("number")
-    hint_no_decision: Template("number")
+    message: Annotated[str, Placeholders("number", "partner", "outcome")]
+    reservations: Template
+    objections: Template
+    line: Annotated[str, Placeholders("member", "reason")]
+    waiting: Annotated[str, Placeholders("members")]
+    answers_partner: Annotated[str, Placeholders("member")]
+    review: Annotated[str, Placeholders("date", "number")]
+    withdrawn: Annotated[str, Placeholders("number")]
+    hint_adopted: Annotated[str, Placeholders("number")]
+    hint_objection: Annotated[str, Placeholders("number")]
+    hint_no_decision: Annotated[str, Placeholders("number")]
 
     def hint(self, outcome: str) -> str:
-        return getattr(self, f"hint_{outcome}")
+        text: str = getattr(self, f"hint_{outcome}")
+        return text
 
 
 class SummaryTexts(_Texts):
-    header: Template("group", "number", "round", "partner", "kind")
-    substance_line: Template("label", "answer")
-    outcome: Template("outcome", "reason")
-    dates: Template("opened", "opener", "deadline", "closed")
-    positions: Template()
-    position: Template("member", "position")
-    position_reason: Template("member", "position", "reason")
-    lifted: Template("members")
-    waiting: Template("members")
-    link: Template("link")
-    no_link: Template()
+    header: Annotated[str, Placeholders("group", "number", "round", "partner", "kind")]
+    substance_line: Annotated[str, Placeholders("label", "answer")]
+    outcome: Annotated[str, Placeholders("outcome", "reason")]
+    dates: Annotated[str, Placeholders("opened", "opener", "deadline", "closed")]
+    positions: Template
+    position: Annotated[str, Placeholders("member", "position")]
+    position_reason: Annotated[str, Placeholders("member", "position", "reason")]
+    lifted: Annotated[str, Placeholders("members")]
+    waiting: Annotated[str, Placeholders("members")]
+    link: Annotated[str, Placeholders("link")]
+    no_link: Template
 
 
 class BilanTexts(_Texts):
-    header: Template("group")
-    open_header: Template()
-    open_line: Template(
-        "number", "partner", "round", "answered", "counted", "consents", "reservations", "objections", "deadline"
-    )
-    no_open: Template()
-    decisions_header: Template("days")
-    decision_line: Template("number", "partner", "outcome", "date")
-    ended_line: Template("number", "partner", "status", "date")
-    no_decisions: Template()
-    more: Template("count")
-    nothing_private: Template()
+    header: Annotated[str, Placeholders("group")]
+    open_header: Template
+    open_line: Annotated[
+        str,
+        Placeholders(
+            "number", "partner", "round", "answered", "counted", "consents", "reservations", "objections", "deadline"
+        ),
+    ]
+    no_open: Template
+    decisions_header: Annotated[str, Placeholders("days")]
+    decision_line: Annotated[str, Placeholders("number", "partner", "outcome", "date")]
+    ended_line: Annotated[str, Placeholders("number", "partner", "status", "date")]
+    no_decisions: Template
+    more: Annotated[str, Placeholders("count")]
+    nothing_private: Template
 
 
 class AmendTexts(_Texts):
-    usage: Template()
-    not_author: Template("number")
-    not_now: Template("number", "status")
-    round_open: Template("number")
-    busy: Template()
-    intro: Template("number")
-    done: Template("member", "number", "version", "changes")
-    change_line: Template("label", "before", "after")
-    no_change: Template()
-    cancelled: Template("number")
+    usage: Template
+    not_author: Annotated[str, Placeholders("number")]
+    not_now: Annotated[str, Placeholders("number", "status")]
+    round_open: Annotated[str, Placeholders("number")]
+    busy: Template
+    intro: Annotated[str, Placeholders("number")]
+    done: Annotated[str, Placeholders("member", "number", "version", "changes")]
+    change_line: Annotated[str, Placeholders("label", "before", "after")]
+    no_change: Template
+    cancelled: Annotated[str, Placeholders("number")]
 
 
 class WithdrawTexts(_Texts):
     """/retirer: the author takes their request back."""
 
-    usage: Template()
+    usage: Template
     button: Label
-    not_author: Template("number")
+    not_author: Annotated[str, Placeholders("number")]
     not_author_alert: Alert
-    not_now: Template("number", "status")
-    done: Template("member", "number", "partner")
-    done_word: Template("member", "number", "partner", "word")
+    not_now: Annotated[str, Placeholders("number", "status")]
+    done: Annotated[str, Placeholders("member", "number", "partner")]
+    done_word: Annotated[str, Placeholders("member", "number", "partner", "word")]
 
 
 class DeclineTexts(_Texts):
     """/decliner: the circle or an admin says no without a round."""
 
-    usage: Template()
-    not_allowed: Template()
-    not_now: Template("number", "status")
-    round_open: Template("number")
-    done: Template("member", "number", "partner", "reason", "author")
-    status_with_reason: Template("status", "reason")
+    usage: Template
+    not_allowed: Template
+    not_now: Annotated[str, Placeholders("number", "status")]
+    round_open: Annotated[str, Placeholders("number")]
+    done: Annotated[str, Placeholders("member", "number", "partner", "reason", "author")]
+    status_with_reason: Annotated[str, Placeholders("status", "reason")]
 
 
 class ConsentTexts(_Texts):

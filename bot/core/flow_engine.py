@@ -7,11 +7,13 @@ the database, so the bot, the terminal preview and the benchmark share it.
 
 from __future__ import annotations
 
+import html
 import re
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,8 +27,8 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.core.conditions import Condition
-from bot.core.messages import FlowTexts
-from bot.core.texts import Html, Template, escape, join, render, shorten
+from bot.core.messages import FlowTexts, IntakeTexts
+from bot.core.texts import Html, Placeholders, Template, escape, join, render, shorten
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -42,13 +44,82 @@ class Option(_Model):
     label: Annotated[str, Field(min_length=1, max_length=60)]
 
 
+@dataclass(frozen=True)
+class Button:
+    """A button answering a question: the value pressing it gives, and its label."""
+
+    value: str
+    label: str
+
+
 class _StepBase(_Model):
+    """What every kind of step has, and what each kind does with its answers (read one, show
+    it, put it in the export), so that the engine and the adapters need not know the kinds."""
+
     id: Identifier
     label: Annotated[str, Field(min_length=1, max_length=60)]
-    question: Template()
-    help: Template() | None = None
+    question: Template
+    help: Template | None = None
     when: Condition | None = None
-    error: Template() | None = None
+    error: Template | None = None
+    # The tests of a condition that read an answer as a number or as a text fit only the steps
+    # whose answers are numbers or texts; the others (equals, in…) fit every step.
+    kind_tests: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def parse(self, given: Text | Choose, texts: FlowTexts, today: date) -> Any:
+        """The answer ``given`` stands for; raises InvalidAnswer with the text re-asking it."""
+
+    def refusal(self, template: str, **values: object) -> InvalidAnswer:
+        """A refused answer, re-asked with the step's own ``error`` text, else ``template``."""
+        return InvalidAnswer(render(self.error or template, **values))
+
+    def skippable(self) -> bool:
+        """Whether a member may leave it unanswered."""
+        return False
+
+    def skip_label(self, texts: IntakeTexts) -> str | None:
+        """The label of the button leaving it unanswered under a typed question; None if none."""
+        return None
+
+    def buttons(self, texts: FlowTexts) -> tuple[Button, ...]:
+        """The buttons answering it; none for a step answered by typing."""
+        return ()
+
+    def display(self, value: Any, texts: FlowTexts, preview: int | None = None) -> Html:
+        """An answer the way a member reads it; a typed one cut to ``preview`` characters."""
+        if value is None:
+            return Html(texts.skipped)
+        text = str(value)
+        return escape(text if preview is None else shorten(text, preview, texts.ellipsis))
+
+    def longest_answer(self) -> Html:
+        """An answer as long as this step's may show, to measure the messages showing it."""
+        return Html("x" * 60)  # a yes, a number, a date: short
+
+    def export_cell(self, value: Any, texts: FlowTexts) -> object:
+        """A given answer in a cell of the CSV export: the members' wording, as plain text."""
+        return html.unescape(self.display(value, texts))
+
+    def cell_unit(self) -> str | None:
+        """The unit the export's header gives this step's column, when its cells are bare numbers."""
+        return None
+
+    def impossible_values(self, expected: Sequence[str | int | bool]) -> list[str | int | bool]:
+        """The values among ``expected`` an answer of this step never takes."""
+        return []
+
+
+def _pressed_or_typed(given: Text | Choose) -> str:
+    """A button's value, or what was typed instead, as a button's value or label is compared."""
+    return given.value if isinstance(given, Choose) else given.text.strip().casefold()
+
+
+def _typed(given: Text | Choose, texts: FlowTexts) -> str:
+    """A typed answer, stripped; a button pressed for a typed question is stale."""
+    if isinstance(given, Choose):
+        raise InvalidAnswer(Html(texts.stale_action))
+    return given.text.strip()
 
 
 class TextStep(_StepBase):
@@ -56,12 +127,32 @@ class TextStep(_StepBase):
     min_length: Annotated[int, Field(ge=0)] = 1
     max_length: Annotated[int, Field(gt=0, le=3500)] = 1000
     optional: bool = False
+    kind_tests: ClassVar[frozenset[str]] = frozenset({"shorter_than", "is_empty"})
 
     @model_validator(mode="after")
     def _lengths(self) -> TextStep:
         if self.min_length > self.max_length:
             raise PydanticCustomError("min_over_max", "min_over_max")
         return self
+
+    def parse(self, given: Text | Choose, texts: FlowTexts, today: date) -> str | None:
+        text = _typed(given, texts)
+        if self.optional and text.casefold() in texts.skip_words:
+            return None
+        if len(text) < self.min_length:
+            raise self.refusal(texts.errors.text_too_short, min=self.min_length)
+        if len(text) > self.max_length:
+            raise self.refusal(texts.errors.text_too_long, max=self.max_length, length=len(text))
+        return text
+
+    def skippable(self) -> bool:
+        return self.optional
+
+    def skip_label(self, texts: IntakeTexts) -> str | None:
+        return texts.button_skip if self.optional else None
+
+    def longest_answer(self) -> Html:
+        return Html("x" * self.max_length)
 
 
 class ChoiceStep(_StepBase):
@@ -78,9 +169,51 @@ class ChoiceStep(_StepBase):
     def option(self, value: object) -> Option | None:
         return next((o for o in self.options if o.value == value), None)
 
+    def parse(self, given: Text | Choose, texts: FlowTexts, today: date) -> str:
+        wanted = _pressed_or_typed(given)
+        for option in self.options:
+            if wanted in (option.value, option.label.casefold()):
+                return option.value
+        raise self.refusal(texts.errors.choice)
+
+    def buttons(self, texts: FlowTexts) -> tuple[Button, ...]:
+        return tuple(Button(option.value, option.label) for option in self.options)
+
+    def display(self, value: Any, texts: FlowTexts, preview: int | None = None) -> Html:
+        if value is None:
+            return super().display(value, texts, preview)
+        option = self.option(value)
+        return escape(option.label if option else str(value))
+
+    def longest_answer(self) -> Html:
+        return Html(max((option.label for option in self.options), key=len, default=""))
+
+    def impossible_values(self, expected: Sequence[str | int | bool]) -> list[str | int | bool]:
+        possible = {option.value for option in self.options}
+        return [value for value in expected if value not in possible]
+
 
 class YesNoStep(_StepBase):
     kind: Literal["yes_no"]
+
+    def parse(self, given: Text | Choose, texts: FlowTexts, today: date) -> bool:
+        wanted = _pressed_or_typed(given)
+        if wanted in ("yes", *texts.yes_words):
+            return True
+        if wanted in ("no", *texts.no_words):
+            return False
+        raise self.refusal(texts.errors.yes_no)
+
+    def buttons(self, texts: FlowTexts) -> tuple[Button, ...]:
+        return (Button("yes", texts.yes), Button("no", texts.no))
+
+    def display(self, value: Any, texts: FlowTexts, preview: int | None = None) -> Html:
+        if value is None:
+            return super().display(value, texts, preview)
+        return Html(texts.yes if value else texts.no)
+
+    def impossible_values(self, expected: Sequence[str | int | bool]) -> list[str | int | bool]:
+        return [value for value in expected if not isinstance(value, bool)]
 
 
 class NumberStep(_StepBase):
@@ -88,12 +221,38 @@ class NumberStep(_StepBase):
     min: int | None = None
     max: int | None = None
     unit: str | None = None
+    kind_tests: ClassVar[frozenset[str]] = frozenset({"greater_than", "less_than"})
 
     @model_validator(mode="after")
     def _range(self) -> NumberStep:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise PydanticCustomError("min_over_max", "min_over_max")
         return self
+
+    def parse(self, given: Text | Choose, texts: FlowTexts, today: date) -> int:
+        compact = _typed(given, texts).replace(" ", "").replace("\u202f", "")
+        if not _NUMBER.fullmatch(compact):
+            raise self.refusal(texts.errors.number_invalid)
+        value = int(compact)
+        if self.min is not None and value < self.min:
+            raise self.refusal(texts.errors.number_too_small, min=self.min)
+        if self.max is not None and value > self.max:
+            raise self.refusal(texts.errors.number_too_large, max=self.max)
+        return value
+
+    def display(self, value: Any, texts: FlowTexts, preview: int | None = None) -> Html:
+        if value is None or not self.unit:
+            return super().display(value, texts, preview)
+        return render("{value} {unit}", value=value, unit=self.unit)
+
+    def export_cell(self, value: Any, texts: FlowTexts) -> object:
+        return value  # a bare number, so the spreadsheet can sum and sort it
+
+    def cell_unit(self) -> str | None:
+        return self.unit
+
+    def impossible_values(self, expected: Sequence[str | int | bool]) -> list[str | int | bool]:
+        return [value for value in expected if isinstance(value, bool) or not isinstance(value, int)]
 
 
 class DateStep(_StepBase):
@@ -103,6 +262,30 @@ class DateStep(_StepBase):
     kind: Literal["date"]
     future_only: bool = False
     optional: bool = False
+
+    def parse(self, given: Text | Choose, texts: FlowTexts, today: date) -> str | None:
+        text, errors, dates = _typed(given, texts), texts.errors, texts.dates
+        if self.optional and text.casefold().rstrip(" .!") in {w.casefold() for w in dates.unknown_words}:
+            return None
+        if (parsed := parse_date(text, texts.months)) is not None:
+            if self.future_only and parsed < today:
+                raise self.refusal(errors.date_in_past)
+            return parsed.isoformat()
+        if (month := parse_month(text, texts.months, dates.month_words)) is not None:
+            # A month is past only once it is over: « mars 2027 » is still fine on 20 March.
+            if self.future_only and month < (today.year, today.month):
+                raise self.refusal(dates.month_in_past)
+            return f"{month[0]:04d}-{month[1]:02d}"
+        raise self.refusal(dates.invalid_optional if self.optional else errors.date_invalid)
+
+    def skippable(self) -> bool:
+        return self.optional
+
+    def skip_label(self, texts: IntakeTexts) -> str | None:
+        return texts.button_date_unknown if self.optional else None
+
+    def display(self, value: Any, texts: FlowTexts, preview: int | None = None) -> Html:
+        return escape(date_answer_text(value, texts))
 
 
 Step = Annotated[TextStep | ChoiceStep | YesNoStep | NumberStep | DateStep, Field(discriminator="kind")]
@@ -146,7 +329,7 @@ class Flow(_Model):
 
     id: Identifier
     title: Annotated[str, Field(min_length=1, max_length=80)]
-    intro: Template("questions")  # {questions}: how many a member is asked at least
+    intro: Annotated[str, Placeholders("questions")]  # {questions}: how many a member is asked at least
     steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=40)]
     partner_fields: PartnerFields
     card: tuple[Identifier, ...] = ()
@@ -195,27 +378,25 @@ class Flow(_Model):
                 for name in sorted(fields.ended.referenced_answers() if fields.ended else ())
             ),
         ]
-        for loc, name in register:
-            if name is not None and name not in seen:
-                fault("unknown_step", loc, name, step=name)
+        for loc, step_id in register:
+            if step_id is not None and step_id not in seen:
+                fault("unknown_step", loc, step_id, step=step_id)
         for field_name in ("card", "personal"):
             for index, name in enumerate(getattr(self, field_name)):
                 if name not in seen:
                     fault("unknown_step", (field_name, index), name, step=name)
-        kind = seen.get(self.partner_fields.kind)
-        if kind is not None and not isinstance(kind, ChoiceStep):
-            fault("register_kind_not_choice", ("partner_fields", "kind"), kind.id)
-        length, start = seen.get(fields.length_months or ""), seen.get(fields.start_date or "")
-        if length is not None and not isinstance(length, NumberStep):
-            fault("register_length_not_number", ("partner_fields", "length_months"), length.id)
-        if start is not None and not isinstance(start, DateStep):
-            fault("register_start_not_date", ("partner_fields", "start_date"), start.id)
-        end = seen.get(fields.end_date or "")
-        if end is not None and not isinstance(end, DateStep):
-            fault("register_end_not_date", ("partner_fields", "end_date"), end.id)
-        answer_by = seen.get(fields.answer_by or "")
-        if answer_by is not None and not isinstance(answer_by, DateStep):
-            fault("answer_by_not_date", ("partner_fields", "answer_by"), answer_by.id)
+        # The register reads these answers as a kind among options, months, and days.
+        typed_fields: list[tuple[str, str | None, type[_StepBase], str]] = [
+            ("kind", fields.kind, ChoiceStep, "register_kind_not_choice"),
+            ("length_months", fields.length_months, NumberStep, "register_length_not_number"),
+            ("start_date", fields.start_date, DateStep, "register_start_not_date"),
+            ("end_date", fields.end_date, DateStep, "register_end_not_date"),
+            ("answer_by", fields.answer_by, DateStep, "answer_by_not_date"),
+        ]
+        for field_name, step_id, kind, error in typed_fields:
+            referenced = seen.get(step_id or "")
+            if referenced is not None and not isinstance(referenced, kind):
+                fault(error, ("partner_fields", field_name), referenced.id)
         if faults:
             raise ValidationError.from_exception_data(type(self).__name__, faults)
         return self
@@ -242,7 +423,7 @@ class Flow(_Model):
             found += [NeverTrue("practices", index, rule.practice, *fault) for fault in self._impossible(rule.when)]
         return found
 
-    def _impossible(self, condition: Condition) -> list[tuple[str, str, str]]:
+    def _impossible(self, condition: Condition) -> list[tuple[Fault, str, str]]:
         """(kind, step, value) of each test that makes ``condition`` never true; [] when it can be."""
         if condition.all_ is not None:
             return [fault for child in condition.all_ for fault in self._impossible(child)]
@@ -261,6 +442,9 @@ class Flow(_Model):
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
 
 
+Fault = Literal["unknown_value", "wrong_kind"]  # a value no answer takes, a test unfit for its step
+
+
 @dataclass(frozen=True)
 class NeverTrue:
     """A condition no answer can make true: where it is (a step's or a rule's), and why."""
@@ -268,32 +452,27 @@ class NeverTrue:
     place: Literal["steps", "practices"]
     index: int
     name: str  # the step's id, or the rule's practice
-    kind: Literal["unknown_value", "wrong_kind"]
+    kind: Fault
     step: str  # the step the faulty test reads
     value: str  # the value it expects, or the test it makes
 
 
-def _impossible_test(condition: Condition, step: Step) -> list[tuple[str, str]]:
+def _impossible_test(condition: Condition, step: Step) -> list[tuple[Fault, str]]:
     """Why one test on ``step``'s answer can never be true: a value the step cannot give,
     or a test that does not fit its kind (a number compared on a choice, a text length on yes/no)."""
-    if condition.greater_than is not None or condition.less_than is not None:
-        test = "greater_than" if condition.greater_than is not None else "less_than"
-        return [] if isinstance(step, NumberStep) else [("wrong_kind", test)]
-    if condition.shorter_than is not None or condition.is_empty is not None:
-        test = "shorter_than" if condition.shorter_than is not None else "is_empty"
-        return [] if isinstance(step, TextStep) else [("wrong_kind", test)]
+    kind_tests = {
+        "greater_than": condition.greater_than,
+        "less_than": condition.less_than,
+        "shorter_than": condition.shorter_than,
+        "is_empty": condition.is_empty,
+    }
+    for test, operand in kind_tests.items():
+        if operand is not None:
+            return [] if test in step.kind_tests else [("wrong_kind", test)]
     if condition.not_equals is not None:
         return []  # true of every other answer
     expected = (condition.equals,) if condition.equals is not None else condition.in_ or ()
-    if isinstance(step, ChoiceStep):
-        possible = {option.value for option in step.options}
-        unknown = [value for value in expected if value not in possible]
-    elif isinstance(step, YesNoStep):
-        unknown = [value for value in expected if not isinstance(value, bool)]
-    elif isinstance(step, NumberStep):
-        unknown = [value for value in expected if isinstance(value, bool) or not isinstance(value, int)]
-    else:
-        return []
+    unknown = step.impossible_values(expected)
     if condition.equals is not None or len(unknown) == len(expected):
         return [("unknown_value", str(value)) for value in unknown]
     return []
@@ -505,19 +684,7 @@ class FlowEngine:
 
     def display(self, step: Step, value: Any, preview: int | None = None) -> Html:
         """Show an answer the way a member reads it; a typed one cut to ``preview`` characters."""
-        if isinstance(step, DateStep):
-            return escape(date_answer_text(value, self.texts))
-        if value is None:
-            return Html(self.texts.skipped)
-        if isinstance(step, ChoiceStep):
-            option = step.option(value)
-            return escape(option.label if option else str(value))
-        if isinstance(step, YesNoStep):
-            return Html(self.texts.yes if value else self.texts.no)
-        if isinstance(step, NumberStep) and step.unit:
-            return render("{value} {unit}", value=value, unit=step.unit)
-        text = str(value)
-        return escape(text if preview is None else shorten(text, preview, self.texts.ellipsis))
+        return step.display(value, self.texts, preview)
 
     def card_lines(self, answers: Mapping[str, Any]) -> Html:
         """The short form of a request shown on its card in the group: never a personal answer."""
@@ -612,73 +779,16 @@ class FlowEngine:
 
     # parsing ---------------------------------------------------------------------------
 
-    def _error(self, step: Step, template: str, **values: object) -> InvalidAnswer:
-        return InvalidAnswer(render(step.error or template, **values))
-
-    def _parse(self, step: Step, action: Input, today: date) -> Any:
-        errors = self.texts.errors
+    def _parse(self, step: Step, action: Text | Choose | Skip, today: date) -> Any:
         if isinstance(action, Skip):
-            if isinstance(step, (TextStep, DateStep)) and step.optional:
+            if step.skippable():
                 return None
-            raise self._error(step, errors.required)
-        if isinstance(step, ChoiceStep):
-            wanted = action.value if isinstance(action, Choose) else action.text.strip().casefold()
-            for option in step.options:
-                if wanted in (option.value, option.label.casefold()):
-                    return option.value
-            raise self._error(step, errors.choice)
-        if isinstance(step, YesNoStep):
-            wanted = action.value if isinstance(action, Choose) else action.text.strip().casefold()
-            if wanted in ("yes", *self.texts.yes_words):
-                return True
-            if wanted in ("no", *self.texts.no_words):
-                return False
-            raise self._error(step, errors.yes_no)
-        if isinstance(action, Choose):
-            raise InvalidAnswer(Html(self.texts.stale_action))
-        text = action.text.strip()
-        if isinstance(step, TextStep):
-            if step.optional and text.casefold() in self.texts.skip_words:
-                return None
-            if len(text) < step.min_length:
-                raise self._error(step, errors.text_too_short, min=step.min_length)
-            if len(text) > step.max_length:
-                raise self._error(step, errors.text_too_long, max=step.max_length, length=len(text))
-            return text
-        if isinstance(step, NumberStep):
-            return self._parse_number(step, text)
-        return self._parse_date(step, text, today)
-
-    def _parse_number(self, step: NumberStep, text: str) -> int:
-        errors = self.texts.errors
-        compact = text.replace(" ", "").replace("\u202f", "")
-        if not _NUMBER.fullmatch(compact):
-            raise self._error(step, errors.number_invalid)
-        value = int(compact)
-        if step.min is not None and value < step.min:
-            raise self._error(step, errors.number_too_small, min=step.min)
-        if step.max is not None and value > step.max:
-            raise self._error(step, errors.number_too_large, max=step.max)
-        return value
-
-    def _parse_date(self, step: DateStep, text: str, today: date) -> str | None:
-        errors, dates = self.texts.errors, self.texts.dates
-        if step.optional and text.casefold().rstrip(" .!") in {w.casefold() for w in dates.unknown_words}:
-            return None
-        if (parsed := parse_date(text, self.texts.months)) is not None:
-            if step.future_only and parsed < today:
-                raise self._error(step, errors.date_in_past)
-            return parsed.isoformat()
-        if (month := parse_month(text, self.texts.months, dates.month_words)) is not None:
-            # A month is past only once it is over: « mars 2027 » is still fine on 20 March.
-            if step.future_only and month < (today.year, today.month):
-                raise self._error(step, dates.month_in_past)
-            return f"{month[0]:04d}-{month[1]:02d}"
-        raise self._error(step, dates.invalid_optional if step.optional else errors.date_invalid)
+            raise step.refusal(self.texts.errors.required)
+        return step.parse(action, self.texts, today)
 
     def parse_typed(self, step: Step, text: str, today: date) -> Any:
         """The value a typed answer gives ``step``, as if a member typed it; raises InvalidAnswer."""
-        return self._parse(step, Text(text), today)
+        return step.parse(Text(text), self.texts, today)
 
 
 def parse_date(text: str, months: Sequence[str]) -> date | None:

@@ -27,7 +27,6 @@ MAX_FILE_BYTES = 256 * 1024
 # A flow nests about six levels (steps, a step, its options, an option, a condition); the
 # parser's time grows with depth (16 kB of "[" took 7.4 s), so deeper files are refused unread.
 MAX_NESTING = 32
-_COMPACT_ITEMS = re.compile(r"(?:[-?:] +)*")
 _COMPACT_ITEM = re.compile(r"[-?:] +")
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
@@ -108,9 +107,17 @@ def _check_nodes(node: Node, file: str, texts: ValidationTexts) -> list[LoadErro
     return errors
 
 
-def _short_tag(tag: str) -> str:
+def _short_tag(tag: str | None) -> str:
     """A tag as the admin wrote it: ``!!python/object``, not ``tag:yaml.org,2002:python/object``."""
     return str(tag).replace("tag:yaml.org,2002:", "!!", 1)
+
+
+def _compact_items(content: str) -> int:
+    """How many compact items (``- - x``, ``? x``, ``: x``) a line's content opens with."""
+    count = position = 0
+    while item := _COMPACT_ITEM.match(content, position):
+        count, position = count + 1, item.end()
+    return count
 
 
 def nesting_bound(text: str) -> int:
@@ -126,7 +133,7 @@ def nesting_bound(text: str) -> int:
             while indents and indents[-1] >= indent:
                 indents.pop()
             indents.append(indent)
-        items = len(_COMPACT_ITEM.findall(_COMPACT_ITEMS.match(content).group()))
+        items = _compact_items(content)
         for character in line if brackets or "[" in line or "{" in line else ():
             if character in "[{":
                 brackets += 1
@@ -188,10 +195,10 @@ def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
             # An unclosed quote or bracket is noticed lines later, often at the end of the
             # file: point at where it was opened, the line the admin must fix.
             mark = error.context_mark
-        line = mark.line + 1 if mark else None
         problem = error.problem or error.context or ""
+        at = mark.line + 1 if mark else None
         raise InvalidFile(
-            [LoadError(file, line, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts
+            [LoadError(file, at, "", _fault(texts, "yaml_syntax", problem, problem=problem))], texts
         ) from None
     except YAMLError as error:
         raise InvalidFile(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.core.flow_engine import Flow, Identifier
-from bot.core.texts import Html, Template, escape, join, placeholders, render
+from bot.core.texts import Html, Placeholders, Template, escape, join, placeholders, render
 
 # What a practice's detail and reminder may show: every field of a practice.
 PRACTICE_FIELDS = ("id", "title", "text", "example", "link")
@@ -37,24 +37,24 @@ class Link(_Model):
 class Practice(_Model):
     id: Identifier
     title: Annotated[str, Field(min_length=1, max_length=60)]
-    text: Template()
-    example: Template() | None = None  # the lived example it comes from, shown as « Vécu : … »
+    text: Template
+    example: Template | None = None  # the lived example it comes from, shown as « Vécu : … »
     link: Link | None = None
 
 
 class PracticeCatalog(_Model):
     """The whole ``bonnes_pratiques.yaml``: the practices and how they are shown."""
 
-    menu: Template()
+    menu: Template
     # A line of these two that holds only a field the practice lacks ({example}, {link}) is left out.
-    detail: Template(*PRACTICE_FIELDS)
-    reminder: Template(*PRACTICE_FIELDS)
-    example: Template("example")
-    link: Template("url", "label")
+    detail: Annotated[str, Placeholders(*PRACTICE_FIELDS)]
+    reminder: Annotated[str, Placeholders(*PRACTICE_FIELDS)]
+    example: Annotated[str, Placeholders("example")]
+    link: Annotated[str, Placeholders("url", "label")]
     # In a group, the reminders an answer calls for, addressed to the member who gave it.
-    group_reminders: Template("member", "reminders")
-    vigilance: Template("lines")
-    vigilance_line: Template("title")
+    group_reminders: Annotated[str, Placeholders("member", "reminders")]
+    vigilance: Annotated[str, Placeholders("lines")]
+    vigilance_line: Annotated[str, Placeholders("title")]
     button_all: Annotated[str, Field(min_length=1, max_length=64)]
     practices: Annotated[tuple[Practice, ...], Field(min_length=1, max_length=60)]
     schema_: str | None = Field(default=None, alias="$schema")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import csv
-import html
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -23,10 +22,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.core.flow_engine import Flow, FlowEngine, NumberStep, Step, answer_day
+from bot.core.flow_engine import Flow, FlowEngine, Step, answer_day
 from bot.core.messages import Alert, Label
 from bot.core.statuses import RequestStatus
-from bot.core.texts import Html, Template, escape, render
+from bot.core.texts import Html, Placeholders, Template, escape, render
 
 Months = Annotated[int, Field(ge=1, le=120)]
 
@@ -105,15 +104,15 @@ class ReviewRules(_Model):
 class ListTexts(_Model):
     """/partenaires: the register, grouped by kind of partner."""
 
-    header: Template("partners", "count", "page", "pages")
-    kind_heading: Template("kind")
-    line: Template("partner", "number", "status", "dates")
-    created: Template("date")
-    decided: Template("date")
-    review: Template("date")
-    rediscuss: Template()
+    header: Annotated[str, Placeholders("partners", "count", "page", "pages")]
+    kind_heading: Annotated[str, Placeholders("kind")]
+    line: Annotated[str, Placeholders("partner", "number", "status", "dates")]
+    created: Annotated[str, Placeholders("date")]
+    decided: Annotated[str, Placeholders("date")]
+    review: Annotated[str, Placeholders("date")]
+    rediscuss: Template
     separator: str
-    empty: Template()
+    empty: Template
     button_previous: Label
     button_next: Label
 
@@ -129,20 +128,20 @@ class ExportColumns(_Model):
     decided: Label
     review: Label
     last_review: Label
-    with_unit: Template("label", "unit")
+    with_unit: Annotated[str, Placeholders("label", "unit")]
 
 
 class ExportTexts(_Model):
     """/export and ``python -m bot export``."""
 
     columns: ExportColumns
-    file_name: Template("date")
-    caption: Template("group", "count")
-    sent_private: Template("member")
-    open_private: Template("member")
+    file_name: Annotated[str, Placeholders("date")]
+    caption: Annotated[str, Placeholders("group", "count")]
+    sent_private: Annotated[str, Placeholders("member")]
+    open_private: Annotated[str, Placeholders("member")]
     button_open_private: Label
-    not_allowed: Template()
-    last_review: Template("outcome", "date")
+    not_allowed: Template
+    last_review: Annotated[str, Placeholders("outcome", "date")]
     cli_empty: str
     cli_no_database: str
 
@@ -150,12 +149,12 @@ class ExportTexts(_Model):
 class FollowUpTexts(_Model):
     """The follow-up posted on a review date, its buttons and what a press leaves on it."""
 
-    review: Template("number", "partner", "kind", "decided", "lines")
-    follow_up: Template("number", "partner", "kind", "decided", "lines")
+    review: Annotated[str, Placeholders("number", "partner", "kind", "decided", "lines")]
+    follow_up: Annotated[str, Placeholders("number", "partner", "kind", "decided", "lines")]
     buttons: dict[Outcome, Label]
-    done_continue: Template("member", "date")
-    done_rediscuss: Template("member", "date")
-    done_end: Template("member")
+    done_continue: Annotated[str, Placeholders("member", "date")]
+    done_rediscuss: Annotated[str, Placeholders("member", "date")]
+    done_end: Annotated[str, Placeholders("member")]
     outcomes: dict[Outcome, Label]  # in the register and the CSV: what the last follow-up said
     not_allowed: Alert
     stale: Alert
@@ -172,23 +171,23 @@ class FollowUpTexts(_Model):
 class RevisionTexts(_Model):
     """/revision N [date]: show or change the next review date of a partnership."""
 
-    usage: Template()
-    not_found: Template("number")
-    not_adopted: Template("number", "status")
-    current: Template("number", "partner", "date")
-    none: Template("number", "partner")
-    changed: Template("number", "partner", "date")
-    invalid_date: Template()
-    past_date: Template()
-    not_allowed: Template()
+    usage: Template
+    not_found: Annotated[str, Placeholders("number")]
+    not_adopted: Annotated[str, Placeholders("number", "status")]
+    current: Annotated[str, Placeholders("number", "partner", "date")]
+    none: Annotated[str, Placeholders("number", "partner")]
+    changed: Annotated[str, Placeholders("number", "partner", "date")]
+    invalid_date: Template
+    past_date: Template
+    not_allowed: Template
 
 
 class KnownTexts(_Model):
     """/partenaire_connu: a partner recorded without a consent round, and how it is marked."""
 
-    recorded: Template("title", "number", "lines", "author")
-    recorded_in_group: Template("number", "group")  # told in private, where it was recorded
-    status: Template("status")
+    recorded: Annotated[str, Placeholders("title", "number", "lines", "author")]
+    recorded_in_group: Annotated[str, Placeholders("number", "group")]  # told in private, where it was recorded
+    status: Annotated[str, Placeholders("status")]
     origins: dict[Origin, Label]
 
     @model_validator(mode="after")
@@ -202,16 +201,16 @@ class KnownTexts(_Model):
 class PictureTexts(_Model):
     """The picture sent with /partenaires."""
 
-    title: Template("group")
-    subtitle: Template("partners", "count", "date")
+    title: Annotated[str, Placeholders("group")]
+    subtitle: Annotated[str, Placeholders("partners", "count", "date")]
     standings: dict[Standing, Label]
-    span_between: Template("start", "end")
-    span_since: Template("start")
-    span_until: Template("end")
+    span_between: Annotated[str, Placeholders("start", "end")]
+    span_since: Annotated[str, Placeholders("start")]
+    span_until: Annotated[str, Placeholders("end")]
     span_unknown: str
-    more: Template("count")
-    file_name: Template("date")
-    caption: Template("partners")
+    more: Annotated[str, Placeholders("count")]
+    file_name: Annotated[str, Placeholders("date")]
+    caption: Annotated[str, Placeholders("partners")]
 
     @model_validator(mode="after")
     def _every_standing(self) -> PictureTexts:
@@ -224,37 +223,37 @@ class PictureTexts(_Model):
 class CalendarTexts(_Model):
     """/calendrier: the .ics file of deadlines and review dates."""
 
-    name: Template("group")
-    deadline_summary: Template("number", "partner")
-    deadline_description: Template("number", "partner", "group")
-    review_summary: Template("number", "partner")
-    follow_up_summary: Template("number", "partner")
-    review_description: Template("number", "partner", "group")
-    in_group: Template("group", "summary")  # an event's summary in a file of several groups
-    file_name: Template("date")
-    caption: Template("group", "count")
-    empty: Template()
-    no_group: Template()  # /calendrier in private, by a member of none of the bot's groups
-    sent_private: Template("member")
-    open_private: Template("member")
+    name: Annotated[str, Placeholders("group")]
+    deadline_summary: Annotated[str, Placeholders("number", "partner")]
+    deadline_description: Annotated[str, Placeholders("number", "partner", "group")]
+    review_summary: Annotated[str, Placeholders("number", "partner")]
+    follow_up_summary: Annotated[str, Placeholders("number", "partner")]
+    review_description: Annotated[str, Placeholders("number", "partner", "group")]
+    in_group: Annotated[str, Placeholders("group", "summary")]  # an event's summary in a file of several groups
+    file_name: Annotated[str, Placeholders("date")]
+    caption: Annotated[str, Placeholders("group", "count")]
+    empty: Template
+    no_group: Template  # /calendrier in private, by a member of none of the bot's groups
+    sent_private: Annotated[str, Placeholders("member")]
+    open_private: Annotated[str, Placeholders("member")]
 
 
 class ImportTexts(_Model):
     """``python -m bot import``: what it refused, line by line, and what it did."""
 
-    line: Template("line", "reason")
-    missing_columns: Template("columns")
-    unknown_value: Template("column", "value", "expected")
-    invalid_answer: Template("column", "reason")
-    missing_answer: Template("column")
-    invalid_day: Template("column", "value")
-    not_a_request_flow: Template("flow")
-    refused: Template("count")
-    done: Template("count", "chat")
+    line: Annotated[str, Placeholders("line", "reason")]
+    missing_columns: Annotated[str, Placeholders("columns")]
+    unknown_value: Annotated[str, Placeholders("column", "value", "expected")]
+    invalid_answer: Annotated[str, Placeholders("column", "reason")]
+    missing_answer: Annotated[str, Placeholders("column")]
+    invalid_day: Annotated[str, Placeholders("column", "value")]
+    not_a_request_flow: Annotated[str, Placeholders("flow")]
+    refused: Annotated[str, Placeholders("count")]
+    done: Annotated[str, Placeholders("count", "chat")]
     empty: str
-    unreadable: Template("error")
+    unreadable: Annotated[str, Placeholders("error")]
     author: Label
-    quoted: Template("value")
+    quoted: Annotated[str, Placeholders("value")]
     last_review_expected: str
 
 
@@ -363,9 +362,8 @@ def answer_columns(flows: Iterable[Flow]) -> list[Step]:
 
 def answer_header(step: Step, columns: ExportColumns) -> str:
     """A step's label, with its unit when the cells hold bare numbers ("Durée (mois)")."""
-    if isinstance(step, NumberStep) and step.unit:
-        return columns.with_unit.format(label=step.label, unit=step.unit)
-    return step.label
+    unit = step.cell_unit()
+    return columns.with_unit.format(label=step.label, unit=unit) if unit else step.label
 
 
 def answer_cells(engine: FlowEngine, columns: Sequence[Step], answers: Mapping[str, Any]) -> list[object]:
@@ -374,13 +372,7 @@ def answer_cells(engine: FlowEngine, columns: Sequence[Step], answers: Mapping[s
     cells: list[object] = []
     for column in columns:
         step, value = steps.get(column.id), answers.get(column.id)
-        if step is None or value is None:
-            cells.append(None)
-        elif isinstance(step, NumberStep):
-            cells.append(value)  # a bare number, so the spreadsheet can sum and sort it
-        else:
-            # display() is the members' wording as Telegram HTML; the file wants plain text.
-            cells.append(html.unescape(engine.display(step, value)))
+        cells.append(None if step is None or value is None else step.export_cell(value, engine.texts))
     return cells
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.flow_engine import ChoiceStep, Flow, FlowEngine, Question, TextStep
+from bot.core.flow_engine import Flow, FlowEngine, Question
 from bot.core.loading import LoadError, ValidationTexts, error_at
 from bot.core.messages import Messages
 from bot.core.telegram_html import MESSAGE_LIMIT, html_problem, shown_length
@@ -21,15 +21,7 @@ from bot.core.texts import Html, join, render
 LONGEST_NAME = "N" * 129  # a Telegram first and last name, 64 characters each
 LONGEST_MENTION = Html(f'<a href="tg://user?id={2**52 - 1}">{LONGEST_NAME}</a>')
 LONGEST_TITLE = "T" * 255  # a group's title
-MAX_OPTIONS = 99  # a choice's index travels in the button's data, on two digits
-
-
-def _longest_answer(step: object) -> Html:
-    if isinstance(step, TextStep):
-        return Html("x" * step.max_length)
-    if isinstance(step, ChoiceStep):
-        return Html(max((option.label for option in step.options), key=len, default=""))
-    return Html("x" * 60)
+MAX_OPTIONS = 99  # a button's index travels in its data, on two digits
 
 
 Place = tuple[str | int, ...]  # where a text is in the file: ("intro",), ("steps", 2, "help")
@@ -55,7 +47,7 @@ def _messages(flow: Flow, messages: Messages) -> list[tuple[Place, Html]]:
     sent: list[tuple[Place, Html]] = [(("intro",), intro)]
     total = len(flow.steps)
     for index, step in enumerate(flow.steps):
-        question = engine.question_text(Question(step, total, total, _longest_answer(step), can_go_back=True))
+        question = engine.question_text(Question(step, total, total, step.longest_answer(), can_go_back=True))
         in_group = join(
             [render(intake.group_question, member=LONGEST_MENTION, question=question), Html(intake.group_reply_hint)]
         )
@@ -73,7 +65,7 @@ def check_sendable(flow: Flow, data: Any, file: str, messages: Messages, texts: 
         errors.append(error_at(data, place, file, texts, texts.faults.get(kind, kind).format(**values)))
 
     for index, step in enumerate(flow.steps):
-        if isinstance(step, ChoiceStep) and len(step.options) > MAX_OPTIONS:
+        if len(step.buttons(messages.flow)) > MAX_OPTIONS:
             fault(("steps", index, "options"), "too_many_options", max=MAX_OPTIONS)
     for place, text in _own_texts(flow):
         if (problem := html_problem(text)) is not None:

@@ -13,10 +13,11 @@ import html
 import re
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 _FORMATTER = string.Formatter()
 _TAG = re.compile(r"<[^>]+>")
@@ -46,20 +47,32 @@ def placeholders(template: str) -> set[str]:
         raise PydanticCustomError("template_syntax", "template_syntax") from error
 
 
-def Template(*allowed: str) -> Any:
-    """Annotate a str field as a template whose placeholders must be among ``allowed``."""
+@dataclass(frozen=True, init=False)
+class Placeholders:
+    """Makes a str field a template whose placeholders must be among ``names``:
+    ``Annotated[str, Placeholders("min", "max")]``, refused when its file is loaded otherwise."""
 
-    def check(value: str) -> str:
-        unknown = placeholders(value) - set(allowed)
+    names: tuple[str, ...]
+
+    def __init__(self, *names: str) -> None:
+        object.__setattr__(self, "names", names)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: str) -> str:
+        unknown = placeholders(value) - set(self.names)
         if unknown:
             raise PydanticCustomError(
                 "template_placeholder",
                 "template_placeholder",
-                {"unknown": ", ".join(sorted(unknown)), "allowed": ", ".join(allowed) or "-"},
+                {"unknown": ", ".join(sorted(unknown)), "allowed": ", ".join(self.names) or "-"},
             )
         return value
 
-    return Annotated[str, AfterValidator(check)]
+
+# A template that takes no placeholder, as most texts are.
+Template = Annotated[str, Placeholders()]
 
 
 # French typography: a narrow no-break space (U+202F) before ? ! : ; and » and after «, so
@@ -86,14 +99,20 @@ def typography(text: str) -> str:
         return match.group() if text[match.end() : match.end() + 1] in ("", "\n") else "«" + NARROW_NBSP
 
     for pattern, space in ((_CLOSING, closing), (_OPENING, opening)):
-        protected = [match.span() for match in _NOT_PROSE.finditer(text)]
-        text = pattern.sub(
-            lambda match, text=text, space=space, protected=protected: (
-                match.group() if any(start <= match.end() - 1 < end for start, end in protected) else space(text, match)
-            ),
-            text,
-        )
+        text = _spaced(text, pattern, space)
     return text
+
+
+def _spaced(text: str, pattern: re.Pattern[str], space: Callable[[str, re.Match[str]], str]) -> str:
+    """``text`` with each match of ``pattern`` replaced by ``space``'s, except where it is not prose."""
+    protected = [match.span() for match in _NOT_PROSE.finditer(text)]
+
+    def replacement(match: re.Match[str]) -> str:
+        if any(start <= match.end() - 1 < end for start, end in protected):
+            return match.group()
+        return space(text, match)
+
+    return pattern.sub(replacement, text)
 
 
 def render(template: str, /, **values: object) -> Html:

@@ -9,7 +9,7 @@ the press against the database.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from telegram import CallbackQuery
@@ -26,6 +26,8 @@ class Payload(BaseModel):
     """What a button carries; each kind names itself with a one-letter ``kind``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str  # each kind narrows it to its own letter
 
 
 class FlowPress(Payload):
@@ -152,25 +154,27 @@ class CloseConfirm(Payload):
 
 
 # Every kind of button, in one place: a new kind is added here and nowhere else in the codec.
-PAYLOADS: tuple[type[Payload], ...] = (
-    FlowPress,
-    AnswerHere,
-    ListPage,
-    PracticePage,
-    RegisterPage,
-    ReviewPress,
-    ConsentPress,
-    OpenConsent,
-    CircleJoin,
-    ForgetMe,
-    ChooseGroup,
-    AttachRequest,
-    ChooseRegisterGroup,  # /partenaire_connu in private
-    FullRequest,
-    WithdrawRequest,
-    CloseConfirm,  # issue 10: deciding as the movement decides
-)
-_PAYLOAD = TypeAdapter(Annotated[Union[PAYLOADS], Field(discriminator="kind")])  # noqa: UP007
+AnyPayload = Annotated[
+    FlowPress
+    | AnswerHere
+    | ListPage
+    | PracticePage
+    | RegisterPage
+    | ReviewPress
+    | ConsentPress
+    | OpenConsent
+    | CircleJoin
+    | ForgetMe
+    | ChooseGroup
+    | AttachRequest
+    | ChooseRegisterGroup  # /partenaire_connu in private
+    | FullRequest
+    | WithdrawRequest
+    | CloseConfirm,  # issue 10: deciding as the movement decides
+    Field(discriminator="kind"),
+]
+PAYLOADS: tuple[type[Payload], ...] = get_args(get_args(AnyPayload)[0])
+_PAYLOAD: TypeAdapter[AnyPayload] = TypeAdapter(AnyPayload)
 _FIELDS = {model.model_fields["kind"].default: [n for n in model.model_fields if n != "kind"] for model in PAYLOADS}
 
 

@@ -39,12 +39,12 @@ def _prompt_message(
 
         return fitting(summary, MESSAGE_LIMIT), keyboards.summary_keyboard(messages, session.token)
     text = flow_engine.question_text(prompt)
-    markup = keyboards.question_keyboard(
+    markup: InlineKeyboardMarkup | ForceReply | None = keyboards.question_keyboard(
         flow_engine, messages, session.token, session.state, prompt, typed_controls=not in_group(session)
     )
     if in_group(session):
-        text = _group_question(context, session, prompt, text)
-        markup = markup if keyboards.needs_buttons(prompt) else keyboards.force_reply(prompt)
+        text = _group_question(context, session, flow_engine, prompt, text)
+        markup = markup if keyboards.needs_buttons(flow_engine, prompt) else keyboards.force_reply(prompt)
     return _after(error, text), markup
 
 
@@ -53,10 +53,12 @@ def _after(error: Html | None, text: Html) -> Html:
     return text if error is None else join([error, text], "\n\n")
 
 
-def _group_question(context: BotContext, session: FlowSession, prompt: Question, text: Html) -> Html:
+def _group_question(
+    context: BotContext, session: FlowSession, flow_engine: FlowEngine, prompt: Question, text: Html
+) -> Html:
     texts = context.services.messages.intake
     text = render(texts.group_question, member=keyboards.mention(session.user_id, session.author_name), question=text)
-    return text if keyboards.needs_buttons(prompt) else join([text, Html(texts.group_reply_hint)])
+    return text if keyboards.needs_buttons(flow_engine, prompt) else join([text, Html(texts.group_reply_hint)])
 
 
 async def show(

@@ -32,7 +32,6 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.core.flow_engine import (
     Back,
-    ChoiceStep,
     Choose,
     Confirm,
     Edit,
@@ -442,11 +441,11 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 def _action(engine: FlowEngine, session: FlowSession, press: callback_data.FlowPress) -> Input | None:
     """Translate a checked button press into an engine input; None if it makes no sense."""
-    step = engine.prompt(session.state)
+    prompt = engine.prompt(session.state)
     match press.action:
-        case "choose" if isinstance(step, Question) and isinstance(step.step, ChoiceStep):
-            options = step.step.options
-            return Choose(options[press.arg].value) if press.arg < len(options) else None
+        case "choose" if isinstance(prompt, Question):
+            answers = prompt.step.buttons(engine.texts)
+            return Choose(answers[press.arg].value) if press.arg < len(answers) else None
         case "yes" | "no":
             return Choose(press.action)
         case "skip":

@@ -6,15 +6,7 @@ from functools import partial
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.flow_engine import (
-    ChoiceStep,
-    DateStep,
-    FlowEngine,
-    FlowState,
-    Question,
-    TextStep,
-    YesNoStep,
-)
+from bot.core.flow_engine import FlowEngine, FlowState, Question, YesNoStep
 from bot.core.messages import Messages
 from bot.core.texts import Html, escape
 from bot.handlers.callback_data import FlowPress, Payload, encode
@@ -31,9 +23,9 @@ def button(label: str, payload: Payload) -> InlineKeyboardButton:
 # --- flow prompts ------------------------------------------------------------------------
 
 
-def needs_buttons(question: Question) -> bool:
-    """Choice and yes/no steps are answered with buttons; the others with typed text."""
-    return isinstance(question.step, ChoiceStep | YesNoStep)
+def needs_buttons(engine: FlowEngine, question: Question) -> bool:
+    """Whether the question is answered with buttons, not with typed text."""
+    return bool(question.step.buttons(engine.texts))
 
 
 def question_keyboard(
@@ -50,16 +42,16 @@ def question_keyboard(
     press = partial(FlowPress, token=token, step=engine.flow.index(question.step.id))
     rows: list[list[InlineKeyboardButton]] = []
     step = question.step
-    if isinstance(step, ChoiceStep):
-        rows += [[button(option.label, press(action="choose", arg=i))] for i, option in enumerate(step.options)]
-    elif isinstance(step, YesNoStep):
+    answers = step.buttons(engine.texts)
+    if isinstance(step, YesNoStep):
+        # Side by side, and pressed as "yes" and "no": the questions already sent carry those.
         rows.append([button(engine.texts.yes, press(action="yes")), button(engine.texts.no, press(action="no"))])
+    elif answers:
+        rows += [[button(answer.label, press(action="choose", arg=i))] for i, answer in enumerate(answers)]
     elif not typed_controls:
         return None
-    elif isinstance(step, TextStep) and step.optional:
-        rows.append([button(messages.intake.button_skip, press(action="skip"))])
-    elif isinstance(step, DateStep) and step.optional:
-        rows.append([button(messages.intake.button_date_unknown, press(action="skip"))])
+    elif (skip := step.skip_label(messages.intake)) is not None:
+        rows.append([button(skip, press(action="skip"))])
     if question.can_go_back:
         label = messages.intake.button_to_summary if state.editing else messages.intake.button_back
         rows.append([button(label, press(action="back"))])

@@ -8,7 +8,6 @@ from datetime import datetime
 from telegram import Chat, InlineKeyboardMarkup, Update
 
 from bot.core import register_rules
-from bot.core.flow_engine import ChoiceStep
 from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, fitting, join, render
 from bot.handlers import callback_data, paging
@@ -24,11 +23,9 @@ def _local_date(context: BotContext, stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(context.services.settings.zone).strftime("%d/%m/%Y")
 
 
-async def _kind_label(context: BotContext, request: PartnershipRequest) -> str:
+async def _kind_label(context: BotContext, request: PartnershipRequest) -> Html:
     engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    step = engine.flow.step(engine.flow.partner_fields.kind)
-    option = step.option(request.partner_kind) if isinstance(step, ChoiceStep) else None
-    return option.label if option else request.partner_kind
+    return engine.display(engine.flow.step(engine.flow.partner_fields.kind), request.partner_kind)
 
 
 def _status(context: BotContext, request: PartnershipRequest) -> Html:

@@ -17,7 +17,7 @@ from bot.core.flow_engine import (
     Summary,
     Text,
 )
-from bot.core.texts import render
+from bot.core.texts import plain, render
 
 from .helpers import TODAY, VALID_ANSWERS, answer_until, make_flow, play
 
@@ -263,9 +263,21 @@ def test_a_dash_is_a_real_answer_to_a_required_text(engine_for, texts):
     assert accepted(engine, state, Text("-")) == "-"
 
 
-def test_a_button_press_on_a_text_question_is_stale(engine_for, texts):
-    engine, state = single(engine_for, TEXT)
+@pytest.mark.parametrize("step", [TEXT, NUMBER, DATE])
+def test_a_button_press_on_a_typed_question_is_stale(engine_for, texts, step):
+    engine, state = single(engine_for, step)
+    assert engine.prompt(state).step.buttons(texts) == ()
     assert refused(engine, state, Choose("ecole")) == texts.stale_action
+
+
+@pytest.mark.parametrize("step", [CHOICE, YES_NO])
+def test_each_button_of_a_question_gives_the_answer_its_label_says(engine_for, texts, step):
+    engine, state = single(engine_for, step)
+    buttons = engine.prompt(state).step.buttons(texts)
+    assert buttons
+    for button in buttons:
+        answer = accepted(engine, state, Choose(button.value))
+        assert plain(engine.display(engine.flow.step(step["id"]), answer)) == button.label
 
 
 # --- choice steps ---------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from bot.core.texts import (
     NARROW_NBSP,
     Html,
-    Template,
+    Placeholders,
     escape,
     fitting,
     join,
@@ -21,7 +23,7 @@ from bot.core.texts import (
 
 def refusal(template: str, *allowed: str) -> dict:
     with pytest.raises(ValidationError) as caught:
-        TypeAdapter(Template(*allowed)).validate_python(template)
+        TypeAdapter(Annotated[str, Placeholders(*allowed)]).validate_python(template)
     (error,) = caught.value.errors()
     return error
 
@@ -52,7 +54,7 @@ def test_escape_and_join_build_html_from_member_text():
 
 
 def test_template_accepts_its_declared_placeholders_and_doubled_braces():
-    adapter = TypeAdapter(Template("number", "group"))
+    adapter = TypeAdapter(Annotated[str, Placeholders("number", "group")])
     text = "Demande n°{number} du groupe {group} {{sans accolade}}"
     assert adapter.validate_python(text) == text
     assert render(text, number=3, group="Gard") == "Demande n°3 du groupe Gard {sans accolade}"
