@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import html
 import io
-from dataclasses import dataclass
+import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import date, tzinfo
 
 from bot.catalog import FlowCatalog
 from bot.core.flow_engine import answer_day
+from bot.core.library import Library
 from bot.core.picture_layout import MAX_ROWS, Layout, PictureEntry, layout
 from bot.core.register_rules import Origin, Standing, local_day, standing
+from bot.core.statuses import RequestStatus
 from bot.storage import register_rows
-from bot.storage.db import Database
+from bot.storage.register_rows import RegisterEntry
 
 COLOURS = {
     Standing.CURRENT: "#2e7d32",
@@ -32,20 +36,29 @@ FILE_DPI = 120  # a register too long for a photo, sent as a file: 720 pixels wi
 ROW_INCHES = 0.62
 HEADER_INCHES = 1.4
 FOOTER_INCHES = 0.95
+# A group's picture is 100 kB to 1 MB: a few dozen groups' pictures, whatever their size.
+PICTURES_BUDGET = 16 * 1024 * 1024
 
 
-async def entries(database: Database, catalog: FlowCatalog, zone: tzinfo, chat_id: int) -> list[PictureEntry]:
-    """The first entries of a chat's register (as many as a picture shows), grouped by kind, then
-    by name as /partenaires lists them: a register of 10,000 requests reads only those."""
-    statuses = catalog.library.messages.requests.statuses
-    page = await register_rows.page(database, chat_id, 0, MAX_ROWS)
-    answers = await register_rows.answers_of(database, [entry.id for entry in page])
+def shown(connection: sqlite3.Connection, chat_id: int) -> list[RegisterEntry]:
+    """The entries a picture shows, with their answers: the first of a chat's register, grouped by
+    kind, then by name as /partenaires lists them; a register of 10,000 requests reads only those."""
+    page = register_rows.page(connection, chat_id, 0, MAX_ROWS)
+    answers = register_rows.answers_of(connection, [entry.id for entry in page])
+    return [replace(entry, answers=answers[entry.id]) for entry in page]
+
+
+async def entries(
+    library: Library, catalog: FlowCatalog, zone: tzinfo, rows: list[RegisterEntry]
+) -> list[PictureEntry]:
+    """What the picture says of each entry: its kind as its flow words it, its years, its standing."""
+    statuses = library.messages.requests.statuses
     found: list[PictureEntry] = []
-    for entry in page:
+    for entry in rows:
         engine = await catalog.engine(entry.flow_id, entry.flow_version)
         fields = engine.flow.partner_fields
-        start_answer = answers[entry.id].get(fields.start_date) if fields.start_date else None
-        end_answer = answers[entry.id].get(fields.end_date) if fields.end_date else None
+        start_answer = entry.answers.get(fields.start_date) if fields.start_date else None
+        end_answer = entry.answers.get(fields.end_date) if fields.end_date else None
         where = standing(entry.status)
         start = answer_day(start_answer) if isinstance(start_answer, str) else None
         end = answer_day(end_answer) if isinstance(end_answer, str) else None
@@ -61,7 +74,7 @@ async def entries(database: Database, catalog: FlowCatalog, zone: tzinfo, chat_i
             PictureEntry(
                 kind=html.unescape(engine.display(engine.flow.step(fields.kind), entry.partner_kind)),  # HTML → plain
                 partner=entry.partner_name,
-                status=statuses.get(entry.status, entry.status),
+                status=statuses[RequestStatus(entry.status)],
                 standing=where,
                 start=start,
                 end=end,
@@ -77,22 +90,71 @@ class Picture:
 
 
 async def register_picture(
-    database: Database,
+    library: Library,
     catalog: FlowCatalog,
     zone: tzinfo,
-    chat_id: int,
+    rows: list[RegisterEntry],
     *,
     group: str,
     today: date,
     partners: int,
     total: int,
 ) -> Picture | None:
-    """The PNG of a chat's register; None when the register is empty."""
-    found = await entries(database, catalog, zone, chat_id)
+    """The PNG of a chat's register from the entries it shows (``shown``); None when there are none."""
+    found = await entries(library, catalog, zone, rows)
     if not found:
         return None
-    plan = layout(found, catalog.library.register.picture, group=group, today=today, partners=partners, total=total)
+    plan = layout(found, library.register.picture, group=group, today=today, partners=partners, total=total)
     return Picture(await asyncio.to_thread(draw, plan), plan.fits_a_photo)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A picture with what it shows: a register's version, under a group's name, on a day."""
+
+    version: int
+    group: str
+    today: date
+    picture: Picture
+
+
+class Pictures:
+    """The last picture drawn of each chat's register, for as long as nothing it shows changes.
+
+    Kept within ``budget`` bytes of PNG, the least recently asked for dropped first; all of
+    them when the texts are reloaded (/recharger), since they word the picture.
+    """
+
+    def __init__(self, budget: int = PICTURES_BUDGET) -> None:
+        self.budget = budget
+        self._library: Library | None = None
+        self._drawn: OrderedDict[int, Drawn] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, chat_id: int, library: Library, *, group: str, today: date) -> Drawn | None:
+        """The picture drawn last for a chat, if it has the group's name and the day's date; the
+        caller compares its version with the register's."""
+        if library is not self._library:
+            self._drawn.clear()
+            self._bytes = 0
+            self._library = library
+        drawn = self._drawn.get(chat_id)
+        if drawn is None or drawn.group != group or drawn.today != today:
+            return None
+        self._drawn.move_to_end(chat_id)
+        return drawn
+
+    def keep(self, chat_id: int, drawn: Drawn) -> None:
+        self._forget(chat_id)
+        self._drawn[chat_id] = drawn
+        self._bytes += len(drawn.picture.png)
+        while self._bytes > self.budget and self._drawn:
+            self._forget(next(iter(self._drawn)))
+
+    def _forget(self, chat_id: int) -> None:
+        gone = self._drawn.pop(chat_id, None)
+        if gone is not None:
+            self._bytes -= len(gone.picture.png)
 
 
 def _year_step(years: int) -> int:
