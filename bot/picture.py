@@ -1,8 +1,8 @@
-"""The register's picture: every partner of a group in one PNG, drawn with matplotlib.
+"""The register's picture: every partner of a group in one PNG, drawn with Pillow.
 
-matplotlib is imported on the first picture, not at start-up (it takes about half a second),
-and a picture is drawn in a worker thread: the figure is a local ``Figure`` on the Agg
-canvas, never pyplot's shared state, so drawing does not block the bot's event loop.
+A picture is drawn in a worker thread, so that drawing does not block the bot's event loop,
+and kept (``Pictures``) until what it shows changes: a group asks /partenaires far more
+often than its register changes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import date, tzinfo
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+from PIL.ImageFont import FreeTypeFont
 
 from bot.catalog import FlowCatalog
 from bot.core.flow_engine import answer_day
@@ -161,81 +166,83 @@ def _year_step(years: int) -> int:
     return 1 if years <= 8 else 2 if years <= 16 else 5
 
 
-def draw(plan: Layout) -> bytes:
-    """Draw a layout as a PNG (runs in a worker thread)."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-    from matplotlib.transforms import blended_transform_factory
+@cache
+def _font(size_pt: float, dpi: int, bold: bool = False) -> FreeTypeFont:
+    # DejaVu Sans, as matplotlib ships it: every accent and sign a French name or a date needs.
+    import matplotlib
 
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), round(size_pt * dpi / 72))
+
+
+def draw(plan: Layout) -> bytes:
+    """Draw a layout as a PNG (runs in a worker thread).
+
+    Drawn with Pillow's primitives rather than matplotlib's figures: the same picture in a
+    quarter of the time (a tenth of a second for a small group on two busy cores), since it
+    has no axes, ticks or artists to lay out, only rows of text and bars at known places."""
     rows = max(plan.rows, 1)
-    height = HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES
     dpi = DPI if plan.fits_a_photo else FILE_DPI
-    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=dpi, facecolor="white")
-    figure.text(0.04, 1 - 0.32 / height, plan.title, fontsize=15, fontweight="bold", va="top", parse_math=False)
-    figure.text(0.04, 1 - 0.78 / height, plan.subtitle, fontsize=11, color="#444444", va="top", parse_math=False)
-    bottom, top = FOOTER_INCHES / height, 1 - HEADER_INCHES / height
-    axes = figure.add_axes((0.04, bottom, 0.92, top - bottom))
+    width, height = round(WIDTH_INCHES * dpi), round((HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES) * dpi)
+    image = Image.new("RGB", (width, height), "white")
+    pen = ImageDraw.Draw(image)
+    left, right = 0.04 * width, 0.96 * width
+    top, bottom = HEADER_INCHES * dpi, height - FOOTER_INCHES * dpi
     first, last = plan.first_year, plan.last_year + 1
-    axes.set_xlim(first, last)
-    axes.set_ylim(rows, 0)
-    step = _year_step(last - first)
-    ticks = [year for year in range(first, last) if (year - first) % step == 0]
-    axes.set_xticks([year + 0.5 for year in ticks], [str(year) for year in ticks])
-    axes.tick_params(axis="x", labeltop=True, labelbottom=True, top=False, bottom=False, labelsize=10, colors="#555555")
-    axes.set_yticks([])
-    for side in axes.spines.values():
-        side.set_visible(False)
+
+    def x(year: float) -> float:
+        return left + (year - first) / (last - first) * (right - left)
+
+    def y(row: float) -> float:
+        return top + row * ROW_INCHES * dpi
+
+    margin = left + 0.01 * (right - left)
+    pen.text((left, 0.32 * dpi), plan.title, font=_font(15, dpi, bold=True), fill="#000000", anchor="la")
+    pen.text((left, 0.78 * dpi), plan.subtitle, font=_font(11, dpi), fill="#444444", anchor="la")
     for year in range(first, last + 1):
-        axes.axvline(year, color="#eeeeee", linewidth=0.8, zorder=0)
-    left = blended_transform_factory(axes.transAxes, axes.transData)
+        pen.line([(x(year), top), (x(year), bottom)], fill="#eeeeee", width=max(1, round(0.8 * dpi / 72)))
+    step, gap, years = _year_step(last - first), 5 * dpi / 72, _font(10, dpi)
+    for year in range(first, last, step):
+        pen.text((x(year + 0.5), top - gap), str(year), font=years, fill="#555555", anchor="md")
+        pen.text((x(year + 0.5), bottom + gap), str(year), font=years, fill="#555555", anchor="ma")
     for heading in plan.headings:
-        axes.axhspan(heading.row + 0.08, heading.row + 0.92, color="#e8f0e8", zorder=1)
-        axes.text(
-            0.01,
-            heading.row + 0.5,
-            heading.text,
-            transform=left,
-            fontsize=13,
-            fontweight="bold",
-            va="center",
-            zorder=2,
-            parse_math=False,
+        pen.rectangle((left, y(heading.row + 0.08), right, y(heading.row + 0.92)), fill="#e8f0e8")
+        pen.text(
+            (margin, y(heading.row + 0.5)), heading.text, font=_font(13, dpi, bold=True), fill="#000000", anchor="lm"
         )
     for bar in plan.bars:
-        colour = COLOURS[bar.standing]
-        axes.text(
-            0.01,
-            bar.row + 0.08,
-            bar.text,
-            transform=left,
-            fontsize=11,
-            va="top",
-            zorder=3,
-            color="#222222",
-            parse_math=False,
-        )
         if bar.first_year is not None and bar.last_year is not None:
-            axes.barh(
-                bar.row + 0.72,
-                bar.last_year + 1 - bar.first_year,
-                left=bar.first_year,
-                height=0.3,
-                color=colour,
-                hatch="//" if bar.standing is Standing.DECLINED else None,
-                edgecolor="white",
-                zorder=2,
-            )
-    handles = [Patch(facecolor=COLOURS[standing], label=label) for standing, label in plan.legend]
-    figure.legend(
-        handles=handles,
-        loc="lower center",
-        ncol=len(handles),
-        fontsize=10,
-        frameon=False,
-        bbox_to_anchor=(0.5, 0.1 / height),
-    )
+            box = (x(bar.first_year), y(bar.row + 0.57), x(bar.last_year + 1), y(bar.row + 0.87))
+            pen.rectangle(box, fill=COLOURS[bar.standing], outline="white")
+            if bar.standing is Standing.DECLINED:
+                _hatch(pen, box, spacing=6 * dpi / 72)
+        pen.text((margin, y(bar.row + 0.08)), bar.text, font=_font(11, dpi), fill="#222222", anchor="la")
+    _legend(pen, plan, dpi, width, height - 0.25 * dpi)
     if plan.more:
-        figure.text(0.04, 0.62 / height, plan.more, fontsize=10, color="#444444", va="bottom", parse_math=False)
+        pen.text((left, height - 0.62 * dpi), plan.more, font=_font(10, dpi), fill="#444444", anchor="ld")
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    image.save(buffer, format="png", compress_level=1)  # zlib's fastest: a third of the time, a tenth larger
     return buffer.getvalue()
+
+
+def _hatch(pen: ImageDraw.ImageDraw, box: tuple[float, float, float, float], spacing: float) -> None:
+    """White diagonal strokes over a declined partner's bar, so it reads without colours too."""
+    x0, y0, x1, y1 = box
+    tall = y1 - y0
+    start = x0 - tall
+    while start < x1:
+        # The stroke from (start, bottom) to (start + tall, top), clipped to the bar.
+        a, b = max(start, x0), min(start + tall, x1)
+        pen.line([(a, y1 - (a - start)), (b, y1 - (b - start))], fill="white", width=2)
+        start += spacing
+
+
+def _legend(pen: ImageDraw.ImageDraw, plan: Layout, dpi: int, width: int, middle: float) -> None:
+    """One coloured square and its label per standing, in one line centred under the register."""
+    font, side, gap = _font(10, dpi), 10 * dpi / 72, 8 * dpi / 72
+    widths = [side + gap / 2 + pen.textlength(label, font=font) for _, label in plan.legend]
+    at = (width - sum(widths) - gap * (len(widths) - 1)) / 2
+    for (where, label), item in zip(plan.legend, widths, strict=True):
+        pen.rectangle((at, middle - side / 2, at + side, middle + side / 2), fill=COLOURS[where])
+        pen.text((at + side + gap / 2, middle), label, font=font, fill="#000000", anchor="lm")
+        at += item + gap
