@@ -25,14 +25,13 @@ from datetime import date
 from pathlib import Path
 
 from bench.members import complete_answers
-from bench.scene import Updates, group, process, running_bot, settings, user
+from bench.scene import FLOW_ID, Updates, group, process, running_bot, settings, user
 from bot.core.flow_engine import ChoiceStep
 from bot.core.library import Library
 from bot.core.picture_layout import PictureEntry, layout
 from bot.core.register_rules import Standing
 from bot.picture import draw
 
-FLOW_ID = "demande_partenariat"
 CIRCLE = 12  # members of each group's circle; ten of them took a position on every round
 POSITIONS = 10
 OPEN_ROUNDS = 3

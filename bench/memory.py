@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.members import FlowMember, next_input
 from bench.scene import (
+    FLOW_ID,
     ROOT,
     Updates,
     library,
@@ -33,7 +34,6 @@ from bot.core.flow_engine import Text
 from bot.storage import sessions
 from bot.storage.sessions import FlowSession
 
-FLOW_ID = "demande_partenariat"
 ANSWERED = 3  # questions each member answered before the measure
 
 

@@ -8,9 +8,11 @@ same path as polling or a webhook, without either.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,15 @@ from bench.offline import Limits, OfflineTelegram, Sent
 from bot.app import build_application
 from bot.config import Settings
 from bot.core.library import Library, load_library
+from bot.core.register_rules import REVIEW
+from bot.core.statuses import RequestStatus
+from bot.storage import chats, requests
+from bot.storage.db import Database, now
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS = ROOT / "conversations"
 TOKEN = "123456:BENCH-TOKEN"
+FLOW_ID = "demande_partenariat"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Colibris", "username": "colibris_bench_bot"}
 
 
@@ -111,6 +118,61 @@ async def running_floor(database: Path) -> AsyncIterator[tuple[Application, Offl
         await application.stop()
         await application.shutdown()
         await connection.close()
+
+
+async def seed_group(
+    database: Database,
+    chat: dict,
+    circle: list[dict],
+    partners: list[str],
+    answers: Mapping[str, Any],
+    *,
+    author: dict,
+    kind_step: str,
+    partner_step: str,
+    reviewed: date | None = None,
+) -> None:
+    """A group as a scenario starts from, in one write: its title, its core circle (the first
+    member its coordinator too), a request waiting for a decision per partner, filed by
+    ``author``, and with ``reviewed``, one adopted partnership to review that day."""
+
+    def change(connection: sqlite3.Connection) -> None:
+        chat_id = chat["id"]
+        chats.record(connection, chat_id, chat["type"], chat["title"])
+        # The bench's own rows, as a coordinator's /cercle would leave them.
+        for roster, members in (("circle_members", circle), ("coordinators", circle[:1])):
+            connection.executemany(
+                f"INSERT INTO {roster} (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
+                [(chat_id, member["id"], member["first_name"], now()) for member in members],
+            )
+
+        def filed(partner: str, status: RequestStatus) -> int:
+            request = requests.create(
+                connection,
+                chat_id=chat_id,
+                author_id=author["id"],
+                author_name=author["first_name"],
+                flow_id=FLOW_ID,
+                flow_version=1,
+                partner_name=partner,
+                partner_kind=answers[kind_step],
+                answers={**answers, partner_step: partner},
+                status=status,
+                decided_at=None if status is RequestStatus.SUBMITTED else now(),
+            )
+            return request.id
+
+        for partner in partners:
+            filed(partner, RequestStatus.SUBMITTED)
+        if reviewed is not None:
+            adopted = filed(f"Partenaire de longue date {chat_id}", RequestStatus.ADOPTED)
+            connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (adopted,))
+            connection.execute(
+                "INSERT INTO reviews (request_id, kind, due_on, created_at) VALUES (?, ?, ?, ?)",
+                (adopted, REVIEW, reviewed.isoformat(), now()),
+            )
+
+    await database.write(change)
 
 
 def user(user_id: int, name: str) -> dict:

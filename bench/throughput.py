@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -32,25 +33,23 @@ from telegram.ext import Application
 from bench.members import FlowMember, complete_answers
 from bench.offline import OfflineTelegram, Sent
 from bench.scene import (
+    FLOW_ID,
     Updates,
     group,
     private,
     running_bare,
     running_bot,
     running_floor,
+    seed_group,
     settings,
     user,
 )
-from bot.core.consent_rules import Member
 from bot.core.flow_engine import FlowEngine
 from bot.core.library import Library
 from bot.handlers import callback_data
 from bot.rounds import lifecycle
-from bot.storage import chats, circles, requests
-from bot.storage.circles import Roster
 from bot.storage.db import Database
 
-FLOW_ID = "demande_partenariat"
 MEMBERS_PER_GROUP = 10
 ROUNDS_PER_GROUP = 3
 FLOW_MEMBERS = 4  # members who file a request, half in the group and half in private
@@ -58,6 +57,7 @@ FLOW_MEMBERS = 4  # members who file a request, half in the group and half in pr
 READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
 CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
 PICTURE, CALENDAR = "register picture", "calendar"
+REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after the run, in any calendar
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = (
@@ -134,27 +134,20 @@ class Group:
         telegram.titles[self.chat["id"]] = self.chat["title"]
 
     async def seed(self, database: Database, answers: dict) -> None:
-        """The circle, the coordinator and three requests waiting for a decision."""
-        chat_id = self.chat["id"]
-        await chats.remember(database, chat_id, "supergroup", self.chat["title"])
-        async with database.transaction() as connection:
-            for member in self.members:
-                await circles.add(connection, Roster.CIRCLE, chat_id, Member(member["id"], member["first_name"]))
-            await circles.add(connection, Roster.COORDINATION, chat_id, Member(self.admin["id"], "Admin"))
-            author = self.members[-1]
-            for number in range(ROUNDS_PER_GROUP):
-                partner = f"Partenaire {self.index}-{number}"
-                await requests.create(
-                    connection,
-                    chat_id=chat_id,
-                    author_id=author["id"],
-                    author_name=author["first_name"],
-                    flow_id=FLOW_ID,
-                    flow_version=1,
-                    partner_name=partner,
-                    partner_kind=answers[self.engine.flow.partner_fields.kind],
-                    answers={**answers, self.engine.flow.partner_fields.partner: partner},
-                )
+        """The circle, the coordinator, three requests waiting for a decision, and a partnership
+        reviewed in three months: /calendrier always has a date to send, round open or not."""
+        fields = self.engine.flow.partner_fields
+        await seed_group(
+            database,
+            self.chat,
+            self.members,
+            [f"Partenaire {self.index}-{number}" for number in range(ROUNDS_PER_GROUP)],
+            answers,
+            author=self.members[-1],
+            kind_step=fields.kind,
+            partner_step=fields.partner,
+            reviewed=date.today() + REVIEW_IN,
+        )
 
     def _latest(self, chat_id: int, since: int, kind: type) -> Sent:
         for sent in reversed(self.telegram.by_chat[chat_id][since:]):
