@@ -58,6 +58,7 @@ READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
 CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
 PICTURE, CALENDAR = "register picture", "calendar"
 REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after the run, in any calendar
+SETTLED = 10.0  # seconds an update may take to show what it posts through the outbox
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = (
@@ -92,6 +93,13 @@ class Run:
         """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
         ranked = sorted(zip(self.latencies, self.labels, strict=True), reverse=True)
         return Counter(label for _, label in ranked[: max(1, int(share * len(ranked)))])
+
+    def seconds_by_label(self) -> Counter[str]:
+        """The handling time of each label's updates, all of them."""
+        spent: Counter[str] = Counter()
+        for latency, label in zip(self.latencies, self.labels, strict=True):
+            spent[label] += latency
+        return spent
 
     def median_of(self, label: str) -> float | None:
         """The median handling time of the updates of one label (None: there were none)."""
@@ -257,15 +265,37 @@ class RoundTrips:
         connection._execute = counted  # type: ignore[method-assign]
 
 
-async def _timed(application: Application, data: dict, latencies: list[float]) -> float:
-    """Handle one update; return the time spent, JSON decoding included (polling does it too)."""
+async def _timed(
+    application: Application, data: dict, latencies: list[float], done: Callable[[], bool] | None = None
+) -> float:
+    """Handle one update; return the time spent, JSON decoding included (polling does it too).
+    ``done``: what must be on screen before the update counts as handled (a round's proposal,
+    which the outbox posts from a job right after the command)."""
     start = time.perf_counter()
     update = Update.de_json(data, application.bot)
     handled = time.perf_counter()
     await application.process_update(update)
+    deadline = time.monotonic() + SETTLED
+    while done is not None and not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
+        await asyncio.sleep(0.0005)
     end = time.perf_counter()
     latencies.append(end - handled)
     return end - start
+
+
+def _proposal_posted(telegram: OfflineTelegram, data: dict) -> Callable[[], bool] | None:
+    """For a /consentement: whether the round's proposal (its consent buttons) is in the group."""
+    message = data.get("message")
+    if message is None or not message["text"].startswith("/consentement"):
+        return None
+    sent, since = telegram.by_chat[message["chat"]["id"]], len(telegram.by_chat[message["chat"]["id"]])
+    return lambda: any(
+        isinstance(callback_data.decode(payload), callback_data.ConsentPress)
+        for posted in sent[since:]
+        for payload in posted.callback_data()
+    )
 
 
 async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[dict]]:
@@ -292,7 +322,7 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         labels: list[str] = []
         for kind, data in _interleaved(staged, total):
             before = trips.calls
-            seconds += await _timed(application, data, latencies)
+            seconds += await _timed(application, data, latencies, _proposal_posted(telegram, data))
             updates_seen, calls = per_label.get(label := _label(kind, data, closing), (0, 0))
             per_label[label] = (updates_seen + 1, calls + trips.calls - before)
             labels.append(label)
