@@ -205,13 +205,13 @@ async def _growth(flows: Library, directory: Path) -> Section:
         rows.append(Row(figure, f"{value:.2f}", f"{small.requests:,} requests: {base:.2f}", "<= 2x", value <= 2 * base))
     pictures = [growth.time_picture(flows, partners) for partners in growth.PICTURE_PARTNERS]
     smallest = pictures[0].milliseconds
-    for picture in pictures:
-        sent = "photo" if picture.as_photo else "PNG file"
+    for timing in pictures:
+        sent = "photo" if timing.as_photo else "PNG file"
         rows.append(
             Row(
-                f"4. Register picture alone, {picture.partners} partners ({picture.rows} rows, {sent}, "
-                f"{picture.kilobytes:,} kB), ms to lay out and draw",
-                f"{picture.milliseconds:.0f}",
+                f"4. Register picture alone, {timing.partners} partners ({timing.rows} rows, {sent}, "
+                f"{timing.kilobytes:,} kB), ms to lay out and draw",
+                f"{timing.milliseconds:.0f}",
                 f"{pictures[0].partners} partners: {smallest:.0f}",
                 "—",
                 None,
@@ -279,7 +279,7 @@ class ErrorCount(logging.Handler):
             self.first.append(f"{record.name}: {record.getMessage()}" + (f" ({error!r})" if error else ""))
 
 
-def _profiler(enabled: bool, output: Path) -> AbstractContextManager:
+def _profiler(enabled: bool, output: Path) -> AbstractContextManager[None]:
     if not enabled:
         return nullcontext()
     from pyinstrument import Profiler  # the bench extra only

@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
-from telegram.ext import Application
 
 from bench.members import complete_answers
-from bench.offline import Limits, OfflineTelegram, Sent, plain
-from bench.scene import FLOW_ID, Updates, group, running_bot, seed_group, settings, user
+from bench.offline import JSON, Limits, OfflineTelegram, Sent, plain
+from bench.scene import FLOW_ID, App, Updates, group, running_bot, seed_group, settings, user
 from bot.core.library import Library
 from bot.core.texts import render
 from bot.handlers import callback_data
@@ -43,7 +43,7 @@ class Burst:
     failure: str | None = None  # why the burst could not even start
 
 
-async def _seed(application: Application, telegram: OfflineTelegram, library: Library, members: list[dict]) -> None:
+async def _seed(application: App, telegram: OfflineTelegram, library: Library, members: list[JSON]) -> None:
     engine = library.engine(library.flows[FLOW_ID].flow)
     fields = engine.flow.partner_fields
     telegram.admins[CHAT["id"]] = [members[0]]
@@ -60,7 +60,7 @@ async def _seed(application: Application, telegram: OfflineTelegram, library: Li
     )
 
 
-async def _until(predicate, timeout: float) -> bool:
+async def _until(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -107,6 +107,7 @@ async def measure(library: Library, presses: int = 200, spread: float = 2.0) -> 
                     failure="the round's proposal was never posted",
                 )
             proposal = _proposal(telegram)
+            assert proposal is not None  # _until waited for it
             # The round has been open a while when the circle rushes in: the first press redraws at once.
             await asyncio.sleep(interval)
             consent = next(

@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.members import complete_answers
+from bench.offline import JSON
 from bench.scene import FLOW_ID, Updates, group, process, running_bot, settings, user
 from bot.core.flow_engine import ChoiceStep
 from bot.core.library import Library
@@ -82,7 +83,7 @@ async def build(library: Library, path: Path, groups: int, per_group: int) -> fl
 
 
 def _fill(
-    connection: sqlite3.Connection, groups: int, per_group: int, answers: dict, partner_step: str, kinds: list[str]
+    connection: sqlite3.Connection, groups: int, per_group: int, answers: JSON, partner_step: str, kinds: list[str]
 ) -> None:
     total = groups * per_group
     connection.execute("CREATE TEMP TABLE seq (i INTEGER PRIMARY KEY)")

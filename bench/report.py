@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,13 @@ def table(rows: list[Row]) -> str:
     return grid(headers, [(row.figure, row.value, row.compared, row.target, verdict(row.met)) for row in rows])
 
 
-def grid(headers: tuple[str, ...], lines: list[tuple[str, ...]]) -> str:
+def grid(headers: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
     """Columns as wide as their widest cell, under their headers."""
     cells = [headers, *lines]
     widths = [max(len(line[column]) for line in cells) for column in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    text = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
+    text.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(text)
 
 
 def heaviest(root: Any, top: int = 6) -> list[tuple[str, float]]:
