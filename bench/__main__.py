@@ -128,7 +128,10 @@ async def _where_the_time_goes(flows: Library, directory: Path) -> str:
     profiled = directory / "profiled"
     profiled.mkdir(exist_ok=True)
     profiler = Profiler(async_mode="enabled")
-    profiler.start()
+    try:
+        profiler.start()
+    except RuntimeError:  # pyinstrument runs one profiler at a time: --profile throughput's
+        return "Where the time goes: in the profile --profile throughput writes"
     try:
         await throughput.run_bot(flows, PROFILED[0], PROFILED[1], profiled)
     finally:
