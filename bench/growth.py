@@ -254,7 +254,7 @@ class PictureTiming:
 
 def time_picture(library: Library, partners: int, repeats: int = 3) -> PictureTiming:
     """The register's picture for ``partners`` partners of three kinds, every standing, laid out and
-    drawn as the bot does in its worker thread (matplotlib imported by a first, untimed drawing)."""
+    drawn as the bot does in its worker thread (its fonts loaded by a first, untimed drawing)."""
     standings = list(Standing)
     kinds = ("Association", "Entreprise", "Collectivité")
     entries = [

@@ -1,7 +1,7 @@
 """The register's picture, laid out: which rows, texts, years and colours, but no drawing.
 
 Pure, so what the picture says is unit-tested without an image; ``bot/picture.py`` draws
-this layout with matplotlib. Every partner of the group takes one row under its kind's
+this layout with Pillow. Every partner of the group takes one row under its kind's
 heading: its name, its years and its status, and a bar over the years it covered.
 """
 
