@@ -14,7 +14,9 @@ from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send back the text of whatever arrived (a message, or the message under a pressed button)."""
     message = update.effective_message
-    await context.bot.send_message(update.effective_chat.id, (message.text if message else None) or "…")
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_message(chat.id, (message.text if message else None) or "…")
 
 
 def main() -> None:

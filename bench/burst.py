@@ -13,23 +13,19 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
-from telegram.ext import Application
 
 from bench.members import complete_answers
-from bench.offline import Limits, OfflineTelegram, Sent, plain
-from bench.scene import Updates, group, running_bot, settings, user
-from bot.core.consent_rules import Member
+from bench.offline import JSON, Limits, OfflineTelegram, Sent, plain
+from bench.scene import FLOW_ID, App, Updates, group, running_bot, seed_group, settings, user
 from bot.core.library import Library
 from bot.core.texts import render
 from bot.handlers import callback_data
-from bot.storage import chats, circles, requests
-from bot.storage.circles import Roster
 
-FLOW_ID = "demande_partenariat"
 CHAT = group(-1_002_000_000_001, "GL Grande Assemblée")
 SETTLE_SECONDS = 12.0  # the longest the final tally may take before the burst counts as failed
 
@@ -47,33 +43,24 @@ class Burst:
     failure: str | None = None  # why the burst could not even start
 
 
-async def _seed(application: Application, telegram: OfflineTelegram, library: Library, members: list[dict]) -> None:
-    database = application.bot_data["services"].database
+async def _seed(application: App, telegram: OfflineTelegram, library: Library, members: list[JSON]) -> None:
     engine = library.engine(library.flows[FLOW_ID].flow)
-    answers = complete_answers(engine, "Alternatiba")
+    fields = engine.flow.partner_fields
     telegram.admins[CHAT["id"]] = [members[0]]
     telegram.titles[CHAT["id"]] = CHAT["title"]
-    await chats.remember(database, CHAT["id"], "supergroup", CHAT["title"])
-    async with database.transaction() as connection:
-        for member in members:
-            await circles.add(connection, Roster.CIRCLE, CHAT["id"], Member(member["id"], member["first_name"]))
-        await circles.add(
-            connection, Roster.COORDINATION, CHAT["id"], Member(members[0]["id"], members[0]["first_name"])
-        )
-        await requests.create(
-            connection,
-            chat_id=CHAT["id"],
-            author_id=members[0]["id"],
-            author_name=members[0]["first_name"],
-            flow_id=FLOW_ID,
-            flow_version=1,
-            partner_name="Alternatiba",
-            partner_kind=answers[engine.flow.partner_fields.kind],
-            answers=answers,
-        )
+    await seed_group(
+        application.bot_data["services"].database,
+        CHAT,
+        members,
+        ["Alternatiba"],
+        complete_answers(engine, "Alternatiba"),
+        author=members[0],
+        kind_step=fields.kind,
+        partner_step=fields.partner,
+    )
 
 
-async def _until(predicate, timeout: float) -> bool:
+async def _until(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -120,6 +107,7 @@ async def measure(library: Library, presses: int = 200, spread: float = 2.0) -> 
                     failure="the round's proposal was never posted",
                 )
             proposal = _proposal(telegram)
+            assert proposal is not None  # _until waited for it
             # The round has been open a while when the circle rushes in: the first press redraws at once.
             await asyncio.sleep(interval)
             consent = next(

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from bench.offline import OfflineTelegram, Sent
+from bench.offline import JSON, OfflineTelegram, Sent
 from bench.scene import Updates
 from bot.core.flow_engine import (
     ChoiceStep,
@@ -45,7 +45,7 @@ def answers_for(engine: FlowEngine, partner: str) -> tuple[Input, ...]:
         state = turn.state
 
 
-def complete_answers(engine: FlowEngine, partner: str) -> dict:
+def complete_answers(engine: FlowEngine, partner: str) -> JSON:
     """The answers of a filled flow, for requests stored before a scenario starts."""
     state = engine.start(1).state
     for action in answers_for(engine, partner):
@@ -77,8 +77,8 @@ def next_input(engine: FlowEngine, state: FlowState, partner: str) -> Input:
 class FlowMember:
     """One member filling one request, in a group (replying to the bot) or in private."""
 
-    user: dict
-    chat: dict
+    user: JSON
+    chat: JSON
     engine: FlowEngine
     partner: str
     state: FlowState = field(init=False)
@@ -90,7 +90,7 @@ class FlowMember:
 
     @property
     def in_group(self) -> bool:
-        return self.chat["type"] != "private"
+        return bool(self.chat["type"] != "private")
 
     def _prompt(self, telegram: OfflineTelegram, since: int) -> Sent | None:
         """The bot's latest question or summary for this member among messages sent since ``since``."""
@@ -112,7 +112,7 @@ class FlowMember:
                 return payload.token
         return None
 
-    def answers(self, telegram: OfflineTelegram, updates: Updates) -> Iterator[dict]:
+    def answers(self, telegram: OfflineTelegram, updates: Updates) -> Iterator[JSON]:
         """Each update answering the current question, as long as the flow runs."""
         since = 0
         prompt: Sent | None = None
@@ -124,7 +124,7 @@ class FlowMember:
             turn = self.engine.advance(self.state, action, date.today())
             self.state, self.done = turn.state, turn.done
 
-    def _update(self, action: Input, prompt: Sent | None, updates: Updates) -> dict:
+    def _update(self, action: Input, prompt: Sent | None, updates: Updates) -> JSON:
         if isinstance(action, Text):
             reply_to = prompt if self.in_group else None
             return updates.message(self.user, self.chat, action.text, reply_to=reply_to)
@@ -139,7 +139,7 @@ class FlowMember:
                 continue
             if isinstance(action, Confirm) and payload.action == "confirm":
                 return data
-            if isinstance(action, Choose):
+            if isinstance(action, Choose) and self.state.current is not None:
                 step = self.engine.flow.step(self.state.current)
                 if payload.action in ("yes", "no") and payload.action == action.value:
                     return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from bench.members import FlowMember, next_input
 from bench.scene import (
+    FLOW_ID,
     ROOT,
     Updates,
     library,
@@ -33,7 +35,6 @@ from bot.core.flow_engine import Text
 from bot.storage import sessions
 from bot.storage.sessions import FlowSession
 
-FLOW_ID = "demande_partenariat"
 ANSWERED = 3  # questions each member answered before the measure
 
 
@@ -64,32 +65,36 @@ async def _run(database: Path, members: int) -> Memory:
         start_mb = _status_mb("VmRSS")
         store = application.bot_data["services"].database
         fillers = []
-        async with store.transaction() as connection:
-            for index in range(members):
-                member = user(5_000_000 + index, f"Membre {index}")
-                filler = FlowMember(member, private(member), engine, f"Asso {index}")
-                answered = 0
-                # At least ANSWERED answers, then on to a question answered by typing (the measure
-                # types it): the flow's steps change with the issues, its first typed one with them.
-                while answered < ANSWERED or not isinstance(next_input(engine, filler.state, filler.partner), Text):
-                    filler.state = engine.advance(
-                        filler.state, next_input(engine, filler.state, filler.partner), date.today()
-                    ).state
-                    answered += 1
-                await sessions.save(
-                    connection,
-                    FlowSession(
-                        chat_id=member["id"],
-                        user_id=member["id"],
-                        token=sessions.new_token(),
-                        origin_chat_id=member["id"],
-                        author_name=member["first_name"],
-                        state=filler.state,
-                    ),
+        for index in range(members):
+            member = user(5_000_000 + index, f"Membre {index}")
+            filler = FlowMember(member, private(member), engine, f"Asso {index}")
+            answered = 0
+            # At least ANSWERED answers, then on to a question answered by typing (the measure
+            # types it): the flow's steps change with the issues, its first typed one with them.
+            while answered < ANSWERED or not isinstance(next_input(engine, filler.state, filler.partner), Text):
+                filler.state = engine.advance(
+                    filler.state, next_input(engine, filler.state, filler.partner), date.today()
+                ).state
+                answered += 1
+            fillers.append(filler)
+
+        def save_all(connection: sqlite3.Connection) -> None:
+            for filler in fillers:
+                member = filler.user
+                session = FlowSession(
+                    chat_id=member["id"],
+                    user_id=member["id"],
+                    token=sessions.new_token(),
+                    origin_chat_id=member["id"],
+                    author_name=member["first_name"],
+                    state=filler.state,
                 )
-                fillers.append(filler)
+                sessions.save(connection, session)
+
+        await store.write(save_all)
         for filler in fillers:
             action = next_input(engine, filler.state, filler.partner)
+            assert isinstance(action, Text)  # as the loop above left every member
             await process(application, updates.message(filler.user, filler.chat, action.text))
     return Memory(members, start_mb, _status_mb("VmHWM"))
 

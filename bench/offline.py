@@ -27,6 +27,7 @@ TEXT_LIMIT = 4096
 SENDING = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
 EDITING = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
 _TAG = re.compile(r"<[^>]*>")
+JSON = dict[str, Any]  # a Bot API object (a message, a chat, a user, an update) as its JSON
 
 
 def visible_length(text: str) -> int:
@@ -55,8 +56,8 @@ class Sent:
     chat_id: int
     message_id: int
     text: str
-    markup: dict | None
-    json: dict
+    markup: JSON | None
+    json: JSON
     edits: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -81,7 +82,7 @@ class OfflineTelegram(BaseRequest):
 
     def __init__(
         self,
-        bot_user: dict,
+        bot_user: JSON,
         *,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -95,9 +96,9 @@ class OfflineTelegram(BaseRequest):
         self.by_chat: dict[int, list[Sent]] = defaultdict(list)
         self.messages: dict[tuple[int, int], Sent] = {}
         self.refused: list[Refusal] = []
-        self.admins: dict[int, list[dict]] = {}  # group id -> its administrators (user JSON)
+        self.admins: dict[int, list[JSON]] = {}  # group id -> its administrators (user JSON)
         self.titles: dict[int, str] = {}
-        self._ids: dict[int, itertools.count] = defaultdict(lambda: itertools.count(1))
+        self._ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._group_sends: dict[int, deque[float]] = defaultdict(deque)
         self._overall_sends: deque[float] = deque()
         self._last_edit: dict[tuple[int, int], float] = {}
@@ -139,13 +140,14 @@ class OfflineTelegram(BaseRequest):
 
     # --- Telegram's flood limits --------------------------------------------------------------
 
-    def _flood(self, endpoint: str, parameters: dict) -> int | None:
+    def _flood(self, endpoint: str, parameters: JSON) -> int | None:
         """Seconds to wait when Telegram would refuse this request now; None when it passes."""
         if endpoint not in SENDING and endpoint not in EDITING:
             return None
         now = self.clock()
-        chat_id = _chat_id(parameters)
-        limits = self.limits
+        chat_id, limits = _chat_id(parameters), self.limits
+        if limits is None:
+            return None
         window = self._overall_sends
         while window and window[0] <= now - 1:
             window.popleft()
@@ -176,12 +178,12 @@ class OfflineTelegram(BaseRequest):
 
     # --- the methods the bot calls ------------------------------------------------------------
 
-    def _chat_json(self, chat_id: int) -> dict:
+    def _chat_json(self, chat_id: int) -> JSON:
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": f"Membre {chat_id}"}
         return {"id": chat_id, "type": "supergroup", "title": self.titles.get(chat_id, f"Groupe {chat_id}")}
 
-    def _message(self, chat_id: int, text: str, markup: dict | None, extra: dict | None = None) -> Sent:
+    def _message(self, chat_id: int, text: str, markup: JSON | None, extra: JSON | None = None) -> Sent:
         message_id = next(self._ids[chat_id])
         data: dict[str, Any] = {
             "message_id": message_id,
@@ -200,7 +202,7 @@ class OfflineTelegram(BaseRequest):
             self.messages[(chat_id, message_id)] = sent
         return sent
 
-    def _api_getMe(self, parameters: dict) -> dict:
+    def _api_getMe(self, parameters: JSON) -> JSON:
         return {
             **self.bot_user,
             "can_join_groups": True,
@@ -208,23 +210,23 @@ class OfflineTelegram(BaseRequest):
             "supports_inline_queries": False,
         }
 
-    def _api_sendMessage(self, parameters: dict) -> dict | _Failure:
+    def _api_sendMessage(self, parameters: JSON) -> JSON | _Failure:
         text = str(parameters.get("text", ""))
         if len(text) > TEXT_LIMIT and visible_length(text) > TEXT_LIMIT:
             return _Failure(400, "Bad Request: message is too long")
-        return self._message(_chat_id(parameters), text, parameters.get("reply_markup")).json
+        return self._message(_target(parameters), text, parameters.get("reply_markup")).json
 
-    def _api_sendDocument(self, parameters: dict) -> dict:
+    def _api_sendDocument(self, parameters: JSON) -> JSON:
         document = {"file_id": "document", "file_unique_id": "document", "file_name": "export.csv"}
-        return self._message(_chat_id(parameters), "", None, {"document": document}).json
+        return self._message(_target(parameters), "", None, {"document": document}).json
 
-    def _api_sendPhoto(self, parameters: dict) -> dict:
+    def _api_sendPhoto(self, parameters: JSON) -> JSON:
         photo = [{"file_id": "photo", "file_unique_id": "photo", "width": 1080, "height": 1080}]
-        return self._message(_chat_id(parameters), "", None, {"photo": photo}).json
+        return self._message(_target(parameters), "", None, {"photo": photo}).json
 
-    def _edited(self, parameters: dict) -> Sent:
+    def _edited(self, parameters: JSON) -> Sent:
         """The message to edit; one sent before this process started exists all the same."""
-        chat_id, message_id = _chat_id(parameters), int(parameters.get("message_id", 0))
+        chat_id, message_id = _target(parameters), int(parameters.get("message_id", 0))
         sent = self.messages.get((chat_id, message_id))
         if sent is None:
             data = {
@@ -237,7 +239,7 @@ class OfflineTelegram(BaseRequest):
             sent = self.messages[(chat_id, message_id)] = Sent(chat_id, message_id, "", None, data)
         return sent
 
-    def _api_editMessageText(self, parameters: dict) -> dict | _Failure:
+    def _api_editMessageText(self, parameters: JSON) -> JSON | _Failure:
         sent = self._edited(parameters)
         text = str(parameters.get("text", ""))
         if len(text) > TEXT_LIMIT and visible_length(text) > TEXT_LIMIT:
@@ -253,7 +255,7 @@ class OfflineTelegram(BaseRequest):
             sent.json["reply_markup"] = markup
         return sent.json
 
-    def _api_editMessageReplyMarkup(self, parameters: dict) -> dict | _Failure:
+    def _api_editMessageReplyMarkup(self, parameters: JSON) -> JSON | _Failure:
         sent = self._edited(parameters)
         sent.markup = parameters.get("reply_markup")
         sent.json = {key: value for key, value in sent.json.items() if key != "reply_markup"}
@@ -261,20 +263,20 @@ class OfflineTelegram(BaseRequest):
             sent.json["reply_markup"] = sent.markup
         return sent.json
 
-    def _api_getChatAdministrators(self, parameters: dict) -> list[dict]:
+    def _api_getChatAdministrators(self, parameters: JSON) -> list[JSON]:
         return [
             {"status": "creator", "user": user, "is_anonymous": False}
-            for user in self.admins.get(_chat_id(parameters), [])
+            for user in self.admins.get(_target(parameters), [])
         ]
 
-    def _api_getChatMember(self, parameters: dict) -> dict:
+    def _api_getChatMember(self, parameters: JSON) -> JSON:
         user_id = int(parameters["user_id"])
         user = {"id": user_id, "is_bot": False, "first_name": f"Membre {user_id}"}
         return {"status": "member", "user": user}
 
-    def _api_getChat(self, parameters: dict) -> dict:
+    def _api_getChat(self, parameters: JSON) -> JSON:
         return {
-            **self._chat_json(_chat_id(parameters)),
+            **self._chat_json(_target(parameters)),
             "accent_color_id": 0,
             "max_reaction_count": 11,
             "accepted_gift_types": {
@@ -286,7 +288,7 @@ class OfflineTelegram(BaseRequest):
             },
         }
 
-    def _api_getUpdates(self, parameters: dict) -> list:
+    def _api_getUpdates(self, parameters: JSON) -> list[JSON]:
         return []
 
 
@@ -296,12 +298,17 @@ class _Failure:
     description: str
 
 
-def _chat_id(parameters: dict) -> int | None:
+def _chat_id(parameters: JSON) -> int | None:
     value = parameters.get("chat_id")
     return None if value is None else int(value)
 
 
-def _error(code: int, description: str, parameters: dict | None = None) -> bytes:
+def _target(parameters: JSON) -> int:
+    """The chat a send or an edit goes to: every such method has one."""
+    return int(parameters["chat_id"])
+
+
+def _error(code: int, description: str, parameters: JSON | None = None) -> bytes:
     body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if parameters:
         body["parameters"] = parameters

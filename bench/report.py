@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.scene import ROOT
 
@@ -18,6 +21,14 @@ class Row:
     compared: str  # the baseline measured in the same run
     target: str
     met: bool | None  # None: informative, no target
+
+
+@dataclass(frozen=True)
+class Section:
+    """A scenario's rows in the table, and what is printed under it (tables, profiles)."""
+
+    rows: list[Row]
+    details: list[str] = field(default_factory=list)
 
 
 def machine() -> str:
@@ -38,13 +49,41 @@ def machine() -> str:
     )
 
 
+def verdict(met: bool | None) -> str:
+    return "—" if met is None else ("met" if met else "NOT met")
+
+
 def table(rows: list[Row]) -> str:
     headers = ("Figure", "Bot", "Compared with (same run)", "Target", "Met")
-    cells = [headers] + [
-        (row.figure, row.value, row.compared, row.target, "—" if row.met is None else ("yes" if row.met else "NO"))
-        for row in rows
-    ]
+    return grid(headers, [(row.figure, row.value, row.compared, row.target, verdict(row.met)) for row in rows])
+
+
+def grid(headers: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
+    """Columns as wide as their widest cell, under their headers."""
+    cells = [headers, *lines]
     widths = [max(len(line[column]) for line in cells) for column in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    text = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
+    text.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(text)
+
+
+def heaviest(root: Any, top: int = 6) -> list[tuple[str, float]]:
+    """Where a pyinstrument profile's time went, by the bot's function it ran for: each frame's
+    own time goes to the innermost function of ``bot/`` above it (a picture drawn,
+    python-telegram-bot's work for a handler), the rest to « outside the bot ». A wait on
+    aiosqlite's thread (``bot/storage/db.py``) is told as its caller's: « open > read »."""
+    owners: Counter[str] = Counter()
+    pending: list[tuple[Any, str, bool]] = [(root, "outside the bot (python-telegram-bot, asyncio)", False)]
+    while pending:
+        frame, owner, in_bot = pending.pop()
+        path = frame.file_path or ""
+        if "/bot/" in path and "/site-packages/" not in path:
+            if path.endswith("bot/storage/db.py") and in_bot:
+                owner = f"{owner.split(' (')[0]} > {frame.function} ({frame.file_path_short}:{frame.line_no})"
+            else:
+                owner = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
+            in_bot = not path.endswith("bot/storage/db.py")
+        owners[owner] += frame.total_self_time
+        pending += [(child, owner, in_bot) for child in frame.children if not child.is_synthetic]
+    total = sum(owners.values()) or 1.0
+    return [(owner, seconds / total) for owner, seconds in owners.most_common(top)]

@@ -8,9 +8,11 @@ same path as polling or a webhook, without either.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,20 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bench.bare_bot import echo
-from bench.offline import Limits, OfflineTelegram, Sent
+from bench.offline import JSON, Limits, OfflineTelegram, Sent
 from bot.app import build_application
 from bot.config import Settings
 from bot.core.library import Library, load_library
+from bot.core.register_rules import REVIEW
+from bot.core.statuses import RequestStatus
+from bot.storage import chats, requests
+from bot.storage.db import Database, now
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS = ROOT / "conversations"
 TOKEN = "123456:BENCH-TOKEN"
+App = Application[Any, Any, Any, Any, Any, Any]  # the bot's or a bare one, whatever its context types
+FLOW_ID = "demande_partenariat"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Colibris", "username": "colibris_bench_bot"}
 
 
@@ -52,23 +60,25 @@ def library() -> Library:
 @asynccontextmanager
 async def running_bot(
     bot_settings: Settings, flows: Library | None = None, limits: Limits | None = None, keep: bool = True
-) -> AsyncIterator[tuple[Application, OfflineTelegram]]:
+) -> AsyncIterator[tuple[App, OfflineTelegram]]:
     """The bot as ``python -m bot`` builds it, started (job queue included) on the offline API."""
     telegram = OfflineTelegram(BOT_USER, limits=limits, keep=keep)
     application = build_application(bot_settings, flows or library(), request=telegram)
     await application.initialize()
-    await application.post_init(application)
+    if application.post_init:  # build_application sets both: opening and closing the database
+        await application.post_init(application)
     await application.start()
     try:
         yield application, telegram
     finally:
         await application.stop()
-        await application.post_shutdown(application)
+        if application.post_shutdown:
+            await application.post_shutdown(application)
         await application.shutdown()
 
 
 @asynccontextmanager
-async def running_bare() -> AsyncIterator[tuple[Application, OfflineTelegram]]:
+async def running_bare() -> AsyncIterator[tuple[App, OfflineTelegram]]:
     """python-telegram-bot with a single handler echoing every update: the floor to compare with."""
     telegram = OfflineTelegram(BOT_USER)
     application = ApplicationBuilder().token(TOKEN).request(telegram).get_updates_request(telegram).build()
@@ -83,7 +93,7 @@ async def running_bare() -> AsyncIterator[tuple[Application, OfflineTelegram]]:
 
 
 @asynccontextmanager
-async def running_floor(database: Path) -> AsyncIterator[tuple[Application, OfflineTelegram]]:
+async def running_floor(database: Path) -> AsyncIterator[tuple[App, OfflineTelegram]]:
     """The bare echo that also persists each update at the least cost: one aiosqlite ``INSERT``
     and ``COMMIT``, with the bot's durability (WAL, ``synchronous=FULL``)."""
     connection = await aiosqlite.connect(database)
@@ -113,15 +123,70 @@ async def running_floor(database: Path) -> AsyncIterator[tuple[Application, Offl
         await connection.close()
 
 
-def user(user_id: int, name: str) -> dict:
+async def seed_group(
+    database: Database,
+    chat: JSON,
+    circle: list[JSON],
+    partners: list[str],
+    answers: Mapping[str, Any],
+    *,
+    author: JSON,
+    kind_step: str,
+    partner_step: str,
+    reviewed: date | None = None,
+) -> None:
+    """A group as a scenario starts from, in one write: its title, its core circle (the first
+    member its coordinator too), a request waiting for a decision per partner, filed by
+    ``author``, and with ``reviewed``, one adopted partnership to review that day."""
+
+    def change(connection: sqlite3.Connection) -> None:
+        chat_id = chat["id"]
+        chats.record(connection, chat_id, chat["type"], chat["title"])
+        # The bench's own rows, as a coordinator's /cercle would leave them.
+        for roster, members in (("circle_members", circle), ("coordinators", circle[:1])):
+            connection.executemany(
+                f"INSERT INTO {roster} (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
+                [(chat_id, member["id"], member["first_name"], now()) for member in members],
+            )
+
+        def filed(partner: str, status: RequestStatus) -> int:
+            request = requests.create(
+                connection,
+                chat_id=chat_id,
+                author_id=author["id"],
+                author_name=author["first_name"],
+                flow_id=FLOW_ID,
+                flow_version=1,
+                partner_name=partner,
+                partner_kind=answers[kind_step],
+                answers={**answers, partner_step: partner},
+                status=status,
+                decided_at=None if status is RequestStatus.SUBMITTED else now(),
+            )
+            return request.id
+
+        for partner in partners:
+            filed(partner, RequestStatus.SUBMITTED)
+        if reviewed is not None:
+            adopted = filed(f"Partenaire de longue date {chat_id}", RequestStatus.ADOPTED)
+            connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (adopted,))
+            connection.execute(
+                "INSERT INTO reviews (request_id, kind, due_on, created_at) VALUES (?, ?, ?, ?)",
+                (adopted, REVIEW, reviewed.isoformat(), now()),
+            )
+
+    await database.write(change)
+
+
+def user(user_id: int, name: str) -> JSON:
     return {"id": user_id, "is_bot": False, "first_name": name}
 
 
-def group(chat_id: int, title: str) -> dict:
+def group(chat_id: int, title: str) -> JSON:
     return {"id": chat_id, "type": "supergroup", "title": title}
 
 
-def private(member: dict) -> dict:
+def private(member: JSON) -> JSON:
     return {"id": member["id"], "type": "private", "first_name": member["first_name"]}
 
 
@@ -132,7 +197,7 @@ class Updates:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1_000_000)
 
-    def message(self, sender: dict, chat: dict, text: str, *, reply_to: Sent | None = None) -> dict:
+    def message(self, sender: JSON, chat: JSON, text: str, *, reply_to: Sent | None = None) -> JSON:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -147,7 +212,7 @@ class Updates:
             message["reply_to_message"] = reply_to.json
         return {"update_id": next(self._update_ids), "message": message}
 
-    def press(self, sender: dict, on: Sent, data: str) -> dict:
+    def press(self, sender: JSON, on: Sent, data: str) -> JSON:
         query = {
             "id": str(next(self._message_ids)),
             "from": sender,
@@ -158,6 +223,6 @@ class Updates:
         return {"update_id": next(self._update_ids), "callback_query": query}
 
 
-async def process(application: Application, data: dict) -> None:
+async def process(application: App, data: JSON) -> None:
     """Hand one update's JSON to the application, as polling would."""
     await application.process_update(Update.de_json(data, application.bot))

@@ -56,7 +56,8 @@ async def _start_once(fake: FakeTelegram, module: str, database: Path) -> float:
     try:
         while fake.poll_count == polls:
             if process.returncode is not None:
-                raise RuntimeError(f"python -m {module} stopped: {(await process.stderr.read()).decode()}")
+                said = await process.stderr.read() if process.stderr else b""
+                raise RuntimeError(f"python -m {module} stopped: {said.decode()}")
             await asyncio.sleep(0.002)
         return time.perf_counter() - start
     finally:

@@ -17,40 +17,41 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import sqlite3
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 from telegram import Update
-from telegram.ext import Application
 
 from bench.members import FlowMember, complete_answers
-from bench.offline import OfflineTelegram, Sent
+from bench.offline import JSON, OfflineTelegram, Sent
 from bench.scene import (
+    FLOW_ID,
+    App,
     Updates,
     group,
     private,
     running_bare,
     running_bot,
     running_floor,
+    seed_group,
     settings,
     user,
 )
-from bot.core.consent_rules import Member
 from bot.core.flow_engine import FlowEngine
 from bot.core.library import Library
 from bot.handlers import callback_data
 from bot.rounds import lifecycle
-from bot.storage import chats, circles, requests
-from bot.storage.circles import Roster
 from bot.storage.db import Database
 
-FLOW_ID = "demande_partenariat"
 MEMBERS_PER_GROUP = 10
 ROUNDS_PER_GROUP = 3
 FLOW_MEMBERS = 4  # members who file a request, half in the group and half in private
@@ -58,6 +59,8 @@ FLOW_MEMBERS = 4  # members who file a request, half in the group and half in pr
 READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
 CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
 PICTURE, CALENDAR = "register picture", "calendar"
+REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after the run, in any calendar
+SETTLED = 10.0  # seconds an update may take to show what it posts through the outbox
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = (
@@ -83,15 +86,22 @@ class Run:
     latencies: list[float]
     mix: Counter[str]
     files: Counter[str] = field(default_factory=Counter)  # the files the bot sent: PICTURE, CALENDAR
-    stored: dict[str, int] = field(default_factory=dict)  # what the run left in the bot's database
+    stored: dict[str, int] = field(default_factory=JSON)  # what the run left in the bot's database
     # Calls into aiosqlite's thread per kind of update (its label, see _label): (updates, calls).
-    round_trips: dict[str, tuple[int, int]] = field(default_factory=dict)
+    round_trips: dict[str, tuple[int, int]] = field(default_factory=JSON)
     labels: list[str] = field(default_factory=list)  # each update's label, in the order of latencies
 
     def slowest(self, share: float) -> Counter[str]:
         """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
         ranked = sorted(zip(self.latencies, self.labels, strict=True), reverse=True)
         return Counter(label for _, label in ranked[: max(1, int(share * len(ranked)))])
+
+    def seconds_by_label(self) -> dict[str, float]:
+        """The handling time of each label's updates, all of them."""
+        spent: dict[str, float] = {}
+        for latency, label in zip(self.latencies, self.labels, strict=True):
+            spent[label] = spent.get(label, 0.0) + latency
+        return spent
 
     def median_of(self, label: str) -> float | None:
         """The median handling time of the updates of one label (None: there were none)."""
@@ -133,28 +143,21 @@ class Group:
         telegram.admins[self.chat["id"]] = [self.admin]
         telegram.titles[self.chat["id"]] = self.chat["title"]
 
-    async def seed(self, database: Database, answers: dict) -> None:
-        """The circle, the coordinator and three requests waiting for a decision."""
-        chat_id = self.chat["id"]
-        await chats.remember(database, chat_id, "supergroup", self.chat["title"])
-        async with database.transaction() as connection:
-            for member in self.members:
-                await circles.add(connection, Roster.CIRCLE, chat_id, Member(member["id"], member["first_name"]))
-            await circles.add(connection, Roster.COORDINATION, chat_id, Member(self.admin["id"], "Admin"))
-            author = self.members[-1]
-            for number in range(ROUNDS_PER_GROUP):
-                partner = f"Partenaire {self.index}-{number}"
-                await requests.create(
-                    connection,
-                    chat_id=chat_id,
-                    author_id=author["id"],
-                    author_name=author["first_name"],
-                    flow_id=FLOW_ID,
-                    flow_version=1,
-                    partner_name=partner,
-                    partner_kind=answers[self.engine.flow.partner_fields.kind],
-                    answers={**answers, self.engine.flow.partner_fields.partner: partner},
-                )
+    async def seed(self, database: Database, answers: JSON) -> None:
+        """The circle, the coordinator, three requests waiting for a decision, and a partnership
+        reviewed in three months: /calendrier always has a date to send, round open or not."""
+        fields = self.engine.flow.partner_fields
+        await seed_group(
+            database,
+            self.chat,
+            self.members,
+            [f"Partenaire {self.index}-{number}" for number in range(ROUNDS_PER_GROUP)],
+            answers,
+            author=self.members[-1],
+            kind_step=fields.kind,
+            partner_step=fields.partner,
+            reviewed=date.today() + REVIEW_IN,
+        )
 
     def _latest(self, chat_id: int, since: int, kind: type) -> Sent:
         for sent in reversed(self.telegram.by_chat[chat_id][since:]):
@@ -162,7 +165,7 @@ class Group:
                 return sent
         raise AssertionError(f"the bot sent no {kind.__name__} buttons in {chat_id}")
 
-    def _flows(self) -> Iterator[tuple[str, dict]]:
+    def _flows(self) -> Iterator[tuple[str, JSON]]:
         answered = 0
         starters = enumerate(self.members[1:])
         while answered < self.flow_answers:
@@ -187,7 +190,7 @@ class Group:
                 yield "flow", update
                 answered += 1
 
-    def _consent(self) -> Iterator[tuple[str, dict]]:
+    def _consent(self) -> Iterator[tuple[str, JSON]]:
         chat_id = self.chat["id"]
         for number in range(1, ROUNDS_PER_GROUP + 1):
             since = len(self.telegram.by_chat[chat_id])
@@ -204,12 +207,12 @@ class Group:
                     self.closing.add(press["update_id"])
                 yield "consent", press
 
-    def _reads(self) -> Iterator[tuple[str, dict]]:
+    def _reads(self) -> Iterator[tuple[str, JSON]]:
         for offset in range(len(READS) - 1):
             command = READS[(self.index + offset) % len(READS)]
             yield "command", self.updates.message(self.admin, self.chat, command)
 
-    def script(self) -> Iterator[tuple[str, dict]]:
+    def script(self) -> Iterator[tuple[str, JSON]]:
         """Requests, consent and reading, interleaved as members would."""
         streams = [self._flows(), self._consent(), self._reads()]
         weights = [self.flow_answers + FLOW_MEMBERS, ROUNDS_PER_GROUP * (1 + MEMBERS_PER_GROUP), len(READS) - 1]
@@ -222,7 +225,7 @@ class Group:
                 weights[chosen] = 0
 
 
-def _interleaved(groups: list[Group], total: int) -> Iterator[tuple[str, dict]]:
+def _interleaved(groups: list[Group], total: int) -> Iterator[tuple[str, JSON]]:
     """One update of each group in turn, as hundreds of groups talk at once."""
     scripts = [group.script() for group in groups]
     produced = 0
@@ -239,7 +242,7 @@ def _interleaved(groups: list[Group], total: int) -> Iterator[tuple[str, dict]]:
                 return
 
 
-def _label(kind: str, data: dict, closing: set[int]) -> str:
+def _label(kind: str, data: JSON, closing: set[int]) -> str:
     """What an update is, finely enough to count its round trips: the command, or how it answers."""
     if data["update_id"] in closing:
         return CLOSING_PRESS
@@ -255,33 +258,54 @@ class RoundTrips:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self.calls = 0
-        queue_call = connection._execute
+        queue_call: Callable[..., Awaitable[Any]] = connection._execute
 
-        async def counted(function: Callable, *args: object, **kwargs: object) -> object:
+        async def counted(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             return await queue_call(function, *args, **kwargs)
 
-        connection._execute = counted  # type: ignore[method-assign]
+        # aiosqlite's private entry point, replaced on this one instance to count its calls.
+        connection._execute = counted  # type: ignore[method-assign,assignment]
 
 
-async def _timed(application: Application, data: dict, latencies: list[float]) -> float:
-    """Handle one update; return the time spent, JSON decoding included (polling does it too)."""
+async def _timed(application: App, data: JSON, latencies: list[float], done: Callable[[], bool] | None = None) -> float:
+    """Handle one update; return the time spent, JSON decoding included (polling does it too).
+    ``done``: what must be on screen before the update counts as handled (a round's proposal,
+    which the outbox posts from a job right after the command)."""
     start = time.perf_counter()
     update = Update.de_json(data, application.bot)
     handled = time.perf_counter()
     await application.process_update(update)
+    deadline = time.monotonic() + SETTLED
+    while done is not None and not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
+        await asyncio.sleep(0.0005)
     end = time.perf_counter()
     latencies.append(end - handled)
     return end - start
 
 
-async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[dict]]:
+def _proposal_posted(telegram: OfflineTelegram, data: JSON) -> Callable[[], bool] | None:
+    """For a /consentement: whether the round's proposal (its consent buttons) is in the group."""
+    message = data.get("message")
+    if message is None or not message["text"].startswith("/consentement"):
+        return None
+    sent, since = telegram.by_chat[message["chat"]["id"]], len(telegram.by_chat[message["chat"]["id"]])
+    return lambda: any(
+        isinstance(callback_data.decode(payload), callback_data.ConsentPress)
+        for posted in sent[since:]
+        for payload in posted.callback_data()
+    )
+
+
+async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[JSON]]:
     """The bot under the mixed load; returns the run and the updates, to replay them."""
     engine = library.engine(library.flows[FLOW_ID].flow)
     answers = complete_answers(engine, "Partenaire")
     # 60 % of a group's updates answer flows; its rounds and reads make the rest.
     flow_answers = (total // groups) * 6 // 10
-    recorded: list[dict] = []
+    recorded: list[JSON] = []
     latencies: list[float] = []
     mix: Counter[str] = Counter()
     async with running_bot(settings(workdir / "throughput.sqlite3"), library) as (application, telegram):
@@ -299,7 +323,7 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         labels: list[str] = []
         for kind, data in _interleaved(staged, total):
             before = trips.calls
-            seconds += await _timed(application, data, latencies)
+            seconds += await _timed(application, data, latencies, _proposal_posted(telegram, data))
             updates_seen, calls = per_label.get(label := _label(kind, data, closing), (0, 0))
             per_label[label] = (updates_seen + 1, calls + trips.calls - before)
             labels.append(label)
@@ -335,16 +359,21 @@ STORED = {table: f"SELECT COUNT(*) AS n FROM {table}" for table in ("requests", 
 }
 
 
+def _pending(connection: sqlite3.Connection) -> int:
+    (pending,) = connection.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()
+    return int(pending)
+
+
 async def _outbox_drained(database: Database) -> None:
     """Wait (untimed) for the outbox to send the outcomes the last closing presses queued."""
     deadline = time.monotonic() + OUTBOX_DRAINED
     while time.monotonic() < deadline:
-        if not (await database.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'"))["n"]:
+        if not await database.read(_pending):
             return
         await asyncio.sleep(0.05)
 
 
-async def run_bare(recorded: list[dict], running: AbstractAsyncContextManager) -> Run:
+async def run_bare(recorded: list[JSON], running: AbstractAsyncContextManager[tuple[App, OfflineTelegram]]) -> Run:
     """The same updates through python-telegram-bot with a single handler (``running``)."""
     latencies: list[float] = []
     async with running as (application, _):

@@ -8,8 +8,10 @@ encoding, formula guard) is :func:`bot.core.register_rules.csv_document`.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import tzinfo
+from functools import partial
 
 from bot.catalog import FlowCatalog
 from bot.core.register_rules import (
@@ -21,6 +23,7 @@ from bot.core.register_rules import (
     day_text,
     local_day,
 )
+from bot.core.statuses import RequestStatus
 from bot.storage import register_rows
 from bot.storage.db import Database
 
@@ -36,7 +39,14 @@ async def register_csv(database: Database, catalog: FlowCatalog, zone: tzinfo, c
     library = catalog.library
     texts, statuses = library.register, library.messages.requests.statuses
     columns = texts.export.columns
-    engines = {key: await catalog.engine(*key) for key in await register_rows.flow_versions(database, chat_id)}
+
+    def flows_and_last(connection: sqlite3.Connection) -> tuple[list[tuple[str, int]], int]:
+        return register_rows.flow_versions(connection, chat_id), register_rows.last_number(connection, chat_id)
+
+    # The file holds the requests there were when it was asked for: one filed meanwhile, maybe
+    # with a flow version whose columns the header lacks, waits for the next export.
+    versions, last = await database.read(flows_and_last)
+    engines = {key: await catalog.engine(*key) for key in versions}
     steps = answer_columns(engine.flow for engine in engines.values())
     origins = texts.known.origins
     header = [
@@ -51,24 +61,27 @@ async def register_csv(database: Database, catalog: FlowCatalog, zone: tzinfo, c
         columns.last_review,
     ]
     rows: list[list[object]] = []
-    async for entry in register_rows.entries(database, chat_id):
-        last_review = None
-        if entry.last_outcome is not None and entry.last_answered_at is not None:
-            outcome = texts.follow_up.outcomes.get(entry.last_outcome, entry.last_outcome)
-            answered = day_text(local_day(entry.last_answered_at, zone))
-            # Plain text for the file: render() would escape it as Telegram HTML.
-            last_review = texts.export.last_review.format(outcome=outcome, date=answered)
-        rows.append(
-            [
-                entry.number,
-                *answer_cells(engines[(entry.flow_id, entry.flow_version)], steps, entry.answers),
-                origins[Origin(entry.origin)],
-                statuses.get(entry.status, entry.status),
-                entry.author_name,
-                day_text(local_day(entry.created_at, zone)),
-                day_text(local_day(entry.decided_at, zone)) if entry.decided_at else None,
-                day_text(entry.review_on),
-                last_review,
-            ]
-        )
+    after = 0
+    while entries := await database.read(partial(register_rows.batch, chat_id=chat_id, after=after, until=last)):
+        for entry in entries:
+            last_review = None
+            if entry.last_outcome is not None and entry.last_answered_at is not None:
+                outcome = texts.follow_up.outcomes.get(entry.last_outcome, entry.last_outcome)
+                answered = day_text(local_day(entry.last_answered_at, zone))
+                # Plain text for the file: render() would escape it as Telegram HTML.
+                last_review = texts.export.last_review.format(outcome=outcome, date=answered)
+            rows.append(
+                [
+                    entry.number,
+                    *answer_cells(engines[(entry.flow_id, entry.flow_version)], steps, entry.answers),
+                    origins[Origin(entry.origin)],
+                    statuses[RequestStatus(entry.status)],
+                    entry.author_name,
+                    day_text(local_day(entry.created_at, zone)),
+                    day_text(local_day(entry.decided_at, zone)) if entry.decided_at else None,
+                    day_text(entry.review_on),
+                    last_review,
+                ]
+            )
+        after = entries[-1].number
     return Export(csv_document(header, rows), len(rows))

@@ -1,7 +1,7 @@
 """The register's picture, laid out: which rows, texts, years and colours, but no drawing.
 
 Pure, so what the picture says is unit-tested without an image; ``bot/picture.py`` draws
-this layout with matplotlib. Every partner of the group takes one row under its kind's
+this layout with Pillow. Every partner of the group takes one row under its kind's
 heading: its name, its years and its status, and a bar over the years it covered.
 """
 
@@ -74,6 +74,7 @@ class Layout:
 
 def _years(entry: PictureEntry, this_year: int) -> tuple[int | None, int | None]:
     start = entry.start.year if entry.start else None
+    end: int | None
     if entry.end is not None:
         end = entry.end.year
     elif entry.standing is Standing.CURRENT:
@@ -95,7 +96,8 @@ def _span(entry: PictureEntry, texts: PictureTexts) -> str:
     if start and end:
         return str(start) if start == end else texts.span_between.format(start=start, end=end)
     if end:
-        return texts.span_until.format(end=end)
+        until: str = texts.span_until.format(end=end)  # a Template field: mypy sees Any
+        return until
     if start:
         return str(start)
     return texts.span_unknown

@@ -8,24 +8,34 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
 
+from bot import picture
 from bot.core.agenda import Deadline, ReviewDate, calendar_file
 from bot.core.flow_engine import FlowEngine
 from bot.core.register_rules import FOLLOW_UP, day_text, local_day, status_text
 from bot.core.texts import Html, join, render
 from bot.export import register_csv
-from bot.handlers import callback_data, groups, keyboards, paging, permissions, topics
-from bot.picture import register_picture
+from bot.handlers import callback_data, groups, keyboards, paging, permissions, topics, updates
+from bot.picture import Drawn, Pictures
 from bot.services import BotContext
 from bot.storage import circles, consent_rounds, register_rows, review_dates
 from bot.storage.circles import Roster
 from bot.storage.register_rows import RegisterEntry
 
 PAGE_SIZE = 12  # long partner names and three dates a line: well under 4096 characters
+_PICTURES = "register_pictures"  # bot_data: the Pictures drawn last, one per chat
+
+
+def _on_a_roster(connection: sqlite3.Connection, chat_id: int, user_id: int) -> bool:
+    return any(
+        circles.contains(connection, roster, chat_id, user_id) for roster in (Roster.CIRCLE, Roster.COORDINATION)
+    )
 
 
 async def may_keep_register(context: BotContext, chat: Chat, user_id: int) -> bool:
@@ -36,9 +46,8 @@ async def may_keep_register(context: BotContext, chat: Chat, user_id: int) -> bo
     """
     if chat.type == Chat.PRIVATE:
         return chat.id == user_id
-    for roster in (Roster.CIRCLE, Roster.COORDINATION):
-        if await circles.contains(context.services.database, roster, chat.id, user_id):
-            return True
+    if await context.services.database.read(partial(_on_a_roster, chat_id=chat.id, user_id=user_id)):
+        return True
     return await permissions.is_chat_admin(context, chat, user_id)
 
 
@@ -60,18 +69,21 @@ def _dates(context: BotContext, entry: RegisterEntry) -> Html:
     return join(parts, texts.separator)
 
 
-async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
+def _counts_and_page(
+    connection: sqlite3.Connection, chat_id: int, page: int
+) -> tuple[register_rows.Counts, int, list[RegisterEntry]]:
+    counts = register_rows.counts(connection, chat_id)
+    # The register may have shrunk since the button was sent.
+    shown = min(page, max(1, math.ceil(counts.requests / PAGE_SIZE)) - 1)
+    return counts, shown, register_rows.page(connection, chat_id, shown * PAGE_SIZE, PAGE_SIZE)
+
+
+async def _page_text(
+    context: BotContext, counts: register_rows.Counts, page: int, entries: list[RegisterEntry]
+) -> tuple[Html, InlineKeyboardMarkup | None]:
     services = context.services
     texts = services.library.register.partners
     statuses = services.messages.requests.statuses
-
-    def counts_and_page(connection: sqlite3.Connection) -> tuple[register_rows.Counts, int, list[RegisterEntry]]:
-        counts = register_rows.counts(connection, chat_id)
-        # The register may have shrunk since the button was sent.
-        shown = min(page, max(1, math.ceil(counts.requests / PAGE_SIZE)) - 1)
-        return counts, shown, register_rows.page(connection, chat_id, shown * PAGE_SIZE, PAGE_SIZE)
-
-    counts, page, entries = await services.database.read(counts_and_page)
     if counts.requests == 0:
         return Html(texts.empty), None
     pages = math.ceil(counts.requests / PAGE_SIZE)
@@ -98,36 +110,61 @@ async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, Inl
     return join(lines), markup
 
 
+async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
+    found = await context.services.database.read(partial(_counts_and_page, chat_id=chat_id, page=page))
+    return await _page_text(context, *found)
+
+
+@dataclass(frozen=True)
+class _Glance:
+    """What /partenaires reads, in one snapshot: the first page, and what the picture shows
+    unless the picture drawn last still shows it (``to_draw`` None)."""
+
+    counts: register_rows.Counts
+    entries: list[RegisterEntry]
+    version: int
+    to_draw: list[RegisterEntry] | None
+
+
+def _glance(connection: sqlite3.Connection, chat_id: int, drawn: Drawn | None) -> _Glance:
+    counts, _, entries = _counts_and_page(connection, chat_id, 0)
+    version = register_rows.version(connection, chat_id)
+    unchanged = drawn is not None and drawn.version == version
+    return _Glance(counts, entries, version, None if unchanged else picture.shown(connection, chat_id))
+
+
 async def partners(update: Update, context: BotContext) -> None:
     """List every organisation the chat has logged, grouped by kind, and show them in a picture (/partenaires)."""
-    await paging.reply_first(update, context, _page)
-    message = update.effective_message
-    await send_picture(context, message.chat_id, update.effective_chat.effective_name or "", topics.thread_of(message))
-
-
-async def send_picture(context: BotContext, chat_id: int, group: str, message_thread_id: int | None = None) -> None:
-    """Send the register's picture to a chat (in a forum topic when given); nothing if it is empty."""
+    message, chat = updates.message(update), updates.chat(update)
     services = context.services
-    texts = services.library.register.picture
-    counts = await register_rows.counts(services.database, chat_id)
-    today = services.today()
-    picture = await register_picture(
-        services.database,
-        services.catalog,
-        services.settings.zone,
-        chat_id,
-        group=group,
-        today=today,
-        partners=counts.partners,
-        total=counts.requests,
-    )
-    if picture is None:
+    group, today = chat.effective_name or "", services.today()
+    pictures: Pictures = context.bot_data.setdefault(_PICTURES, Pictures())
+    drawn = pictures.get(chat.id, services.library, group=group, today=today)
+    glance = await services.database.read(partial(_glance, chat_id=chat.id, drawn=drawn))
+    text, markup = await _page_text(context, glance.counts, 0, glance.entries)
+    await message.reply_html(text, reply_markup=markup)
+    if glance.to_draw is not None:
+        drawing = await picture.register_picture(
+            services.library,
+            services.catalog,
+            services.settings.zone,
+            glance.to_draw,
+            group=group,
+            today=today,
+            partners=glance.counts.partners,
+            total=glance.counts.requests,
+        )
+        drawn = None if drawing is None else Drawn(glance.version, group, today, drawing)
+        if drawn is not None:
+            pictures.keep(chat.id, drawn)
+    if drawn is None:  # an empty register has no picture
         return
-    file = InputFile(picture.png, filename=texts.file_name.format(date=today.isoformat()))
-    caption = render(texts.caption, partners=counts.partners)
+    texts = services.library.register.picture
+    file = InputFile(drawn.picture.png, filename=texts.file_name.format(date=today.isoformat()))
+    caption = render(texts.caption, partners=glance.counts.partners)
     # A long register as a photo would be shrunk past reading: it goes as the PNG file itself.
-    send = context.bot.send_photo if picture.as_photo else context.bot.send_document
-    await send(chat_id, file, caption=caption, message_thread_id=message_thread_id)
+    send = context.bot.send_photo if drawn.picture.as_photo else context.bot.send_document
+    await send(chat.id, file, caption=caption, message_thread_id=topics.thread_of(message))
 
 
 async def turn_page(update: Update, context: BotContext) -> None:
@@ -137,7 +174,7 @@ async def turn_page(update: Update, context: BotContext) -> None:
 
 async def export(update: Update, context: BotContext) -> None:
     """Send the chat's register as a CSV file, in private, to a member allowed to have it (/export)."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     services = context.services
     texts = services.library.register.export
     if not await may_keep_register(context, chat, user.id):
@@ -153,7 +190,7 @@ async def _send_privately(
     update: Update, context: BotContext, file: InputFile, caption: Html, sent_private: str, open_private: str
 ) -> None:
     """Send a file to the member who asked, in their private chat; in a group, say so there."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     member = keyboards.mention(user.id, user.full_name)
     try:
         await context.bot.send_document(user.id, file, caption=caption)
@@ -169,28 +206,34 @@ async def _send_privately(
 async def calendar(update: Update, context: BotContext) -> None:
     """Send open rounds' deadlines and review dates as an .ics file, in private (/calendrier):
     the group's, or, typed in private, those of every group Telegram counts the member in."""
-    chat, message = update.effective_chat, update.effective_message
+    chat, message = updates.chat(update), updates.message(update)
     services = context.services
     texts = services.library.register.calendar
     if chat.type != Chat.PRIVATE:
         covered = [(chat.id, chat.effective_name or "")]
     else:
-        covered = await groups.of_the_member(context, message, update.effective_user.id)
-        if covered is None:
+        found = await groups.of_the_member(context, message, updates.sender(update).id)
+        if found is None:
             return
-        if not covered:
+        if not found:
             await message.reply_html(texts.no_group)
             return
-    deadlines, dates = [], []
-    for chat_id, title in covered:
-        deadlines += [
-            Deadline(r.id, r.request_number, r.partner_name, r.deadline_at, title)
-            for r in await consent_rounds.open_rounds(services.database, chat_id)
-        ]
-        dates += [
-            ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP, title)
-            for v in await review_dates.open_in_chat(services.database, chat_id)
-        ]
+        covered = found
+
+    def open_dates(connection: sqlite3.Connection) -> tuple[list[Deadline], list[ReviewDate]]:
+        deadlines, dates = [], []
+        for chat_id, title in covered:
+            deadlines += [
+                Deadline(r.id, r.request_number, r.partner_name, r.deadline_at, title)
+                for r in consent_rounds.open_rounds(connection, chat_id)
+            ]
+            dates += [
+                ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP, title)
+                for v in review_dates.open_in_chat(connection, chat_id)
+            ]
+        return deadlines, dates
+
+    deadlines, dates = await services.database.read(open_dates)
     if not deadlines and not dates:
         await message.reply_html(texts.empty)
         return

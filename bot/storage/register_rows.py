@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.core.register_rules import Origin
-from bot.storage.db import Database, unit_of_work
+from bot.core.register_rules import Origin, Outcome
+from bot.storage.db import unit_of_work
 
 EXPORT_BATCH = 500
 
@@ -32,7 +32,7 @@ class RegisterEntry:
     created_at: str
     decided_at: str | None
     review_on: str | None  # the open review's date
-    last_outcome: str | None  # what the latest answered follow-up said
+    last_outcome: Outcome | None  # what the latest answered follow-up said
     last_answered_at: str | None
     answers: Mapping[str, Any] = field(default_factory=dict)
     origin: str = Origin.REQUEST
@@ -58,13 +58,13 @@ LEFT JOIN reviews last ON last.id = (
 """
 
 
-async def answers_of(database: Database, request_ids: list[int]) -> dict[int, dict[str, Any]]:
+def answers_of(connection: sqlite3.Connection, request_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The answers of a batch of requests (a few hundred at most), by request id."""
     answers: dict[int, dict[str, Any]] = {request_id: {} for request_id in request_ids}
     if not request_ids:
         return answers
     marks = ", ".join("?" * len(request_ids))
-    for row in await database.fetch_all(
+    for row in connection.execute(
         f"SELECT request_id, step_id, value FROM request_answers WHERE request_id IN ({marks})",
         tuple(request_ids),
     ):
@@ -96,27 +96,38 @@ def page(connection: sqlite3.Connection, chat_id: int, offset: int, limit: int) 
     return [_entry(row) for row in rows]
 
 
-async def flow_versions(database: Database, chat_id: int) -> list[tuple[str, int]]:
+def version(connection: sqlite3.Connection, chat_id: int) -> int:
+    """A number raised by every change to what a chat's register shows (migration 0014's
+    triggers): the same number, the same register."""
+    found = connection.execute("SELECT version FROM register_counts WHERE chat_id = ?", (chat_id,)).fetchone()
+    return 0 if found is None else int(found["version"])
+
+
+def flow_versions(connection: sqlite3.Connection, chat_id: int) -> list[tuple[str, int]]:
     """The flow versions a chat's requests were made with, newest first."""
-    rows = await database.fetch_all(
+    rows = connection.execute(
         "SELECT DISTINCT flow_id, flow_version FROM requests WHERE chat_id = ? ORDER BY flow_id, flow_version DESC",
         (chat_id,),
     )
     return [(row["flow_id"], row["flow_version"]) for row in rows]
 
 
-async def entries(database: Database, chat_id: int) -> AsyncIterator[RegisterEntry]:
-    """Every request of a chat with its answers, by number, read in batches."""
-    after = 0
-    while True:
-        rows = await database.fetch_all(
-            f"{_SELECT} WHERE r.chat_id = ? AND r.number > ? ORDER BY r.number LIMIT ?",
-            (chat_id, after, EXPORT_BATCH),
-        )
-        if not rows:
-            return
-        batch = [_entry(row) for row in rows]
-        answers = await answers_of(database, [entry.id for entry in batch])
-        for entry in batch:
-            yield replace(entry, answers=answers[entry.id])
-        after = batch[-1].number
+def last_number(connection: sqlite3.Connection, chat_id: int) -> int:
+    """The number of a chat's newest request (0: none), through the unique (chat_id, number)."""
+    (number,) = connection.execute(
+        "SELECT COALESCE(MAX(number), 0) FROM requests WHERE chat_id = ?", (chat_id,)
+    ).fetchone()
+    return int(number)
+
+
+def batch(connection: sqlite3.Connection, chat_id: int, after: int, until: int) -> list[RegisterEntry]:
+    """Requests of a chat numbered after ``after`` up to ``until``, by number, with their answers:
+    at most EXPORT_BATCH of them, so that an export of 10,000 rows does not hold aiosqlite's
+    thread, where every other update waits, for a second."""
+    rows = connection.execute(
+        f"{_SELECT} WHERE r.chat_id = ? AND r.number > ? AND r.number <= ? ORDER BY r.number LIMIT ?",
+        (chat_id, after, until, EXPORT_BATCH),
+    )
+    found = [_entry(row) for row in rows]
+    answers = answers_of(connection, [entry.id for entry in found])
+    return [replace(entry, answers=answers[entry.id]) for entry in found]

@@ -7,6 +7,7 @@ opens the next, or ends the partnership.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -59,16 +60,21 @@ def _review(row: aiosqlite.Row) -> Review:
 
 async def to_plan(database: Database, limit: int) -> list[ToPlan]:
     """Adopted requests without a first review date, oldest first (index requests_to_plan)."""
-    # RequestStatus.ADOPTED written out: SQLite uses a partial index only for its literal.
-    rows = await database.fetch_all(
-        "SELECT id, flow_id, flow_version, COALESCE(decided_at, updated_at) AS decided_at FROM requests"
-        " WHERE status = 'adopted' AND review_planned = 0 ORDER BY id LIMIT ?",
-        (limit,),
-    )
-    answers = await answers_of(database, [row["id"] for row in rows])
-    return [
-        ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]]) for row in rows
-    ]
+
+    def query(connection: sqlite3.Connection) -> list[ToPlan]:
+        # RequestStatus.ADOPTED written out: SQLite uses a partial index only for its literal.
+        rows = connection.execute(
+            "SELECT id, flow_id, flow_version, COALESCE(decided_at, updated_at) AS decided_at FROM requests"
+            " WHERE status = 'adopted' AND review_planned = 0 ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        answers = answers_of(connection, [row["id"] for row in rows])
+        return [
+            ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]])
+            for row in rows
+        ]
+
+    return await database.read(query)
 
 
 async def _open(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
@@ -138,9 +144,9 @@ async def due(database: Database, latest: date, limit: int) -> list[Review]:
     return [_review(row) for row in rows]
 
 
-async def open_in_chat(database: Database, chat_id: int) -> list[Review]:
+def open_in_chat(connection: sqlite3.Connection, chat_id: int) -> list[Review]:
     """The open review of each adopted partnership of a chat, by date (for /calendrier)."""
-    rows = await database.fetch_all(
+    rows = connection.execute(
         f"{_SELECT} WHERE r.chat_id = ? AND r.status = 'adopted' AND v.outcome IS NULL ORDER BY v.due_on, v.id",
         (chat_id,),
     )

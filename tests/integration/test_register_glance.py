@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from icalendar import Calendar
 
+from bot import picture
 from bot.core.library import Library, load_library
+from bot.core.register_rules import Standing
 from bot.core.texts import render
 from bot.storage import review_dates
 from tests.fake_telegram import FakeTelegram
@@ -174,6 +176,34 @@ async def test_the_register_picture_grows_with_the_register_and_shows_declined_o
     assert small["width"] == tall["width"] == 1080
     assert tall["height"] > small["height"]
     assert tall["width"] + tall["height"] <= 10_000
+
+
+async def test_an_unchanged_register_sends_the_picture_drawn_last_and_a_change_draws_it_anew(
+    fake: FakeTelegram, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = []
+    draw = picture.draw
+    monkeypatch.setattr(picture, "draw", lambda plan: drawn.append(plan) or draw(plan))
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Gard", [alice])
+    number = await log(bot.database, group, "Alternatiba", "association", "adopted")
+
+    async def sent_picture() -> bytes:
+        await drain(fake, group)
+        fake.send(alice, group, "/partenaires")
+        await fake.next_message(group)
+        return (await fake.next_message(group)).document["content"]
+
+    first, again = await sent_picture(), await sent_picture()
+    assert again == first and len(drawn) == 1
+    await bot.database.write(  # the partnership ended: same rows, another colour
+        lambda connection: connection.execute(
+            "UPDATE requests SET status = 'ended' WHERE chat_id = ? AND number = ?", (group.id, number)
+        )
+    )
+    ended = await sent_picture()
+    assert ended != first and len(drawn) == 2
+    assert drawn[-1].bars[0].standing is Standing.ENDED
 
 
 async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_date(

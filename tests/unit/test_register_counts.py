@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 
 from bot.core.register_rules import Origin
 from bot.storage import chat_migration, register_rows, requests
@@ -107,3 +108,34 @@ async def test_counting_reads_one_row_not_the_groups_requests(database: Database
         )
     )
     assert plan.startswith("SEARCH register_counts USING INTEGER PRIMARY KEY")
+
+
+async def version(database: Database, chat_id: int) -> int:
+    return await database.read(partial(register_rows.version, chat_id=chat_id))
+
+
+async def test_the_version_changes_with_whatever_the_register_shows_and_only_then(database: Database) -> None:
+    """The register's picture is drawn again only when its version changed (migration 0014)."""
+    await with_flow(database)
+    assert await version(database, CHAT_A) == 0
+    adopted = await add(database, CHAT_A, "Alternatiba", "association", "adopted")
+    other = await version(database, CHAT_B)
+    seen = [await version(database, CHAT_A)]
+    for change in (
+        "UPDATE requests SET status = 'ended' WHERE id = ?",
+        "UPDATE request_answers SET value = '\"Alternatiba 2\"' WHERE request_id = ?",
+        "INSERT INTO reviews (request_id, kind, due_on, created_at) VALUES (?, 'review', '2027-01-01', '2026-01-01')",
+        "UPDATE reviews SET outcome = 'end', answered_at = '2026-12-01' WHERE request_id = ?",
+        "DELETE FROM requests WHERE id = ?",
+    ):
+        await database.write(lambda connection, sql=change: connection.execute(sql, (adopted,)))
+        seen.append(await version(database, CHAT_A))
+    assert seen == sorted(set(seen)), "every change raised the version"
+    await database.write(  # the circle, another group's request: not what the picture shows
+        lambda connection: connection.execute(
+            "INSERT INTO circle_members (chat_id, user_id, name, added_at) VALUES (?, ?, 'Alice', '2026-01-01')",
+            (CHAT_A, ALICE),
+        )
+    )
+    await add(database, CHAT_B, "Ailleurs", "association")
+    assert await version(database, CHAT_A) == seen[-1] and await version(database, CHAT_B) > other

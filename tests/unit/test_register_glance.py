@@ -10,7 +10,7 @@ import pytest
 from icalendar import Calendar
 
 from bot.core.agenda import Deadline, ReviewDate, calendar_file
-from bot.core.library import Library
+from bot.core.library import Library, load_library
 from bot.core.picture_layout import (
     LINE_LENGTH,
     MAX_ROWS,
@@ -20,7 +20,8 @@ from bot.core.picture_layout import (
 )
 from bot.core.register_rules import STANDING_OF_STATUS, Standing, standing
 from bot.core.statuses import RequestStatus
-from bot.picture import draw
+from bot.picture import Drawn, Picture, Pictures, draw
+from tests.unit.conftest import CONVERSATIONS
 
 TODAY = date(2026, 12, 3)
 PARIS = ZoneInfo("Europe/Paris")
@@ -198,3 +199,23 @@ def test_a_long_name_is_cut_so_its_years_and_status_stay_on_the_line(texts) -> N
     ).bars
     assert bar.text.endswith(" · 2026 · en consentement") and "…" in bar.text
     assert len(bar.text) <= LINE_LENGTH
+
+
+# --- the pictures kept ---------------------------------------------------------------------------
+
+
+def test_pictures_are_kept_within_their_budget_and_forgotten_when_the_texts_change(library: Library) -> None:
+    def drawn(version: int, size: int) -> Drawn:
+        return Drawn(version, "GL", TODAY, Picture(b"x" * size, as_photo=True))
+
+    pictures = Pictures(budget=250)
+    for chat_id in (1, 2):  # asked for, then drawn, as /partenaires does
+        assert pictures.get(chat_id, library, group="GL", today=TODAY) is None
+        pictures.keep(chat_id, drawn(chat_id, 100))
+    assert pictures.get(1, library, group="GL", today=TODAY) == drawn(1, 100)  # 1 asked last: 2 goes first
+    pictures.keep(3, drawn(3, 100))
+    assert pictures.get(2, library, group="GL", today=TODAY) is None
+    assert pictures.get(1, library, group="GL", today=TODAY) is not None
+    assert pictures.get(1, library, group="GL Gard", today=TODAY) is None  # renamed group: drawn again
+    assert pictures.get(1, library, group="GL", today=date(2026, 12, 4)) is None  # another day's date
+    assert pictures.get(1, load_library(CONVERSATIONS), group="GL", today=TODAY) is None  # /recharger

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
+from functools import partial
 
 from bot.storage import register_rows, requests, review_dates
 from bot.storage.db import Database
@@ -14,8 +16,8 @@ DUE = date(2027, 3, 1)
 async def add(
     database: Database, chat_id: int, partner: str, kind: str, status: str = "submitted", answers=None
 ) -> int:
-    async with database.transaction() as connection:
-        request = await requests.create(
+    def change(connection: sqlite3.Connection) -> int:
+        request = requests.create(
             connection,
             chat_id=chat_id,
             author_id=ALICE,
@@ -26,12 +28,14 @@ async def add(
             partner_kind=kind,
             answers=answers or {"partenaire": partner},
         )
-        await connection.execute(
+        connection.execute(
             "UPDATE requests SET status = ?, decided_at = CASE WHEN ? = 'adopted' THEN '2026-06-01T08:00:00+00:00' END"
             " WHERE id = ?",
             (status, status, request.id),
         )
-    return request.id
+        return request.id
+
+    return await database.write(change)
 
 
 async def test_a_page_groups_requests_by_kind_then_partner_name(database: Database):
@@ -143,13 +147,24 @@ async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database:
     assert (entry.last_outcome, entry.review_on) == ("end", None)
 
 
-async def test_the_export_reads_every_request_with_its_answers_in_batches(database: Database, monkeypatch):
+async def test_the_export_reads_requests_with_their_answers_in_batches_up_to_the_last_asked(
+    database: Database, monkeypatch
+):
     monkeypatch.setattr(register_rows, "EXPORT_BATCH", 2)
     await with_flow(database)
     for number in range(1, 6):
         await add(database, CHAT_A, f"Partenaire {number}", "association", answers={"duree_mois": number})
-    entries = [entry async for entry in register_rows.entries(database, CHAT_A)]
-    assert [(e.number, e.answers) for e in entries] == [(n, {"duree_mois": n}) for n in range(1, 6)]
+    last = await database.read(partial(register_rows.last_number, chat_id=CHAT_A))
+    await add(database, CHAT_A, "Filed meanwhile", "association")
+    batches, after = [], 0
+    while batch := await database.read(partial(register_rows.batch, chat_id=CHAT_A, after=after, until=last)):
+        batches.append([(entry.number, entry.answers) for entry in batch])
+        after = batch[-1].number
+    assert batches == [
+        [(1, {"duree_mois": 1}), (2, {"duree_mois": 2})],
+        [(3, {"duree_mois": 3}), (4, {"duree_mois": 4})],
+        [(5, {"duree_mois": 5})],
+    ]
 
 
 async def plan_of(database: Database, sql: str, parameters: tuple) -> str:

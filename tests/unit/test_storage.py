@@ -83,6 +83,9 @@ async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp
     first = await Database.open(path)
     await first.close()
     with sqlite3.connect(path) as older:  # as if 0009 and later had never been applied
+        triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'register_version_%'"
+        for (trigger,) in older.execute(triggers).fetchall():
+            older.execute(f"DROP TRIGGER {trigger}")  # 0014
         for trigger in ("partner_added", "partner_gone", "request_added", "request_removed", "request_changed"):
             older.execute(f"DROP TRIGGER register_{trigger}")  # 0012
         older.execute("DROP TABLE register_counts")
