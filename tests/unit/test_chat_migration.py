@@ -77,12 +77,16 @@ def _session(chat_id: int, user: Member, origin: int) -> FlowSession:
 
 async def _group_everywhere(database: Database) -> int:
     """A basic group with a row in every table that has a chat id; return its open round's id."""
-    await flow_versions.sync_disk_version(database, FLOW, "id: demande_partenariat\n")
+    await database.write(
+        lambda connection: flow_versions.sync_disk_version(connection, FLOW, "id: demande_partenariat\n")
+    )
     await chats.remember(database, OLD, "group", "GL Pays d'Uzès")
-    async with database.transaction() as connection:
-        await flow_versions.add_version(
+    await database.write(
+        lambda connection: flow_versions.add_version(
             connection, FLOW, "id: demande_partenariat\n# à nous\n", scope_chat_id=OLD, source="upload"
         )
+    )
+    async with database.transaction() as connection:
         first, second = await _request(connection, OLD, "Alternatiba"), await _request(connection, OLD, "Emmaüs")
         await connection.execute("UPDATE requests SET card_message_id = 40 WHERE id = ?", (first.id,))
         await sessions.save(connection, _session(OLD, CAL, OLD))  # answering in the group
@@ -140,7 +144,7 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
     rnd = (await consent_rounds.state(database, round_id)).round
     assert (rnd.chat_id, rnd.is_open, rnd.message_id) == (NEW, True, None)
     assert tuple(await database.fetch_one("SELECT type FROM chats WHERE id = ?", (NEW,))) == ("supergroup",)
-    assert (await flow_versions.active(database, FLOW, NEW)).scope_chat_id == NEW
+    assert (await database.read(lambda connection: flow_versions.active(connection, FLOW, NEW))).scope_chat_id == NEW
     # What pointed at messages of the old chat is forgotten: they are not in the new one.
     assert tuple(await database.fetch_one("SELECT card_message_id FROM requests WHERE number = 1")) == (None,)
     assert tuple(await database.fetch_one("SELECT reply_to_message_id FROM outbox")) == (None,)

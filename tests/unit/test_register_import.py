@@ -29,7 +29,7 @@ async def catalog(database: Database, library: Library) -> FlowCatalog:
 
 
 async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
-    version = (await flow_versions.active(database, flow_id, SOURCE)).version
+    version = (await database.read(lambda connection: flow_versions.active(connection, flow_id, SOURCE))).version
     async with database.transaction() as connection:
         stored = await requests.create(
             connection,

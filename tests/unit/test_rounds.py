@@ -102,7 +102,11 @@ class Scene:
 
 @pytest.fixture
 async def scene(database: Database) -> Scene:
-    await flow_versions.sync_disk_version(database, "demande_partenariat", "id: demande_partenariat\n")
+    await database.write(
+        lambda connection: flow_versions.sync_disk_version(
+            connection, "demande_partenariat", "id: demande_partenariat\n"
+        )
+    )
     async with database.transaction() as connection:
         request = await requests.create(
             connection,
