@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from datetime import timedelta
@@ -214,6 +215,8 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.bot.rate_limiter.on_topic_lost = partial(topics.topic_lost, application)
     application.bot_data["settings"] = settings
     application.bot_data["library"] = library
+    # Every kind of outbox delivery and who hears of its fate; each registered once.
+    outbox_sender.register_kinds(application, [*consent.OUTBOX_KINDS, *reviews.OUTBOX_KINDS])
 
     # --- every handler, in one place --------------------------------------------------
     # First of all: an update redelivered after a crash whose changes are stored stops here.
@@ -309,6 +312,8 @@ async def _post_init(application: Application) -> None:
     catalog = FlowCatalog(database)
     await catalog.use(library)
     application.bot_data["services"] = Services(settings, database, catalog)
+    # Before anything is sent: a pending delivery nobody registered stops the start, loudly.
+    await application.bot_data[outbox_sender.KINDS].check_pending(database)
     # Round deadlines and reminders live in the database; their jobs are rebuilt at each start.
     await consent.reschedule(application)
     # Review dates live in the database; this job finds them again after every start.
@@ -330,7 +335,7 @@ async def _post_init(application: Application) -> None:
 async def _purge(context: BotContext) -> None:
     database = context.services.database
     await database.forget_old_updates()
-    await outbox.forget_delivered(database, outbox_sender.KEPT)
+    await database.write(partial(outbox.forget_delivered, kept=outbox_sender.KEPT))
 
 
 def _retry_commands_later(job_queue: JobQueue, attempts: int, error: TelegramError) -> None:
@@ -375,17 +380,21 @@ async def _register_commands(application: Application, library: Library, setting
     member_commands += consent_members
     admin_commands += consent_admins
     bot = application.bot
-    for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
-        await bot.set_my_commands(member_commands, scope=scope)
-    await bot.set_my_commands(member_commands + admin_commands, scope=BotCommandScopeAllChatAdministrators())
-    for admin_id in settings.admin_user_ids:
+    bot_admin_commands = member_commands + admin_commands + [BotCommand("recharger", descriptions.recharger)]
+
+    async def for_bot_admin(admin_id: int) -> None:
         try:
-            await bot.set_my_commands(
-                member_commands + admin_commands + [BotCommand("recharger", descriptions.recharger)],
-                scope=BotCommandScopeChat(admin_id),
-            )
+            await bot.set_my_commands(bot_admin_commands, scope=BotCommandScopeChat(admin_id))
         except TelegramError as error:  # an admin who never opened the bot's private chat
             logger.warning("Could not set the admin commands of %s: %s", admin_id, error)
+
+    # Independent calls, sent together: start-up waits for one answer of Telegram, not each.
+    await asyncio.gather(
+        bot.set_my_commands(member_commands, scope=BotCommandScopeAllPrivateChats()),
+        bot.set_my_commands(member_commands, scope=BotCommandScopeAllGroupChats()),
+        bot.set_my_commands(member_commands + admin_commands, scope=BotCommandScopeAllChatAdministrators()),
+        *(for_bot_admin(admin_id) for admin_id in settings.admin_user_ids),
+    )
 
 
 async def _post_shutdown(application: Application) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import aiosqlite
 
@@ -20,7 +21,7 @@ from bot.storage import (
     sessions,
 )
 from bot.storage.circles import Roster
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 from bot.storage.sessions import FlowSession
 
 OLD, NEW = -4000000001, -1001000000001
@@ -107,7 +108,7 @@ async def _group_everywhere(database: Database) -> int:
         )
         await connection.execute("UPDATE requests SET status = 'adopted' WHERE id = ?", (second.id,))
         await review_dates.plan(connection, second.id, "review", date(2027, 3, 1))
-        await outbox.enqueue(connection, OLD, ["Résultat"], reply_to=41)
+        await within(connection, partial(outbox.enqueue, chat_id=OLD, texts=["Résultat"], reply_to=41))
     async with database.transaction() as connection:
         await consent_rounds.set_message(connection, round_id, 42)
     await consent_rounds.add_prompt(database, OLD, 43, round_id, CAL.user_id, "objection", T0)
