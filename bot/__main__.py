@@ -225,6 +225,8 @@ def import_(settings: Settings, arguments: argparse.Namespace) -> None:
             print(*report.refusals, texts.refused.format(count=len(report.refusals)), sep="\n", file=sys.stderr)
             sys.exit(EXIT_IMPORT_REFUSED)
         print(texts.done.format(count=report.imported, chat=arguments.chat))
+        if report.already_there:
+            print(texts.already_there.format(count=report.already_there))
 
     asyncio.run(load())
 

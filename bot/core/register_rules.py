@@ -251,6 +251,7 @@ class ImportTexts(_Model):
     not_a_request_flow: Template("flow")
     refused: Template("count")
     done: Template("count", "chat")
+    already_there: Template("count")
     empty: str
     unreadable: Template("error")
     author: Label
