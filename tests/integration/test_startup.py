@@ -14,12 +14,16 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import pytest
+
+from bot.app import build_application
 from bot.core.library import load_library
+from bot.handlers import redelivery
 from bot.storage import outbox
 from bot.storage.db import Database, within
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conftest import CONVERSATIONS, settings_for
 
 CLI = load_library(CONVERSATIONS).messages.cli
 EXIT_CONFIGURATION, EXIT_NO_DATABASE, EXIT_ALREADY_RUNNING = 2, 3, 5
@@ -174,3 +178,20 @@ async def test_a_pending_delivery_of_a_kind_nobody_registered_stops_the_start_na
     log = bot.log.read_text(encoding="utf-8")
     assert "the outbox holds deliveries of kinds no part of the bot registered: 'retired-kind' (1 pending)" in log
     assert not fake.sent, "nothing is sent before the start is refused"
+
+
+def test_build_application_refuses_a_processor_that_would_not_mark_updates_finished(
+    fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class ElsewhereLedger(redelivery.ChatOrderedProcessor):
+        """Updates processed concurrently, marked finished in a ledger the polls never read."""
+
+        def __init__(self, ledger: redelivery.HandledQueue, max_concurrent_updates: int) -> None:
+            super().__init__(redelivery.HandledQueue(acknowledge_each=False), max_concurrent_updates)
+
+    settings = settings_for(fake, tmp_path)
+    library = load_library(CONVERSATIONS)
+    build_application(settings, library)  # the bot's own arrangement passes
+    monkeypatch.setattr(redelivery, "ChatOrderedProcessor", ElsewhereLedger)
+    with pytest.raises(redelivery.UnsafeAcknowledgement, match="does not mark updates finished"):
+        build_application(settings, library)
