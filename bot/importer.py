@@ -108,7 +108,10 @@ class _Reader:
     """Reads one line after another against the flows and texts of the library."""
 
     def __init__(
-        self, texts: RegisterTexts, statuses: Mapping[str, str], engines: Mapping[Origin, tuple[int, FlowEngine]]
+        self,
+        texts: RegisterTexts,
+        statuses: Mapping[RequestStatus, str],
+        engines: Mapping[Origin, tuple[int, FlowEngine]],
     ):
         self.texts = texts
         self.columns = texts.export.columns
@@ -292,7 +295,7 @@ async def import_register(
                     partner_name=entry.partner_name,
                     partner_kind=entry.partner_kind,
                     answers=entry.answers,
-                    status=entry.status,
+                    status=RequestStatus(entry.status),
                     origin=entry.origin,
                     created_at=entry.created_at,
                     decided_at=entry.decided_at,

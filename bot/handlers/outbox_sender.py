@@ -32,13 +32,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import aiosqlite
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, JobQueue
+from telegram.ext import JobQueue
 
-from bot.services import BotContext
+from bot.services import BotApplication, BotContext, jobs
 from bot.storage import outbox
 from bot.storage.db import Database, within
 from bot.storage.outbox import Delivery
@@ -104,7 +105,7 @@ class Kinds:
 KINDS = "outbox_kinds"  # bot_data: the application's Kinds
 
 
-def register_kinds(application: Application, kinds: Iterable[tuple[str, Kind]]) -> None:
+def register_kinds(application: BotApplication, kinds: Iterable[tuple[str, Kind]]) -> None:
     """Give the application its kinds of delivery (build_application, once)."""
     registry = Kinds()
     for name, hooks in kinds:
@@ -117,14 +118,14 @@ def _kinds(context: BotContext) -> Kinds:
     return registry
 
 
-def kick(job_queue: JobQueue) -> None:
+def kick(job_queue: JobQueue[Any]) -> None:
     """Send what was just queued, once the current handler or job lets go."""
     job_queue.run_once(_flush_job, 0, name=NOW)
 
 
-def schedule(application: Application) -> None:
+def schedule(application: BotApplication) -> None:
     """At start-up, send everything still pending: a message queued before a crash goes now."""
-    application.job_queue.run_once(_start_job, 0, name=NOW)
+    jobs(application).run_once(_start_job, 0, name=NOW)
 
 
 async def _start_job(context: BotContext) -> None:
@@ -158,7 +159,7 @@ async def flush(context: BotContext, *, everything: bool = False) -> None:
             _plan(context.job_queue, min(heads.values()))
 
 
-def _plan(job_queue: JobQueue, at: datetime) -> None:
+def _plan(job_queue: JobQueue[Any], at: datetime) -> None:
     """Have the outbox looked at again at ``at``, unless a try is planned before."""
     for job in job_queue.get_jobs_by_name(RETRY):
         if job.next_t is not None and job.next_t <= at:
