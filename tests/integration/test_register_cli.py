@@ -105,3 +105,11 @@ async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) ->
         ("Emmaüs", "mars 2016", "terminée"),
         ("Alternatiba", "", "en cours"),
     ]
+
+    again = await asyncio.to_thread(run, "import", "--chat", str(chat_id), str(file))
+    assert again.returncode == 0, again.stderr.decode()
+    assert again.stdout.decode().splitlines() == [
+        texts.done.format(count=0, chat=chat_id),
+        texts.already_there.format(count=2),
+    ]
+    assert parse_csv((await asyncio.to_thread(run, "export", "--chat", str(chat_id))).stdout) == exported
