@@ -42,9 +42,14 @@ EXIT_ALREADY_RUNNING = 5
 EXIT_IMPORT_REFUSED = 6
 
 
-def _library(directory: Path, failure_status: int = EXIT_INVALID_FILES) -> Library:
-    """Load every YAML file, or print all their errors and exit: never start half-configured."""
+def _library(directory: Path, failure_status: int = EXIT_INVALID_FILES, cache: Path | None = None) -> Library:
+    """Load every YAML file, or print all their errors and exit: never start half-configured.
+    With ``cache``, files unchanged since it was written are not parsed again (bot.library_cache)."""
     try:
+        if cache is not None:
+            from bot import library_cache
+
+            return library_cache.load(directory, cache)
         return load_library(directory)
     except InvalidFile as invalid:
         print(*invalid.lines(), sep="\n", file=sys.stderr)
@@ -68,10 +73,11 @@ def run(settings: Settings, arguments: argparse.Namespace) -> None:
     from telegram.error import InvalidToken
 
     from bot.app import build_application, serve
+    from bot.library_cache import cache_path
     from bot.logs import setup_logging
     from bot.storage.db import AlreadyRunning, DatabaseUnavailable
 
-    library = _library(settings.flows_dir, EXIT_CONFIGURATION)
+    library = _library(settings.flows_dir, EXIT_CONFIGURATION, cache_path(settings.database_path))
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
         print(library.messages.system.missing_token, file=sys.stderr)
         sys.exit(EXIT_CONFIGURATION)
@@ -219,6 +225,8 @@ def import_(settings: Settings, arguments: argparse.Namespace) -> None:
             print(*report.refusals, texts.refused.format(count=len(report.refusals)), sep="\n", file=sys.stderr)
             sys.exit(EXIT_IMPORT_REFUSED)
         print(texts.done.format(count=report.imported, chat=arguments.chat))
+        if report.already_there:
+            print(texts.already_there.format(count=report.already_there))
 
     asyncio.run(load())
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
+from pydantic import SecretStr
 from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
@@ -19,7 +23,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -58,7 +61,7 @@ from bot.handlers import (
     reviews,
     topics,
 )
-from bot.services import BotContext, Services
+from bot.services import BotApplication, BotContext, Services, jobs
 from bot.storage import outbox
 from bot.storage.db import Database
 
@@ -78,7 +81,7 @@ UPLOAD_CAPTION = filters.CaptionRegex(r"^/flux(@\w+)?(\s|$)")
 NOT_TEXT = ANSWER & ~filters.TEXT & ~filters.StatusUpdate.ALL & ~UPLOAD_CAPTION
 
 
-def _pressed(kind: type) -> object:
+def _pressed(kind: type) -> Callable[[object], bool]:
     """A CallbackQueryHandler pattern matching one kind of payload of ``render.decode``."""
     return lambda data: isinstance(callback_data.decode(data), kind)
 
@@ -109,14 +112,21 @@ class ConstantTimeSecret(str):
     __hash__ = str.__hash__
 
 
-def webhook_options(settings: Settings) -> dict[str, object]:
+def _secret(value: SecretStr | None, name: str) -> str:
+    """A setting Settings requires where it is used (the token always, the secret with a webhook)."""
+    if value is None:
+        raise ValueError(f"{name} is not set")
+    return value.get_secret_value()
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
     """Where the webhook server listens and what Telegram is told (run_webhook's arguments)."""
     return {
         "listen": settings.webhook_listen,
         "port": settings.webhook_port,
         "url_path": settings.webhook_path,
         "webhook_url": settings.webhook_url,
-        "secret_token": ConstantTimeSecret(settings.webhook_secret.get_secret_value()),
+        "secret_token": ConstantTimeSecret(_secret(settings.webhook_secret, "WEBHOOK_SECRET")),
         "allowed_updates": ALLOWED_UPDATES,
     }
 
@@ -128,7 +138,7 @@ def webhook_options(settings: Settings) -> dict[str, object]:
 RETRY_FOR_EVER = -1
 
 
-def serve(application: Application, settings: Settings) -> None:
+def serve(application: BotApplication, settings: Settings) -> None:
     """Run until interrupted: webhook when WEBHOOK_URL is set, long polling otherwise."""
     if settings.webhook_url:
         application.run_webhook(**webhook_options(settings), bootstrap_retries=RETRY_FOR_EVER)
@@ -138,7 +148,7 @@ def serve(application: Application, settings: Settings) -> None:
         )
 
 
-class StartingApplication(Application):
+class StartingApplication(BotApplication):
     """The Application, saying why Telegram could not be reached at start-up: the bootstrap's
     retry loop tries again but logs the reason at DEBUG only."""
 
@@ -152,8 +162,14 @@ class StartingApplication(Application):
             raise
 
 
-def _bot(settings: Settings, ledger: redelivery.HandledQueue, request: BaseRequest | None) -> ExtBot:
+def _bot(
+    settings: Settings,
+    ledger: redelivery.HandledQueue,
+    limiter: migration.FollowingRateLimiter,
+    request: BaseRequest | None,
+) -> ExtBot[Any]:
     """The bot, built here rather than by ApplicationBuilder: its polls confirm only finished updates."""
+    get_updates_request: BaseRequest
     if request is None:
         # A call that hangs ends in TimedOut (the outbox sends its message again); tests shorten it.
         timeout = settings.telegram_timeout_seconds
@@ -173,33 +189,34 @@ def _bot(settings: Settings, ledger: redelivery.HandledQueue, request: BaseReque
     }
     return redelivery.AcknowledgingBot(
         ledger,
-        token=settings.telegram_bot_token.get_secret_value(),
+        token=_secret(settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN"),
         defaults=Defaults(
             parse_mode=ParseMode.HTML,
             tzinfo=settings.zone,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             allow_sending_without_reply=True,
         ),
-        rate_limiter=migration.FollowingRateLimiter(
-            overall_max_rate=settings.rate_limit_overall_per_second,
-            group_max_rate=settings.rate_limit_group_per_minute,
-            max_retries=settings.rate_limit_max_retries,
-        ),
+        rate_limiter=limiter,
         request=request,
         get_updates_request=get_updates_request,
         **urls,
     )
 
 
-def build_application(settings: Settings, library: Library, *, request: BaseRequest | None = None) -> Application:
+def build_application(settings: Settings, library: Library, *, request: BaseRequest | None = None) -> BotApplication:
     """The bot's application; ``request`` replaces HTTP to Telegram (the benchmark answers in process)."""
     # Telegram's updates are confirmed only once handled: a crash loses none of them. Different
     # chats' updates run concurrently, each chat's in order (bot/handlers/redelivery.py).
     ledger = redelivery.HandledQueue(acknowledge_each=bool(settings.webhook_url))
+    limiter = migration.FollowingRateLimiter(
+        overall_max_rate=settings.rate_limit_overall_per_second,
+        group_max_rate=settings.rate_limit_group_per_minute,
+        max_retries=settings.rate_limit_max_retries,
+    )
     application = (
         ApplicationBuilder()
         .application_class(StartingApplication)
-        .bot(_bot(settings, ledger, request))
+        .bot(_bot(settings, ledger, limiter, request))
         .context_types(ContextTypes(context=BotContext))
         .update_queue(ledger)
         .concurrent_updates(redelivery.ChatOrderedProcessor(ledger, settings.concurrent_updates))
@@ -209,11 +226,13 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     )
     redelivery.require_acknowledgement(application)
     # A group that became a supergroup: the limiter moves its rows before calling again.
-    application.bot.rate_limiter.on_migrated = partial(migration.follow, application)
+    limiter.on_migrated = partial(migration.follow, application)
     # A forum topic deleted or closed: forgotten, and the limiter sends to General instead.
-    application.bot.rate_limiter.on_topic_lost = partial(topics.topic_lost, application)
+    limiter.on_topic_lost = partial(topics.topic_lost, application)
     application.bot_data["settings"] = settings
     application.bot_data["library"] = library
+    # Every kind of outbox delivery and who hears of its fate; each registered once.
+    outbox_sender.register_kinds(application, [*consent.OUTBOX_KINDS, *reviews.OUTBOX_KINDS])
 
     # --- every handler, in one place --------------------------------------------------
     # First of all: an update redelivered after a crash whose changes are stored stops here.
@@ -301,7 +320,7 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     return application
 
 
-async def _post_init(application: Application) -> None:
+async def _post_init(application: BotApplication) -> None:
     """Open the database, record the flow files as versions, register the commands."""
     settings: Settings = application.bot_data["settings"]
     library: Library = application.bot_data["library"]
@@ -309,6 +328,8 @@ async def _post_init(application: Application) -> None:
     catalog = FlowCatalog(database)
     await catalog.use(library)
     application.bot_data["services"] = Services(settings, database, catalog)
+    # Before anything is sent: a pending delivery nobody registered stops the start, loudly.
+    await application.bot_data[outbox_sender.KINDS].check_pending(database)
     # Round deadlines and reminders live in the database; their jobs are rebuilt at each start.
     await consent.reschedule(application)
     # Review dates live in the database; this job finds them again after every start.
@@ -316,24 +337,24 @@ async def _post_init(application: Application) -> None:
     # Outcomes, summaries, reminders and follow-ups still pending when the bot stopped go now.
     outbox_sender.schedule(application)
     # So does the card of a request stored just before a stop.
-    application.job_queue.run_once(intake.post_missing_cards, 0, name="missing-cards")
+    jobs(application).run_once(intake.post_missing_cards, 0, name="missing-cards")
     # Sent messages and the marks of handled updates hold what members wrote: forgotten
     # after a week, by a job that runs now and every day (the bot may run for months).
-    application.job_queue.run_repeating(_purge, PURGE_EVERY, first=0, name=PURGE_JOB)
+    jobs(application).run_repeating(_purge, PURGE_EVERY, first=0, name=PURGE_JOB)
 
     try:
         await _register_commands(application, library, settings)
     except TelegramError as error:  # only the command menu: the bot works without it
-        _retry_commands_later(application.job_queue, 1, error)
+        _retry_commands_later(jobs(application), 1, error)
 
 
 async def _purge(context: BotContext) -> None:
     database = context.services.database
     await database.forget_old_updates()
-    await outbox.forget_delivered(database, outbox_sender.KEPT)
+    await database.write(partial(outbox.forget_delivered, kept=outbox_sender.KEPT))
 
 
-def _retry_commands_later(job_queue: JobQueue, attempts: int, error: TelegramError) -> None:
+def _retry_commands_later(job_queue: JobQueue[Any], attempts: int, error: TelegramError) -> None:
     settings: Settings = job_queue.application.bot_data["settings"]
     wait = outbox.backoff(attempts, timedelta(seconds=settings.outbox_retry_seconds))
     logger.warning("Could not set the command menu (%s); trying again in %s", error, wait)
@@ -344,10 +365,11 @@ async def _register_commands_job(context: BotContext) -> None:
     try:
         await _register_commands(context.application, context.services.library, context.services.settings)
     except TelegramError as error:
-        _retry_commands_later(context.job_queue, context.job.data + 1, error)
+        failed_before = context.job.data if context.job is not None and isinstance(context.job.data, int) else 0
+        _retry_commands_later(context.job_queue, failed_before + 1, error)
 
 
-async def _register_commands(application: Application, library: Library, settings: Settings) -> None:
+async def _register_commands(application: BotApplication, library: Library, settings: Settings) -> None:
     """Show each audience its commands in Telegram's menu: members, chat admins, bot admins."""
     descriptions = library.messages.commands
     member_commands = [
@@ -375,20 +397,24 @@ async def _register_commands(application: Application, library: Library, setting
     member_commands += consent_members
     admin_commands += consent_admins
     bot = application.bot
-    for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
-        await bot.set_my_commands(member_commands, scope=scope)
-    await bot.set_my_commands(member_commands + admin_commands, scope=BotCommandScopeAllChatAdministrators())
-    for admin_id in settings.admin_user_ids:
+    bot_admin_commands = member_commands + admin_commands + [BotCommand("recharger", descriptions.recharger)]
+
+    async def for_bot_admin(admin_id: int) -> None:
         try:
-            await bot.set_my_commands(
-                member_commands + admin_commands + [BotCommand("recharger", descriptions.recharger)],
-                scope=BotCommandScopeChat(admin_id),
-            )
+            await bot.set_my_commands(bot_admin_commands, scope=BotCommandScopeChat(admin_id))
         except TelegramError as error:  # an admin who never opened the bot's private chat
             logger.warning("Could not set the admin commands of %s: %s", admin_id, error)
 
+    # Independent calls, sent together: start-up waits for one answer of Telegram, not each.
+    await asyncio.gather(
+        bot.set_my_commands(member_commands, scope=BotCommandScopeAllPrivateChats()),
+        bot.set_my_commands(member_commands, scope=BotCommandScopeAllGroupChats()),
+        bot.set_my_commands(member_commands + admin_commands, scope=BotCommandScopeAllChatAdministrators()),
+        *(for_bot_admin(admin_id) for admin_id in settings.admin_user_ids),
+    )
 
-async def _post_shutdown(application: Application) -> None:
+
+async def _post_shutdown(application: BotApplication) -> None:
     services: Services | None = application.bot_data.get("services")
     if services is not None:
         await services.database.close()

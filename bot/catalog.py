@@ -7,6 +7,9 @@ versions are rebuilt from the text kept in the database.
 
 from __future__ import annotations
 
+import sqlite3
+from functools import partial
+
 from bot.core.flow_engine import Flow, FlowEngine
 from bot.core.library import Library
 from bot.storage import flow_versions
@@ -20,7 +23,7 @@ class UnknownFlow(LookupError):
 class FlowCatalog:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.library: Library | None = None
+        self._library: Library | None = None
         self._engines: dict[tuple[str, int], FlowEngine] = {}
 
     async def use(self, library: Library) -> dict[str, int]:
@@ -28,18 +31,31 @@ class FlowCatalog:
 
         Returns the version of each file. Engines are rebuilt lazily with the new texts.
         """
-        self.library = library
+        self._library = library
         self._engines.clear()
-        versions = {}
+
+        def record(connection: sqlite3.Connection) -> dict[str, int]:
+            return {
+                flow_id: flow_versions.sync_disk_version(connection, flow_id, source.text)
+                for flow_id, source in library.flows.items()
+            }
+
+        versions = await self.database.write(record)
         for flow_id, source in library.flows.items():
-            versions[flow_id] = await flow_versions.sync_disk_version(self.database, flow_id, source.text)
             self._engines[(flow_id, versions[flow_id])] = library.engine(source.flow)
         return versions
+
+    @property
+    def library(self) -> Library:
+        """The texts and flows served now."""
+        if self._library is None:
+            raise RuntimeError("the catalog serves no library yet: use() or read_only() comes first")
+        return self._library
 
     def read_only(self, library: Library) -> None:
         """Serve ``library``'s texts without recording its files (``python -m bot export``):
         every version comes from the database, which is left as it is."""
-        self.library = library
+        self._library = library
         self._engines.clear()
 
     async def install(
@@ -55,10 +71,11 @@ class FlowCatalog:
     ) -> int | None:
         """Store an uploaded version (once per update) and make it the one its scope uses from
         now on; None when the scope already keeps ``kept`` versions still in use."""
-        async with self.database.transaction(update_id) as connection:
-            if not await flow_versions.make_room(connection, scope_chat_id, kept):
+
+        def store(connection: sqlite3.Connection) -> int | None:
+            if not flow_versions.make_room(connection, scope_chat_id, kept):
                 return None
-            version = await flow_versions.add_version(
+            return flow_versions.add_version(
                 connection,
                 flow.id,
                 text,
@@ -67,25 +84,29 @@ class FlowCatalog:
                 author_id=author_id,
                 author_name=author_name,
             )
-        self._engines[(flow.id, version)] = self.library.engine(flow)
+
+        version = await self.database.write(store, update_id)
+        if version is not None:
+            self._engines[(flow.id, version)] = self.library.engine(flow)
         return version
 
     async def engine(self, flow_id: str, version: int) -> FlowEngine:
         """The engine for one version, validated once and then cached."""
         key = (flow_id, version)
         if key not in self._engines:
-            text = await flow_versions.version_text(self.database, flow_id, version)
+            text = await self.database.read(partial(flow_versions.version_text, flow_id=flow_id, version=version))
             if text is None:
                 raise UnknownFlow(key)
             # Validated when it was stored; re-checking its practice ids against today's
             # catalogue could strand a member mid-flow when a practice was renamed since.
-            flow = self.library.parse_flow(text, f"{flow_id}.yaml", check_practices=False)
-            self._engines[key] = self.library.engine(flow)
+            library = self.library
+            flow = library.parse_flow(text, f"{flow_id}.yaml", check_practices=False)
+            self._engines[key] = library.engine(flow)
         return self._engines[key]
 
     async def active(self, flow_id: str, chat_id: int) -> tuple[int, FlowEngine]:
         """The version a chat should start now, with its engine."""
-        active = await flow_versions.active(self.database, flow_id, chat_id)
+        active = await self.database.read(partial(flow_versions.active, flow_id=flow_id, chat_id=chat_id))
         if active is None:
             raise UnknownFlow(flow_id)
         return active.version, await self.engine(flow_id, active.version)

@@ -6,6 +6,13 @@ typed its answers into the flow of its origin (a request, or a known partner whe
 origin column is missing or says so), so an import holds nothing the bot would have
 refused. Any refused line and nothing is written; the whole file goes in one transaction.
 The export re-imported gives the same register: same answers, statuses, dates and review_dates.
+
+Importing a file again adds nothing: a line is left out when the register already holds its
+partner, that is a request of the chat with the same partner name (case and spacing aside)
+and the same partner kind, filed the day the line's « Déposée le » column gives; a line
+without that day (a list made by hand) matches such a request filed any day. The lines of
+one file are not compared with each other: an export can hold the same partner twice (a
+request declined, then the partner known), and re-imported it must give both.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ from __future__ import annotations
 import csv
 import html
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
+from functools import partial
 from typing import Any
 
 from bot.catalog import FlowCatalog
@@ -29,11 +38,12 @@ from bot.core.register_rules import (
     cell_text,
     first_review,
     known_status,
+    local_day,
     read_csv,
 )
 from bot.core.statuses import RequestStatus
 from bot.storage import requests, review_dates
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 
 _DAY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 # A date before any future_only limit: a register holds the past too.
@@ -56,6 +66,7 @@ class Entry:
     answers: dict[str, Any]
     partner_name: str
     partner_kind: str
+    created_on: date | None  # the day the line gives, in the group's time zone
     created_at: str | None
     decided_at: str | None
     review_on: date | None
@@ -69,6 +80,23 @@ class Report:
     imported: int
     refusals: tuple[str, ...] = ()  # « ligne 3 : ... », one per refused line
     problem: str | None = None  # the whole file is refused: unreadable, a column missing, empty
+    already_there: int = 0  # lines whose partner the register held before: left out
+
+
+def _partner(name: str) -> str:
+    """A partner's name as lines are compared: case and spacing aside."""
+    return " ".join(name.split()).casefold()
+
+
+def _already_there(
+    connection: sqlite3.Connection, chat_id: int, zone: tzinfo
+) -> tuple[set[tuple[str, str]], set[tuple[str, str, date]]]:
+    """The partners the chat's register holds: by name and kind, and by name, kind and day created."""
+    anyday, on_day = set(), set()
+    for name, kind, created_at in requests.partners(connection, chat_id):
+        anyday.add((_partner(name), kind))
+        on_day.add((_partner(name), kind, local_day(created_at, zone)))
+    return anyday, on_day
 
 
 def _moment(day: date, zone: tzinfo) -> str:
@@ -80,7 +108,10 @@ class _Reader:
     """Reads one line after another against the flows and texts of the library."""
 
     def __init__(
-        self, texts: RegisterTexts, statuses: Mapping[str, str], engines: Mapping[Origin, tuple[int, FlowEngine]]
+        self,
+        texts: RegisterTexts,
+        statuses: Mapping[RequestStatus, str],
+        engines: Mapping[Origin, tuple[int, FlowEngine]],
     ):
         self.texts = texts
         self.columns = texts.export.columns
@@ -194,6 +225,7 @@ class _Reader:
             answers=answers,
             partner_name=answers[flow.partner_fields.partner],
             partner_kind=answers[flow.partner_fields.kind],
+            created_on=created,
             created_at=_moment(created, zone) if created else None,
             decided_at=_moment(decided, zone) if decided else None,
             review_on=review_on,
@@ -235,23 +267,36 @@ async def import_register(
     if refusals:
         return Report(0, tuple(refusals))
     async with database.transaction() as connection:
-        for entry in entries:
-            stored = await requests.create(
-                connection,
-                chat_id=chat_id,
-                author_id=0,
-                author_name=entry.author_name,
-                flow_id=entry.flow_id,
-                flow_version=entry.flow_version,
-                partner_name=entry.partner_name,
-                partner_kind=entry.partner_kind,
-                answers=entry.answers,
-                status=entry.status,
-                origin=entry.origin,
-                created_at=entry.created_at,
-                decided_at=entry.decided_at,
+        anyday, on_day = await within(connection, partial(_already_there, chat_id=chat_id, zone=zone))
+        fresh = [
+            entry
+            for entry in entries
+            if (
+                (_partner(entry.partner_name), entry.partner_kind, entry.created_on) not in on_day
+                if entry.created_on is not None
+                else (_partner(entry.partner_name), entry.partner_kind) not in anyday
             )
-            await requests.mark_imported(connection, stored.id)
+        ]
+        for entry in fresh:
+            stored = await within(
+                connection,
+                partial(
+                    requests.create,
+                    chat_id=chat_id,
+                    author_id=0,
+                    author_name=entry.author_name,
+                    flow_id=entry.flow_id,
+                    flow_version=entry.flow_version,
+                    partner_name=entry.partner_name,
+                    partner_kind=entry.partner_kind,
+                    answers=entry.answers,
+                    status=RequestStatus(entry.status),
+                    origin=entry.origin,
+                    created_at=entry.created_at,
+                    decided_at=entry.decided_at,
+                ),
+            )
+            await within(connection, partial(requests.mark_imported, request_id=stored.id))
             await review_dates.restore(
                 connection,
                 stored.id,
@@ -262,4 +307,4 @@ async def import_register(
                 answered_at=_moment(entry.last_on, zone) if entry.last_on else None,
                 answered_by_name=entry.author_name,
             )
-    return Report(len(entries))
+    return Report(len(fresh), already_there=len(entries) - len(fresh))

@@ -36,7 +36,7 @@ class RedactSecrets(logging.Filter):
         sys.stderr.write(self.format_exception(kind, error, trace))
 
     def print_uncaught_in_thread(self, uncaught: threading.ExceptHookArgs) -> None:
-        if uncaught.exc_type is not SystemExit:
+        if uncaught.exc_type is not SystemExit and uncaught.exc_value is not None:
             sys.stderr.write(f"Exception in thread {uncaught.thread.name if uncaught.thread else '?'}:\n")
             self.print_uncaught(uncaught.exc_type, uncaught.exc_value, uncaught.exc_traceback)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from telegram.ext import CallbackContext, ExtBot, JobQueue
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.catalog import FlowCatalog
 from bot.config import Settings
@@ -33,7 +34,7 @@ class Services:
         return datetime.now(self.settings.zone).date()
 
 
-class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
+class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """PTB's context with typed access to the bot's services."""
 
     @property
@@ -42,9 +43,18 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
         return services
 
     @property
-    def job_queue(self) -> JobQueue[BotContext]:
+    def job_queue(self) -> JobQueue[Any]:
         """The application's JobQueue, which build_application always sets up."""
-        queue = super().job_queue
-        if queue is None:
-            raise RuntimeError("python-telegram-bot is installed without its job-queue extra")
-        return queue
+        return jobs(self.application)
+
+
+# PTB's application as build_application makes it (its generics say nothing this bot relies on).
+BotApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def jobs(application: BotApplication) -> JobQueue[Any]:
+    """The application's JobQueue, which build_application always sets up."""
+    queue = application.job_queue
+    if queue is None:
+        raise RuntimeError("python-telegram-bot is installed without its job-queue extra")
+    return queue

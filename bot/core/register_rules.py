@@ -250,6 +250,7 @@ class ImportTexts(_Model):
     not_a_request_flow: Annotated[str, Placeholders("flow")]
     refused: Annotated[str, Placeholders("count")]
     done: Annotated[str, Placeholders("count", "chat")]
+    already_there: Annotated[str, Placeholders("count")]
     empty: str
     unreadable: Annotated[str, Placeholders("error")]
     author: Label

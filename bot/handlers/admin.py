@@ -8,16 +8,20 @@ changes nothing, and members in the middle of a flow finish it on the version th
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from telegram import Chat, InputFile, Update
 
 from bot import parsing
+from bot.catalog import UnknownFlow
 from bot.core.library import load_library
 from bot.core.loading import MAX_FILE_BYTES, InvalidFile, LoadError
 from bot.core.texts import Html, join, render, shorten
-from bot.handlers import permissions
+from bot.handlers import permissions, updates
 from bot.handlers.arguments import number as typed_number
 from bot.services import BotContext
 from bot.storage import flow_versions
@@ -36,14 +40,14 @@ def _scope(chat: Chat) -> int:
 
 async def _allowed(update: Update, context: BotContext) -> bool:
     """Group administrators manage their group; configured admins manage everything, in private."""
-    chat, user = update.effective_chat, update.effective_user
+    chat, user = updates.chat(update), updates.sender(update)
     allowed = (
         permissions.is_configured_admin(context, user.id)
         if chat.type == Chat.PRIVATE
         else await permissions.is_chat_admin(context, chat, user.id)
     )
     if not allowed:
-        await update.effective_message.reply_html(context.services.messages.flows.not_allowed)
+        await updates.message(update).reply_html(context.services.messages.flows.not_allowed)
     return allowed
 
 
@@ -91,8 +95,8 @@ async def reload_files(update: Update, context: BotContext) -> None:
     """Re-read FLOWS_DIR; keep serving the current files if any is invalid (/recharger)."""
     services = context.services
     texts = services.messages.flows
-    message = update.effective_message
-    if not permissions.is_configured_admin(context, update.effective_user.id):
+    message = updates.message(update)
+    if not permissions.is_configured_admin(context, updates.sender(update).id):
         await message.reply_html(texts.reload_not_allowed)
         return
     try:
@@ -114,17 +118,20 @@ async def upload(update: Update, context: BotContext) -> None:
         return
     services = context.services
     texts = services.messages.flows
-    message = update.effective_message
+    message = updates.message(update)
     document = message.document
+    if document is None:  # registered for documents only (app.py)
+        raise updates.MissingPart(update, "document")
     name = document.file_name or "?"
     if not name.lower().endswith((".yaml", ".yml")):
         await message.reply_html(texts.not_a_yaml)
         return
     library = services.library
     settings = services.settings
-    scope = _scope(update.effective_chat)
+    scope = _scope(updates.chat(update))
     day_ago = datetime.now(UTC) - timedelta(days=1)
-    if await flow_versions.uploads_since(services.database, scope, day_ago) >= settings.flow_uploads_per_day:
+    uploads = await services.database.read(partial(flow_versions.uploads_since, scope_chat_id=scope, since=day_ago))
+    if uploads >= settings.flow_uploads_per_day:
         await message.reply_html(render(texts.too_many_uploads, max=settings.flow_uploads_per_day))
         return
     try:
@@ -143,7 +150,7 @@ async def upload(update: Update, context: BotContext) -> None:
     if flow.id not in library.flows:
         await message.reply_html(render(texts.unknown_flow, flow=flow.id, flows=", ".join(library.flows)))
         return
-    user = update.effective_user
+    user = updates.sender(update)
     version = await services.catalog.install(
         flow,
         content.decode("utf-8"),
@@ -168,20 +175,24 @@ async def flows_command(update: Update, context: BotContext) -> None:
     if not await _allowed(update, context):
         return
     args = context.args or []
-    subcommands = {"historique": (1, _history), "retour": (2, _roll_back), "telecharger": (1, _download)}
+    subcommands: dict[str, tuple[int, Callable[..., Awaitable[None]]]] = {
+        "historique": (1, _history),
+        "retour": (2, _roll_back),
+        "telecharger": (1, _download),
+    }
     if not args:
         await _list(update, context)
     elif args[0] in subcommands and len(args) - 1 == subcommands[args[0]][0]:
         await subcommands[args[0]][1](update, context, *args[1:])
     else:
-        await update.effective_message.reply_html(context.services.messages.flows.usage)
+        await updates.message(update).reply_html(context.services.messages.flows.usage)
 
 
 async def _known_flow(update: Update, context: BotContext, flow_id: str) -> bool:
     flows = context.services.library.flows
     if flow_id not in flows:
         texts = context.services.messages.flows
-        await update.effective_message.reply_html(render(texts.unknown_flow, flow=flow_id, flows=", ".join(flows)))
+        await updates.message(update).reply_html(render(texts.unknown_flow, flow=flow_id, flows=", ".join(flows)))
         return False
     return True
 
@@ -189,14 +200,18 @@ async def _known_flow(update: Update, context: BotContext, flow_id: str) -> bool
 async def _list(update: Update, context: BotContext) -> None:
     services = context.services
     texts = services.messages.flows
-    chat = update.effective_chat
+    chat = updates.chat(update)
     lines = [render(texts.list_header, chat=chat.title if chat.type != Chat.PRIVATE else texts.global_scope)]
-    for flow_id in services.library.flows:
-        active = await flow_versions.active(services.database, flow_id, _scope(chat))
-        if active is not None:
-            lines.append(render(texts.list_line, flow=flow_id, **_describe(context, active)))
+    scope = _scope(chat)
+
+    def in_service(connection: sqlite3.Connection) -> list[FlowVersion]:
+        found = (flow_versions.active(connection, flow_id, scope) for flow_id in services.library.flows)
+        return [version for version in found if version is not None]
+
+    for active in await services.database.read(in_service):
+        lines.append(render(texts.list_line, flow=active.flow_id, **_describe(context, active)))
     lines.append(Html(texts.upload_hint))
-    await update.effective_message.reply_html(join(lines))
+    await updates.message(update).reply_html(join(lines))
 
 
 async def _history(update: Update, context: BotContext, flow_id: str) -> None:
@@ -204,13 +219,17 @@ async def _history(update: Update, context: BotContext, flow_id: str) -> None:
         return
     services = context.services
     texts = services.messages.flows
-    scope = _scope(update.effective_chat)
-    active = await flow_versions.active(services.database, flow_id, scope)
+    scope = _scope(updates.chat(update))
+
+    def versions(connection: sqlite3.Connection) -> tuple[FlowVersion | None, list[FlowVersion]]:
+        return flow_versions.active(connection, flow_id, scope), flow_versions.history(connection, flow_id, scope)
+
+    active, listed = await services.database.read(versions)
     lines = [render(texts.history_header, flow=flow_id)]
-    for version in await flow_versions.history(services.database, flow_id, scope):
+    for version in listed:
         mark = texts.active_mark if active and version.version == active.version else ""
         lines.append(render(texts.history_line, active=mark, **_describe(context, version)))
-    await update.effective_message.reply_html(join(lines))
+    await updates.message(update).reply_html(join(lines))
 
 
 async def _roll_back(update: Update, context: BotContext, flow_id: str, number: str) -> None:
@@ -218,24 +237,39 @@ async def _roll_back(update: Update, context: BotContext, flow_id: str, number: 
         return
     services = context.services
     texts = services.messages.flows
-    scope = _scope(update.effective_chat)
+    scope = _scope(updates.chat(update))
+    message = updates.message(update)
     wanted = typed_number(number)
-    version = None if wanted is None else await flow_versions.visible_version(services.database, flow_id, wanted, scope)
+
+    def roll_back(connection: sqlite3.Connection) -> FlowVersion | None:
+        version = None if wanted is None else flow_versions.visible_version(connection, flow_id, wanted, scope)
+        if version is not None:
+            flow_versions.activate(connection, flow_id, scope, version.version)
+        return version
+
+    version = await services.database.write(roll_back, update.update_id)
     if version is None:
-        await update.effective_message.reply_html(render(texts.unknown_version, flow=flow_id, version=number))
+        await message.reply_html(render(texts.unknown_version, flow=flow_id, version=number))
         return
-    async with services.database.transaction(update.update_id) as connection:
-        await flow_versions.activate(connection, flow_id, scope, version.version)
-    await update.effective_message.reply_html(render(texts.rolled_back, flow=flow_id, version=version.version))
+    await message.reply_html(render(texts.rolled_back, flow=flow_id, version=version.version))
 
 
 async def _download(update: Update, context: BotContext, flow_id: str) -> None:
     if not await _known_flow(update, context, flow_id):
         return
     services = context.services
-    active = await flow_versions.active(services.database, flow_id, _scope(update.effective_chat))
-    text = await flow_versions.version_text(services.database, flow_id, active.version)
-    await update.effective_message.reply_document(
+    scope = _scope(updates.chat(update))
+
+    def in_service(connection: sqlite3.Connection) -> tuple[int, str] | None:
+        active = flow_versions.active(connection, flow_id, scope)
+        text = None if active is None else flow_versions.version_text(connection, flow_id, active.version)
+        return None if active is None or text is None else (active.version, text)
+
+    found = await services.database.read(in_service)
+    if found is None:  # a flow of the files is always recorded (FlowCatalog.use)
+        raise UnknownFlow(flow_id)
+    version, text = found
+    await updates.message(update).reply_document(
         InputFile(text.encode("utf-8"), filename=f"{flow_id}.yaml"),
-        caption=render(services.messages.flows.download_caption, flow=flow_id, version=active.version),
+        caption=render(services.messages.flows.download_caption, flow=flow_id, version=version),
     )

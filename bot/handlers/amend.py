@@ -8,6 +8,7 @@ to the group, and offers to open a new round, where the objectors are asked firs
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -28,6 +29,7 @@ from bot.handlers.arguments import requested
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
 from bot.storage import amendments, consent_rounds, outbox, requests, sessions
+from bot.storage.db import within
 from bot.storage.sessions import FlowSession
 
 # A request may be amended until a round adopts it (or it is withdrawn, declined or ended).
@@ -115,12 +117,15 @@ async def submit(
                 partner_name=answers[flow.partner_fields.partner],
                 partner_kind=answers[flow.partner_fields.kind],
             )
-            await outbox.enqueue(
+            await within(
                 connection,
-                request.chat_id,
-                [fitting(lambda preview: notice(version, preview), MESSAGE_LIMIT)],
-                markup=consent_views.open_keyboard(texts, number).to_dict(),
-                thread_id=thread_id,
+                partial(
+                    outbox.enqueue,
+                    chat_id=request.chat_id,
+                    texts=[fitting(lambda preview: notice(version, preview), MESSAGE_LIMIT)],
+                    markup=consent_views.open_keyboard(texts, number).to_dict(),
+                    thread_id=thread_id,
+                ),
             )
     await acknowledge(answer)
     if version is None:

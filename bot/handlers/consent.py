@@ -55,6 +55,7 @@ from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
 from bot.storage import chats, circles, consent_rounds, outbox, requests
 from bot.storage.circles import Roster
+from bot.storage.db import within
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 
@@ -359,12 +360,15 @@ async def _take_reply(update: Update, context: BotContext, prompt: consent_round
         async with context.services.database.transaction(update.update_id) as connection:
             if not await consent_rounds.drop_prompt(connection, asked.chat_id, asked.message_id):
                 return
-            await outbox.enqueue(
+            await within(
                 connection,
-                state.round.chat_id,
-                [posted],
-                reply_to=state.round.message_id,
-                thread_id=state.round.thread_id,
+                partial(
+                    outbox.enqueue,
+                    chat_id=state.round.chat_id,
+                    texts=[posted],
+                    reply_to=state.round.message_id,
+                    thread_id=state.round.thread_id,
+                ),
             )
         outbox_sender.kick(context.job_queue)
         return
@@ -417,17 +421,33 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
         )
     )
     async with database.transaction() as connection:
-        await outbox.enqueue(
-            connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}", thread_id=rnd.thread_id
+        await within(
+            connection,
+            partial(
+                outbox.enqueue,
+                chat_id=chat_id,
+                texts=delivery.texts,
+                key=f"summary-in-group:{delivery.ref}",
+                thread_id=rnd.thread_id,
+            ),
         )
         if notice is not None and await circles.mark_unreachable(connection, chat_id, delivery.chat_id):
             start = consent_views.start_keyboard(texts, context.bot.username)
-            await outbox.enqueue(connection, chat_id, [notice], markup=start.to_dict(), thread_id=rnd.thread_id)
+            await within(
+                connection,
+                partial(
+                    outbox.enqueue, chat_id=chat_id, texts=[notice], markup=start.to_dict(), thread_id=rnd.thread_id
+                ),
+            )
     outbox_sender.kick(context.job_queue)
 
 
-outbox_sender.kind(lifecycle.SUMMARY, sent=_summary_sent, refused=_summary_refused)
-outbox_sender.kind(lifecycle.PROPOSAL, sent=Rounds.proposal_sent)
+# What the outbox tells this module of its deliveries (registered by bot.app).
+OUTBOX_KINDS = (
+    (lifecycle.SUMMARY, outbox_sender.Kind(sent=_summary_sent, refused=_summary_refused)),
+    (lifecycle.PROPOSAL, outbox_sender.Kind(sent=Rounds.proposal_sent)),
+    (lifecycle.OBJECTORS_FIRST, outbox_sender.Kind()),
+)
 
 
 async def _admins(context: BotContext, chat_id: int) -> list[Member]:

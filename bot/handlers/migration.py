@@ -56,8 +56,10 @@ class FollowingRateLimiter(AIORateLimiter):
                 raise
             if self.on_migrated is not None:
                 await self.on_migrated(int(old), migrated.new_chat_id)
-            # ``args`` holds this same dict: the call goes again, to the supergroup, without
-            # replying to a message that stayed behind in the old chat.
+            # The call goes again, to the supergroup, without replying to a message that stayed
+            # behind in the old chat. PTB documents ``data`` as the call's parameters, not as what
+            # ``callback`` is given: it is the very dict in ``args`` on the versions pyproject.toml
+            # allows, which tests/unit/test_rate_limiter.py proves.
             data["chat_id"] = migrated.new_chat_id
             data.pop("reply_parameters", None)
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)

@@ -28,17 +28,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 import aiosqlite
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, JobQueue
+from telegram.ext import JobQueue
 
-from bot.services import BotContext
+from bot.services import BotApplication, BotContext, jobs
 from bot.storage import outbox
+from bot.storage.db import Database, within
 from bot.storage.outbox import Delivery
 
 logger = logging.getLogger(__name__)
@@ -63,23 +66,66 @@ class Kind:
     refused: Refused | None = None
 
 
-_KINDS: dict[str, Kind] = {}
+class KindRegisteredTwice(ValueError):
+    """Two parts of the bot claim the same kind of delivery: one of them would never hear of it."""
 
 
-def kind(name: str, *, sent: Sent | None = None, refused: Refused | None = None) -> str:
-    """Declare a kind of delivery and who hears of its fate; return its name, to queue with."""
-    _KINDS[name] = Kind(sent, refused)
-    return name
+class UnregisteredKinds(RuntimeError):
+    """The outbox holds deliveries of kinds this bot does not know: nobody would hear of their fate."""
 
 
-def kick(job_queue: JobQueue) -> None:
+class Kinds:
+    """Every kind of delivery and its hooks, registered once by ``build_application``."""
+
+    def __init__(self) -> None:
+        self._hooks: dict[str, Kind] = {outbox.PLAIN: Kind()}
+
+    def register(self, name: str, hooks: Kind) -> None:
+        if name in self._hooks:
+            raise KindRegisteredTwice(f"the outbox kind {name!r} is registered twice")
+        self._hooks[name] = hooks
+
+    def hooks(self, name: str) -> Kind:
+        return self._hooks[name]
+
+    async def check_pending(self, database: Database) -> None:
+        """Refuse to start on a pending delivery whose kind has no hooks (a kind renamed or
+        dropped by an upgrade): sending it would skip what its kind must record."""
+        unknown = [
+            (kind, count) for kind, count in await database.read(outbox.pending_kinds) if kind not in self._hooks
+        ]
+        if unknown:
+            listed = ", ".join(f"{kind!r} ({count} pending)" for kind, count in unknown)
+            raise UnregisteredKinds(
+                f"the outbox holds deliveries of kinds no part of the bot registered: {listed};"
+                f" registered: {', '.join(sorted(self._hooks))}"
+            )
+
+
+KINDS = "outbox_kinds"  # bot_data: the application's Kinds
+
+
+def register_kinds(application: BotApplication, kinds: Iterable[tuple[str, Kind]]) -> None:
+    """Give the application its kinds of delivery (build_application, once)."""
+    registry = Kinds()
+    for name, hooks in kinds:
+        registry.register(name, hooks)
+    application.bot_data[KINDS] = registry
+
+
+def _kinds(context: BotContext) -> Kinds:
+    registry: Kinds = context.bot_data[KINDS]
+    return registry
+
+
+def kick(job_queue: JobQueue[Any]) -> None:
     """Send what was just queued, once the current handler or job lets go."""
     job_queue.run_once(_flush_job, 0, name=NOW)
 
 
-def schedule(application: Application) -> None:
+def schedule(application: BotApplication) -> None:
     """At start-up, send everything still pending: a message queued before a crash goes now."""
-    application.job_queue.run_once(_start_job, 0, name=NOW)
+    jobs(application).run_once(_start_job, 0, name=NOW)
 
 
 async def _start_job(context: BotContext) -> None:
@@ -98,21 +144,22 @@ async def flush(context: BotContext, *, everything: bool = False) -> None:
     async with context.bot_data.setdefault(_LOCK, asyncio.Lock()):
         now = datetime.now(UTC)
         heads: dict[int, datetime] = {}  # chat -> when its first waiting delivery is due
-        for delivery in await outbox.pending(context.services.database):
+        database = context.services.database
+        for delivery in await database.read(outbox.pending):
             if delivery.chat_id in heads:
                 continue
             if not everything and delivery.next_attempt_at > now:
                 heads[delivery.chat_id] = delivery.next_attempt_at
                 continue
             # Read again: the delivery before it, just sent, may have given it its reply (a proposal).
-            current = await outbox.still_pending(context.services.database, delivery.id)
+            current = await database.read(partial(outbox.still_pending, delivery_id=delivery.id))
             if current is not None and (retry_at := await _deliver(context, current)) is not None:
                 heads[delivery.chat_id] = retry_at
         if heads:
             _plan(context.job_queue, min(heads.values()))
 
 
-def _plan(job_queue: JobQueue, at: datetime) -> None:
+def _plan(job_queue: JobQueue[Any], at: datetime) -> None:
     """Have the outbox looked at again at ``at``, unless a try is planned before."""
     for job in job_queue.get_jobs_by_name(RETRY):
         if job.next_t is not None and job.next_t <= at:
@@ -124,7 +171,7 @@ def _plan(job_queue: JobQueue, at: datetime) -> None:
 async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
     """Send what is left of a delivery; when it has to wait, the time of its next try."""
     database = context.services.database
-    hooks = _KINDS.get(delivery.kind, Kind())
+    hooks = _kinds(context).hooks(delivery.kind)
     last = len(delivery.texts) - 1
     first_id = delivery.message_id
     try:
@@ -137,18 +184,21 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
                 reply_markup=_markup(context, delivery) if index == last else None,
             )
             first_id = first_id or message.message_id
-            await outbox.part_sent(database, delivery.id, index + 1, message.message_id)
+            await database.write(
+                partial(outbox.part_sent, delivery_id=delivery.id, parts=index + 1, message_id=message.message_id)
+            )
     except (Forbidden, BadRequest) as error:
         logger.warning(
             "Telegram refused delivery %s (%s) to chat %s: %s", delivery.id, delivery.kind, delivery.chat_id, error
         )
         if hooks.refused is not None:
             await hooks.refused(context, delivery)
-        await outbox.refused(database, delivery.id, str(error))
+        await database.write(partial(outbox.refused, delivery_id=delivery.id, error=str(error)))
         return None
     except TelegramError as error:
         first_wait = timedelta(seconds=context.services.settings.outbox_retry_seconds)
-        at = await outbox.retry_later(database, delivery, f"{type(error).__name__}: {error}", first_wait)
+        failure = f"{type(error).__name__}: {error}"
+        at = await database.write(partial(outbox.retry_later, delivery=delivery, error=failure, first_wait=first_wait))
         logger.warning(
             "Delivery %s (%s) to chat %s failed (%s: %s); next try at %s",
             delivery.id,
@@ -159,8 +209,9 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
             at,
         )
         return at
+    # The spread form while the kinds' sent hooks are async functions of its connection.
     async with database.transaction() as connection:
-        await outbox.delivered(connection, delivery.id)
+        await within(connection, partial(outbox.delivered, delivery_id=delivery.id))
         if hooks.sent is not None:
             await hooks.sent(connection, replace(delivery, message_id=first_id))
     return None

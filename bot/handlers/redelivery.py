@@ -37,13 +37,12 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
     ExtBot,
 )
 
-from bot.services import BotContext
+from bot.services import BotApplication, BotContext
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ def _chat_of(update: object) -> Hashable:
     return ("update", id(update))
 
 
-class HandledQueue(asyncio.Queue):
+class HandledQueue(asyncio.Queue[object]):
     """The update queue, and the ledger of which updates are finished.
 
     With ``acknowledge_each`` (a webhook: each request acknowledges its own update), ``put``
@@ -169,7 +168,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Nothing to free."""
 
 
-class AcknowledgingBot(ExtBot):
+class AcknowledgingBot(ExtBot[Any]):
     """The bot, whose polls confirm to Telegram only the updates that are finished."""
 
     def __init__(self, ledger: HandledQueue, **kwargs: Any) -> None:
@@ -192,7 +191,7 @@ class AcknowledgingBot(ExtBot):
         return updates
 
 
-def require_acknowledgement(application: Application) -> None:
+def require_acknowledgement(application: BotApplication) -> None:
     """Refuse, loudly, an application that would confirm updates it has not finished."""
     queue, processor, bot = application.update_queue, application.update_processor, application.bot
     problems = []

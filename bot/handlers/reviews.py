@@ -9,6 +9,7 @@ fell due while the bot was down, in the outbox (kept until Telegram confirmed th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 import aiosqlite
 from telegram import InlineKeyboardMarkup, Update
@@ -33,6 +34,7 @@ from bot.handlers.edits import unchanged_ok
 from bot.handlers.register import kind_label, may_keep_register
 from bot.services import BotContext
 from bot.storage import outbox, requests, review_dates
+from bot.storage.db import within
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 from bot.storage.review_dates import Review
@@ -110,6 +112,9 @@ async def _follow_up_text(
     )
 
 
+POSTED = "follow-up"  # the outbox kind of a follow-up: its delivery records its message
+
+
 async def _post(context: BotContext, review: Review) -> None:
     """Queue one follow-up for its group, recorded as posted at once so it is never queued twice."""
     services = context.services
@@ -125,8 +130,17 @@ async def _post(context: BotContext, review: Review) -> None:
     )
     async with services.database.transaction() as connection:
         await review_dates.mark_posted(connection, review.id, None)
-        await outbox.enqueue(
-            connection, review.chat_id, [text], kind=POSTED, ref=review.id, markup=markup.to_dict(), thread_id=thread_id
+        await within(
+            connection,
+            partial(
+                outbox.enqueue,
+                chat_id=review.chat_id,
+                texts=[text],
+                kind=POSTED,
+                ref=review.id,
+                markup=markup.to_dict(),
+                thread_id=thread_id,
+            ),
         )
 
 
@@ -135,8 +149,9 @@ async def _follow_up_sent(connection: aiosqlite.Connection, delivery: Delivery) 
     await review_dates.mark_posted(connection, delivery.ref, delivery.message_id)
 
 
-# A follow-up Telegram refuses (removed from the group) keeps no message: nobody can answer it.
-POSTED = outbox_sender.kind("follow-up", sent=_follow_up_sent)
+# What the outbox tells this module of its deliveries (registered by bot.app). A follow-up
+# Telegram refuses (removed from the group) keeps no message: nobody can answer it.
+OUTBOX_KINDS = ((POSTED, outbox_sender.Kind(sent=_follow_up_sent)),)
 
 
 async def answer(update: Update, context: BotContext) -> None:

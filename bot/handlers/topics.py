@@ -11,6 +11,7 @@ topic is forgotten, and the admins hear of it once if it was the home topic.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from telegram import Chat, Message, Update
 from telegram.error import BadRequest, TelegramError
@@ -74,8 +75,7 @@ async def _tell_admins(context: BotContext) -> None:
         administrators = ()
     admins = [keyboards.mention(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
     text = render(context.services.messages.topics.home_lost, admins=join(admins, ", "))
-    async with context.services.database.transaction() as connection:
-        await outbox.enqueue(connection, chat_id, [text])
+    await context.services.database.write(partial(outbox.enqueue, chat_id=chat_id, texts=[text]))
     outbox_sender.kick(context.job_queue)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
+from functools import partial
 
 import aiosqlite
 
@@ -41,7 +42,7 @@ from bot.rounds.ports import (
 )
 from bot.storage import amendments, circles, consent_rounds, outbox, requests
 from bot.storage.circles import Roster
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 
@@ -199,20 +200,31 @@ class Rounds:
             # Once per chat: a restart before its delivery does not queue it again.
             key = f"{PROPOSAL}:{round_id}:{rnd.chat_id}"
             if (
-                await outbox.enqueue(
+                await within(
                     connection,
-                    rnd.chat_id,
-                    [text],
-                    kind=PROPOSAL,
-                    ref=round_id,
-                    markup=markup,
-                    key=key,
-                    thread_id=rnd.thread_id,
+                    partial(
+                        outbox.enqueue,
+                        chat_id=rnd.chat_id,
+                        texts=[text],
+                        kind=PROPOSAL,
+                        ref=round_id,
+                        markup=markup,
+                        key=key,
+                        thread_id=rnd.thread_id,
+                    ),
                 )
                 and then is not None
             ):
-                await outbox.enqueue(
-                    connection, rnd.chat_id, [then], kind=OBJECTORS_FIRST, ref=round_id, thread_id=rnd.thread_id
+                await within(
+                    connection,
+                    partial(
+                        outbox.enqueue,
+                        chat_id=rnd.chat_id,
+                        texts=[then],
+                        kind=OBJECTORS_FIRST,
+                        ref=round_id,
+                        thread_id=rnd.thread_id,
+                    ),
                 )
         self.redraws.last[round_id] = self.monotonic()
         self.schedule(rnd)
@@ -223,7 +235,10 @@ class Rounds:
         """Record where the proposal is (its buttons and redraws need it), and have the messages
         queued to answer it reply to it."""
         await consent_rounds.set_message(connection, delivery.ref, delivery.message_id)
-        await outbox.reply_to_sent(connection, OBJECTORS_FIRST, delivery.ref, delivery.message_id)
+        await within(
+            connection,
+            partial(outbox.reply_to_sent, kind=OBJECTORS_FIRST, ref=delivery.ref, message_id=delivery.message_id),
+        )
 
     # --- positions ---------------------------------------------------------------------------
 
@@ -297,9 +312,21 @@ class Rounds:
         outcome, summary = await self.presenter.closing(state)
         async with self.database.transaction() as connection:
             if await consent_rounds.mark_published(connection, round_id, self.clock()):
-                await outbox.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id, thread_id=rnd.thread_id)
+                await within(
+                    connection,
+                    partial(
+                        outbox.enqueue,
+                        chat_id=rnd.chat_id,
+                        texts=outcome,
+                        reply_to=rnd.message_id,
+                        thread_id=rnd.thread_id,
+                    ),
+                )
                 for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
-                    await outbox.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
+                    await within(
+                        connection,
+                        partial(outbox.enqueue, chat_id=coordinator.user_id, texts=summary, kind=SUMMARY, ref=round_id),
+                    )
         # The final tally waits out the edit interval like any redraw: the press that closes a
         # burst must not edit the proposal twice within it (a redraw already waiting shows it).
         self.redraw_soon(round_id)
@@ -361,12 +388,15 @@ class Rounds:
         async with self.database.transaction(update_id) as connection:
             if before_deadline and not await consent_rounds.mark_reminded(connection, round_id, self.clock()):
                 return False
-            await outbox.enqueue(
+            await within(
                 connection,
-                state.round.chat_id,
-                [text],
-                reply_to=state.round.message_id,
-                thread_id=state.round.thread_id,
+                partial(
+                    outbox.enqueue,
+                    chat_id=state.round.chat_id,
+                    texts=[text],
+                    reply_to=state.round.message_id,
+                    thread_id=state.round.thread_id,
+                ),
             )
         self.kick_outbox()
         return True

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial, wraps
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar, cast
+from typing import Concatenate, ParamSpec, TextIO, TypeVar, cast
 from urllib.parse import quote
 
 import aiosqlite
@@ -58,6 +59,7 @@ class AlreadyRunning(Exception):
 
 T = TypeVar("T")
 P = ParamSpec("P")
+Parameters = tuple[object, ...]  # a statement's ? values
 
 
 def now() -> str:
@@ -74,7 +76,8 @@ def _on_thread(connection: aiosqlite.Connection, work: Callable[..., T], *args: 
     tests/unit/test_units_of_work.py::test_a_unit_of_work_runs_whole_on_aiosqlites_thread pins the
     behaviour, so an aiosqlite release that moves them fails a test, not the bot.
     """
-    return connection._execute(work, connection._conn, *args)
+    queue_call: Callable[..., Awaitable[T]] = connection._execute  # untyped in aiosqlite
+    return queue_call(work, connection._conn, *args)
 
 
 def _apply(connection: sqlite3.Connection, statements: list[str]) -> None:
@@ -174,7 +177,9 @@ def unit_of_work(
 
         if isinstance(connection, Database):
             return connection.read(bound)
-        return _on_thread(connection, bound)
+        if isinstance(connection, aiosqlite.Connection):
+            return _on_thread(connection, bound)
+        raise TypeError(f"{function.__name__} takes a connection, not {type(connection).__name__}")
 
     # Typed as what it is called as from now on (inside write/read, with the sqlite3
     # connection), so that mypy points at every short form still to be replaced.
@@ -182,15 +187,21 @@ def unit_of_work(
 
 
 # Reads on an aiosqlite connection inside ``Database.transaction()``: see that section.
-async def rows(connection: aiosqlite.Connection, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
+async def rows(connection: aiosqlite.Connection, sql: str, parameters: Parameters = ()) -> list[aiosqlite.Row]:
     """Every row of a query, in one round trip."""
     return list(await connection.execute_fetchall(sql, parameters))
 
 
-async def row(connection: aiosqlite.Connection, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
+async def row(connection: aiosqlite.Connection, sql: str, parameters: Parameters = ()) -> aiosqlite.Row | None:
     """The first row of a query (a lookup by key), in one round trip."""
     found = await rows(connection, sql, parameters)
     return found[0] if found else None
+
+
+async def within(connection: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run a plain repository function inside the transaction ``Database.transaction()`` holds
+    open on ``connection``, in one trip: for its callers until they move to ``write``."""
+    return await _on_thread(connection, work)
 
 
 def _private_folder(path: Path) -> None:
@@ -214,7 +225,7 @@ class InstanceLock:
     def __init__(self, database: Path) -> None:
         self.database = database
         self.path = database.with_name(f"{database.name}.lock")
-        self._file = None
+        self._file: TextIO | None = None
 
     def acquire(self) -> None:
         file = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE), "r+", encoding="utf-8")
@@ -357,17 +368,20 @@ class Database:
                 self._instance.release()
 
     async def _version(self) -> int:
-        (current,) = await row(self.connection, "PRAGMA user_version")
-        return current
+        return await self.read(_user_version)
 
     async def migrate(self) -> None:
         """Apply every migration newer than the file's ``PRAGMA user_version``, each atomically.
 
         The version is read inside the migration's write transaction: a process that
-        migrated meanwhile (a newer bot started by hand) is seen, not migrated over.
+        migrated meanwhile (a newer bot started by hand) is seen, not migrated over. A
+        database already up to date (every start but the first) costs one read.
         """
-        for version, script in _migrations():
-            await self.write(partial(_migrate, version=version, script=script))
+        migrations = _migrations()
+        current = await self._version()
+        for version, script in migrations:
+            if version > current:
+                await self.write(partial(_migrate, version=version, script=script))
 
     async def _between_spread_transactions(self) -> None:
         """Return once no transaction spread over several trips is open: the trip queued
@@ -452,10 +466,10 @@ class Database:
             else:
                 await self.connection.execute("COMMIT")
 
-    async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[aiosqlite.Row]:
         return await self.read(lambda connection: connection.execute(sql, parameters).fetchall())
 
-    async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
+    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> aiosqlite.Row | None:
         return await self.read(lambda connection: connection.execute(sql, parameters).fetchone())
 
     def _note_mark(self, update_id: int | None) -> None:
@@ -482,10 +496,14 @@ class Database:
         )
 
 
-def _migrate(connection: sqlite3.Connection, version: int, script: object) -> None:
+def _user_version(connection: sqlite3.Connection) -> int:
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def _migrate(connection: sqlite3.Connection, version: int, script: Traversable) -> None:
     """Apply one migration unless the database has it already (inside its write transaction)."""
-    (current,) = connection.execute("PRAGMA user_version").fetchone()
-    if version <= current:
+    if version <= _user_version(connection):
         return
     logger.info("Applying migration %s", script.name)
     for statement in _statements(script.read_text(encoding="utf-8")):
@@ -513,7 +531,7 @@ def _begin(connection: sqlite3.Connection, update_id: int | None) -> None:
             raise
 
 
-def _migrations() -> list[tuple[int, object]]:
+def _migrations() -> list[tuple[int, Traversable]]:
     return sorted(
         (int(item.name.split("_", 1)[0]), item) for item in MIGRATIONS.iterdir() if item.name.endswith(".sql")
     )

@@ -9,14 +9,11 @@ a crash right after cannot lose it; the retry job sends it, and again after each
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import aiosqlite
-
-from bot.storage.db import Database
 
 PENDING, SENT, REFUSED = "pending", "sent", "refused"
 PLAIN = "plain"  # a kind nobody needs to hear about
@@ -44,7 +41,7 @@ class Delivery:
     thread_id: int | None = None  # the group's forum topic; None: General, or not a group
 
 
-def _delivery(row: aiosqlite.Row) -> Delivery:
+def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(
         id=row["id"],
         chat_id=row["chat_id"],
@@ -63,11 +60,12 @@ def _delivery(row: aiosqlite.Row) -> Delivery:
 
 def backoff(attempts: int, first: timedelta) -> timedelta:
     """How long to wait after the ``attempts``-th failure: doubling from ``first``, up to an hour."""
-    return min(first * 2 ** min(attempts - 1, 30), LONGEST_WAIT)
+    wait: timedelta = first * 2 ** min(attempts - 1, 30)
+    return min(wait, LONGEST_WAIT)
 
 
-async def enqueue(
-    connection: aiosqlite.Connection,
+def enqueue(
+    connection: sqlite3.Connection,
     chat_id: int,
     texts: Sequence[str],
     *,
@@ -81,7 +79,7 @@ async def enqueue(
     """Queue messages for a chat (in its forum topic ``thread_id``), to be sent now; False when
     ``key`` was queued already."""
     now = _stamp(datetime.now(UTC))
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "INSERT OR IGNORE INTO outbox (key, chat_id, texts, reply_to_message_id, reply_markup, kind, ref,"
         " thread_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -100,66 +98,72 @@ async def enqueue(
     return cursor.rowcount > 0
 
 
-async def reply_to_sent(connection: aiosqlite.Connection, kind: str, ref: int, message_id: int) -> None:
+def reply_to_sent(connection: sqlite3.Connection, kind: str, ref: int, message_id: int) -> None:
     """Have the waiting deliveries of this kind and ref answer a message just delivered."""
-    await connection.execute(
+    connection.execute(
         "UPDATE outbox SET reply_to_message_id = ? WHERE kind = ? AND ref = ? AND status = 'pending'",
         (message_id, kind, ref),
     )
 
 
-async def pending(database: Database) -> list[Delivery]:
+def pending_kinds(connection: sqlite3.Connection) -> list[tuple[str, int]]:
+    """The kinds of the deliveries not confirmed yet, with how many of each."""
+    return [
+        (str(kind), int(count))
+        for kind, count in connection.execute(
+            "SELECT kind, COUNT(*) FROM outbox WHERE status = 'pending' GROUP BY kind ORDER BY kind"
+        )
+    ]
+
+
+def pending(connection: sqlite3.Connection) -> list[Delivery]:
     """Every delivery not confirmed yet, oldest first (due or not: the caller keeps each chat's order)."""
-    rows = await database.fetch_all("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id")
+    rows = connection.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id").fetchall()
     return [_delivery(row) for row in rows]
 
 
-async def still_pending(database: Database, delivery_id: int) -> Delivery | None:
+def still_pending(connection: sqlite3.Connection, delivery_id: int) -> Delivery | None:
     """A delivery as it is now, if still pending (a kind's ``sent`` hook may have changed it)."""
-    row = await database.fetch_one("SELECT * FROM outbox WHERE id = ? AND status = 'pending'", (delivery_id,))
+    row = connection.execute("SELECT * FROM outbox WHERE id = ? AND status = 'pending'", (delivery_id,)).fetchone()
     return None if row is None else _delivery(row)
 
 
-async def part_sent(database: Database, delivery_id: int, parts: int, message_id: int) -> None:
+def part_sent(connection: sqlite3.Connection, delivery_id: int, parts: int, message_id: int) -> None:
     """Count a confirmed part; the first one's message id is kept (a follow-up's buttons need it)."""
-    async with database.transaction() as connection:
-        await connection.execute(
-            "UPDATE outbox SET sent_parts = ?, message_id = COALESCE(message_id, ?) WHERE id = ?",
-            (parts, message_id, delivery_id),
-        )
+    connection.execute(
+        "UPDATE outbox SET sent_parts = ?, message_id = COALESCE(message_id, ?) WHERE id = ?",
+        (parts, message_id, delivery_id),
+    )
 
 
-async def delivered(connection: aiosqlite.Connection, delivery_id: int) -> None:
-    await _finish(connection, delivery_id, SENT, None)
+def delivered(connection: sqlite3.Connection, delivery_id: int) -> None:
+    _finish(connection, delivery_id, SENT, None)
 
 
-async def refused(database: Database, delivery_id: int, error: str) -> None:
+def refused(connection: sqlite3.Connection, delivery_id: int, error: str) -> None:
     """Telegram will never take it (blocked, removed from the group): stop trying."""
-    async with database.transaction() as connection:
-        await _finish(connection, delivery_id, REFUSED, error)
+    _finish(connection, delivery_id, REFUSED, error)
 
 
-async def _finish(connection: aiosqlite.Connection, delivery_id: int, status: str, error: str | None) -> None:
-    await connection.execute(
+def _finish(connection: sqlite3.Connection, delivery_id: int, status: str, error: str | None) -> None:
+    connection.execute(
         "UPDATE outbox SET status = ?, last_error = COALESCE(?, last_error), done_at = ? WHERE id = ?",
         (status, error, _stamp(datetime.now(UTC)), delivery_id),
     )
 
 
-async def retry_later(database: Database, delivery: Delivery, error: str, first_wait: timedelta) -> datetime:
+def retry_later(connection: sqlite3.Connection, delivery: Delivery, error: str, first_wait: timedelta) -> datetime:
     """Count a failed attempt and plan the next one; return when it is."""
     attempts = delivery.attempts + 1
     at = datetime.now(UTC) + backoff(attempts, first_wait)
-    async with database.transaction() as connection:
-        await connection.execute(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-            (attempts, _stamp(at), error, delivery.id),
-        )
+    connection.execute(
+        "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+        (attempts, _stamp(at), error, delivery.id),
+    )
     return at
 
 
-async def forget_delivered(database: Database, kept: timedelta) -> None:
+def forget_delivered(connection: sqlite3.Connection, kept: timedelta) -> None:
     """Drop finished deliveries older than ``kept``: they hold what members wrote."""
     cutoff = _stamp(datetime.now(UTC) - kept)
-    async with database.transaction() as connection:
-        await connection.execute("DELETE FROM outbox WHERE status <> 'pending' AND done_at < ?", (cutoff,))
+    connection.execute("DELETE FROM outbox WHERE status <> 'pending' AND done_at < ?", (cutoff,))

@@ -240,3 +240,13 @@ def ended_since(connection: sqlite3.Connection, chat_id: int, since: str) -> lis
         (chat_id, RequestStatus.WITHDRAWN, RequestStatus.DECLINED, since),
     ).fetchall()
     return [_from_row(found_row) for found_row in found]
+
+
+def partners(connection: sqlite3.Connection, chat_id: int) -> list[tuple[str, str, str]]:
+    """Each of the chat's requests as its partner's name and kind and when it was created."""
+    return [
+        (str(name), str(kind), str(created))
+        for name, kind, created in connection.execute(
+            "SELECT partner_name, partner_kind, created_at FROM requests WHERE chat_id = ?", (chat_id,)
+        )
+    ]

@@ -67,7 +67,7 @@ async def drain(fake: FakeTelegram, chat: FakeChat) -> None:
 
 async def log(database: Database, chat: FakeChat, partner: str, kind: str, status: str = "submitted", **answers) -> int:
     """Put a request in the register directly, as if a member had filed it; its number."""
-    version = (await flow_versions.active(database, FLOW_ID, chat.id)).version
+    version = (await database.read(lambda connection: flow_versions.active(connection, FLOW_ID, chat.id))).version
     values = {"partenaire": partner, "type_partenaire": kind, **answers}
     async with database.transaction() as connection:
         request = await requests.create(

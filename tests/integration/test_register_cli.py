@@ -19,7 +19,7 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
     path, chat_id = tmp_path / "registre.sqlite3", -1001234567890
     database = await Database.open(path)
     flow_text = (CONVERSATIONS / f"{FLOW_ID}.yaml").read_text(encoding="utf-8")
-    version = await flow_versions.sync_disk_version(database, FLOW_ID, flow_text)
+    version = await database.write(lambda connection: flow_versions.sync_disk_version(connection, FLOW_ID, flow_text))
     answers = {
         "partenaire": "Collectif pour la transition citoyenne",
         "type_partenaire": "association",
@@ -105,3 +105,11 @@ async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) ->
         ("Emmaüs", "mars 2016", "terminée"),
         ("Alternatiba", "", "en cours"),
     ]
+
+    again = await asyncio.to_thread(run, "import", "--chat", str(chat_id), str(file))
+    assert again.returncode == 0, again.stderr.decode()
+    assert again.stdout.decode().splitlines() == [
+        texts.done.format(count=0, chat=chat_id),
+        texts.already_there.format(count=2),
+    ]
+    assert parse_csv((await asyncio.to_thread(run, "export", "--chat", str(chat_id))).stdout) == exported

@@ -11,14 +11,19 @@ import subprocess
 import sys
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import pytest
+
+from bot.app import build_application
 from bot.core.library import load_library
+from bot.handlers import redelivery
 from bot.storage import outbox
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conftest import CONVERSATIONS, settings_for
 
 CLI = load_library(CONVERSATIONS).messages.cli
 EXIT_CONFIGURATION, EXIT_NO_DATABASE, EXIT_ALREADY_RUNNING = 2, 3, 5
@@ -152,10 +157,41 @@ async def test_sent_messages_and_update_marks_are_forgotten_every_day_not_only_a
     eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat()
     async with bot.database.transaction() as connection:  # a bot that has run for a week since
         await connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (eight_days_ago,))
-        await outbox.enqueue(connection, -1001, ["Camille : consentement"])
+        await within(connection, partial(outbox.enqueue, chat_id=-1001, texts=["Camille : consentement"]))
         await connection.execute("UPDATE outbox SET status = 'sent', done_at = ?", (eight_days_ago,))
 
     await purge.run(bot.application)
 
     assert await bot.database.fetch_all("SELECT * FROM processed_updates WHERE update_id = 1") == []
     assert await bot.database.fetch_all("SELECT * FROM outbox") == []
+
+
+async def test_a_pending_delivery_of_a_kind_nobody_registered_stops_the_start_naming_it(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotProcess(fake, tmp_path)
+    database = await Database.open(bot.database)  # a delivery queued by a version that had this kind
+    await database.write(lambda connection: outbox.enqueue(connection, -1001, ["bilan"], kind="retired-kind"))
+    await database.close()
+    await bot.start()
+    assert await exit_status(bot) != 0
+    log = bot.log.read_text(encoding="utf-8")
+    assert "the outbox holds deliveries of kinds no part of the bot registered: 'retired-kind' (1 pending)" in log
+    assert not fake.sent, "nothing is sent before the start is refused"
+
+
+def test_build_application_refuses_a_processor_that_would_not_mark_updates_finished(
+    fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class ElsewhereLedger(redelivery.ChatOrderedProcessor):
+        """Updates processed concurrently, marked finished in a ledger the polls never read."""
+
+        def __init__(self, ledger: redelivery.HandledQueue, max_concurrent_updates: int) -> None:
+            super().__init__(redelivery.HandledQueue(acknowledge_each=False), max_concurrent_updates)
+
+    settings = settings_for(fake, tmp_path)
+    library = load_library(CONVERSATIONS)
+    build_application(settings, library)  # the bot's own arrangement passes
+    monkeypatch.setattr(redelivery, "ChatOrderedProcessor", ElsewhereLedger)
+    with pytest.raises(redelivery.UnsafeAcknowledgement, match="does not mark updates finished"):
+        build_application(settings, library)

@@ -7,6 +7,7 @@ import logging
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from bot.handlers import outbox_sender
 from bot.storage import outbox
 from bot.storage.chat_migration import CHAT_COLUMNS
+from bot.storage.db import within
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
 from tests.integration.conftest import RunningBot, settings_for
@@ -522,7 +524,7 @@ async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never
     fake.on_call = answer_late
     async with bot.database.transaction() as connection:
         for number in range(MEASURED):
-            await outbox.enqueue(connection, staged.group.id, [f"mesure {number}"])
+            await within(connection, partial(outbox.enqueue, chat_id=staged.group.id, texts=[f"mesure {number}"]))
     outbox_sender.kick(bot.application.job_queue)
     await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
     await fake.idle(quiet=0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import aiosqlite
 
@@ -20,7 +21,7 @@ from bot.storage import (
     sessions,
 )
 from bot.storage.circles import Roster
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 from bot.storage.sessions import FlowSession
 
 OLD, NEW = -4000000001, -1001000000001
@@ -77,12 +78,16 @@ def _session(chat_id: int, user: Member, origin: int) -> FlowSession:
 
 async def _group_everywhere(database: Database) -> int:
     """A basic group with a row in every table that has a chat id; return its open round's id."""
-    await flow_versions.sync_disk_version(database, FLOW, "id: demande_partenariat\n")
+    await database.write(
+        lambda connection: flow_versions.sync_disk_version(connection, FLOW, "id: demande_partenariat\n")
+    )
     await chats.remember(database, OLD, "group", "GL Pays d'Uzès")
-    async with database.transaction() as connection:
-        await flow_versions.add_version(
+    await database.write(
+        lambda connection: flow_versions.add_version(
             connection, FLOW, "id: demande_partenariat\n# à nous\n", scope_chat_id=OLD, source="upload"
         )
+    )
+    async with database.transaction() as connection:
         first, second = await _request(connection, OLD, "Alternatiba"), await _request(connection, OLD, "Emmaüs")
         await connection.execute("UPDATE requests SET card_message_id = 40 WHERE id = ?", (first.id,))
         await sessions.save(connection, _session(OLD, CAL, OLD))  # answering in the group
@@ -103,7 +108,7 @@ async def _group_everywhere(database: Database) -> int:
         )
         await connection.execute("UPDATE requests SET status = 'adopted' WHERE id = ?", (second.id,))
         await review_dates.plan(connection, second.id, "review", date(2027, 3, 1))
-        await outbox.enqueue(connection, OLD, ["Résultat"], reply_to=41)
+        await within(connection, partial(outbox.enqueue, chat_id=OLD, texts=["Résultat"], reply_to=41))
     async with database.transaction() as connection:
         await consent_rounds.set_message(connection, round_id, 42)
     await consent_rounds.add_prompt(database, OLD, 43, round_id, CAL.user_id, "objection", T0)
@@ -140,7 +145,7 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
     rnd = (await consent_rounds.state(database, round_id)).round
     assert (rnd.chat_id, rnd.is_open, rnd.message_id) == (NEW, True, None)
     assert tuple(await database.fetch_one("SELECT type FROM chats WHERE id = ?", (NEW,))) == ("supergroup",)
-    assert (await flow_versions.active(database, FLOW, NEW)).scope_chat_id == NEW
+    assert (await database.read(lambda connection: flow_versions.active(connection, FLOW, NEW))).scope_chat_id == NEW
     # What pointed at messages of the old chat is forgotten: they are not in the new one.
     assert tuple(await database.fetch_one("SELECT card_message_id FROM requests WHERE number = 1")) == (None,)
     assert tuple(await database.fetch_one("SELECT reply_to_message_id FROM outbox")) == (None,)

@@ -38,7 +38,11 @@ T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "bot.sqlite3")
-    await flow_versions.sync_disk_version(database, "demande_partenariat", "id: demande_partenariat\n")
+    await database.write(
+        lambda connection: flow_versions.sync_disk_version(
+            connection, "demande_partenariat", "id: demande_partenariat\n"
+        )
+    )
     yield database
     await database.close()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
 from bot.core.consent_rules import Member
 from bot.storage import circles, outbox, personal_data
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 
 # Column names that hold a person's Telegram id in this schema's conventions.
 PERSON_COLUMN = re.compile(r"^(user_id|author_id|\w+_by)$")
@@ -42,8 +43,8 @@ async def test_erasure_unnames_the_member_in_queued_messages_and_empties_sent_on
             "Camille &lt;Durand&gt; : consentement ; Bob : objection",  # delivered below
             "Tisane de camomille et Camomille pour Bob",  # « Cam » only inside a word: not her
         ):
-            await outbox.enqueue(connection, group, [text])
-        await outbox.delivered(connection, 2)
+            await within(connection, partial(outbox.enqueue, chat_id=group, texts=[text]))
+        await within(connection, partial(outbox.delivered, delivery_id=2))
 
     await personal_data.forget(database, camille, anonymous_name="membre anonymisé", personal_steps={})
 

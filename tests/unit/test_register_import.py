@@ -29,7 +29,7 @@ async def catalog(database: Database, library: Library) -> FlowCatalog:
 
 
 async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
-    version = (await flow_versions.active(database, flow_id, SOURCE)).version
+    version = (await database.read(lambda connection: flow_versions.active(connection, flow_id, SOURCE))).version
     async with database.transaction() as connection:
         stored = await requests.create(
             connection,
@@ -225,6 +225,43 @@ async def test_a_hand_made_list_in_windows_1252_with_commas_is_read_as_known_par
         (TARGET,),
     )
     assert [row["value"] for row in answers] == ['"2017-09"', '"2020-06"', "null"]
+
+
+async def test_the_same_file_imported_twice_adds_its_partners_once(database: Database, catalog: FlowCatalog) -> None:
+    await a_register(database)
+    exported = (await register_csv(database, catalog, PARIS, SOURCE)).content
+    await import_register(database, catalog, PARIS, TARGET, exported, TODAY)
+
+    again = await import_register(database, catalog, PARIS, TARGET, exported, TODAY)
+
+    assert (again.imported, again.already_there, again.refusals, again.problem) == (0, 4, (), None)
+    assert (await register_csv(database, catalog, PARIS, TARGET)).content == exported
+
+
+async def test_a_line_is_left_out_only_when_its_partner_kind_and_day_are_in_the_register(
+    database: Database, catalog: FlowCatalog, library: Library
+) -> None:
+    await a_register(database)
+    lines = rows((await register_csv(database, catalog, PARIS, SOURCE)).content)
+    header = list(lines[0])
+    await import_register(database, catalog, PARIS, TARGET, document(header, lines), TODAY)
+    filed, partner = library.register.export.columns.created, "Partenaire"
+    kinds = library.flows["partenaire_connu"].flow.step("type_partenaire").options
+    public = next(option.label for option in kinds if option.value == "public")
+    respaced = {**lines[0], partner: f"  {lines[0][partner].upper()} "}  # the same partner
+    undated = {**lines[3], filed: ""}  # the same partner, whenever it was filed
+    other_day = {**lines[1], filed: "01/01/2020"}
+    other_kind = {**lines[2], "Type de partenaire": public}
+
+    report = await import_register(
+        database, catalog, PARIS, TARGET, document(header, [respaced, other_day, other_kind, undated]), TODAY
+    )
+
+    assert (report.imported, report.already_there) == (2, 2)
+    added = await database.fetch_all(
+        "SELECT partner_name FROM requests WHERE chat_id = ? ORDER BY number DESC LIMIT 2", (TARGET,)
+    )
+    assert [name for (name,) in added] == [lines[2][partner], lines[1][partner]]
 
 
 async def test_a_file_without_the_partner_column_is_refused_before_any_line(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +26,7 @@ from bot.rounds.lifecycle import (
 from bot.rounds.ports import Destination, Job, Opened
 from bot.storage import circles, consent_rounds, flow_versions, outbox, requests
 from bot.storage.circles import Roster
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 
 GROUP = -1001000000001
 ZONE = ZoneInfo("Europe/Paris")
@@ -102,7 +103,11 @@ class Scene:
 
 @pytest.fixture
 async def scene(database: Database) -> Scene:
-    await flow_versions.sync_disk_version(database, "demande_partenariat", "id: demande_partenariat\n")
+    await database.write(
+        lambda connection: flow_versions.sync_disk_version(
+            connection, "demande_partenariat", "id: demande_partenariat\n"
+        )
+    )
     async with database.transaction() as connection:
         request = await requests.create(
             connection,
@@ -145,10 +150,10 @@ async def opened(scene: Scene, **changes: object) -> int:
 
 async def deliver_proposals(scene: Scene) -> None:
     """What the outbox does once Telegram confirmed each queued proposal (message 100 + its row)."""
-    for delivery in await outbox.pending(scene.database):
+    for delivery in await scene.database.read(outbox.pending):
         if delivery.kind == PROPOSAL:
             async with scene.database.transaction() as connection:
-                await outbox.delivered(connection, delivery.id)
+                await within(connection, partial(outbox.delivered, delivery_id=delivery.id))
                 await Rounds.proposal_sent(connection, replace(delivery, message_id=100 + delivery.id))
 
 

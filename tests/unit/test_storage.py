@@ -38,7 +38,9 @@ async def scalar(database: Database, sql: str, parameters: tuple = ()):
 
 async def with_flow(database: Database, flow_id: str = "demande_partenariat") -> int:
     """Record a flow version: sessions and requests refer to one."""
-    return await flow_versions.sync_disk_version(database, flow_id, "id: demande_partenariat\n")
+    return await database.write(
+        lambda connection: flow_versions.sync_disk_version(connection, flow_id, "id: demande_partenariat\n")
+    )
 
 
 async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
@@ -379,66 +381,88 @@ async def test_the_card_message_is_remembered(database):
 
 
 async def test_the_disk_text_is_recorded_once_while_unchanged(database):
-    assert await flow_versions.sync_disk_version(database, "demande", "texte 1") == 1
-    assert await flow_versions.sync_disk_version(database, "demande", "texte 1") == 1
+    assert (
+        await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1")) == 1
+    )
+    assert (
+        await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1")) == 1
+    )
     assert await scalar(database, "SELECT COUNT(*) FROM flow_versions") == 1
-    assert await flow_versions.version_text(database, "demande", 1) == "texte 1"
+    assert await database.read(lambda connection: flow_versions.version_text(connection, "demande", 1)) == "texte 1"
 
 
 async def test_a_changed_disk_text_becomes_the_next_global_version(database):
-    await flow_versions.sync_disk_version(database, "demande", "texte 1")
-    assert await flow_versions.sync_disk_version(database, "demande", "texte 2") == 2
-    assert (await flow_versions.active(database, "demande", CHAT_A)).version == 2
-    assert await flow_versions.version_text(database, "demande", 1) == "texte 1"
-    assert await flow_versions.version_text(database, "demande", 2) == "texte 2"
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1"))
+    assert (
+        await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 2")) == 2
+    )
+    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))).version == 2
+    assert await database.read(lambda connection: flow_versions.version_text(connection, "demande", 1)) == "texte 1"
+    assert await database.read(lambda connection: flow_versions.version_text(connection, "demande", 2)) == "texte 2"
 
 
 async def test_versions_are_counted_per_flow(database):
-    await flow_versions.sync_disk_version(database, "demande", "texte 1")
-    assert await flow_versions.sync_disk_version(database, "autre", "texte 1") == 1
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1"))
+    assert await database.write(lambda connection: flow_versions.sync_disk_version(connection, "autre", "texte 1")) == 1
 
 
 async def test_a_chat_override_is_preferred_to_the_global_version(database):
-    await flow_versions.sync_disk_version(database, "demande", "global")
-    async with database.transaction() as connection:
-        own = await flow_versions.add_version(
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global"))
+    own = await database.write(
+        lambda connection: flow_versions.add_version(
             connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload", author_id=ALICE, author_name="Alice"
         )
-    assert (await flow_versions.active(database, "demande", CHAT_A)).version == own
-    assert (await flow_versions.active(database, "demande", CHAT_B)).version == 1
+    )
+    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))).version == own
+    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_B))).version == 1
 
 
 async def test_a_chat_override_stays_when_the_disk_file_changes(database):
-    await flow_versions.sync_disk_version(database, "demande", "global")
-    async with database.transaction() as connection:
-        own = await flow_versions.add_version(connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload")
-    newer = await flow_versions.sync_disk_version(database, "demande", "global modifié")
-    assert (await flow_versions.active(database, "demande", CHAT_A)).version == own
-    assert (await flow_versions.active(database, "demande", CHAT_B)).version == newer
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global"))
+    own = await database.write(
+        lambda connection: flow_versions.add_version(
+            connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload"
+        )
+    )
+    newer = await database.write(
+        lambda connection: flow_versions.sync_disk_version(connection, "demande", "global modifié")
+    )
+    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))).version == own
+    assert (
+        await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_B))
+    ).version == newer
 
 
 async def test_an_uploaded_global_version_survives_a_restart_with_the_same_file(database):
-    await flow_versions.sync_disk_version(database, "demande", "disque")
-    async with database.transaction() as connection:
-        uploaded = await flow_versions.add_version(connection, "demande", "envoyé", scope_chat_id=0, source="upload")
-    await flow_versions.sync_disk_version(database, "demande", "disque")
-    assert (await flow_versions.active(database, "demande", CHAT_A)).version == uploaded
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "disque"))
+    uploaded = await database.write(
+        lambda connection: flow_versions.add_version(connection, "demande", "envoyé", scope_chat_id=0, source="upload")
+    )
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "disque"))
+    assert (
+        await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))
+    ).version == uploaded
 
 
 async def test_an_unknown_flow_has_no_active_version(database):
-    assert await flow_versions.active(database, "inconnu", CHAT_A) is None
-    assert await flow_versions.version_text(database, "inconnu", 1) is None
+    assert await database.read(lambda connection: flow_versions.active(connection, "inconnu", CHAT_A)) is None
+    assert await database.read(lambda connection: flow_versions.version_text(connection, "inconnu", 1)) is None
 
 
 async def test_history_lists_global_and_own_versions_newest_first(database):
-    await flow_versions.sync_disk_version(database, "demande", "global 1")
-    async with database.transaction() as connection:
-        own = await flow_versions.add_version(
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global 1"))
+    own = await database.write(
+        lambda connection: flow_versions.add_version(
             connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload", author_name="Alice"
         )
-        theirs = await flow_versions.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
-    newer = await flow_versions.sync_disk_version(database, "demande", "global 2")
-    listed = await flow_versions.history(database, "demande", CHAT_A)
+    )
+    theirs = await database.write(
+        lambda connection: flow_versions.add_version(
+            connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload"
+        )
+    )
+    newer = await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global 2"))
+    listed = await database.read(lambda connection: flow_versions.history(connection, "demande", CHAT_A))
     assert [(v.version, v.scope_chat_id, v.source) for v in listed] == [
         (newer, 0, "disk"),
         (own, CHAT_A, "upload"),
@@ -449,9 +473,19 @@ async def test_history_lists_global_and_own_versions_newest_first(database):
 
 
 async def test_another_group_upload_is_not_visible(database):
-    await flow_versions.sync_disk_version(database, "demande", "global")
-    async with database.transaction() as connection:
-        theirs = await flow_versions.add_version(connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload")
-    assert await flow_versions.visible_version(database, "demande", theirs, CHAT_A) is None
-    assert (await flow_versions.visible_version(database, "demande", theirs, CHAT_B)).version == theirs
-    assert (await flow_versions.visible_version(database, "demande", 1, CHAT_A)).source == "disk"
+    await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global"))
+    theirs = await database.write(
+        lambda connection: flow_versions.add_version(
+            connection, "demande", "à eux", scope_chat_id=CHAT_B, source="upload"
+        )
+    )
+    assert (
+        await database.read(lambda connection: flow_versions.visible_version(connection, "demande", theirs, CHAT_A))
+        is None
+    )
+    assert (
+        await database.read(lambda connection: flow_versions.visible_version(connection, "demande", theirs, CHAT_B))
+    ).version == theirs
+    assert (
+        await database.read(lambda connection: flow_versions.visible_version(connection, "demande", 1, CHAT_A))
+    ).source == "disk"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.storage import chats, home_topics, outbox
-from bot.storage.db import Database
+from bot.storage.db import Database, within
 
 FORUM, OTHER = -1001000000001, -1001000000002
 
@@ -12,15 +14,15 @@ async def test_a_lost_topic_is_forgotten_everywhere_and_reported_once_if_it_was_
     await chats.remember(database, FORUM, "supergroup", "GL Forum")
     async with database.transaction() as connection:
         await home_topics.set_home(connection, FORUM, 7)
-        await outbox.enqueue(connection, FORUM, ["dans le sujet"], thread_id=7)
-        await outbox.enqueue(connection, FORUM, ["ailleurs"], thread_id=9)
-        await outbox.enqueue(connection, OTHER, ["autre groupe"], thread_id=7)
+        await within(connection, partial(outbox.enqueue, chat_id=FORUM, texts=["dans le sujet"], thread_id=7))
+        await within(connection, partial(outbox.enqueue, chat_id=FORUM, texts=["ailleurs"], thread_id=9))
+        await within(connection, partial(outbox.enqueue, chat_id=OTHER, texts=["autre groupe"], thread_id=7))
     assert await home_topics.home(database, FORUM) == 7
 
     assert await home_topics.forget(database, FORUM, 7)
     assert not await home_topics.forget(database, FORUM, 7), "the admins are told once"
     assert await home_topics.home(database, FORUM) is None
-    assert {(d.chat_id, d.texts[0], d.thread_id) for d in await outbox.pending(database)} == {
+    assert {(d.chat_id, d.texts[0], d.thread_id) for d in await database.read(outbox.pending)} == {
         (FORUM, "dans le sujet", None),
         (FORUM, "ailleurs", 9),
         (OTHER, "autre groupe", 7),
