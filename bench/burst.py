@@ -53,7 +53,7 @@ async def _seed(application: Application, telegram: OfflineTelegram, library: Li
     answers = complete_answers(engine, "Alternatiba")
     telegram.admins[CHAT["id"]] = [members[0]]
     telegram.titles[CHAT["id"]] = CHAT["title"]
-    await chats.remember(database, CHAT["id"], "supergroup", CHAT["title"])
+    await database.write(lambda connection: chats.remember(connection, CHAT["id"], "supergroup", CHAT["title"]))
     async with database.transaction() as connection:
         for member in members:
             await circles.add(connection, Roster.CIRCLE, CHAT["id"], Member(member["id"], member["first_name"]))

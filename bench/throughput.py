@@ -136,7 +136,7 @@ class Group:
     async def seed(self, database: Database, answers: dict) -> None:
         """The circle, the coordinator and three requests waiting for a decision."""
         chat_id = self.chat["id"]
-        await chats.remember(database, chat_id, "supergroup", self.chat["title"])
+        await database.write(lambda connection: chats.remember(connection, chat_id, "supergroup", self.chat["title"]))
         async with database.transaction() as connection:
             for member in self.members:
                 await circles.add(connection, Roster.CIRCLE, chat_id, Member(member["id"], member["first_name"]))
