@@ -42,8 +42,8 @@ async def with_flow(database: Database, flow_id: str = "demande_partenariat") ->
 
 
 async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
-    async with database.transaction() as connection:
-        return await requests.create(
+    return await database.write(
+        lambda connection: requests.create(
             connection,
             chat_id=chat_id,
             author_id=author,
@@ -54,6 +54,7 @@ async def create_request(database: Database, chat_id: int, partner: str, answers
             partner_kind="association",
             answers=answers if answers is not None else {"partenaire": partner},
         )
+    )
 
 
 # --- the database file ----------------------------------------------------------------------
@@ -347,20 +348,23 @@ async def test_an_empty_chat_has_an_empty_page(database):
 
 async def test_a_failed_transaction_does_not_use_up_a_number(database):
     await with_flow(database)
+
+    def create_then_fail(connection):
+        requests.create(
+            connection,
+            chat_id=CHAT_A,
+            author_id=ALICE,
+            author_name="Alice",
+            flow_id="demande_partenariat",
+            flow_version=1,
+            partner_name="Perdu",
+            partner_kind="autre",
+            answers={"partenaire": "Perdu"},
+        )
+        raise RuntimeError("panne")
+
     with pytest.raises(RuntimeError):
-        async with database.transaction() as connection:
-            await requests.create(
-                connection,
-                chat_id=CHAT_A,
-                author_id=ALICE,
-                author_name="Alice",
-                flow_id="demande_partenariat",
-                flow_version=1,
-                partner_name="Perdu",
-                partner_kind="autre",
-                answers={"partenaire": "Perdu"},
-            )
-            raise RuntimeError("panne")
+        await database.write(create_then_fail)
     assert (await create_request(database, CHAT_A, "Alternatiba")).number == 1
     assert await scalar(database, "SELECT COUNT(*) FROM request_answers") == 1
 
