@@ -41,20 +41,25 @@ async def with_flow(database: Database, flow_id: str = "demande_partenariat") ->
     return await flow_versions.sync_disk_version(database, flow_id, "id: demande_partenariat\n")
 
 
-async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
-    return await database.write(
-        lambda connection: requests.create(
-            connection,
-            chat_id=chat_id,
-            author_id=author,
-            author_name="Alice",
-            flow_id="demande_partenariat",
-            flow_version=1,
-            partner_name=partner,
-            partner_kind="association",
-            answers=answers if answers is not None else {"partenaire": partner},
-        )
+# What every request of these tests shares.
+FILED_BY_ALICE = {"author_name": "Alice", "flow_id": "demande_partenariat", "flow_version": 1}
+
+
+def a_request(connection, chat_id: int, partner: str, answers=None, author=ALICE):
+    answers = answers if answers is not None else {"partenaire": partner}
+    return requests.create(
+        connection,
+        chat_id=chat_id,
+        author_id=author,
+        partner_name=partner,
+        partner_kind="association",
+        answers=answers,
+        **FILED_BY_ALICE,
     )
+
+
+async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
+    return await database.write(lambda connection: a_request(connection, chat_id, partner, answers, author))
 
 
 # --- the database file ----------------------------------------------------------------------
@@ -350,17 +355,7 @@ async def test_a_failed_transaction_does_not_use_up_a_number(database):
     await with_flow(database)
 
     def create_then_fail(connection):
-        requests.create(
-            connection,
-            chat_id=CHAT_A,
-            author_id=ALICE,
-            author_name="Alice",
-            flow_id="demande_partenariat",
-            flow_version=1,
-            partner_name="Perdu",
-            partner_kind="autre",
-            answers={"partenaire": "Perdu"},
-        )
+        a_request(connection, CHAT_A, "Perdu")
         raise RuntimeError("panne")
 
     with pytest.raises(RuntimeError):
