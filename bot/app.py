@@ -238,7 +238,7 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     # First of all: an update redelivered after a crash whose changes are stored stops here.
     application.add_handler(TypeHandler(Update, redelivery.skip_handled), group=-2)
     # Help and deep links.
-    application.add_handler(CommandHandler("start", general.start, filters=NEW & PRIVATE))
+    application.add_handler(CommandHandler("start", general.start, filters=NEW))
     application.add_handler(CommandHandler(["aide", "help"], general.help_command, filters=NEW))
     # Logging a request: start, answer, go back, cancel, buttons.
     application.add_handler(CommandHandler("partenariat", intake.partenariat, filters=NEW))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.core.texts import render
+from bot.handlers import updates
 from bot.services import BotContext
 from bot.storage import requests
 from bot.storage.requests import PartnershipRequest
@@ -31,12 +32,12 @@ def request_number(args: list[str] | None) -> int | None:
 
 async def requested(update: Update, context: BotContext, usage: str, not_found: str) -> PartnershipRequest | None:
     """The request of this chat named after the command; None once the member was told why not."""
-    message = update.effective_message
+    message, chat_id = updates.message(update), updates.chat(update).id
     number = request_number(context.args)
     if number is None:
         await message.reply_html(usage)
         return None
-    request = await requests.by_number(context.services.database, update.effective_chat.id, number)
+    request = await context.services.database.read(lambda connection: requests.by_number(connection, chat_id, number))
     if request is None:
         await message.reply_html(render(not_found, number=number))
     return request

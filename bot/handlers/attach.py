@@ -7,30 +7,31 @@ author is a member of, takes that group's next number, and its card is posted th
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot.core.texts import Html, render
-from bot.handlers import callback_data, groups, intake, topics
+from bot.handlers import callback_data, groups, intake, updates
 from bot.handlers.arguments import request_number
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
-from bot.storage import chats, requests
+from bot.storage import chats, home_topics, requests
 from bot.storage.requests import PartnershipRequest
 
 logger = logging.getLogger(__name__)
 
 
-async def _orphan(context: BotContext, user_id: int, number: int) -> PartnershipRequest | None:
+def _orphan(connection: sqlite3.Connection, user_id: int, number: int) -> PartnershipRequest | None:
     """The member's request n°``number`` filed in their private chat (its id is theirs)."""
-    request = await requests.by_number(context.services.database, user_id, number)
+    request = requests.by_number(connection, user_id, number)
     return request if request is not None and request.author_id == user_id else None
 
 
 async def rattacher(update: Update, context: BotContext) -> None:
     """Attach one of the member's requests without a group to one of their groups (/rattacher 3)."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     texts = context.services.messages.groups
     if chat.type != Chat.PRIVATE:
         await message.reply_html(texts.attach_private_only)
@@ -39,7 +40,7 @@ async def rattacher(update: Update, context: BotContext) -> None:
     if number is None:
         await message.reply_html(texts.attach_usage)
         return
-    request = await _orphan(context, user.id, number)
+    request = await context.services.database.read(lambda connection: _orphan(connection, user.id, number))
     if request is None:
         await message.reply_html(render(texts.attach_not_found, number=number))
         return
@@ -60,12 +61,21 @@ async def rattacher(update: Update, context: BotContext) -> None:
 
 async def press(update: Update, context: BotContext) -> None:
     """Attach the request to the group pressed, after checking it is still the author's to attach."""
-    query, chat = update.callback_query, update.effective_chat
+    query, chat = updates.press(update), updates.chat(update)
     payload = callback_data.on_its_message(query)
-    request = None
-    if payload is not None and chat.type == Chat.PRIVATE:
-        request = await _orphan(context, query.from_user.id, payload.number)
-    if request is None or await chats.title(context.services.database, payload.chat_id) is None:
+    if not isinstance(payload, callback_data.AttachRequest) or chat.type != Chat.PRIVATE:
+        await query.answer(context.services.messages.intake.stale_button, show_alert=True)
+        return
+    pressed = payload
+
+    def attachable(connection: sqlite3.Connection) -> PartnershipRequest | None:
+        """The member's request still to attach, to a group the bot knows."""
+        if chats.title(connection, pressed.chat_id) is None:
+            return None
+        return _orphan(connection, query.from_user.id, pressed.number)
+
+    request = await context.services.database.read(attachable)
+    if request is None:
         await query.answer(context.services.messages.intake.stale_button, show_alert=True)
         return
     if not await groups.pressed_by_a_member(context, query, payload.chat_id):
@@ -78,11 +88,21 @@ async def press(update: Update, context: BotContext) -> None:
 async def _attach(update: Update, context: BotContext, request: PartnershipRequest, chat_id: int) -> Html:
     """Move the request to the group and post its card there; what the author is told."""
     services = context.services
-    thread_id = await topics.thread_for(context, chat_id, None)
-    async with services.database.transaction(update.update_id) as connection:
-        number = await requests.attach(connection, request, chat_id, thread_id)
-    if number is None:  # attached meanwhile (a double press)
+
+    def move(connection: sqlite3.Connection) -> tuple[PartnershipRequest, str | None] | None:
+        thread_id = home_topics.destination(connection, chat_id, None)
+        number = requests.attach(connection, request, chat_id, thread_id)
+        if number is None:  # attached meanwhile (a double press)
+            return None
+        attached = requests.by_number(connection, chat_id, number)
+        assert attached is not None  # just numbered so
+        return attached, chats.title(connection, chat_id)
+
+    moved = await services.database.write(move, update.update_id)
+    if moved is None:
         return Html(services.messages.intake.stale_button)
-    await intake.present(context, await requests.by_number(services.database, chat_id, number))
-    group = await chats.title(services.database, chat_id) or ""
-    return render(services.messages.groups.attached, number=request.number, new_number=number, group=group)
+    attached, group = moved
+    await intake.present(context, attached)
+    return render(
+        services.messages.groups.attached, number=request.number, new_number=attached.number, group=group or ""
+    )

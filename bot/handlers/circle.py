@@ -41,7 +41,7 @@ async def _roster_command(update: Update, context: BotContext, roster: Roster) -
     words = texts.subcommands
     if not await consent.in_group(update, context):
         return
-    await chats.remember(context.services.database, chat.id, chat.type, chat.title)
+    await context.services.database.write(lambda connection: chats.remember(connection, chat.id, chat.type, chat.title))
     action = context.args[0].casefold() if context.args else None
     if action is None:
         await _show(update, context, roster)

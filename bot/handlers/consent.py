@@ -157,7 +157,7 @@ async def _open(
     chat = update.effective_chat
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
     # Summaries name the group, and they are read in private: keep its title up to date.
-    await chats.remember(services.database, chat.id, chat.type, chat.title)
+    await services.database.write(lambda connection: chats.remember(connection, chat.id, chat.type, chat.title))
     opening = Opening(
         request,
         Member(opener.id, opener.full_name),

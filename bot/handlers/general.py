@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
-from telegram import Chat, Update
+from telegram import Chat, Message, Update
 
 from bot.core.texts import render
-from bot.handlers import intake
+from bot.handlers import intake, updates
 from bot.services import BotContext
 
 
+def _command_for_this_bot(context: BotContext, message: Message) -> str | None:
+    """The command a message begins with (``/x``, of ``/x@bot`` too) when it is this bot's to
+    answer: always in private, in a group only when it names this bot, since a bare ``/x``
+    there may be meant for another bot; None otherwise."""
+    command, _, addressee = (message.text or "").split(maxsplit=1)[0].partition("@")
+    if message.chat.type == Chat.PRIVATE or addressee.casefold() == (context.bot.username or "").casefold():
+        return command
+    return None
+
+
 async def start(update: Update, context: BotContext) -> None:
-    """Greet a member in private, or open the flow a deep link asks for."""
-    if not await intake.start_private(update, context):
-        await update.effective_message.reply_html(context.services.messages.system.start)
+    """Greet a member (in a group, when /start names this bot), or, in private, open the flow a
+    deep link asks for."""
+    message = updates.message(update)
+    if _command_for_this_bot(context, message) is None:
+        return
+    if message.chat.type == Chat.PRIVATE and await intake.start_private(update, context):
+        return
+    await message.reply_html(context.services.messages.system.start)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
     """Explain what the bot does and its commands (/aide)."""
-    await update.effective_message.reply_html(context.services.messages.system.help)
+    await updates.message(update).reply_html(context.services.messages.system.help)
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """Answer a press no handler recognises (forged, or from an older version) as stale."""
-    await update.callback_query.answer(context.services.messages.intake.stale_button, show_alert=True)
+    await updates.press(update).answer(context.services.messages.intake.stale_button, show_alert=True)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
-    """Point to /aide on a command no handler knows: always in private, in a group only when
-    it names this bot (``/x@bot``), since a bare ``/x`` there may be meant for another bot."""
-    message = update.effective_message
-    command, _, addressee = message.text.split(maxsplit=1)[0].partition("@")
-    if message.chat.type != Chat.PRIVATE and addressee.casefold() != (context.bot.username or "").casefold():
+    """Point to /aide on a command no handler knows, when it is this bot's to answer."""
+    message = updates.message(update)
+    command = _command_for_this_bot(context, message)
+    if command is None:
         return
     await message.reply_html(render(context.services.messages.system.unknown_command, command=command))

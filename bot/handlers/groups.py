@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from telegram import (
@@ -24,7 +25,7 @@ from telegram import (
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.handlers import callback_data, keyboards
+from bot.handlers import callback_data, keyboards, updates
 from bot.services import BotContext
 from bot.storage import chats
 
@@ -46,22 +47,29 @@ async def note(update: Update, context: BotContext) -> None:
         return
     seen = context.bot_data.setdefault(_SEEN, {})
     if seen.get(chat.id) != (chat.type, chat.title):
-        await chats.remember(context.services.database, chat.id, chat.type, chat.title)
+        await context.services.database.write(
+            lambda connection: chats.remember(connection, chat.id, chat.type, chat.title)
+        )
         seen[chat.id] = (chat.type, chat.title)
 
 
 async def bot_membership(update: Update, context: BotContext) -> None:
     """The bot was added to a group (it is known from now on) or removed from it."""
     change = update.my_chat_member
+    if change is None:
+        raise updates.MissingPart(update, "chat member change")
     chat = change.chat
     if chat.type not in GROUP_TYPES:
         return
     context.bot_data.setdefault(_SEEN, {}).pop(chat.id, None)
-    if _belongs(change.new_chat_member):
-        await chats.remember(context.services.database, chat.id, chat.type, chat.title)
-        await chats.mark_left(context.services.database, chat.id, left=False)
-    else:
-        await chats.mark_left(context.services.database, chat.id)
+    added = _belongs(change.new_chat_member)
+
+    def record(connection: sqlite3.Connection) -> None:
+        if added:
+            chats.remember(connection, chat.id, chat.type, chat.title)
+        chats.mark_left(connection, chat.id, left=not added)
+
+    await context.services.database.write(record)
 
 
 async def is_member(context: BotContext, chat_id: int, user_id: int) -> bool:
@@ -70,7 +78,7 @@ async def is_member(context: BotContext, chat_id: int, user_id: int) -> bool:
     try:
         member = await context.bot.get_chat_member(chat_id, user_id)
     except Forbidden:  # the bot is no longer in that group
-        await chats.mark_left(context.services.database, chat_id)
+        await context.services.database.write(lambda connection: chats.mark_left(connection, chat_id))
         return False
     except BadRequest:  # no such chat, or no such user there
         return False
@@ -80,7 +88,7 @@ async def is_member(context: BotContext, chat_id: int, user_id: int) -> bool:
 async def member_groups(context: BotContext, user_id: int) -> list[tuple[int, str]]:
     """The known groups where the user is a member, as (chat id, title); raises TelegramError
     when Telegram could not say for one of them."""
-    known = await chats.known_groups(context.services.database)
+    known = await context.services.database.read(chats.known_groups)
     answers = await asyncio.gather(*(is_member(context, chat_id, user_id) for chat_id, _ in known))
     return [group for group, member in zip(known, answers, strict=True) if member]
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from telegram import (
     Chat,
+    ChatFullInfo,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -53,11 +55,12 @@ from bot.handlers import (
     known,
     practices,
     topics,
+    updates,
 )
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
-from bot.storage import amendments, chats, requests, sessions
+from bot.storage import amendments, chats, home_topics, requests, sessions
 from bot.storage.requests import PartnershipRequest
 from bot.storage.sessions import FlowSession
 
@@ -80,9 +83,11 @@ async def _start_flow(
     thread_id: int | None = None,
     flow_id: str = FLOW_ID,
     answer: Acknowledge | None = None,
+    group: ChatFullInfo | None = None,
 ) -> None:
     """Open a new flow for the member in ``chat``, for a request of ``origin_chat_id`` started
-    in its topic ``thread_id``; ``answer`` acknowledges the press that asked for it once stored."""
+    in its topic ``thread_id``; ``answer`` acknowledges the press that asked for it once stored.
+    ``group``, the origin group as Telegram just described it, is recorded with the flow."""
     services = context.services
     version, engine = await services.catalog.active(flow_id, origin_chat_id)
     session = FlowSession(
@@ -94,12 +99,18 @@ async def _start_flow(
         state=engine.start(version).state,
         thread_id=thread_id,
     )
-    await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
+
+    def store(connection: sqlite3.Connection) -> str | None:
+        if group is not None:
+            chats.remember(connection, group.id, group.type, group.title)
+        sessions.save(connection, session)
+        return chats.title(connection, origin_chat_id)  # named by the intro in private
+
+    title = await services.database.write(store, update.update_id)
     await acknowledge(answer)
     intro = engine.intro()
     if chat.type == Chat.PRIVATE:
-        group = await chats.title(services.database, origin_chat_id) or ""
-        heading = render(services.messages.intake.private_intro, title=engine.flow.title, group=group)
+        heading = render(services.messages.intake.private_intro, title=engine.flow.title, group=title or "")
         intro = join([heading, intro], "\n\n")
     await context.bot.send_message(chat.id, intro, message_thread_id=flow_view.thread(session))
     await flow_view.show(context, session, engine)
@@ -110,23 +121,34 @@ async def _resume(context: BotContext, session: FlowSession, message: Message) -
     await flow_view.show(context, session, await flow_view.engine(context, session))
 
 
-async def partenariat(update: Update, context: BotContext) -> None:
-    """Start a partnership request, or resume the member's request in progress."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    services = context.services
-    existing = await sessions.get(services.database, chat.id, user.id)
+async def _resumed_or_for_a_group(update: Update, context: BotContext, flow_id: str) -> bool:
+    """How /partenariat and /partenaire_connu begin: the member's flow in progress here goes on,
+    or, typed in private, the flow ``flow_id`` is for one of the member's groups; False when
+    neither (in a group, nothing in progress: the command starts its flow there)."""
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
+    existing = await context.services.database.read(lambda connection: sessions.get(connection, chat.id, user.id))
     if existing is not None:
         await _resume(context, existing, message)
-        return
+        return True
     if chat.type == Chat.PRIVATE:
-        await _start_for_a_group(update, context, FLOW_ID)
+        await _start_for_a_group(update, context, flow_id)
+        return True
+    return False
+
+
+async def partenariat(update: Update, context: BotContext) -> None:
+    """Start a partnership request, or resume the member's request in progress.
+
+    The group itself is recorded by ``groups.note``, before any handler sees the update."""
+    if await _resumed_or_for_a_group(update, context, FLOW_ID):
         return
-    await chats.remember(services.database, chat.id, chat.type, chat.title)
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
+    services = context.services
     _, engine = await services.catalog.active(FLOW_ID, chat.id)
     texts = services.messages.intake
     thread_id = topics.thread_of(message)
     topic = "" if thread_id is None else f"t{thread_id}"
-    link = create_deep_linked_url(context.bot.username, f"{DEEP_LINK_PREFIX}{chat.id}{topic}")
+    link = create_deep_linked_url(context.bot.username or "", f"{DEEP_LINK_PREFIX}{chat.id}{topic}")
     keyboard = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(texts.button_private, url=link)],
@@ -150,16 +172,9 @@ async def known_partner(update: Update, context: BotContext) -> None:
     Six short questions: unlike a request, not worth the detour through a private chat. Typed
     in private, it is for one of the member's groups, chosen as a request's is.
     """
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    services = context.services
-    existing = await sessions.get(services.database, chat.id, user.id)
-    if existing is not None:
-        await _resume(context, existing, message)
+    if await _resumed_or_for_a_group(update, context, known.FLOW_ID):
         return
-    if chat.type == Chat.PRIVATE:
-        await _start_for_a_group(update, context, known.FLOW_ID)
-        return
-    await chats.remember(services.database, chat.id, chat.type, chat.title)
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     await _start_flow(
         update, context, chat, user, origin_chat_id=chat.id, thread_id=topics.thread_of(message), flow_id=known.FLOW_ID
     )
@@ -167,17 +182,19 @@ async def known_partner(update: Update, context: BotContext) -> None:
 
 async def answer_here(update: Update, context: BotContext) -> None:
     """Run the flow in the group, for the member who typed /partenariat."""
-    query = update.callback_query
+    query, chat = updates.press(update), updates.chat(update)
     payload = callback_data.on_its_message(query)
     texts = context.services.messages.intake
-    if payload is None:
+    if not isinstance(payload, callback_data.AnswerHere):
         await query.answer(texts.stale_button, show_alert=True)
         return
     if query.from_user.id != payload.user_id:
         await query.answer(texts.not_your_button, show_alert=True)
         return
-    chat = update.effective_chat
-    if await sessions.get(context.services.database, chat.id, query.from_user.id) is not None:
+    in_progress = await context.services.database.read(
+        lambda connection: sessions.get(connection, chat.id, query.from_user.id)
+    )
+    if in_progress is not None:
         await query.answer(texts.stale_button, show_alert=True)
         return
     # Answered once the flow is stored, as every acknowledgement, and before its messages.
@@ -187,7 +204,7 @@ async def answer_here(update: Update, context: BotContext) -> None:
         chat,
         query.from_user,
         origin_chat_id=chat.id,
-        thread_id=topics.thread_of(query.message),
+        thread_id=topics.thread_of(updates.message(update)),
         answer=query.answer,
     )
     await unchanged_ok(query.edit_message_reply_markup(None))
@@ -196,7 +213,7 @@ async def answer_here(update: Update, context: BotContext) -> None:
 async def _start_for_a_group(update: Update, context: BotContext, flow_id: str) -> None:
     """/partenariat or /partenaire_connu in private: the flow is for the member's group, asked
     of Telegram among the groups the bot knows; the member picks one when there are several."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     texts = context.services.messages.groups
     found = await groups.of_the_member(context, message, user.id)
     if found is None:
@@ -207,7 +224,9 @@ async def _start_for_a_group(update: Update, context: BotContext, flow_id: str) 
     elif len(found) == 1:
         await _start_flow(update, context, chat, user, origin_chat_id=found[0][0], flow_id=flow_id)
     else:
-        payload = callback_data.ChooseRegisterGroup if for_register else callback_data.ChooseGroup
+        payload: type[callback_data.ChooseGroup] = (
+            callback_data.ChooseRegisterGroup if for_register else callback_data.ChooseGroup
+        )
         await message.reply_html(
             texts.known_choose if for_register else texts.choose,
             reply_markup=groups.keyboard(found, lambda chat_id: payload(chat_id=chat_id)),
@@ -217,14 +236,21 @@ async def _start_for_a_group(update: Update, context: BotContext, flow_id: str) 
 async def choose_group(update: Update, context: BotContext) -> None:
     """Start the request (or the known partner's record) for the group the member picked, if
     they are still one of its members."""
-    query, chat = update.callback_query, update.effective_chat
+    query, chat = updates.press(update), updates.chat(update)
     payload = callback_data.on_its_message(query)
     services = context.services
+
+    def open_for(connection: sqlite3.Connection, group_id: int) -> bool:
+        """No flow in progress here, and the group is known."""
+        return (
+            sessions.get(connection, chat.id, query.from_user.id) is None
+            and chats.title(connection, group_id) is not None
+        )
+
     if (
-        payload is None
+        not isinstance(payload, callback_data.ChooseGroup)
         or chat.type != Chat.PRIVATE
-        or await sessions.get(services.database, chat.id, query.from_user.id) is not None
-        or await chats.title(services.database, payload.chat_id) is None
+        or not await services.database.read(lambda connection: open_for(connection, payload.chat_id))
     ):
         await query.answer(services.messages.intake.stale_button, show_alert=True)
         return
@@ -244,29 +270,33 @@ async def start_private(update: Update, context: BotContext) -> bool:
         return False
     group_id = int(link.group(1))
     thread_id = int(link.group(2)) if link.group(2) else None
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     services = context.services
-    existing = await sessions.get(services.database, chat.id, user.id)
+    existing = await services.database.read(lambda connection: sessions.get(connection, chat.id, user.id))
     if existing is not None:
         await _resume(context, existing, message)
         return True
     # Anyone can type a deep link: only the group's members may file a request for it.
     try:
-        allowed = await groups.is_member(context, group_id, user.id)
-        group = await context.bot.get_chat(group_id) if allowed else None
+        group = await context.bot.get_chat(group_id) if await groups.is_member(context, group_id, user.id) else None
     except TelegramError as error:
         logger.warning("Could not ask Telegram whether %s is a member of %s: %s", user.id, group_id, error)
         await message.reply_html(services.messages.intake.membership_unknown)
         return True
-    if not allowed:
+    if group is None:
         await message.reply_html(services.messages.intake.not_a_member)
         return True
-    # The group's title names it in this private chat, even if nobody typed a command there yet.
-    await chats.remember(services.database, group.id, group.type, group.title)
     # group.id, not the link's: an old link names a group that became a supergroup since (and
-    # a basic group has no topics).
+    # a basic group has no topics). Its title names it in this private chat, even if nobody
+    # typed a command there yet: recorded with the flow.
     await _start_flow(
-        update, context, chat, user, origin_chat_id=group.id, thread_id=thread_id if group.id == group_id else None
+        update,
+        context,
+        chat,
+        user,
+        origin_chat_id=group.id,
+        thread_id=thread_id if group.id == group_id else None,
+        group=group,
     )
     return True
 
@@ -320,19 +350,19 @@ async def _submit(
     services = context.services
     texts = services.messages.intake
     flow = engine.flow
-    # Started in General or in private: the card goes to the group's home topic, if any.
-    thread_id = await topics.thread_for(context, session.origin_chat_id, session.thread_id)
 
-    request = await services.database.write(
-        lambda connection: requests.file_session(connection, session, flow, answers, thread_id=thread_id),
-        update.update_id,
-    )
+    def file(connection: sqlite3.Connection) -> tuple[PartnershipRequest, str | None]:
+        # Started in General or in private: the card goes to the group's home topic, if any.
+        thread_id = home_topics.destination(connection, session.origin_chat_id, session.thread_id)
+        request = requests.file_session(connection, session, flow, answers, thread_id=thread_id)
+        return request, chats.title(connection, session.origin_chat_id)  # named to a member filing in private
+
+    request, group = await services.database.write(file, update.update_id)
     await acknowledge(answer)
     await _post_card(context, request, engine)
     if session.origin_chat_id != session.chat_id:
-        group = await chats.title(services.database, session.origin_chat_id) or ""
         await context.bot.send_message(
-            session.chat_id, render(texts.saved_and_posted, number=request.number, group=group)
+            session.chat_id, render(texts.saved_and_posted, number=request.number, group=group or "")
         )
 
 
@@ -355,7 +385,9 @@ async def _post_card(context: BotContext, request: PartnershipRequest, engine: F
         message_thread_id=request.thread_id,
         reply_markup=consent.consent_card_keyboard(context, request),
     )
-    await requests.set_card_message(context.services.database, request.id, card_message.message_id)
+    await context.services.database.write(
+        lambda connection: requests.set_card_message(connection, request.id, card_message.message_id)
+    )
 
 
 async def present(context: BotContext, request: PartnershipRequest) -> None:
@@ -365,7 +397,7 @@ async def present(context: BotContext, request: PartnershipRequest) -> None:
 
 async def post_missing_cards(context: BotContext) -> None:
     """Present the requests stored just before a stop, whose card was never posted."""
-    for request in await requests.without_card(context.services.database):
+    for request in await context.services.database.read(requests.without_card):
         try:
             await present(context, request)
         except TelegramError as error:  # the bot left the group, say: try again at the next start
@@ -377,25 +409,31 @@ def _answers_the_bot(context: BotContext, message: Message) -> bool:
     return replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
 
 
+async def _session_of(update: Update, context: BotContext) -> FlowSession | None:
+    """The flow the member who sent this message has in progress in its chat."""
+    chat, user = updates.chat(update), updates.sender(update)
+    return await context.services.database.read(lambda connection: sessions.get(connection, chat.id, user.id))
+
+
 async def answer_text(update: Update, context: BotContext) -> None:
     """Take a typed answer to the member's current question."""
-    message = update.effective_message
+    message = updates.message(update)
     if message.chat.type != Chat.PRIVATE and not _answers_the_bot(context, message):
         return  # a reply between members, not an answer to the bot
-    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    session = await _session_of(update, context)
     if session is None:
         if message.chat.type == Chat.PRIVATE:
             await message.reply_html(context.services.messages.system.start)
         return
-    await _advance(update, context, session, Text(message.text), reply_to=message)
+    await _advance(update, context, session, Text(message.text or ""), reply_to=message)
 
 
 async def answer_not_text(update: Update, context: BotContext) -> None:
     """Re-ask politely when a member answers with a sticker, a photo, a voice note..."""
-    message = update.effective_message
+    message = updates.message(update)
     if message.chat.type != Chat.PRIVATE and not _answers_the_bot(context, message):
         return
-    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    session = await _session_of(update, context)
     if session is None:
         return
     engine = await flow_view.engine(context, session)
@@ -405,8 +443,8 @@ async def answer_not_text(update: Update, context: BotContext) -> None:
 
 async def back(update: Update, context: BotContext) -> None:
     """Go back to the previous question (/retour)."""
-    message = update.effective_message
-    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    message = updates.message(update)
+    session = await _session_of(update, context)
     if session is None:
         await message.reply_html(context.services.messages.intake.nothing_to_go_back)
         return
@@ -428,8 +466,8 @@ async def _drop(update: Update, context: BotContext, session: FlowSession) -> Ht
 
 async def cancel(update: Update, context: BotContext) -> None:
     """Drop the member's request in progress (/annuler)."""
-    message = update.effective_message
-    session = await sessions.get(context.services.database, message.chat_id, message.from_user.id)
+    message = updates.message(update)
+    session = await _session_of(update, context)
     if session is None:
         await message.reply_html(context.services.messages.intake.nothing_to_cancel)
         return
@@ -461,11 +499,15 @@ def _action(engine: FlowEngine, session: FlowSession, press: callback_data.FlowP
 
 async def press(update: Update, context: BotContext) -> None:
     """Handle a button under a question or a summary, after checking who pressed what."""
-    query = update.callback_query
+    query = updates.press(update)
     payload = callback_data.on_its_message(query, database_checks=True)  # the session's token and step decide
     services = context.services
     texts = services.messages.intake
-    session = None if payload is None else await sessions.by_token(services.database, payload.token)
+    if not isinstance(payload, callback_data.FlowPress):
+        await query.answer(texts.stale_button, show_alert=True)
+        return
+    token = payload.token
+    session = await services.database.read(lambda connection: sessions.by_token(connection, token))
     if session is None:
         await query.answer(texts.stale_button, show_alert=True)
         return

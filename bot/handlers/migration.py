@@ -14,18 +14,20 @@ So is a forum topic Telegram no longer takes (deleted, closed): the call goes ag
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
 from telegram.error import BadRequest, ChatMigrated
 from telegram.ext import AIORateLimiter, Application
 
-from bot.handlers import consent, outbox_sender, topics
+from bot.handlers import consent, outbox_sender, topics, updates
 from bot.services import BotContext
 from bot.storage import chat_migration
 
 logger = logging.getLogger(__name__)
+
+TelegramAnswer = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API call returns, decoded
 
 
 class FollowingRateLimiter(AIORateLimiter):
@@ -41,13 +43,13 @@ class FollowingRateLimiter(AIORateLimiter):
 
     async def process_request(
         self,
-        callback: Callable[..., Awaitable[Any]],
+        callback: Callable[..., Coroutine[Any, Any, TelegramAnswer]],
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: int | None,
-    ) -> Any:
+    ) -> TelegramAnswer:
         try:
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
         except ChatMigrated as migrated:
@@ -75,26 +77,31 @@ class FollowingRateLimiter(AIORateLimiter):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
-async def follow(application: Application, old: int, new: int) -> None:
+async def follow(application: Application[Any, Any, Any, Any, Any, Any], old: int, new: int) -> None:
     """Move a group's rows to its supergroup, then post again what stayed behind (once, however
     many times Telegram tells)."""
     services = application.bot_data.get("services")
-    if services is None or not await chat_migration.move(services.database, old, new):
+    if services is None or not await services.database.write(
+        lambda connection: chat_migration.move(connection, old, new)
+    ):
         return
     logger.info("Chat %s became the supergroup %s: its rows moved there", old, new)
-    application.job_queue.run_once(_repost, 0, data=new, name=f"migrated-{new}")
-    outbox_sender.kick(application.job_queue)
+    job_queue = application.job_queue
+    assert job_queue is not None  # build_application always sets one up
+    job_queue.run_once(_repost, 0, data=new, name=f"migrated-{new}")
+    outbox_sender.kick(job_queue)
 
 
 async def _repost(context: BotContext) -> None:
     """Post the open proposals of a group that just became a supergroup."""
+    assert context.job is not None and isinstance(context.job.data, int)  # scheduled by follow
     await consent.repost(context, context.job.data)
 
 
 async def chat_migrated(update: Update, context: BotContext) -> None:
     """Follow a group that became a supergroup, from the service message in either chat."""
-    message = update.effective_message
+    message = updates.message(update)
     if message.migrate_to_chat_id:
         await follow(context.application, message.chat_id, message.migrate_to_chat_id)
-    else:
+    elif message.migrate_from_chat_id:
         await follow(context.application, message.migrate_from_chat_id, message.chat_id)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.texts import Html
-from bot.handlers import callback_data, keyboards
+from bot.handlers import callback_data, keyboards, updates
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 
@@ -29,17 +29,17 @@ def buttons(
 
 async def reply_first(update: Update, context: BotContext, make: PageMaker) -> None:
     """Answer a command with the first page of its list."""
-    text, markup = await make(context, update.effective_chat.id, 0)
-    await update.effective_message.reply_html(text, reply_markup=markup)
+    text, markup = await make(context, updates.chat(update).id, 0)
+    await updates.message(update).reply_html(text, reply_markup=markup)
 
 
 async def show_pressed(update: Update, context: BotContext, make: PageMaker) -> None:
     """Replace a page by the one its button asks for."""
-    query = update.callback_query
+    query = updates.press(update)
     payload = callback_data.on_its_message(query, same_kind=True)
-    if payload is None:
+    if not isinstance(payload, callback_data.ListPage | callback_data.RegisterPage):
         await query.answer(context.services.messages.intake.stale_button, show_alert=True)
         return
-    text, markup = await make(context, update.effective_chat.id, payload.page)
+    text, markup = await make(context, updates.chat(update).id, payload.page)
     await query.answer()
     await unchanged_ok(query.edit_message_text(text, reply_markup=markup))

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.core.flow_engine import Flow
 from bot.core.texts import Html, join, render
-from bot.handlers import callback_data, flow_view, keyboards
+from bot.handlers import callback_data, flow_view, keyboards, updates
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage.requests import PartnershipRequest
@@ -25,14 +25,14 @@ def _menu(context: BotContext) -> tuple[Html, InlineKeyboardMarkup]:
 async def catalogue(update: Update, context: BotContext) -> None:
     """List the good practices as buttons (/bonnes_pratiques)."""
     text, markup = _menu(context)
-    await update.effective_message.reply_html(text, reply_markup=markup)
+    await updates.message(update).reply_html(text, reply_markup=markup)
 
 
 async def show(update: Update, context: BotContext) -> None:
     """Show one practice, or the list again, in place."""
-    query = update.callback_query
+    query = updates.press(update)
     payload = callback_data.on_its_message(query, same_kind=True)
-    if payload is None:
+    if not isinstance(payload, callback_data.PracticePage):
         await query.answer(context.services.messages.intake.stale_button, show_alert=True)
         return
     catalog = context.services.library.practices

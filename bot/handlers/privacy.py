@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from telegram import Chat, InlineKeyboardMarkup, Update
 
 from bot.core.texts import Html, join, render
-from bot.handlers import callback_data, keyboards
+from bot.handlers import callback_data, keyboards, updates
 from bot.handlers.edits import unchanged_ok
 from bot.services import BotContext
 from bot.storage import personal_data
@@ -16,9 +17,9 @@ LINES_SHOWN = 15  # per section: a Telegram message holds 4096 characters
 
 
 async def _in_private(update: Update, context: BotContext) -> bool:
-    if update.effective_chat.type == Chat.PRIVATE:
+    if updates.chat(update).type == Chat.PRIVATE:
         return True
-    await update.effective_message.reply_html(context.services.messages.privacy.private_only)
+    await updates.message(update).reply_html(context.services.messages.privacy.private_only)
     return False
 
 
@@ -39,9 +40,10 @@ async def my_data(update: Update, context: BotContext) -> None:
         return
     services = context.services
     texts = services.messages.privacy
-    data = await personal_data.personal_data(services.database, update.effective_user.id)
+    user_id = updates.sender(update).id
+    data = await services.database.read(lambda connection: personal_data.personal_data(connection, user_id))
     if data.is_empty():
-        await update.effective_message.reply_html(texts.nothing)
+        await updates.message(update).reply_html(texts.nothing)
         return
     parts = [Html(texts.header)]
     if data.requests:
@@ -83,7 +85,7 @@ async def my_data(update: Update, context: BotContext) -> None:
             ],
         )
     parts.append(Html(texts.footer))
-    await update.effective_message.reply_html(join(parts))
+    await updates.message(update).reply_html(join(parts))
 
 
 async def forget_me(update: Update, context: BotContext) -> None:
@@ -91,34 +93,38 @@ async def forget_me(update: Update, context: BotContext) -> None:
     if not await _in_private(update, context):
         return
     texts = context.services.messages.privacy
-    user_id = update.effective_user.id
+    user_id = updates.sender(update).id
     keyboard = InlineKeyboardMarkup(
         [
             [keyboards.button(texts.button_yes, callback_data.ForgetMe(user_id=user_id, confirmed=True))],
             [keyboards.button(texts.button_no, callback_data.ForgetMe(user_id=user_id, confirmed=False))],
         ]
     )
-    await update.effective_message.reply_html(texts.confirm, reply_markup=keyboard)
+    await updates.message(update).reply_html(texts.confirm, reply_markup=keyboard)
 
 
 async def confirm_forget(update: Update, context: BotContext) -> None:
     """Erase the member's personal data once they confirmed, and only theirs."""
-    query = update.callback_query
+    query = updates.press(update)
     payload = callback_data.decode(query.data)
     services = context.services
     texts = services.messages.privacy
-    if payload.user_id != query.from_user.id:
+    if not isinstance(payload, callback_data.ForgetMe) or payload.user_id != query.from_user.id:
         await query.answer(services.messages.intake.not_your_button, show_alert=True)
         return
     await query.answer()
     if payload.confirmed:
         # Each request is read with the version it was filed with: an uploaded version may
         # declare other answers `personal:` than today's files.
-        personal_steps = {
-            key: frozenset((await services.catalog.engine(*key)).flow.personal)
-            for key in await personal_data.filed_flow_versions(services.database, query.from_user.id)
-        }
-        await personal_data.forget(
-            services.database, query.from_user.id, anonymous_name=texts.anonymous_name, personal_steps=personal_steps
+        user_id = query.from_user.id
+        filed = await services.database.read(lambda connection: personal_data.filed_flow_versions(connection, user_id))
+        personal_steps = {key: frozenset((await services.catalog.engine(*key)).flow.personal) for key in filed}
+        await services.database.write(
+            partial(
+                personal_data.forget,
+                user_id=user_id,
+                anonymous_name=texts.anonymous_name,
+                personal_steps=personal_steps,
+            )
         )
     await unchanged_ok(query.edit_message_text(texts.done if payload.confirmed else texts.kept))

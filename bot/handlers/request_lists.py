@@ -10,7 +10,7 @@ from telegram import Chat, InlineKeyboardMarkup, Update
 from bot.core import register_rules
 from bot.core.telegram_html import MESSAGE_LIMIT
 from bot.core.texts import Html, fitting, join, render
-from bot.handlers import callback_data, paging
+from bot.handlers import callback_data, paging, updates
 from bot.handlers.arguments import requested
 from bot.services import BotContext
 from bot.storage import requests
@@ -37,7 +37,9 @@ def _status(context: BotContext, request: PartnershipRequest) -> Html:
 
 async def _page(context: BotContext, chat_id: int, page: int) -> tuple[Html, InlineKeyboardMarkup | None]:
     texts = context.services.messages.requests
-    items, total = await requests.page(context.services.database, chat_id, page * PAGE_SIZE, PAGE_SIZE)
+    items, total = await context.services.database.read(
+        lambda connection: requests.page(connection, chat_id, page * PAGE_SIZE, PAGE_SIZE)
+    )
     if total == 0:
         return Html(texts.empty), None
     pages = math.ceil(total / PAGE_SIZE)
@@ -106,9 +108,9 @@ async def detail(context: BotContext, request: PartnershipRequest, *, personal: 
 
 async def show_request(update: Update, context: BotContext) -> None:
     """Show one request (/demande 12): in a group, without its personal answers."""
-    message = update.effective_message
     texts = context.services.messages.requests
     request = await requested(update, context, texts.usage, texts.not_found)
     if request is None:
         return
-    await message.reply_html(await detail(context, request, personal=update.effective_chat.type == Chat.PRIVATE))
+    text = await detail(context, request, personal=updates.chat(update).type == Chat.PRIVATE)
+    await updates.message(update).reply_html(text)

@@ -11,14 +11,16 @@ topic is forgotten, and the admins hear of it once if it was the home topic.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from functools import partial
+from typing import Any
 
 from telegram import Chat, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
 from bot.core.texts import join, render
-from bot.handlers import keyboards, outbox_sender, permissions
+from bot.handlers import keyboards, outbox_sender, permissions, updates
 from bot.services import BotContext
 from bot.storage import chats, home_topics, outbox
 
@@ -43,31 +45,34 @@ def replied(message: Message) -> Message | None:
 
 
 async def thread_for(context: BotContext, chat_id: int, here: int | None, fallback: int | None = None) -> int | None:
-    """Where a card or a proposal goes: the topic it was started in, else the group's home
-    topic, else ``fallback`` (the topic of what it follows), else General."""
+    """``home_topics.destination``, read on its own; no round trip when ``here`` is a topic."""
     if here is not None:
         return here
-    home = await home_topics.home(context.services.database, chat_id)
-    return home if home is not None else fallback
+    return await context.services.database.read(
+        lambda connection: home_topics.destination(connection, chat_id, None, fallback)
+    )
 
 
 def is_lost_topic(error: TelegramError) -> bool:
     return isinstance(error, BadRequest) and error.message.lower() in LOST_TOPIC_ERRORS
 
 
-async def topic_lost(application: Application, chat_id: int, thread_id: int) -> None:
+async def topic_lost(application: Application[Any, Any, Any, Any, Any, Any], chat_id: int, thread_id: int) -> None:
     """Telegram refused a topic: nothing goes there any more; the admins are told once if it
     was the home topic (the rate limiter sends the refused message to General meanwhile)."""
     services = application.bot_data.get("services")
     if services is None:
         return
     logger.warning("Topic %s of chat %s is deleted or closed: its messages go to General", thread_id, chat_id)
-    if await home_topics.forget(services.database, chat_id, thread_id):
-        application.job_queue.run_once(_tell_admins, 0, data=chat_id, name=f"topic-lost-{chat_id}")
+    if await services.database.write(lambda connection: home_topics.forget(connection, chat_id, thread_id)):
+        job_queue = application.job_queue
+        assert job_queue is not None  # build_application always sets one up
+        job_queue.run_once(_tell_admins, 0, data=chat_id, name=f"topic-lost-{chat_id}")
 
 
 async def _tell_admins(context: BotContext) -> None:
     """Tell the group's admins, in General, that their home topic is gone."""
+    assert context.job is not None and isinstance(context.job.data, int)  # scheduled by topic_lost
     chat_id = context.job.data
     try:
         administrators = await context.bot.get_chat_administrators(chat_id)
@@ -81,7 +86,7 @@ async def _tell_admins(context: BotContext) -> None:
 
 async def sujet(update: Update, context: BotContext) -> None:
     """Choose the group's home topic (/sujet typed in it), or General again (/sujet in General)."""
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    message, chat, user = updates.message(update), updates.chat(update), updates.sender(update)
     services = context.services
     texts = services.messages.topics
     if chat.type != Chat.SUPERGROUP or not chat.is_forum:
@@ -91,7 +96,10 @@ async def sujet(update: Update, context: BotContext) -> None:
         await message.reply_html(texts.admins_only)
         return
     thread_id = thread_of(message)
-    await chats.remember(services.database, chat.id, chat.type, chat.title)
-    async with services.database.transaction(update.update_id) as connection:
-        await home_topics.set_home(connection, chat.id, thread_id)
+
+    def choose(connection: sqlite3.Connection) -> None:
+        chats.remember(connection, chat.id, chat.type, chat.title)  # the row the home topic is kept in
+        home_topics.set_home(connection, chat.id, thread_id)
+
+    await services.database.write(choose, update.update_id)
     await message.reply_html(texts.home_set if thread_id is not None else texts.home_reset)

@@ -8,7 +8,7 @@ round's proposal is posted again, a follow-up waiting for an answer too).
 
 from __future__ import annotations
 
-from bot.storage.db import Database
+import sqlite3
 
 # Every column holding a group's chat id. A table added later with such a column must be
 # listed here: tests/unit/test_chat_migration.py reads the schema and fails otherwise.
@@ -54,7 +54,7 @@ MESSAGE_COLUMNS = {
 }
 
 
-async def move(database: Database, old: int, new: int) -> bool:
+def move(connection: sqlite3.Connection, old: int, new: int) -> bool:
     """Move every row of chat ``old`` to chat ``new``; False when there was nothing to move.
 
     If the supergroup already has rows of its own (someone used the bot there before the move
@@ -63,24 +63,23 @@ async def move(database: Database, old: int, new: int) -> bool:
     chat's title), the supergroup's row wins.
     """
     ids = {"old": old, "new": new}
-    async with database.transaction() as connection:
-        found = False
-        for table, column in CHAT_COLUMNS:
-            async with connection.execute(f"SELECT 1 FROM {table} WHERE {column} = :old LIMIT 1", ids) as cursor:
-                found = found or await cursor.fetchone() is not None
-        if not found:
-            return False
-        for forget in MESSAGE_COLUMNS.values():
-            await connection.execute(forget, ids)
-        # Negated first: shifting numbers in place would collide with the next row's.
-        await connection.execute(
-            "UPDATE requests SET number = -(number + (SELECT COALESCE(MAX(number), 0) FROM requests"
-            " WHERE chat_id = :old)) WHERE chat_id = :new",
-            ids,
-        )
-        await connection.execute("UPDATE requests SET number = -number WHERE chat_id = :new AND number < 0", ids)
-        for table, column in CHAT_COLUMNS:
-            await connection.execute(f"UPDATE OR IGNORE {table} SET {column} = :new WHERE {column} = :old", ids)
-            await connection.execute(f"DELETE FROM {table} WHERE {column} = :old", ids)
-        await connection.execute("UPDATE chats SET type = 'supergroup' WHERE id = :new", ids)
+    found = any(
+        connection.execute(f"SELECT 1 FROM {table} WHERE {column} = :old LIMIT 1", ids).fetchone() is not None
+        for table, column in CHAT_COLUMNS
+    )
+    if not found:
+        return False
+    for forget in MESSAGE_COLUMNS.values():
+        connection.execute(forget, ids)
+    # Negated first: shifting numbers in place would collide with the next row's.
+    connection.execute(
+        "UPDATE requests SET number = -(number + (SELECT COALESCE(MAX(number), 0) FROM requests"
+        " WHERE chat_id = :old)) WHERE chat_id = :new",
+        ids,
+    )
+    connection.execute("UPDATE requests SET number = -number WHERE chat_id = :new AND number < 0", ids)
+    for table, column in CHAT_COLUMNS:
+        connection.execute(f"UPDATE OR IGNORE {table} SET {column} = :new WHERE {column} = :old", ids)
+        connection.execute(f"DELETE FROM {table} WHERE {column} = :old", ids)
+    connection.execute("UPDATE chats SET type = 'supergroup' WHERE id = :new", ids)
     return True

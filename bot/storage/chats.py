@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.storage.db import Database, now, unit_of_work
-
-
-async def remember(database: Database, chat_id: int, chat_type: str, title: str | None) -> None:
-    """Record a chat's title; written only when it changed (any update from a group calls this)."""
-    await database.write(lambda connection: record(connection, chat_id, chat_type, title))
+from bot.storage.db import now, unit_of_work
 
 
 @unit_of_work
-def record(connection: sqlite3.Connection, chat_id: int, chat_type: str, title: str | None) -> None:
-    """``remember``, inside a write that changes something else."""
+def remember(connection: sqlite3.Connection, chat_id: int, chat_type: str, title: str | None) -> None:
+    """Record a chat's type and title; the row is rewritten only when they changed."""
     connection.execute(
         "INSERT INTO chats (id, type, title, updated_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = excluded.title,"
@@ -30,14 +25,12 @@ def title(connection: sqlite3.Connection, chat_id: int) -> str | None:
     return None if row is None else row["title"]
 
 
-async def mark_left(database: Database, chat_id: int, left: bool = True) -> None:
+def mark_left(connection: sqlite3.Connection, chat_id: int, left: bool = True) -> None:
     """The bot was removed from the group (it is no longer offered to members in private), or
     added to it again (Telegram tells both with ``my_chat_member``)."""
-    await database.write(
-        lambda connection: connection.execute(
-            "UPDATE chats SET left_at = ? WHERE id = ? AND (left_at IS NULL) = ?",
-            (now() if left else None, chat_id, left),
-        )
+    connection.execute(
+        "UPDATE chats SET left_at = ? WHERE id = ? AND (left_at IS NULL) = ?",
+        (now() if left else None, chat_id, left),
     )
 
 

@@ -12,12 +12,10 @@ import html
 import json
 import re
 import secrets
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import aiosqlite
-
-from bot.storage.db import Database, rows
 from bot.storage.outbox import PENDING
 
 # Every column holding a member's Telegram id in a row that belongs to a group's record,
@@ -82,32 +80,32 @@ class PersonalData:
         return not (self.requests or self.flows_in_progress or self.circles or self.coordinations or self.positions)
 
 
-async def personal_data(database: Database, user_id: int) -> PersonalData:
-    requests = await database.fetch_all(
+def personal_data(connection: sqlite3.Connection, user_id: int) -> PersonalData:
+    requests = connection.execute(
         "SELECT c.title, q.number, q.partner_name, q.created_at FROM requests q"
         " LEFT JOIN chats c ON c.id = q.chat_id WHERE q.author_id = ? ORDER BY q.id",
         (user_id,),
-    )
-    flows = await database.fetch_one("SELECT COUNT(*) AS n FROM flow_sessions WHERE user_id = ?", (user_id,))
-    circles = await database.fetch_all(
+    ).fetchall()
+    (flows,) = connection.execute("SELECT COUNT(*) FROM flow_sessions WHERE user_id = ?", (user_id,)).fetchone()
+    circles = connection.execute(
         "SELECT COALESCE(c.title, m.chat_id) AS title FROM circle_members m"
         " LEFT JOIN chats c ON c.id = m.chat_id WHERE m.user_id = ?",
         (user_id,),
-    )
-    coordinations = await database.fetch_all(
+    ).fetchall()
+    coordinations = connection.execute(
         "SELECT COALESCE(c.title, k.chat_id) AS title FROM coordinators k"
         " LEFT JOIN chats c ON c.id = k.chat_id WHERE k.user_id = ?",
         (user_id,),
-    )
-    positions = await database.fetch_all(
+    ).fetchall()
+    positions = connection.execute(
         "SELECT c.title, q.number, p.position, p.reason, p.recorded_at FROM round_positions p"
         " JOIN consent_rounds r ON r.id = p.round_id JOIN requests q ON q.id = r.request_id"
         " LEFT JOIN chats c ON c.id = r.chat_id WHERE p.user_id = ? ORDER BY p.id",
         (user_id,),
-    )
+    ).fetchall()
     return PersonalData(
         requests=[FiledRequest(*row) for row in requests],
-        flows_in_progress=flows["n"],
+        flows_in_progress=flows,
         circles=[str(row["title"]) for row in circles],
         coordinations=[str(row["title"]) for row in coordinations],
         positions=[TakenPosition(*row) for row in positions],
@@ -117,46 +115,49 @@ async def personal_data(database: Database, user_id: int) -> PersonalData:
 FlowVersion = tuple[str, int]  # (flow id, version): the text a request was filed with
 
 
-async def filed_flow_versions(database: Database, user_id: int) -> set[FlowVersion]:
+def filed_flow_versions(connection: sqlite3.Connection, user_id: int) -> set[FlowVersion]:
     """The flow versions of the requests a member filed: each one declares its own ``personal:``."""
-    found = await database.fetch_all(
+    found = connection.execute(
         "SELECT DISTINCT flow_id, flow_version FROM requests WHERE author_id = ?", (user_id,)
-    )
+    ).fetchall()
     return {(row["flow_id"], row["flow_version"]) for row in found}
 
 
-async def forget(
-    database: Database, user_id: int, *, anonymous_name: str, personal_steps: Mapping[FlowVersion, frozenset[str]]
+def forget(
+    connection: sqlite3.Connection,
+    user_id: int,
+    *,
+    anonymous_name: str,
+    personal_steps: Mapping[FlowVersion, frozenset[str]],
 ) -> None:
-    """Erase a member's personal data in one transaction; ``personal_steps`` name, for each
+    """Erase a member's personal data (inside one write); ``personal_steps`` name, for each
     flow version the member filed requests with, the answers that describe the member (their
     contact), blanked in those requests."""
     pseudonym = -secrets.randbelow(2**52) - 1
-    async with database.transaction() as connection:
-        # The roster's key changes under the positions that refer to it: check at commit.
-        await connection.execute("PRAGMA defer_foreign_keys = ON")
-        # Requests filed in the member's private chat are theirs alone, not a group's record.
-        await connection.execute("DELETE FROM requests WHERE chat_id = ? AND author_id = ?", (user_id, user_id))
-        await connection.execute("DELETE FROM chats WHERE id = ?", (user_id,))
-        await _blank_personal_answers(connection, user_id, personal_steps, anonymous_name)
-        await _unname_outbox(connection, user_id, await _names(connection, user_id), anonymous_name)
-        for table, column in DELETED:
-            await connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (user_id,))
-        for table, column, name in PSEUDONYMISED:
-            renamed = f", {name} = ?" if name else ""
-            values = (pseudonym, anonymous_name) if name else (pseudonym,)
-            await connection.execute(f"UPDATE {table} SET {column} = ?{renamed} WHERE {column} = ?", (*values, user_id))
+    # The roster's key changes under the positions that refer to it: check at commit.
+    connection.execute("PRAGMA defer_foreign_keys = ON")
+    # Requests filed in the member's private chat are theirs alone, not a group's record.
+    connection.execute("DELETE FROM requests WHERE chat_id = ? AND author_id = ?", (user_id, user_id))
+    connection.execute("DELETE FROM chats WHERE id = ?", (user_id,))
+    _blank_personal_answers(connection, user_id, personal_steps, anonymous_name)
+    _unname_outbox(connection, user_id, _names(connection, user_id), anonymous_name)
+    for table, column in DELETED:
+        connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (user_id,))
+    for table, column, name in PSEUDONYMISED:
+        renamed = f", {name} = ?" if name else ""
+        values = (pseudonym, anonymous_name) if name else (pseudonym,)
+        connection.execute(f"UPDATE {table} SET {column} = ?{renamed} WHERE {column} = ?", (*values, user_id))
 
 
-async def _names(connection: aiosqlite.Connection, user_id: int) -> set[str]:
+def _names(connection: sqlite3.Connection, user_id: int) -> set[str]:
     """Every name the member is known by in the database."""
     named = [(t, c, n) for t, c, n in PSEUDONYMISED if n] + list(NAMED)
     union = " UNION ".join(f"SELECT {name} FROM {table} WHERE {column} = ?" for table, column, name in named)
-    found = await rows(connection, union, (user_id,) * len(named))
+    found = connection.execute(union, (user_id,) * len(named)).fetchall()
     return {name for (name,) in found if name and name.strip()}
 
 
-async def _unname_outbox(connection: aiosqlite.Connection, user_id: int, names: set[str], anonymous_name: str) -> None:
+def _unname_outbox(connection: sqlite3.Connection, user_id: int, names: set[str], anonymous_name: str) -> None:
     """Messages queued for a group that name the member (a mention, their name): a pending one
     leaves with the anonymous label instead; a sent or refused one keeps no text at all (its
     row only stops the same message being queued twice)."""
@@ -170,40 +171,39 @@ async def _unname_outbox(connection: aiosqlite.Connection, user_id: int, names: 
             text = pattern.sub(label, text)
         return text
 
-    for delivery_id, status, texts in await rows(connection, "SELECT id, status, texts FROM outbox"):
+    for delivery_id, status, texts in connection.execute("SELECT id, status, texts FROM outbox").fetchall():
         before = json.loads(texts)
         after = [unnamed(text) for text in before]
         if after != before:
-            await connection.execute(
+            connection.execute(
                 "UPDATE outbox SET texts = ? WHERE id = ?",
                 (json.dumps(after if status == PENDING else [], ensure_ascii=False), delivery_id),
             )
 
 
-async def _blank_personal_answers(
-    connection: aiosqlite.Connection, user_id: int, steps: Mapping[FlowVersion, frozenset[str]], anonymous_name: str
+def _blank_personal_answers(
+    connection: sqlite3.Connection, user_id: int, steps: Mapping[FlowVersion, frozenset[str]], anonymous_name: str
 ) -> None:
     blank = json.dumps(anonymous_name, ensure_ascii=False)
     for (flow_id, version), personal in steps.items():
         if not personal:
             continue
         marks = ", ".join("?" * len(personal))
-        await connection.execute(
+        connection.execute(
             f"UPDATE request_answers SET value = ? WHERE step_id IN ({marks}) AND request_id IN"
             " (SELECT id FROM requests WHERE author_id = ? AND flow_id = ? AND flow_version = ?)",
             (blank, *sorted(personal), user_id, flow_id, version),
         )
     # Former versions of amended requests keep their answers as one JSON object each.
-    async with connection.execute(
+    versions = connection.execute(
         "SELECT v.request_id, v.version, v.answers, q.flow_id, q.flow_version FROM request_versions v"
         " JOIN requests q ON q.id = v.request_id WHERE q.author_id = ?",
         (user_id,),
-    ) as cursor:
-        versions = await cursor.fetchall()
+    ).fetchall()
     for request_id, version, answers, flow_id, flow_version in versions:
         personal = steps.get((flow_id, flow_version), frozenset())
         kept = {step: (anonymous_name if step in personal else value) for step, value in json.loads(answers).items()}
-        await connection.execute(
+        connection.execute(
             "UPDATE request_versions SET answers = ? WHERE request_id = ? AND version = ?",
             (json.dumps(kept, ensure_ascii=False), request_id, version),
         )

@@ -12,7 +12,7 @@ from bot.core.flow_engine import Flow
 from bot.core.register_rules import Origin
 from bot.core.statuses import RequestStatus
 from bot.storage import sessions
-from bot.storage.db import Database, now, unit_of_work
+from bot.storage.db import now, unit_of_work
 from bot.storage.sessions import FlowSession
 
 
@@ -94,6 +94,7 @@ def create(
         ),
     )
     request_id = cursor.lastrowid
+    assert request_id is not None  # an INSERT sets it
     connection.executemany(
         "INSERT INTO request_answers (request_id, step_id, value) VALUES (?, ?, ?)",
         [(request_id, step, json.dumps(value, ensure_ascii=False)) for step, value in answers.items()],
@@ -140,12 +141,8 @@ def file_session(
     return request
 
 
-async def set_card_message(database: Database, request_id: int, message_id: int) -> None:
-    await database.write(
-        lambda connection: connection.execute(
-            "UPDATE requests SET card_message_id = ? WHERE id = ?", (message_id, request_id)
-        )
-    )
+def set_card_message(connection: sqlite3.Connection, request_id: int, message_id: int) -> None:
+    connection.execute("UPDATE requests SET card_message_id = ? WHERE id = ?", (message_id, request_id))
 
 
 # An imported entry is not news for its group: its card is never posted, after any restart.
@@ -164,10 +161,10 @@ def without_card(connection: sqlite3.Connection) -> list[PartnershipRequest]:
     Known partners are left out: their card would offer a consent round they never need.
     """
     rows = connection.execute(
-        "SELECT chat_id, number FROM requests WHERE card_message_id IS NULL AND origin = ? ORDER BY id",
+        f"SELECT {_COLUMNS} FROM requests WHERE card_message_id IS NULL AND origin = ? ORDER BY id",
         (Origin.REQUEST,),
     ).fetchall()
-    return [by_number(connection, row["chat_id"], row["number"]) for row in rows]
+    return [_from_row(row, _answers(connection, row["id"])) for row in rows]
 
 
 @unit_of_work
@@ -187,12 +184,12 @@ def by_number(connection: sqlite3.Connection, chat_id: int, number: int) -> Part
     row = connection.execute(
         f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND number = ?", (chat_id, number)
     ).fetchone()
-    if row is None:
-        return None
-    answers = connection.execute(
-        "SELECT step_id, value FROM request_answers WHERE request_id = ?", (row["id"],)
-    ).fetchall()
-    return _from_row(row, {a["step_id"]: json.loads(a["value"]) for a in answers})
+    return None if row is None else _from_row(row, _answers(connection, row["id"]))
+
+
+def _answers(connection: sqlite3.Connection, request_id: int) -> dict[str, Any]:
+    found = connection.execute("SELECT step_id, value FROM request_answers WHERE request_id = ?", (request_id,))
+    return {answer["step_id"]: json.loads(answer["value"]) for answer in found}
 
 
 @unit_of_work

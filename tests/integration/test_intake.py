@@ -301,6 +301,20 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(f
     assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
 
 
+async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTelegram, bot) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Metz", [alice])
+    greeting = as_read(plain(LIBRARY.messages.system.start))
+
+    fake.send(alice, group, "/start")  # maybe another bot's: not a word
+    await fake.idle()
+    assert fake.messages_in(group) == []
+    sent = len(fake.sent)
+    fake.send(alice, group, f"/start@colibris_test_bot g{group.id}")  # a deep link opens flows in private only
+    await fake.idle()
+    assert [m.plain_text for m in fake.sent[sent:]] == [greeting]
+
+
 async def test_every_command_offered_is_handled_above_the_unknown_command_handler(fake: FakeTelegram, bot) -> None:
     handlers = bot.application.handlers[0]
     assert handlers[-1].callback is general.unknown_command

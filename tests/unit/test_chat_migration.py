@@ -81,7 +81,7 @@ async def _group_everywhere(database: Database) -> int:
     await database.write(
         lambda connection: flow_versions.sync_disk_version(connection, FLOW, "id: demande_partenariat\n")
     )
-    await chats.remember(database, OLD, "group", "GL Pays d'Uzès")
+    await database.write(lambda connection: chats.remember(connection, OLD, "group", "GL Pays d'Uzès"))
     await database.write(
         lambda connection: flow_versions.add_version(
             connection, FLOW, "id: demande_partenariat\n# à nous\n", scope_chat_id=OLD, source="upload"
@@ -131,13 +131,16 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
     before = await _rows_of(database, OLD)
     assert all(before.values()), f"the scene misses a table: {before}"
 
-    assert await chat_migration.move(database, OLD, NEW)
+    assert await database.write(lambda connection: chat_migration.move(connection, OLD, NEW))
 
     assert not any((await _rows_of(database, OLD)).values())
     moved = await _rows_of(database, NEW)
     prompts = ("round_prompts", "chat_id")
     assert moved == {**before, prompts: 0}, "every row followed, but the reason prompts, which stayed behind"
-    assert [(r.number, r.partner_name) for r in (await requests.page(database, NEW, 0, 10))[0]] == [
+    assert [
+        (r.number, r.partner_name)
+        for r in (await database.read(lambda connection: requests.page(connection, NEW, 0, 10)))[0]
+    ] == [
         (2, "Emmaüs"),
         (1, "Alternatiba"),
     ]
@@ -152,20 +155,25 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
     (review,) = await review_dates.due(database, date(2027, 3, 1), 10)  # to be posted again, in the supergroup
     assert (review.chat_id, review.message_id) == (NEW, None)
 
-    assert not await chat_migration.move(database, OLD, NEW), "told twice, it moves once"
+    assert not await database.write(lambda connection: chat_migration.move(connection, OLD, NEW)), (
+        "told twice, it moves once"
+    )
 
 
 async def test_rows_the_supergroup_already_has_are_kept_and_numbers_stay_unique(database: Database) -> None:
     await _group_everywhere(database)
-    await chats.remember(database, NEW, "supergroup", "GL Pays d'Uzès (nouveau)")
+    await database.write(lambda connection: chats.remember(connection, NEW, "supergroup", "GL Pays d'Uzès (nouveau)"))
     async with database.transaction() as connection:
         await _request(connection, NEW, "Villes en transition")  # n°1 of the supergroup, filed early
         await circles.add(connection, Roster.CIRCLE, NEW, CAL)
 
-    assert await chat_migration.move(database, OLD, NEW)
+    assert await database.write(lambda connection: chat_migration.move(connection, OLD, NEW))
 
-    numbers = [(r.number, r.partner_name) for r in (await requests.page(database, NEW, 0, 10))[0]]
+    numbers = [
+        (r.number, r.partner_name)
+        for r in (await database.read(lambda connection: requests.page(connection, NEW, 0, 10)))[0]
+    ]
     assert numbers == [(3, "Villes en transition"), (2, "Emmaüs"), (1, "Alternatiba")]
     assert [m.name for m in await circles.members(database, Roster.CIRCLE, NEW)] == ["Bea", "Cal"]
-    assert await chats.title(database, NEW) == "GL Pays d'Uzès (nouveau)"
+    assert await database.read(lambda connection: chats.title(connection, NEW)) == "GL Pays d'Uzès (nouveau)"
     assert not any((await _rows_of(database, OLD)).values())

@@ -46,7 +46,11 @@ async def test_erasure_unnames_the_member_in_queued_messages_and_empties_sent_on
             await within(connection, partial(outbox.enqueue, chat_id=group, texts=[text]))
         await within(connection, partial(outbox.delivered, delivery_id=2))
 
-    await personal_data.forget(database, camille, anonymous_name="membre anonymisé", personal_steps={})
+    await database.write(
+        lambda connection: personal_data.forget(
+            connection, camille, anonymous_name="membre anonymisé", personal_steps={}
+        )
+    )
 
     queued = {
         row["id"]: (row["status"], json.loads(row["texts"]))

@@ -93,7 +93,7 @@ async def test_counts_move_with_a_group_that_became_a_supergroup(database: Datab
     await add(database, CHAT_A, "Alternatiba", "association")
     await add(database, CHAT_A, "Emmaüs", "association")
     await add(database, CHAT_B, "emmaüs", "association")  # the supergroup was used before the move was known
-    assert await chat_migration.move(database, CHAT_A, CHAT_B)
+    assert await database.write(lambda connection: chat_migration.move(connection, CHAT_A, CHAT_B))
     assert await kept_and_counted(database, CHAT_B) == (Counts(3, 2), Counts(3, 2))
     assert await register_rows.counts(database, CHAT_A) == Counts(0, 0)
 

@@ -43,19 +43,25 @@ async def with_flow(database: Database, flow_id: str = "demande_partenariat") ->
     )
 
 
+# What every request of these tests shares.
+FILED_BY_ALICE = {"author_name": "Alice", "flow_id": "demande_partenariat", "flow_version": 1}
+
+
+def a_request(connection, chat_id: int, partner: str, answers=None, author=ALICE):
+    answers = answers if answers is not None else {"partenaire": partner}
+    return requests.create(
+        connection,
+        chat_id=chat_id,
+        author_id=author,
+        partner_name=partner,
+        partner_kind="association",
+        answers=answers,
+        **FILED_BY_ALICE,
+    )
+
+
 async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
-    async with database.transaction() as connection:
-        return await requests.create(
-            connection,
-            chat_id=chat_id,
-            author_id=author,
-            author_name="Alice",
-            flow_id="demande_partenariat",
-            flow_version=1,
-            partner_name=partner,
-            partner_kind="association",
-            answers=answers if answers is not None else {"partenaire": partner},
-        )
+    return await database.write(lambda connection: a_request(connection, chat_id, partner, answers, author))
 
 
 # --- the database file ----------------------------------------------------------------------
@@ -113,13 +119,13 @@ async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp
 async def test_reopening_keeps_the_data_and_runs_no_migration(tmp_path, caplog):
     path = tmp_path / "bot.sqlite3"
     first = await Database.open(path)
-    await chats.remember(first, CHAT_A, "supergroup", "Colibris du Gard")
+    await first.write(lambda connection: chats.remember(connection, CHAT_A, "supergroup", "Colibris du Gard"))
     await first.close()
     with caplog.at_level(logging.INFO, logger="bot.storage.db"):
         again = await Database.open(path)
     try:
         assert not [r for r in caplog.records if "migration" in r.getMessage().lower()]
-        assert await chats.title(again, CHAT_A) == "Colibris du Gard"
+        assert await again.read(lambda connection: chats.title(connection, CHAT_A)) == "Colibris du Gard"
         assert await scalar(again, "PRAGMA user_version") == migration_numbers()[-1]
     finally:
         await again.close()
@@ -159,8 +165,8 @@ async def test_an_exception_inside_a_transaction_rolls_it_back(database):
             raise RuntimeError("panne")
     assert await scalar(database, "SELECT COUNT(*) FROM chats") == 0
     # The lock and the connection are free again.
-    await chats.remember(database, 2, "group", "B")
-    assert await chats.title(database, 2) == "B"
+    await database.write(lambda connection: chats.remember(connection, 2, "group", "B"))
+    assert await database.read(lambda connection: chats.title(connection, 2)) == "B"
 
 
 async def test_an_update_is_applied_once(database):
@@ -178,7 +184,7 @@ async def test_another_update_is_applied(database):
         pass
     async with database.transaction(update_id=501) as connection:
         await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (2, 'group', 'B', 'x')")
-    assert await chats.title(database, 2) == "B"
+    assert await database.read(lambda connection: chats.title(connection, 2)) == "B"
 
 
 async def test_an_update_whose_transaction_failed_can_be_applied_again(database):
@@ -188,7 +194,7 @@ async def test_an_update_whose_transaction_failed_can_be_applied_again(database)
             raise RuntimeError("panne")
     async with database.transaction(update_id=600) as connection:
         await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
-    assert await chats.title(database, 1) == "A"
+    assert await database.read(lambda connection: chats.title(connection, 1)) == "A"
 
 
 async def test_old_update_marks_are_forgotten(database):
@@ -202,10 +208,10 @@ async def test_old_update_marks_are_forgotten(database):
 
 
 async def test_a_chat_title_is_updated(database):
-    await chats.remember(database, CHAT_A, "group", "Colibris")
-    await chats.remember(database, CHAT_A, "supergroup", "Colibris du Gard")
-    assert await chats.title(database, CHAT_A) == "Colibris du Gard"
-    assert await chats.title(database, CHAT_B) is None
+    await database.write(lambda connection: chats.remember(connection, CHAT_A, "group", "Colibris"))
+    await database.write(lambda connection: chats.remember(connection, CHAT_A, "supergroup", "Colibris du Gard"))
+    assert await database.read(lambda connection: chats.title(connection, CHAT_A)) == "Colibris du Gard"
+    assert await database.read(lambda connection: chats.title(connection, CHAT_B)) is None
 
 
 # --- flow sessions --------------------------------------------------------------------------
@@ -225,9 +231,8 @@ def a_session(**state) -> sessions.FlowSession:
 async def test_a_session_round_trips_every_kind_of_answer(database):
     await with_flow(database)
     session = a_session(answers=ANSWERS, current="porteurs", editing=True, reminded=("attentes", "legerete"))
-    async with database.transaction() as connection:
-        await sessions.save(connection, session)
-    loaded = await sessions.get(database, ALICE, ALICE)
+    await database.write(lambda connection: sessions.save(connection, session))
+    loaded = await database.read(lambda connection: sessions.get(connection, ALICE, ALICE))
     assert loaded == session
     assert loaded.state.answers == ANSWERS
     assert type(loaded.state.answers["duree_mois"]) is int
@@ -237,29 +242,30 @@ async def test_a_session_round_trips_every_kind_of_answer(database):
 async def test_a_session_at_the_summary_keeps_current_none(database):
     await with_flow(database)
     session = a_session(answers={"partenaire": "Emmaüs"}, current=None)
-    async with database.transaction() as connection:
-        await sessions.save(connection, session)
-    assert (await sessions.get(database, ALICE, ALICE)).state.current is None
+    await database.write(lambda connection: sessions.save(connection, session))
+    assert (await database.read(lambda connection: sessions.get(connection, ALICE, ALICE))).state.current is None
 
 
 async def test_a_session_is_found_by_its_token(database):
     await with_flow(database)
     session = a_session(current="partenaire")
-    async with database.transaction() as connection:
-        await sessions.save(connection, session)
-    assert await sessions.by_token(database, session.token) == session
-    assert await sessions.by_token(database, "autre") is None
+    await database.write(lambda connection: sessions.save(connection, session))
+    assert await database.read(lambda connection: sessions.by_token(connection, session.token)) == session
+    assert await database.read(lambda connection: sessions.by_token(connection, "autre")) is None
 
 
 async def test_saving_again_rewrites_the_one_session_of_a_member(database):
     await with_flow(database)
     first = a_session(current="partenaire")
     second = a_session(answers={"partenaire": "Emmaüs"}, current="type_partenaire")
-    async with database.transaction() as connection:
-        await sessions.save(connection, first)
-        await sessions.save(connection, second)
-    assert await sessions.get(database, ALICE, ALICE) == second
-    assert await sessions.by_token(database, first.token) is None
+
+    def save_both(connection):
+        sessions.save(connection, first)
+        sessions.save(connection, second)
+
+    await database.write(save_both)
+    assert await database.read(lambda connection: sessions.get(connection, ALICE, ALICE)) == second
+    assert await database.read(lambda connection: sessions.by_token(connection, first.token)) is None
     assert await scalar(database, "SELECT COUNT(*) FROM flow_sessions") == 1
 
 
@@ -267,27 +273,27 @@ async def test_sessions_are_kept_per_chat_and_member(database):
     await with_flow(database)
     mine = a_session(current="partenaire")
     other = sessions.FlowSession(CHAT_A, BOB, sessions.new_token(), CHAT_A, "Bob", mine.state)
-    async with database.transaction() as connection:
-        await sessions.save(connection, mine)
-        await sessions.save(connection, other)
-    assert (await sessions.get(database, CHAT_A, BOB)).author_name == "Bob"
-    assert await sessions.get(database, CHAT_A, ALICE) is None
+
+    def save_both(connection):
+        sessions.save(connection, mine)
+        sessions.save(connection, other)
+
+    await database.write(save_both)
+    assert (await database.read(lambda connection: sessions.get(connection, CHAT_A, BOB))).author_name == "Bob"
+    assert await database.read(lambda connection: sessions.get(connection, CHAT_A, ALICE)) is None
 
 
 async def test_a_deleted_session_is_gone(database):
     await with_flow(database)
-    async with database.transaction() as connection:
-        await sessions.save(connection, a_session(current="partenaire"))
-    async with database.transaction() as connection:
-        assert await sessions.delete(connection, ALICE, ALICE) is True
-        assert await sessions.delete(connection, ALICE, ALICE) is False
-    assert await sessions.get(database, ALICE, ALICE) is None
+    await database.write(lambda connection: sessions.save(connection, a_session(current="partenaire")))
+    assert await database.write(lambda connection: sessions.delete(connection, ALICE, ALICE)) is True
+    assert await database.write(lambda connection: sessions.delete(connection, ALICE, ALICE)) is False
+    assert await database.read(lambda connection: sessions.get(connection, ALICE, ALICE)) is None
 
 
 async def test_a_session_needs_a_recorded_flow_version(database):
     with pytest.raises(Exception, match="FOREIGN KEY"):
-        async with database.transaction() as connection:
-            await sessions.save(connection, a_session(current="partenaire"))
+        await database.write(lambda connection: sessions.save(connection, a_session(current="partenaire")))
 
 
 def test_session_tokens_are_short_and_distinct():
@@ -320,7 +326,7 @@ async def test_answers_are_stored_one_row_each(database):
 async def test_a_request_is_found_by_number_with_its_answers(database):
     await with_flow(database)
     created = await create_request(database, CHAT_A, "<Ma & Co>", ANSWERS)
-    found = await requests.by_number(database, CHAT_A, 1)
+    found = await database.read(lambda connection: requests.by_number(connection, CHAT_A, 1))
     assert found == created
     assert found.answers == ANSWERS
     assert found.partner_name == "<Ma & Co>"
@@ -329,8 +335,8 @@ async def test_a_request_is_found_by_number_with_its_answers(database):
 async def test_a_request_number_belongs_to_its_chat(database):
     await with_flow(database)
     await create_request(database, CHAT_A, "Alternatiba")
-    assert await requests.by_number(database, CHAT_B, 1) is None
-    assert await requests.by_number(database, CHAT_A, 2) is None
+    assert await database.read(lambda connection: requests.by_number(connection, CHAT_B, 1)) is None
+    assert await database.read(lambda connection: requests.by_number(connection, CHAT_A, 2)) is None
 
 
 async def test_a_page_lists_newest_first_with_the_total(database):
@@ -338,34 +344,27 @@ async def test_a_page_lists_newest_first_with_the_total(database):
     for partner in ("Alternatiba", "Emmaüs", "Weleda"):
         await create_request(database, CHAT_A, partner)
     await create_request(database, CHAT_B, "Mairie")
-    listed, total = await requests.page(database, CHAT_A, offset=0, limit=2)
+    listed, total = await database.read(lambda connection: requests.page(connection, CHAT_A, offset=0, limit=2))
     assert [(r.number, r.partner_name) for r in listed] == [(3, "Weleda"), (2, "Emmaüs")]
     assert total == 3
-    rest, total = await requests.page(database, CHAT_A, offset=2, limit=2)
+    rest, total = await database.read(lambda connection: requests.page(connection, CHAT_A, offset=2, limit=2))
     assert [r.number for r in rest] == [1]
     assert total == 3
 
 
 async def test_an_empty_chat_has_an_empty_page(database):
-    assert await requests.page(database, CHAT_A, offset=0, limit=5) == ([], 0)
+    assert await database.read(lambda connection: requests.page(connection, CHAT_A, offset=0, limit=5)) == ([], 0)
 
 
 async def test_a_failed_transaction_does_not_use_up_a_number(database):
     await with_flow(database)
+
+    def create_then_fail(connection):
+        a_request(connection, CHAT_A, "Perdu")
+        raise RuntimeError("panne")
+
     with pytest.raises(RuntimeError):
-        async with database.transaction() as connection:
-            await requests.create(
-                connection,
-                chat_id=CHAT_A,
-                author_id=ALICE,
-                author_name="Alice",
-                flow_id="demande_partenariat",
-                flow_version=1,
-                partner_name="Perdu",
-                partner_kind="autre",
-                answers={"partenaire": "Perdu"},
-            )
-            raise RuntimeError("panne")
+        await database.write(create_then_fail)
     assert (await create_request(database, CHAT_A, "Alternatiba")).number == 1
     assert await scalar(database, "SELECT COUNT(*) FROM request_answers") == 1
 
@@ -373,7 +372,7 @@ async def test_a_failed_transaction_does_not_use_up_a_number(database):
 async def test_the_card_message_is_remembered(database):
     await with_flow(database)
     created = await create_request(database, CHAT_A, "Alternatiba")
-    await requests.set_card_message(database, created.id, 4242)
+    await database.write(lambda connection: requests.set_card_message(connection, created.id, 4242))
     assert await scalar(database, "SELECT card_message_id FROM requests WHERE id = ?", (created.id,)) == 4242
 
 
