@@ -312,9 +312,12 @@ def known_status(flow: Flow, answers: Mapping[str, Any]) -> RequestStatus:
     return RequestStatus.ENDED if ended is not None and ended.evaluate(answers) is True else RequestStatus.CURRENT
 
 
-def status_text(statuses: Mapping[str, str], status: str, origin: str, texts: KnownTexts) -> Html:
+_STATUSES = frozenset(RequestStatus)  # a status of a newer bot's database shows as it is stored
+
+
+def status_text(statuses: Mapping[RequestStatus, str], status: str, origin: str, texts: KnownTexts) -> Html:
     """A status as the register shows it, marked when the entry had no consent round."""
-    label = statuses.get(status, status)
+    label = statuses.get(RequestStatus(status), status) if status in _STATUSES else status
     return render(texts.status, status=label) if origin == Origin.KNOWN else escape(label)
 
 
