@@ -141,7 +141,7 @@ async def seed_group(
 
     def change(connection: sqlite3.Connection) -> None:
         chat_id = chat["id"]
-        chats.record(connection, chat_id, chat["type"], chat["title"])
+        chats.remember(connection, chat_id, chat["type"], chat["title"])
         # The bench's own rows, as a coordinator's /cercle would leave them.
         for roster, members in (("circle_members", circle), ("coordinators", circle[:1])):
             connection.executemany(

@@ -400,7 +400,6 @@ class Database:
         them, each still in its own savepoint and still committed before its caller goes on
         (group commit). Alone, a write is one round trip, as before.
         """
-        await self._between_spread_transactions()
         self._note_mark(update_id)
         unit = _Unit(change, update_id, asyncio.get_running_loop().create_future())
         self._waiting.append(unit)
@@ -412,6 +411,7 @@ class Database:
         """Commit the waiting writes, a batch a round trip, until none is left."""
         try:
             while self._waiting:
+                await self._between_spread_transactions()
                 units, self._waiting = self._waiting, []
                 try:
                     await _on_thread(self.connection, _write_units, units)
