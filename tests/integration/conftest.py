@@ -10,13 +10,19 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.config import Settings
 from bot.core.library import load_library
+from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
 
 CONVERSATIONS = Path(__file__).resolve().parents[2] / "conversations"
 
 
 class RunningBot:
-    """The application as ``python -m bot`` runs it, startable and stoppable like a process."""
+    """The application as ``python -m bot`` runs it, startable and stoppable like a process.
+
+    ``polls``: it fetches its updates from the fake server as the real bot does; without, a
+    test hands them over (``DirectBot``)."""
+
+    polls = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -29,15 +35,17 @@ class RunningBot:
         application = self.build()
         await application.initialize()
         await application.post_init(application)
-        await application.start()
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        await application.start()  # the job queue
+        if self.polls:
+            await application.updater.start_polling(poll_interval=0.0, timeout=1)
         self.application = application
 
     async def stop(self) -> None:
         application, self.application = self.application, None
         if application is None:
             return
-        await application.updater.stop()
+        if self.polls:
+            await application.updater.stop()
         await application.stop()
         await application.post_shutdown(application)
         await application.shutdown()
@@ -47,7 +55,7 @@ class RunningBot:
         await self.start()
 
     @property
-    def database(self):
+    def database(self) -> Database:
         return self.application.bot_data["services"].database
 
 

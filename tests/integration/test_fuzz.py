@@ -470,7 +470,7 @@ class Fuzzer:
         if kind in ("channel_post", "edited_channel_post"):
             text = self.draw(member_texts | self.commands())
             post = {"message_id": 1, "sender_chat": CHANNEL, "chat": CHANNEL, "date": 0, "text": text}
-            self.fake._queue_update(kind, post)  # no scene method posts in channels
+            self.fake.queue_update(kind, post)  # no scene method posts in channels
         elif kind == "anonymous" and self.is_member(user, world.group):
             before = len(self.fake.updates)
             self.fake.send(user, world.group, self.draw(self.commands()), reply_to=self.reply_target(world.group))
@@ -480,7 +480,7 @@ class Fuzzer:
         elif kind == "my_chat_member" and user is world.admin:
             bot = self.fake.bot.to_dict()
             old, new = self.draw(st.sampled_from([("member", "left"), ("left", "member")]))
-            self.fake._queue_update(
+            self.fake.queue_update(
                 "my_chat_member",
                 {
                     "chat": world.group.to_dict(),

@@ -9,7 +9,6 @@ it does not have, as Telegram does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from bot.handlers import reviews
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
 from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt, plain
+from tests.integration.direct import reviews_fall_due
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +168,7 @@ async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(fa
     await fill_in_private(fake, library, eve)
     await containing(fake, group, card_text(library, 1))
     # As an older version of the bot stored it: in Eve's private chat, for no group.
-    async with bot.database.transaction() as connection:
-        await connection.execute("UPDATE requests SET chat_id = author_id")
+    await bot.database.write(lambda connection: connection.execute("UPDATE requests SET chat_id = author_id"))
     texts = library.messages.groups
 
     fake.send(eve, private, "/demandes")
@@ -258,9 +257,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     application = bot.application
     application.job_queue.run_once(reviews.sweep, 0)  # the adopted partnership gets its date
     await fake.idle()
-    yesterday = (application.bot_data["services"].today() - timedelta(days=1)).isoformat()
-    async with bot.database.transaction() as connection:
-        await connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    await reviews_fall_due(bot.database, application.bot_data["services"].today())
     application.job_queue.run_once(reviews.sweep, 0)  # its follow-up is due
     follow_up = await until(
         fake, forum, lambda m: any(label in m.button_texts() for label in library.register.follow_up.buttons.values())

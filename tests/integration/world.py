@@ -9,20 +9,18 @@ second group with its own round (its ids must mean nothing in the first).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from telegram.ext import Application
 
 from bot.handlers import reviews
 from bot.services import Services
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, SavedMessages
 from tests.integration.conversation import ONE_OFF_REQUEST, is_prompt
-from tests.integration.direct import DirectBot, SavedDatabase
+from tests.integration.direct import DirectBot, SavedDatabase, reviews_fall_due
 
 PROPOSAL = "Consentement sur la demande"
 
@@ -46,7 +44,7 @@ class World:
     built_said: list[dict] = field(default_factory=list)  # the members', once built
     # The bot's messages as built (what members see, what Telegram sends with a press): the
     # bot edits them, and a reset puts them back along with the database.
-    frozen: list[tuple[BotMessage, dict, dict]] = field(default_factory=list)
+    frozen: SavedMessages | None = None
 
     @property
     def application(self) -> Application:
@@ -76,7 +74,7 @@ class World:
     @property
     def built_messages(self) -> list[BotMessage]:
         """The bot's messages once the world was built."""
-        return [message for message, _, _ in self.frozen]
+        return self.frozen.messages
 
     def people(self) -> list[FakeUser]:
         return [
@@ -125,9 +123,7 @@ class World:
         """Put the database back as it was when the world was built; forget logged errors."""
         self.bot.errors.records.clear()
         self.fake.calls.clear()  # a long fuzz run would keep every call's text in memory
-        for message, shown, stored in self.frozen:
-            vars(message).update(copy.deepcopy(shown))
-            self.fake._messages[(message.chat_id, message.message_id)] = copy.deepcopy(stored)
+        self.fake.restore_messages(self.frozen)
         await self.saved.restore(self.bot.database)
         # Engines are cached by version: an upload undone by the restore must not linger.
         await self.services.catalog.use(self.services.library)
@@ -215,9 +211,7 @@ async def build_world(
         raise
     world.saved = await SavedDatabase.of(bot.database)
     world.built_said = list(fake.user_messages)
-    world.frozen = [
-        (m, copy.deepcopy(vars(m)), copy.deepcopy(fake._messages[(m.chat_id, m.message_id)])) for m in fake.sent
-    ]
+    world.frozen = fake.save_messages()
     return world
 
 
@@ -259,8 +253,6 @@ async def _post_review(world: World) -> None:
     job_queue = world.application.job_queue
     job_queue.run_once(reviews.sweep, 0)  # gives n°3 its date
     await world.bot.settle()
-    yesterday = (world.services.today() - timedelta(days=1)).isoformat()
-    async with world.bot.database.transaction() as connection:
-        await connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    await reviews_fall_due(world.bot.database, world.services.today())
     job_queue.run_once(reviews.sweep, 0)  # posts its follow-up
     await world.bot.settle()
