@@ -951,6 +951,12 @@ class FakeTelegram:
         self._cursors[chat_id] = cursor + 1
         return message
 
+    def mark_read(self, chat: FakeChat | FakeUser | int) -> None:
+        """Count every message the bot sent to ``chat`` so far as read: ``next_message`` then
+        returns a newer one."""
+        chat_id = self._chat_id(chat)
+        self._cursors[chat_id] = len(self.messages_in(chat_id))
+
     async def callback_answer(self, query_id: str, timeout: float = 5.0) -> dict:
         return await self._wait_for(
             lambda: self.callback_answers.get(query_id),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -81,9 +83,18 @@ async def fake():
         yield server
 
 
+@asynccontextmanager
+async def running_bot(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> AsyncIterator[RunningBot]:
+    """A polling bot with these settings, stopped however the block ends."""
+    running = RunningBot(settings_for(fake, tmp_path, **overrides))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
-    running = RunningBot(settings_for(fake, tmp_path))
-    await running.start()
-    yield running
-    await running.stop()
+    async with running_bot(fake, tmp_path) as running:
+        yield running

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +21,11 @@ NEXT_YEAR = date(date.today().year + 1, 3, 15).strftime("%d/%m/%Y")
 ANSWER_BY = date(date.today().year + 1, 3, 1).strftime("%d/%m/%Y")
 LIBRARY = load_library(Path(__file__).resolve().parents[2] / "conversations")
 SHIPPED_FLOW = LIBRARY.flows["demande_partenariat"].flow
+CONFIRM = LIBRARY.messages.intake.button_confirm
+# What a private question shows before its number ("Étape 2/9").
+STEP_LABEL = as_read(
+    parse_html(LIBRARY.messages.flow.question.format(number="\0", total="", question=""))[0]
+).partition("\0")[0]
 
 
 def asked(answers: dict[str, str]) -> list[tuple[str, str]]:
@@ -111,18 +117,42 @@ def known_group(fake: FakeTelegram, member: FakeUser, title: str = "GL Pays d'Uz
 def is_prompt(message: BotMessage) -> bool:
     """A question or summary: it waits for buttons or a typed reply (private questions
     to type have neither, but say which step they are)."""
-    return bool(message.buttons()) or message.is_force_reply() or "Étape " in message.plain_text
+    return bool(message.buttons()) or message.is_force_reply() or STEP_LABEL in message.plain_text
+
+
+async def until(fake: FakeTelegram, chat: FakeChat | FakeUser, predicate: Callable[[BotMessage], bool]) -> BotMessage:
+    """The next message the bot sends in the chat that matches, skipping the others."""
+    while True:
+        message = await fake.next_message(chat)
+        if predicate(message):
+            return message
+
+
+async def containing(fake: FakeTelegram, chat: FakeChat | FakeUser, text: str) -> BotMessage:
+    return await until(fake, chat, lambda m: text in (m.plain_text or ""))
 
 
 async def next_prompt(fake: FakeTelegram, chat: FakeChat | FakeUser) -> BotMessage:
     """Skip informative messages up to the next question or summary."""
-    while True:
-        message = await fake.next_message(chat)
-        if is_prompt(message):
-            return message
+    return await until(fake, chat, is_prompt)
 
 
-async def answer(fake: FakeTelegram, member: FakeUser, chat: FakeChat, prompt: BotMessage, reply: str) -> None:
+async def polling() -> None:
+    """A polling bot fetches a member's update by itself: the next message is awaited."""
+
+
+# How a member's updates reach the bot: ``polling``, or a DirectBot's ``process``.
+Delivery = Callable[[], Awaitable[object]]
+
+
+async def answer(
+    fake: FakeTelegram,
+    member: FakeUser,
+    chat: FakeChat,
+    prompt: BotMessage,
+    reply: str,
+    deliver: Delivery = polling,
+) -> None:
     """Answer one question the way a member would: press the button, or type (as a reply in groups)."""
     if reply in prompt.button_texts():
         fake.press(member, prompt, reply)
@@ -130,14 +160,57 @@ async def answer(fake: FakeTelegram, member: FakeUser, chat: FakeChat, prompt: B
         fake.send(member, chat, reply)
     else:
         fake.send(member, chat, reply, reply_to=prompt)
+    await deliver()
 
 
 async def fill(
-    fake: FakeTelegram, member: FakeUser, chat: FakeChat, replies: list[str], first: BotMessage | None = None
+    fake: FakeTelegram,
+    member: FakeUser,
+    chat: FakeChat,
+    replies: list[str],
+    first: BotMessage | None = None,
+    deliver: Delivery = polling,
 ) -> BotMessage:
     """Answer the questions in order, starting with ``first`` if already read; return the summary."""
     for reply in replies:
         prompt = first or await next_prompt(fake, chat)
         first = None
-        await answer(fake, member, chat, prompt, reply)
+        await answer(fake, member, chat, prompt, reply, deliver)
     return await next_prompt(fake, chat)
+
+
+async def submit(
+    fake: FakeTelegram,
+    member: FakeUser,
+    chat: FakeChat,
+    replies: list[str] = ONE_OFF_REQUEST,
+    deliver: Delivery = polling,
+) -> BotMessage:
+    """Answer every question of the flow open in ``chat``, then validate; return the summary."""
+    summary = await fill(fake, member, chat, replies, deliver=deliver)
+    fake.press(member, summary, CONFIRM)
+    await deliver()
+    return summary
+
+
+async def open_in_private(
+    fake: FakeTelegram, author: FakeUser, group: FakeChat, deliver: Delivery = polling
+) -> FakeChat:
+    """The author opens a request for ``group`` through its deep link; their private chat."""
+    private = fake.private_chat(author)
+    fake.mark_read(private)  # the request's questions come after
+    fake.send(author, private, f"/start g{group.id}")
+    await deliver()
+    return private
+
+
+async def file_request(
+    fake: FakeTelegram,
+    author: FakeUser,
+    group: FakeChat,
+    replies: list[str] = ONE_OFF_REQUEST,
+    deliver: Delivery = polling,
+) -> BotMessage:
+    """The author fills a request for ``group`` in private and validates it; the summary."""
+    private = await open_in_private(fake, author, group, deliver)
+    return await submit(fake, author, private, replies, deliver)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.core.consent_rules import Position
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
+from tests.integration.circle_scene import PROPOSAL, bot, rows, scene, settled  # noqa: F401 - bot: quick redraws
 from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     LIBRARY,
@@ -17,18 +18,6 @@ from tests.integration.conversation import (
     SHIPPED_FLOW,
     plain,
     replies,
-)
-from tests.integration.test_consent import (  # noqa: F401 - the bot fixture with short redraws
-    PROPOSAL,
-    add_coordinator,
-    bot,
-    file_request,
-    give_reason,
-    open_round,
-    press,
-    rows,
-    scene,
-    settled,
 )
 
 CONTACT = "06 12 34 56 78"
@@ -55,10 +44,10 @@ def pass_deadline(bot: RunningBot) -> None:
 async def test_a_round_where_one_member_never_answers_decides_nothing(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, _dan = staged.circle
-    await file_request(staged, REQUEST)
-    proposal = await open_round(staged, bea)
-    await press(staged, bea, proposal, CONSENT)
-    await press(staged, cal, proposal, CONSENT)
+    await staged.file_request(REQUEST)
+    proposal = await staged.open_round(bea)
+    await staged.press(bea, proposal, CONSENT)
+    await staged.press(cal, proposal, CONSENT)
     await settled(fake, proposal, "Pas encore répondu : Dan")
 
     await bot.stop()
@@ -77,21 +66,21 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
 ) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
-    await add_coordinator(staged, "Coco", started=False)  # the summary falls back to the group
-    await file_request(staged, REQUEST)
+    await staged.add_coordinator("Coco", started=False)  # the summary falls back to the group
+    await staged.file_request(REQUEST)
     fake.send(cal, staged.group, "/demande 1")
     detail = await staged.containing("Demande de partenariat n°1")
     assert "Alternatiba" in detail.plain_text and SHIPPED_FLOW.step("contact").label not in detail.plain_text
 
-    proposal = await open_round(staged, bea)
+    proposal = await staged.open_round(bea)
     for step_id in ("demande", "format", "date_debut", "date_reponse"):
         label, answer = SHIPPED_FLOW.step(step_id).label, ONE_OFF_ANSWERS[step_id]
         assert plain(render(TEXTS.round.substance_line, label=label, answer=answer)) in proposal.plain_text
-    alert = await press(staged, cal, proposal, FULL_REQUEST)
+    alert = await staged.press(cal, proposal, FULL_REQUEST)
     assert alert["show_alert"]  # Cal never started the bot
     assert as_read(alert["text"]) == plain(render(TEXTS.alerts.full_unreachable, bot="colibris_test_bot"))
     fake.open_private_chat(cal)
-    alert = await press(staged, cal, proposal, FULL_REQUEST)
+    alert = await staged.press(cal, proposal, FULL_REQUEST)
     assert as_read(alert["text"]) == plain(TEXTS.alerts.full_sent)
     full = await fake.next_message(fake.private_chat(cal))
     assert CONTACT in full.plain_text and "Accueillir une étape du tour à vélo" in full.plain_text
@@ -99,12 +88,12 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
     stranger = fake.add_user("Sam")
     fake.set_member_status(staged.group, stranger, "member")
     fake.open_private_chat(stranger)
-    await press(staged, stranger, proposal, FULL_REQUEST)
+    await staged.press(stranger, proposal, FULL_REQUEST)
     copy = await fake.next_message(fake.private_chat(stranger))
     assert "Accueillir une étape du tour à vélo" in copy.plain_text and CONTACT not in copy.plain_text
 
-    await press(staged, bea, proposal, CONSENT)
-    await press(staged, cal, proposal, CONSENT)
+    await staged.press(bea, proposal, CONSENT)
+    await staged.press(cal, proposal, CONSENT)
     await staged.containing("Bilan de consentement")  # the coordinator's summary, posted in the group
     await fake.idle()
     assert CONTACT not in group_texts(fake, staged.group)
@@ -113,10 +102,10 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
 async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
-    await file_request(staged, REQUEST)
-    proposal = await open_round(staged, bea)
-    await give_reason(staged, cal, proposal, OBJECTION, "Personne pour tenir le stand")
-    await press(staged, bea, proposal, CONSENT)
+    await staged.file_request(REQUEST)
+    proposal = await staged.open_round(bea)
+    await staged.give_reason(cal, proposal, OBJECTION, "Personne pour tenir le stand")
+    await staged.press(bea, proposal, CONSENT)
     await staged.containing("objection à travailler")
 
     fake.send(staged.author, staged.group, "/consentement 1")
@@ -140,8 +129,8 @@ async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: 
 async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
-    card = await file_request(staged, REQUEST)
-    proposal = await open_round(staged, bea)
+    card = await staged.file_request(REQUEST)
+    proposal = await staged.open_round(bea)
     alert = await fake.callback_answer(fake.press(bea, card, WITHDRAW))
     assert as_read(alert["text"]) == plain(TEXTS.withdraw.not_author_alert)
     fake.press(staged.author, card, WITHDRAW)
@@ -149,7 +138,7 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     await staged.containing(plain(render(TEXTS.outcome.withdrawn, number=1)))
     await settled(fake, proposal, plain(TEXTS.close_reasons.withdrawn))
 
-    await file_request(staged, REQUEST)
+    await staged.file_request(REQUEST)
     fake.send(staged.author, staged.group, "/decliner 2 pas pour nous")
     await staged.containing(plain(TEXTS.decline.not_allowed))
     fake.send(cal, staged.group, "/decliner 2")
@@ -169,7 +158,7 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
         (2, "declined", "Ce n'est pas notre terrain de jeu"),
     ]
 
-    await file_request(staged, REQUEST)
+    await staged.file_request(REQUEST)
     fake.send(staged.author, staged.group, "/retirer 3 le partenaire a renoncé")
     await staged.containing(
         plain(
@@ -202,8 +191,8 @@ async def test_the_first_round_ends_before_the_date_the_partner_awaits_an_answer
     """The shipped flow's date_reponse is its answer_by: a week's round is cut to end by then."""
     staged = await scene(fake, ("Bea", "Cal"))
     soon = date.today() + timedelta(days=3)
-    await file_request(staged, replies({**ONE_OFF_ANSWERS, "date_reponse": soon.strftime("%d/%m/%Y")}))
-    await open_round(staged, staged.circle[0], "/consentement 1 durée=7")
+    await staged.file_request(replies({**ONE_OFF_ANSWERS, "date_reponse": soon.strftime("%d/%m/%Y")}))
+    await staged.open_round(staged.circle[0], "/consentement 1 durée=7")
     [(deadline,)] = await rows(bot, "SELECT deadline_at FROM consent_rounds")
     by = datetime.combine(soon, time.min, ZoneInfo(bot.settings.timezone))
     assert datetime.now(UTC) < datetime.fromisoformat(deadline) <= by

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.fake_telegram import FakeTelegram
+from tests.integration.circle_scene import bot, rows, scene, settled
 from tests.integration.conftest import CONVERSATIONS
 from tests.integration.conversation import (
     ONE_OFF_ANSWERS,
@@ -10,25 +11,16 @@ from tests.integration.conversation import (
     fill,
     next_prompt,
 )
-from tests.integration.test_consent import (
-    bot,
-    file_request,
-    give_reason,
-    open_round,
-    rows,
-    scene,
-    settled,
-)
 
-__all__ = ["bot"]  # the consent tests' bot: short tally intervals
+__all__ = ["bot"]  # the consent tests' bot: quick redraws
 
 
 async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stays(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Personne pour tenir le stand ce jour-là")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    await staged.give_reason(cal, proposal, "⛔ J'ai une objection", "Personne pour tenir le stand ce jour-là")
     await settled(fake, proposal, "Cal : objection")
     private = fake.private_chat(cal)
 
@@ -63,7 +55,7 @@ async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stay
 
 async def test_an_author_forgotten_keeps_the_groups_request_without_name_or_contact(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
-    await file_request(staged)
+    await staged.file_request()
     author, private = staged.author, fake.private_chat(staged.author)
     fake.send(author, private, "/partenariat")
     await fill(fake, author, private, ONE_OFF_REQUEST[:3], await next_prompt(fake, private))  # a private draft

@@ -16,22 +16,9 @@ from bot.storage import outbox
 from bot.storage.chat_migration import CHAT_COLUMNS
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
+from tests.integration.circle_scene import PROPOSAL, Scene, rows, scene, set_deadline, settled
 from tests.integration.conftest import RunningBot, settings_for
-from tests.integration.conversation import SHIPPED_FLOW, known_group, next_prompt
-from tests.integration.test_consent import (
-    PROPOSAL,
-    Scene,
-    _set_deadline,
-    add_coordinator,
-    file_request,
-    give_reason,
-    open_round,
-    press,
-    rows,
-    scene,
-    settled,
-    until,
-)
+from tests.integration.conversation import SHIPPED_FLOW, known_group, next_prompt, until
 
 # Short waits, so that a timeout or a retry takes a fraction of a second.
 FAULTY = {
@@ -107,9 +94,9 @@ def inject(fake: FakeTelegram, chat: FakeChat, fault: str) -> None:
 
 async def closed_round(staged: Scene) -> None:
     """Bea, the whole circle, consents: the round closes, its outcome and summary go out."""
-    await file_request(staged)
-    proposal = await open_round(staged, staged.circle[0])
-    await press(staged, staged.circle[0], proposal, "✅ Je consens")
+    await staged.file_request()
+    proposal = await staged.open_round(staged.circle[0])
+    await staged.press(staged.circle[0], proposal, "✅ Je consens")
 
 
 # --- 429, 5xx, timeouts -----------------------------------------------------------------------
@@ -129,7 +116,7 @@ async def test_a_429_on_a_flow_question_is_waited_out_and_the_question_asked(fak
 
 async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea",))
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
     inject(fake, coco, "502x2")
     await closed_round(staged)
     await staged.containing(OUTCOME)
@@ -144,7 +131,7 @@ async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeT
 
 async def test_a_summary_that_times_out_is_sent_again_once(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea",))
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
     inject(fake, coco, "timeout")
     await closed_round(staged)
     await until(fake, coco, lambda m: SUMMARY in m.plain_text)
@@ -163,7 +150,7 @@ async def test_a_summary_pending_when_the_bot_stops_is_sent_after_the_restart(
     await running.start()
     try:
         staged = await scene(fake, ("Bea",))
-        coco = await add_coordinator(staged, "Coco", started=True)
+        coco = await staged.add_coordinator("Coco", started=True)
         inject(fake, coco, "500")
         await closed_round(staged)
         await staged.containing(OUTCOME)
@@ -189,17 +176,17 @@ async def test_a_storm_of_faults_loses_and_repeats_no_reminder(fake: FakeTelegra
     rng.shuffle(plan)
     staged = await scene(fake, ("Bea", "Cal"))
     bea = staged.circle[0]
-    coco = await add_coordinator(staged, "Coco", started=True)
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    coco = await staged.add_coordinator("Coco", started=True)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
     for fault in plan:  # one reminder at a time, so that each meets its own fault
         if fault != "none":
             inject(fake, staged.group, fault)
         fake.send(bea, staged.group, "/relancer 1")
         await until(fake, staged.group, lambda m: REMINDER in m.plain_text)
     inject(fake, coco, "502x2")
-    await press(staged, staged.circle[1], proposal, "✅ Je consens")
-    await press(staged, bea, proposal, "✅ Je consens")
+    await staged.press(staged.circle[1], proposal, "✅ Je consens")
+    await staged.press(bea, proposal, "✅ Je consens")
     await until(fake, coco, lambda m: SUMMARY in m.plain_text)
     await fake.idle(quiet=0.5)
 
@@ -220,7 +207,7 @@ async def test_a_coordinator_who_blocked_the_bot_gets_the_summary_in_the_group(
     fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     staged = await scene(fake, ("Bea",))
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
     fake.block_bot(coco)
     with caplog.at_level(logging.WARNING, logger="bot"):
         await closed_round(staged)
@@ -273,16 +260,16 @@ async def test_an_edit_that_changes_nothing_is_not_an_error(
     fake.send(bea, staged.group, "/bonnes_pratiques")
     menu = await fake.next_message(staged.group)
     page = menu.buttons()[0][0]["callback_data"]
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
     with caplog.at_level(logging.ERROR):
         for _ in range(2):  # the same page twice: the second edit changes nothing
             await fake.callback_answer(fake.press_data(bea, menu, page))
         await fake.idle()  # the press is answered before its edit is made
         fake.fail_next("editMessageText", 400, NOT_MODIFIED, chat_id=staged.group.id)
-        await press(staged, bea, proposal, "✅ Je consens")  # its redraw is refused as unchanged
+        await staged.press(bea, proposal, "✅ Je consens")  # its redraw is refused as unchanged
         await fake.idle(quiet=0.3)
-        await press(staged, staged.circle[1], proposal, "🤚 Je me mets en retrait")
+        await staged.press(staged.circle[1], proposal, "🤚 Je me mets en retrait")
         await settled(fake, proposal, "Cal : en retrait")
     assert len(errors(fake, 400)) == 2
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
@@ -304,11 +291,11 @@ async def round_in_a_basic_group(
 ) -> tuple[Scene, FakeUser, BotMessage]:
     """A basic group's circle and coordinator, and a round its first ``consenting`` members consented to."""
     staged = await scene(fake, names, supergroup=False)
-    coordinator = await add_coordinator(staged, "Coco", started=True)
-    await file_request(staged)
-    proposal = await open_round(staged, staged.circle[0])
+    coordinator = await staged.add_coordinator("Coco", started=True)
+    await staged.file_request()
+    proposal = await staged.open_round(staged.circle[0])
     for member in staged.circle[:consenting]:
-        await press(staged, member, proposal, "✅ Je consens")
+        await staged.press(member, proposal, "✅ Je consens")
         await settled(fake, proposal, f"{member.first_name} : je consens")
     return staged, coordinator, proposal
 
@@ -326,7 +313,7 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_requests_circle_and_o
     stale = await fake.callback_answer(fake.press_data(cal, proposal, proposal.buttons()[0][0]["callback_data"]))
     assert "plus valable" in stale["text"], "the proposal left behind no longer counts"
 
-    await press(staged, cal, reposted, "✅ Je consens")
+    await staged.press(cal, reposted, "✅ Je consens")
     assert "adoptée" in (await staged.containing("Demande n°1")).plain_text
     summary = await until(fake, coco, lambda m: SUMMARY in m.plain_text)
     link = next(e["url"] for e in summary.entities if e["type"] == "text_link")
@@ -346,7 +333,7 @@ async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_i
     await bot.stop()
     old = staged.group
     staged.group = fake.migrate_to_supergroup(old, announce=False)
-    _set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # it passed while the bot was stopped
+    set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # it passed while the bot was stopped
     await bot.start()  # the deadline job closes the round, and its messages find the new chat
     outcome = await staged.containing("Demande n°1")
     assert "sans décision" in outcome.plain_text  # issue 10: Dan was silent (this adopted at 2 of 3)
@@ -396,11 +383,11 @@ async def objected_and_amending(staged: Scene) -> BotMessage:
     """Cal objects, the round closes on the objection, the author amends the request up to its
     « Valider » button, which is returned."""
     bea, cal = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Le groupe n'a personne pour tenir un stand")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    await staged.give_reason(cal, proposal, "⛔ J'ai une objection", "Le groupe n'a personne pour tenir un stand")
     await settled(staged.fake, proposal, "Cal : objection")
-    await press(staged, bea, proposal, "✅ Je consens")
+    await staged.press(bea, proposal, "✅ Je consens")
     await staged.containing("objection à travailler")
     staged.fake.send(staged.author, staged.group, "/modifier 1")
     summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
@@ -434,9 +421,9 @@ async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_repl
     try:
         staged = await scene(fake)
         bea, cal = staged.circle
-        await file_request(staged)
-        proposal = await open_round(staged, bea)
-        alert = await press(staged, cal, proposal, "⛔ J'ai une objection")
+        await staged.file_request()
+        proposal = await staged.open_round(bea)
+        alert = await staged.press(cal, proposal, "⛔ J'ai une objection")
         assert "Répondez au message" in alert["text"]
         prompt = await staged.message(lambda m: m.is_force_reply() and "Cal" in m.plain_text)
         await fake.idle()
@@ -454,9 +441,9 @@ async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_repl
 async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, _ = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    alert = await press(staged, bea, proposal, "❓ J'ai une question")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    alert = await staged.press(bea, proposal, "❓ J'ai une question")
     assert "Répondez au message" in alert["text"]
     prompt = await staged.message(lambda m: m.is_force_reply() and "Bea" in m.plain_text)
     await fake.idle()
@@ -472,11 +459,11 @@ async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: Fake
 async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
-    await file_request(staged)
+    await staged.file_request()
     await fake.idle()
     inject(fake, staged.group, "502")
-    proposal = await open_round(staged, bea)
-    await press(staged, cal, proposal, "✅ Je consens")
+    proposal = await staged.open_round(bea)
+    await staged.press(cal, proposal, "✅ Je consens")
     await settled(fake, proposal, "Cal : je consens")
     await fake.idle(quiet=0.3)
     assert len(errors(fake, 502, staged.group)) == 1

@@ -19,7 +19,7 @@ from telegram.ext import Application
 from bot.handlers import reviews
 from bot.services import Services
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, SavedMessages
-from tests.integration.conversation import ONE_OFF_REQUEST, is_prompt
+from tests.integration.conversation import ONE_OFF_REQUEST, file_request
 from tests.integration.direct import DirectBot, SavedDatabase, reviews_fall_due
 
 PROPOSAL = "Consentement sur la demande"
@@ -129,20 +129,6 @@ class World:
         await self.services.catalog.use(self.services.library)
 
 
-async def file_request(world: World, author: FakeUser, group: FakeChat, replies: list[str]) -> None:
-    """The author fills a request in private through the group's deep link and validates it."""
-    private = world.fake.private_chat(author)
-    await world.say(author, private, f"/start g{group.id}")
-    for reply in replies:
-        prompt = world.last(private)
-        assert is_prompt(prompt), prompt.plain_text
-        if reply in prompt.button_texts():
-            await world.press(author, prompt, reply)
-        else:
-            await world.say(author, private, reply)
-    await world.press(author, world.last(private), "✅ Valider")
-
-
 async def name_in_roster(world: World, group: FakeChat, admin: FakeUser, user: FakeUser, command: str) -> None:
     """An admin replies to one of the person's messages with ``/cercle ajouter`` (or coordination)."""
     said = world.fake.send(user, group, f"Bonjour, c'est {user.first_name}")
@@ -229,7 +215,7 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
 
     # n°1: waiting for a decision; n°2: a round in progress; n°3: adopted, its review posted.
     for author in (world.author, circle[1], circle[1]):
-        await file_request(world, author, group, replies)
+        await file_request(fake, author, group, replies, world.bot.process)
     world.messages["card"] = world.find(group, "Demande de partenariat n°1")
     await world.say(circle[0], group, "/consentement 3")
     for user in circle:  # the round closes once all who count answered (a declared link does not)
@@ -243,7 +229,7 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
     await world.say(member, group, "/cercle rejoindre")
     world.messages["join_request"] = world.last(group)
 
-    await file_request(world, circle[0], other_group, replies)
+    await file_request(fake, circle[0], other_group, replies, world.bot.process)
     await world.say(circle[0], other_group, "/consentement 1")
     world.messages["other_proposal"] = world.find(other_group, PROPOSAL)
 
