@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.consent_rules import Position
 from bot.core.texts import render
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, running_bot
@@ -18,6 +19,17 @@ from tests.integration.conversation import LIBRARY, ONE_OFF_REQUEST, file_reques
 
 CONSENT = LIBRARY.consent
 PROPOSAL = "Consentement sur la demande"
+CONSENT_BUTTON = CONSENT.positions.of(Position.CONSENT).button
+RESERVATION_BUTTON = CONSENT.positions.of(Position.RESERVATION).button
+OBJECTION_BUTTON = CONSENT.positions.of(Position.OBJECTION).button
+STAND_ASIDE_BUTTON = CONSENT.positions.of(Position.STAND_ASIDE).button
+CONFLICT_BUTTON = CONSENT.positions.of(Position.CONFLICT).button
+QUESTION_BUTTON = CONSENT.round.question_button
+FULL_REQUEST_BUTTON = CONSENT.round.full_button
+OPEN_BUTTON = CONSENT.round.open_button
+CLOSE_CONFIRM_BUTTON = CONSENT.commands_feedback.close_confirm
+ACCEPT_BUTTON = CONSENT.circle.button_accept
+REASON_ASKED = CONSENT.alerts.reason_asked
 # Redraws coalesced over 50 ms: tests see a proposal's edits quickly.
 QUICK_REDRAWS = {"consent_edit_interval_seconds": 0.05}
 
@@ -60,7 +72,7 @@ class Scene:
     async def file_request(self, replies: list[str] = ONE_OFF_REQUEST) -> BotMessage:
         """The author fills a request in private (deep link); return its card in the group."""
         await file_request(self.fake, self.author, self.group, replies)
-        return await self.message(lambda m: CONSENT.round.open_button in m.button_texts())
+        return await self.message(lambda m: OPEN_BUTTON in m.button_texts())
 
     async def open_round(self, opener: FakeUser, command: str = "/consentement 1") -> BotMessage:
         self.fake.send(opener, self.group, command)
@@ -74,7 +86,7 @@ class Scene:
     async def give_reason(self, member: FakeUser, proposal: BotMessage, button: str, reason: str) -> BotMessage:
         """Take a position that needs a reason: press, then reply to the prompt that mentions you."""
         alert = await self.press(member, proposal, button)
-        assert alert["text"] == CONSENT.alerts.reason_asked, alert
+        assert alert["text"] == REASON_ASKED, alert
         prompt = await self.message(lambda m: m.is_force_reply() and member.first_name in m.plain_text)
         self.fake.send(member, self.group, reason, reply_to=prompt)
         return prompt
@@ -98,6 +110,25 @@ async def scene(
         fake.send(admin, group, "/cercle ajouter", reply_to=said)
         await staged.containing(plain(render(CONSENT.circle.added, member=member.first_name)))
     return staged
+
+
+def position_line(member: str, position: Position, reason: str | None = None) -> str:
+    """How a proposal shows a member's position (``reason``: the whole of it)."""
+    shown = CONSENT.positions.of(position)
+    if reason is None:
+        return plain(render(CONSENT.round.position_line, icon=shown.icon, member=member, position=shown.name))
+    template = CONSENT.round.position_line_reason
+    return plain(render(template, icon=shown.icon, member=member, position=shown.name, reason=reason))
+
+
+def waiting(members: str) -> str:
+    """A proposal's line of the members yet to answer."""
+    return plain(render(CONSENT.round.waiting, members=members))
+
+
+def unanswered(members: str) -> str:
+    """An outcome's or a summary's line of the members who never answered."""
+    return plain(render(CONSENT.summary.waiting, members=members))
 
 
 async def settled(fake: FakeTelegram, message: BotMessage, text: str) -> BotMessage:

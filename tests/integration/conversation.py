@@ -22,6 +22,10 @@ ANSWER_BY = date(date.today().year + 1, 3, 1).strftime("%d/%m/%Y")
 LIBRARY = load_library(Path(__file__).resolve().parents[2] / "conversations")
 SHIPPED_FLOW = LIBRARY.flows["demande_partenariat"].flow
 CONFIRM = LIBRARY.messages.intake.button_confirm
+EDIT = LIBRARY.messages.intake.button_edit
+HERE = LIBRARY.messages.intake.button_here
+IN_PRIVATE = LIBRARY.messages.intake.button_private
+PRIVACY = LIBRARY.messages.privacy
 # What a private question shows before its number ("Étape 2/9").
 STEP_LABEL = as_read(
     parse_html(LIBRARY.messages.flow.question.format(number="\0", total="", question=""))[0]
@@ -39,7 +43,7 @@ def asked(answers: dict[str, str]) -> list[tuple[str, str]]:
         if isinstance(step, ChoiceStep):
             action = Choose(next(o.value for o in step.options if as_read(o.label) == reply))
         elif isinstance(step, YesNoStep):
-            action = Choose("yes" if reply == "Oui" else "no")
+            action = Choose("yes" if reply == as_read(LIBRARY.messages.flow.yes) else "no")
         else:
             action = Text(reply)
         turn = engine.advance(state, action, date.today())
@@ -47,6 +51,24 @@ def asked(answers: dict[str, str]) -> list[tuple[str, str]]:
         said.append((step.id, reply))
         state = turn.state
     return said
+
+
+def label(step_id: str, value: str) -> str:
+    """The button a member presses for this option of the shipped flow (``yes`` or ``no`` on a
+    yes/no question), as the YAML words it: an admin's rewording breaks no test."""
+    step = SHIPPED_FLOW.step(step_id)
+    if isinstance(step, YesNoStep):
+        return as_read(LIBRARY.messages.flow.yes if value == "yes" else LIBRARY.messages.flow.no)
+    assert isinstance(step, ChoiceStep), step_id
+    return as_read(next(option.label for option in step.options if option.value == value))
+
+
+def labelled(answers: dict[str, str]) -> dict[str, str]:
+    """Answers by step id, each option given by its value in the YAML, as the member gives them."""
+    return {
+        step_id: label(step_id, answer) if isinstance(SHIPPED_FLOW.step(step_id), ChoiceStep | YesNoStep) else answer
+        for step_id, answer in answers.items()
+    }
 
 
 def plain(html: str) -> str:
@@ -63,47 +85,53 @@ FEWEST_QUESTIONS = LIBRARY.engine(SHIPPED_FLOW).fewest_questions()
 
 # Answers by step id: a company sending 20 employees to the shared garden for years, a member
 # declaring a link with it; an association's one-off request (the short path).
-COMPANY_ANSWERS = {
-    "partenaire": "Jardins <Weleda> & Co",
-    "type_partenaire": "Entreprise",
-    "demande": "20 salariés sur le jardin partagé pendant une journée",
-    "format": "Sur plusieurs années",
-    "duree_mois": "36",
-    "date_debut": NEXT_YEAR,
-    "date_reponse": ANSWER_BY,
-    "deja_rencontre": "Pas encore",
-    "attentes": "De l'aide pour les plantations de printemps",
-    "argent": "Le partenaire donne (don, matériel)",
-    "competences_pro": "Non",
-    "mise_en_avant": "Les deux",
-    "lien_partenaire": "Un·e autre membre du groupe",
-    "lien_details": "Camille y travaille",
-    "porteurs": "Une équipe projet dédiée",
-    "contact": "camille@example.org",
-}
+COMPANY_ANSWERS = labelled(
+    {
+        "partenaire": "Jardins <Weleda> & Co",
+        "type_partenaire": "entreprise",
+        "demande": "20 salariés sur le jardin partagé pendant une journée",
+        "format": "pluriannuel",
+        "duree_mois": "36",
+        "date_debut": NEXT_YEAR,
+        "date_reponse": ANSWER_BY,
+        "deja_rencontre": "pas_encore",
+        "attentes": "De l'aide pour les plantations de printemps",
+        "argent": "partenaire_donne",
+        "competences_pro": "non",
+        "mise_en_avant": "les_deux",
+        "lien_partenaire": "autre_membre",
+        "lien_details": "Camille y travaille",
+        "porteurs": "equipe_projet",
+        "contact": "camille@example.org",
+    }
+)
 COMPANY_REQUEST = replies(COMPANY_ANSWERS)
 
-ONE_OFF_ANSWERS = {
-    "partenaire": "Alternatiba",
-    "type_partenaire": "Association ou réseau",
-    "demande": "Accueillir une étape du tour à vélo",
-    "format": "Ponctuel (une action)",
-    "date_debut": NEXT_YEAR,
-    "date_reponse": ANSWER_BY,
-    "lien_partenaire": "Personne à ma connaissance",
-    "contact": "@dominique",
-}
+ONE_OFF_ANSWERS = labelled(
+    {
+        "partenaire": "Alternatiba",
+        "type_partenaire": "association",
+        "demande": "Accueillir une étape du tour à vélo",
+        "format": "ponctuel",
+        "date_debut": NEXT_YEAR,
+        "date_reponse": ANSWER_BY,
+        "lien_partenaire": "aucun",
+        "contact": "@dominique",
+    }
+)
 ONE_OFF_REQUEST = replies(ONE_OFF_ANSWERS)
 # What a lasting association partnership asks besides: a member who changes the one-off's
-# format to « Sur plusieurs années » answers these too.
-LASTING_ANSWERS = {
-    "deja_rencontre": "Oui, nous en avons parlé ensemble",
-    "attentes": "-",
-    "argent": "Non, aucun",
-    "competences_pro": "Non",
-    "dimension_politique": "Non",
-    "porteurs": "Une équipe projet dédiée",
-}
+# format to a lasting one answers these too.
+LASTING_ANSWERS = labelled(
+    {
+        "deja_rencontre": "rencontre",
+        "attentes": "-",
+        "argent": "aucun",
+        "competences_pro": "non",
+        "dimension_politique": "no",
+        "porteurs": "equipe_projet",
+    }
+)
 
 
 def known_group(fake: FakeTelegram, member: FakeUser, title: str = "GL Pays d'Uzès") -> FakeChat:
@@ -179,20 +207,6 @@ async def fill(
     return await next_prompt(fake, chat)
 
 
-async def submit(
-    fake: FakeTelegram,
-    member: FakeUser,
-    chat: FakeChat,
-    replies: list[str] = ONE_OFF_REQUEST,
-    deliver: Delivery = polling,
-) -> BotMessage:
-    """Answer every question of the flow open in ``chat``, then validate; return the summary."""
-    summary = await fill(fake, member, chat, replies, deliver=deliver)
-    fake.press(member, summary, CONFIRM)
-    await deliver()
-    return summary
-
-
 async def open_in_private(
     fake: FakeTelegram, author: FakeUser, group: FakeChat, deliver: Delivery = polling
 ) -> FakeChat:
@@ -213,4 +227,7 @@ async def file_request(
 ) -> BotMessage:
     """The author fills a request for ``group`` in private and validates it; the summary."""
     private = await open_in_private(fake, author, group, deliver)
-    return await submit(fake, author, private, replies, deliver)
+    summary = await fill(fake, author, private, replies, deliver=deliver)
+    fake.press(author, summary, CONFIRM)
+    await deliver()
+    return summary
