@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from bot.handlers import callback_data
 from tests.fake_telegram import BotMessage, FakeChat, FakeUser
 from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conversation import HERE, label
 from tests.integration.direct import differences, snapshot
 from tests.integration.world import World, running_world
 
@@ -665,10 +666,10 @@ async def test_a_member_cannot_play_their_flow_buttons_on_the_consent_proposal(w
     await world.reset()
     member, group, proposal = world.member, world.group, world.messages["proposal"]
     await world.say(member, group, "/partenariat")
-    await world.press(member, world.last(group), "✍️ Répondre ici")
+    await world.press(member, world.last(group), HERE)
     await world.say(member, group, "Jardins partagés", reply_to=world.last(group))
     question = world.last(group)
-    assert "Association ou réseau" in question.button_texts()
+    assert label("type_partenaire", "association") in question.button_texts()
     own_button = question.buttons()[0][0]["callback_data"]
     buttons, edits = proposal.buttons(), len(proposal.edits)
 

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from bot.core.flow_engine import TextStep
 from tests.fake_telegram import BotMessage
-from tests.integration.conversation import COMPANY_ANSWERS, SHIPPED_FLOW, file_request, replies
+from tests.integration.conversation import COMPANY_ANSWERS, CONFIRM, EDIT, SHIPPED_FLOW, file_request, replies
 from tests.integration.world import World, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -59,13 +59,13 @@ async def test_an_amendment_of_the_longest_answers_is_announced(world: World) ->
     await world.say(member, group, "/modifier 4")
     for step_id in ("demande", "attentes", "lien_details"):
         step = SHIPPED_FLOW.step(step_id)
-        await world.press(member, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
+        await world.press(member, world.find(group, "récapitulatif"), EDIT)
         await world.press(member, world.find(group, "récapitulatif"), step.label)
         await world.say(member, group, "&<" * (step.max_length // 2), reply_to=world.last(group))
     summary = world.find(group, "récapitulatif")
     assert_shown(world, summary)
 
-    await world.press(member, summary, "✅ Valider")
+    await world.press(member, summary, CONFIRM)
 
     notice = world.find(group, "a modifié la demande n°4")
     assert_shown(world, notice)

@@ -19,6 +19,7 @@ from telegram.ext import Application
 from bot.handlers import reviews
 from bot.services import Services
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, SavedMessages
+from tests.integration.circle_scene import CONSENT_BUTTON
 from tests.integration.conversation import ONE_OFF_REQUEST, file_request
 from tests.integration.direct import DirectBot, SavedDatabase, reviews_fall_due
 
@@ -220,8 +221,8 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
     await world.say(circle[0], group, "/consentement 3")
     for user in circle:  # the round closes once all who count answered (a declared link does not)
         proposal = world.find(group, PROPOSAL)
-        if "✅ Je consens" in proposal.button_texts():
-            await world.press(user, proposal, "✅ Je consens")
+        if CONSENT_BUTTON in proposal.button_texts():
+            await world.press(user, proposal, CONSENT_BUTTON)
     await world.say(circle[0], group, "/consentement 2")
     world.messages["proposal"] = world.find(group, PROPOSAL)
     await _post_review(world)
