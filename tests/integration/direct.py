@@ -80,10 +80,10 @@ class DirectBot(RunningBot):
     def _follow_job(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_SUBMITTED:
             self._running_jobs.update((event.job_id, moment) for moment in event.scheduled_run_times)
-        elif (
-            self._running_jobs[event.job_id, event.scheduled_run_time] > 0
-        ):  # a run missed before its submission was never counted
-            self._running_jobs[event.job_id, event.scheduled_run_time] -= 1
+            return
+        run = (event.job_id, event.scheduled_run_time)
+        if self._running_jobs[run] > 0:  # a run the scheduler missed before submitting it was never counted
+            self._running_jobs[run] -= 1
 
     async def start(self) -> None:
         self._running_jobs.clear()
