@@ -23,23 +23,29 @@ from typing import Any
 from bot.core.flow_engine import Text
 from bot.core.library import load_library
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
+from tests.integration.circle_scene import (
+    CONSENT_BUTTON,
+    OBJECTION_BUTTON,
+    OPEN_BUTTON,
+    RESERVATION_BUTTON,
+    STAND_ASIDE_BUTTON,
+)
 from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conversation import CONFIRM, LIBRARY, STEP_LABEL
 
 FLOW_ID = "demande_partenariat"
 PROPOSAL = "Consentement sur la demande"
-OPEN_BUTTON = "🗳 Ouvrir le consentement"
-HERE_BUTTON = "✍️ Répondre ici"
-CONFIRM_BUTTON = "✅ Valider"
+HERE_BUTTON = LIBRARY.messages.intake.button_here
 GROUP_INTRO = "merci de porter cette demande"
-STEP = re.compile(r"Étape (\d+)/(\d+)")
+STEP = re.compile(re.escape(STEP_LABEL) + r"(\d+)/(\d+)")
 # A member gives up (and the test fails) after this many actions in a row left unanswered.
 MAX_TRIES = 6
 
 POSITIONS = {
-    "✅ Je consens": "consent",
-    "🟡 Je consens avec une réserve": "reservation",
-    "⛔ J'ai une objection": "objection",
-    "🤚 Je me mets en retrait": "stand_aside",
+    CONSENT_BUTTON: "consent",
+    RESERVATION_BUTTON: "reservation",
+    OBJECTION_BUTTON: "objection",
+    STAND_ASIDE_BUTTON: "stand_aside",
 }
 
 
@@ -169,7 +175,7 @@ class Filler(Member):
 
     def _index(self, message: BotMessage) -> int | None:
         """Which question a message of the bot asks this member (answers given), if any."""
-        if CONFIRM_BUTTON in message.button_texts() and self.partner in message.plain_text:
+        if CONFIRM in message.button_texts() and self.partner in message.plain_text:
             return len(self.replies)
         if not self.private and not mentions(message, self.user):
             return None
@@ -234,7 +240,7 @@ class Filler(Member):
         elif self.lost or self.at < self.answered or self.prompt is self.pressed:
             fake.send(self.user, self.chat, "/partenariat")  # "where was I?": the bot shows it again
         elif self.at == len(self.replies):
-            self._press(CONFIRM_BUTTON)
+            self._press(CONFIRM)
         else:
             reply = self.replies[self.at]
             if reply in self.prompt.button_texts():
@@ -364,7 +370,7 @@ class CircleMember(Member):
                 if m.chat_id == self.group.id
                 and m.is_force_reply()
                 and mentions(m, self.user)
-                and "Étape" not in (m.plain_text or "")
+                and STEP_LABEL not in (m.plain_text or "")
             ]
             if asked:
                 self.prompt = asked[-1]

@@ -12,25 +12,23 @@ from pathlib import Path
 
 from tests.crash.process import BotProcess, bot_environment
 from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser, as_read
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.conversation import LIBRARY, ONE_OFF_REQUEST, file_request, plain, until
+
+# What the bot's thanks for a filed request start with, whatever its number.
+THANKS = plain(LIBRARY.messages.intake.saved.partition("{number}")[0])
 
 
-async def file_request(fake: FakeTelegram, member: FakeUser, group: FakeChat, partner: str) -> None:
+async def file_thanked(fake: FakeTelegram, member: FakeUser, group: FakeChat, partner: str) -> None:
     """The member files a request for the group in private, up to the bot's thanks."""
-    private = fake.private_chat(member)
-    fake.send(member, private, f"/start g{group.id}")
-    first = await next_prompt(fake, private)
-    summary = await fill(fake, member, private, [partner, *ONE_OFF_REQUEST[1:]], first=first)
-    fake.press(member, summary, "✅ Valider")
-    while "est enregistrée" not in (await fake.next_message(private)).plain_text:
-        pass
+    await file_request(fake, member, group, [partner, *ONE_OFF_REQUEST[1:]])
+    await until(fake, fake.private_chat(member), lambda m: m.plain_text.startswith(THANKS))
 
 
 async def keep_filing(fake: FakeTelegram, member: FakeUser, group: FakeChat, stop: asyncio.Event) -> int:
     """File requests one after the other until told to stop; how many."""
     filed = 0
     while not stop.is_set():
-        await file_request(fake, member, group, f"Partenaire {filed + 1} de {member.first_name}")
+        await file_thanked(fake, member, group, f"Partenaire {filed + 1} de {member.first_name}")
         filed += 1
     return filed
 
@@ -73,7 +71,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_whole_and_restores(tmp_pat
         try:
             await bot.ready()
             for partner in ("Alternatiba Gard", "Emmaüs Alès"):
-                await file_request(fake, bea, group, partner)
+                await file_thanked(fake, bea, group, partner)
 
             # Cal files request after request while three copies are taken.
             stop = asyncio.Event()

@@ -28,14 +28,15 @@ from pathlib import Path
 from tests.crash.members import CircleMember, Filler, Member, Steward
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser
+from tests.integration.circle_scene import CONSENT_BUTTON, OBJECTION_BUTTON, RESERVATION_BUTTON, STAND_ASIDE_BUTTON
 from tests.integration.conversation import COMPANY_REQUEST, ONE_OFF_REQUEST
 
 KILLS = int(os.environ.get("CRASH_KILLS", "24"))
 CONSENT, RESERVATION, OBJECTION, STAND_ASIDE = (
-    "✅ Je consens",
-    "🟡 Je consens avec une réserve",
-    "⛔ J'ai une objection",
-    "🤚 Je me mets en retrait",
+    CONSENT_BUTTON,
+    RESERVATION_BUTTON,
+    OBJECTION_BUTTON,
+    STAND_ASIDE_BUTTON,
 )
 # The bot is quiet (everything fetched, no call in flight) for this long: it is done.
 QUIET = 0.15

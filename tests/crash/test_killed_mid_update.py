@@ -11,7 +11,8 @@ import pytest
 
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt
+from tests.integration.circle_scene import OPEN_BUTTON
+from tests.integration.conversation import CONFIRM, ONE_OFF_REQUEST, STEP_LABEL, fill, next_prompt, open_in_private
 
 
 @dataclass
@@ -60,23 +61,21 @@ async def test_an_answer_being_handled_when_the_bot_is_killed_is_handled_after_t
     await scene.bot.kill()
 
     await scene.restart()
-    assert "Étape 1/" in (await next_prompt(fake, scene.private)).plain_text
+    assert f"{STEP_LABEL}1/" in (await next_prompt(fake, scene.private)).plain_text
 
 
 async def test_a_request_stored_when_the_bot_is_killed_is_presented_after_the_restart(scene: Scene) -> None:
     fake = scene.fake
-    fake.send(scene.alice, scene.private, f"/start g{scene.group.id}")
-    summary = await fill(
-        fake, scene.alice, scene.private, ONE_OFF_REQUEST, first=await next_prompt(fake, scene.private)
-    )
+    await open_in_private(fake, scene.alice, scene.group)
+    summary = await fill(fake, scene.alice, scene.private, ONE_OFF_REQUEST)
     # Validated and stored; the bot dies while its card is on the way to the group.
     calls = len(fake.calls)
     fake.delay_next("sendMessage", 60)
-    fake.press(scene.alice, summary, "✅ Valider")
+    fake.press(scene.alice, summary, CONFIRM)
     await scene.called("sendMessage", after=calls)
     await scene.bot.kill()
     assert fake.messages_in(scene.group) == []
 
     await scene.restart()
     card = await fake.next_message(scene.group)
-    assert "Alternatiba" in card.plain_text and "🗳 Ouvrir le consentement" in card.button_texts()
+    assert "Alternatiba" in card.plain_text and OPEN_BUTTON in card.button_texts()

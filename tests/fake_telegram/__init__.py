@@ -8,6 +8,7 @@ from .server import (
     FakeTelegram,
     FakeTopic,
     FakeUser,
+    SavedMessages,
     as_read,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "FakeTopic",
     "FakeUser",
     "HtmlParseError",
+    "SavedMessages",
     "as_read",
     "parse_html",
 ]

@@ -284,6 +284,17 @@ class BotMessage:
         return self.document.get("caption") if self.document else None
 
 
+@dataclass(repr=False)  # a repr would print every message
+class SavedMessages:
+    """The bot's messages at one moment: each, what it showed, and what Telegram held of it."""
+
+    states: list[tuple[BotMessage, dict, dict]]
+
+    @property
+    def messages(self) -> list[BotMessage]:
+        return [message for message, _, _ in self.states]
+
+
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
@@ -751,7 +762,7 @@ class FakeTelegram:
             "data": callback_data,
         }
         self._queries[query_id] = query
-        self._queue_update("callback_query", query)
+        self.queue_update("callback_query", query)
         return query_id
 
     def edit_text(self, user: FakeUser, chat: FakeChat | FakeUser | int, message: dict, new_text: str) -> dict:
@@ -770,7 +781,7 @@ class FakeTelegram:
         stored["edit_date"] = _now()
         edited = copy.deepcopy(stored)
         if self._is_visible(edited, chat):
-            self._queue_update("edited_message", edited)
+            self.queue_update("edited_message", edited)
         else:
             self.dropped.append(edited)
         return edited
@@ -838,7 +849,7 @@ class FakeTelegram:
         self.user_messages.append(message)
         delivered = copy.deepcopy(message)
         if self._is_visible(delivered, chat, service=service):
-            self._queue_update("message", delivered)
+            self.queue_update("message", delivered)
         else:
             self.dropped.append(delivered)
         return copy.deepcopy(message)
@@ -874,7 +885,8 @@ class FakeTelegram:
                 return not target or target.lower() == (self.bot.username or "").lower()
         return False
 
-    def _queue_update(self, kind: str, payload: dict) -> dict:
+    def queue_update(self, kind: str, payload: dict) -> dict:
+        """Queue an update of any kind, as Telegram would send it: for those no scene method makes."""
         update = {"update_id": next(self._update_ids), kind: payload}
         self.updates.append(update)
         self._pending.append(update)
@@ -939,6 +951,12 @@ class FakeTelegram:
         self._cursors[chat_id] = cursor + 1
         return message
 
+    def mark_read(self, chat: FakeChat | FakeUser | int) -> None:
+        """Count every message the bot sent to ``chat`` so far as read: ``next_message`` then
+        returns a newer one."""
+        chat_id = self._chat_id(chat)
+        self._cursors[chat_id] = len(self.messages_in(chat_id))
+
     async def callback_answer(self, query_id: str, timeout: float = 5.0) -> dict:
         return await self._wait_for(
             lambda: self.callback_answers.get(query_id),
@@ -979,6 +997,34 @@ class FakeTelegram:
             if not unfetched and self._inflight == 0:
                 wait = min(wait, quiet_left)
             await self._wait_change(max(wait, 0.005))
+
+    def take_updates(self) -> list[dict]:
+        """The queued updates no bot fetched yet, now fetched and confirmed: what getUpdates
+        hands a poller, for a bot fed its updates directly (``Application.process_update``)."""
+        taken = self._unfetched()
+        self._fetched.update(update["update_id"] for update in taken)
+        self._pending = [update for update in self._pending if update["update_id"] not in self._fetched]
+        return copy.deepcopy(taken)
+
+    def save_messages(self) -> SavedMessages:
+        """The bot's messages as they are now, to put back with ``restore_messages``."""
+        return SavedMessages(
+            [
+                (
+                    message,
+                    copy.deepcopy(vars(message)),
+                    copy.deepcopy(self._messages[(message.chat_id, message.message_id)]),
+                )
+                for message in self.sent
+            ]
+        )
+
+    def restore_messages(self, saved: SavedMessages) -> None:
+        """Put the saved messages back as they were, for members and for Telegram (what a press
+        on them carries); the bot's later edits to them are undone."""
+        for message, shown, stored in saved.states:
+            vars(message).update(copy.deepcopy(shown))
+            self._messages[(message.chat_id, message.message_id)] = copy.deepcopy(stored)
 
     def _unfetched(self) -> list[dict]:
         return [u for u in self._pending if u["update_id"] not in self._fetched]
@@ -1969,7 +2015,7 @@ class FakeTelegram:
             "old_chat_member": old,
             "new_chat_member": self._member_json(chat, self.bot.id),
         }
-        return self._queue_update("my_chat_member", change)
+        return self.queue_update("my_chat_member", change)
 
     def _topic(self, chat: FakeChat | int, thread_id: int) -> FakeTopic:
         topic = self.topics.get((self._chat_id(chat), thread_id))

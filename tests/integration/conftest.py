@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -10,13 +12,19 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.config import Settings
 from bot.core.library import load_library
+from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
 
 CONVERSATIONS = Path(__file__).resolve().parents[2] / "conversations"
 
 
 class RunningBot:
-    """The application as ``python -m bot`` runs it, startable and stoppable like a process."""
+    """The application as ``python -m bot`` runs it, startable and stoppable like a process.
+
+    ``polls``: it fetches its updates from the fake server as the real bot does; without, a
+    test hands them over (``DirectBot``)."""
+
+    polls = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -29,15 +37,17 @@ class RunningBot:
         application = self.build()
         await application.initialize()
         await application.post_init(application)
-        await application.start()
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        await application.start()  # the job queue
+        if self.polls:
+            await application.updater.start_polling(poll_interval=0.0, timeout=1)
         self.application = application
 
     async def stop(self) -> None:
         application, self.application = self.application, None
         if application is None:
             return
-        await application.updater.stop()
+        if self.polls:
+            await application.updater.stop()
         await application.stop()
         await application.post_shutdown(application)
         await application.shutdown()
@@ -47,7 +57,7 @@ class RunningBot:
         await self.start()
 
     @property
-    def database(self):
+    def database(self) -> Database:
         return self.application.bot_data["services"].database
 
 
@@ -73,9 +83,18 @@ async def fake():
         yield server
 
 
+@asynccontextmanager
+async def running_bot(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> AsyncIterator[RunningBot]:
+    """A polling bot with these settings, stopped however the block ends."""
+    running = RunningBot(settings_for(fake, tmp_path, **overrides))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
-    running = RunningBot(settings_for(fake, tmp_path))
-    await running.start()
-    yield running
-    await running.stop()
+    async with running_bot(fake, tmp_path) as running:
+        yield running

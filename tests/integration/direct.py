@@ -11,24 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+import sqlite3
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application
 from bot.config import Settings
-from bot.core.library import load_library
 from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conftest import settings_for
+from tests.integration.conftest import RunningBot, settings_for
 
 # Dedup marks change with every update, whoever sends it: never a state change of its own.
 BOOKKEEPING = frozenset({"processed_updates"})
 # A job due this soon counts as running now (the scheduler wakes up a little late).
 DUE_SOON = timedelta(seconds=0.5)
+# What APScheduler reports of a job's run: submitted, then done one way or another.
+JOB_EVENTS = EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 
 
 class ErrorRecords(logging.Handler):
@@ -45,17 +53,18 @@ class ErrorRecords(logging.Handler):
         return "\n".join(self.format(record) for record in self.records)
 
 
-class DirectBot:
+class DirectBot(RunningBot):
     """The bot as ``python -m bot`` builds it, without the updater: tests hand it updates."""
 
+    polls = False
+
     def __init__(self, fake: FakeTelegram, settings: Settings) -> None:
+        super().__init__(settings)
         self.fake = fake
-        self.settings = settings
-        self.application: Application | None = None
         self.errors = ErrorRecords()
         self.errors.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         self.processed = 0
-        self._cursor = 0
+        self._running_jobs: Counter[tuple[str, datetime]] = Counter()  # (job id, run time) submitted, not done
 
     @classmethod
     def for_tests(cls, fake: FakeTelegram, tmp_path: Path, **overrides: object) -> DirectBot:
@@ -63,33 +72,33 @@ class DirectBot:
         values = {"consent_edit_interval_seconds": 0, "review_check_minutes": 10**6, **overrides}
         return cls(fake, settings_for(fake, tmp_path, **values))
 
+    def build(self) -> Application:
+        application = super().build()
+        application.job_queue.scheduler.add_listener(self._follow_job, JOB_EVENTS)
+        return application
+
+    def _follow_job(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_SUBMITTED:
+            self._running_jobs.update((event.job_id, moment) for moment in event.scheduled_run_times)
+            return
+        run = (event.job_id, event.scheduled_run_time)
+        if self._running_jobs[run] > 0:  # a run the scheduler missed before submitting it was never counted
+            self._running_jobs[run] -= 1
+
     async def start(self) -> None:
-        application = build_application(self.settings, load_library(self.settings.flows_dir))
-        await application.initialize()
-        await application.post_init(application)
-        await application.start()  # the job queue; no updater: updates come from process()
-        self.application = application
-        self._cursor = len(self.fake.updates)
+        self._running_jobs.clear()
+        await super().start()
+        self.fake.take_updates()  # queued before it ran: not for this bot
         logging.getLogger().addHandler(self.errors)
         await self.settle()
 
     async def stop(self) -> None:
         logging.getLogger().removeHandler(self.errors)
-        application, self.application = self.application, None
-        if application is not None:
-            await application.stop()
-            await application.post_shutdown(application)
-            await application.shutdown()
-
-    @property
-    def database(self) -> Database:
-        return self.application.bot_data["services"].database
+        await super().stop()
 
     async def process(self) -> list[dict]:
         """Run every update the fake server queued since the last call; return them."""
-        updates = self.fake.updates[self._cursor :]
-        self._cursor = len(self.fake.updates)
-        self.fake._fetched.update(update["update_id"] for update in updates)  # as polling would
+        updates = self.fake.take_updates()
         for data in updates:
             await self.application.process_update(Update.de_json(data, self.application.bot))
             self.processed += 1
@@ -99,11 +108,10 @@ class DirectBot:
     async def settle(self) -> None:
         """Wait until no job of the bot is running or due (redraws, reminders, summaries)."""
         job_queue = self.application.job_queue
-        executor = job_queue.scheduler._lookup_executor("default")
         while True:
             soon = datetime.now(UTC) + DUE_SOON
             due = [job for job in job_queue.jobs() if job.next_t is not None and job.next_t <= soon]
-            if not due and not executor._pending_futures:
+            if not due and not any(self._running_jobs.values()):
                 return
             await asyncio.sleep(0.002)
 
@@ -142,22 +150,53 @@ def differences(before: dict[str, set[tuple]], after: dict[str, set[tuple]]) -> 
     }
 
 
-class SavedDatabase:
-    """A copy of the bot's database, to put back between independent scenarios."""
+async def reviews_fall_due(database: Database, today: date) -> None:
+    """Time passes: every review still to hold was due yesterday."""
+    yesterday = (today - timedelta(days=1)).isoformat()
+    await database.write(
+        lambda connection: connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    )
 
-    def __init__(self, copy: aiosqlite.Connection) -> None:
+
+class SavedDatabase:
+    """A copy of the bot's database, to put back between independent scenarios.
+
+    Both go through the bot's own ``read`` and ``write``, so no transaction of the bot is
+    half-copied or half-overwritten."""
+
+    def __init__(self, copy: sqlite3.Connection) -> None:
         self._copy = copy
 
     @classmethod
     async def of(cls, database: Database) -> SavedDatabase:
-        copy = await aiosqlite.connect(":memory:")
-        async with database._lock:  # no transaction of the bot may be half-copied
-            await database.connection.backup(copy)
+        copy = sqlite3.connect(":memory:", check_same_thread=False)  # used on the database's thread
+        await database.read(lambda connection: connection.backup(copy))
         return cls(copy)
 
     async def restore(self, database: Database) -> None:
-        async with database._lock:
-            await self._copy.backup(database.connection)
+        await database.write(self._put_back)
+
+    def _put_back(self, connection: sqlite3.Connection) -> None:
+        """Every row as saved, in the bot's write transaction (a backup needs none open)."""
+        # Triggers keep derived counts: the saved rows hold them already.
+        triggers = connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        for name, _ in triggers:
+            connection.execute(f'DROP TRIGGER "{name}"')
+        connection.execute("PRAGMA defer_foreign_keys = ON")
+        names = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        # Rows put back into AUTOINCREMENT tables move their counters: those go back last.
+        tables = sorted((name for (name,) in names), key=lambda name: name == "sqlite_sequence")
+        for table in tables:
+            connection.execute(f'DELETE FROM "{table}"')
+        for table in tables:
+            if table == "sqlite_sequence":
+                connection.execute("DELETE FROM sqlite_sequence")
+            rows = self._copy.execute(f'SELECT * FROM "{table}"').fetchall()
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                connection.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+        for _, sql in triggers:
+            connection.execute(sql)
 
     async def close(self) -> None:
-        await self._copy.close()
+        self._copy.close()

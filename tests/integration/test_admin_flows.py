@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
+from tests.integration.conftest import CONVERSATIONS, RunningBot, running_bot, settings_for
 from tests.integration.conversation import (
+    CONFIRM,
+    HERE,
     ONE_OFF_REQUEST,
     fill,
     known_group,
@@ -28,10 +30,8 @@ def reworded() -> bytes:
 async def admin_bot(fake: FakeTelegram, tmp_path: Path):
     """The bot with one configured admin (ADMIN_USER_IDS)."""
     admin = fake.add_user("Dominique", username="dominique")
-    running = RunningBot(settings_for(fake, tmp_path, admin_user_ids=frozenset({admin.id})))
-    await running.start()
-    yield running, admin
-    await running.stop()
+    async with running_bot(fake, tmp_path, admin_user_ids=frozenset({admin.id})) as running:
+        yield running, admin
 
 
 async def test_a_group_admin_rewords_a_question_for_the_next_request_only(fake: FakeTelegram, bot) -> None:
@@ -47,7 +47,7 @@ async def test_a_group_admin_rewords_a_question_for_the_next_request_only(fake: 
     assert "Version 2" in installed.plain_text and "pour ce groupe" in installed.plain_text
 
     summary = await fill(fake, member, private, ONE_OFF_REQUEST, first)  # finishes on version 1
-    fake.press(member, summary, "✅ Valider")
+    fake.press(member, summary, CONFIRM)
     await fake.next_message(group)
 
     fake.send(member, private, f"/start g{group.id}")
@@ -56,7 +56,7 @@ async def test_a_group_admin_rewords_a_question_for_the_next_request_only(fake: 
 
     other = fake.add_group("GL Ailleurs", [member])
     fake.send(member, other, "/partenariat")
-    fake.press(member, await fake.next_message(other), "✍️ Répondre ici")
+    fake.press(member, await fake.next_message(other), HERE)
     assert ORIGINAL_QUESTION in (await next_prompt(fake, other)).plain_text, "other groups keep theirs"
 
 
@@ -89,7 +89,7 @@ async def test_members_cannot_upload_list_or_roll_back(fake: FakeTelegram, bot) 
     fake.send_document(member, group, "demande_partenariat.yaml", reworded(), caption="/flux")
     assert "admin" in (await fake.next_message(group)).plain_text
     fake.send(member, group, "/partenariat")
-    fake.press(member, await fake.next_message(group), "✍️ Répondre ici")
+    fake.press(member, await fake.next_message(group), HERE)
     assert ORIGINAL_QUESTION in (await next_prompt(fake, group)).plain_text
 
 
@@ -111,7 +111,7 @@ async def test_roll_back_history_and_download(fake: FakeTelegram, bot) -> None:
     fake.send(chair, group, "/flux retour demande_partenariat 1")
     assert "revient à la version 1" in (await fake.next_message(group)).plain_text
     fake.send(chair, group, "/partenariat")
-    fake.press(chair, await fake.next_message(group), "✍️ Répondre ici")
+    fake.press(chair, await fake.next_message(group), HERE)
     assert ORIGINAL_QUESTION in (await next_prompt(fake, group)).plain_text
 
     fake.send(chair, group, "/flux retour demande_partenariat 9")
@@ -127,7 +127,7 @@ async def test_a_configured_admin_uploads_for_every_group_in_private(fake: FakeT
     assert "pour tous les groupes" in (await fake.next_message(private)).plain_text
 
     fake.send(member, group, "/partenariat")
-    fake.press(member, await fake.next_message(group), "✍️ Répondre ici")
+    fake.press(member, await fake.next_message(group), HERE)
     assert NEW_QUESTION in (await next_prompt(fake, group)).plain_text
 
 

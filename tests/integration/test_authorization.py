@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fake_telegram import BotMessage, FakeUser
+from tests.integration.circle_scene import ACCEPT_BUTTON, CONSENT_BUTTON, OPEN_BUTTON
 from tests.integration.conftest import CONVERSATIONS
 from tests.integration.direct import differences, snapshot
 from tests.integration.world import World, running_world
@@ -125,7 +126,7 @@ ACTIONS = [
     Action(
         "Bouton « Ouvrir le consentement »",
         ADMINS | {"author", "circle"},
-        lambda w, u: press(w, u, "card", "🗳 Ouvrir le consentement"),
+        lambda w, u: press(w, u, "card", OPEN_BUTTON),
         changed("consent_rounds"),
         "peuvent ouvrir un tour",
     ),
@@ -154,7 +155,7 @@ ACTIONS = [
     Action(
         "Boutons de position d'un tour",
         frozenset({"circle"}),
-        lambda w, u: press(w, u, "proposal", "✅ Je consens"),
+        lambda w, u: press(w, u, "proposal", CONSENT_BUTTON),
         changed("round_positions"),
         "Seul·es les membres du cercle cœur au moment de l'ouverture",
     ),
@@ -175,7 +176,7 @@ ACTIONS = [
     Action(
         "Réponse à « /cercle rejoindre »",
         ADMINS,
-        lambda w, u: press(w, u, "join_request", "✅ Accepter"),
+        lambda w, u: press(w, u, "join_request", ACCEPT_BUTTON),
         changed("circle_members"),
         "Seul·es les admins du groupe peuvent répondre à cette demande",
     ),

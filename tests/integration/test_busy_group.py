@@ -12,7 +12,7 @@ from telegram.ext import ApplicationBuilder
 
 from bot.handlers import redelivery
 from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser
-from tests.integration.conftest import RunningBot, settings_for
+from tests.integration.conftest import RunningBot, running_bot, settings_for
 
 GROUP_BUDGET = 20  # Telegram's messages per minute in one group, as in production
 QUICK = 1.0  # seconds: a press must be answered within this, however busy a group is
@@ -20,18 +20,13 @@ QUICK = 1.0  # seconds: a press must be answered within this, however busy a gro
 
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
-    running = RunningBot(
-        settings_for(
-            fake,
-            tmp_path,
-            rate_limit_overall_per_second=30,
-            rate_limit_group_per_minute=GROUP_BUDGET,
-            rate_limit_max_retries=3,
-        )
-    )
-    await running.start()
-    yield running
-    await running.stop()
+    budget = {
+        "rate_limit_overall_per_second": 30,
+        "rate_limit_group_per_minute": GROUP_BUDGET,
+        "rate_limit_max_retries": 3,
+    }
+    async with running_bot(fake, tmp_path, **budget) as running:
+        yield running
 
 
 async def use_the_budget(fake: FakeTelegram, member: FakeUser, group: FakeChat, messages: int) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
+from tests.integration.circle_scene import rows
 from tests.integration.conftest import RunningBot
-from tests.integration.test_consent import rows
 
 
 def circle_texts(bot: RunningBot):

@@ -3,135 +3,37 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from telegram import Update
 
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
-from tests.integration.conftest import RunningBot, settings_for
-from tests.integration.conversation import (
-    COMPANY_REQUEST,
-    ONE_OFF_REQUEST,
-    fill,
-    next_prompt,
+from bot.core.consent_rules import Position
+from tests.fake_telegram import FakeTelegram
+from tests.integration.circle_scene import (  # noqa: F401 - the bot fixture with quick redraws
+    ACCEPT_BUTTON,
+    CLOSE_CONFIRM_BUTTON,
+    CONFLICT_BUTTON,
+    CONSENT,
+    CONSENT_BUTTON,
+    FULL_REQUEST_BUTTON,
+    OBJECTION_BUTTON,
+    OPEN_BUTTON,
+    PROPOSAL,
+    QUESTION_BUTTON,
+    RESERVATION_BUTTON,
+    STAND_ASIDE_BUTTON,
+    bot,
+    position_line,
+    rows,
+    scene,
+    set_deadline,
+    settled,
+    unanswered,
+    waiting,
 )
-
-PROPOSAL = "Consentement sur la demande"
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path):
-    """The bot with a short redraw interval, so tests see coalesced edits quickly."""
-    running = RunningBot(settings_for(fake, tmp_path, consent_edit_interval_seconds=0.05))
-    await running.start()
-    yield running
-    await running.stop()
-
-
-# --- the scene ------------------------------------------------------------------------------
-
-
-async def until(fake: FakeTelegram, chat: FakeChat | FakeUser, predicate: Callable[[BotMessage], bool]) -> BotMessage:
-    """The next message in the chat that matches, skipping the others."""
-    while True:
-        message = await fake.next_message(chat)
-        if predicate(message):
-            return message
-
-
-@dataclass
-class Scene:
-    fake: FakeTelegram
-    group: FakeChat
-    admin: FakeUser
-    circle: list[FakeUser]
-    author: FakeUser
-
-    async def message(self, predicate: Callable[[BotMessage], bool]) -> BotMessage:
-        return await until(self.fake, self.group, predicate)
-
-    async def containing(self, text: str) -> BotMessage:
-        return await self.message(lambda m: text in m.plain_text)
-
-
-async def scene(
-    fake: FakeTelegram,
-    names: tuple[str, ...] = ("Bea", "Cal"),
-    author_in_circle: bool = False,
-    supergroup: bool = True,
-) -> Scene:
-    """A group with an admin, a core circle registered through the bot, and a request's author."""
-    admin = fake.add_user("Ana")
-    circle = [fake.add_user(name) for name in names]
-    author = circle[0] if author_in_circle else fake.add_user("Eve")
-    members = circle if author_in_circle else [*circle, author]
-    group = fake.add_group("GL Pays d'Uzès", members, creator=admin, supergroup=supergroup)
-    staged = Scene(fake, group, admin, circle, author)
-    for member in circle:
-        said = fake.send(member, group, f"Bonjour, c'est {member.first_name}")
-        fake.send(admin, group, "/cercle ajouter", reply_to=said)
-        await staged.containing("rejoint le cercle cœur")
-    return staged
-
-
-async def add_coordinator(staged: Scene, name: str, *, started: bool) -> FakeUser:
-    """An admin makes a group member a coordinator; ``started``: they once wrote to the bot."""
-    fake = staged.fake
-    coordinator = fake.add_user(name)
-    fake.set_member_status(staged.group, coordinator, "member")
-    if started:
-        fake.send(coordinator, fake.private_chat(coordinator), "/start")
-    said = fake.send(coordinator, staged.group, "Je veux bien coordonner")
-    fake.send(staged.admin, staged.group, "/coordination ajouter", reply_to=said)
-    assert "reçoit désormais les bilans" in (await staged.containing(name)).plain_text
-    return coordinator
-
-
-async def file_request(staged: Scene, replies: list[str] = ONE_OFF_REQUEST) -> BotMessage:
-    """The author fills a request in private (deep link); return its card in the group."""
-    fake, author = staged.fake, staged.author
-    private = fake.private_chat(author)
-    fake.send(author, private, f"/start g{staged.group.id}")
-    first = await next_prompt(fake, private)
-    summary = await fill(fake, author, private, replies, first=first)
-    fake.press(author, summary, "✅ Valider")
-    return await staged.message(lambda m: "🗳 Ouvrir le consentement" in m.button_texts())
-
-
-async def open_round(staged: Scene, opener: FakeUser, command: str = "/consentement 1") -> BotMessage:
-    staged.fake.send(opener, staged.group, command)
-    return await staged.containing(PROPOSAL)
-
-
-async def press(staged: Scene, member: FakeUser, proposal: BotMessage, button: str) -> dict:
-    """Press a proposal's button and return the alert Telegram shows the member."""
-    query = staged.fake.press(member, proposal, button)
-    return await staged.fake.callback_answer(query)
-
-
-async def give_reason(staged: Scene, member: FakeUser, proposal: BotMessage, button: str, reason: str) -> BotMessage:
-    """Take a position that needs a reason: press, then reply to the prompt that mentions you."""
-    alert = await press(staged, member, proposal, button)
-    assert "Répondez au message" in alert["text"]
-    prompt = await staged.message(lambda m: m.is_force_reply() and member.first_name in m.plain_text)
-    staged.fake.send(member, staged.group, reason, reply_to=prompt)
-    return prompt
-
-
-async def settled(fake: FakeTelegram, message: BotMessage, text: str) -> BotMessage:
-    """Wait until the proposal's latest redraw shows ``text``."""
-    while text not in message.plain_text:
-        await fake.wait_edit(message)
-    return message
-
-
-async def rows(bot: RunningBot, sql: str, *parameters: object) -> list[tuple]:
-    return [tuple(row) for row in await bot.database.fetch_all(sql, parameters)]
-
+from tests.integration.conftest import RunningBot, settings_for
+from tests.integration.conversation import COMPANY_REQUEST, CONFIRM, EDIT, label, plain, until
 
 # --- a whole round --------------------------------------------------------------------------
 
@@ -139,48 +41,48 @@ async def rows(bot: RunningBot, sql: str, *parameters: object) -> list[tuple]:
 async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, dan = staged.circle
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
 
-    card = await file_request(staged)
-    fake.press(bea, card, "🗳 Ouvrir le consentement")
+    card = await staged.file_request()
+    fake.press(bea, card, OPEN_BUTTON)
     proposal = await staged.containing(PROPOSAL)
     assert "Alternatiba" in proposal.plain_text
-    assert "Pas encore répondu : Bea, Cal, Dan" in proposal.plain_text
+    assert waiting("Bea, Cal, Dan") in proposal.plain_text
     assert proposal.button_texts() == [
-        "✅ Je consens",
-        "🟡 Je consens avec une réserve",
-        "⛔ J'ai une objection",
-        "🤚 Je me mets en retrait",
-        "❓ J'ai une question",
-        "🔗 J'ai un lien avec ce partenaire",
-        "📄 Demande complète en privé",
+        CONSENT_BUTTON,
+        RESERVATION_BUTTON,
+        OBJECTION_BUTTON,
+        STAND_ASIDE_BUTTON,
+        QUESTION_BUTTON,
+        CONFLICT_BUTTON,
+        FULL_REQUEST_BUTTON,
     ]
     assert "Adoptée si tout le cercle (3 personne(s)) s'est positionné et sans objection" in proposal.plain_text
 
-    assert "C'est noté" in (await press(staged, bea, proposal, "✅ Je consens"))["text"]
-    await settled(fake, proposal, "Bea : je consens")
-    await give_reason(
-        staged, cal, proposal, "🟡 Je consens avec une réserve", "Attention à bien co-signer les affiches"
+    assert (await staged.press(bea, proposal, CONSENT_BUTTON))["text"] == CONSENT.alerts.recorded.format(
+        position=CONSENT_BUTTON
     )
-    await settled(fake, proposal, "Cal : je consens avec une réserve — « Attention à bien co-signer les affiches »")
-    assert "Pas encore répondu : Dan" in proposal.plain_text
+    await settled(fake, proposal, position_line("Bea", Position.CONSENT))
+    await staged.give_reason(cal, proposal, RESERVATION_BUTTON, "Attention à bien co-signer les affiches")
+    await settled(fake, proposal, position_line("Cal", Position.RESERVATION, "Attention à bien co-signer les affiches"))
+    assert waiting("Dan") in proposal.plain_text
 
-    await press(staged, dan, proposal, "✅ Je consens")
-    outcome = await staged.containing("adoptée")
+    await staged.press(dan, proposal, CONSENT_BUTTON)
+    outcome = await staged.containing(plain(CONSENT.outcomes.adopted))
     assert "Conditions à garder en tête (les réserves)" in outcome.plain_text
     assert "Cal : « Attention à bien co-signer les affiches »" in outcome.plain_text
     assert "C'est Eve qui répond au partenaire." in outcome.plain_text
     assert "Date de révision :" in outcome.plain_text and "/revision 1 JJ/MM/AAAA" in outcome.plain_text
     await settled(fake, proposal, "Tour clos")
-    assert "tout le cercle a répondu" in proposal.plain_text and not proposal.buttons()
+    assert CONSENT.close_reasons.all_answered in proposal.plain_text and not proposal.buttons()
 
     summary = await until(fake, coco, lambda m: "Bilan" in m.plain_text)
     assert "Bilan de consentement — GL Pays d'Uzès" in summary.plain_text
-    assert "Alternatiba" in summary.plain_text and "Association ou réseau" in summary.plain_text
+    assert "Alternatiba" in summary.plain_text and label("type_partenaire", "association") in summary.plain_text
     assert "Format : Ponctuel (une action)" in summary.plain_text
     assert "Cal : je consens avec une réserve" in summary.plain_text
     assert "« Attention à bien co-signer les affiches »" in summary.plain_text
-    assert "Sans réponse : personne" in summary.plain_text
+    assert unanswered("personne") in summary.plain_text
     link = next(e["url"] for e in summary.entities if e["type"] == "text_link" and "t.me/c/" in e["url"])
     assert "C'est Eve qui répond au partenaire." in summary.plain_text  # the summary says the same
     assert "Date de révision :" in summary.plain_text
@@ -195,11 +97,11 @@ async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
 async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_first(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea, "/consentement 1 durée=3")
+    await staged.file_request()
+    proposal = await staged.open_round(bea, "/consentement 1 durée=3")
     assert "(tour 1)" in proposal.plain_text
 
-    prompt = await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "?!")
+    prompt = await staged.give_reason(cal, proposal, OBJECTION_BUTTON, "?!")
     assert prompt.reply_markup["selective"]
     retry = await staged.message(lambda m: m.is_force_reply())
     assert "au moins 3 caractères" in retry.plain_text
@@ -207,20 +109,20 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     fake.send(cal, staged.group, "Le groupe n'a personne pour tenir un stand ce jour-là", reply_to=retry)
     await settled(fake, proposal, "Cal : objection — « Le groupe n'a personne")
 
-    await press(staged, bea, proposal, "✅ Je consens")
-    outcome = await staged.containing("objection à travailler")
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    outcome = await staged.containing(plain(CONSENT.outcomes.objection))
     assert "Objections à travailler" in outcome.plain_text and "/modifier 1" in outcome.plain_text
     assert await rows(bot, "SELECT status FROM requests") == [("objection",)]
 
     fake.send(staged.author, staged.group, "/modifier 1")
     await staged.containing("Modification de la demande n°1")
-    summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
-    fake.press(staged.author, summary, "✏️ Modifier une réponse")
+    summary = await staged.message(lambda m: CONFIRM in m.button_texts())
+    fake.press(staged.author, summary, EDIT)
     menu = await fake.wait_edit(summary)
     fake.press(staged.author, menu, "Type de partenaire")
-    question = await staged.message(lambda m: "Autre groupe local" in m.button_texts())
-    fake.press(staged.author, question, "Autre groupe local")
-    fake.press(staged.author, await staged.message(lambda m: "✅ Valider" in m.button_texts()), "✅ Valider")
+    question = await staged.message(lambda m: label("type_partenaire", "groupe_local") in m.button_texts())
+    fake.press(staged.author, question, label("type_partenaire", "groupe_local"))
+    fake.press(staged.author, await staged.message(lambda m: CONFIRM in m.button_texts()), CONFIRM)
     amended = await staged.containing("a modifié la demande n°1 (version 2)")
     assert "Type de partenaire : Association ou réseau → Autre groupe local" in amended.plain_text
     assert await rows(bot, "SELECT version, status FROM requests") == [(2, "submitted")]
@@ -228,23 +130,23 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     stale = await fake.callback_answer(fake.press_data(cal, proposal, "1|c|1|1|consent"))  # the old buttons
     assert "plus valable" in stale["text"]
 
-    fake.press(bea, amended, "🗳 Ouvrir le consentement")
+    fake.press(bea, amended, OPEN_BUTTON)
     second = await staged.containing(PROPOSAL)
-    assert "(tour 2)" in second.plain_text and "Pas encore répondu : Cal, Bea" in second.plain_text
+    assert "(tour 2)" in second.plain_text and waiting("Cal, Bea") in second.plain_text
     ask_first = await staged.containing("Votre avis d'abord")
     assert "Cal" in ask_first.plain_text and "Le groupe n'a personne pour tenir un stand" in ask_first.plain_text
     assert "Type de partenaire : Association ou réseau → Autre groupe local" in ask_first.plain_text
-    assert "Autre groupe local" in second.plain_text
+    assert label("type_partenaire", "groupe_local") in second.plain_text
     assert await rows(bot, "SELECT number, request_version FROM consent_rounds ORDER BY id") == [(1, 1), (2, 2)]
 
 
 async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
-    await file_request(staged)
+    await staged.file_request()
     before = await rows(bot, "SELECT step_id, value FROM request_answers ORDER BY step_id")
 
     fake.send(staged.author, staged.group, "/modifier 1")
-    await staged.message(lambda m: "✅ Valider" in m.button_texts())
+    await staged.message(lambda m: CONFIRM in m.button_texts())
     fake.send(staged.author, staged.group, "/annuler")
     dropped = await staged.containing("Modification abandonnée")
     assert "la demande n°1 reste telle qu'elle était" in dropped.plain_text
@@ -256,16 +158,16 @@ async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTel
 async def test_a_member_changes_position_and_the_history_keeps_every_change(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, _ = staged.circle
-    coco = await add_coordinator(staged, "Coco", started=True)
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    coco = await staged.add_coordinator("Coco", started=True)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
 
-    await press(staged, cal, proposal, "✅ Je consens")
-    assert "déjà enregistrée" in (await press(staged, cal, proposal, "✅ Je consens"))["text"]
-    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Un autre stand est déjà prévu ce jour-là")
-    await settled(fake, proposal, "Cal : objection")
-    await press(staged, cal, proposal, "🤚 Je me mets en retrait")
-    await settled(fake, proposal, "Cal : en retrait")
+    await staged.press(cal, proposal, CONSENT_BUTTON)
+    assert (await staged.press(cal, proposal, CONSENT_BUTTON))["text"] == CONSENT.alerts.already
+    await staged.give_reason(cal, proposal, OBJECTION_BUTTON, "Un autre stand est déjà prévu ce jour-là")
+    await settled(fake, proposal, position_line("Cal", Position.OBJECTION))
+    await staged.press(cal, proposal, STAND_ASIDE_BUTTON)
+    await settled(fake, proposal, position_line("Cal", Position.STAND_ASIDE))
     assert "objection" not in proposal.plain_text.split("Où en est le cercle")[1]
 
     history = await rows(bot, "SELECT position, reason FROM round_positions ORDER BY id")
@@ -276,25 +178,25 @@ async def test_a_member_changes_position_and_the_history_keeps_every_change(fake
     ]
     fake.send(staged.admin, staged.group, "/clore 1")
     confirm = await staged.containing("pas encore de position")
-    assert "Bea, Dan" in confirm.plain_text and "sans décision" in confirm.plain_text
-    fake.press(staged.admin, confirm, "🔒 Clore quand même")
+    assert "Bea, Dan" in confirm.plain_text and plain(CONSENT.outcomes.no_decision) in confirm.plain_text
+    fake.press(staged.admin, confirm, CLOSE_CONFIRM_BUTTON)
     outcome = await staged.containing("Demande n°1")  # only Cal answered, standing aside: no decision
-    assert "sans décision" in outcome.plain_text and "Sans réponse : Bea, Dan" in outcome.plain_text
+    assert plain(CONSENT.outcomes.no_decision) in outcome.plain_text and unanswered("Bea, Dan") in outcome.plain_text
     summary = await until(fake, coco, lambda m: "Bilan" in m.plain_text)
     assert "Cal : en retrait" in summary.plain_text
     assert "Objection(s) levée(s) pendant le tour : Cal" in summary.plain_text
-    assert "Sans réponse : Bea, Dan" in summary.plain_text
+    assert unanswered("Bea, Dan") in summary.plain_text
 
 
 async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea = staged.circle[0]
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    await press(staged, bea, proposal, "✅ Je consens")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    await staged.press(bea, proposal, CONSENT_BUTTON)
     pressed = fake.updates[-1]
     await bot.application.process_update(Update.de_json(pressed, bot.application.bot))
-    fake.press(bea, proposal, "✅ Je consens")
+    fake.press(bea, proposal, CONSENT_BUTTON)
     await fake.idle()
     assert await rows(bot, "SELECT user_id, position FROM round_positions") == [(bea.id, "consent")]
 
@@ -305,28 +207,28 @@ async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTele
 async def test_only_the_roster_at_opening_may_take_a_position(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea = staged.circle[0]
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
 
-    alert = await press(staged, staged.author, proposal, "✅ Je consens")
-    assert alert["show_alert"] and "membres du cercle cœur au moment de l'ouverture" in alert["text"]
+    alert = await staged.press(staged.author, proposal, CONSENT_BUTTON)
+    assert alert["show_alert"] and alert["text"] == CONSENT.alerts.not_in_roster
     said = fake.send(staged.author, staged.group, "Je rejoins le cercle")
     fake.send(staged.admin, staged.group, "/cercle ajouter", reply_to=said)
     await staged.containing("Eve rejoint le cercle cœur")
-    alert = await press(staged, staged.author, proposal, "✅ Je consens")
+    alert = await staged.press(staged.author, proposal, CONSENT_BUTTON)
     assert "au moment de l'ouverture" in alert["text"]
-    alert = await press(staged, staged.author, proposal, "❓ J'ai une question")
+    alert = await staged.press(staged.author, proposal, QUESTION_BUTTON)
     assert "au moment de l'ouverture" in alert["text"]
     assert await rows(bot, "SELECT * FROM round_positions") == []
-    assert "Pas encore répondu : Bea, Cal" in proposal.plain_text
+    assert waiting("Bea, Cal") in proposal.plain_text
 
 
 async def test_forged_callbacks_are_refused_and_change_nothing(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea = staged.circle[0]
-    await file_request(staged)
-    proposal = await open_round(staged, bea, "/consentement 1 retrait=non")
-    assert "🤚 Je me mets en retrait" not in proposal.button_texts()
+    await staged.file_request()
+    proposal = await staged.open_round(bea, "/consentement 1 retrait=non")
+    assert STAND_ASIDE_BUTTON not in proposal.button_texts()
     [(round_id,)] = await rows(bot, "SELECT id FROM consent_rounds")
 
     for forged in (
@@ -346,9 +248,9 @@ async def test_forged_callbacks_are_refused_and_change_nothing(fake: FakeTelegra
 async def test_a_question_is_posted_for_the_author_without_taking_a_position(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea = staged.circle[0]
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    await give_reason(staged, bea, proposal, "❓ J'ai une question", "Qui tiendra le stand le dimanche ?")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    await staged.give_reason(bea, proposal, QUESTION_BUTTON, "Qui tiendra le stand le dimanche ?")
     question = await staged.containing("pose une question à Eve")
     assert "Qui tiendra le stand le dimanche ?" in question.plain_text
     assert question.reply_to_message_id == proposal.message_id
@@ -363,9 +265,9 @@ async def test_a_question_is_posted_for_the_author_without_taking_a_position(fak
 async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"), author_in_circle=True)
     bea, cal, dan = staged.circle
-    await file_request(staged, COMPANY_REQUEST)  # another member's link: "Camille y travaille"
-    proposal = await open_round(staged, cal)
-    assert "Bea : en retrait" not in proposal.plain_text and "Pas encore répondu : Bea, Cal, Dan" in proposal.plain_text
+    await staged.file_request(COMPANY_REQUEST)  # another member's link: "Camille y travaille"
+    proposal = await staged.open_round(cal)
+    assert "Bea : en retrait" not in proposal.plain_text and waiting("Bea, Cal, Dan") in proposal.plain_text
     assert (
         "Lien avec le partenaire déclaré dans la demande (Un·e autre membre du groupe) : Camille y travaille"
         in proposal.plain_text
@@ -373,12 +275,12 @@ async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: Fak
     assert "Si ce lien est le vôtre, appuyez sur « 🔗 J'ai un lien avec ce partenaire »" in proposal.plain_text
     assert "tout le cercle (3 personne(s))" in proposal.plain_text
 
-    await press(staged, dan, proposal, "🔗 J'ai un lien avec ce partenaire")
-    await settled(fake, proposal, "Dan : en retrait (lien d'intérêt)")
+    await staged.press(dan, proposal, CONFLICT_BUTTON)
+    await settled(fake, proposal, position_line("Dan", Position.CONFLICT))
     assert "tout le cercle (2 personne(s))" in proposal.plain_text
-    await press(staged, bea, proposal, "✅ Je consens")
-    await press(staged, cal, proposal, "✅ Je consens")
-    outcome = await staged.containing("adoptée")  # Dan, recused, neither blocked nor counted
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    await staged.press(cal, proposal, CONSENT_BUTTON)
+    outcome = await staged.containing(plain(CONSENT.outcomes.adopted))  # Dan, recused, neither blocked nor counted
     assert "Sans réponse" not in outcome.plain_text
     assert await rows(bot, "SELECT outcome, close_reason FROM consent_rounds") == [("adopted", "all_answered")]
 
@@ -387,19 +289,19 @@ async def test_the_authors_own_link_recuses_the_author_and_no_one_else(fake: Fak
     staged = await scene(fake, ("Bea", "Cal"), author_in_circle=True)
     _bea, cal = staged.circle
     replies = [("Moi" if reply == "Un·e autre membre du groupe" else reply) for reply in COMPANY_REQUEST]
-    await file_request(staged, replies)
-    proposal = await open_round(staged, cal)
+    await staged.file_request(replies)
+    proposal = await staged.open_round(cal)
     assert "Bea : en retrait (lien d'intérêt)" in proposal.plain_text
     assert "Lien avec le partenaire déclaré dans la demande (Moi) : Camille y travaille" in proposal.plain_text
-    assert "Pas encore répondu : Cal" in proposal.plain_text
-    await press(staged, cal, proposal, "✅ Je consens")
-    await staged.containing("adoptée")
+    assert waiting("Cal") in proposal.plain_text
+    await staged.press(cal, proposal, CONSENT_BUTTON)
+    await staged.containing(plain(CONSENT.outcomes.adopted))
 
 
 # --- deadlines ------------------------------------------------------------------------------
 
 
-def _set_deadline(bot: RunningBot, deadline: datetime) -> None:
+def set_deadline(bot: RunningBot, deadline: datetime) -> None:
     """Make a week pass while the bot is stopped: the open round ends at ``deadline`` now."""
     with sqlite3.connect(bot.settings.database_path) as connection:
         connection.execute(
@@ -411,36 +313,36 @@ def _set_deadline(bot: RunningBot, deadline: datetime) -> None:
 async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, dan = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    await press(staged, bea, proposal, "✅ Je consens")
-    await press(staged, dan, proposal, "🤚 Je me mets en retrait")
-    await settled(fake, proposal, "Dan : en retrait")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    await staged.press(dan, proposal, STAND_ASIDE_BUTTON)
+    await settled(fake, proposal, position_line("Dan", Position.STAND_ASIDE))
 
     await bot.stop()
-    _set_deadline(bot, datetime.now(UTC) + timedelta(hours=3))  # the 24 h reminder is due
+    set_deadline(bot, datetime.now(UTC) + timedelta(hours=3))  # the 24 h reminder is due
     await bot.start()
     reminder = await staged.containing("le cercle attend votre position")
     assert "Cal" in reminder.plain_text and "Bea" not in reminder.plain_text
     assert any(e.get("user", {}).get("id") == cal.id or f"id={cal.id}" in e.get("url", "") for e in reminder.entities)
 
     await bot.stop()
-    _set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # the deadline passed while stopped
+    set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # the deadline passed while stopped
     await bot.start()
     # Issue 10 changed this rule (it adopted at 2 of 3): silent Cal means no decision.
     outcome = await staged.containing("Demande n°1")
-    assert "sans décision" in outcome.plain_text and "Sans réponse : Cal" in outcome.plain_text
+    assert plain(CONSENT.outcomes.no_decision) in outcome.plain_text and unanswered("Cal") in outcome.plain_text
     assert "/prolonger 1 3" in outcome.plain_text and "/consentement 1" in outcome.plain_text
-    await settled(fake, proposal, "échéance atteinte")
+    await settled(fake, proposal, CONSENT.close_reasons.deadline)
     assert not proposal.buttons()
     assert await rows(bot, "SELECT status FROM requests") == [("no_decision",)]
     assert await rows(bot, "SELECT close_reason FROM consent_rounds") == [("deadline",)]
 
     fake.send(staged.admin, staged.group, "/prolonger 1 3")  # the next step offered: more time
     await staged.containing("est rouvert pour 3 jour(s)")
-    await settled(fake, proposal, "Pas encore répondu : Cal")
-    await press(staged, cal, proposal, "✅ Je consens")
-    assert "adoptée" in (await staged.containing("Demande n°1")).plain_text
+    await settled(fake, proposal, waiting("Cal"))
+    await staged.press(cal, proposal, CONSENT_BUTTON)
+    assert plain(CONSENT.outcomes.adopted) in (await staged.containing("Demande n°1")).plain_text
     assert await rows(bot, "SELECT status FROM requests") == [("adopted",)]
 
 
@@ -450,8 +352,8 @@ async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bo
 async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
 
     fake.send(bea, staged.group, "/clore 1")
     assert "Réservé aux admins" in (await fake.next_message(staged.group)).plain_text
@@ -463,7 +365,7 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
     assert datetime.fromisoformat(deadline) > datetime.now(UTC) + timedelta(days=9, hours=23)
     await settled(fake, proposal, extended.plain_text.split("jusqu'au ")[1].rstrip("."))
 
-    await press(staged, cal, proposal, "✅ Je consens")
+    await staged.press(cal, proposal, CONSENT_BUTTON)
     fake.send(staged.admin, staged.group, "/bilan")
     bilan = await staged.containing("Tours en cours")
     assert "n°1 Alternatiba (tour 1) : 1/2 réponses — ✅ 1" in bilan.plain_text
@@ -474,17 +376,17 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
     fake.send(staged.admin, staged.group, "/clore 1")
     confirm = await staged.containing("pas encore de position")
     assert "Bea" in confirm.plain_text and "Cal" not in confirm.plain_text
-    alert = await fake.callback_answer(fake.press(cal, confirm, "🔒 Clore quand même"))
-    assert "Seule la personne qui a demandé la clôture" in alert["text"]
+    alert = await fake.callback_answer(fake.press(cal, confirm, CLOSE_CONFIRM_BUTTON))
+    assert alert["text"] == CONSENT.alerts.close_not_yours
     fake.press(staged.admin, confirm, "⏳ Laisser le tour ouvert")
     await settled(fake, confirm, "reste ouvert")
     assert await rows(bot, "SELECT status FROM consent_rounds") == [("open",)]
 
     fake.send(staged.admin, staged.group, "/clore 1")
     confirm = await staged.containing("pas encore de position")
-    fake.press(staged.admin, confirm, "🔒 Clore quand même")
+    fake.press(staged.admin, confirm, CLOSE_CONFIRM_BUTTON)
     outcome = await staged.containing("Demande n°1")
-    assert "sans décision" in outcome.plain_text and "Sans réponse : Bea" in outcome.plain_text
+    assert plain(CONSENT.outcomes.no_decision) in outcome.plain_text and unanswered("Bea") in outcome.plain_text
     assert await rows(bot, "SELECT close_reason, closed_by FROM consent_rounds") == [("early", staged.admin.id)]
     fake.send(staged.admin, staged.group, "/bilan")
     bilan = await staged.containing("Tours en cours")
@@ -494,12 +396,12 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
 async def test_a_coordinator_who_never_started_the_bot_gets_the_summary_in_the_group(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea",))
     bea = staged.circle[0]
-    coco = await add_coordinator(staged, "Coco", started=False)
+    coco = await staged.add_coordinator("Coco", started=False)
 
     for number in (1, 2):
-        await file_request(staged)
-        proposal = await open_round(staged, bea, f"/consentement {number}")
-        await press(staged, bea, proposal, "✅ Je consens")
+        await staged.file_request()
+        proposal = await staged.open_round(bea, f"/consentement {number}")
+        await staged.press(bea, proposal, CONSENT_BUTTON)
         summary = await staged.containing("Bilan de consentement")
         assert f"Demande n°{number}" in summary.plain_text
     await fake.idle()
@@ -518,10 +420,10 @@ async def test_a_burst_of_fifty_presses_ends_with_the_exact_tally(fake: FakeTele
     await running.start()
     try:
         staged = await scene(fake, ("Bea", "Cal", "Dan", "Eli", "Fao", "Gus"))
-        await file_request(staged)
-        proposal = await open_round(staged, staged.circle[0])
+        await staged.file_request()
+        proposal = await staged.open_round(staged.circle[0])
         pressers = staged.circle[:5]  # Gus never answers: the round stays open
-        buttons = ["✅ Je consens", "🤚 Je me mets en retrait"]
+        buttons = [CONSENT_BUTTON, STAND_ASIDE_BUTTON]
         queries = [
             fake.press(member, proposal, buttons[(turn + index) % 2])
             for turn in range(10)
@@ -537,7 +439,7 @@ async def test_a_burst_of_fifty_presses_ends_with_the_exact_tally(fake: FakeTele
         for name, button in expected.items():
             wording = "je consens" if button.startswith("✅") else "en retrait"
             assert f"{name} : {wording}" in proposal.plain_text
-        assert "Pas encore répondu : Gus" in proposal.plain_text
+        assert waiting("Gus") in proposal.plain_text
         latest = await running.database.fetch_all(
             "SELECT user_id, position FROM round_positions p WHERE id = "
             "(SELECT MAX(id) FROM round_positions q WHERE q.user_id = p.user_id)"
@@ -568,9 +470,9 @@ async def test_admins_manage_the_circle_and_members_ask_to_join(fake: FakeTelegr
 
     fake.send(eve, staged.group, "/cercle rejoindre")
     request = await staged.containing("demande à rejoindre le cercle cœur")
-    alert = await fake.callback_answer(fake.press(bea, request, "✅ Accepter"))
+    alert = await fake.callback_answer(fake.press(bea, request, ACCEPT_BUTTON))
     assert "Seul·es les admins" in alert["text"]
-    fake.press(staged.admin, request, "✅ Accepter")
+    fake.press(staged.admin, request, ACCEPT_BUTTON)
     await settled(fake, request, "Eve rejoint le cercle cœur (accepté par Ana)")
     assert not request.buttons()
 

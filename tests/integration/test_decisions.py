@@ -7,9 +7,20 @@ import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.consent_rules import Position
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
+from tests.integration.circle_scene import (  # noqa: F401 - bot: quick redraws
+    CONSENT,
+    CONSENT_BUTTON,
+    FULL_REQUEST_BUTTON,
+    OBJECTION_BUTTON,
+    PROPOSAL,
+    bot,
+    rows,
+    scene,
+    settled,
+    waiting,
+)
 from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     LIBRARY,
@@ -18,27 +29,11 @@ from tests.integration.conversation import (
     plain,
     replies,
 )
-from tests.integration.test_consent import (  # noqa: F401 - the bot fixture with short redraws
-    PROPOSAL,
-    add_coordinator,
-    bot,
-    file_request,
-    give_reason,
-    open_round,
-    press,
-    rows,
-    scene,
-    settled,
-)
 
 CONTACT = "06 12 34 56 78"
 REQUEST = replies({**ONE_OFF_ANSWERS, "contact": CONTACT})
-TEXTS = LIBRARY.consent
 STATUSES = LIBRARY.messages.requests.statuses
-CONSENT = TEXTS.positions.of(Position.CONSENT).button
-OBJECTION = TEXTS.positions.of(Position.OBJECTION).button
-FULL_REQUEST = TEXTS.round.full_button
-WITHDRAW = TEXTS.withdraw.button
+WITHDRAW = CONSENT.withdraw.button
 
 
 def group_texts(fake: FakeTelegram, group) -> str:
@@ -55,19 +50,19 @@ def pass_deadline(bot: RunningBot) -> None:
 async def test_a_round_where_one_member_never_answers_decides_nothing(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, _dan = staged.circle
-    await file_request(staged, REQUEST)
-    proposal = await open_round(staged, bea)
-    await press(staged, bea, proposal, CONSENT)
-    await press(staged, cal, proposal, CONSENT)
-    await settled(fake, proposal, "Pas encore répondu : Dan")
+    await staged.file_request(REQUEST)
+    proposal = await staged.open_round(bea)
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    await staged.press(cal, proposal, CONSENT_BUTTON)
+    await settled(fake, proposal, waiting("Dan"))
 
     await bot.stop()
     pass_deadline(bot)
     await bot.start()
     outcome = await staged.containing("Demande n°1")
-    assert plain(TEXTS.outcomes.no_decision) in outcome.plain_text
-    assert plain(render(TEXTS.outcome.hint_no_decision, number=1)) in outcome.plain_text
-    assert plain(render(TEXTS.outcome.waiting, members="Dan")) in outcome.plain_text
+    assert plain(CONSENT.outcomes.no_decision) in outcome.plain_text
+    assert plain(render(CONSENT.outcome.hint_no_decision, number=1)) in outcome.plain_text
+    assert plain(render(CONSENT.outcome.waiting, members="Dan")) in outcome.plain_text
     assert "/revision" not in outcome.plain_text  # no review date without an adoption
     assert await rows(bot, "SELECT status FROM requests") == [("no_decision",)]
 
@@ -77,34 +72,34 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
 ) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
-    await add_coordinator(staged, "Coco", started=False)  # the summary falls back to the group
-    await file_request(staged, REQUEST)
+    await staged.add_coordinator("Coco", started=False)  # the summary falls back to the group
+    await staged.file_request(REQUEST)
     fake.send(cal, staged.group, "/demande 1")
     detail = await staged.containing("Demande de partenariat n°1")
     assert "Alternatiba" in detail.plain_text and SHIPPED_FLOW.step("contact").label not in detail.plain_text
 
-    proposal = await open_round(staged, bea)
+    proposal = await staged.open_round(bea)
     for step_id in ("demande", "format", "date_debut", "date_reponse"):
         label, answer = SHIPPED_FLOW.step(step_id).label, ONE_OFF_ANSWERS[step_id]
-        assert plain(render(TEXTS.round.substance_line, label=label, answer=answer)) in proposal.plain_text
-    alert = await press(staged, cal, proposal, FULL_REQUEST)
+        assert plain(render(CONSENT.round.substance_line, label=label, answer=answer)) in proposal.plain_text
+    alert = await staged.press(cal, proposal, FULL_REQUEST_BUTTON)
     assert alert["show_alert"]  # Cal never started the bot
-    assert as_read(alert["text"]) == plain(render(TEXTS.alerts.full_unreachable, bot="colibris_test_bot"))
+    assert as_read(alert["text"]) == plain(render(CONSENT.alerts.full_unreachable, bot="colibris_test_bot"))
     fake.open_private_chat(cal)
-    alert = await press(staged, cal, proposal, FULL_REQUEST)
-    assert as_read(alert["text"]) == plain(TEXTS.alerts.full_sent)
+    alert = await staged.press(cal, proposal, FULL_REQUEST_BUTTON)
+    assert as_read(alert["text"]) == plain(CONSENT.alerts.full_sent)
     full = await fake.next_message(fake.private_chat(cal))
     assert CONTACT in full.plain_text and "Accueillir une étape du tour à vélo" in full.plain_text
 
     stranger = fake.add_user("Sam")
     fake.set_member_status(staged.group, stranger, "member")
     fake.open_private_chat(stranger)
-    await press(staged, stranger, proposal, FULL_REQUEST)
+    await staged.press(stranger, proposal, FULL_REQUEST_BUTTON)
     copy = await fake.next_message(fake.private_chat(stranger))
     assert "Accueillir une étape du tour à vélo" in copy.plain_text and CONTACT not in copy.plain_text
 
-    await press(staged, bea, proposal, CONSENT)
-    await press(staged, cal, proposal, CONSENT)
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    await staged.press(cal, proposal, CONSENT_BUTTON)
     await staged.containing("Bilan de consentement")  # the coordinator's summary, posted in the group
     await fake.idle()
     assert CONTACT not in group_texts(fake, staged.group)
@@ -113,23 +108,25 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
 async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
-    await file_request(staged, REQUEST)
-    proposal = await open_round(staged, bea)
-    await give_reason(staged, cal, proposal, OBJECTION, "Personne pour tenir le stand")
-    await press(staged, bea, proposal, CONSENT)
-    await staged.containing("objection à travailler")
+    await staged.file_request(REQUEST)
+    proposal = await staged.open_round(bea)
+    await staged.give_reason(cal, proposal, OBJECTION_BUTTON, "Personne pour tenir le stand")
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    await staged.containing(plain(CONSENT.outcomes.objection))
 
     fake.send(staged.author, staged.group, "/consentement 1")
-    await staged.containing(plain(render(TEXTS.commands_feedback.unchanged, number=1)))
+    await staged.containing(plain(render(CONSENT.commands_feedback.unchanged, number=1)))
     fake.send(bea, staged.group, "/consentement 1 motif on a trouvé quelqu'un")
-    await staged.containing(plain(TEXTS.commands_feedback.reason_admins_only))
+    await staged.containing(plain(CONSENT.commands_feedback.reason_admins_only))
     assert await rows(bot, "SELECT COUNT(*) FROM consent_rounds") == [(1,)]
 
     fake.send(staged.admin, staged.group, "/consentement 1 motif Dan tiendra le stand")
     second = await staged.containing(PROPOSAL)
-    assert plain(render(TEXTS.round.reopen_reason, admin="Ana", reason="Dan tiendra le stand")) in second.plain_text
+    assert plain(render(CONSENT.round.reopen_reason, admin="Ana", reason="Dan tiendra le stand")) in second.plain_text
     await staged.containing(
-        plain(render(TEXTS.round.ask_first_reason, members="Cal", number=1, admin="Ana", reason="Dan tiendra le stand"))
+        plain(
+            render(CONSENT.round.ask_first_reason, members="Cal", number=1, admin="Ana", reason="Dan tiendra le stand")
+        )
     )
     assert await rows(bot, "SELECT number, reopen_reason FROM consent_rounds ORDER BY id") == [
         (1, None),
@@ -140,23 +137,23 @@ async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: 
 async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
-    card = await file_request(staged, REQUEST)
-    proposal = await open_round(staged, bea)
+    card = await staged.file_request(REQUEST)
+    proposal = await staged.open_round(bea)
     alert = await fake.callback_answer(fake.press(bea, card, WITHDRAW))
-    assert as_read(alert["text"]) == plain(TEXTS.withdraw.not_author_alert)
+    assert as_read(alert["text"]) == plain(CONSENT.withdraw.not_author_alert)
     fake.press(staged.author, card, WITHDRAW)
-    await staged.containing(plain(render(TEXTS.withdraw.done, member="Eve", number=1, partner="Alternatiba")))
-    await staged.containing(plain(render(TEXTS.outcome.withdrawn, number=1)))
-    await settled(fake, proposal, plain(TEXTS.close_reasons.withdrawn))
+    await staged.containing(plain(render(CONSENT.withdraw.done, member="Eve", number=1, partner="Alternatiba")))
+    await staged.containing(plain(render(CONSENT.outcome.withdrawn, number=1)))
+    await settled(fake, proposal, plain(CONSENT.close_reasons.withdrawn))
 
-    await file_request(staged, REQUEST)
+    await staged.file_request(REQUEST)
     fake.send(staged.author, staged.group, "/decliner 2 pas pour nous")
-    await staged.containing(plain(TEXTS.decline.not_allowed))
+    await staged.containing(plain(CONSENT.decline.not_allowed))
     fake.send(cal, staged.group, "/decliner 2")
-    await staged.containing(plain(TEXTS.decline.usage))
+    await staged.containing(plain(CONSENT.decline.usage))
     fake.send(cal, staged.group, "/decliner 2 Ce n'est pas notre terrain de jeu")
     declined = render(
-        TEXTS.decline.done,
+        CONSENT.decline.done,
         number=2,
         partner="Alternatiba",
         member="Cal",
@@ -169,12 +166,16 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
         (2, "declined", "Ce n'est pas notre terrain de jeu"),
     ]
 
-    await file_request(staged, REQUEST)
+    await staged.file_request(REQUEST)
     fake.send(staged.author, staged.group, "/retirer 3 le partenaire a renoncé")
     await staged.containing(
         plain(
             render(
-                TEXTS.withdraw.done_word, member="Eve", number=3, partner="Alternatiba", word="le partenaire a renoncé"
+                CONSENT.withdraw.done_word,
+                member="Eve",
+                number=3,
+                partner="Alternatiba",
+                word="le partenaire a renoncé",
             )
         )
     )
@@ -183,7 +184,7 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     listed = (await staged.containing("n°3")).plain_text
     withdrawn, declined = STATUSES["withdrawn"], STATUSES["declined"]
     declined_why = plain(
-        render(TEXTS.decline.status_with_reason, status=declined, reason="Ce n'est pas notre terrain de jeu")
+        render(CONSENT.decline.status_with_reason, status=declined, reason="Ce n'est pas notre terrain de jeu")
     )
     assert withdrawn in listed and declined_why in listed
     fake.send(cal, staged.group, "/demande 2")
@@ -192,18 +193,18 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     register = (await staged.containing("Alternatiba")).plain_text
     assert withdrawn in register and declined in register
     fake.send(staged.admin, staged.group, "/bilan")
-    bilan = (await staged.containing(plain(TEXTS.bilan.open_header))).plain_text
+    bilan = (await staged.containing(plain(CONSENT.bilan.open_header))).plain_text
     assert f"n°2 Alternatiba : {declined}" in bilan and f"n°3 Alternatiba : {withdrawn}" in bilan
     fake.send(cal, staged.group, "/consentement 2")
-    await staged.containing(plain(render(TEXTS.commands_feedback.cannot_open, number=2, status=declined)))
+    await staged.containing(plain(render(CONSENT.commands_feedback.cannot_open, number=2, status=declined)))
 
 
 async def test_the_first_round_ends_before_the_date_the_partner_awaits_an_answer(fake: FakeTelegram, bot) -> None:
     """The shipped flow's date_reponse is its answer_by: a week's round is cut to end by then."""
     staged = await scene(fake, ("Bea", "Cal"))
     soon = date.today() + timedelta(days=3)
-    await file_request(staged, replies({**ONE_OFF_ANSWERS, "date_reponse": soon.strftime("%d/%m/%Y")}))
-    await open_round(staged, staged.circle[0], "/consentement 1 durée=7")
+    await staged.file_request(replies({**ONE_OFF_ANSWERS, "date_reponse": soon.strftime("%d/%m/%Y")}))
+    await staged.open_round(staged.circle[0], "/consentement 1 durée=7")
     [(deadline,)] = await rows(bot, "SELECT deadline_at FROM consent_rounds")
     by = datetime.combine(soon, time.min, ZoneInfo(bot.settings.timezone))
     assert datetime.now(UTC) < datetime.fromisoformat(deadline) <= by

@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from tests.fake_telegram import BotMessage, FakeUser, parse_html
-from tests.integration.conversation import ANSWER_BY, NEXT_YEAR, replies
+from tests.integration.circle_scene import ACCEPT_BUTTON, OBJECTION_BUTTON, OPEN_BUTTON, QUESTION_BUTTON
+from tests.integration.conversation import ANSWER_BY, CONFIRM, EDIT, HERE, NEXT_YEAR, label, replies
 from tests.integration.world import PROPOSAL, World, name_in_roster, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -44,7 +45,7 @@ REQUEST = replies(
         **ANSWERS,
         "partenaire": PARTNER,
         "type_partenaire": "Professionnel·le indépendant·e",
-        "format": "Ponctuel (une action)",
+        "format": label("format", "ponctuel"),
         "date_debut": NEXT_YEAR,
         "date_reponse": ANSWER_BY,
         "deja_rencontre": "Pas encore",
@@ -99,7 +100,7 @@ async def test_a_request_shows_its_answers_and_its_author_as_typed(world: World)
     shows(world.find(world.group, "Registre des partenaires du groupe"), PARTNER)
     await world.say(member, group, "/partenariat")
     shows(world.last(group), NAMES["member"])
-    await world.press(member, world.last(group), "✍️ Répondre ici")
+    await world.press(member, world.last(group), HERE)
     shows(world.last(group), NAMES["member"])
 
 
@@ -114,10 +115,10 @@ async def test_a_consent_round_shows_names_reasons_and_questions_as_typed(world:
     await name_in_roster(world, group, admin, newcomer, "/coordination ajouter")
     shows(world.last(group), "Zoé <z> & co")
 
-    await world.press(bea, proposal, "❓ J'ai une question")
+    await world.press(bea, proposal, QUESTION_BUTTON)
     await world.say(bea, group, QUESTION, reply_to=world.last(group))
     shows(world.last(group), "<b>Bea</b>", "Cal & <Co>", QUESTION)
-    await world.press(bea, proposal, "⛔ J'ai une objection")
+    await world.press(bea, proposal, OBJECTION_BUTTON)
     shows(world.last(group), "<b>Bea</b>")
     await world.say(bea, group, REASON, reply_to=world.last(group))  # Cal stands aside: the round ends
 
@@ -131,13 +132,13 @@ async def test_a_consent_round_shows_names_reasons_and_questions_as_typed(world:
     shows(world.last(world.coordinator), NAMES["group"], PARTNER)
 
     await world.say(cal, group, "/modifier 2")
-    await world.press(cal, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
+    await world.press(cal, world.find(group, "récapitulatif"), EDIT)
     await world.press(cal, world.find(group, "récapitulatif"), "Attentes mutuelles")
     await world.say(cal, group, "Rien <avant> & tout après", reply_to=world.last(group))
-    await world.press(cal, world.find(group, "récapitulatif"), "✅ Valider")
+    await world.press(cal, world.find(group, "récapitulatif"), CONFIRM)
     amended = world.find(group, "a modifié la demande n°2")
     shows(amended, "Cal & <Co>", f"{ANSWERS['attentes']} → Rien <avant> & tout après")
-    await world.press(bea, amended, "🗳 Ouvrir le consentement")
+    await world.press(bea, amended, OPEN_BUTTON)
     shows(world.find(group, "Votre avis d'abord"), "<b>Bea</b>", REASON)
     shows(world.find(group, PROPOSAL), PARTNER)
 
@@ -148,7 +149,7 @@ async def test_rosters_and_joining_show_names_as_typed(world: World) -> None:
     shows(await reply(world, member, "/coordination"), NAMES["coordinator"])
     shows(world.messages["join_request"], NAMES["member"])
 
-    await world.press(admin, world.messages["join_request"], "✅ Accepter")
+    await world.press(admin, world.messages["join_request"], ACCEPT_BUTTON)
 
     shows(world.messages["join_request"], NAMES["member"], NAMES["admin"])
     said = world.fake.send(member, group, "Merci !")

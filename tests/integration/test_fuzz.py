@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from bot.handlers import callback_data
 from tests.fake_telegram import BotMessage, FakeChat, FakeUser
 from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conversation import HERE, label
 from tests.integration.direct import differences, snapshot
 from tests.integration.world import World, running_world
 
@@ -470,7 +471,7 @@ class Fuzzer:
         if kind in ("channel_post", "edited_channel_post"):
             text = self.draw(member_texts | self.commands())
             post = {"message_id": 1, "sender_chat": CHANNEL, "chat": CHANNEL, "date": 0, "text": text}
-            self.fake._queue_update(kind, post)  # no scene method posts in channels
+            self.fake.queue_update(kind, post)  # no scene method posts in channels
         elif kind == "anonymous" and self.is_member(user, world.group):
             before = len(self.fake.updates)
             self.fake.send(user, world.group, self.draw(self.commands()), reply_to=self.reply_target(world.group))
@@ -480,7 +481,7 @@ class Fuzzer:
         elif kind == "my_chat_member" and user is world.admin:
             bot = self.fake.bot.to_dict()
             old, new = self.draw(st.sampled_from([("member", "left"), ("left", "member")]))
-            self.fake._queue_update(
+            self.fake.queue_update(
                 "my_chat_member",
                 {
                     "chat": world.group.to_dict(),
@@ -665,10 +666,10 @@ async def test_a_member_cannot_play_their_flow_buttons_on_the_consent_proposal(w
     await world.reset()
     member, group, proposal = world.member, world.group, world.messages["proposal"]
     await world.say(member, group, "/partenariat")
-    await world.press(member, world.last(group), "✍️ Répondre ici")
+    await world.press(member, world.last(group), HERE)
     await world.say(member, group, "Jardins partagés", reply_to=world.last(group))
     question = world.last(group)
-    assert "Association ou réseau" in question.button_texts()
+    assert label("type_partenaire", "association") in question.button_texts()
     own_button = question.buttons()[0][0]["callback_data"]
     buttons, edits = proposal.buttons(), len(proposal.edits)
 

@@ -8,8 +8,6 @@ it does not have, as Telegram does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,10 @@ from bot.core.library import Library, load_library
 from bot.core.texts import render
 from bot.handlers import reviews
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
-from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
-from tests.integration.conversation import ONE_OFF_REQUEST, fill, next_prompt, plain
+from tests.integration.circle_scene import QUICK_REDRAWS
+from tests.integration.conftest import CONVERSATIONS, running_bot
+from tests.integration.conversation import CONFIRM, ONE_OFF_REQUEST, containing, fill, next_prompt, plain, until
+from tests.integration.direct import reviews_fall_due
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +33,9 @@ def library() -> Library:
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
     """The bot with quick redraws and retries, and follow-ups posted as soon as they are due."""
-    running = RunningBot(
-        settings_for(fake, tmp_path, consent_edit_interval_seconds=0.05, review_post_hour=0, outbox_retry_seconds=0.1)
-    )
-    await running.start()
-    yield running
-    await running.stop()
-
-
-async def until(fake: FakeTelegram, chat: FakeChat | FakeUser, predicate: Callable[[BotMessage], bool]) -> BotMessage:
-    """The next message the bot sends in the chat that matches, skipping the others."""
-    while True:
-        message = await fake.next_message(chat)
-        if predicate(message):
-            return message
-
-
-async def containing(fake: FakeTelegram, chat: FakeChat | FakeUser, text: str) -> BotMessage:
-    return await until(fake, chat, lambda m: text in (m.plain_text or ""))
+    settings = {**QUICK_REDRAWS, "review_post_hour": 0, "outbox_retry_seconds": 0.1}
+    async with running_bot(fake, tmp_path, **settings) as running:
+        yield running
 
 
 async def known_group(fake: FakeTelegram, title: str, members: list[FakeUser], creator: FakeUser) -> FakeChat:
@@ -70,13 +55,6 @@ async def added_group(fake: FakeTelegram, title: str, members: list[FakeUser], c
     return group
 
 
-async def fill_in_private(fake: FakeTelegram, library: Library, member: FakeUser) -> None:
-    """The member answers every question of the flow just opened in private and validates it."""
-    private = fake.private_chat(member)
-    summary = await fill(fake, member, private, ONE_OFF_REQUEST, first=await next_prompt(fake, private))
-    fake.press(member, summary, library.messages.intake.button_confirm)
-
-
 def card_text(library: Library, number: int) -> str:
     return f"{library.flows['demande_partenariat'].flow.title} n°{number}"
 
@@ -94,7 +72,7 @@ async def test_a_member_of_one_known_group_files_for_it_from_private(fake: FakeT
     intro = await fake.next_message(private)
     title = library.flows["demande_partenariat"].flow.title
     assert plain(render(library.messages.intake.private_intro, title=title, group=group.title)) in intro.plain_text
-    await fill_in_private(fake, library, eve)
+    fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
 
     card = await containing(fake, group, card_text(library, 1))
     assert library.consent.round.open_button in card.button_texts()
@@ -130,7 +108,7 @@ async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(
     fake.press(eve, choice, ales.title)
     intro = await fake.next_message(private)
     assert f"« {ales.title} »" in intro.plain_text
-    await fill_in_private(fake, library, eve)
+    fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
     await containing(fake, ales, card_text(library, 1))
     assert (await bot.database.fetch_one("SELECT chat_id FROM requests"))["chat_id"] == ales.id
 
@@ -165,11 +143,10 @@ async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(fa
     private = fake.private_chat(eve)
     fake.send(eve, private, "/partenariat")
     await fake.next_message(private)
-    await fill_in_private(fake, library, eve)
+    fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
     await containing(fake, group, card_text(library, 1))
     # As an older version of the bot stored it: in Eve's private chat, for no group.
-    async with bot.database.transaction() as connection:
-        await connection.execute("UPDATE requests SET chat_id = author_id")
+    await bot.database.write(lambda connection: connection.execute("UPDATE requests SET chat_id = author_id"))
     texts = library.messages.groups
 
     fake.send(eve, private, "/demandes")
@@ -240,8 +217,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     fake.send_in_topic(eve, forum, topic, "/partenariat")
     intro = await fake.next_message(forum)
     fake.press(eve, intro, library.messages.intake.button_here)
-    summary = await fill(fake, eve, forum, ONE_OFF_REQUEST)
-    fake.press(eve, summary, library.messages.intake.button_confirm)
+    fake.press(eve, await fill(fake, eve, forum, ONE_OFF_REQUEST), CONFIRM)
     card = await containing(fake, forum, card_text(library, 1))
     fake.press(bea, card, consent.round.open_button)
     proposal = await containing(fake, forum, "Alternatiba")
@@ -258,9 +234,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     application = bot.application
     application.job_queue.run_once(reviews.sweep, 0)  # the adopted partnership gets its date
     await fake.idle()
-    yesterday = (application.bot_data["services"].today() - timedelta(days=1)).isoformat()
-    async with bot.database.transaction() as connection:
-        await connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    await reviews_fall_due(bot.database, application.bot_data["services"].today())
     application.job_queue.run_once(reviews.sweep, 0)  # its follow-up is due
     follow_up = await until(
         fake, forum, lambda m: any(label in m.button_texts() for label in library.register.follow_up.buttons.values())
@@ -310,7 +284,7 @@ async def test_the_home_topic_receives_what_starts_elsewhere_until_it_is_lost(
     private = fake.private_chat(eve)
     fake.send(eve, private, "/partenariat")
     await fake.next_message(private)
-    await fill_in_private(fake, library, eve)
+    fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
     card = await containing(fake, forum, card_text(library, 1))
     assert card.message_thread_id == home
     fake.send(bea, forum, "/consentement 1")  # typed in General
@@ -321,7 +295,7 @@ async def test_the_home_topic_receives_what_starts_elsewhere_until_it_is_lost(
     for number in (2, 3):
         fake.send(eve, private, "/partenariat")
         await fake.next_message(private)
-        await fill_in_private(fake, library, eve)
+        fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
         card = await containing(fake, forum, card_text(library, number))
         assert card.message_thread_id is None  # General
     await fake.idle()
@@ -369,7 +343,7 @@ async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(fake: F
     async def filed(number: int) -> BotMessage:
         fake.send_in_topic(eve, forum, topic, "/partenariat")
         fake.press(eve, await fake.next_message(forum), intake.button_here)
-        fake.press(eve, await fill(fake, eve, forum, ONE_OFF_REQUEST), intake.button_confirm)
+        fake.press(eve, await fill(fake, eve, forum, ONE_OFF_REQUEST), CONFIRM)
         return await containing(fake, forum, card_text(library, number))
 
     fake.press(bea, await filed(1), consent.round.open_button)

@@ -10,15 +10,21 @@ from bot.handlers import general
 from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.conversation import (
     COMPANY_REQUEST,
+    CONFIRM,
+    EDIT,
     FEWEST_QUESTIONS,
+    HERE,
+    IN_PRIVATE,
     LASTING_ANSWERS,
     LIBRARY,
     ONE_OFF_ANSWERS,
     ONE_OFF_REQUEST,
+    STEP_LABEL,
     answer,
     asked,
     fill,
     known_group,
+    label,
     next_prompt,
 )
 
@@ -26,7 +32,7 @@ from tests.integration.conversation import (
 async def start_here(fake: FakeTelegram, member, group) -> None:
     fake.send(member, group, "/partenariat")
     intro = await fake.next_message(group)
-    fake.press(member, intro, "✍️ Répondre ici")
+    fake.press(member, intro, HERE)
 
 
 async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) -> None:
@@ -35,16 +41,16 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
 
     fake.send(alice, group, "/partenariat")
     intro = await fake.next_message(group)
-    assert "💬 Continuer en privé" in intro.button_texts()
+    assert IN_PRIVATE in intro.button_texts()
     assert f"{FEWEST_QUESTIONS} questions vont suivre" in intro.plain_text
     private_button = next(b for row in intro.buttons() for b in row if "url" in b)
     assert private_button["url"] == f"https://t.me/colibris_test_bot?start=g{group.id}"
-    fake.press(alice, intro, "✍️ Répondre ici")
+    fake.press(alice, intro, HERE)
 
     flow_intro = await fake.next_message(group)
     assert f"{FEWEST_QUESTIONS} questions" in flow_intro.plain_text
     first = await next_prompt(fake, group)
-    assert f"Étape 1/{FEWEST_QUESTIONS}" in first.plain_text
+    assert f"{STEP_LABEL}1/{FEWEST_QUESTIONS}" in first.plain_text
     assert f"partenariat{NARROW_NBSP}?" in first.text, "French typography, without the admin typing it"
     assert first.is_force_reply()
     assert "Alice" in first.plain_text
@@ -54,12 +60,12 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     assert "récapitulatif" in summary.plain_text
     assert "Jardins <Weleda> & Co" in summary.plain_text
     assert "36 mois" in summary.plain_text
-    fake.press(alice, summary, "✅ Valider")
+    fake.press(alice, summary, CONFIRM)
 
     card = await fake.next_message(group)
     assert "n°1" in card.plain_text
     assert "Jardins <Weleda> & Co" in card.plain_text
-    assert "Entreprise" in card.plain_text
+    assert label("type_partenaire", "entreprise") in card.plain_text
 
     fake.send(alice, group, "/demandes")
     listing = await fake.next_message(group)
@@ -86,7 +92,7 @@ async def test_member_fills_the_request_in_private_through_the_deep_link(fake: F
     await answer(fake, bob, private, first, ONE_OFF_REQUEST[0])
     summary = await fill(fake, bob, private, ONE_OFF_REQUEST[1:])
     assert "Durée" not in summary.plain_text  # one-off: the length question was skipped
-    fake.press(bob, summary, "✅ Valider")
+    fake.press(bob, summary, CONFIRM)
 
     card = await fake.next_message(group)
     assert "Alternatiba" in card.plain_text
@@ -120,15 +126,15 @@ async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: 
     first, second = await next_prompt(fake, group), await next_prompt(fake, group)
     by_member = {("Bob" if "Bob" in m.plain_text else "Alice"): m for m in (first, second)}
     assert set(by_member) == {"Alice", "Bob"}
-    assert all("Étape 2/" in m.plain_text for m in by_member.values())
+    assert all(f"{STEP_LABEL}2/" in m.plain_text for m in by_member.values())
 
-    fake.press(alice, by_member["Alice"], "Association ou réseau")
+    fake.press(alice, by_member["Alice"], label("type_partenaire", "association"))
     await next_prompt(fake, group)
     fake.send(bob, group, "/annuler")
     await fake.next_message(group)
     fake.send(alice, group, "/retour")
     back = await next_prompt(fake, group)
-    assert "Étape 2/" in back.plain_text and "Alice" in back.plain_text
+    assert f"{STEP_LABEL}2/" in back.plain_text and "Alice" in back.plain_text
 
 
 async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot) -> None:
@@ -137,15 +143,15 @@ async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot)
 
     fake.send(alice, group, "/partenariat")
     intro = await fake.next_message(group)
-    refused = fake.press(bob, intro, "✍️ Répondre ici")
+    refused = fake.press(bob, intro, HERE)
     alert = await fake.callback_answer(refused)
     assert alert["show_alert"] and "autre membre" in alert["text"]
 
-    fake.press(alice, intro, "✍️ Répondre ici")
+    fake.press(alice, intro, HERE)
     question = await next_prompt(fake, group)
     fake.send(alice, group, "Alternatiba", reply_to=question)
     kind = await next_prompt(fake, group)
-    query = fake.press(bob, kind, "Entreprise")
+    query = fake.press(bob, kind, label("type_partenaire", "entreprise"))
     assert "autre membre" in (await fake.callback_answer(query))["text"]
     await fake.idle()
     assert kind.buttons(), "the question is still open for Alice"
@@ -162,7 +168,7 @@ async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot)
     fake.send(alice, private, "/annuler")
     assert "abandonnée" in (await fake.next_message(private)).plain_text
 
-    stale = fake.press(alice, kind, "Entreprise")
+    stale = fake.press(alice, kind, label("type_partenaire", "entreprise"))
     assert "plus valable" in (await fake.callback_answer(stale))["text"]
     fake.send(alice, private, "/demandes")
     assert "Aucune demande" in (await fake.next_message(private)).plain_text
@@ -178,29 +184,29 @@ async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
     second = await next_prompt(fake, private)
     fake.press(alice, second, "↩️ Retour")
     again = await next_prompt(fake, private)
-    assert "Étape 1/" in again.plain_text
+    assert f"{STEP_LABEL}1/" in again.plain_text
 
     await answer(fake, alice, private, again, ONE_OFF_REQUEST[0])
     summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:])
     assert "Alternatiba" in summary.plain_text
-    fake.press(alice, summary, "✏️ Modifier une réponse")
+    fake.press(alice, summary, EDIT)
     menu = await fake.wait_edit(summary)
     fake.press(alice, menu, "Format")
     format_question = await next_prompt(fake, private)
     assert "Réponse actuelle" in format_question.plain_text
-    fake.press(alice, format_question, "Sur plusieurs années")
+    fake.press(alice, format_question, label("format", "pluriannuel"))
     length = await next_prompt(fake, private)
     assert "combien de mois" in length.plain_text
     fake.send(alice, private, "24")
-    lasting = {**ONE_OFF_ANSWERS, "format": "Sur plusieurs années", "duree_mois": "24", **LASTING_ANSWERS}
+    lasting = {**ONE_OFF_ANSWERS, "format": label("format", "pluriannuel"), "duree_mois": "24", **LASTING_ANSWERS}
     added = [reply for step, reply in asked(lasting) if step in LASTING_ANSWERS]  # the one-off was not asked
     new_summary = await fill(fake, alice, private, added)
     assert "24 mois" in new_summary.plain_text
-    fake.press(alice, new_summary, "✅ Valider")
+    fake.press(alice, new_summary, CONFIRM)
     await fake.next_message(private)
     await fake.next_message(group)  # the card
     fake.send(alice, group, "/demande 1")
-    assert "Sur plusieurs années" in (await fake.next_message(group)).plain_text
+    assert label("format", "pluriannuel") in (await fake.next_message(group)).plain_text
 
 
 async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot) -> None:
@@ -211,16 +217,16 @@ async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTel
 
     fake.send_sticker(alice, group, reply_to=question)
     sticker_reply = await next_prompt(fake, group)
-    assert "que du texte" in sticker_reply.plain_text and "Étape 1/" in sticker_reply.plain_text
+    assert "que du texte" in sticker_reply.plain_text and f"{STEP_LABEL}1/" in sticker_reply.plain_text
     fake.send(alice, group, "x" * 500, reply_to=sticker_reply)
     too_long = await next_prompt(fake, group)
-    assert "120 au maximum" in too_long.plain_text and "Étape 1/" in too_long.plain_text
+    assert "120 au maximum" in too_long.plain_text and f"{STEP_LABEL}1/" in too_long.plain_text
 
     fake.send(alice, group, "Emmaüs", reply_to=too_long)
     kind = await next_prompt(fake, group)
     fake.send(alice, group, "3", reply_to=kind)
     re_asked = await next_prompt(fake, group)
-    assert "choisir une des propositions" in re_asked.plain_text and "Étape 2/" in re_asked.plain_text
+    assert "choisir une des propositions" in re_asked.plain_text and f"{STEP_LABEL}2/" in re_asked.plain_text
 
     fake.send(alice, group, "Emmaüs encore")  # not a reply: privacy mode hides it from the bot
     await fake.idle()
@@ -269,7 +275,7 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     assert fake.sent[sent:] == []
 
     summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:], first=second)
-    fake.press(alice, summary, "✅ Valider")
+    fake.press(alice, summary, CONFIRM)
     await fake.next_message(private)
     confirm = fake.updates[-1]
     await bot.application.process_update(Update.de_json(confirm, bot.application.bot))

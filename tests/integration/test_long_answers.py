@@ -12,8 +12,8 @@ import pytest_asyncio
 
 from bot.core.flow_engine import TextStep
 from tests.fake_telegram import BotMessage
-from tests.integration.conversation import COMPANY_ANSWERS, SHIPPED_FLOW, replies
-from tests.integration.world import World, file_request, running_world
+from tests.integration.conversation import COMPANY_ANSWERS, CONFIRM, EDIT, SHIPPED_FLOW, file_request, replies
+from tests.integration.world import World, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -42,7 +42,7 @@ def assert_shown(world: World, message: BotMessage) -> None:
 async def test_the_longest_answers_leave_a_summary_to_validate_and_details_to_read(world: World) -> None:
     await world.reset()
     member, group = world.member, world.group
-    await file_request(world, member, group, longest("<b>&é"))
+    await file_request(world.fake, member, group, longest("<b>&é"), world.bot.process)
 
     summary = world.find(member, "récapitulatif")
     assert_shown(world, summary)
@@ -55,17 +55,17 @@ async def test_the_longest_answers_leave_a_summary_to_validate_and_details_to_re
 async def test_an_amendment_of_the_longest_answers_is_announced(world: World) -> None:
     await world.reset()
     member, group = world.member, world.group
-    await file_request(world, member, group, longest("<b>&é"))
+    await file_request(world.fake, member, group, longest("<b>&é"), world.bot.process)
     await world.say(member, group, "/modifier 4")
     for step_id in ("demande", "attentes", "lien_details"):
         step = SHIPPED_FLOW.step(step_id)
-        await world.press(member, world.find(group, "récapitulatif"), "✏️ Modifier une réponse")
+        await world.press(member, world.find(group, "récapitulatif"), EDIT)
         await world.press(member, world.find(group, "récapitulatif"), step.label)
         await world.say(member, group, "&<" * (step.max_length // 2), reply_to=world.last(group))
     summary = world.find(group, "récapitulatif")
     assert_shown(world, summary)
 
-    await world.press(member, summary, "✅ Valider")
+    await world.press(member, summary, CONFIRM)
 
     notice = world.find(group, "a modifié la demande n°4")
     assert_shown(world, notice)

@@ -4,9 +4,9 @@ inaccessible message (no text, no buttons), and the database decides whether it 
 from __future__ import annotations
 
 from tests.fake_telegram import FakeTelegram
+from tests.integration.circle_scene import rows, scene, settled
 from tests.integration.conftest import RunningBot
 from tests.integration.conversation import known_group, next_prompt
-from tests.integration.test_consent import rows, scene, settled
 
 
 async def test_an_old_join_request_is_accepted_from_its_stored_row(fake: FakeTelegram, bot: RunningBot) -> None:

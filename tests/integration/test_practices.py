@@ -12,60 +12,70 @@ from __future__ import annotations
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.integration.conversation import (
     ANSWER_BY,
+    CONFIRM,
     FEWEST_QUESTIONS,
+    HERE,
     LIBRARY,
     NEXT_YEAR,
+    STEP_LABEL,
     answer,
     asked,
     is_prompt,
     known_group,
+    labelled,
     next_prompt,
 )
 
 CATALOG = LIBRARY.practices
 
-STAND = {
-    "partenaire": "Les Ami·es de la foire bio",
-    "type_partenaire": "Association ou réseau",
-    "demande": "Tenir un stand à la foire bio du printemps",
-    "format": "Ponctuel (une action)",
-    "date_debut": NEXT_YEAR,
-    "date_reponse": ANSWER_BY,
-    "lien_partenaire": "Personne à ma connaissance",
-    "contact": "@camille",
-}
-GARDEN_DAY = {
-    "partenaire": "Weleda",
-    "type_partenaire": "Entreprise",
-    "demande": "Accueillir 20 salariés une journée sur le jardin partagé",
-    "format": "Ponctuel (une action)",
-    "date_debut": NEXT_YEAR,
-    "date_reponse": ANSWER_BY,
-    "deja_rencontre": "Pas encore",
-    "attentes": "-",
-    "argent": "Le partenaire donne (don, matériel)",
-    "competences_pro": "Oui, bénévolement",  # Marina facilitates the day, for free
-    "mise_en_avant": "L'entreprise",
-    "lien_partenaire": "Personne à ma connaissance",
-    "contact": "@marina",
-}
-SCHOOL = {
-    "partenaire": "École Jean Macé",
-    "type_partenaire": "École / éducation",
-    "demande": "Animer 5 à 6 ateliers par an sur le développement durable",
-    "format": "Sur plusieurs années",
-    "duree_mois": "36",
-    "date_debut": NEXT_YEAR,
-    "date_reponse": ANSWER_BY,
-    "deja_rencontre": "Oui, nous en avons parlé ensemble",
-    "attentes": "La directrice suit les directives du rectorat ; nous voulons des ateliers vivants",
-    "structures_contactees": "-",
-    "argent": "Non, aucun",
-    "competences_pro": "Non",
-    "lien_partenaire": "Personne à ma connaissance",
-    "porteurs": "Le cercle cœur",
-    "contact": "@brice",
-}
+STAND = labelled(
+    {
+        "partenaire": "Les Ami·es de la foire bio",
+        "type_partenaire": "association",
+        "demande": "Tenir un stand à la foire bio du printemps",
+        "format": "ponctuel",
+        "date_debut": NEXT_YEAR,
+        "date_reponse": ANSWER_BY,
+        "lien_partenaire": "aucun",
+        "contact": "@camille",
+    }
+)
+GARDEN_DAY = labelled(
+    {
+        "partenaire": "Weleda",
+        "type_partenaire": "entreprise",
+        "demande": "Accueillir 20 salariés une journée sur le jardin partagé",
+        "format": "ponctuel",
+        "date_debut": NEXT_YEAR,
+        "date_reponse": ANSWER_BY,
+        "deja_rencontre": "pas_encore",
+        "attentes": "-",
+        "argent": "partenaire_donne",
+        "competences_pro": "benevoles",  # Marina facilitates the day, for free
+        "mise_en_avant": "entreprise",
+        "lien_partenaire": "aucun",
+        "contact": "@marina",
+    }
+)
+SCHOOL = labelled(
+    {
+        "partenaire": "École Jean Macé",
+        "type_partenaire": "ecole",
+        "demande": "Animer 5 à 6 ateliers par an sur le développement durable",
+        "format": "pluriannuel",
+        "duree_mois": "36",
+        "date_debut": NEXT_YEAR,
+        "date_reponse": ANSWER_BY,
+        "deja_rencontre": "rencontre",
+        "attentes": "La directrice suit les directives du rectorat ; nous voulons des ateliers vivants",
+        "structures_contactees": "-",
+        "argent": "aucun",
+        "competences_pro": "non",
+        "lien_partenaire": "aucun",
+        "porteurs": "cercle_coeur",
+        "contact": "@brice",
+    }
+)
 
 
 def practices_in(message: BotMessage) -> list[str]:
@@ -81,12 +91,12 @@ async def play_in_group(
     """Fill a request in the group: the reminders shown right after each answer (by step id),
     the step counter of each question ("3/13"), and the summary."""
     fake.send(member, group, "/partenariat")
-    fake.press(member, await fake.next_message(group), "✍️ Répondre ici")
+    fake.press(member, await fake.next_message(group), HERE)
     prompt = await next_prompt(fake, group)
     reminders: dict[str, list[BotMessage]] = {}
     counters: dict[str, str] = {}
     for step_id, reply in asked(answers):
-        counters[step_id] = prompt.plain_text.split("Étape ", 1)[1].split()[0]
+        counters[step_id] = prompt.plain_text.split(STEP_LABEL, 1)[1].split()[0]
         await answer(fake, member, group, prompt, reply)
         while not is_prompt(message := await fake.next_message(group)):
             reminders.setdefault(step_id, []).append(message)
@@ -114,7 +124,7 @@ async def test_a_small_association_asking_for_a_stand_gets_the_short_path_and_no
     assert len(counters) <= 8
     assert list(counters.values()) == [f"{n}/{FEWEST_QUESTIONS}" for n in range(1, len(counters) + 1)]
     assert reminders == {}
-    fake.press(camille, summary, "✅ Valider")
+    fake.press(camille, summary, CONFIRM)
     assert "Points de vigilance" not in (await fake.next_message(group)).plain_text
 
 
@@ -135,7 +145,7 @@ async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake:
     assert "Vécu : Weleda a envoyé 20 salariés" in weleda and "En 2018, le national" in weleda
     assert reminders["attentes"][0].reply_to_message_id is not None  # a typed answer: replied to
 
-    fake.press(marina, summary, "✅ Valider")
+    fake.press(marina, summary, CONFIRM)
     card = await fake.next_message(group)
     for practice in ("rencontre", "terrain_de_jeu", "attentes", "benevolat", "entreprises"):
         assert f"• {as_read(CATALOG.get(practice).title)}" in card.plain_text

@@ -14,9 +14,9 @@ from contextlib import closing
 from telegram import Update
 
 from tests.fake_telegram import BotMessage, FakeTelegram
+from tests.integration.circle_scene import scene
 from tests.integration.conftest import RunningBot
 from tests.integration.test_admin_flows import reworded
-from tests.integration.test_consent import file_request, open_round, scene
 
 
 async def redeliver(fake: FakeTelegram, bot: RunningBot, update: dict) -> list[BotMessage]:
@@ -34,8 +34,8 @@ def stored(bot: RunningBot, sql: str) -> list[tuple]:
 
 async def test_a_redelivered_extension_moves_the_deadline_once(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
-    await file_request(staged)
-    await open_round(staged, staged.circle[0])
+    await staged.file_request()
+    await staged.open_round(staged.circle[0])
     fake.send(staged.admin, staged.group, "/prolonger 1 3")
     await staged.containing("prolongé de 3 jour(s)")
     extended = stored(bot, "SELECT deadline_at FROM consent_rounds")

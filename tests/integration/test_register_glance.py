@@ -14,9 +14,9 @@ from bot.core.register_rules import Standing
 from bot.core.texts import render
 from bot.storage import review_dates
 from tests.fake_telegram import FakeTelegram
+from tests.integration.circle_scene import scene
 from tests.integration.conftest import CONVERSATIONS, RunningBot
 from tests.integration.conversation import fill, known_group, plain
-from tests.integration.test_consent import file_request, open_round, scene
 from tests.integration.test_register import TODAY, drain, log
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -210,8 +210,8 @@ async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_dat
     fake: FakeTelegram, bot: RunningBot, library: Library
 ) -> None:
     staged = await scene(fake)
-    await file_request(staged)
-    await open_round(staged, staged.admin)
+    await staged.file_request()
+    await staged.open_round(staged.admin)
     number = await log(bot.database, staged.group, "Emmaüs", "association", "adopted")
     request = await bot.database.fetch_one(
         "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (staged.group.id, number)

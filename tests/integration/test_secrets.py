@@ -11,6 +11,7 @@ import pytest
 from bot.logs import REDACTED, RedactSecrets, setup_logging
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conversation import (
+    CONFIRM,
     ONE_OFF_REQUEST,
     fill,
     known_group,
@@ -44,7 +45,7 @@ async def test_a_full_scenario_with_telegram_faults_logs_no_token(fake: FakeTele
     fake.send(alice, private, "/partenariat")
     summary = await fill(fake, alice, private, ONE_OFF_REQUEST, await next_prompt(fake, private))
     fake.fail_next("answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired")
-    fake.press(alice, summary, "✅ Valider")
+    fake.press(alice, summary, CONFIRM)
     await fake.idle()
 
     text = "\n".join(record.getMessage() + (record.exc_text or "") for record in all_logs.records)

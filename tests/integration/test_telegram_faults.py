@@ -12,28 +12,32 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.consent_rules import Position
 from bot.handlers import outbox_sender
 from bot.storage import outbox
 from bot.storage.chat_migration import CHAT_COLUMNS
 from bot.storage.db import within
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
-from tests.integration.conftest import RunningBot, settings_for
-from tests.integration.conversation import SHIPPED_FLOW, known_group, next_prompt
-from tests.integration.test_consent import (
+from tests.integration.circle_scene import (
+    CONSENT,
+    CONSENT_BUTTON,
+    OBJECTION_BUTTON,
+    OPEN_BUTTON,
     PROPOSAL,
+    QUESTION_BUTTON,
+    REASON_ASKED,
+    STAND_ASIDE_BUTTON,
     Scene,
-    _set_deadline,
-    add_coordinator,
-    file_request,
-    give_reason,
-    open_round,
-    press,
+    position_line,
     rows,
     scene,
+    set_deadline,
     settled,
-    until,
+    waiting,
 )
+from tests.integration.conftest import RunningBot, running_bot, settings_for
+from tests.integration.conversation import CONFIRM, EDIT, SHIPPED_FLOW, known_group, label, next_prompt, plain, until
 
 # Short waits, so that a timeout or a retry takes a fraction of a second.
 FAULTY = {
@@ -49,10 +53,8 @@ REMINDER = "le cercle attend votre position"
 
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path):
-    running = RunningBot(settings_for(fake, tmp_path, **FAULTY))
-    await running.start()
-    yield running
-    await running.stop()
+    async with running_bot(fake, tmp_path, **FAULTY) as running:
+        yield running
 
 
 def errors(fake: FakeTelegram, code: int, chat: FakeChat | FakeUser | None = None) -> list[dict]:
@@ -109,9 +111,9 @@ def inject(fake: FakeTelegram, chat: FakeChat, fault: str) -> None:
 
 async def closed_round(staged: Scene) -> None:
     """Bea, the whole circle, consents: the round closes, its outcome and summary go out."""
-    await file_request(staged)
-    proposal = await open_round(staged, staged.circle[0])
-    await press(staged, staged.circle[0], proposal, "✅ Je consens")
+    await staged.file_request()
+    proposal = await staged.open_round(staged.circle[0])
+    await staged.press(staged.circle[0], proposal, CONSENT_BUTTON)
 
 
 # --- 429, 5xx, timeouts -----------------------------------------------------------------------
@@ -122,7 +124,7 @@ async def test_a_429_on_a_flow_question_is_waited_out_and_the_question_asked(fak
     fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, chat_id=bea.id)
     fake.send(bea, private, "Alternatiba")
     question = await next_prompt(fake, private)
-    assert "Association ou réseau" in question.button_texts()
+    assert label("type_partenaire", "association") in question.button_texts()
     await fake.idle()
     assert len(errors(fake, 429, bea)) == 1
     assert len(containing(fake, private, question.plain_text)) == 1
@@ -131,7 +133,7 @@ async def test_a_429_on_a_flow_question_is_waited_out_and_the_question_asked(fak
 
 async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea",))
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
     inject(fake, coco, "502x2")
     await closed_round(staged)
     await staged.containing(OUTCOME)
@@ -146,7 +148,7 @@ async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeT
 
 async def test_a_summary_that_times_out_is_sent_again_once(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake, ("Bea",))
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
     inject(fake, coco, "timeout")
     await closed_round(staged)
     await until(fake, coco, lambda m: SUMMARY in m.plain_text)
@@ -165,7 +167,7 @@ async def test_a_summary_pending_when_the_bot_stops_is_sent_after_the_restart(
     await running.start()
     try:
         staged = await scene(fake, ("Bea",))
-        coco = await add_coordinator(staged, "Coco", started=True)
+        coco = await staged.add_coordinator("Coco", started=True)
         inject(fake, coco, "500")
         await closed_round(staged)
         await staged.containing(OUTCOME)
@@ -191,17 +193,17 @@ async def test_a_storm_of_faults_loses_and_repeats_no_reminder(fake: FakeTelegra
     rng.shuffle(plan)
     staged = await scene(fake, ("Bea", "Cal"))
     bea = staged.circle[0]
-    coco = await add_coordinator(staged, "Coco", started=True)
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    coco = await staged.add_coordinator("Coco", started=True)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
     for fault in plan:  # one reminder at a time, so that each meets its own fault
         if fault != "none":
             inject(fake, staged.group, fault)
         fake.send(bea, staged.group, "/relancer 1")
         await until(fake, staged.group, lambda m: REMINDER in m.plain_text)
     inject(fake, coco, "502x2")
-    await press(staged, staged.circle[1], proposal, "✅ Je consens")
-    await press(staged, bea, proposal, "✅ Je consens")
+    await staged.press(staged.circle[1], proposal, CONSENT_BUTTON)
+    await staged.press(bea, proposal, CONSENT_BUTTON)
     await until(fake, coco, lambda m: SUMMARY in m.plain_text)
     await fake.idle(quiet=0.5)
 
@@ -222,7 +224,7 @@ async def test_a_coordinator_who_blocked_the_bot_gets_the_summary_in_the_group(
     fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     staged = await scene(fake, ("Bea",))
-    coco = await add_coordinator(staged, "Coco", started=True)
+    coco = await staged.add_coordinator("Coco", started=True)
     fake.block_bot(coco)
     with caplog.at_level(logging.WARNING, logger="bot"):
         await closed_round(staged)
@@ -252,7 +254,7 @@ async def test_a_question_that_cannot_be_sent_loses_no_step(
     else:
         fake.fail_next("sendMessage", 502, "Bad Gateway", chat_id=bea.id)
     with caplog.at_level(logging.WARNING):
-        fake.press(bea, kinds, "Association ou réseau")
+        fake.press(bea, kinds, label("type_partenaire", "association"))
         await fake.idle()
     assert len(errors(fake, code, bea)) == 1
     assert [r.levelname for r in caplog.records if r.name == "bot.handlers.errors"] == ["WARNING"]
@@ -275,17 +277,17 @@ async def test_an_edit_that_changes_nothing_is_not_an_error(
     fake.send(bea, staged.group, "/bonnes_pratiques")
     menu = await fake.next_message(staged.group)
     page = menu.buttons()[0][0]["callback_data"]
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
     with caplog.at_level(logging.ERROR):
         for _ in range(2):  # the same page twice: the second edit changes nothing
             await fake.callback_answer(fake.press_data(bea, menu, page))
         await fake.idle()  # the press is answered before its edit is made
         fake.fail_next("editMessageText", 400, NOT_MODIFIED, chat_id=staged.group.id)
-        await press(staged, bea, proposal, "✅ Je consens")  # its redraw is refused as unchanged
+        await staged.press(bea, proposal, CONSENT_BUTTON)  # its redraw is refused as unchanged
         await fake.idle(quiet=0.3)
-        await press(staged, staged.circle[1], proposal, "🤚 Je me mets en retrait")
-        await settled(fake, proposal, "Cal : en retrait")
+        await staged.press(staged.circle[1], proposal, STAND_ASIDE_BUTTON)
+        await settled(fake, proposal, position_line("Cal", Position.STAND_ASIDE))
     assert len(errors(fake, 400)) == 2
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert containing(fake, staged.group, "Oups") == [], "no apology for an edit that had nothing to do"
@@ -306,11 +308,11 @@ async def round_in_a_basic_group(
 ) -> tuple[Scene, FakeUser, BotMessage]:
     """A basic group's circle and coordinator, and a round its first ``consenting`` members consented to."""
     staged = await scene(fake, names, supergroup=False)
-    coordinator = await add_coordinator(staged, "Coco", started=True)
-    await file_request(staged)
-    proposal = await open_round(staged, staged.circle[0])
+    coordinator = await staged.add_coordinator("Coco", started=True)
+    await staged.file_request()
+    proposal = await staged.open_round(staged.circle[0])
     for member in staged.circle[:consenting]:
-        await press(staged, member, proposal, "✅ Je consens")
+        await staged.press(member, proposal, CONSENT_BUTTON)
         await settled(fake, proposal, f"{member.first_name} : je consens")
     return staged, coordinator, proposal
 
@@ -324,12 +326,12 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_requests_circle_and_o
     old = staged.group
     staged.group = fake.migrate_to_supergroup(old)
     reposted = await staged.containing(PROPOSAL)
-    assert "Bea : je consens" in reposted.plain_text and "Pas encore répondu : Cal" in reposted.plain_text
+    assert "Bea : je consens" in reposted.plain_text and waiting("Cal") in reposted.plain_text
     stale = await fake.callback_answer(fake.press_data(cal, proposal, proposal.buttons()[0][0]["callback_data"]))
     assert "plus valable" in stale["text"], "the proposal left behind no longer counts"
 
-    await press(staged, cal, reposted, "✅ Je consens")
-    assert "adoptée" in (await staged.containing("Demande n°1")).plain_text
+    await staged.press(cal, reposted, CONSENT_BUTTON)
+    assert plain(CONSENT.outcomes.adopted) in (await staged.containing("Demande n°1")).plain_text
     summary = await until(fake, coco, lambda m: SUMMARY in m.plain_text)
     link = next(e["url"] for e in summary.entities if e["type"] == "text_link")
     assert link == f"https://t.me/c/{str(staged.group.id)[4:]}/{reposted.message_id}"
@@ -348,10 +350,12 @@ async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_i
     await bot.stop()
     old = staged.group
     staged.group = fake.migrate_to_supergroup(old, announce=False)
-    _set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # it passed while the bot was stopped
+    set_deadline(bot, datetime.now(UTC) - timedelta(minutes=1))  # it passed while the bot was stopped
     await bot.start()  # the deadline job closes the round, and its messages find the new chat
     outcome = await staged.containing("Demande n°1")
-    assert "sans décision" in outcome.plain_text  # issue 10: Dan was silent (this adopted at 2 of 3)
+    assert (
+        plain(CONSENT.outcomes.no_decision) in outcome.plain_text
+    )  # issue 10: Dan was silent (this adopted at 2 of 3)
     await until(fake, coco, lambda m: SUMMARY in m.plain_text)
     assert errors(fake, 400, old), "Telegram said the group moved"
     assert await no_row_of(bot, old.id)
@@ -398,20 +402,20 @@ async def objected_and_amending(staged: Scene) -> BotMessage:
     """Cal objects, the round closes on the objection, the author amends the request up to its
     « Valider » button, which is returned."""
     bea, cal = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    await give_reason(staged, cal, proposal, "⛔ J'ai une objection", "Le groupe n'a personne pour tenir un stand")
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    await staged.give_reason(cal, proposal, OBJECTION_BUTTON, "Le groupe n'a personne pour tenir un stand")
     await settled(staged.fake, proposal, "Cal : objection")
-    await press(staged, bea, proposal, "✅ Je consens")
-    await staged.containing("objection à travailler")
+    await staged.press(bea, proposal, CONSENT_BUTTON)
+    await staged.containing(plain(CONSENT.outcomes.objection))
     staged.fake.send(staged.author, staged.group, "/modifier 1")
-    summary = await staged.message(lambda m: "✅ Valider" in m.button_texts())
-    staged.fake.press(staged.author, summary, "✏️ Modifier une réponse")
+    summary = await staged.message(lambda m: CONFIRM in m.button_texts())
+    staged.fake.press(staged.author, summary, EDIT)
     menu = await staged.fake.wait_edit(summary)
     staged.fake.press(staged.author, menu, "Type de partenaire")
-    question = await staged.message(lambda m: "Autre groupe local" in m.button_texts())
-    staged.fake.press(staged.author, question, "Autre groupe local")
-    return await staged.message(lambda m: "✅ Valider" in m.button_texts())
+    question = await staged.message(lambda m: label("type_partenaire", "groupe_local") in m.button_texts())
+    staged.fake.press(staged.author, question, label("type_partenaire", "groupe_local"))
+    return await staged.message(lambda m: CONFIRM in m.button_texts())
 
 
 async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTelegram, bot) -> None:
@@ -419,9 +423,9 @@ async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTel
     validate = await objected_and_amending(staged)
     await fake.idle()
     inject(fake, staged.group, "500")
-    fake.press(staged.author, validate, "✅ Valider")
+    fake.press(staged.author, validate, CONFIRM)
     amended = await staged.containing("a modifié la demande n°1 (version 2)")
-    assert "🗳 Ouvrir le consentement" in amended.button_texts()
+    assert OPEN_BUTTON in amended.button_texts()
     await fake.idle(quiet=0.3)
     assert len(errors(fake, 500, staged.group)) == 1
     assert len(containing(fake, staged.group, "a modifié la demande n°1")) == 1
@@ -436,10 +440,10 @@ async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_repl
     try:
         staged = await scene(fake)
         bea, cal = staged.circle
-        await file_request(staged)
-        proposal = await open_round(staged, bea)
-        alert = await press(staged, cal, proposal, "⛔ J'ai une objection")
-        assert "Répondez au message" in alert["text"]
+        await staged.file_request()
+        proposal = await staged.open_round(bea)
+        alert = await staged.press(cal, proposal, OBJECTION_BUTTON)
+        assert alert["text"] == REASON_ASKED
         prompt = await staged.message(lambda m: m.is_force_reply() and "Cal" in m.plain_text)
         await fake.idle()
 
@@ -456,10 +460,10 @@ async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_repl
 async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, _ = staged.circle
-    await file_request(staged)
-    proposal = await open_round(staged, bea)
-    alert = await press(staged, bea, proposal, "❓ J'ai une question")
-    assert "Répondez au message" in alert["text"]
+    await staged.file_request()
+    proposal = await staged.open_round(bea)
+    alert = await staged.press(bea, proposal, QUESTION_BUTTON)
+    assert alert["text"] == REASON_ASKED
     prompt = await staged.message(lambda m: m.is_force_reply() and "Bea" in m.plain_text)
     await fake.idle()
     inject(fake, staged.group, "502")
@@ -474,12 +478,12 @@ async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: Fake
 async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
-    await file_request(staged)
+    await staged.file_request()
     await fake.idle()
     inject(fake, staged.group, "502")
-    proposal = await open_round(staged, bea)
-    await press(staged, cal, proposal, "✅ Je consens")
-    await settled(fake, proposal, "Cal : je consens")
+    proposal = await staged.open_round(bea)
+    await staged.press(cal, proposal, CONSENT_BUTTON)
+    await settled(fake, proposal, position_line("Cal", Position.CONSENT))
     await fake.idle(quiet=0.3)
     assert len(errors(fake, 502, staged.group)) == 1
     assert len(containing(fake, staged.group, PROPOSAL)) == 1
@@ -489,11 +493,11 @@ async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count
 async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fake: FakeTelegram, bot) -> None:
     staged = await scene(fake)
     validate = await objected_and_amending(staged)
-    staged.fake.press(staged.author, validate, "✅ Valider")
+    staged.fake.press(staged.author, validate, CONFIRM)
     amended = await staged.containing("a modifié la demande n°1 (version 2)")
     await fake.idle()
     inject(fake, staged.group, "502")
-    fake.press(staged.circle[0], amended, "🗳 Ouvrir le consentement")
+    fake.press(staged.circle[0], amended, OPEN_BUTTON)
     second = await staged.message(lambda m: PROPOSAL in m.plain_text and "(tour 2)" in m.plain_text)
     ask_first = await staged.containing("Votre avis d'abord")
     assert ask_first.reply_to_message_id == second.message_id

@@ -9,20 +9,19 @@ second group with its own round (its ids must mean nothing in the first).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from telegram.ext import Application
 
 from bot.handlers import reviews
 from bot.services import Services
-from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
-from tests.integration.conversation import ONE_OFF_REQUEST, is_prompt
-from tests.integration.direct import DirectBot, SavedDatabase
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, SavedMessages
+from tests.integration.circle_scene import CONSENT_BUTTON
+from tests.integration.conversation import ONE_OFF_REQUEST, file_request
+from tests.integration.direct import DirectBot, SavedDatabase, reviews_fall_due
 
 PROPOSAL = "Consentement sur la demande"
 
@@ -46,7 +45,7 @@ class World:
     built_said: list[dict] = field(default_factory=list)  # the members', once built
     # The bot's messages as built (what members see, what Telegram sends with a press): the
     # bot edits them, and a reset puts them back along with the database.
-    frozen: list[tuple[BotMessage, dict, dict]] = field(default_factory=list)
+    frozen: SavedMessages | None = None
 
     @property
     def application(self) -> Application:
@@ -76,7 +75,7 @@ class World:
     @property
     def built_messages(self) -> list[BotMessage]:
         """The bot's messages once the world was built."""
-        return [message for message, _, _ in self.frozen]
+        return self.frozen.messages
 
     def people(self) -> list[FakeUser]:
         return [
@@ -125,26 +124,10 @@ class World:
         """Put the database back as it was when the world was built; forget logged errors."""
         self.bot.errors.records.clear()
         self.fake.calls.clear()  # a long fuzz run would keep every call's text in memory
-        for message, shown, stored in self.frozen:
-            vars(message).update(copy.deepcopy(shown))
-            self.fake._messages[(message.chat_id, message.message_id)] = copy.deepcopy(stored)
+        self.fake.restore_messages(self.frozen)
         await self.saved.restore(self.bot.database)
         # Engines are cached by version: an upload undone by the restore must not linger.
         await self.services.catalog.use(self.services.library)
-
-
-async def file_request(world: World, author: FakeUser, group: FakeChat, replies: list[str]) -> None:
-    """The author fills a request in private through the group's deep link and validates it."""
-    private = world.fake.private_chat(author)
-    await world.say(author, private, f"/start g{group.id}")
-    for reply in replies:
-        prompt = world.last(private)
-        assert is_prompt(prompt), prompt.plain_text
-        if reply in prompt.button_texts():
-            await world.press(author, prompt, reply)
-        else:
-            await world.say(author, private, reply)
-    await world.press(author, world.last(private), "✅ Valider")
 
 
 async def name_in_roster(world: World, group: FakeChat, admin: FakeUser, user: FakeUser, command: str) -> None:
@@ -215,9 +198,7 @@ async def build_world(
         raise
     world.saved = await SavedDatabase.of(bot.database)
     world.built_said = list(fake.user_messages)
-    world.frozen = [
-        (m, copy.deepcopy(vars(m)), copy.deepcopy(fake._messages[(m.chat_id, m.message_id)])) for m in fake.sent
-    ]
+    world.frozen = fake.save_messages()
     return world
 
 
@@ -235,13 +216,13 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
 
     # n°1: waiting for a decision; n°2: a round in progress; n°3: adopted, its review posted.
     for author in (world.author, circle[1], circle[1]):
-        await file_request(world, author, group, replies)
+        await file_request(fake, author, group, replies, world.bot.process)
     world.messages["card"] = world.find(group, "Demande de partenariat n°1")
     await world.say(circle[0], group, "/consentement 3")
     for user in circle:  # the round closes once all who count answered (a declared link does not)
         proposal = world.find(group, PROPOSAL)
-        if "✅ Je consens" in proposal.button_texts():
-            await world.press(user, proposal, "✅ Je consens")
+        if CONSENT_BUTTON in proposal.button_texts():
+            await world.press(user, proposal, CONSENT_BUTTON)
     await world.say(circle[0], group, "/consentement 2")
     world.messages["proposal"] = world.find(group, PROPOSAL)
     await _post_review(world)
@@ -249,7 +230,7 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
     await world.say(member, group, "/cercle rejoindre")
     world.messages["join_request"] = world.last(group)
 
-    await file_request(world, circle[0], other_group, replies)
+    await file_request(fake, circle[0], other_group, replies, world.bot.process)
     await world.say(circle[0], other_group, "/consentement 1")
     world.messages["other_proposal"] = world.find(other_group, PROPOSAL)
 
@@ -259,8 +240,6 @@ async def _post_review(world: World) -> None:
     job_queue = world.application.job_queue
     job_queue.run_once(reviews.sweep, 0)  # gives n°3 its date
     await world.bot.settle()
-    yesterday = (world.services.today() - timedelta(days=1)).isoformat()
-    async with world.bot.database.transaction() as connection:
-        await connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    await reviews_fall_due(world.bot.database, world.services.today())
     job_queue.run_once(reviews.sweep, 0)  # posts its follow-up
     await world.bot.settle()
