@@ -11,6 +11,7 @@ press the exact final tally was on screen, and how many requests Telegram would 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
@@ -54,13 +55,12 @@ async def _seed(application: Application, telegram: OfflineTelegram, library: Li
     telegram.admins[CHAT["id"]] = [members[0]]
     telegram.titles[CHAT["id"]] = CHAT["title"]
     await chats.remember(database, CHAT["id"], "supergroup", CHAT["title"])
-    async with database.transaction() as connection:
+
+    def seed(connection: sqlite3.Connection) -> None:
         for member in members:
-            await circles.add(connection, Roster.CIRCLE, CHAT["id"], Member(member["id"], member["first_name"]))
-        await circles.add(
-            connection, Roster.COORDINATION, CHAT["id"], Member(members[0]["id"], members[0]["first_name"])
-        )
-        await requests.create(
+            circles.add(connection, Roster.CIRCLE, CHAT["id"], Member(member["id"], member["first_name"]))
+        circles.add(connection, Roster.COORDINATION, CHAT["id"], Member(members[0]["id"], members[0]["first_name"]))
+        requests.create(
             connection,
             chat_id=CHAT["id"],
             author_id=members[0]["id"],
@@ -71,6 +71,8 @@ async def _seed(application: Application, telegram: OfflineTelegram, library: Li
             partner_kind=answers[engine.flow.partner_fields.kind],
             answers=answers,
         )
+
+    await database.write(seed)
 
 
 async def _until(predicate, timeout: float) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import sqlite3
 import tempfile
 import time
 from collections import Counter
@@ -137,14 +138,15 @@ class Group:
         """The circle, the coordinator and three requests waiting for a decision."""
         chat_id = self.chat["id"]
         await chats.remember(database, chat_id, "supergroup", self.chat["title"])
-        async with database.transaction() as connection:
+
+        def seed(connection: sqlite3.Connection) -> None:
             for member in self.members:
-                await circles.add(connection, Roster.CIRCLE, chat_id, Member(member["id"], member["first_name"]))
-            await circles.add(connection, Roster.COORDINATION, chat_id, Member(self.admin["id"], "Admin"))
+                circles.add(connection, Roster.CIRCLE, chat_id, Member(member["id"], member["first_name"]))
+            circles.add(connection, Roster.COORDINATION, chat_id, Member(self.admin["id"], "Admin"))
             author = self.members[-1]
             for number in range(ROUNDS_PER_GROUP):
                 partner = f"Partenaire {self.index}-{number}"
-                await requests.create(
+                requests.create(
                     connection,
                     chat_id=chat_id,
                     author_id=author["id"],
@@ -155,6 +157,8 @@ class Group:
                     partner_kind=answers[self.engine.flow.partner_fields.kind],
                     answers={**answers, self.engine.flow.partner_fields.partner: partner},
                 )
+
+        await database.write(seed)
 
     def _latest(self, chat_id: int, since: int, kind: type) -> Sent:
         for sent in reversed(self.telegram.by_chat[chat_id][since:]):
@@ -305,6 +309,8 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
             labels.append(label)
             recorded.append(data)
             mix[kind] += 1
+            if label == "/consentement":
+                await _proposals_sent(database)
         await _outbox_drained(database)
         stored = {name: (await database.fetch_one(query))["n"] for name, query in STORED.items()}
         files = _files(telegram)
@@ -333,6 +339,20 @@ STORED = {table: f"SELECT COUNT(*) AS n FROM {table}" for table in ("requests", 
     "outcomes_sent": "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND chat_id < 0"
     f" AND kind NOT IN ('{lifecycle.PROPOSAL}', '{lifecycle.OBJECTORS_FIRST}')",
 }
+
+
+async def _proposals_sent(database: Database) -> None:
+    """Wait (untimed) for the outbox to send the proposal just queued: the presses that follow
+    need its buttons, and an opening hands it to the outbox in its own transaction (issue 16),
+    behind the outcomes and summaries still waiting to leave."""
+    deadline = time.monotonic() + OUTBOX_DRAINED
+    while time.monotonic() < deadline:
+        pending = await database.fetch_one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND kind = 'proposal'"
+        )
+        if not pending["n"]:
+            return
+        await asyncio.sleep(0.001)
 
 
 async def _outbox_drained(database: Database) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
@@ -239,9 +240,10 @@ async def import_register(
             refusals.append(texts.line.format(line=number, reason=refused))
     if refusals:
         return Report(0, tuple(refusals))
-    async with database.transaction() as connection:
+
+    def store(connection: sqlite3.Connection) -> None:
         for entry in entries:
-            stored = await requests.create(
+            stored = requests.create(
                 connection,
                 chat_id=chat_id,
                 author_id=0,
@@ -256,8 +258,8 @@ async def import_register(
                 created_at=entry.created_at,
                 decided_at=entry.decided_at,
             )
-            await requests.mark_imported(connection, stored.id)
-            await review_dates.restore(
+            requests.mark_imported(connection, stored.id)
+            review_dates.restore(
                 connection,
                 stored.id,
                 entry.review_kind,
@@ -267,4 +269,6 @@ async def import_register(
                 answered_at=_moment(entry.last_on, zone) if entry.last_on else None,
                 answered_by_name=entry.author_name,
             )
+
+    await database.write(store)
     return Report(len(entries))

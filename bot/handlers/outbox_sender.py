@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, JobQueue
@@ -50,7 +50,7 @@ _LOCK = "outbox_lock"  # bot_data: one sender at a time, or a delivery could lea
 KEPT = timedelta(days=7)
 
 
-Sent = Callable[[aiosqlite.Connection, Delivery], Awaitable[None]]
+Sent = Callable[[sqlite3.Connection, Delivery], None]
 Refused = Callable[[BotContext, Delivery], Awaitable[None]]
 
 
@@ -159,10 +159,14 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
             at,
         )
         return at
-    async with database.transaction() as connection:
-        await outbox.delivered(connection, delivery.id)
+    sent = replace(delivery, message_id=first_id)
+
+    def record(connection: sqlite3.Connection) -> None:
+        outbox.delivered(connection, delivery.id)
         if hooks.sent is not None:
-            await hooks.sent(connection, replace(delivery, message_id=first_id))
+            hooks.sent(connection, sent)
+
+    await database.write(record)
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from datetime import UTC, date, datetime
+from functools import partial
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
@@ -185,11 +186,11 @@ async def calendar(update: Update, context: BotContext) -> None:
     for chat_id, title in covered:
         deadlines += [
             Deadline(r.id, r.request_number, r.partner_name, r.deadline_at, title)
-            for r in await consent_rounds.open_rounds(services.database, chat_id)
+            for r in await services.database.read(partial(consent_rounds.open_rounds, chat_id=chat_id))
         ]
         dates += [
             ReviewDate(v.id, v.number, v.partner_name, date.fromisoformat(v.due_on), v.kind == FOLLOW_UP, title)
-            for v in await review_dates.open_in_chat(services.database, chat_id)
+            for v in await services.database.read(partial(review_dates.open_in_chat, chat_id=chat_id))
         ]
     if not deadlines and not dates:
         await message.reply_html(texts.empty)

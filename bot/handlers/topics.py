@@ -74,8 +74,7 @@ async def _tell_admins(context: BotContext) -> None:
         administrators = ()
     admins = [keyboards.mention(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
     text = render(context.services.messages.topics.home_lost, admins=join(admins, ", "))
-    async with context.services.database.transaction() as connection:
-        await outbox.enqueue(connection, chat_id, [text])
+    await context.services.database.write(lambda connection: outbox.enqueue(connection, chat_id, [text]))
     outbox_sender.kick(context.job_queue)
 
 

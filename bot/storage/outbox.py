@@ -9,9 +9,11 @@ a crash right after cannot lose it; the retry job sends it, and again after each
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -66,8 +68,8 @@ def backoff(attempts: int, first: timedelta) -> timedelta:
     return min(first * 2 ** min(attempts - 1, 30), LONGEST_WAIT)
 
 
-async def enqueue(
-    connection: aiosqlite.Connection,
+def enqueue(
+    connection: sqlite3.Connection,
     chat_id: int,
     texts: Sequence[str],
     *,
@@ -81,7 +83,7 @@ async def enqueue(
     """Queue messages for a chat (in its forum topic ``thread_id``), to be sent now; False when
     ``key`` was queued already."""
     now = _stamp(datetime.now(UTC))
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "INSERT OR IGNORE INTO outbox (key, chat_id, texts, reply_to_message_id, reply_markup, kind, ref,"
         " thread_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -100,9 +102,9 @@ async def enqueue(
     return cursor.rowcount > 0
 
 
-async def reply_to_sent(connection: aiosqlite.Connection, kind: str, ref: int, message_id: int) -> None:
+def reply_to_sent(connection: sqlite3.Connection, kind: str, ref: int, message_id: int) -> None:
     """Have the waiting deliveries of this kind and ref answer a message just delivered."""
-    await connection.execute(
+    connection.execute(
         "UPDATE outbox SET reply_to_message_id = ? WHERE kind = ? AND ref = ? AND status = 'pending'",
         (message_id, kind, ref),
     )
@@ -129,18 +131,17 @@ async def part_sent(database: Database, delivery_id: int, parts: int, message_id
         )
 
 
-async def delivered(connection: aiosqlite.Connection, delivery_id: int) -> None:
-    await _finish(connection, delivery_id, SENT, None)
+def delivered(connection: sqlite3.Connection, delivery_id: int) -> None:
+    _finish(connection, delivery_id, SENT, None)
 
 
 async def refused(database: Database, delivery_id: int, error: str) -> None:
     """Telegram will never take it (blocked, removed from the group): stop trying."""
-    async with database.transaction() as connection:
-        await _finish(connection, delivery_id, REFUSED, error)
+    await database.write(partial(_finish, delivery_id=delivery_id, status=REFUSED, error=error))
 
 
-async def _finish(connection: aiosqlite.Connection, delivery_id: int, status: str, error: str | None) -> None:
-    await connection.execute(
+def _finish(connection: sqlite3.Connection, delivery_id: int, status: str, error: str | None) -> None:
+    connection.execute(
         "UPDATE outbox SET status = ?, last_error = COALESCE(?, last_error), done_at = ? WHERE id = ?",
         (status, error, _stamp(datetime.now(UTC)), delivery_id),
     )

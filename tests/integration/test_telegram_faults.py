@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -520,9 +521,12 @@ async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never
             fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], done_first=True)
 
     fake.on_call = answer_late
-    async with bot.database.transaction() as connection:
+
+    def queue(connection: sqlite3.Connection) -> None:
         for number in range(MEASURED):
-            await outbox.enqueue(connection, staged.group.id, [f"mesure {number}"])
+            outbox.enqueue(connection, staged.group.id, [f"mesure {number}"])
+
+    await bot.database.write(queue)
     outbox_sender.kick(bot.application.job_queue)
     await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
     await fake.idle(quiet=0.5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from bot.storage import chats, home_topics, outbox
 from bot.storage.db import Database
 
@@ -12,9 +14,13 @@ async def test_a_lost_topic_is_forgotten_everywhere_and_reported_once_if_it_was_
     await chats.remember(database, FORUM, "supergroup", "GL Forum")
     async with database.transaction() as connection:
         await home_topics.set_home(connection, FORUM, 7)
-        await outbox.enqueue(connection, FORUM, ["dans le sujet"], thread_id=7)
-        await outbox.enqueue(connection, FORUM, ["ailleurs"], thread_id=9)
-        await outbox.enqueue(connection, OTHER, ["autre groupe"], thread_id=7)
+
+    def queue(connection: sqlite3.Connection) -> None:
+        outbox.enqueue(connection, FORUM, ["dans le sujet"], thread_id=7)
+        outbox.enqueue(connection, FORUM, ["ailleurs"], thread_id=9)
+        outbox.enqueue(connection, OTHER, ["autre groupe"], thread_id=7)
+
+    await database.write(queue)
     assert await home_topics.home(database, FORUM) == 7
 
     assert await home_topics.forget(database, FORUM, 7)
