@@ -208,6 +208,8 @@ class Rounds:
         drawing = await self.presenter.drawing(request.flow_id, request.flow_version)
 
         def change(connection: sqlite3.Connection) -> Opened | Refusal:
+            if opening.group is not None:
+                chats.record(connection, request.chat_id, *opening.group)
             if consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
                 return Refusal.ALREADY_OPEN
             roster = circles.listed(connection, Roster.CIRCLE, request.chat_id)
@@ -239,8 +241,6 @@ class Rounds:
                 else consent_rules.deadline_after(opened_at, days)
             )
             in_roster = any(member.user_id == request.author_id for member in roster)
-            if opening.group is not None:
-                chats.record(connection, request.chat_id, *opening.group)
             round_id = consent_rounds.open_round(
                 connection,
                 request_id=request.id,
