@@ -24,7 +24,6 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
-from functools import partial
 from typing import Any
 
 from bot.catalog import FlowCatalog
@@ -43,7 +42,7 @@ from bot.core.register_rules import (
 )
 from bot.core.statuses import RequestStatus
 from bot.storage import requests, review_dates
-from bot.storage.db import Database, within
+from bot.storage.db import Database
 
 _DAY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 # A date before any future_only limit: a register holds the past too.
@@ -266,8 +265,9 @@ async def import_register(
             refusals.append(texts.line.format(line=number, reason=refused))
     if refusals:
         return Report(0, tuple(refusals))
-    async with database.transaction() as connection:
-        anyday, on_day = await within(connection, partial(_already_there, chat_id=chat_id, zone=zone))
+
+    def store(connection: sqlite3.Connection) -> int:
+        anyday, on_day = _already_there(connection, chat_id, zone)
         fresh = [
             entry
             for entry in entries
@@ -278,26 +278,23 @@ async def import_register(
             )
         ]
         for entry in fresh:
-            stored = await within(
+            stored = requests.create(
                 connection,
-                partial(
-                    requests.create,
-                    chat_id=chat_id,
-                    author_id=0,
-                    author_name=entry.author_name,
-                    flow_id=entry.flow_id,
-                    flow_version=entry.flow_version,
-                    partner_name=entry.partner_name,
-                    partner_kind=entry.partner_kind,
-                    answers=entry.answers,
-                    status=RequestStatus(entry.status),
-                    origin=entry.origin,
-                    created_at=entry.created_at,
-                    decided_at=entry.decided_at,
-                ),
+                chat_id=chat_id,
+                author_id=0,
+                author_name=entry.author_name,
+                flow_id=entry.flow_id,
+                flow_version=entry.flow_version,
+                partner_name=entry.partner_name,
+                partner_kind=entry.partner_kind,
+                answers=entry.answers,
+                status=RequestStatus(entry.status),
+                origin=entry.origin,
+                created_at=entry.created_at,
+                decided_at=entry.decided_at,
             )
-            await within(connection, partial(requests.mark_imported, request_id=stored.id))
-            await review_dates.restore(
+            requests.mark_imported(connection, stored.id)
+            review_dates.restore(
                 connection,
                 stored.id,
                 entry.review_kind,
@@ -307,4 +304,7 @@ async def import_register(
                 answered_at=_moment(entry.last_on, zone) if entry.last_on else None,
                 answered_by_name=entry.author_name,
             )
-    return Report(len(fresh), already_there=len(entries) - len(fresh))
+        return len(fresh)
+
+    imported = await database.write(store)
+    return Report(imported, already_there=len(entries) - imported)

@@ -7,6 +7,7 @@ to the group, and offers to open a new round, where the objectors are asked firs
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -24,12 +25,12 @@ from bot.handlers import (
     keyboards,
     outbox_sender,
     topics,
+    updates,
 )
 from bot.handlers.arguments import requested
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
 from bot.storage import amendments, consent_rounds, outbox, requests, sessions
-from bot.storage.db import within
 from bot.storage.sessions import FlowSession
 
 # A request may be amended until a round adopts it (or it is withdrawn, declined or ended).
@@ -38,7 +39,7 @@ AMENDABLE = UNDECIDED
 
 async def modifier(update: Update, context: BotContext) -> None:
     """Let a request's author edit its answers (/modifier 12)."""
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    message, chat, user = updates.message(update), updates.chat(update), updates.sender(update)
     services = context.services
     texts = services.library.consent.amend
     if not await consent.in_group(update, context):
@@ -51,10 +52,10 @@ async def modifier(update: Update, context: BotContext) -> None:
         await message.reply_html(render(texts.not_author, number=number))
         return
     if request.status not in AMENDABLE:
-        status = services.messages.requests.statuses.get(request.status, request.status)
+        status = consent.status_name(context, request)
         await message.reply_html(render(texts.not_now, number=number, status=status))
         return
-    if await sessions.get(services.database, chat.id, user.id) is not None:
+    if await services.database.read(partial(sessions.get, chat_id=chat.id, user_id=user.id)) is not None:
         await message.reply_html(texts.busy)
         return
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
@@ -67,14 +68,16 @@ async def modifier(update: Update, context: BotContext) -> None:
         thread_id=topics.thread_of(message),
         state=engine.reopen(request.flow_version, request.answers),
     )
-    async with services.database.transaction(update.update_id) as connection:
-        if await consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
-            refusal = render(texts.round_open, number=number)
-        else:
-            refusal = None
-            await amendments.start(connection, session, request.id)
-    if refusal is not None:
-        await message.reply_html(refusal)
+
+    def start(connection: sqlite3.Connection) -> bool:
+        """False when a round is open on the request: it decides on the version it shows."""
+        if consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
+            return False
+        amendments.start(connection, session, request.id)
+        return True
+
+    if not await services.database.write(start, update.update_id):
+        await message.reply_html(render(texts.round_open, number=number))
         return
     await message.reply_html(render(texts.intro, number=number))
     await flow_view.show(context, session, engine)
@@ -90,11 +93,12 @@ async def submit(
 ) -> bool:
     """Store a validated amendment as the request's new version; False for a new request's flow."""
     services = context.services
-    number = await amendments.amended_number(services.database, session.token)
+    number = await services.database.read(partial(amendments.amended_number, token=session.token))
     if number is None:
         return False
     texts = services.library.consent
-    request = await requests.by_number(services.database, session.origin_chat_id, number)
+    request = await services.database.read(partial(requests.by_number, chat_id=session.origin_chat_id, number=number))
+    assert request is not None  # a request is never deleted while a session amends it
     flow = engine.flow
     member = keyboards.mention(session.user_id, session.author_name)
     thread_id = await topics.thread_for(context, request.chat_id, session.thread_id, request.thread_id)
@@ -105,28 +109,28 @@ async def submit(
 
     # The notice is queued with the new version it announces: a crash right after the commit
     # or a Telegram failure still lets the group know the request changed.
-    async with services.database.transaction(update.update_id) as connection:
-        if await consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
-            version = None  # a round opened meanwhile: it decides on the version it shows
-        else:
-            version = await amendments.apply(
-                connection,
-                session,
-                request.id,
-                answers=answers,
-                partner_name=answers[flow.partner_fields.partner],
-                partner_kind=answers[flow.partner_fields.kind],
-            )
-            await within(
-                connection,
-                partial(
-                    outbox.enqueue,
-                    chat_id=request.chat_id,
-                    texts=[fitting(lambda preview: notice(version, preview), MESSAGE_LIMIT)],
-                    markup=consent_views.open_keyboard(texts, number).to_dict(),
-                    thread_id=thread_id,
-                ),
-            )
+    def amend(connection: sqlite3.Connection) -> int | None:
+        """The new version; None when a round opened meanwhile: it decides on the version it shows."""
+        if consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
+            return None
+        version = amendments.apply(
+            connection,
+            session,
+            request.id,
+            answers=answers,
+            partner_name=answers[flow.partner_fields.partner],
+            partner_kind=answers[flow.partner_fields.kind],
+        )
+        outbox.enqueue(
+            connection,
+            request.chat_id,
+            [fitting(lambda preview: notice(version, preview), MESSAGE_LIMIT)],
+            markup=consent_views.open_keyboard(texts, number).to_dict(),
+            thread_id=thread_id,
+        )
+        return version
+
+    version = await services.database.write(amend, update.update_id)
     await acknowledge(answer)
     if version is None:
         await context.bot.send_message(

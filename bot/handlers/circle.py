@@ -7,13 +7,16 @@ the person's messages with ``/cercle ajouter`` (or ``retirer``). A member may as
 
 from __future__ import annotations
 
+import sqlite3
+from functools import partial
+
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatID
 
 from bot.core.consent_rules import Member
 from bot.core.consent_texts import CircleTexts, CoordinationTexts
 from bot.core.texts import render
-from bot.handlers import callback_data, consent, consent_views, keyboards, permissions
+from bot.handlers import callback_data, consent, consent_views, keyboards, permissions, updates
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.services import BotContext
 from bot.storage import chats, circles
@@ -36,7 +39,7 @@ async def coordination(update: Update, context: BotContext) -> None:
 
 
 async def _roster_command(update: Update, context: BotContext, roster: Roster) -> None:
-    message, chat = update.effective_message, update.effective_chat
+    message, chat = updates.message(update), updates.chat(update)
     texts = context.services.library.consent
     words = texts.subcommands
     if not await consent.in_group(update, context):
@@ -55,7 +58,9 @@ async def _roster_command(update: Update, context: BotContext, roster: Roster) -
 
 async def _show(update: Update, context: BotContext, roster: Roster) -> None:
     wording = _wording(context, roster)
-    members = await circles.members(context.services.database, roster, update.effective_chat.id)
+    members = await context.services.database.read(
+        partial(circles.listed, roster=roster, chat_id=updates.chat(update).id)
+    )
     text = (
         render(
             wording.roster,
@@ -65,7 +70,7 @@ async def _show(update: Update, context: BotContext, roster: Roster) -> None:
         if members
         else wording.empty
     )
-    await update.effective_message.reply_html(text)
+    await updates.message(update).reply_html(text)
 
 
 # Accounts Telegram uses as senders that are nobody: 777000 forwards a channel's posts into its
@@ -88,15 +93,15 @@ def _replied_to(message: Message) -> Message | None:
 
 async def _change(update: Update, context: BotContext, roster: Roster, *, add: bool) -> None:
     """Add or remove the author of the replied-to message (admins only)."""
-    message, chat = update.effective_message, update.effective_chat
+    message, chat = updates.message(update), updates.chat(update)
     circle_texts = context.services.library.consent.circle
     wording = _wording(context, roster)
-    if not await permissions.is_chat_admin(context, chat, update.effective_user.id):
+    if not await permissions.is_chat_admin(context, chat, updates.sender(update).id):
         await message.reply_html(circle_texts.admins_only)
         return
     replied = _replied_to(message)
     if replied is None or replied.from_user is None:
-        command = " ".join(message.text.split()[:2])
+        command = " ".join((message.text or "").split()[:2])
         await message.reply_html(render(circle_texts.reply_needed, command=command))
         return
     target = replied.from_user
@@ -104,11 +109,11 @@ async def _change(update: Update, context: BotContext, roster: Roster, *, add: b
         await message.reply_html(circle_texts.not_a_person)
         return
     member = Member(target.id, target.full_name)
-    async with context.services.database.transaction(update.update_id) as connection:
-        if add:
-            changed = await circles.add(connection, roster, chat.id, member)
-        else:
-            changed = await circles.remove(connection, roster, chat.id, member.user_id)
+    if add:
+        change = partial(circles.add, roster=roster, chat_id=chat.id, member=member)
+    else:
+        change = partial(circles.remove, roster=roster, chat_id=chat.id, user_id=member.user_id)
+    changed = await context.services.database.write(change, update.update_id)
     template = (
         (wording.added if changed else wording.already) if add else (wording.removed if changed else wording.not_member)
     )
@@ -122,16 +127,21 @@ async def _change(update: Update, context: BotContext, roster: Roster, *, add: b
 
 
 async def _ask_to_join(update: Update, context: BotContext) -> None:
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    message, chat, user = updates.message(update), updates.chat(update), updates.sender(update)
     texts = context.services.library.consent.circle
-    database = context.services.database
     member = Member(user.id, user.full_name)
     mention = keyboards.mention(user.id, user.full_name)
-    if await circles.contains(database, Roster.CIRCLE, chat.id, user.id):
+
+    def ask(connection: sqlite3.Connection) -> bool | None:
+        """None when they are in the circle already, else whether a new request to join was recorded."""
+        if circles.contains(connection, Roster.CIRCLE, chat.id, user.id):
+            return None
+        return circles.ask_to_join(connection, chat.id, member)
+
+    asked = await context.services.database.write(ask, update.update_id)
+    if asked is None:
         await message.reply_html(render(texts.already, member=mention))
         return
-    async with database.transaction(update.update_id) as connection:
-        asked = await circles.ask_to_join(connection, chat.id, member)
     if not asked:
         await message.reply_html(render(texts.join_pending, member=mention))
         return
@@ -148,8 +158,9 @@ async def _ask_to_join(update: Update, context: BotContext) -> None:
 
 async def join_press(update: Update, context: BotContext) -> None:
     """Accept or refuse a request to join the core circle (admins only)."""
-    query, chat = update.callback_query, update.effective_chat
+    query, chat = updates.press(update), updates.chat(update)
     payload = callback_data.on_its_message(query, database_checks=True)  # the join request's row decides
+    assert payload is None or isinstance(payload, callback_data.CircleJoin)  # the handler's pattern
     texts = context.services.library.consent.circle
     if payload is None:
         await query.answer(texts.join_gone, show_alert=True)
@@ -157,15 +168,20 @@ async def join_press(update: Update, context: BotContext) -> None:
     if not await permissions.is_chat_admin(context, chat, query.from_user.id):
         await query.answer(texts.join_admins_only, show_alert=True)
         return
-    async with context.services.database.transaction(update.update_id) as connection:
-        member = await circles.take_join_request(connection, chat.id, payload.user_id)
-        if member is not None and payload.answer == "yes":
-            await circles.add(connection, Roster.CIRCLE, chat.id, member)
+    accepted = payload.answer == "yes"
+
+    def answer(connection: sqlite3.Connection) -> Member | None:
+        member = circles.take_join_request(connection, chat.id, payload.user_id)
+        if member is not None and accepted:
+            circles.add(connection, Roster.CIRCLE, chat.id, member)
+        return member
+
+    member = await context.services.database.write(answer, update.update_id)
     if member is None:
         await query.answer(texts.join_gone, show_alert=True)
         return
     await query.answer()
-    template = texts.join_accepted if payload.answer == "yes" else texts.join_refused
+    template = texts.join_accepted if accepted else texts.join_refused
     await unchanged_ok(
         edit_pressed(
             query,

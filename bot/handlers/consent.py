@@ -12,10 +12,12 @@ outbox: they are kept in the database until Telegram confirmed them.
 from __future__ import annotations
 
 import logging
+import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from typing import Any
 
-import aiosqlite
 from telegram import (
     BotCommand,
     Chat,
@@ -42,20 +44,21 @@ from bot.handlers import (
     permissions,
     request_lists,
     topics,
+    updates,
 )
 from bot.handlers.arguments import number as typed_number
 from bot.handlers.arguments import requested
-from bot.handlers.consent_presenter import RoundPresenter, round_request
+from bot.handlers.consent_presenter import RoundPresenter
 from bot.handlers.consent_presenter import consent_texts as _texts
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.handlers.round_ports import LATE_OK, JobQueueScheduler, TelegramSender
 from bot.rounds import lifecycle
-from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds
+from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds, Taken
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
 from bot.storage import chats, circles, consent_rounds, outbox, requests
 from bot.storage.circles import Roster
-from bot.storage.db import within
+from bot.storage.consent_rounds import Round, RoundState
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 
@@ -80,6 +83,11 @@ def bot_commands(library: Library) -> tuple[list[BotCommand], list[BotCommand]]:
     )
 
 
+def status_name(context: BotContext, request: PartnershipRequest) -> str:
+    """A request's status as members read it (as stored, should the texts lack it)."""
+    return context.services.messages.requests.statuses.get(RequestStatus(request.status), request.status)
+
+
 def consent_card_keyboard(context: BotContext, request: PartnershipRequest) -> InlineKeyboardMarkup | None:
     """The "open the consent" button under a request card posted in a group."""
     if request.chat_id > 0:  # a private chat: a personal request, no circle to ask
@@ -89,15 +97,25 @@ def consent_card_keyboard(context: BotContext, request: PartnershipRequest) -> I
 
 async def in_group(update: Update, context: BotContext) -> bool:
     """True in a group; in a private chat, say that circles and rounds live in the group."""
-    if update.effective_chat.type != Chat.PRIVATE:
+    if updates.chat(update).type != Chat.PRIVATE:
         return True
-    await update.effective_message.reply_html(_texts(context).commands_feedback.groups_only)
+    await updates.message(update).reply_html(_texts(context).commands_feedback.groups_only)
     return False
+
+
+async def _request_numbered(context: BotContext, chat_id: int, number: int) -> PartnershipRequest | None:
+    return await context.services.database.read(partial(requests.by_number, chat_id=chat_id, number=number))
+
+
+async def on_roster(context: BotContext, roster: Roster, chat_id: int, user_id: int) -> bool:
+    return await context.services.database.read(
+        partial(circles.contains, roster=roster, chat_id=chat_id, user_id=user_id)
+    )
 
 
 async def is_steward(context: BotContext, chat: Chat, user_id: int) -> bool:
     """An admin of the group or one of its coordinators: they close, extend and review rounds."""
-    return await circles.contains(context.services.database, Roster.COORDINATION, chat.id, user_id) or (
+    return await on_roster(context, Roster.COORDINATION, chat.id, user_id) or (
         await permissions.is_chat_admin(context, chat, user_id)
     )
 
@@ -123,10 +141,9 @@ def _rounds(context: BotContext) -> Rounds:
 
 async def _may_open(context: BotContext, chat: Chat, user_id: int, request: PartnershipRequest) -> bool:
     """The circle, the group's admins and the request's author may open a round on it."""
-    database = context.services.database
     return (
         user_id == request.author_id
-        or await circles.contains(database, Roster.CIRCLE, chat.id, user_id)
+        or await on_roster(context, Roster.CIRCLE, chat.id, user_id)
         or await permissions.is_chat_admin(context, chat, user_id)
     )
 
@@ -154,10 +171,8 @@ async def _open(
     """
     texts, services = _texts(context), context.services
     feedback = texts.commands_feedback
-    chat = update.effective_chat
+    chat = updates.chat(update)
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
-    # Summaries name the group, and they are read in private: keep its title up to date.
-    await services.database.write(lambda connection: chats.remember(connection, chat.id, chat.type, chat.title))
     opening = Opening(
         request,
         Member(opener.id, opener.full_name),
@@ -168,12 +183,14 @@ async def _open(
         answer_by=_answer_by(engine, request),
         # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
         thread_id=await topics.thread_for(
-            context, request.chat_id, topics.thread_of(update.effective_message), request.thread_id
+            context, request.chat_id, topics.thread_of(updates.message(update)), request.thread_id
         ),
+        # Summaries name the group, and they are read in private: keep its title up to date.
+        group=(chat.type, chat.title),
     )
     opened = await _rounds(context).open(opening, update_id=update.update_id, acknowledge=answer)
     if opened is Refusal.NOT_OPENABLE:
-        status = services.messages.requests.statuses.get(request.status, request.status)
+        status = status_name(context, request)
         return render(feedback.cannot_open, number=request.number, status=status)
     refusals = {
         Refusal.ALREADY_OPEN: render(feedback.already_open, number=request.number),
@@ -186,7 +203,7 @@ async def _open(
 
 async def open_command(update: Update, context: BotContext) -> None:
     """Open a consent round on a request (/consentement 12 [durée=7 quorum=50 retrait=oui])."""
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    message, chat, user = updates.message(update), updates.chat(update), updates.sender(update)
     texts = _texts(context)
     feedback = texts.commands_feedback
     if not await in_group(update, context):
@@ -197,7 +214,7 @@ async def open_command(update: Update, context: BotContext) -> None:
     if not await _may_open(context, chat, user.id, request):
         await message.reply_html(feedback.open_not_allowed)
         return
-    words, reason = consent_rules.split_reason(context.args[1:], texts.option_words.reason)
+    words, reason = consent_rules.split_reason((context.args or [])[1:], texts.option_words.reason)
     try:
         options = consent_rules.parse_options(words, texts.defaults, texts.option_words.vocabulary())
     except consent_rules.InvalidOption as invalid:
@@ -210,10 +227,11 @@ async def open_command(update: Update, context: BotContext) -> None:
 
 async def open_press(update: Update, context: BotContext) -> None:
     """Open a round with the default options from the button under a request card."""
-    query, chat = update.callback_query, update.effective_chat
+    query, chat = updates.press(update), updates.chat(update)
     texts = _texts(context)
     payload = callback_data.decode(query.data)
-    request = await requests.by_number(context.services.database, chat.id, payload.number)
+    assert isinstance(payload, callback_data.OpenConsent)  # the handler's pattern
+    request = await _request_numbered(context, chat.id, payload.number)
     if request is None:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
@@ -224,66 +242,73 @@ async def open_press(update: Update, context: BotContext) -> None:
     refusal = await _open(update, context, request, query.from_user, texts.defaults, answer=query.answer)
     if refusal is not None:
         await query.answer()
-        await query.message.reply_html(refusal)
+        await updates.message(update).reply_html(refusal)
 
 
 # --- positions ------------------------------------------------------------------------------
 
 
-async def _take_position(
-    update: Update,
-    context: BotContext,
-    round_id: int,
-    user_id: int,
-    position: Position,
-    reason: str | None = None,
-    prompt: Message | None = None,
-) -> bool | None:
-    """Record a position (consuming its reason prompt): see :meth:`Rounds.take_position`."""
-    return await _rounds(context).take_position(
-        round_id,
-        user_id,
-        position,
-        reason,
-        update_id=update.update_id,
-        prompt=None if prompt is None else (prompt.chat_id, prompt.message_id),
+def _press_refusal(
+    state: RoundState | None, payload: callback_data.ConsentPress, chat_id: int, user_id: int
+) -> consent_rules.Refusal | None:
+    """Check a press against the stored round, whatever its callback data says."""
+    if state is None or state.round.chat_id != chat_id:
+        return consent_rules.Refusal.STALE
+    offered = (
+        payload.action in ASKING
+        or payload.action == Position.CONFLICT.value
+        or (Position(payload.action) in consent_views.offered_positions(state.round))
+    )
+    return consent_rules.check_press(
+        is_open=state.round.is_open,
+        pressed_version=payload.version,
+        round_version=state.round.request_version,
+        request_version=state.current_version,
+        in_roster=any(member.user_id == user_id for member in state.roster),
+        offered=offered,
     )
 
 
+def _checked_round(
+    connection: sqlite3.Connection, payload: callback_data.ConsentPress, chat_id: int, user_id: int
+) -> Round | consent_rules.Refusal:
+    """The round a press asking for a reason is about, checked; the update is claimed with it."""
+    state = consent_rounds.state(connection, payload.round_id)
+    refusal = _press_refusal(state, payload, chat_id, user_id)
+    if refusal is not None or state is None:
+        return refusal or consent_rules.Refusal.STALE
+    return state.round
+
+
 async def press(update: Update, context: BotContext) -> None:
-    """Handle a button under a proposal, after checking the press against the stored round."""
-    query = update.callback_query
+    """Handle a button under a proposal, checked against the stored round in the transaction
+    that records it."""
+    query, chat = updates.press(update), updates.chat(update)
     payload = callback_data.decode(query.data)
+    assert isinstance(payload, callback_data.ConsentPress)  # the handler's pattern
     texts = _texts(context)
     user = query.from_user
-    state = await consent_rounds.state(context.services.database, payload.round_id)
-    refusal = consent_rules.Refusal.STALE
-    if state is not None and state.round.chat_id == update.effective_chat.id:
-        offered = (
-            payload.action in ASKING
-            or payload.action == Position.CONFLICT
-            or (Position(payload.action) in consent_views.offered_positions(state.round))
-        )
-        refusal = consent_rules.check_press(
-            is_open=state.round.is_open,
-            pressed_version=payload.version,
-            round_version=state.round.request_version,
-            request_version=state.current_version,
-            in_roster=any(member.user_id == user.id for member in state.roster),
-            offered=offered,
-        )
-    if refusal is not None:
-        await query.answer(getattr(texts.alerts, refusal), show_alert=True)
-        return
+    check = partial(_press_refusal, payload=payload, chat_id=chat.id, user_id=user.id)
     if payload.action in ASKING:
+        # Claimed before asking: a redelivered press must not ask twice.
+        checked = await context.services.database.write(
+            partial(_checked_round, payload=payload, chat_id=chat.id, user_id=user.id), update.update_id
+        )
+        if isinstance(checked, consent_rules.Refusal):
+            await query.answer(getattr(texts.alerts, checked), show_alert=True)
+            return
         answer = partial(query.answer, texts.alerts.reason_asked, show_alert=True)
-        await _ask(update, context, state.round, user, payload.action, answer=answer)
+        await _ask(context, checked, user, payload.action, answer=answer)
         return
     position = Position(payload.action)
-    recorded = await _take_position(update, context, state.round.id, user.id, position)
-    if recorded is None:
+    taken = await _rounds(context).take_position(
+        payload.round_id, user.id, position, update_id=update.update_id, check=check
+    )
+    if isinstance(taken, consent_rules.Refusal):
+        await query.answer(getattr(texts.alerts, taken), show_alert=True)
+    elif taken is Taken.CLOSED:
         await query.answer(texts.alerts.closed, show_alert=True)
-    elif recorded:
+    elif taken is Taken.RECORDED:
         # Alerts are plain text: the template is filled as is, not rendered to HTML.
         await query.answer(texts.alerts.recorded.format(position=texts.positions.of(position).button))
     else:
@@ -291,20 +316,16 @@ async def press(update: Update, context: BotContext) -> None:
 
 
 async def _ask(
-    update: Update,
     context: BotContext,
-    rnd: consent_rounds.Round,
+    rnd: Round,
     user: User,
     action: str,
     error: Html | None = None,
     answer: Acknowledge | None = None,
 ) -> None:
-    """Ask a member, by a reply box opened for them alone, for their reason or question."""
+    """Ask a member, by a reply box opened for them alone, for their reason or question (the
+    update is claimed already: a redelivered press or reply must not ask twice)."""
     texts = _texts(context)
-    database = context.services.database
-    # Claim the update before asking: a redelivered press or reply must not ask twice.
-    async with database.transaction(update.update_id):
-        pass
     await acknowledge(answer)
     question = render(
         texts.prompts.ask(action), member=keyboards.mention(user.id, user.full_name), number=rnd.request_number
@@ -312,70 +333,100 @@ async def _ask(
     text = join([part for part in (error, question, Html(texts.prompts.hint)) if part])
     markup = ForceReply(selective=True, input_field_placeholder=texts.prompts.placeholder)
     message = await context.bot.send_message(rnd.chat_id, text, message_thread_id=rnd.thread_id, reply_markup=markup)
-    await consent_rounds.add_prompt(database, rnd.chat_id, message.message_id, rnd.id, user.id, action, _now())
+    await context.services.database.write(
+        partial(
+            consent_rounds.add_prompt,
+            chat_id=rnd.chat_id,
+            message_id=message.message_id,
+            round_id=rnd.id,
+            user_id=user.id,
+            action=action,
+            at=_now(),
+        )
+    )
+
+
+def _prompted(
+    connection: sqlite3.Connection, chat_id: int, message_id: int
+) -> tuple[consent_rounds.Prompt, RoundState, PartnershipRequest] | None:
+    """The prompt a reply answers, with its round and the round's request, in one snapshot."""
+    prompt = consent_rounds.prompt_at(connection, chat_id, message_id)
+    state = None if prompt is None else consent_rounds.state(connection, prompt.round_id)
+    if prompt is None or state is None:
+        return None
+    request = requests.by_number(connection, state.round.chat_id, state.round.request_number)
+    assert request is not None  # a round's request is never deleted while the round exists
+    return prompt, state, request
 
 
 async def reason_reply(update: Update, context: BotContext) -> None:
     """Take a member's reply to a reason or question prompt; let other replies through."""
-    message = update.effective_message
+    message = updates.message(update)
     asked = topics.replied(message)
     if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
         return
-    database = context.services.database
-    prompt = await consent_rounds.prompt_at(database, message.chat_id, asked.message_id)
-    if prompt is None:
+    prompted = await context.services.database.read(
+        partial(_prompted, chat_id=message.chat_id, message_id=asked.message_id)
+    )
+    if prompted is None:
         return  # a reply to another message of the bot: a flow's question, for instance
-    if prompt.user_id == message.from_user.id:
-        await _take_reply(update, context, prompt, asked)
+    if prompted[0].user_id == updates.sender(update).id:
+        await _take_reply(update, context, *prompted, asked)
     # Replies to a prompt are never answers to a flow question, whoever sends them.
     raise ApplicationHandlerStop
 
 
-async def _take_reply(update: Update, context: BotContext, prompt: consent_rounds.Prompt, asked: Message) -> None:
+async def _take_reply(
+    update: Update,
+    context: BotContext,
+    prompt: consent_rounds.Prompt,
+    state: RoundState,
+    request: PartnershipRequest,
+    asked: Message,
+) -> None:
     texts = _texts(context)
-    message = update.effective_message
-    state = await consent_rounds.state(context.services.database, prompt.round_id)
-    if not state.round.is_open:
+    message, member = updates.message(update), updates.sender(update)
+    rnd = state.round
+    if not rnd.is_open:
         await message.reply_html(texts.prompts.round_closed)
         return
-    text = message.text.strip()
+    text = (message.text or "").strip()
     error = None
     if len(text) < texts.reason_min_length:
         error = render(texts.prompts.too_short, min=texts.reason_min_length)
     elif len(text) > texts.reason_max_length:
         error = render(texts.prompts.too_long, max=texts.reason_max_length, length=len(text))
     if error is not None:
-        await _ask(update, context, state.round, message.from_user, prompt.action, error)
+        await context.services.database.claim(update.update_id)
+        await _ask(context, rnd, member, prompt.action, error)
         return
     if prompt.action == "question":
-        request = await round_request(context, state.round)
         posted = render(
             texts.prompts.question_posted,
-            member=keyboards.mention(message.from_user.id, message.from_user.full_name),
+            member=keyboards.mention(member.id, member.full_name),
             author=keyboards.mention(request.author_id, request.author_name),
             number=request.number,
             question=text,
         )
+
         # Queued as the prompt is consumed: a failure or a crash after it never loses the question.
-        async with context.services.database.transaction(update.update_id) as connection:
-            if not await consent_rounds.drop_prompt(connection, asked.chat_id, asked.message_id):
-                return
-            await within(
-                connection,
-                partial(
-                    outbox.enqueue,
-                    chat_id=state.round.chat_id,
-                    texts=[posted],
-                    reply_to=state.round.message_id,
-                    thread_id=state.round.thread_id,
-                ),
-            )
-        outbox_sender.kick(context.job_queue)
+        def post(connection: sqlite3.Connection) -> bool:
+            if not consent_rounds.drop_prompt(connection, asked.chat_id, asked.message_id):
+                return False
+            return outbox.enqueue(connection, rnd.chat_id, [posted], reply_to=rnd.message_id, thread_id=rnd.thread_id)
+
+        if await context.services.database.write(post, update.update_id):
+            outbox_sender.kick(context.job_queue)
         return
-    recorded = await _take_position(
-        update, context, prompt.round_id, message.from_user.id, Position(prompt.action), text, prompt=asked
+    taken = await _rounds(context).take_position(
+        prompt.round_id,
+        member.id,
+        Position(prompt.action),
+        text,
+        update_id=update.update_id,
+        prompt=(asked.chat_id, asked.message_id),
     )
-    if recorded is None:
+    if taken is Taken.CLOSED:
         await message.reply_html(texts.prompts.round_closed)
 
 
@@ -384,7 +435,7 @@ async def _take_reply(update: Update, context: BotContext, prompt: consent_round
 
 async def _close(
     context: BotContext,
-    round_id: int,
+    rnd: Round,
     reason: CloseReason,
     *,
     update_id: int | None = None,
@@ -393,13 +444,24 @@ async def _close(
 ) -> bool:
     """Close an open round with the outcome of its positions now; False if it was closed (then
     ``answer`` is left to the caller)."""
-    return await _rounds(context).close(round_id, reason, update_id=update_id, closed_by=closed_by, acknowledge=answer)
+    return await _rounds(context).close(rnd, reason, update_id=update_id, closed_by=closed_by, acknowledge=answer)
 
 
-async def _summary_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
+def _summarised_round(connection: sqlite3.Connection, delivery: Delivery) -> Round:
+    assert delivery.ref is not None  # a summary is queued with its round's id
+    state = consent_rounds.state(connection, delivery.ref)
+    assert state is not None  # rounds are never deleted
+    return state.round
+
+
+def _summary_sent(connection: sqlite3.Connection, delivery: Delivery) -> None:
     """A coordinator got a summary: they can be written to (again)."""
-    state = await consent_rounds.load_state(connection, delivery.ref)
-    await circles.mark_reachable(connection, state.round.chat_id, delivery.chat_id)
+    circles.mark_reachable(connection, _summarised_round(connection, delivery).chat_id, delivery.chat_id)
+
+
+def _summary_refusal(connection: sqlite3.Connection, delivery: Delivery) -> tuple[Round, list[Member]]:
+    rnd = _summarised_round(connection, delivery)
+    return rnd, circles.listed(connection, Roster.COORDINATION, rnd.chat_id)
 
 
 async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
@@ -407,9 +469,8 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
     the group instead, once per round, and tell the admins once per such coordinator."""
     database = context.services.database
     texts = _texts(context)
-    rnd = (await consent_rounds.state(database, delivery.ref)).round
+    rnd, coordinators = await database.read(partial(_summary_refusal, delivery=delivery))
     chat_id = rnd.chat_id
-    coordinators = await circles.members(database, Roster.COORDINATION, chat_id)
     coordinator = next((c for c in coordinators if c.user_id == delivery.chat_id), None)
     notice = (
         None
@@ -420,25 +481,16 @@ async def _summary_refused(context: BotContext, delivery: Delivery) -> None:
             coordinator=keyboards.mention(coordinator.user_id, coordinator.name),
         )
     )
-    async with database.transaction() as connection:
-        await within(
-            connection,
-            partial(
-                outbox.enqueue,
-                chat_id=chat_id,
-                texts=delivery.texts,
-                key=f"summary-in-group:{delivery.ref}",
-                thread_id=rnd.thread_id,
-            ),
+    start = consent_views.start_keyboard(texts, context.bot.username)
+
+    def post_in_group(connection: sqlite3.Connection) -> None:
+        outbox.enqueue(
+            connection, chat_id, delivery.texts, key=f"summary-in-group:{delivery.ref}", thread_id=rnd.thread_id
         )
-        if notice is not None and await circles.mark_unreachable(connection, chat_id, delivery.chat_id):
-            start = consent_views.start_keyboard(texts, context.bot.username)
-            await within(
-                connection,
-                partial(
-                    outbox.enqueue, chat_id=chat_id, texts=[notice], markup=start.to_dict(), thread_id=rnd.thread_id
-                ),
-            )
+        if notice is not None and circles.mark_unreachable(connection, chat_id, delivery.chat_id):
+            outbox.enqueue(connection, chat_id, [notice], markup=start.to_dict(), thread_id=rnd.thread_id)
+
+    await database.write(post_in_group)
     outbox_sender.kick(context.job_queue)
 
 
@@ -475,34 +527,34 @@ async def repost(context: BotContext, chat_id: int) -> None:
     await _rounds(context).repost([chat_id])
 
 
-async def reschedule(application: Application) -> None:
+async def reschedule(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """At start-up (post_init): rebuild every open round's jobs and recover, in a job of its own."""
+    assert application.job_queue is not None  # build_application always sets one up
     application.job_queue.run_once(_startup_job, 0, name="consent-startup", job_kwargs=LATE_OK)
 
 
 # --- stewards' commands ---------------------------------------------------------------------
 
 
-async def _open_round_of(update: Update, context: BotContext, command: str) -> consent_rounds.Round | None:
+async def _open_round_of(update: Update, context: BotContext, command: str) -> RoundState | None:
     """The open round named by a steward's command, or None after telling why."""
-    message = update.effective_message
     feedback = _texts(context).commands_feedback
     request = await requested(update, context, render(feedback.number_usage, command=command), feedback.not_found)
     if request is None:
         return None
-    async with context.services.database.transaction() as connection:
-        round_id = await consent_rounds.latest_round_id(connection, request.id, open_only=True)
-    if round_id is None:
-        await message.reply_html(render(feedback.no_open_round, number=request.number))
-        return None
-    return (await consent_rounds.state(context.services.database, round_id)).round
+    state = await context.services.database.read(
+        partial(consent_rounds.latest_state, request_id=request.id, open_only=True)
+    )
+    if state is None:
+        await updates.message(update).reply_html(render(feedback.no_open_round, number=request.number))
+    return state
 
 
-async def _steward_round(update: Update, context: BotContext, command: str) -> consent_rounds.Round | None:
+async def _steward_round(update: Update, context: BotContext, command: str) -> RoundState | None:
     if not await in_group(update, context):
         return None
-    if not await is_steward(context, update.effective_chat, update.effective_user.id):
-        await update.effective_message.reply_html(_texts(context).commands_feedback.stewards_only)
+    if not await is_steward(context, updates.chat(update), updates.sender(update).id):
+        await updates.message(update).reply_html(_texts(context).commands_feedback.stewards_only)
         return None
     return await _open_round_of(update, context, command)
 
@@ -510,32 +562,37 @@ async def _steward_round(update: Update, context: BotContext, command: str) -> c
 async def close_command(update: Update, context: BotContext) -> None:
     """Close a round before its deadline (/clore 12): admins and coordinators. While members
     have not answered, name them and ask the closer to confirm: silence is not consent."""
-    rnd = await _steward_round(update, context, "/clore")
-    if rnd is None:
+    state = await _steward_round(update, context, "/clore")
+    if state is None:
         return
-    texts = _texts(context)
-    tally = (await consent_rounds.state(context.services.database, rnd.id)).tally
+    texts, closer = _texts(context), updates.sender(update)
+    rnd, tally = state.round, state.tally
     if not tally.waiting:
-        await _close(context, rnd.id, CloseReason.EARLY, update_id=update.update_id, closed_by=update.effective_user.id)
+        await _close(context, rnd, CloseReason.EARLY, update_id=update.update_id, closed_by=closer.id)
         return
-    await update.effective_message.reply_html(
+    await updates.message(update).reply_html(
         render(
             texts.commands_feedback.close_silent,
             number=rnd.request_number,
             members=consent_views.names(texts, tally.waiting),
             outcome=getattr(texts.outcomes, tally.outcome()),
         ),
-        reply_markup=consent_views.close_keyboard(texts, rnd, update.effective_user.id),
+        reply_markup=consent_views.close_keyboard(texts, rnd, closer.id),
     )
 
 
 async def close_press(update: Update, context: BotContext) -> None:
     """The closer's answer to "close anyway?": close early, or leave the round open."""
-    query = update.callback_query
+    query, chat = updates.press(update), updates.chat(update)
     texts = _texts(context)
     payload = callback_data.on_its_message(query, database_checks=True)  # the round's row and the closer decide
-    state = None if payload is None else await consent_rounds.state(context.services.database, payload.round_id)
-    if state is None or state.round.chat_id != update.effective_chat.id:
+    assert payload is None or isinstance(payload, callback_data.CloseConfirm)  # the handler's pattern
+    state = (
+        None
+        if payload is None
+        else await context.services.database.read(partial(consent_rounds.state, round_id=payload.round_id))
+    )
+    if payload is None or state is None or state.round.chat_id != chat.id:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
     if query.from_user.id != payload.user_id:
@@ -550,7 +607,7 @@ async def close_press(update: Update, context: BotContext) -> None:
     # Answered once the round is closed, before its outcome and tally are sent.
     if not await _close(
         context,
-        state.round.id,
+        state.round,
         CloseReason.EARLY,
         update_id=update.update_id,
         closed_by=query.from_user.id,
@@ -562,7 +619,7 @@ async def close_press(update: Update, context: BotContext) -> None:
 
 async def extend_command(update: Update, context: BotContext) -> None:
     """Push a round's deadline back by some days (/prolonger 12 3): admins and coordinators."""
-    message = update.effective_message
+    message = updates.message(update)
     texts = _texts(context)
     feedback = texts.commands_feedback
     args = context.args or []
@@ -572,15 +629,13 @@ async def extend_command(update: Update, context: BotContext) -> None:
         return
     if not await in_group(update, context):
         return
-    if not await is_steward(context, update.effective_chat, update.effective_user.id):
+    if not await is_steward(context, updates.chat(update), updates.sender(update).id):
         await message.reply_html(feedback.stewards_only)
         return
     request = await requested(update, context, feedback.extend_usage, feedback.not_found)
     if request is None:
         return
-    async with context.services.database.transaction() as connection:
-        round_id = await consent_rounds.latest_round_id(connection, request.id)
-    state = None if round_id is None else await consent_rounds.state(context.services.database, round_id)
+    state = await context.services.database.read(partial(consent_rounds.latest_state, request_id=request.id))
     if state is None:
         await message.reply_html(render(feedback.no_open_round, number=request.number))
         return
@@ -607,29 +662,49 @@ async def extend_command(update: Update, context: BotContext) -> None:
 
 async def remind_command(update: Update, context: BotContext) -> None:
     """Mention the members who have not answered yet (/relancer 12)."""
-    chat, user = update.effective_chat, update.effective_user
+    chat, user = updates.chat(update), updates.sender(update)
     texts = _texts(context)
     if not await in_group(update, context):
         return
-    in_circle = await circles.contains(context.services.database, Roster.CIRCLE, chat.id, user.id)
+    in_circle = await on_roster(context, Roster.CIRCLE, chat.id, user.id)
     if not in_circle and not await is_steward(context, chat, user.id):
-        await update.effective_message.reply_html(texts.commands_feedback.stewards_only)
+        await updates.message(update).reply_html(texts.commands_feedback.stewards_only)
         return
-    rnd = await _open_round_of(update, context, "/relancer")
-    if rnd is not None and not await _rounds(context).remind(rnd.id, update_id=update.update_id):
-        await update.effective_message.reply_html(
-            render(texts.commands_feedback.nobody_to_remind, number=rnd.request_number)
+    state = await _open_round_of(update, context, "/relancer")
+    if state is not None and not await _rounds(context).remind(state.round.id, update_id=update.update_id):
+        await updates.message(update).reply_html(
+            render(texts.commands_feedback.nobody_to_remind, number=state.round.request_number)
         )
+
+
+@dataclass(frozen=True)
+class Bilan:
+    """What /bilan shows of one group, read in one snapshot."""
+
+    group: str
+    open_states: list[RoundState]
+    decisions: list[Round]
+    ended: list[PartnershipRequest]
+
+
+def _bilan(connection: sqlite3.Connection, chat_id: int, since: datetime) -> Bilan:
+    open_states = [consent_rounds.state(connection, r.id) for r in consent_rounds.open_rounds(connection, chat_id)]
+    return Bilan(
+        chats.title(connection, chat_id) or "",
+        [state for state in open_states if state is not None],
+        consent_rounds.decisions_since(connection, chat_id, since),
+        requests.ended_since(connection, chat_id, since.isoformat(timespec="seconds")),
+    )
 
 
 async def bilan(update: Update, context: BotContext) -> None:
     """List open rounds with their tallies and recent decisions (/bilan): stewards, or a
     coordinator in private for each group they coordinate."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    chat, user, message = updates.chat(update), updates.sender(update), updates.message(update)
     texts = _texts(context)
     database = context.services.database
     if chat.type == Chat.PRIVATE:
-        chat_ids = await circles.coordinated_chats(database, user.id)
+        chat_ids = await database.read(partial(circles.coordinated_chats, user_id=user.id))
         if not chat_ids:
             await message.reply_html(texts.bilan.nothing_private)
             return
@@ -640,17 +715,16 @@ async def bilan(update: Update, context: BotContext) -> None:
         return
     since = _now() - timedelta(days=texts.decisions_days)
     for chat_id in chat_ids:
-        open_states = [
-            await consent_rounds.state(database, r.id) for r in await consent_rounds.open_rounds(database, chat_id)
-        ]
-        decisions = await consent_rounds.decisions_since(database, chat_id, since)
+        found = await database.read(partial(_bilan, chat_id=chat_id, since=since))
         ended = [
             (r.number, r.partner_name, request_lists.status_text(context, r), datetime.fromisoformat(r.decided_at))
-            for r in await requests.ended_since(database, chat_id, since.isoformat(timespec="seconds"))
+            for r in found.ended
+            if r.decided_at is not None
         ]
-        group = await chats.title(database, chat_id) or ""
         await message.reply_html(
-            consent_views.bilan_text(texts, context.services.settings.zone, group, open_states, decisions, ended)
+            consent_views.bilan_text(
+                texts, context.services.settings.zone, found.group, found.open_states, found.decisions, ended
+            )
         )
 
 
@@ -659,20 +733,21 @@ async def bilan(update: Update, context: BotContext) -> None:
 
 async def may_see_personal(context: BotContext, chat: Chat, user_id: int, request: PartnershipRequest) -> bool:
     """The author, the circle, the coordinators and the admins may read a request's contact, in private."""
-    database = context.services.database
     return (
         user_id == request.author_id
-        or await circles.contains(database, Roster.CIRCLE, chat.id, user_id)
+        or await on_roster(context, Roster.CIRCLE, chat.id, user_id)
         or await is_steward(context, chat, user_id)
     )
 
 
 async def full_request_press(update: Update, context: BotContext) -> None:
     """Send the member who pressed the complete request, in private (never in the group)."""
-    query, chat, user = update.callback_query, update.effective_chat, update.callback_query.from_user
+    query, chat = updates.press(update), updates.chat(update)
+    user = query.from_user
     texts = _texts(context)
     payload = callback_data.on_its_message(query)
-    request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
+    assert payload is None or isinstance(payload, callback_data.FullRequest)  # the handler's pattern
+    request = None if payload is None else await _request_numbered(context, chat.id, payload.number)
     if request is None:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
@@ -705,10 +780,10 @@ async def _withdraw(
         RequestStatus.WITHDRAWN,
         word,
         update_id=update.update_id,
-        by=update.effective_user.id,
+        by=updates.sender(update).id,
         acknowledge=answer,
     ):
-        status = context.services.messages.requests.statuses.get(request.status, request.status)
+        status = status_name(context, request)
         return render(texts.not_now, number=request.number, status=status)
     member = keyboards.mention(request.author_id, request.author_name)
     if word:
@@ -718,7 +793,7 @@ async def _withdraw(
 
 async def withdraw_command(update: Update, context: BotContext) -> None:
     """The author withdraws their request (/retirer 12 [un mot]); an open round ends without a decision."""
-    message, user = update.effective_message, update.effective_user
+    message, user = updates.message(update), updates.sender(update)
     texts = _texts(context)
     if not await in_group(update, context):
         return
@@ -728,16 +803,17 @@ async def withdraw_command(update: Update, context: BotContext) -> None:
     if request.author_id != user.id:
         await message.reply_html(render(texts.withdraw.not_author, number=request.number))
         return
-    word = " ".join(context.args[1:]).strip()[: texts.reason_max_length] or None
+    word = " ".join((context.args or [])[1:]).strip()[: texts.reason_max_length] or None
     await message.reply_html(await _withdraw(update, context, request, word))
 
 
 async def withdraw_press(update: Update, context: BotContext) -> None:
     """ "Retirer ma demande" under the card: its author only."""
-    query, chat = update.callback_query, update.effective_chat
+    query, chat = updates.press(update), updates.chat(update)
     texts = _texts(context)
     payload = callback_data.on_its_message(query, database_checks=True)  # the request's row and its author decide
-    request = None if payload is None else await requests.by_number(context.services.database, chat.id, payload.number)
+    assert payload is None or isinstance(payload, callback_data.WithdrawRequest)  # the handler's pattern
+    request = None if payload is None else await _request_numbered(context, chat.id, payload.number)
     if request is None:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
@@ -752,7 +828,7 @@ async def withdraw_press(update: Update, context: BotContext) -> None:
 
 async def decline_command(update: Update, context: BotContext) -> None:
     """The circle or an admin declines a request without a round (/decliner 12 raison)."""
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    message, chat, user = updates.message(update), updates.chat(update), updates.sender(update)
     texts = _texts(context)
     words = texts.decline
     if not await in_group(update, context):
@@ -760,11 +836,11 @@ async def decline_command(update: Update, context: BotContext) -> None:
     request = await requested(update, context, words.usage, texts.commands_feedback.not_found)
     if request is None:
         return
-    in_circle = await circles.contains(context.services.database, Roster.CIRCLE, chat.id, user.id)
+    in_circle = await on_roster(context, Roster.CIRCLE, chat.id, user.id)
     if not in_circle and not await permissions.is_chat_admin(context, chat, user.id):
         await message.reply_html(words.not_allowed)
         return
-    reason = " ".join(context.args[1:]).strip()
+    reason = " ".join((context.args or [])[1:]).strip()
     if len(reason) < texts.reason_min_length or len(reason) > texts.reason_max_length:
         await message.reply_html(words.usage)
         return
@@ -774,7 +850,7 @@ async def decline_command(update: Update, context: BotContext) -> None:
     if not await _rounds(context).end_request(
         request, RequestStatus.DECLINED, reason, update_id=update.update_id, by=user.id
     ):
-        status = context.services.messages.requests.statuses.get(request.status, request.status)
+        status = status_name(context, request)
         await message.reply_html(render(words.not_now, number=request.number, status=status))
         return
     await message.reply_html(

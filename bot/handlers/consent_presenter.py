@@ -22,7 +22,7 @@ from bot.core.texts import Html, join, render
 from bot.handlers import consent_views, practices
 from bot.rounds.ports import Markup, Opened
 from bot.services import BotContext
-from bot.storage import chats, consent_rounds, requests
+from bot.storage import consent_rounds, requests
 from bot.storage.requests import PartnershipRequest
 
 
@@ -31,7 +31,9 @@ def consent_texts(context: BotContext) -> ConsentTexts:
 
 
 async def round_request(context: BotContext, rnd: consent_rounds.Round) -> PartnershipRequest:
-    request = await requests.by_number(context.services.database, rnd.chat_id, rnd.request_number)
+    request = await context.services.database.read(
+        partial(requests.by_number, chat_id=rnd.chat_id, number=rnd.request_number)
+    )
     assert request is not None  # a round's request is never deleted while the round exists
     return request
 
@@ -56,83 +58,70 @@ def _declared_link(engine: FlowEngine, texts: ConsentTexts, answers: Mapping[str
     details = links.described(answers)
     if details is None:
         return None
-    steps = {step.id: step for step in engine.flow.steps}
-    whose = answers.get(links.answer) if links.answer in steps else None
-    who = Html(words.link_someone) if whose is None else engine.display(steps[links.answer], whose)
+    step = None if links.answer is None else {step.id: step for step in engine.flow.steps}.get(links.answer)
+    whose = None if step is None else answers.get(step.id)
+    who = Html(words.link_someone) if step is None or whose is None else engine.display(step, whose)
     return render(words.declared_link, who=who, details=details)
 
 
-def _review_day(context: BotContext, engine: FlowEngine, request: PartnershipRequest, closed_at: datetime) -> str:
-    """The review date an adoption on that day sets (the review job plans the same one)."""
-    services = context.services
-    decided_on = closed_at.astimezone(services.settings.zone).date()
-    return day_text(first_review(engine.flow, request.answers, decided_on, services.library.register.rules)[1])
+class RoundDrawing:
+    """The messages of rounds on requests of one flow version, from ``consentement.yaml``:
+    no wait, so that they are drawn inside the transaction that queues them."""
 
+    def __init__(self, context: BotContext, engine: FlowEngine) -> None:
+        self.context, self.engine = context, engine
+        self.texts = consent_texts(context)
 
-async def _request_view(
-    context: BotContext, request: PartnershipRequest, closed_at: datetime | None = None
-) -> consent_views.RequestView:
-    texts = consent_texts(context)
-    engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
-    flow = engine.flow
-    return consent_views.RequestView(
-        kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
-        substance=partial(_substance_lines, engine, texts, request.answers),
-        vigilance=await practices.vigilance_points(context, request),
-        declared_link=_declared_link(engine, texts, request.answers),
-        review=None if closed_at is None else _review_day(context, engine, request, closed_at),
-    )
+    def _review_day(self, request: PartnershipRequest, closed_at: datetime) -> str:
+        """The review date an adoption on that day sets (the review job plans the same one)."""
+        services = self.context.services
+        decided_on = closed_at.astimezone(services.settings.zone).date()
+        return day_text(first_review(self.engine.flow, request.answers, decided_on, services.library.register.rules)[1])
 
+    def _request_view(
+        self, request: PartnershipRequest, closed_at: datetime | None = None
+    ) -> consent_views.RequestView:
+        engine, texts = self.engine, self.texts
+        flow = engine.flow
+        return consent_views.RequestView(
+            kind=engine.display(flow.step(flow.partner_fields.kind), request.partner_kind),
+            substance=partial(_substance_lines, engine, texts, request.answers),
+            vigilance=practices.vigilance(self.context, flow, request.answers),
+            declared_link=_declared_link(engine, texts, request.answers),
+            review=None if closed_at is None else self._review_day(request, closed_at),
+        )
 
-class RoundPresenter:
-    """The round's messages for Telegram, rendered from ``consentement.yaml``."""
-
-    def __init__(self, context: BotContext) -> None:
-        self.context = context
-
-    async def proposal(self, state: consent_rounds.RoundState) -> tuple[Html, Markup | None]:
-        context, texts = self.context, consent_texts(self.context)
-        view = await _request_view(context, await round_request(context, state.round))
+    def proposal(self, state: consent_rounds.RoundState, request: PartnershipRequest) -> tuple[Html, Markup | None]:
+        texts = self.texts
         keyboard = consent_views.proposal_keyboard(texts, state.round)
+        zone = self.context.services.settings.zone
         return (
-            consent_views.proposal_text(texts, context.services.settings.zone, state, view, MESSAGE_LIMIT),
+            consent_views.proposal_text(texts, zone, state, self._request_view(request), MESSAGE_LIMIT),
             None if keyboard is None else keyboard.to_dict(),
         )
 
-    async def closing(self, state: consent_rounds.RoundState) -> tuple[list[str], list[str]]:
-        context, texts, rnd = self.context, consent_texts(self.context), state.round
-        services = context.services
-        request = await round_request(context, rnd)
-        group = await chats.title(services.database, rnd.chat_id) or ""
-        view = await _request_view(context, request, rnd.closed_at)
+    def closing(
+        self, state: consent_rounds.RoundState, request: PartnershipRequest, group: str
+    ) -> tuple[list[str], list[str]]:
+        texts, rnd = self.texts, state.round
+        view = self._request_view(request, rnd.closed_at)
         outcome = consent_rules.pack(consent_views.outcome_blocks(texts, state, view.review), MESSAGE_LIMIT)
         summary = consent_rules.pack(
-            consent_views.summary_blocks(texts, services.settings.zone, state, view, group), MESSAGE_LIMIT
+            consent_views.summary_blocks(texts, self.context.services.settings.zone, state, view, group), MESSAGE_LIMIT
         )
         return outcome, summary
 
-    def reminder(self, state: consent_rounds.RoundState) -> Html:
-        texts, rnd = consent_texts(self.context), state.round
-        return render(
-            texts.commands_feedback.reminder,
-            members=consent_views.names(texts, state.tally.waiting),
-            number=rnd.request_number,
-            deadline=consent_views.local(rnd.deadline_at, self.context.services.settings.zone, texts.round.date_format),
-        )
-
-    async def objectors_first(self, opened: Opened) -> Html | None:
+    def objectors_first(self, opened: Opened, request: PartnershipRequest) -> Html | None:
         """Ask the previous round's objectors first, with what changed since (or the admin's reason)."""
         if not opened.objections:
             return None
-        context, texts, rnd = self.context, consent_texts(self.context), opened.state.round
+        texts, rnd = self.texts, opened.state.round
         members = consent_views.names(
             texts, [Member(uid, name) for uid, (name, _) in zip(opened.objector_ids, opened.objections, strict=True)]
         )
         if opened.before is not None:  # amended since the objection: what changed, before → after
-            request = await round_request(context, rnd)
-            engine = await context.services.catalog.engine(request.flow_id, request.flow_version)
             changes = consent_views.changes(
-                engine, opened.before, request.answers, texts.amend, texts.reason_preview_length
+                self.engine, opened.before, request.answers, texts.amend, texts.reason_preview_length
             )
             lines = [render(texts.round.ask_first, members=members, number=rnd.request_number, changes=changes)]
         else:
@@ -149,3 +138,22 @@ class RoundPresenter:
             render(texts.round.previous_objection, member=name, reason=reason) for name, reason in opened.objections
         ]
         return join(lines)
+
+
+class RoundPresenter:
+    """The round's messages for Telegram, rendered from ``consentement.yaml``."""
+
+    def __init__(self, context: BotContext) -> None:
+        self.context = context
+
+    async def drawing(self, flow_id: str, flow_version: int) -> RoundDrawing:
+        return RoundDrawing(self.context, await self.context.services.catalog.engine(flow_id, flow_version))
+
+    def reminder(self, state: consent_rounds.RoundState) -> Html:
+        texts, rnd = consent_texts(self.context), state.round
+        return render(
+            texts.commands_feedback.reminder,
+            members=consent_views.names(texts, state.tally.waiting),
+            number=rnd.request_number,
+            deadline=consent_views.local(rnd.deadline_at, self.context.services.settings.zone, texts.round.date_format),
+        )

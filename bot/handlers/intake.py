@@ -455,7 +455,7 @@ async def _drop(update: Update, context: BotContext, session: FlowSession) -> Ht
     """End a member's flow without storing it; say what became of it."""
     services = context.services
     # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
-    amended = await amendments.amended_number(services.database, session.token)
+    amended = await services.database.read(lambda connection: amendments.amended_number(connection, session.token))
     await services.database.write(
         lambda connection: sessions.delete(connection, session.chat_id, session.user_id), update.update_id
     )

@@ -28,20 +28,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import aiosqlite
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import JobQueue
 
 from bot.services import BotApplication, BotContext, jobs
 from bot.storage import outbox
-from bot.storage.db import Database, within
+from bot.storage.db import Database
 from bot.storage.outbox import Delivery
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ _LOCK = "outbox_lock"  # bot_data: one sender at a time, or a delivery could lea
 KEPT = timedelta(days=7)
 
 
-Sent = Callable[[aiosqlite.Connection, Delivery], Awaitable[None]]
+Sent = Callable[[sqlite3.Connection, Delivery], None]
 Refused = Callable[[BotContext, Delivery], Awaitable[None]]
 
 
@@ -209,11 +209,14 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
             at,
         )
         return at
-    # The spread form while the kinds' sent hooks are async functions of its connection.
-    async with database.transaction() as connection:
-        await within(connection, partial(outbox.delivered, delivery_id=delivery.id))
+    sent = replace(delivery, message_id=first_id)
+
+    def record(connection: sqlite3.Connection) -> None:
+        outbox.delivered(connection, delivery.id)
         if hooks.sent is not None:
-            await hooks.sent(connection, replace(delivery, message_id=first_id))
+            hooks.sent(connection, sent)
+
+    await database.write(record)
     return None
 
 

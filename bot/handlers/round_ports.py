@@ -28,7 +28,7 @@ class TelegramSender:
 
 
 class JobQueueScheduler:
-    def __init__(self, job_queue: JobQueue) -> None:
+    def __init__(self, job_queue: JobQueue[BotContext]) -> None:
         self.job_queue = job_queue
 
     def run_at(self, name: str, when: datetime | float, job: Job) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from functools import partial
 from typing import Any
 
 from telegram import Chat, Message, Update
@@ -80,7 +79,7 @@ async def _tell_admins(context: BotContext) -> None:
         administrators = ()
     admins = [keyboards.mention(a.user.id, a.user.full_name) for a in administrators if not a.user.is_bot]
     text = render(context.services.messages.topics.home_lost, admins=join(admins, ", "))
-    await context.services.database.write(partial(outbox.enqueue, chat_id=chat_id, texts=[text]))
+    await context.services.database.write(lambda connection: outbox.enqueue(connection, chat_id, [text]))
     outbox_sender.kick(context.job_queue)
 
 

@@ -1,15 +1,17 @@
 """A consent round from opening to its published outcome, and back after a restart.
 
-Every state change is one transaction of ``bot.storage.consent_rounds`` (the reads that decide run in
-the same one); messages and jobs follow the stored state, never the other way round, so a
-redelivered update, a job that ran late or a restart in between cannot publish twice, remind
-twice or lose a proposal. Redrawing a proposal is coalesced: at most one edit every
-``edit_interval`` seconds per round, always ending on the state stored last.
+Every state change is one write of ``bot.storage`` (the reads that decide run in the same
+one, and the messages it decides are queued in its outbox there too); messages and jobs
+follow the stored state, never the other way round, so a redelivered update, a job that ran
+late or a restart in between cannot publish twice, remind twice or lose a proposal. Redrawing
+a proposal is coalesced: at most one edit every ``edit_interval`` seconds per round, always
+ending on the state stored last.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -17,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from functools import partial
-
-import aiosqlite
 
 from bot.core import consent_rules
 from bot.core.consent_rules import (
@@ -35,14 +35,16 @@ from bot.rounds import ports
 from bot.rounds.ports import (
     Acknowledge,
     Destination,
+    Drawing,
     Opened,
     Presenter,
     Scheduler,
     Sender,
 )
-from bot.storage import amendments, circles, consent_rounds, outbox, requests
+from bot.storage import amendments, chats, circles, consent_rounds, outbox, requests
 from bot.storage.circles import Roster
-from bot.storage.db import Database, within
+from bot.storage.consent_rounds import Round, RoundState
+from bot.storage.db import Database
 from bot.storage.outbox import Delivery
 from bot.storage.requests import PartnershipRequest
 
@@ -63,6 +65,18 @@ class Refusal(StrEnum):
     CIRCLE_EMPTY = "circle_empty"
     UNCHANGED = "unchanged"
     REASON_ADMINS_ONLY = "reason_admins_only"
+
+
+class Taken(StrEnum):
+    """What a position press or reply came to, once checked against the stored round."""
+
+    RECORDED = "recorded"
+    UNCHANGED = "unchanged"  # a double press, or a reason prompt answered already
+    CLOSED = "closed"
+
+
+# Re-checks a press against the round as stored in the transaction that records it.
+PressCheck = Callable[[RoundState | None], consent_rules.Refusal | None]
 
 
 @dataclass
@@ -86,15 +100,72 @@ class Opening:
     author_recused: bool = False  # the request declares the author's own link with the partner
     answer_by: date | None = None  # the date by which the partner needs an answer
     thread_id: int | None = None  # the forum topic the round posts in; None: General
+    # The group's type and title, recorded as the round opens: the summaries name the group.
+    group: tuple[str, str | None] | None = None
 
 
 def job_name(kind: str, round_id: int) -> str:
     return f"consent-{kind}-{round_id}"
 
 
-def _group(rnd: consent_rounds.Round) -> Destination:
+def _group(rnd: Round) -> Destination:
     """The round's group, in the topic of its proposal: every message of the round goes there."""
     return Destination(rnd.chat_id, rnd.thread_id)
+
+
+def _state(connection: sqlite3.Connection, round_id: int) -> RoundState:
+    """A round known to exist (rounds are never deleted)."""
+    found = consent_rounds.state(connection, round_id)
+    assert found is not None, round_id
+    return found
+
+
+def _request(connection: sqlite3.Connection, rnd: Round) -> PartnershipRequest:
+    """A round's request as it is now (a request is never deleted while it has a round)."""
+    found = requests.by_number(connection, rnd.chat_id, rnd.request_number)
+    assert found is not None, rnd.request_id
+    return found
+
+
+def _drawn(connection: sqlite3.Connection, round_id: int) -> tuple[RoundState, PartnershipRequest] | None:
+    """What a redraw of the proposal shows: the round and its request, in one snapshot."""
+    state = consent_rounds.state(connection, round_id)
+    return None if state is None else (state, _request(connection, state.round))
+
+
+def queue_proposal(
+    connection: sqlite3.Connection,
+    drawing: Drawing,
+    state: RoundState,
+    request: PartnershipRequest,
+    then: Html | None = None,
+) -> None:
+    """Queue a round's proposal once per chat (a restart before its delivery does not queue it
+    again), and ``then`` as a reply to it. The proposal's delivery records its message
+    (``proposal_sent``); until then nothing edits it."""
+    rnd = state.round
+    text, markup = drawing.proposal(state, request)
+    key = f"{PROPOSAL}:{rnd.id}:{rnd.chat_id}"
+    queued = outbox.enqueue(
+        connection, rnd.chat_id, [text], kind=PROPOSAL, ref=rnd.id, markup=markup, key=key, thread_id=rnd.thread_id
+    )
+    if queued and then is not None:
+        outbox.enqueue(connection, rnd.chat_id, [then], kind=OBJECTORS_FIRST, ref=rnd.id, thread_id=rnd.thread_id)
+
+
+def queue_outcome(connection: sqlite3.Connection, drawing: Drawing, round_id: int, at: datetime) -> bool:
+    """Queue, once, a closed round's outcome for the group and its summary for each
+    coordinator; False when they were queued already."""
+    if not consent_rounds.mark_published(connection, round_id, at):
+        return False
+    state = _state(connection, round_id)
+    rnd = state.round
+    group = chats.title(connection, rnd.chat_id) or ""
+    outcome, summary = drawing.closing(state, _request(connection, rnd), group)
+    outbox.enqueue(connection, rnd.chat_id, outcome, reply_to=rnd.message_id, thread_id=rnd.thread_id)
+    for coordinator in circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
+        outbox.enqueue(connection, coordinator.user_id, summary, kind=SUMMARY, ref=round_id)
+    return True
 
 
 class Rounds:
@@ -124,8 +195,9 @@ class Rounds:
     async def open(
         self, opening: Opening, *, update_id: int | None = None, acknowledge: Acknowledge | None = None
     ) -> Opened | Refusal:
-        """Open a round on the request's current version and post its proposal; ``acknowledge``
-        once it is stored (not on a refusal).
+        """Open a round on the request's current version and queue its proposal (and the ask to
+        the previous round's objectors) in the same write; ``acknowledge`` once it is stored
+        (not on a refusal).
 
         After an objection, only on something new: an amended version, or an admin's reason.
         """
@@ -133,18 +205,22 @@ class Rounds:
         if request.status not in UNDECIDED:
             return Refusal.NOT_OPENABLE
         opened_at = self.clock()
-        async with self.database.transaction(update_id) as connection:
-            if await consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
+        drawing = await self.presenter.drawing(request.flow_id, request.flow_version)
+
+        def change(connection: sqlite3.Connection) -> Opened | Refusal:
+            if opening.group is not None:
+                chats.remember(connection, request.chat_id, *opening.group)
+            if consent_rounds.latest_round_id(connection, request.id, open_only=True) is not None:
                 return Refusal.ALREADY_OPEN
-            roster = await circles.listed(connection, Roster.CIRCLE, request.chat_id)
+            roster = circles.listed(connection, Roster.CIRCLE, request.chat_id)
             if not roster:
                 return Refusal.CIRCLE_EMPTY
-            previous_id = await consent_rounds.latest_round_id(connection, request.id)
-            previous = await consent_rounds.load_state(connection, previous_id) if previous_id else None
+            previous_id = consent_rounds.latest_round_id(connection, request.id)
+            previous = _state(connection, previous_id) if previous_id else None
             objected = previous is not None and previous.round.outcome is Outcome.OBJECTION
-            objectors = previous.tally.members_with(Position.OBJECTION) if objected else ()
-            version = await consent_rounds.request_version(connection, request.id)
-            objected_version = previous.round.request_version if objected else None
+            objectors = previous.tally.members_with(Position.OBJECTION) if previous and objected else ()
+            version = consent_rounds.request_version(connection, request.id)
+            objected_version = previous.round.request_version if previous and objected else None
             refusal = consent_rules.new_round_refusal(
                 objected_version=objected_version,
                 current_version=version,
@@ -154,7 +230,7 @@ class Rounds:
             if refusal is not None:
                 return Refusal(refusal.value)
             before = (
-                await amendments.answers_at(connection, request.id, objected_version)
+                amendments.answers_at(connection, request.id, objected_version)
                 if objected_version is not None
                 else None
             )
@@ -165,7 +241,7 @@ class Rounds:
                 else consent_rules.deadline_after(opened_at, days)
             )
             in_roster = any(member.user_id == request.author_id for member in roster)
-            round_id = await consent_rounds.open_round(
+            round_id = consent_rounds.open_round(
                 connection,
                 request_id=request.id,
                 chat_id=request.chat_id,
@@ -178,67 +254,51 @@ class Rounds:
                 reopen_reason=opening.reason if objected_version == version else None,
                 thread_id=opening.thread_id,
             )
+            state = _state(connection, round_id)
+            opened = Opened(
+                round_id,
+                state,
+                tuple((m.name, s.reason or "") for m, s in objectors),
+                tuple(m.user_id for m, _ in objectors),
+                before,
+                opening.reason,
+            )
+            # Queued with the round they are about: a crash after the commit loses neither.
+            now_asked = _request(connection, state.round)
+            queue_proposal(connection, drawing, state, now_asked, then=drawing.objectors_first(opened, now_asked))
+            return opened
+
+        opened = await self.database.write(change, update_id)
+        if isinstance(opened, Refusal):
+            return opened
         await ports.acknowledge(acknowledge)
-        opened = Opened(
-            round_id,
-            await consent_rounds.state(self.database, round_id),
-            tuple((m.name, s.reason or "") for m, s in objectors),
-            tuple(m.user_id for m, _ in objectors),
-            before,
-            opening.reason,
-        )
-        await self.post_proposal(round_id, then=await self.presenter.objectors_first(opened))
+        self._proposal_queued(opened.state.round)
         return opened
 
-    async def post_proposal(self, round_id: int, *, then: Html | None = None) -> None:
-        """Queue a round's proposal, and ``then`` as a reply to it; schedule its deadline. The
-        proposal's delivery records its message (``proposal_sent``); until then nothing edits it."""
-        state = await consent_rounds.state(self.database, round_id)
-        rnd = state.round
-        text, markup = await self.presenter.proposal(state)
-        async with self.database.transaction() as connection:
-            # Once per chat: a restart before its delivery does not queue it again.
-            key = f"{PROPOSAL}:{round_id}:{rnd.chat_id}"
-            if (
-                await within(
-                    connection,
-                    partial(
-                        outbox.enqueue,
-                        chat_id=rnd.chat_id,
-                        texts=[text],
-                        kind=PROPOSAL,
-                        ref=round_id,
-                        markup=markup,
-                        key=key,
-                        thread_id=rnd.thread_id,
-                    ),
-                )
-                and then is not None
-            ):
-                await within(
-                    connection,
-                    partial(
-                        outbox.enqueue,
-                        chat_id=rnd.chat_id,
-                        texts=[then],
-                        kind=OBJECTORS_FIRST,
-                        ref=round_id,
-                        thread_id=rnd.thread_id,
-                    ),
-                )
-        self.redraws.last[round_id] = self.monotonic()
+    async def post_proposal(self, rnd: Round) -> None:
+        """Queue an open round's proposal again, unless it is queued already (after a restart,
+        or in the supergroup its group became); schedule its deadline."""
+        drawing = await self.presenter.drawing(rnd.flow_id, rnd.flow_version)
+
+        def change(connection: sqlite3.Connection) -> Round:
+            state = _state(connection, rnd.id)
+            queue_proposal(connection, drawing, state, _request(connection, state.round))
+            return state.round
+
+        self._proposal_queued(await self.database.write(change))
+
+    def _proposal_queued(self, rnd: Round) -> None:
+        self.redraws.last[rnd.id] = self.monotonic()
         self.schedule(rnd)
         self.kick_outbox()
 
     @staticmethod
-    async def proposal_sent(connection: aiosqlite.Connection, delivery: Delivery) -> None:
+    def proposal_sent(connection: sqlite3.Connection, delivery: Delivery) -> None:
         """Record where the proposal is (its buttons and redraws need it), and have the messages
         queued to answer it reply to it."""
-        await consent_rounds.set_message(connection, delivery.ref, delivery.message_id)
-        await within(
-            connection,
-            partial(outbox.reply_to_sent, kind=OBJECTORS_FIRST, ref=delivery.ref, message_id=delivery.message_id),
-        )
+        assert delivery.ref is not None and delivery.message_id is not None  # queued with its round, now sent
+        consent_rounds.set_message(connection, delivery.ref, delivery.message_id)
+        outbox.reply_to_sent(connection, OBJECTORS_FIRST, delivery.ref, delivery.message_id)
 
     # --- positions ---------------------------------------------------------------------------
 
@@ -251,82 +311,79 @@ class Rounds:
         *,
         update_id: int | None = None,
         prompt: tuple[int, int] | None = None,
-    ) -> bool | None:
-        """Record a position (consuming its reason prompt, ``(chat id, message id)``); close the
-        round once everyone answered. True when recorded, False when it changed nothing (a
-        double press), None when the round is closed."""
+        check: PressCheck | None = None,
+    ) -> Taken | consent_rules.Refusal:
+        """Record a position (consuming its reason prompt, ``(chat id, message id)``), after
+        ``check`` found the press still valid; close the round once everyone answered, then
+        publish it."""
         now = self.clock()
-        async with self.database.transaction(update_id) as connection:
-            if prompt is not None and not await consent_rounds.drop_prompt(connection, *prompt):
-                return False
-            state = await consent_rounds.load_state(connection, round_id)
-            if not state.round.is_open:
-                return None
+
+        def change(connection: sqlite3.Connection) -> tuple[Taken | consent_rules.Refusal, Round | None]:
+            if prompt is not None and not consent_rounds.drop_prompt(connection, *prompt):
+                return Taken.UNCHANGED, None
+            state = consent_rounds.state(connection, round_id)
+            if check is not None and (refusal := check(state)) is not None:
+                return refusal, None
+            if state is None or not state.round.is_open:
+                return Taken.CLOSED, None
             if not consent_rules.is_change(state.tally.current.get(user_id), position, reason):
-                return False
+                return Taken.UNCHANGED, None
             stance = Stance(user_id, position, reason, now)
-            await consent_rounds.record(connection, round_id, stance)
+            consent_rounds.record(connection, round_id, stance)
             tally = consent_rules.Tally.of(
                 state.roster, (*state.history, stance), state.round.quorum_percent, state.round.author_id
             )
-            closed = tally.everyone_answered and await consent_rounds.close(
+            closed = tally.everyone_answered and consent_rounds.close(
                 connection, round_id, outcome=tally.outcome(), reason=CloseReason.ALL_ANSWERED, at=now
             )
-        if closed:
-            await self.publish(round_id)
-        else:
+            return Taken.RECORDED, state.round if closed else None
+
+        taken, closed = await self.database.write(change, update_id)
+        if closed is not None:
+            await self.publish(closed)
+        elif taken is Taken.RECORDED:
             self.redraw_soon(round_id)
-        return True
+        return taken
 
     # --- closing -----------------------------------------------------------------------------
 
     async def close(
         self,
-        round_id: int,
+        rnd: Round,
         reason: CloseReason,
         *,
         update_id: int | None = None,
         closed_by: int | None = None,
         acknowledge: Acknowledge | None = None,
     ) -> bool:
-        """Close an open round with the outcome of its positions now, ``acknowledge`` before
-        publishing it; False if it was closed already."""
+        """Close an open round with the outcome of its positions now and queue that outcome, in
+        one write; ``acknowledge`` once it is stored. False if it was closed already."""
         now = self.clock()
-        async with self.database.transaction(update_id) as connection:
-            state = await consent_rounds.load_state(connection, round_id)
-            closed = state is not None and await consent_rounds.close(
-                connection, round_id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
+        drawing = await self.presenter.drawing(rnd.flow_id, rnd.flow_version)
+
+        def change(connection: sqlite3.Connection) -> bool:
+            state = _state(connection, rnd.id)
+            closed = consent_rounds.close(
+                connection, rnd.id, outcome=state.tally.outcome(), reason=reason, at=now, closed_by=closed_by
             )
+            return closed and queue_outcome(connection, drawing, rnd.id, now)
+
+        closed = await self.database.write(change, update_id)
         if closed:
             await ports.acknowledge(acknowledge)
-            await self.publish(round_id)
+            self._published(rnd.id)
         return closed
 
-    async def publish(self, round_id: int) -> None:
-        """Queue, once, the outcome for the group and the summary for each coordinator; show
-        the final tally."""
+    async def publish(self, rnd: Round) -> None:
+        """Queue, once, the outcome of a closed round for the group and the summary for each
+        coordinator; show the final tally."""
+        drawing = await self.presenter.drawing(rnd.flow_id, rnd.flow_version)
+        await self.database.write(partial(queue_outcome, drawing=drawing, round_id=rnd.id, at=self.clock()))
+        self._published(rnd.id)
+
+    def _published(self, round_id: int) -> None:
         for kind in ("deadline", "reminder"):
             self.scheduler.cancel(job_name(kind, round_id))
-        state = await consent_rounds.state(self.database, round_id)
-        rnd = state.round
-        outcome, summary = await self.presenter.closing(state)
-        async with self.database.transaction() as connection:
-            if await consent_rounds.mark_published(connection, round_id, self.clock()):
-                await within(
-                    connection,
-                    partial(
-                        outbox.enqueue,
-                        chat_id=rnd.chat_id,
-                        texts=outcome,
-                        reply_to=rnd.message_id,
-                        thread_id=rnd.thread_id,
-                    ),
-                )
-                for coordinator in await circles.listed(connection, Roster.COORDINATION, rnd.chat_id):
-                    await within(
-                        connection,
-                        partial(outbox.enqueue, chat_id=coordinator.user_id, texts=summary, kind=SUMMARY, ref=round_id),
-                    )
         # The final tally waits out the edit interval like any redraw: the press that closes a
         # burst must not edit the proposal twice within it (a redraw already waiting shows it).
         self.redraw_soon(round_id)
@@ -342,87 +399,104 @@ class Rounds:
         by: int | None = None,
         acknowledge: Acknowledge | None = None,
     ) -> bool:
-        """Withdraw or decline a request; a round open on a withdrawn one closes without a decision.
-        ``acknowledge`` once that is stored (or found impossible), before anything is sent."""
+        """Withdraw or decline a request; a round open on a withdrawn one closes without a decision,
+        its outcome queued in the same write. ``acknowledge`` once that is stored (or found
+        impossible), before anything is sent."""
         allowed = WITHDRAWABLE if status is RequestStatus.WITHDRAWN else UNDECIDED
-        async with self.database.transaction(update_id) as connection:
-            round_id = await consent_rounds.latest_round_id(connection, request.id, open_only=True)
+        now = self.clock()
+        drawing = await self.presenter.drawing(request.flow_id, request.flow_version)
+
+        def change(connection: sqlite3.Connection) -> tuple[bool, int | None]:
+            round_id = consent_rounds.latest_round_id(connection, request.id, open_only=True)
             if round_id is not None:
-                await consent_rounds.close(
+                consent_rounds.close(
                     connection,
                     round_id,
                     outcome=Outcome.NO_DECISION,
                     reason=CloseReason.WITHDRAWN,
-                    at=self.clock(),
+                    at=now,
                     closed_by=by,
                 )
-            ended = await requests.end_undecided(connection, request.id, status, reason, allowed)
+            ended = requests.end_undecided(connection, request.id, status, reason, allowed)
+            published = round_id is not None and ended and queue_outcome(connection, drawing, round_id, now)
+            return ended, round_id if published else None
+
+        ended, published = await self.database.write(change, update_id)
         await ports.acknowledge(acknowledge)
-        if round_id is not None and ended:
-            await self.publish(round_id)
+        if published is not None:
+            self._published(published)
         return ended
 
     # --- time ----------------------------------------------------------------------------------
 
-    def schedule(self, rnd: consent_rounds.Round) -> None:
+    def schedule(self, rnd: Round) -> None:
         """(Re)schedule a round's deadline and, unless sent, its reminder."""
         now = self.clock()
         for kind in ("deadline", "reminder"):
             self.scheduler.cancel(job_name(kind, rnd.id))
-        self.scheduler.run_at(
-            job_name("deadline", rnd.id), max(rnd.deadline_at, now), lambda: self.close(rnd.id, CloseReason.DEADLINE)
-        )
+
+        async def deadline() -> None:
+            await self.close(rnd, CloseReason.DEADLINE)
+
+        self.scheduler.run_at(job_name("deadline", rnd.id), max(rnd.deadline_at, now), deadline)
         reminder = consent_rules.reminder_time(rnd.opened_at, rnd.deadline_at, self.reminder_hours)
         if reminder is not None and rnd.reminded_at is None:
-            self.scheduler.run_at(
-                job_name("reminder", rnd.id), max(reminder, now), lambda: self.remind(rnd.id, before_deadline=True)
-            )
+
+            async def remind() -> None:
+                await self.remind(rnd.id, before_deadline=True)
+
+            self.scheduler.run_at(job_name("reminder", rnd.id), max(reminder, now), remind)
 
     async def remind(self, round_id: int, *, before_deadline: bool = False, update_id: int | None = None) -> bool:
         """Queue a mention of the counted members who have not answered; False when everyone
         has (or, ``before_deadline``, when that reminder was queued already)."""
-        state = await consent_rounds.state(self.database, round_id)
-        if not state.tally.waiting or not state.round.is_open:
-            return False
-        text = self.presenter.reminder(state)
-        async with self.database.transaction(update_id) as connection:
-            if before_deadline and not await consent_rounds.mark_reminded(connection, round_id, self.clock()):
-                return False
-            await within(
-                connection,
-                partial(
-                    outbox.enqueue,
-                    chat_id=state.round.chat_id,
-                    texts=[text],
-                    reply_to=state.round.message_id,
-                    thread_id=state.round.thread_id,
-                ),
-            )
-        self.kick_outbox()
-        return True
+        now = self.clock()
 
-    async def extend(self, rnd: consent_rounds.Round, days: int, *, update_id: int | None = None) -> datetime | None:
+        def change(connection: sqlite3.Connection) -> bool:
+            state = _state(connection, round_id)
+            rnd = state.round
+            if not state.tally.waiting or not rnd.is_open:
+                return False
+            if before_deadline and not consent_rounds.mark_reminded(connection, round_id, now):
+                return False
+            text = self.presenter.reminder(state)
+            outbox.enqueue(connection, rnd.chat_id, [text], reply_to=rnd.message_id, thread_id=rnd.thread_id)
+            return True
+
+        reminded = await self.database.write(change, update_id)
+        if reminded:
+            self.kick_outbox()
+        return reminded
+
+    async def extend(self, rnd: Round, days: int, *, update_id: int | None = None) -> datetime | None:
         """Push an open round's deadline back; the new deadline, or None if nothing changed."""
         deadline = consent_rules.deadline_after(rnd.deadline_at, days)
         reminder = consent_rules.reminder_time(rnd.opened_at, deadline, self.reminder_hours)
-        if not await consent_rounds.extend(
-            self.database,
-            rnd.id,
-            deadline,
-            update_id=update_id,
-            keep_reminder=reminder is None or reminder <= self.clock(),
-        ):
-            return None
-        self.schedule((await consent_rounds.state(self.database, rnd.id)).round)
-        self.redraw_soon(rnd.id)
-        return deadline
+        keep_reminder = reminder is None or reminder <= self.clock()
 
-    async def reopen(self, rnd: consent_rounds.Round, days: int, *, update_id: int | None = None) -> datetime | None:
+        def change(connection: sqlite3.Connection) -> Round | None:
+            if not consent_rounds.extend(connection, rnd.id, deadline, keep_reminder=keep_reminder):
+                return None
+            return _state(connection, rnd.id).round
+
+        return self._moved(await self.database.write(change, update_id), deadline)
+
+    async def reopen(self, rnd: Round, days: int, *, update_id: int | None = None) -> datetime | None:
         """Give silent members more time: reopen a round its deadline closed without a decision."""
         deadline = consent_rules.deadline_after(self.clock(), days)
-        if not await consent_rounds.reopen(self.database, rnd.id, deadline, update_id=update_id):
+
+        def change(connection: sqlite3.Connection) -> Round | None:
+            if not consent_rounds.reopen(connection, rnd.id, deadline):
+                return None
+            return _state(connection, rnd.id).round
+
+        return self._moved(await self.database.write(change, update_id), deadline)
+
+    def _moved(self, rnd: Round | None, deadline: datetime) -> datetime | None:
+        """Reschedule and redraw a round whose deadline moved; the deadline, or None if it did not."""
+        if rnd is None:
             return None
-        self.schedule((await consent_rounds.state(self.database, rnd.id)).round)
+        self.schedule(rnd)
         self.redraw_soon(rnd.id)
         return deadline
 
@@ -432,11 +506,16 @@ class Rounds:
         """Edit the proposal to the stored state; one redraw at a time per round."""
         async with self.redraws.locks[round_id]:
             self.redraws.last[round_id] = self.monotonic()
-            state = await consent_rounds.state(self.database, round_id)
-            if state is None or state.round.message_id is None:
+            drawn = await self.database.read(partial(_drawn, round_id=round_id))
+            if drawn is None:
                 return
-            text, markup = await self.presenter.proposal(state)
-            await self.sender.edit(_group(state.round), state.round.message_id, text, markup=markup)
+            state, request = drawn
+            rnd = state.round
+            if rnd.message_id is None:  # the proposal is not delivered yet
+                return
+            drawing = await self.presenter.drawing(rnd.flow_id, rnd.flow_version)
+            text, markup = drawing.proposal(state, request)
+            await self.sender.edit(_group(rnd), rnd.message_id, text, markup=markup)
 
     def redraw_soon(self, round_id: int) -> None:
         """Ask for a redraw: now if the last one is old enough, else once the interval has passed.
@@ -448,27 +527,27 @@ class Rounds:
             return
         last = self.redraws.last.get(round_id)
         delay = 0.0 if last is None else max(0.0, last + self.edit_interval - self.monotonic())
-        self.scheduler.run_at(name, delay, lambda: self.redraw(round_id))
+        self.scheduler.run_at(name, delay, partial(self.redraw, round_id))
 
     # --- after a restart -------------------------------------------------------------------------
 
     async def reschedule(self) -> None:
         """Rebuild every open round's deadline and reminder jobs from the database."""
-        for rnd in await consent_rounds.open_rounds(self.database):
+        for rnd in await self.database.read(consent_rounds.open_rounds):
             self.schedule(rnd)
 
     async def recover(self) -> None:
         """Finish what a stop interrupted: announce closed rounds, post missing proposals, redraw."""
-        for rnd in await consent_rounds.unpublished(self.database):
-            await self.publish(rnd.id)
-        for rnd in await consent_rounds.open_rounds(self.database):
+        for rnd in await self.database.read(consent_rounds.unpublished):
+            await self.publish(rnd)
+        for rnd in await self.database.read(consent_rounds.open_rounds):
             if rnd.message_id is None:
-                await self.post_proposal(rnd.id)
+                await self.post_proposal(rnd)
             else:
                 self.redraw_soon(rnd.id)
 
     async def repost(self, chat_ids: Sequence[int]) -> None:
         """Post again the proposals of these chats' open rounds (a group became a supergroup)."""
         for chat_id in chat_ids:
-            for rnd in await consent_rounds.open_rounds(self.database, chat_id):
-                await self.post_proposal(rnd.id)
+            for rnd in await self.database.read(partial(consent_rounds.open_rounds, chat_id=chat_id)):
+                await self.post_proposal(rnd)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from bot.core.texts import Html
 from bot.storage.consent_rounds import RoundState
+from bot.storage.requests import PartnershipRequest
 
 Job = Callable[[], Awaitable[None]]
 # Answers the button press being handled. Called right after its change is committed and
@@ -53,18 +54,26 @@ class Scheduler(Protocol):
     def scheduled(self, name: str) -> bool: ...
 
 
+class Drawing(Protocol):
+    """What members read about the rounds of one flow version, drawn without a wait: it is
+    called inside the transaction that queues the message, with the request read there."""
+
+    def proposal(self, state: RoundState, request: PartnershipRequest) -> tuple[Html, Markup | None]: ...
+
+    def closing(self, state: RoundState, request: PartnershipRequest, group: str) -> tuple[list[str], list[str]]:
+        """The outcome for the group and the summary for the coordinators, each in messages."""
+
+    def objectors_first(self, opened: Opened, request: PartnershipRequest) -> Html | None:
+        """The message asking the previous round's objectors first, if there were any."""
+
+
 class Presenter(Protocol):
     """What members read about a round, rendered by the adapter from the YAML texts."""
 
-    async def proposal(self, state: RoundState) -> tuple[Html, Markup | None]: ...
-
-    async def closing(self, state: RoundState) -> tuple[list[str], list[str]]:
-        """The outcome for the group and the summary for the coordinators, each in messages."""
+    async def drawing(self, flow_id: str, flow_version: int) -> Drawing:
+        """The drawing of rounds on requests filed with this flow version (its flow loaded once)."""
 
     def reminder(self, state: RoundState) -> Html: ...
-
-    async def objectors_first(self, opened: Opened) -> Html | None:
-        """The message asking the previous round's objectors first, if there were any."""
 
 
 @dataclass(frozen=True)
@@ -75,5 +84,5 @@ class Opened:
     state: RoundState
     objections: tuple[tuple[str, str], ...]  # (name, reason) of the previous round's objectors
     objector_ids: tuple[int, ...]
-    before: dict | None  # the answers objected to, when the request was amended since
+    before: dict[str, Any] | None  # the answers objected to, when the request was amended since
     reason: str | None  # an admin's reason for a new round on the unchanged request

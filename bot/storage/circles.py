@@ -9,10 +9,8 @@ from __future__ import annotations
 import sqlite3
 from enum import StrEnum
 
-import aiosqlite
-
 from bot.core.consent_rules import Member
-from bot.storage.db import Database, now, unit_of_work
+from bot.storage.db import now, unit_of_work
 
 
 class Roster(StrEnum):
@@ -29,70 +27,65 @@ def listed(connection: sqlite3.Connection, roster: Roster, chat_id: int) -> list
     return [Member(member["user_id"], member["name"]) for member in found]
 
 
-async def members(database: Database, roster: Roster, chat_id: int) -> list[Member]:
-    return await database.read(lambda connection: listed(connection, roster, chat_id))
-
-
 @unit_of_work
 def contains(connection: sqlite3.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
     row = connection.execute(f"SELECT 1 FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)).fetchone()
     return row is not None
 
 
-async def add(connection: aiosqlite.Connection, roster: Roster, chat_id: int, member: Member) -> bool:
+def add(connection: sqlite3.Connection, roster: Roster, chat_id: int, member: Member) -> bool:
     """Put a member on a roster; False when they already were."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         f"INSERT OR IGNORE INTO {roster} (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
         (chat_id, member.user_id, member.name, now()),
     )
     return cursor.rowcount > 0
 
 
-async def remove(connection: aiosqlite.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
-    cursor = await connection.execute(f"DELETE FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
+def remove(connection: sqlite3.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
+    cursor = connection.execute(f"DELETE FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
     return cursor.rowcount > 0
 
 
 # --- joining the circle -------------------------------------------------------------------
 
 
-async def ask_to_join(connection: aiosqlite.Connection, chat_id: int, member: Member) -> bool:
+def ask_to_join(connection: sqlite3.Connection, chat_id: int, member: Member) -> bool:
     """Record a request to join; False when one is already waiting."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "INSERT OR IGNORE INTO circle_join_requests (chat_id, user_id, name, requested_at) VALUES (?, ?, ?, ?)",
         (chat_id, member.user_id, member.name, now()),
     )
     return cursor.rowcount > 0
 
 
-async def take_join_request(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> Member | None:
+def take_join_request(connection: sqlite3.Connection, chat_id: int, user_id: int) -> Member | None:
     """Remove a waiting request to join and return who made it; None when already answered."""
-    async with connection.execute(
+    row = connection.execute(
         "DELETE FROM circle_join_requests WHERE chat_id = ? AND user_id = ? RETURNING user_id, name",
         (chat_id, user_id),
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     return None if row is None else Member(row["user_id"], row["name"])
 
 
 # --- coordinators -------------------------------------------------------------------------
 
 
-async def coordinated_chats(database: Database, user_id: int) -> list[int]:
-    rows = await database.fetch_all("SELECT chat_id FROM coordinators WHERE user_id = ? ORDER BY chat_id", (user_id,))
-    return [row["chat_id"] for row in rows]
+def coordinated_chats(connection: sqlite3.Connection, user_id: int) -> list[int]:
+    found = connection.execute("SELECT chat_id FROM coordinators WHERE user_id = ? ORDER BY chat_id", (user_id,))
+    return [row["chat_id"] for row in found]
 
 
-async def mark_unreachable(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> bool:
+def mark_unreachable(connection: sqlite3.Connection, chat_id: int, user_id: int) -> bool:
     """Note that a coordinator cannot be written to; True only the first time (tell admins once)."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE coordinators SET unreachable_at = ? WHERE chat_id = ? AND user_id = ? AND unreachable_at IS NULL",
         (now(), chat_id, user_id),
     )
     return cursor.rowcount > 0
 
 
-async def mark_reachable(connection: aiosqlite.Connection, chat_id: int, user_id: int) -> None:
-    await connection.execute(
+def mark_reachable(connection: sqlite3.Connection, chat_id: int, user_id: int) -> None:
+    connection.execute(
         "UPDATE coordinators SET unreachable_at = NULL WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
     )

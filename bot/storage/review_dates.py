@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import aiosqlite
-
 from bot.core.register_rules import REVIEW
 from bot.core.statuses import RequestStatus
-from bot.storage.db import Database, now
+from bot.storage.db import now
 from bot.storage.register_rows import answers_of
 
 
@@ -54,50 +52,45 @@ FROM reviews v JOIN requests r ON r.id = v.request_id
 """
 
 
-def _review(row: aiosqlite.Row) -> Review:
+def _review(row: sqlite3.Row) -> Review:
     return Review(**dict(row))
 
 
-async def to_plan(database: Database, limit: int) -> list[ToPlan]:
+def to_plan(connection: sqlite3.Connection, limit: int) -> list[ToPlan]:
     """Adopted requests without a first review date, oldest first (index requests_to_plan)."""
-
-    def query(connection: sqlite3.Connection) -> list[ToPlan]:
-        # RequestStatus.ADOPTED written out: SQLite uses a partial index only for its literal.
-        rows = connection.execute(
-            "SELECT id, flow_id, flow_version, COALESCE(decided_at, updated_at) AS decided_at FROM requests"
-            " WHERE status = 'adopted' AND review_planned = 0 ORDER BY id LIMIT ?",
-            (limit,),
-        ).fetchall()
-        answers = answers_of(connection, [row["id"] for row in rows])
-        return [
-            ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]])
-            for row in rows
-        ]
-
-    return await database.read(query)
+    # RequestStatus.ADOPTED written out: SQLite uses a partial index only for its literal.
+    rows = connection.execute(
+        "SELECT id, flow_id, flow_version, COALESCE(decided_at, updated_at) AS decided_at FROM requests"
+        " WHERE status = 'adopted' AND review_planned = 0 ORDER BY id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    answers = answers_of(connection, [row["id"] for row in rows])
+    return [
+        ToPlan(row["id"], row["flow_id"], row["flow_version"], row["decided_at"], answers[row["id"]]) for row in rows
+    ]
 
 
-async def _open(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
-    await connection.execute(
+def _open(connection: sqlite3.Connection, request_id: int, kind: str, due_on: date) -> None:
+    connection.execute(
         "INSERT INTO reviews (request_id, kind, due_on, created_at) VALUES (?, ?, ?, ?)",
         (request_id, kind, due_on.isoformat(), now()),
     )
 
 
-async def plan(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> bool:
+def plan(connection: sqlite3.Connection, request_id: int, kind: str, due_on: date) -> bool:
     """Give an adopted request its first review, unless /revision or another run just did."""
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE requests SET review_planned = 1 WHERE id = ? AND status = 'adopted' AND review_planned = 0",
         (request_id,),
     )
     if cursor.rowcount == 0:
         return False
-    await _open(connection, request_id, kind, due_on)
+    _open(connection, request_id, kind, due_on)
     return True
 
 
-async def restore(
-    connection: aiosqlite.Connection,
+def restore(
+    connection: sqlite3.Connection,
     request_id: int,
     kind: str,
     *,
@@ -109,69 +102,67 @@ async def restore(
 ) -> None:
     """An imported partnership's reviews: its latest answered one and its open one, as exported."""
     if last_outcome is not None and last_on is not None:
-        await connection.execute(
+        connection.execute(
             "INSERT INTO reviews (request_id, kind, due_on, outcome, answered_by_name, answered_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (request_id, kind, last_on.isoformat(), last_outcome, answered_by_name, answered_at, now()),
         )
     if due_on is not None:
-        await _open(connection, request_id, kind, due_on)
+        _open(connection, request_id, kind, due_on)
     if due_on is not None or last_outcome is not None:
-        await connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
+        connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
 
 
-async def set_date(connection: aiosqlite.Connection, request_id: int, kind: str, due_on: date) -> None:
+def set_date(connection: sqlite3.Connection, request_id: int, kind: str, due_on: date) -> None:
     """Move the open review to a new date (to be posted again then), or open one there.
 
     ``kind`` is used only when there is no open review yet.
     """
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE reviews SET due_on = ?, posted_at = NULL, message_id = NULL WHERE request_id = ? AND outcome IS NULL",
         (due_on.isoformat(), request_id),
     )
     if cursor.rowcount == 0:
-        await _open(connection, request_id, kind, due_on)
-    await connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
+        _open(connection, request_id, kind, due_on)
+    connection.execute("UPDATE requests SET review_planned = 1 WHERE id = ?", (request_id,))
 
 
-async def due(database: Database, latest: date, limit: int) -> list[Review]:
+def due(connection: sqlite3.Connection, latest: date, limit: int) -> list[Review]:
     """Open reviews of adopted partnerships due by ``latest`` and not posted yet, oldest first."""
-    rows = await database.fetch_all(
+    found = connection.execute(
         f"{_SELECT} WHERE v.outcome IS NULL AND v.posted_at IS NULL AND v.due_on <= ?"
         " AND r.status = 'adopted' ORDER BY v.due_on, v.id LIMIT ?",
         (latest.isoformat(), limit),
     )
-    return [_review(row) for row in rows]
+    return [_review(row) for row in found]
 
 
 def open_in_chat(connection: sqlite3.Connection, chat_id: int) -> list[Review]:
     """The open review of each adopted partnership of a chat, by date (for /calendrier)."""
-    rows = connection.execute(
+    found = connection.execute(
         f"{_SELECT} WHERE r.chat_id = ? AND r.status = 'adopted' AND v.outcome IS NULL ORDER BY v.due_on, v.id",
         (chat_id,),
     )
-    return [_review(row) for row in rows]
+    return [_review(row) for row in found]
 
 
-async def get(database: Database, review_id: int) -> Review | None:
-    row = await database.fetch_one(f"{_SELECT} WHERE v.id = ?", (review_id,))
+def get(connection: sqlite3.Connection, review_id: int) -> Review | None:
+    row = connection.execute(f"{_SELECT} WHERE v.id = ?", (review_id,)).fetchone()
     return None if row is None else _review(row)
 
 
-async def open_review(database: Database, request_id: int) -> Review | None:
-    row = await database.fetch_one(f"{_SELECT} WHERE v.request_id = ? AND v.outcome IS NULL", (request_id,))
+def open_review(connection: sqlite3.Connection, request_id: int) -> Review | None:
+    row = connection.execute(f"{_SELECT} WHERE v.request_id = ? AND v.outcome IS NULL", (request_id,)).fetchone()
     return None if row is None else _review(row)
 
 
-async def mark_posted(connection: aiosqlite.Connection, review_id: int, message_id: int | None) -> None:
+def mark_posted(connection: sqlite3.Connection, review_id: int, message_id: int | None) -> None:
     """Record the follow-up message; None while it is on its way, or when it could not be sent."""
-    await connection.execute(
-        "UPDATE reviews SET posted_at = ?, message_id = ? WHERE id = ?", (now(), message_id, review_id)
-    )
+    connection.execute("UPDATE reviews SET posted_at = ?, message_id = ? WHERE id = ?", (now(), message_id, review_id))
 
 
-async def answer(
-    connection: aiosqlite.Connection,
+def answer(
+    connection: sqlite3.Connection,
     review: Review,
     outcome: str,
     *,
@@ -184,7 +175,7 @@ async def answer(
     False when it was answered meanwhile (two members pressing at once): nothing changes.
     """
     stamp = now()
-    cursor = await connection.execute(
+    cursor = connection.execute(
         "UPDATE reviews SET outcome = ?, answered_by = ?, answered_by_name = ?, answered_at = ?"
         " WHERE id = ? AND outcome IS NULL",
         (outcome, user_id, user_name, stamp, review.id),
@@ -192,10 +183,10 @@ async def answer(
     if cursor.rowcount == 0:
         return False
     if next_on is None:
-        await connection.execute(
+        connection.execute(
             "UPDATE requests SET status = ?, updated_at = ? WHERE id = ?",
             (RequestStatus.ENDED, stamp, review.request_id),
         )
     else:
-        await _open(connection, review.request_id, REVIEW, next_on)
+        _open(connection, review.request_id, REVIEW, next_on)
     return True

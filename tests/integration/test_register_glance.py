@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
 from icalendar import Calendar
@@ -217,8 +218,7 @@ async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_dat
         "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (staged.group.id, number)
     )
     due = TODAY + timedelta(days=40)
-    async with bot.database.transaction() as connection:
-        await review_dates.set_date(connection, request["id"], "review", due)
+    await bot.database.write(partial(review_dates.set_date, request_id=request["id"], kind="review", due_on=due))
     member = staged.circle[1]
     fake.send(member, fake.private_chat(member), "/start")
     await fake.next_message(member)
@@ -256,8 +256,7 @@ async def test_the_calendar_asked_in_private_covers_every_group_of_the_member(
         request = await bot.database.fetch_one(
             "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (group.id, number)
         )
-        async with bot.database.transaction() as connection:
-            await review_dates.set_date(connection, request["id"], "review", due)
+        await bot.database.write(partial(review_dates.set_date, request_id=request["id"], kind="review", due_on=due))
     private = fake.private_chat(eve)
 
     fake.send(eve, private, "/calendrier")
@@ -284,8 +283,9 @@ async def test_the_calendar_explains_how_to_open_a_private_chat_first(
     group = fake.add_group("GL Lyon", [alice])
     number = await log(bot.database, group, "Alternatiba", "association", "adopted")
     request = await bot.database.fetch_one("SELECT id FROM requests WHERE number = ?", (number,))
-    async with bot.database.transaction() as connection:
-        await review_dates.set_date(connection, request["id"], "review", date(TODAY.year + 1, 1, 15))
+    await bot.database.write(
+        partial(review_dates.set_date, request_id=request["id"], kind="review", due_on=date(TODAY.year + 1, 1, 15))
+    )
 
     fake.send(alice, group, "/calendrier")
     reply = await fake.next_message(group)

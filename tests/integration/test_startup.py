@@ -11,7 +11,6 @@ import subprocess
 import sys
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from bot.app import build_application
 from bot.core.library import load_library
 from bot.handlers import redelivery
 from bot.storage import outbox
-from bot.storage.db import Database, within
+from bot.storage.db import Database
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import CONVERSATIONS, settings_for
@@ -155,10 +154,13 @@ async def test_sent_messages_and_update_marks_are_forgotten_every_day_not_only_a
     (purge,) = bot.application.job_queue.get_jobs_by_name("purge")
     assert purge.job.trigger.interval == timedelta(days=1)
     eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat()
-    async with bot.database.transaction() as connection:  # a bot that has run for a week since
-        await connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (eight_days_ago,))
-        await within(connection, partial(outbox.enqueue, chat_id=-1001, texts=["Camille : consentement"]))
-        await connection.execute("UPDATE outbox SET status = 'sent', done_at = ?", (eight_days_ago,))
+
+    def a_week_old(connection: sqlite3.Connection) -> None:  # a bot that has run for a week since
+        connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (eight_days_ago,))
+        outbox.enqueue(connection, -1001, ["Camille : consentement"])
+        connection.execute("UPDATE outbox SET status = 'sent', done_at = ?", (eight_days_ago,))
+
+    await bot.database.write(a_week_old)
 
     await purge.run(bot.application)
 

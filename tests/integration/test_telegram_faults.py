@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from bot.core.consent_rules import Position
 from bot.handlers import outbox_sender
 from bot.storage import outbox
 from bot.storage.chat_migration import CHAT_COLUMNS
-from bot.storage.db import within
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
 from tests.fake_telegram.server import NOT_MODIFIED
 from tests.integration.circle_scene import (
@@ -526,9 +525,12 @@ async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never
             fake.delay_next("sendMessage", 3 * FAULTY["telegram_timeout_seconds"], done_first=True)
 
     fake.on_call = answer_late
-    async with bot.database.transaction() as connection:
+
+    def queue(connection: sqlite3.Connection) -> None:
         for number in range(MEASURED):
-            await within(connection, partial(outbox.enqueue, chat_id=staged.group.id, texts=[f"mesure {number}"]))
+            outbox.enqueue(connection, staged.group.id, [f"mesure {number}"])
+
+    await bot.database.write(queue)
     outbox_sender.kick(bot.application.job_queue)
     await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
     await fake.idle(quiet=0.5)

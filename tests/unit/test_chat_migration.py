@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-
-import aiosqlite
 
 from bot.core.consent_rules import Member, RoundOptions
 from bot.core.flow_engine import FlowState
@@ -21,7 +20,7 @@ from bot.storage import (
     sessions,
 )
 from bot.storage.circles import Roster
-from bot.storage.db import Database, within
+from bot.storage.db import Database
 from bot.storage.sessions import FlowSession
 
 OLD, NEW = -4000000001, -1001000000001
@@ -56,8 +55,8 @@ async def test_every_column_holding_a_chat_or_one_of_its_messages_is_moved(datab
     assert await _columns(database, _is_message) == set(chat_migration.MESSAGE_COLUMNS)
 
 
-async def _request(connection: aiosqlite.Connection, chat_id: int, partner: str) -> requests.PartnershipRequest:
-    return await requests.create(
+def _request(connection: sqlite3.Connection, chat_id: int, partner: str) -> requests.PartnershipRequest:
+    return requests.create(
         connection,
         chat_id=chat_id,
         author_id=BEA.user_id,
@@ -87,16 +86,17 @@ async def _group_everywhere(database: Database) -> int:
             connection, FLOW, "id: demande_partenariat\n# à nous\n", scope_chat_id=OLD, source="upload"
         )
     )
-    async with database.transaction() as connection:
-        first, second = await _request(connection, OLD, "Alternatiba"), await _request(connection, OLD, "Emmaüs")
-        await connection.execute("UPDATE requests SET card_message_id = 40 WHERE id = ?", (first.id,))
-        await sessions.save(connection, _session(OLD, CAL, OLD))  # answering in the group
-        await sessions.save(connection, _session(BEA.user_id, BEA, OLD))  # in private, for the group
-        await circles.add(connection, Roster.CIRCLE, OLD, BEA)
-        await circles.add(connection, Roster.CIRCLE, OLD, CAL)
-        await circles.add(connection, Roster.COORDINATION, OLD, CAL)
-        await circles.ask_to_join(connection, OLD, Member(44, "Dan"))
-        round_id = await consent_rounds.open_round(
+
+    def seed(connection: sqlite3.Connection) -> int:
+        first, second = _request(connection, OLD, "Alternatiba"), _request(connection, OLD, "Emmaüs")
+        connection.execute("UPDATE requests SET card_message_id = 40 WHERE id = ?", (first.id,))
+        sessions.save(connection, _session(OLD, CAL, OLD))  # answering in the group
+        sessions.save(connection, _session(BEA.user_id, BEA, OLD))  # in private, for the group
+        circles.add(connection, Roster.CIRCLE, OLD, BEA)
+        circles.add(connection, Roster.CIRCLE, OLD, CAL)
+        circles.add(connection, Roster.COORDINATION, OLD, CAL)
+        circles.ask_to_join(connection, OLD, Member(44, "Dan"))
+        round_id = consent_rounds.open_round(
             connection,
             request_id=first.id,
             chat_id=OLD,
@@ -106,15 +106,20 @@ async def _group_everywhere(database: Database) -> int:
             options=RoundOptions(),
             roster=(BEA, CAL),
         )
-        await connection.execute("UPDATE requests SET status = 'adopted' WHERE id = ?", (second.id,))
-        await review_dates.plan(connection, second.id, "review", date(2027, 3, 1))
-        await within(connection, partial(outbox.enqueue, chat_id=OLD, texts=["Résultat"], reply_to=41))
-    async with database.transaction() as connection:
-        await consent_rounds.set_message(connection, round_id, 42)
-    await consent_rounds.add_prompt(database, OLD, 43, round_id, CAL.user_id, "objection", T0)
-    (review,) = await review_dates.due(database, date(2027, 3, 1), 10)
-    async with database.transaction() as connection:
-        await review_dates.mark_posted(connection, review.id, 44)
+        connection.execute("UPDATE requests SET status = 'adopted' WHERE id = ?", (second.id,))
+        review_dates.plan(connection, second.id, "review", date(2027, 3, 1))
+        outbox.enqueue(connection, OLD, ["Résultat"], reply_to=41)
+        return round_id
+
+    def sent(connection: sqlite3.Connection, round_id: int) -> None:
+        """The proposal, a reason prompt and the review's follow-up were posted."""
+        consent_rounds.set_message(connection, round_id, 42)
+        consent_rounds.add_prompt(connection, OLD, 43, round_id, CAL.user_id, "objection", T0)
+        (review,) = review_dates.due(connection, date(2027, 3, 1), 10)
+        review_dates.mark_posted(connection, review.id, 44)
+
+    round_id = await database.write(seed)
+    await database.write(partial(sent, round_id=round_id))
     return round_id
 
 
@@ -144,15 +149,19 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
         (2, "Emmaüs"),
         (1, "Alternatiba"),
     ]
-    assert [m.name for m in await circles.members(database, Roster.CIRCLE, NEW)] == ["Bea", "Cal"]
-    rnd = (await consent_rounds.state(database, round_id)).round
+    assert [m.name for m in await database.read(partial(circles.listed, roster=Roster.CIRCLE, chat_id=NEW))] == [
+        "Bea",
+        "Cal",
+    ]
+    rnd = (await database.read(partial(consent_rounds.state, round_id=round_id))).round
     assert (rnd.chat_id, rnd.is_open, rnd.message_id) == (NEW, True, None)
     assert tuple(await database.fetch_one("SELECT type FROM chats WHERE id = ?", (NEW,))) == ("supergroup",)
     assert (await database.read(lambda connection: flow_versions.active(connection, FLOW, NEW))).scope_chat_id == NEW
     # What pointed at messages of the old chat is forgotten: they are not in the new one.
     assert tuple(await database.fetch_one("SELECT card_message_id FROM requests WHERE number = 1")) == (None,)
     assert tuple(await database.fetch_one("SELECT reply_to_message_id FROM outbox")) == (None,)
-    (review,) = await review_dates.due(database, date(2027, 3, 1), 10)  # to be posted again, in the supergroup
+    # To be posted again, in the supergroup.
+    (review,) = await database.read(partial(review_dates.due, latest=date(2027, 3, 1), limit=10))
     assert (review.chat_id, review.message_id) == (NEW, None)
 
     assert not await database.write(lambda connection: chat_migration.move(connection, OLD, NEW)), (
@@ -163,9 +172,12 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
 async def test_rows_the_supergroup_already_has_are_kept_and_numbers_stay_unique(database: Database) -> None:
     await _group_everywhere(database)
     await database.write(lambda connection: chats.remember(connection, NEW, "supergroup", "GL Pays d'Uzès (nouveau)"))
-    async with database.transaction() as connection:
-        await _request(connection, NEW, "Villes en transition")  # n°1 of the supergroup, filed early
-        await circles.add(connection, Roster.CIRCLE, NEW, CAL)
+
+    def filed_early(connection: sqlite3.Connection) -> None:
+        _request(connection, NEW, "Villes en transition")  # n°1 of the supergroup
+        circles.add(connection, Roster.CIRCLE, NEW, CAL)
+
+    await database.write(filed_early)
 
     assert await database.write(lambda connection: chat_migration.move(connection, OLD, NEW))
 
@@ -174,6 +186,9 @@ async def test_rows_the_supergroup_already_has_are_kept_and_numbers_stay_unique(
         for r in (await database.read(lambda connection: requests.page(connection, NEW, 0, 10)))[0]
     ]
     assert numbers == [(3, "Villes en transition"), (2, "Emmaüs"), (1, "Alternatiba")]
-    assert [m.name for m in await circles.members(database, Roster.CIRCLE, NEW)] == ["Bea", "Cal"]
+    assert [m.name for m in await database.read(partial(circles.listed, roster=Roster.CIRCLE, chat_id=NEW))] == [
+        "Bea",
+        "Cal",
+    ]
     assert await database.read(lambda connection: chats.title(connection, NEW)) == "GL Pays d'Uzès (nouveau)"
     assert not any((await _rows_of(database, OLD)).values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,9 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def new_request(database: Database, partner: str = "Alternatiba") -> requests.PartnershipRequest:
-    async with database.transaction() as connection:
-        return await requests.create(
-            connection,
+    return await database.write(
+        partial(
+            requests.create,
             chat_id=GROUP,
             author_id=ANA.user_id,
             author_name=ANA.name,
@@ -60,12 +61,13 @@ async def new_request(database: Database, partner: str = "Alternatiba") -> reque
             partner_kind="association",
             answers={"partenaire": partner, "porteurs": "cercle_coeur"},
         )
+    )
 
 
 async def open_round(database: Database, request_id: int, conflicts: tuple[int, ...] = ()) -> int:
-    async with database.transaction() as connection:
-        return await consent_rounds.open_round(
-            connection,
+    return await database.write(
+        partial(
+            consent_rounds.open_round,
             request_id=request_id,
             chat_id=GROUP,
             opener=BEA,
@@ -75,6 +77,7 @@ async def open_round(database: Database, request_id: int, conflicts: tuple[int, 
             roster=(CAL, BEA, ANA),
             conflicts=conflicts,
         )
+    )
 
 
 async def record(
@@ -85,8 +88,14 @@ async def record(
     reason: str | None = None,
     update_id: int | None = None,
 ) -> bool:
-    async with database.transaction(update_id) as connection:
-        return await consent_rounds.record(connection, round_id, Stance(member.user_id, position, reason, T0))
+    stance = Stance(member.user_id, position, reason, T0)
+    return await database.write(partial(consent_rounds.record, round_id=round_id, stance=stance), update_id)
+
+
+async def state(database: Database, round_id: int) -> consent_rounds.RoundState:
+    found = await database.read(partial(consent_rounds.state, round_id=round_id))
+    assert found is not None
+    return found
 
 
 async def request_row(database: Database) -> tuple:
@@ -99,12 +108,13 @@ async def request_row(database: Database) -> tuple:
 async def test_a_round_keeps_its_roster_snapshot_and_marks_the_request_in_consent(database: Database) -> None:
     request = await new_request(database)
     round_id = await open_round(database, request.id, conflicts=(ANA.user_id,))
-    state = await consent_rounds.state(database, round_id)
-    assert state.roster == (CAL, BEA, ANA)
-    assert [(s.user_id, s.position) for s in state.history] == [(ANA.user_id, Position.CONFLICT)]
-    assert state.round.request_number == 1 and state.round.partner_name == "Alternatiba"
-    assert state.round.deadline_at == T0 + timedelta(days=7) and state.round.is_open
-    assert state.current_version == 1 == state.round.request_version
+    found = await state(database, round_id)
+    assert found.roster == (CAL, BEA, ANA)
+    assert [(s.user_id, s.position) for s in found.history] == [(ANA.user_id, Position.CONFLICT)]
+    assert found.round.request_number == 1 and found.round.partner_name == "Alternatiba"
+    assert found.round.deadline_at == T0 + timedelta(days=7) and found.round.is_open
+    assert found.current_version == 1 == found.round.request_version
+    assert (found.round.flow_id, found.round.flow_version) == ("demande_partenariat", 1)
     assert await request_row(database) == ("in_consent", None, 1)
 
 
@@ -120,11 +130,11 @@ async def test_positions_are_kept_in_order_and_only_while_open(database: Databas
     round_id = await open_round(database, request.id)
     assert await record(database, round_id, BEA, Position.CONSENT)
     assert await record(database, round_id, BEA, Position.OBJECTION, "Trop tôt")
-    history = (await consent_rounds.state(database, round_id)).history
+    history = (await state(database, round_id)).history
     assert [(s.position, s.reason) for s in history] == [(Position.CONSENT, None), (Position.OBJECTION, "Trop tôt")]
 
-    async with database.transaction() as connection:
-        assert await consent_rounds.close(
+    def close(connection: sqlite3.Connection) -> None:
+        assert consent_rounds.close(
             connection,
             round_id,
             outcome=Outcome.OBJECTION,
@@ -132,12 +142,14 @@ async def test_positions_are_kept_in_order_and_only_while_open(database: Databas
             at=T0 + timedelta(days=1),
             closed_by=BEA.user_id,
         )
-        assert not await consent_rounds.close(
+        assert not consent_rounds.close(
             connection, round_id, outcome=Outcome.ADOPTED, reason=CloseReason.DEADLINE, at=T0
         )
+
+    await database.write(close)
     assert not await record(database, round_id, CAL, Position.CONSENT)
-    state = await consent_rounds.state(database, round_id)
-    assert (state.round.outcome, state.round.close_reason) == (Outcome.OBJECTION, CloseReason.EARLY)
+    closed = await state(database, round_id)
+    assert (closed.round.outcome, closed.round.close_reason) == (Outcome.OBJECTION, CloseReason.EARLY)
     assert await request_row(database) == ("objection", (T0 + timedelta(days=1)).isoformat(), 1)
 
 
@@ -147,84 +159,121 @@ async def test_a_redelivered_update_records_nothing_more(database: Database) -> 
     await record(database, round_id, BEA, Position.CONSENT, update_id=700)
     with pytest.raises(AlreadyHandled):
         await record(database, round_id, BEA, Position.CONSENT, update_id=700)
-    assert len((await consent_rounds.state(database, round_id)).history) == 1
+    assert len((await state(database, round_id)).history) == 1
 
 
 async def test_deadlines_reminders_and_lists(database: Database) -> None:
     first, second = await new_request(database), await new_request(database, "Emmaüs")
     first_round, second_round = await open_round(database, first.id), await open_round(database, second.id)
-    async with database.transaction() as connection:
-        assert await consent_rounds.mark_reminded(connection, first_round, T0)
-        assert not await consent_rounds.mark_reminded(connection, first_round, T0)
-    assert await consent_rounds.extend(database, first_round, T0 + timedelta(days=10), keep_reminder=False)
-    extended = (await consent_rounds.state(database, first_round)).round
-    assert extended.deadline_at == T0 + timedelta(days=10) and extended.reminded_at is None
 
-    async with database.transaction() as connection:
-        await consent_rounds.close(
-            connection, second_round, outcome=Outcome.ADOPTED, reason=CloseReason.ALL_ANSWERED, at=T0
+    def remind(connection: sqlite3.Connection) -> None:
+        assert consent_rounds.mark_reminded(connection, first_round, T0)
+        assert not consent_rounds.mark_reminded(connection, first_round, T0)
+
+    await database.write(remind)
+    later = T0 + timedelta(days=10)
+    assert await database.write(
+        partial(consent_rounds.extend, round_id=first_round, deadline_at=later, keep_reminder=False)
+    )
+    extended = (await state(database, first_round)).round
+    assert extended.deadline_at == later and extended.reminded_at is None
+
+    await database.write(
+        partial(
+            consent_rounds.close, round_id=second_round, outcome=Outcome.ADOPTED, reason=CloseReason.ALL_ANSWERED, at=T0
         )
-    assert [r.id for r in await consent_rounds.open_rounds(database)] == [first_round]
-    assert [r.id for r in await consent_rounds.open_rounds(database, GROUP)] == [first_round]
-    assert await consent_rounds.open_rounds(database, -999) == []
-    assert [r.id for r in await consent_rounds.unpublished(database)] == [second_round]
-    async with database.transaction() as connection:
-        assert await consent_rounds.mark_published(connection, second_round, T0)
-        assert not await consent_rounds.mark_published(connection, second_round, T0)
-    assert await consent_rounds.unpublished(database) == []
-    assert [r.partner_name for r in await consent_rounds.decisions_since(database, GROUP, T0 - timedelta(days=30))] == [
-        "Emmaüs"
-    ]
-    assert await consent_rounds.decisions_since(database, GROUP, T0 + timedelta(days=1)) == []
-    assert not await consent_rounds.extend(database, second_round, T0, keep_reminder=True)
+    )
+    assert [r.id for r in await database.read(consent_rounds.open_rounds)] == [first_round]
+    assert [r.id for r in await database.read(partial(consent_rounds.open_rounds, chat_id=GROUP))] == [first_round]
+    assert await database.read(partial(consent_rounds.open_rounds, chat_id=-999)) == []
+    assert [r.id for r in await database.read(consent_rounds.unpublished)] == [second_round]
+
+    def publish(connection: sqlite3.Connection) -> None:
+        assert consent_rounds.mark_published(connection, second_round, T0)
+        assert not consent_rounds.mark_published(connection, second_round, T0)
+
+    await database.write(publish)
+    assert await database.read(consent_rounds.unpublished) == []
+    month_ago = T0 - timedelta(days=30)
+    decided = await database.read(partial(consent_rounds.decisions_since, chat_id=GROUP, since=month_ago))
+    assert [r.partner_name for r in decided] == ["Emmaüs"]
+    tomorrow = T0 + timedelta(days=1)
+    assert await database.read(partial(consent_rounds.decisions_since, chat_id=GROUP, since=tomorrow)) == []
+    assert not await database.write(
+        partial(consent_rounds.extend, round_id=second_round, deadline_at=T0, keep_reminder=True)
+    )
 
 
 async def test_a_reason_prompt_is_answered_once(database: Database) -> None:
     request = await new_request(database)
     round_id = await open_round(database, request.id)
-    await consent_rounds.add_prompt(database, GROUP, 40, round_id, CAL.user_id, "objection", T0)
-    assert await consent_rounds.prompt_at(database, GROUP, 40) == consent_rounds.Prompt(
-        round_id, CAL.user_id, "objection"
+    await database.write(
+        partial(
+            consent_rounds.add_prompt,
+            chat_id=GROUP,
+            message_id=40,
+            round_id=round_id,
+            user_id=CAL.user_id,
+            action="objection",
+            at=T0,
+        )
     )
-    assert await consent_rounds.prompt_at(database, GROUP, 41) is None
-    async with database.transaction() as connection:
-        assert await consent_rounds.drop_prompt(connection, GROUP, 40)
-        assert not await consent_rounds.drop_prompt(connection, GROUP, 40)
+    assert await database.read(partial(consent_rounds.prompt_at, chat_id=GROUP, message_id=40)) == (
+        consent_rounds.Prompt(round_id, CAL.user_id, "objection")
+    )
+    assert await database.read(partial(consent_rounds.prompt_at, chat_id=GROUP, message_id=41)) is None
+
+    def answer(connection: sqlite3.Connection) -> None:
+        assert consent_rounds.drop_prompt(connection, GROUP, 40)
+        assert not consent_rounds.drop_prompt(connection, GROUP, 40)
+
+    await database.write(answer)
 
 
 # --- the circle and coordinators ----------------------------------------------------------
 
 
 async def test_rosters_are_kept_per_group(database: Database) -> None:
-    async with database.transaction() as connection:
-        assert await circles.add(connection, Roster.CIRCLE, GROUP, BEA)
-        assert not await circles.add(connection, Roster.CIRCLE, GROUP, BEA)
-        assert await circles.add(connection, Roster.COORDINATION, GROUP, CAL)
-    assert await circles.members(database, Roster.CIRCLE, GROUP) == [BEA]
-    assert await circles.contains(database, Roster.COORDINATION, GROUP, CAL.user_id)
-    assert not await circles.contains(database, Roster.CIRCLE, -999, BEA.user_id)
-    assert await circles.coordinated_chats(database, CAL.user_id) == [GROUP]
-    async with database.transaction() as connection:
-        assert await circles.remove(connection, Roster.CIRCLE, GROUP, BEA.user_id)
-        assert not await circles.remove(connection, Roster.CIRCLE, GROUP, BEA.user_id)
-    assert await circles.members(database, Roster.CIRCLE, GROUP) == []
+    def add(connection: sqlite3.Connection) -> None:
+        assert circles.add(connection, Roster.CIRCLE, GROUP, BEA)
+        assert not circles.add(connection, Roster.CIRCLE, GROUP, BEA)
+        assert circles.add(connection, Roster.COORDINATION, GROUP, CAL)
+
+    def read(connection: sqlite3.Connection) -> None:
+        assert circles.listed(connection, Roster.CIRCLE, GROUP) == [BEA]
+        assert circles.contains(connection, Roster.COORDINATION, GROUP, CAL.user_id)
+        assert not circles.contains(connection, Roster.CIRCLE, -999, BEA.user_id)
+        assert circles.coordinated_chats(connection, CAL.user_id) == [GROUP]
+
+    def remove(connection: sqlite3.Connection) -> None:
+        assert circles.remove(connection, Roster.CIRCLE, GROUP, BEA.user_id)
+        assert not circles.remove(connection, Roster.CIRCLE, GROUP, BEA.user_id)
+
+    await database.write(add)
+    await database.read(read)
+    await database.write(remove)
+    assert await database.read(partial(circles.listed, roster=Roster.CIRCLE, chat_id=GROUP)) == []
 
 
 async def test_a_request_to_join_is_answered_once(database: Database) -> None:
-    async with database.transaction() as connection:
-        assert await circles.ask_to_join(connection, GROUP, CAL)
-        assert not await circles.ask_to_join(connection, GROUP, CAL)
-        assert await circles.take_join_request(connection, GROUP, CAL.user_id) == CAL
-        assert await circles.take_join_request(connection, GROUP, CAL.user_id) is None
+    def ask_and_answer(connection: sqlite3.Connection) -> None:
+        assert circles.ask_to_join(connection, GROUP, CAL)
+        assert not circles.ask_to_join(connection, GROUP, CAL)
+        assert circles.take_join_request(connection, GROUP, CAL.user_id) == CAL
+        assert circles.take_join_request(connection, GROUP, CAL.user_id) is None
+
+    await database.write(ask_and_answer)
 
 
 async def test_admins_are_told_once_about_an_unreachable_coordinator(database: Database) -> None:
-    async with database.transaction() as connection:
-        await circles.add(connection, Roster.COORDINATION, GROUP, CAL)
-        assert await circles.mark_unreachable(connection, GROUP, CAL.user_id)
-        assert not await circles.mark_unreachable(connection, GROUP, CAL.user_id)
-        await circles.mark_reachable(connection, GROUP, CAL.user_id)
-        assert await circles.mark_unreachable(connection, GROUP, CAL.user_id)
+    def unreachable(connection: sqlite3.Connection) -> None:
+        circles.add(connection, Roster.COORDINATION, GROUP, CAL)
+        assert circles.mark_unreachable(connection, GROUP, CAL.user_id)
+        assert not circles.mark_unreachable(connection, GROUP, CAL.user_id)
+        circles.mark_reachable(connection, GROUP, CAL.user_id)
+        assert circles.mark_unreachable(connection, GROUP, CAL.user_id)
+
+    await database.write(unreachable)
 
 
 # --- amendments ---------------------------------------------------------------------------
@@ -240,25 +289,25 @@ async def test_an_amendment_replaces_the_answers_and_keeps_the_former_version(da
         author_name=ANA.name,
         state=FlowState("demande_partenariat", 1, answers=dict(request.answers), current=None),
     )
-    async with database.transaction() as connection:
-        await amendments.start(connection, session, request.id)
-    assert await amendments.amended_number(database, session.token) == 1
-    assert await amendments.amended_number(database, "unknown-token") is None
+    await database.write(partial(amendments.start, session=session, request_id=request.id))
+    assert await database.read(partial(amendments.amended_number, token=session.token)) == 1
+    assert await database.read(partial(amendments.amended_number, token="unknown-token")) is None
 
     answers = {"partenaire": "Alternatiba Gard", "porteurs": "equipe_projet"}
-    async with database.transaction() as connection:
-        version = await amendments.apply(
-            connection,
-            session,
-            request.id,
+    version = await database.write(
+        partial(
+            amendments.apply,
+            session=session,
+            request_id=request.id,
             answers=answers,
             partner_name="Alternatiba Gard",
             partner_kind="association",
         )
+    )
     assert version == 2
-    assert (await requests.by_number(database, GROUP, 1)).answers == answers
+    assert (await database.read(partial(requests.by_number, chat_id=GROUP, number=1))).answers == answers
     assert await request_row(database) == ("submitted", None, 2)
     former = await database.fetch_one("SELECT version, answers FROM request_versions")
     assert former["version"] == 1 and "cercle_coeur" in former["answers"]
-    assert await sessions.get(database, GROUP, ANA.user_id) is None
-    assert await amendments.amended_number(database, session.token) is None
+    assert await database.read(partial(sessions.get, chat_id=GROUP, user_id=ANA.user_id)) is None
+    assert await database.read(partial(amendments.amended_number, token=session.token)) is None

@@ -44,6 +44,8 @@ def round_state(history: tuple[Stance, ...], *, closed: bool = False) -> RoundSt
         outcome=Outcome.OBJECTION if closed else None,
         close_reason=CloseReason.DEADLINE if closed else None,
         closed_at=T0 + timedelta(days=7) if closed else None,
+        flow_id="demande_partenariat",
+        flow_version=1,
     )
     return RoundState(rnd, CIRCLE, history, current_version=1)
 

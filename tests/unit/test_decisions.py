@@ -188,6 +188,8 @@ def closed_round(outcome: Outcome, reason: CloseReason = CloseReason.DEADLINE, q
         outcome=outcome,
         close_reason=reason,
         closed_at=T0 + timedelta(days=7),
+        flow_id="demande_partenariat",
+        flow_version=1,
     )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import partial
+import sqlite3
 
 from bot.core.consent_rules import Member
 from bot.storage import circles, outbox, personal_data
-from bot.storage.db import Database, within
+from bot.storage.db import Database
 
 # Column names that hold a person's Telegram id in this schema's conventions.
 PERSON_COLUMN = re.compile(r"^(user_id|author_id|\w+_by)$")
@@ -34,17 +34,20 @@ async def test_every_person_column_is_erased_or_pseudonymised(database: Database
 
 async def test_erasure_unnames_the_member_in_queued_messages_and_empties_sent_ones(database: Database) -> None:
     group, camille, other = -1001, 31, 32
-    async with database.transaction() as connection:
-        await circles.add(connection, circles.Roster.CIRCLE, group, Member(camille, "Cam"))
-        await circles.add(connection, circles.Roster.COORDINATION, group, Member(camille, "Camille <Durand>"))
-        await circles.add(connection, circles.Roster.CIRCLE, group, Member(other, "Bob"))
+
+    def seed(connection: sqlite3.Connection) -> None:
+        circles.add(connection, circles.Roster.CIRCLE, group, Member(camille, "Cam"))
+        circles.add(connection, circles.Roster.COORDINATION, group, Member(camille, "Camille <Durand>"))
+        circles.add(connection, circles.Roster.CIRCLE, group, Member(other, "Bob"))
         for text in (
             f'Objection de <a href="tg://user?id={camille}">Camille</a> : à travailler',  # pending
             "Camille &lt;Durand&gt; : consentement ; Bob : objection",  # delivered below
             "Tisane de camomille et Camomille pour Bob",  # « Cam » only inside a word: not her
         ):
-            await within(connection, partial(outbox.enqueue, chat_id=group, texts=[text]))
-        await within(connection, partial(outbox.delivered, delivery_id=2))
+            outbox.enqueue(connection, group, [text])
+        outbox.delivered(connection, 2)
+
+    await database.write(seed)
 
     await database.write(
         lambda connection: personal_data.forget(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -73,8 +74,9 @@ async def a_register(database: Database) -> None:
         created_at="2026-05-02T10:00:00+00:00",
         decided_at="2026-05-20T16:00:00+00:00",
     )
-    async with database.transaction() as connection:
-        await review_dates.restore(
+
+    def reviewed(connection: sqlite3.Connection) -> None:
+        review_dates.restore(
             connection,
             adopted,
             "review",
@@ -84,6 +86,8 @@ async def a_register(database: Database) -> None:
             answered_at="2026-11-02T11:00:00+00:00",
             answered_by_name="Bea",
         )
+
+    await database.write(reviewed)
     await add(
         database,
         "demande_partenariat",

@@ -74,75 +74,107 @@ async def test_adopted_requests_are_planned_once(database: Database):
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted", {"duree_mois": 36})
     await add(database, CHAT_A, "Emmaüs", "association", "in_consent")
 
-    waiting = await review_dates.to_plan(database, 10)
-    assert [(item.request_id, item.answers) for item in waiting] == [(adopted, {"duree_mois": 36})]
+    waiting = await database.read(partial(review_dates.to_plan, limit=10))
+    assert [item.request_id for item in waiting] == [adopted]
     assert waiting[0].decided_at.startswith("2026-06-01")
-    async with database.transaction() as connection:
-        assert await review_dates.plan(connection, adopted, "review", DUE)
-        assert not await review_dates.plan(connection, adopted, "review", DUE)
-    assert await review_dates.to_plan(database, 10) == []
+
+    def plan_twice(connection: sqlite3.Connection) -> None:
+        assert review_dates.plan(connection, adopted, "review", DUE)
+        assert not review_dates.plan(connection, adopted, "review", DUE)
+
+    await database.write(plan_twice)
+    assert await database.read(partial(review_dates.to_plan, limit=10)) == []
     assert await scalar(database, "SELECT COUNT(*) FROM reviews") == 1
 
 
 async def test_a_date_set_by_hand_before_planning_is_kept(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
-    async with database.transaction() as connection:
-        await review_dates.set_date(connection, adopted, "review", date(2027, 9, 15))
-    assert await review_dates.to_plan(database, 10) == []
-    assert (await review_dates.open_review(database, adopted)).due_on == "2027-09-15"
+
+    def set_by_hand(connection: sqlite3.Connection) -> None:
+        review_dates.set_date(connection, adopted, "review", date(2027, 9, 15))
+
+    await database.write(set_by_hand)
+    assert await database.read(partial(review_dates.to_plan, limit=10)) == []
+    assert (await database.read(partial(review_dates.open_review, request_id=adopted))).due_on == "2027-09-15"
 
 
 async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
     ended = await add(database, CHAT_A, "Biocoop", "entreprise", "adopted")
-    async with database.transaction() as connection:
-        await review_dates.plan(connection, adopted, "review", DUE)
-        await review_dates.plan(connection, ended, "review", DUE)
-        await connection.execute("UPDATE requests SET status = 'ended' WHERE id = ?", (ended,))
 
-    assert await review_dates.due(database, date(2027, 2, 28), 10) == []
-    (review,) = await review_dates.due(database, DUE, 10)
+    def plan_one_ended(connection: sqlite3.Connection) -> None:
+        review_dates.plan(connection, adopted, "review", DUE)
+        review_dates.plan(connection, ended, "review", DUE)
+        connection.execute("UPDATE requests SET status = 'ended' WHERE id = ?", (ended,))
+
+    await database.write(plan_one_ended)
+
+    assert await database.read(partial(review_dates.due, latest=date(2027, 2, 28), limit=10)) == []
+    (review,) = await database.read(partial(review_dates.due, latest=DUE, limit=10))
     assert (review.request_id, review.chat_id, review.kind) == (adopted, CHAT_A, "review")
-    async with database.transaction() as connection:
-        await review_dates.mark_posted(connection, review.id, 777)
-    assert await review_dates.due(database, DUE, 10) == []
-    assert (await review_dates.get(database, review.id)).message_id == 777
+
+    def posted(connection: sqlite3.Connection) -> None:
+        review_dates.mark_posted(connection, review.id, 777)
+
+    await database.write(posted)
+    assert await database.read(partial(review_dates.due, latest=DUE, limit=10)) == []
+    assert (await database.read(partial(review_dates.get, review_id=review.id))).message_id == 777
 
 
 async def test_moving_a_posted_review_makes_it_due_again_at_its_new_date(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
-    async with database.transaction() as connection:
-        await review_dates.plan(connection, adopted, "review", DUE)
-    (review,) = await review_dates.due(database, DUE, 10)
-    async with database.transaction() as connection:
-        await review_dates.mark_posted(connection, review.id, 777)
-    async with database.transaction() as connection:
-        await review_dates.set_date(connection, adopted, "review", date(2027, 4, 1))
-    moved = await review_dates.get(database, review.id)
+
+    def plan(connection: sqlite3.Connection) -> None:
+        review_dates.plan(connection, adopted, "review", DUE)
+
+    await database.write(plan)
+    (review,) = await database.read(partial(review_dates.due, latest=DUE, limit=10))
+
+    def posted(connection: sqlite3.Connection) -> None:
+        review_dates.mark_posted(connection, review.id, 777)
+
+    await database.write(posted)
+
+    def moved(connection: sqlite3.Connection) -> None:
+        review_dates.set_date(connection, adopted, "review", date(2027, 4, 1))
+
+    await database.write(moved)
+    moved = await database.read(partial(review_dates.get, review_id=review.id))
     assert (moved.due_on, moved.message_id) == ("2027-04-01", None)
-    assert [r.id for r in await review_dates.due(database, date(2027, 4, 1), 10)] == [review.id]
+    assert [r.id for r in await database.read(partial(review_dates.due, latest=date(2027, 4, 1), limit=10))] == [
+        review.id
+    ]
 
 
 async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database: Database):
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
-    async with database.transaction() as connection:
-        await review_dates.plan(connection, adopted, "review", DUE)
-    review = await review_dates.open_review(database, adopted)
-    async with database.transaction() as connection:
-        assert await review_dates.answer(
+
+    def plan(connection: sqlite3.Connection) -> None:
+        review_dates.plan(connection, adopted, "review", DUE)
+
+    await database.write(plan)
+    review = await database.read(partial(review_dates.open_review, request_id=adopted))
+
+    def answer_twice(connection: sqlite3.Connection) -> None:
+        assert review_dates.answer(
             connection, review, "continue", user_id=ALICE, user_name="Alice", next_on=date(2028, 3, 1)
         )
-        assert not await review_dates.answer(connection, review, "end", user_id=BOB, user_name="Bob", next_on=None)
-    following = await review_dates.open_review(database, adopted)
+        assert not review_dates.answer(connection, review, "end", user_id=BOB, user_name="Bob", next_on=None)
+
+    await database.write(answer_twice)
+    following = await database.read(partial(review_dates.open_review, request_id=adopted))
     assert following.due_on == "2028-03-01" and following.id != review.id
-    async with database.transaction() as connection:
-        await review_dates.answer(connection, following, "end", user_id=BOB, user_name="Bob", next_on=None)
+
+    def end(connection: sqlite3.Connection) -> None:
+        review_dates.answer(connection, following, "end", user_id=BOB, user_name="Bob", next_on=None)
+
+    await database.write(end)
     assert await scalar(database, "SELECT status FROM requests WHERE id = ?", (adopted,)) == "ended"
-    assert await review_dates.open_review(database, adopted) is None
+    assert await database.read(partial(review_dates.open_review, request_id=adopted)) is None
     (entry,) = await register_rows.page(database, CHAT_A, 0, 10)
     assert (entry.last_outcome, entry.review_on) == ("end", None)
 

@@ -4,6 +4,7 @@ coalesced redraws, recovery after a restart, and the rules that decide when a ro
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -23,10 +24,11 @@ from bot.rounds.lifecycle import (
     Rounds,
     job_name,
 )
-from bot.rounds.ports import Destination, Job, Opened
+from bot.rounds.ports import Destination, Job, Markup, Opened
 from bot.storage import circles, consent_rounds, flow_versions, outbox, requests
 from bot.storage.circles import Roster
-from bot.storage.db import Database, within
+from bot.storage.db import Database
+from bot.storage.outbox import Delivery
 
 GROUP = -1001000000001
 ZONE = ZoneInfo("Europe/Paris")
@@ -61,22 +63,31 @@ class FakeScheduler:
         await job()
 
 
-class FakePresenter:
-    async def proposal(self, state: consent_rounds.RoundState) -> tuple[Html, object | None]:
+class FakeDrawing:
+    def proposal(
+        self, state: consent_rounds.RoundState, request: requests.PartnershipRequest
+    ) -> tuple[Html, Markup | None]:
         answered = ", ".join(
             f"{m.name}:{s.position}"
             for m, s in ((m, state.tally.current[m.user_id]) for m in state.roster if m.user_id in state.tally.current)
         )
         return Html(f"proposal [{answered}] open={state.round.is_open}"), None
 
-    async def closing(self, state: consent_rounds.RoundState) -> tuple[list[str], list[str]]:
+    def closing(
+        self, state: consent_rounds.RoundState, request: requests.PartnershipRequest, group: str
+    ) -> tuple[list[str], list[str]]:
         return [f"outcome {state.round.outcome}"], [f"summary {state.round.outcome}"]
+
+    def objectors_first(self, opened: Opened, request: requests.PartnershipRequest) -> Html | None:
+        return Html("objectors first: " + ", ".join(n for n, _ in opened.objections)) if opened.objections else None
+
+
+class FakePresenter:
+    async def drawing(self, flow_id: str, flow_version: int) -> FakeDrawing:
+        return FakeDrawing()
 
     def reminder(self, state: consent_rounds.RoundState) -> Html:
         return Html("reminder " + ", ".join(m.name for m in state.tally.waiting))
-
-    async def objectors_first(self, opened: Opened) -> Html | None:
-        return Html("objectors first: " + ", ".join(n for n, _ in opened.objections)) if opened.objections else None
 
 
 @dataclass
@@ -108,8 +119,9 @@ async def scene(database: Database) -> Scene:
             connection, "demande_partenariat", "id: demande_partenariat\n"
         )
     )
-    async with database.transaction() as connection:
-        request = await requests.create(
+
+    def seed(connection: sqlite3.Connection) -> requests.PartnershipRequest:
+        request = requests.create(
             connection,
             chat_id=GROUP,
             author_id=AUTHOR.user_id,
@@ -121,8 +133,11 @@ async def scene(database: Database) -> Scene:
             answers={"partenaire": "Alternatiba"},
         )
         for member in (AUTHOR, BEA, CAL):
-            await circles.add(connection, Roster.CIRCLE, GROUP, member)
-        await circles.add(connection, Roster.COORDINATION, GROUP, COCO)
+            circles.add(connection, Roster.CIRCLE, GROUP, member)
+        circles.add(connection, Roster.COORDINATION, GROUP, COCO)
+        return request
+
+    request = await database.write(seed)
     sender, scheduler, clock = FakeSender(), FakeScheduler(), Clock()
     rounds = Rounds(
         database=database,
@@ -152,9 +167,18 @@ async def deliver_proposals(scene: Scene) -> None:
     """What the outbox does once Telegram confirmed each queued proposal (message 100 + its row)."""
     for delivery in await scene.database.read(outbox.pending):
         if delivery.kind == PROPOSAL:
-            async with scene.database.transaction() as connection:
-                await within(connection, partial(outbox.delivered, delivery_id=delivery.id))
-                await Rounds.proposal_sent(connection, replace(delivery, message_id=100 + delivery.id))
+            await scene.database.write(partial(_delivered, delivery=delivery))
+
+
+def _delivered(connection: sqlite3.Connection, delivery: Delivery) -> None:
+    outbox.delivered(connection, delivery.id)
+    Rounds.proposal_sent(connection, replace(delivery, message_id=100 + delivery.id))
+
+
+async def stored(scene: Scene, round_id: int) -> consent_rounds.RoundState:
+    state = await scene.database.read(partial(consent_rounds.state, round_id=round_id))
+    assert state is not None
+    return state
 
 
 async def sent(scene: Scene) -> list[tuple[Destination, str, int | None]]:
@@ -182,16 +206,17 @@ async def test_opening_posts_the_proposal_and_schedules_deadline_and_reminder(sc
     deadline, _ = scene.scheduler.jobs[job_name("deadline", round_id)]
     assert deadline == T0 + timedelta(days=7)
     assert scene.scheduler.jobs[job_name("reminder", round_id)][0] == T0 + timedelta(days=6)
-    assert (await consent_rounds.state(scene.database, round_id)).round.message_id == 101
+    assert (await stored(scene, round_id)).round.message_id == 101
 
 
 async def test_the_outcome_is_published_once(scene: Scene) -> None:
     round_id = await opened(scene)
     for member in (AUTHOR, BEA, CAL):
         await scene.rounds.take_position(round_id, member.user_id, Position.CONSENT)
-    assert (await consent_rounds.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
-    await scene.rounds.publish(round_id)
-    assert not await scene.rounds.close(round_id, CloseReason.EARLY)
+    closed = (await stored(scene, round_id)).round
+    assert closed.outcome is Outcome.ADOPTED
+    await scene.rounds.publish(closed)
+    assert not await scene.rounds.close(closed, CloseReason.EARLY)
     assert await queued_messages(scene) == [(GROUP, '["outcome adopted"]'), (COCO.user_id, '["summary adopted"]')]
     assert not scene.scheduler.scheduled(job_name("deadline", round_id))
 
@@ -223,18 +248,18 @@ async def test_silence_at_the_deadline_decides_nothing(scene: Scene) -> None:
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
     await scene.rounds.take_position(round_id, CAL.user_id, Position.CONSENT)
     await scene.scheduler.run(job_name("deadline", round_id))
-    state = await consent_rounds.state(scene.database, round_id)
+    state = await stored(scene, round_id)
     assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.DEADLINE)
     assert await scene.rounds.reopen(state.round, 3) == T0 + timedelta(days=3)
-    assert (await consent_rounds.state(scene.database, round_id)).round.is_open
+    assert (await stored(scene, round_id)).round.is_open
     await scene.rounds.take_position(round_id, AUTHOR.user_id, Position.CONSENT)
-    assert (await consent_rounds.state(scene.database, round_id)).round.outcome is Outcome.ADOPTED
+    assert (await stored(scene, round_id)).round.outcome is Outcome.ADOPTED
 
 
 async def test_a_restart_posts_a_missing_proposal_and_publishes_a_closed_round(scene: Scene) -> None:
-    async with scene.database.transaction() as connection:  # stored, then the bot stopped
-        lost = await consent_rounds.open_round(
-            connection,
+    lost = await scene.database.write(  # stored, then the bot stopped
+        partial(
+            consent_rounds.open_round,
             request_id=scene.request.id,
             chat_id=GROUP,
             opener=BEA,
@@ -243,15 +268,17 @@ async def test_a_restart_posts_a_missing_proposal_and_publishes_a_closed_round(s
             options=RoundOptions(),
             roster=(AUTHOR, BEA, CAL),
         )
+    )
     await scene.rounds.recover()
     await scene.rounds.recover()  # stopped again before Telegram confirmed it: queued once
     assert [text for _, text, _ in await sent(scene)] == ["proposal [] open=True"]
     assert scene.scheduler.scheduled(job_name("deadline", lost))
     await deliver_proposals(scene)
-    assert (await consent_rounds.state(scene.database, lost)).round.message_id is not None
+    assert (await stored(scene, lost)).round.message_id is not None
 
-    async with scene.database.transaction() as connection:
-        await consent_rounds.close(connection, lost, outcome=Outcome.NO_DECISION, reason=CloseReason.EARLY, at=T0)
+    await scene.database.write(
+        partial(consent_rounds.close, round_id=lost, outcome=Outcome.NO_DECISION, reason=CloseReason.EARLY, at=T0)
+    )
     await scene.rounds.recover()
     await scene.rounds.recover()
     assert await queued_messages(scene) == [
@@ -263,7 +290,7 @@ async def test_a_restart_posts_a_missing_proposal_and_publishes_a_closed_round(s
 async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) -> None:
     round_id = await opened(scene)
     await scene.rounds.take_position(round_id, CAL.user_id, Position.OBJECTION, "Personne pour le stand")
-    await scene.rounds.close(round_id, CloseReason.EARLY)
+    await scene.rounds.close((await stored(scene, round_id)).round, CloseReason.EARLY)
     request = await requests.by_number(scene.database, GROUP, 1)
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.UNCHANGED
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Je veux")) is Refusal.REASON_ADMINS_ONLY
@@ -273,19 +300,19 @@ async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) 
     await deliver_proposals(scene)
     _, ask, reply_to = (await sent(scene))[-1]
     assert ask == "objectors first: Cal"
-    assert reply_to == (await consent_rounds.state(scene.database, second.round_id)).round.message_id is not None
+    assert reply_to == (await stored(scene, second.round_id)).round.message_id is not None
 
 
 async def test_the_author_is_recused_only_by_their_own_declaration(scene: Scene) -> None:
     round_id = await opened(scene, author_recused=True)
-    tally = (await consent_rounds.state(scene.database, round_id)).tally
+    tally = (await stored(scene, round_id)).tally
     assert tally.position_of(AUTHOR.user_id) is Position.CONFLICT
     assert [m.name for m in tally.waiting] == ["Bea", "Cal"]
 
 
 async def test_the_first_deadline_respects_the_date_the_partner_needs_an_answer(scene: Scene) -> None:
     round_id = await opened(scene, answer_by=date(2026, 6, 4))
-    deadline = (await consent_rounds.state(scene.database, round_id)).round.deadline_at
+    deadline = (await stored(scene, round_id)).round.deadline_at
     assert deadline == datetime(2026, 6, 4, 0, 0, tzinfo=ZONE)
 
 
@@ -294,7 +321,7 @@ async def test_withdrawing_closes_the_open_round_without_a_decision(scene: Scene
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
     request = await requests.by_number(scene.database, GROUP, 1)
     assert await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, "Le partenaire a renoncé")
-    state = await consent_rounds.state(scene.database, round_id)
+    state = await stored(scene, round_id)
     assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.WITHDRAWN)
     after = await requests.by_number(scene.database, GROUP, 1)
     assert (after.status, after.status_reason) == ("withdrawn", "Le partenaire a renoncé")
@@ -319,9 +346,12 @@ async def test_every_message_of_a_round_goes_to_its_topic(scene: Scene) -> None:
     await scene.rounds.remind(round_id)
     await scene.rounds.take_position(round_id, BEA.user_id, Position.OBJECTION, "Personne pour le stand")
     await scene.scheduler.run(job_name("tally", round_id))
-    await scene.rounds.close(round_id, CloseReason.EARLY)
-    async with scene.database.transaction() as connection:  # amended: a new round may open
-        await connection.execute("UPDATE requests SET version = version + 1 WHERE id = ?", (scene.request.id,))
+    await scene.rounds.close((await stored(scene, round_id)).round, CloseReason.EARLY)
+    await scene.database.write(  # amended: a new round may open
+        lambda connection: connection.execute(
+            "UPDATE requests SET version = version + 1 WHERE id = ?", (scene.request.id,)
+        )
+    )
     await opened(scene, thread_id=TOPIC)
     assert [text for _, text, _ in await sent(scene)][-1] == "objectors first: Bea"
     assert {to for to, _, _ in await sent(scene)} | {to for to, _, _ in scene.sender.edits} == {
@@ -333,20 +363,25 @@ async def test_every_message_of_a_round_goes_to_its_topic(scene: Scene) -> None:
 
 async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(scene: Scene) -> None:
     """Issue 15 on the rounds layer: an open, a close or a withdrawal answers its press after
-    the commit and before the first send; a refused one leaves the answer to the caller."""
-    seen: list[int] = []
+    the commit, which queued what it decided (issue 16), and before the outbox is asked to
+    send it; a refused one leaves the answer to the caller."""
+    seen: list[tuple[int, int]] = []  # (messages queued, sends asked for) at each acknowledgement
+    kicks: list[None] = []
+    scene.rounds.kick_outbox = lambda: kicks.append(None)
 
     async def acknowledge() -> None:
-        seen.append(len(await scene.database.fetch_all("SELECT id FROM outbox")))
+        seen.append((len(await scene.database.fetch_all("SELECT id FROM outbox")), len(kicks)))
 
     request = await requests.by_number(scene.database, GROUP, scene.request.number)
     opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
-    assert seen == [0] and len(await sent(scene)) == 1
+    assert isinstance(opened_round, Opened)
+    assert seen == [(1, 0)] and len(await sent(scene)) == 1  # the proposal, queued as the round opened
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge) is (
         Refusal.ALREADY_OPEN
     )
-    assert await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
-    assert not await scene.rounds.close(opened_round.round_id, CloseReason.EARLY, acknowledge=acknowledge)
-    assert seen == [0, 1]
+    rnd = opened_round.state.round
+    assert await scene.rounds.close(rnd, CloseReason.EARLY, acknowledge=acknowledge)
+    assert not await scene.rounds.close(rnd, CloseReason.EARLY, acknowledge=acknowledge)
+    assert seen == [(1, 0), (3, 1)]  # then the outcome and the summary, queued as it closed
     await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, None, acknowledge=acknowledge)
-    assert seen == [0, 1, 3]  # the proposal, then the outcome and the summary
+    assert seen == [(1, 0), (3, 1), (3, 2)]
