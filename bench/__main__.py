@@ -138,6 +138,14 @@ def _deployed_rows(bot: throughput.Deployed, bare: throughput.Deployed, floor: t
             None,
         ),
         Row(
+            f"1. {at_once.capitalize()}: /consentement -> its proposal on screen (the outbox), median / max s",
+            f"{waits[len(waits) // 2]:.2f} / {waits[-1]:.2f}" if (waits := sorted(bot.proposal_waits)) else "—",
+            f"{len(waits):,} rounds opened; groups stopped, a proposal missing after {throughput.SETTLED:.0f} s: "
+            f"{bot.stuck}",
+            f"every proposal within {throughput.SETTLED:.0f} s",
+            bot.stuck == 0,
+        ),
+        Row(
             f"1. {at_once.capitalize()}: positions / outcomes sent / register pictures / calendars",
             f"{stored['round_positions']:,} / {stored['outcomes_sent']:,} / {bot.files[throughput.PICTURE]:,} / "
             f"{bot.files[throughput.CALENDAR]:,}",

@@ -60,7 +60,9 @@ READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
 CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
 PICTURE, CALENDAR = "register picture", "calendar"
 REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after the run, in any calendar
-SETTLED = 10.0  # seconds an update may take to show what it posts through the outbox
+# Seconds an update may take to show what it posts through the outbox: the groups at once,
+# the outbox sends the proposals of many rounds opened meanwhile, one after the other.
+SETTLED = 60.0
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = (
@@ -268,14 +270,16 @@ class RoundTrips:
         connection._execute = counted  # type: ignore[method-assign,assignment]
 
 
-async def _settled(data: JSON, done: Callable[[], bool] | None) -> None:
+async def _settled(done: Callable[[], bool] | None) -> float | None:
     """Wait until ``done`` says what the update posts is on screen (a round's proposal, which
-    the outbox posts from a job right after the command)."""
-    deadline = time.monotonic() + SETTLED
+    the outbox posts from a job right after the command); return the seconds waited, None
+    when it was not there after SETTLED seconds."""
+    start = time.monotonic()
     while done is not None and not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
+        if time.monotonic() - start > SETTLED:
+            return None
         await asyncio.sleep(0.0005)
+    return time.monotonic() - start
 
 
 async def _timed(application: App, data: JSON, latencies: list[float], done: Callable[[], bool] | None = None) -> float:
@@ -285,7 +289,8 @@ async def _timed(application: App, data: JSON, latencies: list[float], done: Cal
     update = Update.de_json(data, application.bot)
     handled = time.perf_counter()
     await application.process_update(update)
-    await _settled(data, done)
+    if await _settled(done) is None:
+        raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
     end = time.perf_counter()
     latencies.append(end - handled)
     return end - start
@@ -426,6 +431,7 @@ class Deployed:
     updates: int
     seconds: float  # from the first update to the last one handled, the members' side left out
     in_flight: int
+    stuck: int = 0  # groups that stopped there: a round's proposal not on screen after SETTLED seconds
     mix: Counter[str] = field(default_factory=Counter)  # each update's kind (flow, consent, command)
     labels: Counter[str] = field(default_factory=Counter)  # each update's label (see _label)
     round_trips: int = 0  # calls into aiosqlite's thread, the background jobs included
@@ -433,6 +439,8 @@ class Deployed:
     writes: int = 0  # the units of work those commits carried (Database.write's savepoints)
     stored: dict[str, int] = field(default_factory=JSON)
     files: Counter[str] = field(default_factory=Counter)
+    # Each /consentement's wait, once handled, for its proposal on screen (sent by the outbox).
+    proposal_waits: list[float] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -471,12 +479,15 @@ async def _handle(application: App, data: JSON) -> None:
 
 
 class Members:
-    """What the members of every group send, ``total`` updates in all, and the time spent
-    building them (on the event loop: nothing else runs meanwhile, which is left out)."""
+    """What the members of every group send, ``total`` updates in all, the time spent
+    building them (on the event loop: nothing else runs meanwhile, which is left out), and
+    when the last one handled was."""
 
     def __init__(self, total: int) -> None:
         self.left = total
         self.building = 0.0
+        self.last_handled = time.perf_counter()
+        self.stuck = 0
 
     def next(self, script: Iterator[tuple[str, JSON]]) -> tuple[str, JSON] | None:
         if not self.left:
@@ -489,7 +500,11 @@ class Members:
 
 
 async def _group_stream(
-    application: App, telegram: OfflineTelegram, script: Iterator[tuple[str, JSON]], members: Members
+    application: App,
+    telegram: OfflineTelegram,
+    script: Iterator[tuple[str, JSON]],
+    members: Members,
+    proposal_waits: list[float],
 ) -> list[tuple[str, JSON]]:
     """One group's updates, each built once the previous one is handled (the members answer
     what the bot sent); returns them with their kinds."""
@@ -498,8 +513,14 @@ async def _group_stream(
         _, data = item
         done = _proposal_posted(telegram, data)
         await _handle(application, data)
-        await _settled(data, done)
         played.append(item)
+        waited = await _settled(done)
+        if waited is None:  # the members cannot press buttons they were not sent
+            members.stuck += 1
+            break
+        members.last_handled = time.perf_counter()
+        if done is not None:
+            proposal_waits.append(waited)
     return played
 
 
@@ -514,11 +535,15 @@ async def run_bot_deployed(
         await connection.set_trace_callback(commits)
         trips = RoundTrips(connection)
         members = Members(total)
+        proposal_waits: list[float] = []
         start = time.perf_counter()
         streams = await asyncio.gather(
-            *(_group_stream(application, telegram, staged_group.script(), members) for staged_group in staged)
+            *(
+                _group_stream(application, telegram, staged_group.script(), members, proposal_waits)
+                for staged_group in staged
+            )
         )
-        seconds = time.perf_counter() - start - members.building
+        seconds = members.last_handled - start - members.building
         calls, committed, units = trips.calls, commits.commits, commits.units
         stored, files = await _left(application, telegram)
         in_flight = application.update_processor.max_concurrent_updates
@@ -527,6 +552,7 @@ async def run_bot_deployed(
         updates=len(played),
         seconds=seconds,
         in_flight=in_flight,
+        stuck=members.stuck,
         mix=Counter(kind for kind, _ in played),
         labels=Counter(_label(kind, data, closing) for kind, data in played),
         round_trips=calls,
@@ -534,6 +560,7 @@ async def run_bot_deployed(
         writes=units,
         stored=stored,
         files=files,
+        proposal_waits=proposal_waits,
     )
     return run, [[data for _, data in stream] for stream in streams]
 
