@@ -131,9 +131,11 @@ def _deployed_rows(bot: throughput.Deployed, bare: throughput.Deployed, floor: t
             None,
         ),
         Row(
-            f"1. {at_once.capitalize()}: round trips / commits per update; units of work per commit",
-            f"{bot.round_trips / bot.updates:.1f} / {bot.commits / bot.updates:.2f}; {bot.writes / bot.commits:.2f}",
-            f"floor: {floor.commits / floor.updates:.2f} commits per update",
+            f"1. {at_once.capitalize()}: round trips / commits per update; units of work per group commit",
+            f"{bot.round_trips / bot.updates:.1f} / {bot.commits / bot.updates:.2f}; "
+            f"{bot.writes / max(1, bot.group_commits):.2f}",
+            f"spread transactions (one commit each): {(bot.commits - bot.group_commits) / bot.updates:.2f} per update;"
+            f" floor: {floor.commits / floor.updates:.2f} commits per update",
             "—",
             None,
         ),

@@ -436,7 +436,8 @@ class Deployed:
     labels: Counter[str] = field(default_factory=Counter)  # each update's label (see _label)
     round_trips: int = 0  # calls into aiosqlite's thread, the background jobs included
     commits: int = 0  # write transactions committed (each one fsync)
-    writes: int = 0  # the units of work those commits carried (Database.write's savepoints)
+    group_commits: int = 0  # those of Database.write
+    writes: int = 0  # the units of work the group commits carried (Database.write's savepoints)
     stored: dict[str, int] = field(default_factory=JSON)
     files: Counter[str] = field(default_factory=Counter)
     # Each /consentement's wait, once handled, for its proposal on screen (sent by the outbox).
@@ -449,26 +450,31 @@ class Deployed:
 
 class Commits:
     """Counts, from a connection's trace callback (every statement SQLite runs), the
-    transactions that wrote and committed, and the units of work ``Database.write`` put in
-    them (each in a savepoint named ``unit``)."""
+    transactions that wrote and committed; among them the group commits of ``Database.write``
+    (each unit of work in a savepoint named ``unit``) and the units they carried. The others
+    are the older form, ``Database.transaction()``, one commit each."""
 
     WRITES = ("BEGIN IMMEDIATE", "INSERT", "UPDATE", "DELETE", "REPLACE")
 
     def __init__(self) -> None:
         self.commits = 0
+        self.group_commits = 0
         self.units = 0
         self._wrote = False  # in the open transaction
+        self._units = 0  # in the open transaction
 
     def __call__(self, statement: str) -> None:
         if statement.startswith(self.WRITES):
             self._wrote = True
         elif statement == "SAVEPOINT unit":
-            self.units += 1
+            self._units += 1
         elif statement == "COMMIT":
             self.commits += self._wrote
-            self._wrote = False
+            self.group_commits += self._units > 0
+            self.units += self._units
+            self._wrote, self._units = False, 0
         elif statement == "ROLLBACK":
-            self._wrote = False
+            self._wrote, self._units = False, 0
 
 
 async def _handle(application: App, data: JSON) -> None:
@@ -544,7 +550,6 @@ async def run_bot_deployed(
             )
         )
         seconds = members.last_handled - start - members.building
-        calls, committed, units = trips.calls, commits.commits, commits.units
         stored, files = await _left(application, telegram)
         in_flight = application.update_processor.max_concurrent_updates
     played = [item for stream in streams for item in stream]
@@ -555,9 +560,10 @@ async def run_bot_deployed(
         stuck=members.stuck,
         mix=Counter(kind for kind, _ in played),
         labels=Counter(_label(kind, data, closing) for kind, data in played),
-        round_trips=calls,
-        commits=committed,
-        writes=units,
+        round_trips=trips.calls,
+        commits=commits.commits,
+        group_commits=commits.group_commits,
+        writes=commits.units,
         stored=stored,
         files=files,
         proposal_waits=proposal_waits,
