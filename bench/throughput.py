@@ -10,6 +10,10 @@ group), and someone reads the lists, /partenaires with its picture, or asks for 
 ``Application.process_update`` with the offline API; the very same updates then go through
 the bare application. Only the time spent handling updates counts, in both runs: building
 the next update (the members' side) is left out.
+
+Then as deployed (``measure_deployed``): the groups at once, each group's updates in order,
+through the application's update processor (at most ``concurrent_updates`` in flight), and
+the same groups' updates replayed the same way through the bare echo and the floor.
 """
 
 from __future__ import annotations
