@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
@@ -77,11 +77,18 @@ async def running_bot(
         await application.shutdown()
 
 
+def _bare_application(telegram: OfflineTelegram, in_flight: int) -> App:
+    """python-telegram-bot on the offline API, handling up to ``in_flight`` updates at once when
+    they are fed through its update processor (as the bot's own, ``concurrent_updates``)."""
+    builder = ApplicationBuilder().token(TOKEN).request(telegram).get_updates_request(telegram)
+    return builder.concurrent_updates(in_flight).build()
+
+
 @asynccontextmanager
-async def running_bare() -> AsyncIterator[tuple[App, OfflineTelegram]]:
+async def running_bare(in_flight: int = 1) -> AsyncIterator[tuple[App, OfflineTelegram]]:
     """python-telegram-bot with a single handler echoing every update: the floor to compare with."""
     telegram = OfflineTelegram(BOT_USER)
-    application = ApplicationBuilder().token(TOKEN).request(telegram).get_updates_request(telegram).build()
+    application = _bare_application(telegram, in_flight)
     application.add_handler(TypeHandler(Update, echo))
     await application.initialize()
     await application.start()
@@ -93,10 +100,15 @@ async def running_bare() -> AsyncIterator[tuple[App, OfflineTelegram]]:
 
 
 @asynccontextmanager
-async def running_floor(database: Path) -> AsyncIterator[tuple[App, OfflineTelegram]]:
+async def running_floor(
+    database: Path, in_flight: int = 1, trace: Callable[[str], None] | None = None
+) -> AsyncIterator[tuple[App, OfflineTelegram]]:
     """The bare echo that also persists each update at the least cost: one aiosqlite ``INSERT``
-    and ``COMMIT``, with the bot's durability (WAL, ``synchronous=FULL``)."""
+    and ``COMMIT``, with the bot's durability (WAL, ``synchronous=FULL``). ``trace`` is given
+    every statement SQLite runs on the connection (to count its commits)."""
     connection = await aiosqlite.connect(database)
+    if trace is not None:
+        await connection.set_trace_callback(trace)
     for statement in (
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = FULL",
@@ -105,13 +117,16 @@ async def running_floor(database: Path) -> AsyncIterator[tuple[App, OfflineTeleg
         await connection.execute(statement)
 
     async def persist_then_echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # sqlite3 opens the transaction itself before the INSERT: two round trips.
+        # sqlite3 opens the transaction itself before the INSERT: two round trips. Updates
+        # handled at once share the connection, so a COMMIT makes durable every INSERT queued
+        # before it, and the COMMITs after it find no transaction left: the floor's own
+        # group commit.
         await connection.execute("INSERT INTO updates VALUES (?, ?)", (update.update_id, update.to_json()))
         await connection.commit()
         await echo(update, context)
 
     telegram = OfflineTelegram(BOT_USER)
-    application = ApplicationBuilder().token(TOKEN).request(telegram).get_updates_request(telegram).build()
+    application = _bare_application(telegram, in_flight)
     application.add_handler(TypeHandler(Update, persist_then_echo))
     await application.initialize()
     await application.start()

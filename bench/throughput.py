@@ -10,6 +10,10 @@ group), and someone reads the lists, /partenaires with its picture, or asks for 
 ``Application.process_update`` with the offline API; the very same updates then go through
 the bare application. Only the time spent handling updates counts, in both runs: building
 the next update (the members' side) is left out.
+
+Then as deployed (``measure_deployed``): the groups at once, each group's updates in order,
+through the application's update processor (at most ``concurrent_updates`` in flight), and
+the same groups' updates replayed the same way through the bare echo and the floor.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,7 +64,9 @@ READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
 CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
 PICTURE, CALENDAR = "register picture", "calendar"
 REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after the run, in any calendar
-SETTLED = 10.0  # seconds an update may take to show what it posts through the outbox
+# Seconds an update may take to show what it posts through the outbox: the groups at once,
+# the outbox sends the proposals of many rounds opened meanwhile, one after the other.
+SETTLED = 60.0
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = (
@@ -268,19 +274,27 @@ class RoundTrips:
         connection._execute = counted  # type: ignore[method-assign,assignment]
 
 
+async def _settled(done: Callable[[], bool] | None) -> float | None:
+    """Wait until ``done`` says what the update posts is on screen (a round's proposal, which
+    the outbox posts from a job right after the command); return the seconds waited, None
+    when it was not there after SETTLED seconds."""
+    start = time.monotonic()
+    while done is not None and not done():
+        if time.monotonic() - start > SETTLED:
+            return None
+        await asyncio.sleep(0.0005)
+    return time.monotonic() - start
+
+
 async def _timed(application: App, data: JSON, latencies: list[float], done: Callable[[], bool] | None = None) -> float:
     """Handle one update; return the time spent, JSON decoding included (polling does it too).
-    ``done``: what must be on screen before the update counts as handled (a round's proposal,
-    which the outbox posts from a job right after the command)."""
+    ``done``: what must be on screen before the update counts as handled (see ``_settled``)."""
     start = time.perf_counter()
     update = Update.de_json(data, application.bot)
     handled = time.perf_counter()
     await application.process_update(update)
-    deadline = time.monotonic() + SETTLED
-    while done is not None and not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
-        await asyncio.sleep(0.0005)
+    if await _settled(done) is None:
+        raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
     end = time.perf_counter()
     latencies.append(end - handled)
     return end - start
@@ -299,15 +313,16 @@ def _proposal_posted(telegram: OfflineTelegram, data: JSON) -> Callable[[], bool
     )
 
 
-async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[JSON]]:
-    """The bot under the mixed load; returns the run and the updates, to replay them."""
+@asynccontextmanager
+async def _staged(
+    library: Library, groups: int, total: int, workdir: Path
+) -> AsyncIterator[tuple[App, OfflineTelegram, list[Group], set[int]]]:
+    """The bot started on a fresh database with its groups seeded, their scripts ready; the
+    set the scripts fill with the update ids of the presses that close a round."""
     engine = library.engine(library.flows[FLOW_ID].flow)
     answers = complete_answers(engine, "Partenaire")
     # 60 % of a group's updates answer flows; its rounds and reads make the rest.
     flow_answers = (total // groups) * 6 // 10
-    recorded: list[JSON] = []
-    latencies: list[float] = []
-    mix: Counter[str] = Counter()
     async with running_bot(settings(workdir / "throughput.sqlite3"), library) as (application, telegram):
         database = application.bot_data["services"].database
         updates = Updates()
@@ -317,8 +332,27 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         for staged_group in staged:
             await staged_group.seed(database, answers)
         gc.collect()
+        yield application, telegram, staged, closing
+
+
+async def _left(application: App, telegram: OfflineTelegram) -> tuple[dict[str, int], Counter[str]]:
+    """Once the outbox has sent what the last updates queued: what the run stored and the
+    files the bot sent."""
+    database = application.bot_data["services"].database
+    await _outbox_drained(database)
+    stored = {name: (await database.fetch_one(query))["n"] for name, query in STORED.items()}
+    return stored, _files(telegram)
+
+
+async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[JSON]]:
+    """The bot under the mixed load, one update at a time; returns the run and the updates, to
+    replay them."""
+    recorded: list[JSON] = []
+    latencies: list[float] = []
+    mix: Counter[str] = Counter()
+    async with _staged(library, groups, total, workdir) as (application, telegram, staged, closing):
         seconds = 0.0
-        trips = RoundTrips(database.connection)
+        trips = RoundTrips(application.bot_data["services"].database.connection)
         per_label: dict[str, tuple[int, int]] = {}
         labels: list[str] = []
         for kind, data in _interleaved(staged, total):
@@ -329,9 +363,7 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
             labels.append(label)
             recorded.append(data)
             mix[kind] += 1
-        await _outbox_drained(database)
-        stored = {name: (await database.fetch_one(query))["n"] for name, query in STORED.items()}
-        files = _files(telegram)
+        stored, files = await _left(application, telegram)
     return Run(len(recorded), seconds, latencies, mix, files, stored, per_label, labels), recorded
 
 
@@ -391,4 +423,193 @@ async def measure(library: Library, groups: int = 200, total: int = 20_000) -> t
         bot_run, recorded = await run_bot(library, groups, total, Path(scratch))
         bare_run = await run_bare(recorded, running_bare())
         floor_run = await run_bare(recorded, running_floor(Path(scratch) / "floor.sqlite3"))
+    return bot_run, bare_run, floor_run
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A run as the bot is deployed: every group's updates in order, one after the other's
+    answer, the groups at once, at most ``in_flight`` updates in the application's update
+    processor."""
+
+    updates: int
+    seconds: float  # from the first update to the last one handled, the members' side left out
+    in_flight: int
+    stuck: int = 0  # groups that stopped there: a round's proposal not on screen after SETTLED seconds
+    mix: Counter[str] = field(default_factory=Counter)  # each update's kind (flow, consent, command)
+    labels: Counter[str] = field(default_factory=Counter)  # each update's label (see _label)
+    round_trips: int = 0  # calls into aiosqlite's thread, the background jobs included
+    commits: int = 0  # write transactions committed (each one fsync)
+    group_commits: int = 0  # those of Database.write
+    writes: int = 0  # the units of work the group commits carried (Database.write's savepoints)
+    stored: dict[str, int] = field(default_factory=JSON)
+    files: Counter[str] = field(default_factory=Counter)
+    # Each /consentement's wait, once handled, for its proposal on screen (sent by the outbox).
+    proposal_waits: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds
+
+
+class Commits:
+    """Counts, from a connection's trace callback (every statement SQLite runs), the
+    transactions that wrote and committed; among them the group commits of ``Database.write``
+    (each unit of work in a savepoint named ``unit``) and the units they carried. The others
+    are the older form, ``Database.transaction()``, one commit each."""
+
+    WRITES = ("BEGIN IMMEDIATE", "INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.group_commits = 0
+        self.units = 0
+        self._wrote = False  # in the open transaction
+        self._units = 0  # in the open transaction
+
+    def __call__(self, statement: str) -> None:
+        if statement.startswith(self.WRITES):
+            self._wrote = True
+        elif statement == "SAVEPOINT unit":
+            self._units += 1
+        elif statement == "COMMIT":
+            self.commits += self._wrote
+            self.group_commits += self._units > 0
+            self.units += self._units
+            self._wrote, self._units = False, 0
+        elif statement == "ROLLBACK":
+            self._wrote, self._units = False, 0
+
+
+async def _handle(application: App, data: JSON) -> None:
+    """Handle one update as the application's update fetcher does with what polling put on the
+    update queue: through its update processor, which runs at most so many at once."""
+    update = Update.de_json(data, application.bot)
+    await application.update_processor.process_update(update, application.process_update(update))
+
+
+class Members:
+    """What the members of every group send, ``total`` updates in all, the time spent
+    building them (on the event loop: nothing else runs meanwhile, which is left out), and
+    when the last one handled was."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+        self.building = 0.0
+        self.last_handled = time.perf_counter()
+        self.stuck = 0
+
+    def next(self, script: Iterator[tuple[str, JSON]]) -> tuple[str, JSON] | None:
+        if not self.left:
+            return None
+        start = time.perf_counter()
+        item = next(script, None)
+        self.building += time.perf_counter() - start
+        self.left -= item is not None
+        return item
+
+
+async def _group_stream(
+    application: App,
+    telegram: OfflineTelegram,
+    script: Iterator[tuple[str, JSON]],
+    members: Members,
+    proposal_waits: list[float],
+) -> list[tuple[str, JSON]]:
+    """One group's updates, each built once the previous one is handled (the members answer
+    what the bot sent); returns them with their kinds."""
+    played: list[tuple[str, JSON]] = []
+    while (item := members.next(script)) is not None:
+        _, data = item
+        done = _proposal_posted(telegram, data)
+        await _handle(application, data)
+        played.append(item)
+        waited = await _settled(done)
+        if waited is None:  # the members cannot press buttons they were not sent
+            members.stuck += 1
+            break
+        members.last_handled = time.perf_counter()
+        if done is not None:
+            proposal_waits.append(waited)
+    return played
+
+
+async def run_bot_deployed(
+    library: Library, groups: int, total: int, workdir: Path
+) -> tuple[Deployed, list[list[JSON]]]:
+    """The same mix as ``run_bot``, the groups at once; returns the run and each group's
+    updates, to replay them."""
+    async with _staged(library, groups, total, workdir) as (application, telegram, staged, closing):
+        connection = application.bot_data["services"].database.connection
+        commits = Commits()
+        await connection.set_trace_callback(commits)
+        trips = RoundTrips(connection)
+        members = Members(total)
+        proposal_waits: list[float] = []
+        start = time.perf_counter()
+        streams = await asyncio.gather(
+            *(
+                _group_stream(application, telegram, staged_group.script(), members, proposal_waits)
+                for staged_group in staged
+            )
+        )
+        seconds = members.last_handled - start - members.building
+        stored, files = await _left(application, telegram)
+        in_flight = application.update_processor.max_concurrent_updates
+    played = [item for stream in streams for item in stream]
+    run = Deployed(
+        updates=len(played),
+        seconds=seconds,
+        in_flight=in_flight,
+        stuck=members.stuck,
+        mix=Counter(kind for kind, _ in played),
+        labels=Counter(_label(kind, data, closing) for kind, data in played),
+        round_trips=trips.calls,
+        commits=commits.commits,
+        group_commits=commits.group_commits,
+        writes=commits.units,
+        stored=stored,
+        files=files,
+        proposal_waits=proposal_waits,
+    )
+    return run, [[data for _, data in stream] for stream in streams]
+
+
+async def _replay(application: App, stream: list[JSON]) -> None:
+    for data in stream:
+        await _handle(application, data)
+
+
+async def replay_deployed(
+    streams: list[list[JSON]],
+    running: AbstractAsyncContextManager[tuple[App, OfflineTelegram]],
+    commits: Commits | None = None,
+) -> Deployed:
+    """The same groups' updates, fed the same way, through ``running`` (the bare echo or the
+    floor, built to handle as many at once as the bot); ``commits``: what counts the floor's."""
+    async with running as (application, _):
+        gc.collect()
+        start = time.perf_counter()
+        await asyncio.gather(*(_replay(application, stream) for stream in streams))
+        seconds = time.perf_counter() - start
+        in_flight = application.update_processor.max_concurrent_updates
+    return Deployed(
+        updates=sum(len(stream) for stream in streams),
+        seconds=seconds,
+        in_flight=in_flight,
+        commits=0 if commits is None else commits.commits,
+    )
+
+
+async def measure_deployed(
+    library: Library, groups: int = 200, total: int = 20_000
+) -> tuple[Deployed, Deployed, Deployed]:
+    """As ``measure``, the groups at once as in production: the bot, the bare echo and the floor
+    each handling as many updates at once as the bot's settings allow."""
+    with tempfile.TemporaryDirectory(prefix="bench-deployed-") as scratch:
+        bot_run, streams = await run_bot_deployed(library, groups, total, Path(scratch))
+        bare_run = await replay_deployed(streams, running_bare(bot_run.in_flight))
+        floor_commits = Commits()
+        floor = running_floor(Path(scratch) / "floor.sqlite3", bot_run.in_flight, floor_commits)
+        floor_run = await replay_deployed(streams, floor, floor_commits)
     return bot_run, bare_run, floor_run

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from bench import throughput
-from bench.scene import library
+from bench.scene import library, settings
 
 
 async def test_a_miniature_throughput_run_handles_every_update_and_reports_figures(
@@ -32,3 +33,27 @@ async def test_a_miniature_throughput_run_handles_every_update_and_reports_figur
     assert bot.stored["published_rounds"] == bot.stored["outcomes_sent"] == bot.stored["closed_rounds"]
     assert bot.files[throughput.PICTURE] == bot.round_trips["/partenaires"][0] > 0
     assert bot.files[throughput.CALENDAR] == bot.round_trips["/calendrier"][0] > 0
+
+
+async def test_a_miniature_run_as_deployed_handles_the_groups_at_once_and_counts_commits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    bot, bare, floor = await throughput.measure_deployed(library(), groups=3, total=300)
+    assert bot.stuck == 0
+    assert bot.updates == bare.updates == floor.updates == 300
+    assert bot.in_flight == bare.in_flight == floor.in_flight == settings(Path("unused")).concurrent_updates
+    assert bot.mix["flow"] > bot.mix["consent"] > bot.mix["command"]
+    assert not [record.getMessage() for record in caplog.records], "the bot logged errors under load"
+    # Each update's writes were committed, some of them sharing a commit; the floor commits too.
+    assert 0 < bot.group_commits <= bot.writes
+    assert bot.group_commits <= bot.commits
+    assert bot.round_trips >= bot.commits
+    assert 0 < floor.commits <= floor.updates
+    assert len(bot.proposal_waits) == bot.labels["/consentement"] > 0
+    # Every press took a position, every closed round's outcome was sent, every /partenaires
+    # sent its picture and every /calendrier its .ics.
+    assert bot.stored["round_positions"] == bot.mix["consent"]
+    assert bot.stored["outcomes_sent"] == bot.stored["closed_rounds"] == bot.labels[throughput.CLOSING_PRESS] > 0
+    assert bot.files[throughput.PICTURE] == bot.labels["/partenaires"] > 0
+    assert bot.files[throughput.CALENDAR] == bot.labels["/calendrier"] > 0
