@@ -102,7 +102,8 @@ def library() -> Library:
 
 def header(path: Path) -> tuple[list[str], int | None]:
     """The expected substrings and error count written in a corpus file's leading comments."""
-    expected, count = [], None
+    expected: list[str] = []
+    count: int | None = None
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
@@ -153,7 +154,7 @@ def assert_reported(invalid: InvalidFile, file: str, expected: list[str], count:
 # --- the corpus -------------------------------------------------------------------------------
 
 
-def test_the_corpus_covers_at_least_25_faults_each_with_its_expectation():
+def test_the_corpus_covers_at_least_25_faults_each_with_its_expectation() -> None:
     assert len(FILES) >= 25
     for path in FILES:
         expected, _ = header(path)
@@ -163,12 +164,12 @@ def test_the_corpus_covers_at_least_25_faults_each_with_its_expectation():
             assert _LINE.search(substring) or substring.startswith(f"{path.name} : "), substring
 
 
-def test_the_flow_the_corpus_varies_on_is_valid(library):
+def test_the_flow_the_corpus_varies_on_is_valid(library: Library) -> None:
     assert [s.id for s in library.parse_flow(VALID, "essai.yaml").steps] == ["nom", "genre", "duree", "precisions"]
 
 
 @pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
-def test_a_broken_flow_is_refused_with_its_french_message(library, path):
+def test_a_broken_flow_is_refused_with_its_french_message(library: Library, path: Path) -> None:
     expected, count = header(path)
     invalid = refuse(library, path.read_bytes(), path.name)
     assert_reported(invalid, path.name, expected, count)
@@ -179,7 +180,7 @@ def test_a_broken_flow_is_refused_with_its_french_message(library, path):
 
 _STEPS = [{"id": "nom", "kind": "text", "label": "Nom", "question": "Quel nom ?"}]
 
-GENERATED = {
+GENERATED: dict[str, tuple[str | bytes, list[str]]] = {
     # A latin-1 export from an old editor: "é" is one byte, not UTF-8.
     "latin1.yaml": (VALID.encode("latin-1"), ["latin1.yaml : le fichier doit être encodé en UTF-8"]),
     # An image sent by mistake.
@@ -209,14 +210,14 @@ GENERATED = {
 
 
 @pytest.mark.parametrize("file", list(GENERATED))
-def test_a_generated_broken_file_is_refused_with_its_french_message(library, file):
+def test_a_generated_broken_file_is_refused_with_its_french_message(library: Library, file: str) -> None:
     data, expected = GENERATED[file]
     invalid = refuse(library, data, file)
     assert_reported(invalid, file, expected, None)
     assert_french(invalid, library.validation)
 
 
-def test_a_flow_whose_id_is_not_its_file_name_is_refused_by_the_library(library, tmp_path):
+def test_a_flow_whose_id_is_not_its_file_name_is_refused_by_the_library(library: Library, tmp_path: Path) -> None:
     directory = tmp_path / "conversations"
     shutil.copytree(CONVERSATIONS, directory)
     (directory / "autre_nom.yaml").write_text(VALID, encoding="utf-8")
@@ -234,7 +235,7 @@ def test_a_flow_whose_id_is_not_its_file_name_is_refused_by_the_library(library,
 # --- several faults at once, and the real flow ------------------------------------------------
 
 
-def test_three_independent_faults_are_reported_at_once_each_at_its_line(library):
+def test_three_independent_faults_are_reported_at_once_each_at_its_line(library: Library) -> None:
     text = (
         VALID.replace("title: Essai", "title: ''")
         .replace("    kind: text\n    label: Nom", "    kind: texte\n    label: Nom")
@@ -243,7 +244,7 @@ def test_three_independent_faults_are_reported_at_once_each_at_its_line(library)
     invalid = refuse(library, text, "essai.yaml")
     lines = [line_of(text, "title: ''"), line_of(text, "kind: texte"), line_of(text, "peut-être")]
     assert lines == [2, 10, 33]
-    assert sorted(error.line for error in invalid.errors) == lines
+    assert sorted(error.line for error in invalid.errors if error.line is not None) == lines
     assert_reported(
         invalid,
         "essai.yaml",
@@ -257,7 +258,7 @@ def test_three_independent_faults_are_reported_at_once_each_at_its_line(library)
     assert_french(invalid, library.validation)
 
 
-def test_the_real_partnership_flow_parses(library):
+def test_the_real_partnership_flow_parses(library: Library) -> None:
     path = CONVERSATIONS / "demande_partenariat.yaml"
     flow = library.parse_flow(path.read_bytes(), path.name)
     assert flow.id == "demande_partenariat"

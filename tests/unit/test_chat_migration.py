@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
@@ -29,7 +30,7 @@ FLOW = "demande_partenariat"
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
-async def _columns(database: Database, wanted) -> set[tuple[str, str]]:
+async def _columns(database: Database, wanted: Callable[[str, str], bool]) -> set[tuple[str, str]]:
     """The schema's columns for which ``wanted(table, column)`` holds, read from SQLite itself."""
     tables = await database.fetch_all(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
@@ -127,6 +128,7 @@ async def _rows_of(database: Database, chat_id: int) -> dict[tuple[str, str], in
     counts = {}
     for table, column in await _columns(database, _is_chat):
         row = await database.fetch_one(f"SELECT COUNT(*) AS n FROM {table} WHERE {column} = ?", (chat_id,))
+        assert row is not None
         counts[(table, column)] = row["n"]
     return counts
 
@@ -153,13 +155,19 @@ async def test_a_group_moves_whole_to_its_supergroup(database: Database) -> None
         "Bea",
         "Cal",
     ]
-    rnd = (await database.read(partial(consent_rounds.state, round_id=round_id))).round
+    state = await database.read(partial(consent_rounds.state, round_id=round_id))
+    assert state is not None
+    rnd = state.round
     assert (rnd.chat_id, rnd.is_open, rnd.message_id) == (NEW, True, None)
-    assert tuple(await database.fetch_one("SELECT type FROM chats WHERE id = ?", (NEW,))) == ("supergroup",)
-    assert (await database.read(lambda connection: flow_versions.active(connection, FLOW, NEW))).scope_chat_id == NEW
+    chat = await database.fetch_one("SELECT type FROM chats WHERE id = ?", (NEW,))
+    assert chat is not None and tuple(chat) == ("supergroup",)
+    version = await database.read(lambda connection: flow_versions.active(connection, FLOW, NEW))
+    assert version is not None and version.scope_chat_id == NEW
     # What pointed at messages of the old chat is forgotten: they are not in the new one.
-    assert tuple(await database.fetch_one("SELECT card_message_id FROM requests WHERE number = 1")) == (None,)
-    assert tuple(await database.fetch_one("SELECT reply_to_message_id FROM outbox")) == (None,)
+    card = await database.fetch_one("SELECT card_message_id FROM requests WHERE number = 1")
+    assert card is not None and tuple(card) == (None,)
+    delivery = await database.fetch_one("SELECT reply_to_message_id FROM outbox")
+    assert delivery is not None and tuple(delivery) == (None,)
     # To be posted again, in the supergroup.
     (review,) = await database.read(partial(review_dates.due, latest=date(2027, 3, 1), limit=10))
     assert (review.chat_id, review.message_id) == (NEW, None)

@@ -149,9 +149,24 @@ def test_after_an_amendment_the_objectors_are_asked_first() -> None:
 # --- presses ------------------------------------------------------------------------------
 
 
-def press(**changes: object) -> Refusal | None:
-    values = dict(is_open=True, pressed_version=2, round_version=2, request_version=2, in_roster=True, offered=True)
-    return check_press(**{**values, **changes})
+def press(
+    *,
+    is_open: bool = True,
+    pressed_version: int = 2,
+    round_version: int = 2,
+    request_version: int = 2,
+    in_roster: bool = True,
+    offered: bool = True,
+) -> Refusal | None:
+    """A press on an open round at version 2, offered to a member of the roster, unless told otherwise."""
+    return check_press(
+        is_open=is_open,
+        pressed_version=pressed_version,
+        round_version=round_version,
+        request_version=request_version,
+        in_roster=in_roster,
+        offered=offered,
+    )
 
 
 def test_a_press_is_checked_against_the_stored_round() -> None:

@@ -98,8 +98,10 @@ async def state(database: Database, round_id: int) -> consent_rounds.RoundState:
     return found
 
 
-async def request_row(database: Database) -> tuple:
-    return tuple(await database.fetch_one("SELECT status, decided_at, version FROM requests"))
+async def request_row(database: Database) -> tuple[object, ...]:
+    row = await database.fetch_one("SELECT status, decided_at, version FROM requests")
+    assert row is not None
+    return tuple(row)
 
 
 # --- rounds -------------------------------------------------------------------------------
@@ -305,9 +307,11 @@ async def test_an_amendment_replaces_the_answers_and_keeps_the_former_version(da
         )
     )
     assert version == 2
-    assert (await database.read(partial(requests.by_number, chat_id=GROUP, number=1))).answers == answers
+    amended = await database.read(partial(requests.by_number, chat_id=GROUP, number=1))
+    assert amended is not None and amended.answers == answers
     assert await request_row(database) == ("submitted", None, 2)
     former = await database.fetch_one("SELECT version, answers FROM request_versions")
+    assert former is not None
     assert former["version"] == 1 and "cercle_coeur" in former["answers"]
     assert await database.read(partial(sessions.get, chat_id=GROUP, user_id=ANA.user_id)) is None
     assert await database.read(partial(amendments.amended_number, token=session.token)) is None

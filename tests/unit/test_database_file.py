@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 import threading
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -85,7 +86,8 @@ async def test_a_migration_applied_while_this_process_waited_is_not_applied_agai
     other.close()
     database = await asyncio.wait_for(opening, 10)
     try:
-        assert (await database.fetch_one("PRAGMA user_version"))[0] == latest_migration()
+        version = await database.fetch_one("PRAGMA user_version")
+        assert version is not None and version[0] == latest_migration()
     finally:
         await database.close()
 
@@ -143,7 +145,9 @@ async def test_a_read_only_opening_works_beside_the_running_bot(tmp_path: Path) 
 
 
 async def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(database: Database) -> None:
-    pages = (await database.fetch_one("PRAGMA page_count"))[0]
+    page_count = await database.fetch_one("PRAGMA page_count")
+    assert page_count is not None
+    pages = page_count[0]
     await database.read(lambda connection: connection.execute(f"PRAGMA max_page_count = {pages + 1}"))
 
     def too_big(connection: sqlite3.Connection) -> None:
@@ -161,7 +165,7 @@ async def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(database
 
 
 @pytest.fixture
-def usual_umask():
+def usual_umask() -> Iterator[None]:
     previous = os.umask(0o022)  # a shell's default: files readable by every local user
     yield
     os.umask(previous)
@@ -171,7 +175,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-async def test_the_database_its_journal_lock_and_folder_are_private(tmp_path: Path, usual_umask) -> None:
+async def test_the_database_its_journal_lock_and_folder_are_private(tmp_path: Path, usual_umask: None) -> None:
     path = tmp_path / "donnees" / "bot.sqlite3"
     database = await Database.open(path)
     try:
@@ -188,7 +192,7 @@ async def test_the_database_its_journal_lock_and_folder_are_private(tmp_path: Pa
         await database.close()
 
 
-async def test_a_backup_is_private(tmp_path: Path, usual_umask) -> None:
+async def test_a_backup_is_private(tmp_path: Path, usual_umask: None) -> None:
     path = tmp_path / "bot.sqlite3"
     await (await Database.open(path)).close()
     target = tmp_path / "sauvegardes" / "copie.sqlite3"

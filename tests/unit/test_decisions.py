@@ -4,6 +4,7 @@ person recused, a new round on something new, an outcome that says what comes ne
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -96,7 +97,9 @@ def test_a_recused_member_neither_blocks_nor_counts() -> None:
         ({"conflit_interets": True, "conflit_details": "Camille y travaille"}, False),  # filed before the question
     ],
 )
-def test_only_the_authors_own_declaration_recuses_the_author(library: Library, answers: dict, recused: bool) -> None:
+def test_only_the_authors_own_declaration_recuses_the_author(
+    library: Library, answers: dict[str, Any], recused: bool
+) -> None:
     assert library.consent.links.author_recused(answers) is recused
 
 

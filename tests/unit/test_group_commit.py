@@ -68,15 +68,15 @@ async def test_a_failing_write_is_undone_alone_and_the_others_are_kept(database:
         connection.execute(INSERT_CHAT, (99, "half"))
         raise ValueError("refused")
 
-    outcomes = await asyncio.gather(
+    first, second, failed, fourth = await asyncio.gather(
         database.write(add_chat(1, "A"), update_id=1),
         database.write(add_chat(2, "B"), update_id=2),
         database.write(fails, update_id=3),
         database.write(add_chat(4, "D"), update_id=4),
         return_exceptions=True,
     )
-    assert outcomes[:2] == [1, 2] and outcomes[3] == 4
-    assert isinstance(outcomes[2], ValueError)
+    assert (first, second, fourth) == (1, 2, 4)
+    assert isinstance(failed, ValueError)
     assert await database.read(titles) == ["A", "B", "D"]
     assert not await database.handled(3)  # its mark went with its change: a redelivery applies it
     assert await database.handled(4)

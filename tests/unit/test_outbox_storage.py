@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ async def test_each_failure_doubles_the_wait_up_to_an_hour(database: Database) -
 
 async def test_refused_and_sent_deliveries_are_forgotten_after_a_while(database: Database) -> None:
     for text in ("envoyé", "refusé", "en attente"):
-        await database.write(lambda connection, text=text: outbox.enqueue(connection, GROUP, [text]))
+        await database.write(partial(outbox.enqueue, chat_id=GROUP, texts=[text]))
     sent, refused, waiting = await database.read(outbox.pending)
     await database.write(lambda connection: outbox.delivered(connection, sent.id))
     await database.write(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.loading import InvalidFile, load
-from bot.core.practice_rules import PracticeCatalog
+from bot.core.library import Library
+from bot.core.loading import InvalidFile, ValidationTexts, load
+from bot.core.practice_rules import Practice, PracticeCatalog
 from tests.fake_telegram import as_read
 
 from .conftest import CONVERSATIONS
@@ -33,16 +34,23 @@ practices:
 """
 
 
-def catalogue(validation, text: str = CATALOGUE) -> PracticeCatalog:
+def catalogue(validation: ValidationTexts, text: str = CATALOGUE) -> PracticeCatalog:
     return load(PracticeCatalog, text, "bonnes_pratiques.yaml", validation)
 
 
-def test_the_real_catalogue_loads(library):
+def practice(practices: PracticeCatalog, practice_id: str) -> Practice:
+    """The practice ``practice_id`` of the catalogue, which must have it."""
+    found = practices.get(practice_id)
+    assert found is not None, practice_id
+    return found
+
+
+def test_the_real_catalogue_loads(library: Library) -> None:
     assert library.practices.ids()
-    assert all(library.practices.get(i).id == i for i in library.practices.ids())
+    assert all(practice(library.practices, i).id == i for i in library.practices.ids())
 
 
-def test_a_practice_id_used_twice_is_refused(validation):
+def test_a_practice_id_used_twice_is_refused(validation: ValidationTexts) -> None:
     text = CATALOGUE + "  - id: legerete\n    title: Encore\n    text: Doublon.\n"
     with pytest.raises(InvalidFile) as caught:
         catalogue(validation, text)
@@ -51,7 +59,7 @@ def test_a_practice_id_used_twice_is_refused(validation):
     ]
 
 
-def test_a_practice_text_with_a_placeholder_is_refused_at_its_line(validation):
+def test_a_practice_text_with_a_placeholder_is_refused_at_its_line(validation: ValidationTexts) -> None:
     text = CATALOGUE.replace("Pas de campagne.", "Pas de {campagne}.")
     with pytest.raises(InvalidFile) as caught:
         catalogue(validation, text)
@@ -63,56 +71,59 @@ def test_a_practice_text_with_a_placeholder_is_refused_at_its_line(validation):
     ]
 
 
-def test_a_reminder_escapes_the_plain_title_and_keeps_the_text_html(validation):
+def test_a_reminder_escapes_the_plain_title_and_keeps_the_text_html(validation: ValidationTexts) -> None:
     practices = catalogue(validation)
-    text = practices.reminder_text(practices.get("legerete"))
+    text = practices.reminder_text(practice(practices, "legerete"))
     assert text.startswith("💡 Légèreté &amp; attachement - Ne pas engager le groupe <i>pour dix ans</i>.\n")
 
 
-def test_a_reminder_shows_the_lived_example_and_leaves_out_the_link_it_lacks(validation):
+def test_a_reminder_shows_the_lived_example_and_leaves_out_the_link_it_lacks(validation: ValidationTexts) -> None:
     practices = catalogue(validation)
-    assert as_read(practices.reminder_text(practices.get("legerete"))).endswith(
+    assert as_read(practices.reminder_text(practice(practices, "legerete"))).endswith(
         "\n<i>Vécu : Une école demandait trois ans d'ateliers.</i>"
     )
 
 
-def test_a_reminder_shows_the_link_as_a_link_and_leaves_out_the_example_it_lacks(validation):
+def test_a_reminder_shows_the_link_as_a_link_and_leaves_out_the_example_it_lacks(validation: ValidationTexts) -> None:
     practices = catalogue(validation)
-    assert practices.reminder_text(practices.get("apartisan")) == (
+    assert practices.reminder_text(practice(practices, "apartisan")) == (
         '💡 Rester apartisan - Pas de campagne.\n<a href="https://colibris.cc/groupeslocaux/?Charte&amp;x=1">'
         "La charte</a>"
     )
 
 
-def test_the_detail_shows_the_example_when_there_is_one(validation):
+def test_the_detail_shows_the_example_when_there_is_one(validation: ValidationTexts) -> None:
     practices = catalogue(validation)
-    assert "Vécu : Une école" in as_read(practices.detail_text(practices.get("legerete")))
-    assert "Vécu" not in practices.detail_text(practices.get("apartisan"))
-    assert "\n\n\n" not in practices.detail_text(practices.get("apartisan"))
+    assert "Vécu : Une école" in as_read(practices.detail_text(practice(practices, "legerete")))
+    assert "Vécu" not in practices.detail_text(practice(practices, "apartisan"))
+    assert "\n\n\n" not in practices.detail_text(practice(practices, "apartisan"))
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", 'https://x.org/" onclick="x', "https://x.org/<b>"])
-def test_a_link_that_is_not_a_web_address_is_refused(validation, url):
+def test_a_link_that_is_not_a_web_address_is_refused(validation: ValidationTexts, url: str) -> None:
     text = CATALOGUE.replace("https://colibris.cc/groupeslocaux/?Charte&x=1", url.replace('"', '\\"'))
     with pytest.raises(InvalidFile):
         catalogue(validation, text)
 
 
-def test_every_field_of_a_practice_can_be_shown_and_no_other(validation):
+def test_every_field_of_a_practice_can_be_shown_and_no_other(validation: ValidationTexts) -> None:
     text = CATALOGUE.replace('reminder: "💡 {title}', 'reminder: "{id} {title}')
-    assert catalogue(validation, text).reminder_text(catalogue(validation).get("apartisan")).startswith("apartisan ")
+    assert (
+        catalogue(validation, text).reminder_text(practice(catalogue(validation), "apartisan")).startswith("apartisan ")
+    )
     with pytest.raises(InvalidFile):
         catalogue(validation, CATALOGUE.replace("{title} - {text}", "{title} - {texte}"))
 
 
-def test_the_real_catalogue_shows_the_lyon_charter_as_a_link(library):
-    conflicts = library.practices.get("conflits_interets")
+def test_the_real_catalogue_shows_the_lyon_charter_as_a_link(library: Library) -> None:
+    conflicts = practice(library.practices, "conflits_interets")
+    assert conflicts.link is not None
     assert conflicts.link.url == "https://colibris.cc/groupeslocaux/?CharteSurLesConflitsDInteretsEntreActivi"
     assert f'href="{conflicts.link.url}"' in library.practices.reminder_text(conflicts)
     assert "Vécu" in library.practices.reminder_text(conflicts)
 
 
-def test_vigilance_lists_known_practices_in_the_given_order(validation):
+def test_vigilance_lists_known_practices_in_the_given_order(validation: ValidationTexts) -> None:
     practices = catalogue(validation)
     assert practices.vigilance_text(["apartisan", "inconnue", "legerete"]) == (
         "<b>Points de vigilance</b>\n• Rester apartisan\n• Légèreté &amp; attachement"
@@ -120,10 +131,10 @@ def test_vigilance_lists_known_practices_in_the_given_order(validation):
 
 
 @pytest.mark.parametrize("ids", [[], ["inconnue"]])
-def test_no_vigilance_block_without_a_known_practice(validation, ids):
+def test_no_vigilance_block_without_a_known_practice(validation: ValidationTexts, ids: list[str]) -> None:
     assert catalogue(validation).vigilance_text(ids) is None
 
 
-def test_the_real_catalogue_file_is_the_one_loaded(library, validation):
+def test_the_real_catalogue_file_is_the_one_loaded(library: Library, validation: ValidationTexts) -> None:
     text = (CONVERSATIONS / "bonnes_pratiques.yaml").read_text(encoding="utf-8")
     assert catalogue(validation, text) == library.practices

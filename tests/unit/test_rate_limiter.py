@@ -31,12 +31,19 @@ class Answers(BaseRequest):
         pass
 
     async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, **_: Any
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *timeouts: object,  # read, write, connect and pool: nothing goes on a network here
+        **named_timeouts: object,
     ) -> tuple[int, bytes]:
         parameters = request_data.parameters if request_data else {}
         if url.endswith("/sendMessage"):
             self.sent.append(dict(parameters))
-            if int(parameters["chat_id"]) == OLD:
+            chat_id = parameters["chat_id"]
+            assert isinstance(chat_id, int | str), chat_id
+            if int(chat_id) == OLD:
                 body = {
                     "ok": False,
                     "error_code": 400,

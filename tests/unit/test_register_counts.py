@@ -6,6 +6,7 @@ import sqlite3
 from functools import partial
 
 from bot.core.register_rules import Origin
+from bot.core.statuses import RequestStatus
 from bot.storage import chat_migration, register_rows, requests
 from bot.storage.db import Database
 from bot.storage.register_rows import Counts
@@ -66,7 +67,7 @@ async def test_counts_include_known_partners_and_a_private_request_attached_to_t
             partner_name="Biocoop",
             partner_kind="entreprise",
             answers={},
-            status="adopted",
+            status=RequestStatus.ADOPTED,
             origin=Origin.KNOWN,
         )
         return requests.create(
@@ -121,6 +122,10 @@ async def test_the_version_changes_with_whatever_the_register_shows_and_only_the
     adopted = await add(database, CHAT_A, "Alternatiba", "association", "adopted")
     other = await version(database, CHAT_B)
     seen = [await version(database, CHAT_A)]
+
+    def execute(connection: sqlite3.Connection, sql: str) -> None:
+        connection.execute(sql, (adopted,))
+
     for change in (
         "UPDATE requests SET status = 'ended' WHERE id = ?",
         "UPDATE request_answers SET value = '\"Alternatiba 2\"' WHERE request_id = ?",
@@ -128,7 +133,7 @@ async def test_the_version_changes_with_whatever_the_register_shows_and_only_the
         "UPDATE reviews SET outcome = 'end', answered_at = '2026-12-01' WHERE request_id = ?",
         "DELETE FROM requests WHERE id = ?",
     ):
-        await database.write(lambda connection, sql=change: connection.execute(sql, (adopted,)))
+        await database.write(partial(execute, sql=change))
         seen.append(await version(database, CHAT_A))
     assert seen == sorted(set(seen)), "every change raised the version"
     await database.write(  # the circle, another group's request: not what the picture shows

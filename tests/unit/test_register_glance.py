@@ -18,7 +18,7 @@ from bot.core.picture_layout import (
     PictureEntry,
     layout,
 )
-from bot.core.register_rules import STANDING_OF_STATUS, Standing, standing
+from bot.core.register_rules import STANDING_OF_STATUS, PictureTexts, Standing, standing
 from bot.core.statuses import RequestStatus
 from bot.picture import Drawn, Picture, Pictures, draw
 from tests.unit.conftest import CONVERSATIONS
@@ -31,8 +31,8 @@ def entry(
     partner: str,
     status: str = "ended",
     kind: str = "Association ou réseau",
-    start=None,
-    end=None,
+    start: date | None = None,
+    end: date | None = None,
     label: str | None = None,
 ) -> PictureEntry:
     return PictureEntry(kind, partner, label or status, standing(status), start, end)
@@ -44,14 +44,14 @@ def png_size(content: bytes) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def texts(library: Library):
+def texts(library: Library) -> PictureTexts:
     return library.register.picture
 
 
 # --- the layout ----------------------------------------------------------------------------------
 
 
-def test_each_kind_heads_its_partners_with_their_years_and_status(texts) -> None:
+def test_each_kind_heads_its_partners_with_their_years_and_status(texts: PictureTexts) -> None:
     plan = layout(
         [
             entry("Alternatiba", "current", start=date(2018, 6, 1), label="en cours"),
@@ -78,7 +78,7 @@ def test_each_kind_heads_its_partners_with_their_years_and_status(texts) -> None
     assert plan.title == texts.title.format(group="GL Strasbourg")
 
 
-def test_unknown_dates_say_so_and_draw_no_bar(texts) -> None:
+def test_unknown_dates_say_so_and_draw_no_bar(texts: PictureTexts) -> None:
     plan = layout(
         [entry("GL Nîmes", "current"), entry("Collectif", end=date(2021, 1, 1))],
         texts,
@@ -91,13 +91,13 @@ def test_unknown_dates_say_so_and_draw_no_bar(texts) -> None:
     assert texts.span_until.format(end=2021) in until.text and (until.first_year, until.last_year) == (2021, 2021)
 
 
-def test_past_the_row_limit_the_picture_says_how_many_more(texts) -> None:
+def test_past_the_row_limit_the_picture_says_how_many_more(texts: PictureTexts) -> None:
     many = [entry(f"Association {i:03d}") for i in range(130)]
     plan = layout(many, texts, group="GL", today=TODAY, partners=130, max_rows=100)
     assert len(plan.bars) == 99 and plan.more == texts.more.format(count=31)  # and one heading
 
 
-def test_a_picture_of_the_first_entries_counts_the_others(texts) -> None:
+def test_a_picture_of_the_first_entries_counts_the_others(texts: PictureTexts) -> None:
     plan = layout([entry("Alternatiba"), entry("Emmaüs")], texts, group="GL", today=TODAY, partners=9, total=10)
     assert plan.more == texts.more.format(count=8)
     assert plan.subtitle == texts.subtitle.format(partners=9, count=10, date="03/12/2026")
@@ -111,7 +111,7 @@ def test_every_request_status_has_its_standing_in_one_place(library: Library) ->
 # --- the PNG -------------------------------------------------------------------------------------
 
 
-def test_the_picture_is_a_phone_wide_png_that_grows_with_the_register(texts) -> None:
+def test_the_picture_is_a_phone_wide_png_that_grows_with_the_register(texts: PictureTexts) -> None:
     few = layout([entry("Alternatiba", "current", start=date(2019, 1, 1))], texts, group="GL", today=TODAY, partners=1)
     many = layout(
         [entry(f"Association {i}", start=date(2010 + i, 1, 1)) for i in range(12)],
@@ -124,7 +124,7 @@ def test_the_picture_is_a_phone_wide_png_that_grows_with_the_register(texts) -> 
     assert width == same_width == 1080 and tall > short
 
 
-def test_a_picture_that_fits_a_photo_stays_within_telegrams_photo_limits(texts) -> None:
+def test_a_picture_that_fits_a_photo_stays_within_telegrams_photo_limits(texts: PictureTexts) -> None:
     plan = layout(
         [entry(f"Partenaire {i}") for i in range(PHOTO_ROWS - 1)],
         texts,
@@ -137,7 +137,7 @@ def test_a_picture_that_fits_a_photo_stays_within_telegrams_photo_limits(texts) 
     assert width + height <= 10_000 and height <= 20 * width
 
 
-def test_a_long_register_is_cut_with_its_count_and_is_not_a_photo(texts) -> None:
+def test_a_long_register_is_cut_with_its_count_and_is_not_a_photo(texts: PictureTexts) -> None:
     kinds = [f"Type {k}" for k in range(7)]
     plan = layout(
         [entry(f"Partenaire {i}", kind=kinds[i % 7]) for i in range(300)], texts, group="GL", today=TODAY, partners=300
@@ -148,7 +148,7 @@ def test_a_long_register_is_cut_with_its_count_and_is_not_a_photo(texts) -> None
     assert width < 1080 and height < 20_000
 
 
-def test_names_with_dollar_signs_are_drawn_as_typed_not_as_formulas(texts) -> None:
+def test_names_with_dollar_signs_are_drawn_as_typed_not_as_formulas(texts: PictureTexts) -> None:
     plan = layout([entry("Les $ociétaires $ du coin")], texts, group="GL $1$", today=TODAY, partners=1)
     assert png_size(draw(plan))[0] == 1080
 
@@ -188,7 +188,7 @@ def test_the_calendar_holds_one_event_per_deadline_and_review_in_the_group_zone(
     assert all(e.decoded("DTSTAMP") == datetime(2026, 12, 3, 9, tzinfo=UTC) for e in events)
 
 
-def test_a_long_name_is_cut_so_its_years_and_status_stay_on_the_line(texts) -> None:
+def test_a_long_name_is_cut_so_its_years_and_status_stay_on_the_line(texts: PictureTexts) -> None:
     name = "Réseau d'échanges réciproques de savoirs du Pays creillois et des environs"
     (bar,) = layout(
         [entry(name, "in_consent", label="en consentement", start=date(2026, 1, 1))],

@@ -7,12 +7,16 @@ import io
 import sqlite3
 from datetime import UTC, date, datetime
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.catalog import FlowCatalog
+from bot.core.flow_engine import ChoiceStep
 from bot.core.library import Library
+from bot.core.register_rules import Origin
+from bot.core.statuses import RequestStatus
 from bot.export import register_csv
 from bot.importer import import_register
 from bot.storage import flow_versions, requests, review_dates
@@ -30,8 +34,18 @@ async def catalog(database: Database, library: Library) -> FlowCatalog:
     return catalog
 
 
-async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
-    version = (await database.read(lambda connection: flow_versions.active(connection, flow_id, SOURCE))).version
+async def add(
+    database: Database,
+    flow_id: str,
+    answers: dict[str, Any],
+    *,
+    status: RequestStatus = RequestStatus.SUBMITTED,
+    origin: Origin = Origin.REQUEST,
+    created_at: str | None = None,
+    decided_at: str | None = None,
+) -> int:
+    active = await database.read(lambda connection: flow_versions.active(connection, flow_id, SOURCE))
+    assert active is not None, flow_id
     stored = await database.write(
         partial(
             requests.create,
@@ -39,11 +53,14 @@ async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
             author_id=5,
             author_name="Cécile",
             flow_id=flow_id,
-            flow_version=version,
+            flow_version=active.version,
             partner_name=answers["partenaire"],
             partner_kind=answers["type_partenaire"],
             answers=answers,
-            **fields,
+            status=status,
+            origin=origin,
+            created_at=created_at,
+            decided_at=decided_at,
         )
     )
     return stored.id
@@ -72,7 +89,7 @@ async def a_register(database: Database) -> None:
             "porteurs": "equipe_projet",
             "contact": "+33 6 12 34 56 78",
         },
-        status="adopted",
+        status=RequestStatus.ADOPTED,
         created_at="2026-05-02T10:00:00+00:00",
         decided_at="2026-05-20T16:00:00+00:00",
     )
@@ -116,8 +133,8 @@ async def a_register(database: Database) -> None:
             "jusqu_a": "2019-09-14",
             "qui_connait": "Camille",
         },
-        status="ended",
-        origin="known",
+        status=RequestStatus.ENDED,
+        origin=Origin.KNOWN,
     )
     await add(
         database,
@@ -130,8 +147,8 @@ async def a_register(database: Database) -> None:
             "en_cours": True,
             "qui_connait": None,
         },
-        status="current",
-        origin="known",
+        status=RequestStatus.CURRENT,
+        origin=Origin.KNOWN,
     )
 
 
@@ -252,8 +269,9 @@ async def test_a_line_is_left_out_only_when_its_partner_kind_and_day_are_in_the_
     header = list(lines[0])
     await import_register(database, catalog, PARIS, TARGET, document(header, lines), TODAY)
     filed, partner = library.register.export.columns.created, "Partenaire"
-    kinds = library.flows["partenaire_connu"].flow.step("type_partenaire").options
-    public = next(option.label for option in kinds if option.value == "public")
+    kind_step = library.flows["partenaire_connu"].flow.step("type_partenaire")
+    assert isinstance(kind_step, ChoiceStep)
+    public = next(option.label for option in kind_step.options if option.value == "public")
     respaced = {**lines[0], partner: f"  {lines[0][partner].upper()} "}  # the same partner
     undated = {**lines[3], filed: ""}  # the same partner, whenever it was filed
     other_day = {**lines[1], filed: "01/01/2020"}
@@ -275,9 +293,12 @@ async def test_a_file_without_the_partner_column_is_refused_before_any_line(
 ) -> None:
     report = await import_register(database, catalog, PARIS, TARGET, document(["Nom"], [{"Nom": "Emmaüs"}]), TODAY)
     quoted = library.register.import_.quoted
-    assert report.imported == 0 and quoted.format(value="Partenaire") in report.problem
+    assert report.imported == 0 and report.problem is not None
+    assert quoted.format(value="Partenaire") in report.problem
     empty = await import_register(database, catalog, PARIS, TARGET, b"\xff\xfe\x00\x00", TODAY)
-    assert empty.problem.startswith(library.register.import_.unreadable.format(error="")[:10])
+    assert empty.problem is not None and empty.problem.startswith(
+        library.register.import_.unreadable.format(error="")[:10]
+    )
 
 
 def test_created_and_decided_days_stay_the_groups_days() -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 from functools import partial
+from typing import Any
+
+import pytest
 
 from bot.storage import register_rows, requests, review_dates
 from bot.storage.db import Database
@@ -14,7 +17,12 @@ DUE = date(2027, 3, 1)
 
 
 async def add(
-    database: Database, chat_id: int, partner: str, kind: str, status: str = "submitted", answers=None
+    database: Database,
+    chat_id: int,
+    partner: str,
+    kind: str,
+    status: str = "submitted",
+    answers: dict[str, Any] | None = None,
 ) -> int:
     def change(connection: sqlite3.Connection) -> int:
         request = requests.create(
@@ -38,7 +46,7 @@ async def add(
     return await database.write(change)
 
 
-async def test_a_page_groups_requests_by_kind_then_partner_name(database: Database):
+async def test_a_page_groups_requests_by_kind_then_partner_name(database: Database) -> None:
     await with_flow(database)
     for partner, kind in [
         ("Weleda", "entreprise"),
@@ -61,7 +69,7 @@ async def test_a_page_groups_requests_by_kind_then_partner_name(database: Databa
     ]
 
 
-async def test_counts_name_each_organisation_once_whatever_its_case(database: Database):
+async def test_counts_name_each_organisation_once_whatever_its_case(database: Database) -> None:
     await with_flow(database)
     for partner in ("Alternatiba", "ALTERNATIBA", "Emmaüs"):
         await add(database, CHAT_A, partner, "association")
@@ -69,7 +77,7 @@ async def test_counts_name_each_organisation_once_whatever_its_case(database: Da
     assert (counts.requests, counts.partners) == (3, 2)
 
 
-async def test_adopted_requests_are_planned_once(database: Database):
+async def test_adopted_requests_are_planned_once(database: Database) -> None:
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted", {"duree_mois": 36})
     await add(database, CHAT_A, "Emmaüs", "association", "in_consent")
@@ -87,7 +95,7 @@ async def test_adopted_requests_are_planned_once(database: Database):
     assert await scalar(database, "SELECT COUNT(*) FROM reviews") == 1
 
 
-async def test_a_date_set_by_hand_before_planning_is_kept(database: Database):
+async def test_a_date_set_by_hand_before_planning_is_kept(database: Database) -> None:
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
 
@@ -96,10 +104,12 @@ async def test_a_date_set_by_hand_before_planning_is_kept(database: Database):
 
     await database.write(set_by_hand)
     assert await database.read(partial(review_dates.to_plan, limit=10)) == []
-    assert (await database.read(partial(review_dates.open_review, request_id=adopted))).due_on == "2027-09-15"
+    review = await database.read(partial(review_dates.open_review, request_id=adopted))
+    assert review is not None
+    assert review.due_on == "2027-09-15"
 
 
-async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Database):
+async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Database) -> None:
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
     ended = await add(database, CHAT_A, "Biocoop", "entreprise", "adopted")
@@ -120,10 +130,12 @@ async def test_due_reviews_of_adopted_partnerships_are_posted_once(database: Dat
 
     await database.write(posted)
     assert await database.read(partial(review_dates.due, latest=DUE, limit=10)) == []
-    assert (await database.read(partial(review_dates.get, review_id=review.id))).message_id == 777
+    stored = await database.read(partial(review_dates.get, review_id=review.id))
+    assert stored is not None
+    assert stored.message_id == 777
 
 
-async def test_moving_a_posted_review_makes_it_due_again_at_its_new_date(database: Database):
+async def test_moving_a_posted_review_makes_it_due_again_at_its_new_date(database: Database) -> None:
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
 
@@ -138,18 +150,19 @@ async def test_moving_a_posted_review_makes_it_due_again_at_its_new_date(databas
 
     await database.write(posted)
 
-    def moved(connection: sqlite3.Connection) -> None:
+    def move(connection: sqlite3.Connection) -> None:
         review_dates.set_date(connection, adopted, "review", date(2027, 4, 1))
 
-    await database.write(moved)
+    await database.write(move)
     moved = await database.read(partial(review_dates.get, review_id=review.id))
+    assert moved is not None
     assert (moved.due_on, moved.message_id) == ("2027-04-01", None)
     assert [r.id for r in await database.read(partial(review_dates.due, latest=date(2027, 4, 1), limit=10))] == [
         review.id
     ]
 
 
-async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database: Database):
+async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database: Database) -> None:
     await with_flow(database)
     adopted = await add(database, CHAT_A, "Weleda", "entreprise", "adopted")
 
@@ -158,6 +171,7 @@ async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database:
 
     await database.write(plan)
     review = await database.read(partial(review_dates.open_review, request_id=adopted))
+    assert review is not None
 
     def answer_twice(connection: sqlite3.Connection) -> None:
         assert review_dates.answer(
@@ -167,6 +181,7 @@ async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database:
 
     await database.write(answer_twice)
     following = await database.read(partial(review_dates.open_review, request_id=adopted))
+    assert following is not None
     assert following.due_on == "2028-03-01" and following.id != review.id
 
     def end(connection: sqlite3.Connection) -> None:
@@ -180,8 +195,8 @@ async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database:
 
 
 async def test_the_export_reads_requests_with_their_answers_in_batches_up_to_the_last_asked(
-    database: Database, monkeypatch
-):
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(register_rows, "EXPORT_BATCH", 2)
     await with_flow(database)
     for number in range(1, 6):
@@ -199,12 +214,12 @@ async def test_the_export_reads_requests_with_their_answers_in_batches_up_to_the
     ]
 
 
-async def plan_of(database: Database, sql: str, parameters: tuple) -> str:
+async def plan_of(database: Database, sql: str, parameters: tuple[object, ...]) -> str:
     rows = await database.fetch_all(f"EXPLAIN QUERY PLAN {sql}", parameters)
     return "\n".join(row["detail"] for row in rows)
 
 
-async def test_register_queries_use_indexes_not_full_scans(database: Database):
+async def test_register_queries_use_indexes_not_full_scans(database: Database) -> None:
     page = await plan_of(
         database,
         "SELECT id FROM requests WHERE chat_id = ? ORDER BY partner_kind, partner_name COLLATE NOCASE, number"

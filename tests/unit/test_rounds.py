@@ -155,9 +155,14 @@ async def scene(database: Database) -> Scene:
     return Scene(database, sender, scheduler, clock, rounds, request)
 
 
-async def opened(scene: Scene, **changes: object) -> int:
-    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=scene.request.number))
-    result = await scene.rounds.open(Opening(request, BEA, RoundOptions(), **changes))
+async def opened(
+    scene: Scene, *, author_recused: bool = False, answer_by: date | None = None, thread_id: int | None = None
+) -> int:
+    request = await stored_request(scene, scene.request.number)
+    opening = Opening(
+        request, BEA, RoundOptions(), author_recused=author_recused, answer_by=answer_by, thread_id=thread_id
+    )
+    result = await scene.rounds.open(opening)
     assert isinstance(result, Opened), result
     await deliver_proposals(scene)
     return result.round_id
@@ -173,6 +178,13 @@ async def deliver_proposals(scene: Scene) -> None:
 def _delivered(connection: sqlite3.Connection, delivery: Delivery) -> None:
     outbox.delivered(connection, delivery.id)
     Rounds.proposal_sent(connection, replace(delivery, message_id=100 + delivery.id))
+
+
+async def stored_request(scene: Scene, number: int) -> requests.PartnershipRequest:
+    """The group's request ``number`` as it is stored now."""
+    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=number))
+    assert request is not None, number
+    return request
 
 
 async def stored(scene: Scene, round_id: int) -> consent_rounds.RoundState:
@@ -291,7 +303,7 @@ async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) 
     round_id = await opened(scene)
     await scene.rounds.take_position(round_id, CAL.user_id, Position.OBJECTION, "Personne pour le stand")
     await scene.rounds.close((await stored(scene, round_id)).round, CloseReason.EARLY)
-    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
+    request = await stored_request(scene, 1)
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.UNCHANGED
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Je veux")) is Refusal.REASON_ADMINS_ONLY
     second = await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Dan tiendra le stand", by_admin=True))
@@ -319,20 +331,20 @@ async def test_the_first_deadline_respects_the_date_the_partner_needs_an_answer(
 async def test_withdrawing_closes_the_open_round_without_a_decision(scene: Scene) -> None:
     round_id = await opened(scene)
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
-    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
+    request = await stored_request(scene, 1)
     assert await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, "Le partenaire a renoncé")
     state = await stored(scene, round_id)
     assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.WITHDRAWN)
-    after = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
+    after = await stored_request(scene, 1)
     assert (after.status, after.status_reason) == ("withdrawn", "Le partenaire a renoncé")
     assert not await scene.rounds.end_request(after, RequestStatus.DECLINED, "Trop tard")
 
 
 async def test_declining_needs_no_round_and_refuses_while_one_is_open(scene: Scene) -> None:
     assert await scene.rounds.end_request(scene.request, RequestStatus.DECLINED, "Pas notre terrain")
-    declined = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
+    declined = await stored_request(scene, 1)
     assert declined.status == "declined"
-    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
+    request = await stored_request(scene, 1)
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.NOT_OPENABLE
 
 
@@ -372,7 +384,7 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     async def acknowledge() -> None:
         seen.append((len(await scene.database.fetch_all("SELECT id FROM outbox")), len(kicks)))
 
-    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=scene.request.number))
+    request = await stored_request(scene, scene.request.number)
     opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
     assert isinstance(opened_round, Opened)
     assert seen == [(1, 0)] and len(await sent(scene)) == 1  # the proposal, queued as the round opened

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +34,7 @@ def migration_numbers() -> list[int]:
     return sorted(int(item.name.split("_", 1)[0]) for item in folder.iterdir() if item.name.endswith(".sql"))
 
 
-async def scalar(database: Database, sql: str, parameters: tuple = ()):
+async def scalar(database: Database, sql: str, parameters: tuple[object, ...] = ()) -> object:
     row = await database.fetch_one(sql, parameters)
     return None if row is None else row[0]
 
@@ -43,31 +46,49 @@ async def with_flow(database: Database, flow_id: str = "demande_partenariat") ->
     )
 
 
-# What every request of these tests shares.
-FILED_BY_ALICE = {"author_name": "Alice", "flow_id": "demande_partenariat", "flow_version": 1}
-
-
-def a_request(connection, chat_id: int, partner: str, answers=None, author=ALICE):
+def a_request(
+    connection: sqlite3.Connection,
+    chat_id: int,
+    partner: str,
+    answers: Mapping[str, Any] | None = None,
+    author: int = ALICE,
+) -> requests.PartnershipRequest:
+    """A request filed by Alice's name on version 1 of the partnership flow."""
     answers = answers if answers is not None else {"partenaire": partner}
     return requests.create(
         connection,
         chat_id=chat_id,
         author_id=author,
+        author_name="Alice",
+        flow_id="demande_partenariat",
+        flow_version=1,
         partner_name=partner,
         partner_kind="association",
         answers=answers,
-        **FILED_BY_ALICE,
     )
 
 
-async def create_request(database: Database, chat_id: int, partner: str, answers=None, author=ALICE):
+async def create_request(
+    database: Database,
+    chat_id: int,
+    partner: str,
+    answers: Mapping[str, Any] | None = None,
+    author: int = ALICE,
+) -> requests.PartnershipRequest:
     return await database.write(lambda connection: a_request(connection, chat_id, partner, answers, author))
+
+
+async def active_version(database: Database, chat_id: int) -> int:
+    """The version of the flow « demande » a chat uses, which it must have."""
+    active = await database.read(lambda connection: flow_versions.active(connection, "demande", chat_id))
+    assert active is not None
+    return active.version
 
 
 # --- the database file ----------------------------------------------------------------------
 
 
-async def test_opening_a_new_file_creates_the_schema(database):
+async def test_opening_a_new_file_creates_the_schema(database: Database) -> None:
     names = {row[0] for row in await database.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {
         "chats",
@@ -80,11 +101,11 @@ async def test_opening_a_new_file_creates_the_schema(database):
     } <= names
 
 
-async def test_migrations_set_the_user_version_to_the_last_one(database):
+async def test_migrations_set_the_user_version_to_the_last_one(database: Database) -> None:
     assert await scalar(database, "PRAGMA user_version") == migration_numbers()[-1]
 
 
-async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp_path):
+async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp_path: Path) -> None:
     """A file the bot before issue 10 made (its last migration 0008, topics and known partners
     included) is brought up to date: the decisions' columns are added, the topics' are kept."""
     path = tmp_path / "bot.sqlite3"
@@ -116,7 +137,7 @@ async def test_a_database_of_the_previous_release_gets_every_later_migration(tmp
         await again.close()
 
 
-async def test_reopening_keeps_the_data_and_runs_no_migration(tmp_path, caplog):
+async def test_reopening_keeps_the_data_and_runs_no_migration(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "bot.sqlite3"
     first = await Database.open(path)
     await first.write(lambda connection: chats.remember(connection, CHAT_A, "supergroup", "Colibris du Gard"))
@@ -131,19 +152,19 @@ async def test_reopening_keeps_the_data_and_runs_no_migration(tmp_path, caplog):
         await again.close()
 
 
-async def test_the_first_opening_logs_each_migration(tmp_path, caplog):
+async def test_the_first_opening_logs_each_migration(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bot.storage.db"):
         database = await Database.open(tmp_path / "new.sqlite3")
     await database.close()
     assert len([r for r in caplog.records if "migration" in r.getMessage().lower()]) == len(migration_numbers())
 
 
-async def test_the_journal_is_wal_and_foreign_keys_are_enforced(database):
+async def test_the_journal_is_wal_and_foreign_keys_are_enforced(database: Database) -> None:
     assert await scalar(database, "PRAGMA journal_mode") == "wal"
     assert await scalar(database, "PRAGMA foreign_keys") == 1
 
 
-async def test_a_missing_folder_is_created(tmp_path):
+async def test_a_missing_folder_is_created(tmp_path: Path) -> None:
     database = await Database.open(tmp_path / "donnees" / "bot.sqlite3")
     await database.close()
     assert (tmp_path / "donnees" / "bot.sqlite3").exists()
@@ -152,7 +173,7 @@ async def test_a_missing_folder_is_created(tmp_path):
 # --- update marks ---------------------------------------------------------------------------
 
 
-async def test_old_update_marks_are_forgotten(database):
+async def test_old_update_marks_are_forgotten(database: Database) -> None:
     old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
     await database.write(lambda connection: connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (old,)))
     await database.claim(2)
@@ -163,7 +184,7 @@ async def test_old_update_marks_are_forgotten(database):
 # --- chats ----------------------------------------------------------------------------------
 
 
-async def test_a_chat_title_is_updated(database):
+async def test_a_chat_title_is_updated(database: Database) -> None:
     await database.write(lambda connection: chats.remember(connection, CHAT_A, "group", "Colibris"))
     await database.write(lambda connection: chats.remember(connection, CHAT_A, "supergroup", "Colibris du Gard"))
     assert await database.read(lambda connection: chats.title(connection, CHAT_A)) == "Colibris du Gard"
@@ -173,18 +194,23 @@ async def test_a_chat_title_is_updated(database):
 # --- flow sessions --------------------------------------------------------------------------
 
 
-def a_session(**state) -> sessions.FlowSession:
+def a_session(
+    answers: Mapping[str, Any] | None = None,
+    current: str | None = None,
+    editing: bool = False,
+    reminded: tuple[str, ...] = (),
+) -> sessions.FlowSession:
     return sessions.FlowSession(
         chat_id=ALICE,
         user_id=ALICE,
         token=sessions.new_token(),
         origin_chat_id=CHAT_A,
         author_name="Alice « Colibri »",
-        state=FlowState(**{"flow_id": "demande_partenariat", "flow_version": 1, **state}),
+        state=FlowState("demande_partenariat", 1, answers or {}, current, editing, reminded),
     )
 
 
-async def test_a_session_round_trips_every_kind_of_answer(database):
+async def test_a_session_round_trips_every_kind_of_answer(database: Database) -> None:
     await with_flow(database)
     session = a_session(answers=ANSWERS, current="porteurs", editing=True, reminded=("attentes", "legerete"))
     await database.write(lambda connection: sessions.save(connection, session))
@@ -195,14 +221,15 @@ async def test_a_session_round_trips_every_kind_of_answer(database):
     assert type(loaded.state.answers["competences_pro"]) is bool
 
 
-async def test_a_session_at_the_summary_keeps_current_none(database):
+async def test_a_session_at_the_summary_keeps_current_none(database: Database) -> None:
     await with_flow(database)
     session = a_session(answers={"partenaire": "Emmaüs"}, current=None)
     await database.write(lambda connection: sessions.save(connection, session))
-    assert (await database.read(lambda connection: sessions.get(connection, ALICE, ALICE))).state.current is None
+    loaded = await database.read(lambda connection: sessions.get(connection, ALICE, ALICE))
+    assert loaded is not None and loaded.state.current is None
 
 
-async def test_a_session_is_found_by_its_token(database):
+async def test_a_session_is_found_by_its_token(database: Database) -> None:
     await with_flow(database)
     session = a_session(current="partenaire")
     await database.write(lambda connection: sessions.save(connection, session))
@@ -210,12 +237,12 @@ async def test_a_session_is_found_by_its_token(database):
     assert await database.read(lambda connection: sessions.by_token(connection, "autre")) is None
 
 
-async def test_saving_again_rewrites_the_one_session_of_a_member(database):
+async def test_saving_again_rewrites_the_one_session_of_a_member(database: Database) -> None:
     await with_flow(database)
     first = a_session(current="partenaire")
     second = a_session(answers={"partenaire": "Emmaüs"}, current="type_partenaire")
 
-    def save_both(connection):
+    def save_both(connection: sqlite3.Connection) -> None:
         sessions.save(connection, first)
         sessions.save(connection, second)
 
@@ -225,21 +252,22 @@ async def test_saving_again_rewrites_the_one_session_of_a_member(database):
     assert await scalar(database, "SELECT COUNT(*) FROM flow_sessions") == 1
 
 
-async def test_sessions_are_kept_per_chat_and_member(database):
+async def test_sessions_are_kept_per_chat_and_member(database: Database) -> None:
     await with_flow(database)
     mine = a_session(current="partenaire")
     other = sessions.FlowSession(CHAT_A, BOB, sessions.new_token(), CHAT_A, "Bob", mine.state)
 
-    def save_both(connection):
+    def save_both(connection: sqlite3.Connection) -> None:
         sessions.save(connection, mine)
         sessions.save(connection, other)
 
     await database.write(save_both)
-    assert (await database.read(lambda connection: sessions.get(connection, CHAT_A, BOB))).author_name == "Bob"
+    bobs = await database.read(lambda connection: sessions.get(connection, CHAT_A, BOB))
+    assert bobs is not None and bobs.author_name == "Bob"
     assert await database.read(lambda connection: sessions.get(connection, CHAT_A, ALICE)) is None
 
 
-async def test_a_deleted_session_is_gone(database):
+async def test_a_deleted_session_is_gone(database: Database) -> None:
     await with_flow(database)
     await database.write(lambda connection: sessions.save(connection, a_session(current="partenaire")))
     assert await database.write(lambda connection: sessions.delete(connection, ALICE, ALICE)) is True
@@ -247,12 +275,12 @@ async def test_a_deleted_session_is_gone(database):
     assert await database.read(lambda connection: sessions.get(connection, ALICE, ALICE)) is None
 
 
-async def test_a_session_needs_a_recorded_flow_version(database):
+async def test_a_session_needs_a_recorded_flow_version(database: Database) -> None:
     with pytest.raises(Exception, match="FOREIGN KEY"):
         await database.write(lambda connection: sessions.save(connection, a_session(current="partenaire")))
 
 
-def test_session_tokens_are_short_and_distinct():
+def test_session_tokens_are_short_and_distinct() -> None:
     tokens = {sessions.new_token() for _ in range(100)}
     assert len(tokens) == 100
     assert all(len(t) <= 10 for t in tokens)
@@ -261,7 +289,7 @@ def test_session_tokens_are_short_and_distinct():
 # --- requests -------------------------------------------------------------------------------
 
 
-async def test_requests_are_numbered_per_chat(database):
+async def test_requests_are_numbered_per_chat(database: Database) -> None:
     await with_flow(database)
     first = await create_request(database, CHAT_A, "Alternatiba")
     second = await create_request(database, CHAT_A, "Emmaüs")
@@ -270,7 +298,7 @@ async def test_requests_are_numbered_per_chat(database):
     assert first.status == "submitted"
 
 
-async def test_answers_are_stored_one_row_each(database):
+async def test_answers_are_stored_one_row_each(database: Database) -> None:
     await with_flow(database)
     created = await create_request(database, CHAT_A, "Alternatiba", ANSWERS)
     rows = await database.fetch_all(
@@ -279,7 +307,7 @@ async def test_answers_are_stored_one_row_each(database):
     assert [row[0] for row in rows] == sorted(ANSWERS)
 
 
-async def test_a_request_is_found_by_number_with_its_answers(database):
+async def test_a_request_is_found_by_number_with_its_answers(database: Database) -> None:
     await with_flow(database)
     created = await create_request(database, CHAT_A, "<Ma & Co>", ANSWERS)
     found = await database.read(lambda connection: requests.by_number(connection, CHAT_A, 1))
@@ -288,14 +316,14 @@ async def test_a_request_is_found_by_number_with_its_answers(database):
     assert found.partner_name == "<Ma & Co>"
 
 
-async def test_a_request_number_belongs_to_its_chat(database):
+async def test_a_request_number_belongs_to_its_chat(database: Database) -> None:
     await with_flow(database)
     await create_request(database, CHAT_A, "Alternatiba")
     assert await database.read(lambda connection: requests.by_number(connection, CHAT_B, 1)) is None
     assert await database.read(lambda connection: requests.by_number(connection, CHAT_A, 2)) is None
 
 
-async def test_a_page_lists_newest_first_with_the_total(database):
+async def test_a_page_lists_newest_first_with_the_total(database: Database) -> None:
     await with_flow(database)
     for partner in ("Alternatiba", "Emmaüs", "Weleda"):
         await create_request(database, CHAT_A, partner)
@@ -308,14 +336,14 @@ async def test_a_page_lists_newest_first_with_the_total(database):
     assert total == 3
 
 
-async def test_an_empty_chat_has_an_empty_page(database):
+async def test_an_empty_chat_has_an_empty_page(database: Database) -> None:
     assert await database.read(lambda connection: requests.page(connection, CHAT_A, offset=0, limit=5)) == ([], 0)
 
 
-async def test_a_failed_transaction_does_not_use_up_a_number(database):
+async def test_a_failed_transaction_does_not_use_up_a_number(database: Database) -> None:
     await with_flow(database)
 
-    def create_then_fail(connection):
+    def create_then_fail(connection: sqlite3.Connection) -> None:
         a_request(connection, CHAT_A, "Perdu")
         raise RuntimeError("panne")
 
@@ -325,7 +353,7 @@ async def test_a_failed_transaction_does_not_use_up_a_number(database):
     assert await scalar(database, "SELECT COUNT(*) FROM request_answers") == 1
 
 
-async def test_the_card_message_is_remembered(database):
+async def test_the_card_message_is_remembered(database: Database) -> None:
     await with_flow(database)
     created = await create_request(database, CHAT_A, "Alternatiba")
     await database.write(lambda connection: requests.set_card_message(connection, created.id, 4242))
@@ -335,7 +363,7 @@ async def test_the_card_message_is_remembered(database):
 # --- flow versions --------------------------------------------------------------------------
 
 
-async def test_the_disk_text_is_recorded_once_while_unchanged(database):
+async def test_the_disk_text_is_recorded_once_while_unchanged(database: Database) -> None:
     assert (
         await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1")) == 1
     )
@@ -346,33 +374,33 @@ async def test_the_disk_text_is_recorded_once_while_unchanged(database):
     assert await database.read(lambda connection: flow_versions.version_text(connection, "demande", 1)) == "texte 1"
 
 
-async def test_a_changed_disk_text_becomes_the_next_global_version(database):
+async def test_a_changed_disk_text_becomes_the_next_global_version(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1"))
     assert (
         await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 2")) == 2
     )
-    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))).version == 2
+    assert await active_version(database, CHAT_A) == 2
     assert await database.read(lambda connection: flow_versions.version_text(connection, "demande", 1)) == "texte 1"
     assert await database.read(lambda connection: flow_versions.version_text(connection, "demande", 2)) == "texte 2"
 
 
-async def test_versions_are_counted_per_flow(database):
+async def test_versions_are_counted_per_flow(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "texte 1"))
     assert await database.write(lambda connection: flow_versions.sync_disk_version(connection, "autre", "texte 1")) == 1
 
 
-async def test_a_chat_override_is_preferred_to_the_global_version(database):
+async def test_a_chat_override_is_preferred_to_the_global_version(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global"))
     own = await database.write(
         lambda connection: flow_versions.add_version(
             connection, "demande", "à nous", scope_chat_id=CHAT_A, source="upload", author_id=ALICE, author_name="Alice"
         )
     )
-    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))).version == own
-    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_B))).version == 1
+    assert await active_version(database, CHAT_A) == own
+    assert await active_version(database, CHAT_B) == 1
 
 
-async def test_a_chat_override_stays_when_the_disk_file_changes(database):
+async def test_a_chat_override_stays_when_the_disk_file_changes(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global"))
     own = await database.write(
         lambda connection: flow_versions.add_version(
@@ -382,29 +410,25 @@ async def test_a_chat_override_stays_when_the_disk_file_changes(database):
     newer = await database.write(
         lambda connection: flow_versions.sync_disk_version(connection, "demande", "global modifié")
     )
-    assert (await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))).version == own
-    assert (
-        await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_B))
-    ).version == newer
+    assert await active_version(database, CHAT_A) == own
+    assert await active_version(database, CHAT_B) == newer
 
 
-async def test_an_uploaded_global_version_survives_a_restart_with_the_same_file(database):
+async def test_an_uploaded_global_version_survives_a_restart_with_the_same_file(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "disque"))
     uploaded = await database.write(
         lambda connection: flow_versions.add_version(connection, "demande", "envoyé", scope_chat_id=0, source="upload")
     )
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "disque"))
-    assert (
-        await database.read(lambda connection: flow_versions.active(connection, "demande", CHAT_A))
-    ).version == uploaded
+    assert await active_version(database, CHAT_A) == uploaded
 
 
-async def test_an_unknown_flow_has_no_active_version(database):
+async def test_an_unknown_flow_has_no_active_version(database: Database) -> None:
     assert await database.read(lambda connection: flow_versions.active(connection, "inconnu", CHAT_A)) is None
     assert await database.read(lambda connection: flow_versions.version_text(connection, "inconnu", 1)) is None
 
 
-async def test_history_lists_global_and_own_versions_newest_first(database):
+async def test_history_lists_global_and_own_versions_newest_first(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global 1"))
     own = await database.write(
         lambda connection: flow_versions.add_version(
@@ -427,7 +451,7 @@ async def test_history_lists_global_and_own_versions_newest_first(database):
     assert listed[1].author_name == "Alice"
 
 
-async def test_another_group_upload_is_not_visible(database):
+async def test_another_group_upload_is_not_visible(database: Database) -> None:
     await database.write(lambda connection: flow_versions.sync_disk_version(connection, "demande", "global"))
     theirs = await database.write(
         lambda connection: flow_versions.add_version(
@@ -438,9 +462,9 @@ async def test_another_group_upload_is_not_visible(database):
         await database.read(lambda connection: flow_versions.visible_version(connection, "demande", theirs, CHAT_A))
         is None
     )
-    assert (
-        await database.read(lambda connection: flow_versions.visible_version(connection, "demande", theirs, CHAT_B))
-    ).version == theirs
-    assert (
-        await database.read(lambda connection: flow_versions.visible_version(connection, "demande", 1, CHAT_A))
-    ).source == "disk"
+    visible = await database.read(
+        lambda connection: flow_versions.visible_version(connection, "demande", theirs, CHAT_B)
+    )
+    assert visible is not None and visible.version == theirs
+    disk = await database.read(lambda connection: flow_versions.visible_version(connection, "demande", 1, CHAT_A))
+    assert disk is not None and disk.source == "disk"
