@@ -18,7 +18,9 @@ from tests.integration.conversation import LIBRARY
 ROOT = CONVERSATIONS.parent
 
 
-def run_bot(*args: str, flows_dir: Path = CONVERSATIONS, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+def run_bot(
+    *args: str, flows_dir: Path = CONVERSATIONS, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(FLOWS_DIR=str(flows_dir), **env)
     return subprocess.run(
@@ -61,7 +63,9 @@ def test_check_warns_of_a_rule_never_true_and_a_practice_never_recalled_but_acce
     result = run_bot("check", str(candidate))
     assert result.returncode == 0, result.stderr
     assert "Tout est valide" in result.stdout
-    warnings = as_read(result.stderr).splitlines()
+    stderr = as_read(result.stderr)
+    assert stderr is not None
+    warnings = stderr.splitlines()
     assert (
         as_read(
             cli.warning.format(
@@ -129,6 +133,7 @@ def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
     result = run_bot("shell", stdin="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stderr
     out = as_read(result.stdout)
+    assert out is not None
     assert "Étape 1/8" in out and "Étape 3/13" in out and "Étape 5/15" in out
     assert "Bonne pratique : Ne pas remplacer des professionnels par des bénévoles" in out
     assert "Bonne pratique : Avec une entreprise, rester humbles et prudents" in out
@@ -140,7 +145,8 @@ def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
 def test_shell_refuses_an_unknown_flow() -> None:
     result = run_bot("shell", "inconnu")
     assert result.returncode == 1
-    assert "Pas de parcours « inconnu »" in as_read(result.stderr)
+    stderr = as_read(result.stderr)
+    assert stderr is not None and "Pas de parcours « inconnu »" in stderr
 
 
 def test_the_bot_refuses_to_start_with_a_broken_file_with_the_configuration_status(flows_copy: Path) -> None:
