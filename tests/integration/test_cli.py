@@ -63,9 +63,7 @@ def test_check_warns_of_a_rule_never_true_and_a_practice_never_recalled_but_acce
     result = run_bot("check", str(candidate))
     assert result.returncode == 0, result.stderr
     assert "Tout est valide" in result.stdout
-    stderr = as_read(result.stderr)
-    assert stderr is not None
-    warnings = stderr.splitlines()
+    warnings = as_read(result.stderr).splitlines()
     assert (
         as_read(
             cli.warning.format(
@@ -133,7 +131,6 @@ def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
     result = run_bot("shell", stdin="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stderr
     out = as_read(result.stdout)
-    assert out is not None
     assert "Étape 1/8" in out and "Étape 3/13" in out and "Étape 5/15" in out
     assert "Bonne pratique : Ne pas remplacer des professionnels par des bénévoles" in out
     assert "Bonne pratique : Avec une entreprise, rester humbles et prudents" in out
@@ -145,8 +142,7 @@ def test_shell_plays_a_flow_with_reminders_and_summary() -> None:
 def test_shell_refuses_an_unknown_flow() -> None:
     result = run_bot("shell", "inconnu")
     assert result.returncode == 1
-    stderr = as_read(result.stderr)
-    assert stderr is not None and "Pas de parcours « inconnu »" in stderr
+    assert "Pas de parcours « inconnu »" in as_read(result.stderr)
 
 
 def test_the_bot_refuses_to_start_with_a_broken_file_with_the_configuration_status(flows_copy: Path) -> None:
