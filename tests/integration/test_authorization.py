@@ -22,7 +22,7 @@ import pytest_asyncio
 from tests.fake_telegram import FakeUser
 from tests.integration.circle_scene import ACCEPT_BUTTON, CONSENT_BUTTON, OPEN_BUTTON
 from tests.integration.conftest import CONVERSATIONS
-from tests.integration.direct import differences, snapshot
+from tests.integration.direct import TableRows, differences, snapshot
 from tests.integration.world import World, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -87,7 +87,7 @@ async def press(world: World, user: FakeUser, message: str, button: str) -> str:
 # --- what shows that an action was done ---------------------------------------------------------
 
 
-Changes = dict[str, dict[str, set[tuple[object, ...]]]]
+Changes = dict[str, dict[str, TableRows]]
 Evidence = Callable[[World, FakeUser, str, Changes], bool]
 
 

@@ -67,7 +67,6 @@ async def test_a_press_in_another_chat_is_answered_at_once_while_a_group_is_satu
 async def test_a_press_is_answered_before_the_messages_it_sends(fake: FakeTelegram, bot: RunningBot) -> None:
     member = fake.add_user("Ana")
     group = fake.add_group("GL Lyon", [member])
-    assert bot.application is not None
     library = bot.application.bot_data["library"]
     fake.send(member, group, "/partenariat")
     intro = await fake.next_message(group)

@@ -200,9 +200,7 @@ async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTele
     proposal = await staged.open_round(bea)
     await staged.press(bea, proposal, CONSENT_BUTTON)
     pressed = fake.updates[-1]
-    application = bot.application
-    assert application is not None
-    await application.process_update(Update.de_json(pressed, application.bot))
+    await bot.application.process_update(Update.de_json(pressed, bot.application.bot))
     fake.press(bea, proposal, CONSENT_BUTTON)
     await fake.idle()
     assert await rows(bot, "SELECT user_id, position FROM round_positions") == [(bea.id, "consent")]
