@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, FakeUser
 from tests.integration.conftest import CONVERSATIONS, RunningBot, running_bot, settings_for
 from tests.integration.conversation import (
     CONFIRM,
@@ -27,14 +28,14 @@ def reworded() -> bytes:
 
 
 @pytest.fixture
-async def admin_bot(fake: FakeTelegram, tmp_path: Path):
+async def admin_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[tuple[RunningBot, FakeUser]]:
     """The bot with one configured admin (ADMIN_USER_IDS)."""
     admin = fake.add_user("Dominique", username="dominique")
     async with running_bot(fake, tmp_path, admin_user_ids=frozenset({admin.id})) as running:
         yield running, admin
 
 
-async def test_a_group_admin_rewords_a_question_for_the_next_request_only(fake: FakeTelegram, bot) -> None:
+async def test_a_group_admin_rewords_a_question_for_the_next_request_only(fake: FakeTelegram, bot: RunningBot) -> None:
     chair, member = fake.add_user("Claude"), fake.add_user("Alice")
     group = fake.add_group("GL Gard", [chair, member], admins=[chair])
     private = fake.private_chat(member)
@@ -60,7 +61,7 @@ async def test_a_group_admin_rewords_a_question_for_the_next_request_only(fake: 
     assert ORIGINAL_QUESTION in (await next_prompt(fake, other)).plain_text, "other groups keep theirs"
 
 
-async def test_an_invalid_upload_is_explained_and_changes_nothing(fake: FakeTelegram, bot) -> None:
+async def test_an_invalid_upload_is_explained_and_changes_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     chair = fake.add_user("Claude")
     group = fake.add_group("GL Lyon", [chair], admins=[chair])
     broken = FLOW_FILE.read_text(encoding="utf-8").replace("    max: 240\n", "    max: douze\n")
@@ -80,7 +81,7 @@ async def test_an_invalid_upload_is_explained_and_changes_nothing(fake: FakeTele
     assert "demande_partenariat : version 1, fichier du serveur" in listing
 
 
-async def test_members_cannot_upload_list_or_roll_back(fake: FakeTelegram, bot) -> None:
+async def test_members_cannot_upload_list_or_roll_back(fake: FakeTelegram, bot: RunningBot) -> None:
     chair, member = fake.add_user("Claude"), fake.add_user("Alice")
     group = fake.add_group("GL Metz", [chair, member], admins=[chair])
     for action in ("/flux", "/flux retour demande_partenariat 1", "/recharger"):
@@ -93,7 +94,7 @@ async def test_members_cannot_upload_list_or_roll_back(fake: FakeTelegram, bot) 
     assert ORIGINAL_QUESTION in (await next_prompt(fake, group)).plain_text
 
 
-async def test_roll_back_history_and_download(fake: FakeTelegram, bot) -> None:
+async def test_roll_back_history_and_download(fake: FakeTelegram, bot: RunningBot) -> None:
     chair = fake.add_user("Claude")
     group = fake.add_group("GL Alès", [chair], admins=[chair])
     fake.send_document(chair, group, "demande_partenariat.yaml", reworded(), caption="/flux")
@@ -105,8 +106,9 @@ async def test_roll_back_history_and_download(fake: FakeTelegram, bot) -> None:
     assert "v1 — fichier du serveur" in history
 
     fake.send(chair, group, "/flux telecharger demande_partenariat")
-    document = await fake.next_message(group)
-    assert NEW_QUESTION in document.document["content"].decode()
+    download = await fake.next_message(group)
+    assert download.document is not None
+    assert NEW_QUESTION in download.document["content"].decode()
 
     fake.send(chair, group, "/flux retour demande_partenariat 1")
     assert "revient à la version 1" in (await fake.next_message(group)).plain_text
@@ -118,7 +120,9 @@ async def test_roll_back_history_and_download(fake: FakeTelegram, bot) -> None:
     assert "Pas de version 9" in (await fake.next_message(group)).plain_text
 
 
-async def test_a_configured_admin_uploads_for_every_group_in_private(fake: FakeTelegram, admin_bot) -> None:
+async def test_a_configured_admin_uploads_for_every_group_in_private(
+    fake: FakeTelegram, admin_bot: tuple[RunningBot, FakeUser]
+) -> None:
     _, admin = admin_bot
     member = fake.add_user("Alice")
     group = fake.add_group("GL Évry", [member])

@@ -12,17 +12,17 @@ are real: anyone can press the buttons of a public group.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from tests.fake_telegram import BotMessage, FakeUser
+from tests.fake_telegram import FakeUser
 from tests.integration.circle_scene import ACCEPT_BUTTON, CONSENT_BUTTON, OPEN_BUTTON
 from tests.integration.conftest import CONVERSATIONS
-from tests.integration.direct import differences, snapshot
+from tests.integration.direct import TableRows, differences, snapshot
 from tests.integration.world import World, running_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -80,13 +80,14 @@ async def upload(world: World, user: FakeUser) -> str:
 async def press(world: World, user: FakeUser, message: str, button: str) -> str:
     """Press a button of one of the world's messages; the alert the member sees."""
     alert = await world.press(user, world.messages[message], button)
-    return alert.get("text", "")
+    text: str = alert.get("text", "")
+    return text
 
 
 # --- what shows that an action was done ---------------------------------------------------------
 
 
-Changes = dict[str, dict[str, set]]
+Changes = dict[str, dict[str, TableRows]]
 Evidence = Callable[[World, FakeUser, str, Changes], bool]
 
 
@@ -99,8 +100,8 @@ def told(words: str) -> Evidence:
 
 
 def received_the_register(world: World, user: FakeUser, answer: str, changes: Changes) -> bool:
-    latest: BotMessage = world.fake.messages_in(user)[-1]
-    return bool(latest.document) and latest.document["file_name"].endswith(".csv")
+    document = world.fake.messages_in(user)[-1].document
+    return document is not None and document["file_name"].endswith(".csv")
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ CELLS = [(action, role) for action in ACTIONS for role in ROLES]
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory):
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_world(tmp_path_factory.mktemp("authorization")) as built:
         yield built
 

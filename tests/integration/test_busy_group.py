@@ -5,6 +5,7 @@ after about 15 s)."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ QUICK = 1.0  # seconds: a press must be answered within this, however busy a gro
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path):
+async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     budget = {
         "rate_limit_overall_per_second": 30,
         "rate_limit_group_per_minute": GROUP_BUDGET,
@@ -45,7 +46,9 @@ async def answered_in(fake: FakeTelegram, query_id: str) -> float:
     return time.monotonic() - pressed
 
 
-async def test_a_press_in_another_chat_is_answered_at_once_while_a_group_is_saturated(fake: FakeTelegram, bot) -> None:
+async def test_a_press_in_another_chat_is_answered_at_once_while_a_group_is_saturated(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     busy, calm = fake.add_user("Ana"), fake.add_user("Bob")
     busy_group = fake.add_group("GL Lyon", [busy])
     calm_group = fake.add_group("GL Die", [calm])
@@ -61,7 +64,7 @@ async def test_a_press_in_another_chat_is_answered_at_once_while_a_group_is_satu
     assert len(fake.messages_in(busy_group)) < GROUP_BUDGET + 2, "the busy group was still waiting"
 
 
-async def test_a_press_is_answered_before_the_messages_it_sends(fake: FakeTelegram, bot) -> None:
+async def test_a_press_is_answered_before_the_messages_it_sends(fake: FakeTelegram, bot: RunningBot) -> None:
     member = fake.add_user("Ana")
     group = fake.add_group("GL Lyon", [member])
     library = bot.application.bot_data["library"]
@@ -78,7 +81,9 @@ async def test_a_press_is_answered_before_the_messages_it_sends(fake: FakeTelegr
     assert await bot.database.fetch_one("SELECT 1 FROM flow_sessions") is not None
 
 
-async def test_an_application_that_would_confirm_unfinished_updates_is_refused(fake: FakeTelegram, tmp_path) -> None:
+async def test_an_application_that_would_confirm_unfinished_updates_is_refused(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
     settings = settings_for(fake, tmp_path)
     assert RunningBot(settings).build() is not None  # the bot's own arrangement passes
     plain = ApplicationBuilder().token(fake.token).concurrent_updates(8).build()

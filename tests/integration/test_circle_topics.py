@@ -3,14 +3,15 @@ service account that forwards a channel's posts (777000, not flagged as a bot)."
 
 from __future__ import annotations
 
+from bot.core.consent_texts import CircleTexts
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.circle_scene import rows
 from tests.integration.conftest import RunningBot
 
 
-def circle_texts(bot: RunningBot):
-    return bot.application.bot_data["library"].consent.circle
+def circle_texts(bot: RunningBot) -> CircleTexts:
+    return bot.services.library.consent.circle
 
 
 async def test_a_command_in_a_topic_with_no_reply_adds_nobody(fake: FakeTelegram, bot: RunningBot) -> None:

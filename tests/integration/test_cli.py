@@ -18,7 +18,9 @@ from tests.integration.conversation import LIBRARY
 ROOT = CONVERSATIONS.parent
 
 
-def run_bot(*args: str, flows_dir: Path = CONVERSATIONS, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+def run_bot(
+    *args: str, flows_dir: Path = CONVERSATIONS, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(FLOWS_DIR=str(flows_dir), **env)
     return subprocess.run(

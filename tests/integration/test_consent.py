@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +37,9 @@ from tests.integration.conversation import COMPANY_REQUEST, CONFIRM, EDIT, label
 # --- a whole round --------------------------------------------------------------------------
 
 
-async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(fake: FakeTelegram, bot) -> None:
+async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, dan = staged.circle
     coco = await staged.add_coordinator("Coco", started=True)
@@ -94,7 +95,9 @@ async def test_a_full_round_adopts_the_request_and_coordinators_get_the_summary(
     assert "adoptée" in (await staged.containing("Demande de partenariat n°1")).plain_text
 
 
-async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_first(fake: FakeTelegram, bot) -> None:
+async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_first(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
     await staged.file_request()
@@ -102,7 +105,7 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     assert "(tour 1)" in proposal.plain_text
 
     prompt = await staged.give_reason(cal, proposal, OBJECTION_BUTTON, "?!")
-    assert prompt.reply_markup["selective"]
+    assert prompt.reply_markup is not None and prompt.reply_markup["selective"]
     retry = await staged.message(lambda m: m.is_force_reply())
     assert "au moins 3 caractères" in retry.plain_text
     assert await rows(bot, "SELECT * FROM round_positions") == []
@@ -140,7 +143,7 @@ async def test_an_objection_needs_its_reason_then_an_amendment_asks_objectors_fi
     assert await rows(bot, "SELECT number, request_version FROM consent_rounds ORDER BY id") == [(1, 1), (2, 2)]
 
 
-async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTelegram, bot) -> None:
+async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     await staged.file_request()
     before = await rows(bot, "SELECT step_id, value FROM request_answers ORDER BY step_id")
@@ -155,7 +158,9 @@ async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTel
     assert await rows(bot, "SELECT * FROM amendments") == []
 
 
-async def test_a_member_changes_position_and_the_history_keeps_every_change(fake: FakeTelegram, bot) -> None:
+async def test_a_member_changes_position_and_the_history_keeps_every_change(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, _ = staged.circle
     coco = await staged.add_coordinator("Coco", started=True)
@@ -188,7 +193,7 @@ async def test_a_member_changes_position_and_the_history_keeps_every_change(fake
     assert unanswered("Bea, Dan") in summary.plain_text
 
 
-async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTelegram, bot) -> None:
+async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea = staged.circle[0]
     await staged.file_request()
@@ -204,7 +209,7 @@ async def test_a_redelivered_or_double_press_records_one_position(fake: FakeTele
 # --- who may press --------------------------------------------------------------------------
 
 
-async def test_only_the_roster_at_opening_may_take_a_position(fake: FakeTelegram, bot) -> None:
+async def test_only_the_roster_at_opening_may_take_a_position(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     bea = staged.circle[0]
     await staged.file_request()
@@ -223,7 +228,7 @@ async def test_only_the_roster_at_opening_may_take_a_position(fake: FakeTelegram
     assert waiting("Bea, Cal") in proposal.plain_text
 
 
-async def test_forged_callbacks_are_refused_and_change_nothing(fake: FakeTelegram, bot) -> None:
+async def test_forged_callbacks_are_refused_and_change_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     bea = staged.circle[0]
     await staged.file_request()
@@ -245,7 +250,9 @@ async def test_forged_callbacks_are_refused_and_change_nothing(fake: FakeTelegra
     assert await rows(bot, "SELECT * FROM round_prompts") == []
 
 
-async def test_a_question_is_posted_for_the_author_without_taking_a_position(fake: FakeTelegram, bot) -> None:
+async def test_a_question_is_posted_for_the_author_without_taking_a_position(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake)
     bea = staged.circle[0]
     await staged.file_request()
@@ -262,7 +269,7 @@ async def test_a_question_is_posted_for_the_author_without_taking_a_position(fak
 
 # Issue 10 changed this rule: a link declared for another member no longer recuses the author;
 # the member concerned declares it on the proposal.
-async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: FakeTelegram, bot) -> None:
+async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"), author_in_circle=True)
     bea, cal, dan = staged.circle
     await staged.file_request(COMPANY_REQUEST)  # another member's link: "Camille y travaille"
@@ -285,7 +292,7 @@ async def test_the_member_who_has_the_link_declares_it_on_the_proposal(fake: Fak
     assert await rows(bot, "SELECT outcome, close_reason FROM consent_rounds") == [("adopted", "all_answered")]
 
 
-async def test_the_authors_own_link_recuses_the_author_and_no_one_else(fake: FakeTelegram, bot) -> None:
+async def test_the_authors_own_link_recuses_the_author_and_no_one_else(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal"), author_in_circle=True)
     _bea, cal = staged.circle
     replies = [("Moi" if reply == "Un·e autre membre du groupe" else reply) for reply in COMPANY_REQUEST]
@@ -301,16 +308,7 @@ async def test_the_authors_own_link_recuses_the_author_and_no_one_else(fake: Fak
 # --- deadlines ------------------------------------------------------------------------------
 
 
-def set_deadline(bot: RunningBot, deadline: datetime) -> None:
-    """Make a week pass while the bot is stopped: the open round ends at ``deadline`` now."""
-    with sqlite3.connect(bot.settings.database_path) as connection:
-        connection.execute(
-            "UPDATE consent_rounds SET opened_at = ?, deadline_at = ? WHERE status = 'open'",
-            ((deadline - timedelta(days=7)).isoformat(timespec="seconds"), deadline.isoformat(timespec="seconds")),
-        )
-
-
-async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bot) -> None:
+async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, dan = staged.circle
     await staged.file_request()
@@ -349,7 +347,7 @@ async def test_reminder_and_deadline_fire_after_a_restart(fake: FakeTelegram, bo
 # --- stewards -------------------------------------------------------------------------------
 
 
-async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) -> None:
+async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
     await staged.file_request()
@@ -393,7 +391,9 @@ async def test_stewards_close_extend_remind_and_review(fake: FakeTelegram, bot) 
     assert "Aucun tour en cours." in bilan.plain_text and "n°1 Alternatiba : sans décision" in bilan.plain_text
 
 
-async def test_a_coordinator_who_never_started_the_bot_gets_the_summary_in_the_group(fake: FakeTelegram, bot) -> None:
+async def test_a_coordinator_who_never_started_the_bot_gets_the_summary_in_the_group(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake, ("Bea",))
     bea = staged.circle[0]
     coco = await staged.add_coordinator("Coco", started=False)
@@ -455,7 +455,7 @@ async def test_a_burst_of_fifty_presses_ends_with_the_exact_tally(fake: FakeTele
 # --- the circle -----------------------------------------------------------------------------
 
 
-async def test_admins_manage_the_circle_and_members_ask_to_join(fake: FakeTelegram, bot) -> None:
+async def test_admins_manage_the_circle_and_members_ask_to_join(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea",))
     bea, eve = staged.circle[0], staged.author
 
@@ -485,7 +485,7 @@ async def test_admins_manage_the_circle_and_members_ask_to_join(fake: FakeTelegr
     assert "Cercle cœur (1) : Eve" in (await staged.containing("Cercle cœur")).plain_text
 
 
-async def test_consent_commands_are_registered_in_french(fake: FakeTelegram, bot) -> None:
+async def test_consent_commands_are_registered_in_french(fake: FakeTelegram, bot: RunningBot) -> None:
     registered = [params for method, params in fake.calls if method == "setMyCommands"]
     names = {command["command"]: command["description"] for command in registered[0]["commands"]}
     assert names["consentement"] == "Ouvrir un tour de consentement (ex. /consentement 12)"

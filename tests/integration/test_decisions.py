@@ -7,8 +7,9 @@ import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.statuses import RequestStatus
 from bot.core.texts import render
-from tests.fake_telegram import FakeTelegram, as_read
+from tests.fake_telegram import FakeChat, FakeTelegram, as_read
 from tests.integration.circle_scene import (  # noqa: F401 - bot: quick redraws
     CONSENT,
     CONSENT_BUTTON,
@@ -36,7 +37,7 @@ STATUSES = LIBRARY.messages.requests.statuses
 WITHDRAW = CONSENT.withdraw.button
 
 
-def group_texts(fake: FakeTelegram, group) -> str:
+def group_texts(fake: FakeTelegram, group: FakeChat) -> str:
     """Every text the bot ever showed in the group, edits included."""
     return "\n".join(f"{message.text}\n{message.edits}\n{message.reply_markup}" for message in fake.messages_in(group))
 
@@ -47,7 +48,7 @@ def pass_deadline(bot: RunningBot) -> None:
         connection.execute("UPDATE consent_rounds SET deadline_at = ? WHERE status = 'open'", (moment,))
 
 
-async def test_a_round_where_one_member_never_answers_decides_nothing(fake: FakeTelegram, bot) -> None:
+async def test_a_round_where_one_member_never_answers_decides_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal", "Dan"))
     bea, cal, _dan = staged.circle
     await staged.file_request(REQUEST)
@@ -68,7 +69,7 @@ async def test_a_round_where_one_member_never_answers_decides_nothing(fake: Fake
 
 
 async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes_private(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
@@ -105,7 +106,7 @@ async def test_the_contact_appears_in_no_group_message_and_the_full_request_goes
     assert CONTACT not in group_texts(fake, staged.group)
 
 
-async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: FakeTelegram, bot) -> None:
+async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
     await staged.file_request(REQUEST)
@@ -134,7 +135,7 @@ async def test_a_new_round_on_an_unchanged_request_needs_an_admins_reason(fake: 
     ]
 
 
-async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, bot) -> None:
+async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea, cal = staged.circle
     card = await staged.file_request(REQUEST)
@@ -152,7 +153,7 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     fake.send(cal, staged.group, "/decliner 2")
     await staged.containing(plain(CONSENT.decline.usage))
     fake.send(cal, staged.group, "/decliner 2 Ce n'est pas notre terrain de jeu")
-    declined = render(
+    declined_notice = render(
         CONSENT.decline.done,
         number=2,
         partner="Alternatiba",
@@ -160,7 +161,7 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
         reason="Ce n'est pas notre terrain de jeu",
         author="Eve",
     )
-    await staged.containing(plain(declined))
+    await staged.containing(plain(declined_notice))
     assert await rows(bot, "SELECT number, status, status_reason FROM requests ORDER BY number") == [
         (1, "withdrawn", None),
         (2, "declined", "Ce n'est pas notre terrain de jeu"),
@@ -182,7 +183,7 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
 
     fake.send(cal, staged.group, "/demandes")
     listed = (await staged.containing("n°3")).plain_text
-    withdrawn, declined = STATUSES["withdrawn"], STATUSES["declined"]
+    withdrawn, declined = STATUSES[RequestStatus.WITHDRAWN], STATUSES[RequestStatus.DECLINED]
     declined_why = plain(
         render(CONSENT.decline.status_with_reason, status=declined, reason="Ce n'est pas notre terrain de jeu")
     )
@@ -199,7 +200,9 @@ async def test_the_author_withdraws_and_the_circle_declines(fake: FakeTelegram, 
     await staged.containing(plain(render(CONSENT.commands_feedback.cannot_open, number=2, status=declined)))
 
 
-async def test_the_first_round_ends_before_the_date_the_partner_awaits_an_answer(fake: FakeTelegram, bot) -> None:
+async def test_the_first_round_ends_before_the_date_the_partner_awaits_an_answer(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     """The shipped flow's date_reponse is its answer_by: a week's round is cut to end by then."""
     staged = await scene(fake, ("Bea", "Cal"))
     soon = date.today() + timedelta(days=3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -59,13 +60,13 @@ QUESTION = "Qui <paie> & combien ?"
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory):
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_world(tmp_path_factory.mktemp("escaping"), NAMES, REQUEST) as built:
         yield built
 
 
 @pytest.fixture(autouse=True)
-async def nothing_refused(world: World):
+async def nothing_refused(world: World) -> AsyncIterator[None]:
     """Each test starts from the built group, and no message of the bot may be refused."""
     await world.reset()
     refused = len(world.fake.errors)
@@ -172,6 +173,7 @@ async def test_the_export_and_the_flow_versions_show_as_typed(world: World) -> N
     admin, group, fake = world.admin, world.group, world.fake
     shows(await reply(world, admin, "/export"), NAMES["admin"])
     document = world.last(admin)
+    assert document.document is not None and document.caption is not None
     assert NAMES["group"] in parse_html(document.caption)[0]
     rows = list(csv.DictReader(io.StringIO(document.document["content"].decode("utf-8-sig")), delimiter=";"))
     assert {row["Partenaire"] for row in rows} == {PARTNER}, "a file is not HTML: nothing escaped"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,6 @@ from hypothesis import strategies as st
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -19,6 +19,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers import updates
+from bot.services import BotApplication
 from tests.fake_telegram import FakeTelegram, HtmlParseError, parse_html
 
 # ------------------------------------------------------------------------------------------------
@@ -27,13 +29,13 @@ from tests.fake_telegram import FakeTelegram, HtmlParseError, parse_html
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(
-        f"<b>echo</b>: {html.escape(update.effective_message.text)}", parse_mode="HTML"
-    )
+    message = updates.message(update)
+    assert message.text is not None  # registered for text messages
+    await message.reply_text(f"<b>echo</b>: {html.escape(message.text)}", parse_mode="HTML")
 
 
 async def ping(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text("pong")
+    await updates.message(update).reply_text("pong")
 
 
 async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -45,26 +47,26 @@ async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ]
         ]
     )
-    await update.effective_message.reply_text("Continuer ?", reply_markup=keyboard)
+    await updates.message(update).reply_text("Continuer ?", reply_markup=keyboard)
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(
-        "Quel est le nom du partenaire ?", reply_markup=ForceReply(selective=True)
-    )
+    await updates.message(update).reply_text("Quel est le nom du partenaire ?", reply_markup=ForceReply(selective=True))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
+    query = updates.press(update)
     await query.answer(text=f"choisi : {query.data}")
     await query.edit_message_text(f"Vous avez choisi {query.data}")
 
 
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    document = update.effective_message.document
+    message = updates.message(update)
+    document = message.document
+    assert document is not None  # registered for documents
     file = await document.get_file()
     data = bytes(await file.download_as_bytearray())
-    await update.effective_message.reply_document(
+    await message.reply_document(
         document=data.upper(),
         filename=f"echo-{document.file_name}",
         caption=f"{len(data)} octets",
@@ -72,14 +74,14 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as server:
         yield server
 
 
 @pytest.fixture
-async def app(fake: FakeTelegram):
-    application: Application = (
+async def app(fake: FakeTelegram) -> AsyncIterator[BotApplication]:
+    application: BotApplication = (
         ApplicationBuilder().token(fake.token).base_url(fake.base_url).base_file_url(fake.base_file_url).build()
     )
     application.add_handler(CommandHandler("ping", ping))
@@ -90,11 +92,13 @@ async def app(fake: FakeTelegram):
     application.add_handler(CallbackQueryHandler(on_button))
     await application.initialize()
     await application.start()
-    await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    updater = application.updater
+    assert updater is not None  # the builder makes one unless told not to
+    await updater.start_polling(poll_interval=0.0, timeout=1)
     try:
         yield application
     finally:
-        await application.updater.stop()
+        await updater.stop()
         await application.stop()
         await application.shutdown()
 
@@ -104,7 +108,7 @@ async def app(fake: FakeTelegram):
 # ------------------------------------------------------------------------------------------------
 
 
-async def test_private_message_is_echoed(fake: FakeTelegram, app: Application):
+async def test_private_message_is_echoed(fake: FakeTelegram, app: BotApplication) -> None:
     alice = fake.add_user("Alice", username="alice")
     fake.send(alice, fake.private_chat(alice), "Bonjour <toi> & moi")
     message = await fake.next_message(alice)
@@ -119,7 +123,7 @@ async def test_private_message_is_echoed(fake: FakeTelegram, app: Application):
     assert [m.text for m in fake.messages_in(alice)] == [message.text, "pong"]
 
 
-async def test_privacy_mode_in_groups(fake: FakeTelegram, app: Application):
+async def test_privacy_mode_in_groups(fake: FakeTelegram, app: BotApplication) -> None:
     alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
     group = fake.add_group("Colibris Lyon", members=[alice, bob], creator=alice)
 
@@ -141,7 +145,7 @@ async def test_privacy_mode_in_groups(fake: FakeTelegram, app: Application):
     assert len(fake.messages_in(group)) == 2
 
 
-async def test_button_press_is_answered_and_message_edited(fake: FakeTelegram, app: Application):
+async def test_button_press_is_answered_and_message_edited(fake: FakeTelegram, app: BotApplication) -> None:
     alice = fake.add_user("Alice")
     fake.send(alice, alice, "/menu")
     message = await fake.next_message(alice)
@@ -160,7 +164,7 @@ async def test_button_press_is_answered_and_message_edited(fake: FakeTelegram, a
         fake.press(alice, message, "Peut-être")
 
 
-async def test_force_reply_then_answer_in_group(fake: FakeTelegram, app: Application):
+async def test_force_reply_then_answer_in_group(fake: FakeTelegram, app: BotApplication) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("Colibris", members=[alice])
     fake.send(alice, group, "/ask")
@@ -171,7 +175,7 @@ async def test_force_reply_then_answer_in_group(fake: FakeTelegram, app: Applica
     assert (await fake.next_message(group)).plain_text == "echo: La Ruche"
 
 
-async def test_document_round_trip(fake: FakeTelegram, app: Application):
+async def test_document_round_trip(fake: FakeTelegram, app: BotApplication) -> None:
     alice = fake.add_user("Alice")
     fake.send_document(alice, alice, "notes.txt", b"hello world", caption="mes notes")
     reply = await fake.next_message(alice)
@@ -185,7 +189,7 @@ async def test_document_round_trip(fake: FakeTelegram, app: Application):
 
 # PTB itself warns about RetryAfter.retry_after becoming a timedelta (unless PTB_TIMEDELTA=1)
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-async def test_bot_api_errors(fake: FakeTelegram, app: Application):
+async def test_bot_api_errors(fake: FakeTelegram, app: BotApplication) -> None:
     bot = app.bot
     alice, stranger = fake.add_user("Alice"), fake.add_user("Stranger")
     fake.send(alice, alice, "/ping")
@@ -219,7 +223,7 @@ async def test_bot_api_errors(fake: FakeTelegram, app: Application):
         await bot.edit_message_text("x", alice.id, 9999)
 
 
-async def test_migration_raises_chat_migrated(fake: FakeTelegram, app: Application):
+async def test_migration_raises_chat_migrated(fake: FakeTelegram, app: BotApplication) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("Vieux groupe", members=[], creator=alice, supergroup=False)
     assert group.type == "group"
@@ -235,7 +239,7 @@ async def test_migration_raises_chat_migrated(fake: FakeTelegram, app: Applicati
     assert kinds[1]["migrate_from_chat_id"] == group.id
 
 
-async def test_members_and_admins(fake: FakeTelegram, app: Application):
+async def test_members_and_admins(fake: FakeTelegram, app: BotApplication) -> None:
     alice, bob, carol = fake.add_user("Alice"), fake.add_user("Bob"), fake.add_user("Carol")
     group = fake.add_group("G", members=[carol], admins=[bob], creator=alice)
     bot = app.bot
@@ -251,7 +255,7 @@ async def test_members_and_admins(fake: FakeTelegram, app: Application):
     assert [c.command for c in await bot.get_my_commands()] == ["ping"]
 
 
-async def test_next_message_timeout_lists_calls(fake: FakeTelegram, app: Application):
+async def test_next_message_timeout_lists_calls(fake: FakeTelegram, app: BotApplication) -> None:
     alice = fake.add_user("Alice")
     with pytest.raises(AssertionError, match="getMe"):
         await fake.next_message(alice, timeout=0.2)
@@ -262,7 +266,7 @@ async def test_next_message_timeout_lists_calls(fake: FakeTelegram, app: Applica
 # ------------------------------------------------------------------------------------------------
 
 
-def test_parse_html_entities_and_errors():
+def test_parse_html_entities_and_errors() -> None:
     text, entities = parse_html('<b>gras <i>ita</i></b> <a href="https://x.org/?a=1&amp;b=2">lien</a>')
     assert text == "gras ita lien"
     assert entities == [
@@ -279,11 +283,11 @@ def test_parse_html_entities_and_errors():
 
 @settings(max_examples=200, deadline=None)
 @given(st.text())
-def test_escaped_text_always_parses_back(text: str):
+def test_escaped_text_always_parses_back(text: str) -> None:
     assert parse_html(html.escape(text))[0] == text
 
 
-async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegram, app: Application):
+async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegram, app: BotApplication) -> None:
     import struct
     import zlib
 
@@ -299,6 +303,7 @@ async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegr
     sent = await bot.send_photo(alice.id, png(1080, 2000), caption="<b>Registre</b>", parse_mode="HTML")
     assert (sent.photo[-1].width, sent.photo[-1].height, sent.caption) == (1080, 2000, "Registre")
     (message,) = [m for m in fake.messages_in(alice) if m.document and m.document.get("photo")]
+    assert message.document is not None
     assert message.document["content"] == png(1080, 2000) and message.plain_text == "Registre"
     with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
         await bot.send_photo(alice.id, png(1080, 9000))

@@ -8,18 +8,20 @@ import pytest
 
 from bot.core.library import load_library
 from tests.fake_telegram import FakeTelegram, as_read
-from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conftest import CONVERSATIONS, RunningBot
 
 SYSTEM = load_library(CONVERSATIONS).messages.system
 
 
 async def test_a_full_disk_is_logged_as_such_and_answered(
-    fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram, bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     chair = fake.add_user("Claude")
     group = fake.add_group("GL Gard", [chair], admins=[chair])
     flow = (CONVERSATIONS / "demande_partenariat.yaml").read_text(encoding="utf-8")
-    pages = (await bot.database.fetch_one("PRAGMA page_count"))[0]
+    page_count = await bot.database.fetch_one("PRAGMA page_count")
+    assert page_count is not None
+    pages = page_count[0]
     await bot.database.connection.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
 
     with caplog.at_level(logging.ERROR):

@@ -21,7 +21,8 @@ something changed nothing of it in the database.
 from __future__ import annotations
 
 import os
-from typing import Literal, get_args, get_origin
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import pytest
 import pytest_asyncio
@@ -51,6 +52,7 @@ PRIVILEGED_TABLES = (
 GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 CHANNEL = {"id": -1009999999999, "type": "channel", "title": "Canal <Colibris> & co"}
 RECENT = 40  # buttons are pressed on the latest messages of a chat
+T = TypeVar("T")
 
 # --- texts -------------------------------------------------------------------------------------
 
@@ -150,8 +152,9 @@ OPTIONS = [
     "=",
 ]
 FLOWS = ["demande_partenariat", "consentement", "<b>", "../etc"]
+PLACEHOLDERS = {"NUMBER": NUMBERS, "DATE": DATES, "OPTION": OPTIONS, "FLOW": FLOWS}
 # Each command with the arguments it expects (placeholders in capitals), and some it does not.
-GRAMMAR = {
+GRAMMAR: dict[str, list[list[str]]] = {
     "demande": [["NUMBER"], ["NUMBER", "NUMBER"]],
     "consentement": [["NUMBER"], ["NUMBER", "OPTION"], ["NUMBER", "OPTION", "OPTION"]],
     "start": [[], ["g"], ["gGROUP"], ["gOTHER"], ["g²"], ["g99999999999999999999999"]],
@@ -198,8 +201,8 @@ def commands(draw: st.DrawFn, groups: dict[str, str]) -> str:
     name = draw(st.sampled_from(list(GRAMMAR)))
     shape = draw(st.sampled_from(GRAMMAR[name]))
     words = [
-        draw(st.sampled_from({"NUMBER": NUMBERS, "DATE": DATES, "OPTION": OPTIONS, "FLOW": FLOWS}[word]))
-        if word in ("NUMBER", "DATE", "OPTION", "FLOW")
+        draw(st.sampled_from(PLACEHOLDERS[word]))
+        if word in PLACEHOLDERS
         else draw(short_texts)
         if word == "RANDOM"
         else word
@@ -276,7 +279,7 @@ class Fuzzer:
         self.sent_from = len(world.fake.sent)
         self.said_from = len(world.fake.user_messages)
 
-    def pick(self, items: list):
+    def pick(self, items: Sequence[T]) -> T:
         """One of ``items``, drawn by position so that a replay draws alike whatever their number."""
         return items[self.draw(positions) % len(items)]
 
@@ -328,7 +331,7 @@ class Fuzzer:
         """The bot's messages of the built world and of this scenario."""
         return self.world.built_messages + self.fake.sent[self.sent_from :]
 
-    def said(self, chat: FakeChat) -> list[dict]:
+    def said(self, chat: FakeChat) -> list[dict[str, Any]]:
         """The members' messages in ``chat``, of the built world and of this scenario."""
         said = self.world.built_said + self.fake.user_messages[self.said_from :]
         return [m for m in said if m["chat"]["id"] == chat.id][-RECENT:]
@@ -364,15 +367,15 @@ class Fuzzer:
         )
         await self.checked(user, lambda: action(user))
 
-    def reply_target(self, chat: FakeChat) -> BotMessage | dict | None:
+    def reply_target(self, chat: FakeChat) -> BotMessage | dict[str, Any] | None:
         """In a group, what a message replies to: often the bot's (privacy mode shows only those)."""
         if chat.type == "private" or self.draw(st.integers(0, 3)) == 0:
             return None
         bots = [m for m in self.sent() if m.chat_id == chat.id][-RECENT:]
-        if bots and self.draw(st.booleans()):
+        if len(bots) > 0 and self.draw(st.booleans()):
             return bots[-1]  # the question or prompt just asked
-        people = self.said(chat)
-        return self.pick(bots + people) if bots or people else None
+        targets: list[BotMessage | dict[str, Any]] = [*bots, *self.said(chat)]
+        return self.pick(targets) if targets else None
 
     def chat_of(self, user: FakeUser) -> FakeChat:
         """Where the user writes: mostly a group of theirs, where most of the bot's work is."""
@@ -516,7 +519,7 @@ class Fuzzer:
         )
         return bool(rows)
 
-    async def checked(self, user: FakeUser, act) -> None:
+    async def checked(self, user: FakeUser, act: Callable[[], None]) -> None:
         """Send what ``act`` queues; no error, and no change the user was not allowed to make."""
         world = self.world
         self.tokens = [row["token"] for row in await world.bot.database.fetch_all("SELECT token FROM flow_sessions")]
@@ -553,15 +556,15 @@ fuzzed = {"updates": 0, "scenarios": 0}
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+async def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> AsyncIterator[World]:
     async with running_world(tmp_path_factory.mktemp("fuzz")) as built:
         yield built
     if fuzzed["updates"]:  # the figure is printed even when pytest captures output
         plugins = request.config.pluginmanager
-        with plugins.get_plugin("capturemanager").global_and_fixture_disabled():
-            plugins.get_plugin("terminalreporter").write_line(
-                f"\nfuzz: {fuzzed['updates']} generated updates in {fuzzed['scenarios']} scenarios"
-            )
+        capture, terminal = plugins.get_plugin("capturemanager"), plugins.get_plugin("terminalreporter")
+        assert capture is not None and terminal is not None  # pytest's own, always registered
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"\nfuzz: {fuzzed['updates']} generated updates in {fuzzed['scenarios']} scenarios")
 
 
 @settings(
@@ -570,7 +573,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data())
-async def test_generated_updates_never_crash_nor_change_what_their_sender_may_not(world: World, data) -> None:
+async def test_generated_updates_never_crash_nor_change_what_their_sender_may_not(
+    world: World, data: st.DataObject
+) -> None:
     await world.reset()
     fuzzer = Fuzzer(world, data)
     start = world.bot.processed
@@ -647,7 +652,7 @@ FORGED_PRESSES = [
 
 @pytest.mark.parametrize(("role", "target", "forge"), FORGED_PRESSES)
 async def test_a_press_forged_onto_another_message_leaves_it_and_the_database_alone(
-    world: World, role: str, target: str, forge
+    world: World, role: str, target: str, forge: Callable[[World], str]
 ) -> None:
     await world.reset()
     message = world.messages[target]
