@@ -7,7 +7,8 @@ from telegram.ext import CommandHandler
 
 from bot.core.texts import NARROW_NBSP, plain, render
 from bot.handlers import general
-from tests.fake_telegram import FakeTelegram, as_read
+from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser, as_read
+from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     COMPANY_REQUEST,
     CONFIRM,
@@ -29,18 +30,19 @@ from tests.integration.conversation import (
 )
 
 
-async def start_here(fake: FakeTelegram, member, group) -> None:
+async def start_here(fake: FakeTelegram, member: FakeUser, group: FakeChat) -> None:
     fake.send(member, group, "/partenariat")
     intro = await fake.next_message(group)
     fake.press(member, intro, HERE)
 
 
-async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) -> None:
+async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Pays d'Uzès", [alice])
 
     fake.send(alice, group, "/partenariat")
     intro = await fake.next_message(group)
+    assert intro.plain_text is not None
     assert IN_PRIVATE in intro.button_texts()
     assert f"{FEWEST_QUESTIONS} questions vont suivre" in intro.plain_text
     private_button = next(b for row in intro.buttons() for b in row if "url" in b)
@@ -48,8 +50,11 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     fake.press(alice, intro, HERE)
 
     flow_intro = await fake.next_message(group)
+    assert flow_intro.plain_text is not None
     assert f"{FEWEST_QUESTIONS} questions" in flow_intro.plain_text
     first = await next_prompt(fake, group)
+    assert first.text is not None
+    assert first.plain_text is not None
     assert f"{STEP_LABEL}1/{FEWEST_QUESTIONS}" in first.plain_text
     assert f"partenariat{NARROW_NBSP}?" in first.text, "French typography, without the admin typing it"
     assert first.is_force_reply()
@@ -57,27 +62,31 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
 
     await answer(fake, alice, group, first, COMPANY_REQUEST[0])
     summary = await fill(fake, alice, group, COMPANY_REQUEST[1:])
+    assert summary.plain_text is not None
     assert "récapitulatif" in summary.plain_text
     assert "Jardins <Weleda> & Co" in summary.plain_text
     assert "36 mois" in summary.plain_text
     fake.press(alice, summary, CONFIRM)
 
     card = await fake.next_message(group)
+    assert card.plain_text is not None
     assert "n°1" in card.plain_text
     assert "Jardins <Weleda> & Co" in card.plain_text
     assert label("type_partenaire", "entreprise") in card.plain_text
 
     fake.send(alice, group, "/demandes")
     listing = await fake.next_message(group)
+    assert listing.plain_text is not None
     assert "n°1 · Jardins <Weleda> & Co · Entreprise · déposée" in listing.plain_text
 
     fake.send(alice, group, "/demande 1")
     detail = await fake.next_message(group)
+    assert detail.plain_text is not None
     assert "Camille y travaille" in detail.plain_text
     assert "Attentes mutuelles : De l'aide pour les plantations de printemps" in detail.plain_text
 
 
-async def test_member_fills_the_request_in_private_through_the_deep_link(fake: FakeTelegram, bot) -> None:
+async def test_member_fills_the_request_in_private_through_the_deep_link(fake: FakeTelegram, bot: RunningBot) -> None:
     bob = fake.add_user("Bob")
     group = fake.add_group("GL Alès", [bob])
     private = fake.private_chat(bob)
@@ -85,34 +94,39 @@ async def test_member_fills_the_request_in_private_through_the_deep_link(fake: F
     # The link may come from anywhere: the bot has seen no command in the group yet.
     fake.send(bob, private, f"/start g{group.id}")
     intro = await fake.next_message(private)
+    assert intro.plain_text is not None
     assert "GL Alès" in intro.plain_text
     first = await next_prompt(fake, private)
     assert not first.is_force_reply()
 
     await answer(fake, bob, private, first, ONE_OFF_REQUEST[0])
     summary = await fill(fake, bob, private, ONE_OFF_REQUEST[1:])
+    assert summary.plain_text is not None
     assert "Durée" not in summary.plain_text  # one-off: the length question was skipped
     fake.press(bob, summary, CONFIRM)
 
     card = await fake.next_message(group)
+    assert card.plain_text is not None
     assert "Alternatiba" in card.plain_text
     confirmation = await fake.next_message(private)
+    assert confirmation.plain_text is not None
     assert "n°1" in confirmation.plain_text and "GL Alès" in confirmation.plain_text
 
 
-async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: FakeTelegram, bot) -> None:
+async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: FakeTelegram, bot: RunningBot) -> None:
     member, stranger = fake.add_user("Membre"), fake.add_user("Inconnu")
     group = fake.add_group("GL Metz", [member])
     private = fake.private_chat(stranger)
 
     fake.send(stranger, private, f"/start g{group.id}")
     refusal = await fake.next_message(private)
+    assert refusal.plain_text is not None
     assert "membres de ce groupe" in refusal.plain_text
     await fake.idle()
     assert len(fake.messages_in(private)) == 1
 
 
-async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: FakeTelegram, bot) -> None:
+async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
     group = fake.add_group("GL Evry", [alice, bob])
 
@@ -124,9 +138,9 @@ async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: 
     fake.send(bob, group, "Villes en transition", reply_to=bob_q)
     fake.send(alice, group, "Emmaüs", reply_to=alice_q)
     first, second = await next_prompt(fake, group), await next_prompt(fake, group)
-    by_member = {("Bob" if "Bob" in m.plain_text else "Alice"): m for m in (first, second)}
+    by_member = {("Bob" if "Bob" in (m.plain_text or "") else "Alice"): m for m in (first, second)}
     assert set(by_member) == {"Alice", "Bob"}
-    assert all(f"{STEP_LABEL}2/" in m.plain_text for m in by_member.values())
+    assert all(m.plain_text is not None and f"{STEP_LABEL}2/" in m.plain_text for m in by_member.values())
 
     fake.press(alice, by_member["Alice"], label("type_partenaire", "association"))
     await next_prompt(fake, group)
@@ -134,10 +148,11 @@ async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: 
     await fake.next_message(group)
     fake.send(alice, group, "/retour")
     back = await next_prompt(fake, group)
+    assert back.plain_text is not None
     assert f"{STEP_LABEL}2/" in back.plain_text and "Alice" in back.plain_text
 
 
-async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot) -> None:
+async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot: RunningBot) -> None:
     alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
     group = fake.add_group("GL Kembs", [alice, bob])
 
@@ -157,7 +172,7 @@ async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot)
     assert kind.buttons(), "the question is still open for Alice"
 
 
-async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot) -> None:
+async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     known_group(fake, alice)
@@ -166,15 +181,19 @@ async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot)
     fake.send(alice, private, "Alternatiba")
     kind = await next_prompt(fake, private)
     fake.send(alice, private, "/annuler")
-    assert "abandonnée" in (await fake.next_message(private)).plain_text
+    cancelled = await fake.next_message(private)
+    assert cancelled.plain_text is not None
+    assert "abandonnée" in cancelled.plain_text
 
     stale = fake.press(alice, kind, label("type_partenaire", "entreprise"))
     assert "plus valable" in (await fake.callback_answer(stale))["text"]
     fake.send(alice, private, "/demandes")
-    assert "Aucune demande" in (await fake.next_message(private)).plain_text
+    listing = await fake.next_message(private)
+    assert listing.plain_text is not None
+    assert "Aucune demande" in listing.plain_text
 
 
-async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
+async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     group = known_group(fake, alice)
@@ -184,32 +203,39 @@ async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
     second = await next_prompt(fake, private)
     fake.press(alice, second, "↩️ Retour")
     again = await next_prompt(fake, private)
+    assert again.plain_text is not None
     assert f"{STEP_LABEL}1/" in again.plain_text
 
     await answer(fake, alice, private, again, ONE_OFF_REQUEST[0])
     summary = await fill(fake, alice, private, ONE_OFF_REQUEST[1:])
+    assert summary.plain_text is not None
     assert "Alternatiba" in summary.plain_text
     fake.press(alice, summary, EDIT)
     menu = await fake.wait_edit(summary)
     fake.press(alice, menu, "Format")
     format_question = await next_prompt(fake, private)
+    assert format_question.plain_text is not None
     assert "Réponse actuelle" in format_question.plain_text
     fake.press(alice, format_question, label("format", "pluriannuel"))
     length = await next_prompt(fake, private)
+    assert length.plain_text is not None
     assert "combien de mois" in length.plain_text
     fake.send(alice, private, "24")
     lasting = {**ONE_OFF_ANSWERS, "format": label("format", "pluriannuel"), "duree_mois": "24", **LASTING_ANSWERS}
     added = [reply for step, reply in asked(lasting) if step in LASTING_ANSWERS]  # the one-off was not asked
     new_summary = await fill(fake, alice, private, added)
+    assert new_summary.plain_text is not None
     assert "24 mois" in new_summary.plain_text
     fake.press(alice, new_summary, CONFIRM)
     await fake.next_message(private)
     await fake.next_message(group)  # the card
     fake.send(alice, group, "/demande 1")
-    assert label("format", "pluriannuel") in (await fake.next_message(group)).plain_text
+    detail = await fake.next_message(group)
+    assert detail.plain_text is not None
+    assert label("format", "pluriannuel") in detail.plain_text
 
 
-async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot) -> None:
+async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Strasbourg", [alice])
     await start_here(fake, alice, group)
@@ -217,15 +243,18 @@ async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTel
 
     fake.send_sticker(alice, group, reply_to=question)
     sticker_reply = await next_prompt(fake, group)
+    assert sticker_reply.plain_text is not None
     assert "que du texte" in sticker_reply.plain_text and f"{STEP_LABEL}1/" in sticker_reply.plain_text
     fake.send(alice, group, "x" * 500, reply_to=sticker_reply)
     too_long = await next_prompt(fake, group)
+    assert too_long.plain_text is not None
     assert "120 au maximum" in too_long.plain_text and f"{STEP_LABEL}1/" in too_long.plain_text
 
     fake.send(alice, group, "Emmaüs", reply_to=too_long)
     kind = await next_prompt(fake, group)
     fake.send(alice, group, "3", reply_to=kind)
     re_asked = await next_prompt(fake, group)
+    assert re_asked.plain_text is not None
     assert "choisir une des propositions" in re_asked.plain_text and f"{STEP_LABEL}2/" in re_asked.plain_text
 
     fake.send(alice, group, "Emmaüs encore")  # not a reply: privacy mode hides it from the bot
@@ -233,7 +262,7 @@ async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTel
     assert fake.messages_in(group)[-1] is re_asked
 
 
-async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegram, bot) -> None:
+async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Lyon", [alice])
     await start_here(fake, alice, group)
@@ -245,11 +274,12 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegra
 
     await answer(fake, alice, group, pending, COMPANY_REQUEST[5])
     summary = await fill(fake, alice, group, COMPANY_REQUEST[6:])
+    assert summary.plain_text is not None
     assert "Jardins <Weleda> & Co" in summary.plain_text
     assert "De l'aide pour les plantations" in summary.plain_text
 
 
-async def test_commands_are_registered_in_french(fake: FakeTelegram, bot) -> None:
+async def test_commands_are_registered_in_french(fake: FakeTelegram, bot: RunningBot) -> None:
     registered = [params for method, params in fake.calls if method == "setMyCommands"]
     assert registered
     names = {command["command"]: command["description"] for command in registered[0]["commands"]}
@@ -257,7 +287,7 @@ async def test_commands_are_registered_in_french(fake: FakeTelegram, bot) -> Non
     assert {"demandes", "demande", "annuler", "aide", "retour"} <= names.keys()
 
 
-async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot) -> None:
+async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     group = known_group(fake, alice)
@@ -266,6 +296,7 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     fake.send(alice, private, "Alternatiba")
     second = await next_prompt(fake, private)
     typed_answer = fake.updates[-1]
+    assert bot.application is not None
     sent = len(fake.sent)
 
     # Telegram redelivers updates whose offset was not confirmed before a crash: one whose
@@ -283,10 +314,13 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     await fake.next_message(group)  # the card, posted once
     fake.send(alice, group, "/demandes")
     listing = await fake.next_message(group)
+    assert listing.plain_text is not None
     assert "(1)" in listing.plain_text and "n°2" not in listing.plain_text
 
 
-async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(fake: FakeTelegram, bot) -> None:
+async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     alice = fake.add_user("Alice")
     private, group = fake.private_chat(alice), fake.add_group("GL Metz", [alice])
     texts = LIBRARY.messages.system
@@ -299,7 +333,9 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(f
     await fake.idle()
     assert fake.messages_in(group) == []
     fake.send(alice, group, "/agenda@colibris_test_bot")
-    assert "/aide" in (await fake.next_message(group)).plain_text
+    pointer = await fake.next_message(group)
+    assert pointer.plain_text is not None
+    assert "/aide" in pointer.plain_text
 
     sent = len(fake.sent)
     fake.send(alice, group, "/aide@colibris_test_bot")
@@ -307,7 +343,7 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(f
     assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
 
 
-async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTelegram, bot) -> None:
+async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Metz", [alice])
     greeting = as_read(plain(LIBRARY.messages.system.start))
@@ -321,7 +357,10 @@ async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTe
     assert [m.plain_text for m in fake.sent[sent:]] == [greeting]
 
 
-async def test_every_command_offered_is_handled_above_the_unknown_command_handler(fake: FakeTelegram, bot) -> None:
+async def test_every_command_offered_is_handled_above_the_unknown_command_handler(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
+    assert bot.application is not None
     handlers = bot.application.handlers[0]
     assert handlers[-1].callback is general.unknown_command
     handled = {command for handler in handlers if isinstance(handler, CommandHandler) for command in handler.commands}
