@@ -9,7 +9,9 @@ member who answered.
 
 from __future__ import annotations
 
+from bot.core.practice_rules import Practice
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
+from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     ANSWER_BY,
     CONFIRM,
@@ -81,8 +83,10 @@ SCHOOL = labelled(
 def practices_in(message: BotMessage) -> list[str]:
     """The ids of the practices a reminder message shows, in its order."""
     text = message.plain_text
-    shown = [p for p in CATALOG.practices if f"💡 Bonne pratique : {as_read(p.title)}" in text]
-    return [p.id for p in sorted(shown, key=lambda p: text.index(as_read(p.title)))]
+    assert text is not None
+    headers = {p.id: f"💡 Bonne pratique : {as_read(p.title)}" for p in CATALOG.practices}
+    shown = [practice_id for practice_id, header in headers.items() if header in text]
+    return sorted(shown, key=lambda practice_id: text.index(headers[practice_id]))
 
 
 async def play_in_group(
@@ -96,12 +100,20 @@ async def play_in_group(
     reminders: dict[str, list[BotMessage]] = {}
     counters: dict[str, str] = {}
     for step_id, reply in asked(answers):
+        assert prompt.plain_text is not None
         counters[step_id] = prompt.plain_text.split(STEP_LABEL, 1)[1].split()[0]
         await answer(fake, member, group, prompt, reply)
         while not is_prompt(message := await fake.next_message(group)):
             reminders.setdefault(step_id, []).append(message)
         prompt = message
     return reminders, counters, prompt
+
+
+def practice(practice_id: str) -> Practice:
+    """A practice the shipped catalogue has."""
+    found = CATALOG.get(practice_id)
+    assert found is not None
+    return found
 
 
 def shown(reminders: dict[str, list[BotMessage]]) -> dict[str, list[str]]:
@@ -111,12 +123,13 @@ def shown(reminders: dict[str, list[BotMessage]]) -> dict[str, list[str]]:
 def assert_addressed(reminders: dict[str, list[BotMessage]], member: FakeUser) -> None:
     for messages in reminders.values():
         for message in messages:
+            assert message.text is not None
             assert f"tg://user?id={member.id}" in message.text, "a group reminder names its member"
             assert 1 <= len(practices_in(message)) <= 2, message.plain_text
 
 
 async def test_a_small_association_asking_for_a_stand_gets_the_short_path_and_no_reminder(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
     camille = fake.add_user("Camille")
     group = fake.add_group("GL Nîmes", [camille])
@@ -125,10 +138,12 @@ async def test_a_small_association_asking_for_a_stand_gets_the_short_path_and_no
     assert list(counters.values()) == [f"{n}/{FEWEST_QUESTIONS}" for n in range(1, len(counters) + 1)]
     assert reminders == {}
     fake.press(camille, summary, CONFIRM)
-    assert "Points de vigilance" not in (await fake.next_message(group)).plain_text
+    card = await fake.next_message(group)
+    assert card.plain_text is not None
+    assert "Points de vigilance" not in card.plain_text
 
 
-async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake: FakeTelegram, bot) -> None:
+async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake: FakeTelegram, bot: RunningBot) -> None:
     marina = fake.add_user("Marina")
     group = fake.add_group("GL Evry", [marina])
     reminders, counters, summary = await play_in_group(fake, marina, group, GARDEN_DAY)
@@ -142,16 +157,20 @@ async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake:
     assert_addressed(reminders, marina)
     assert counters["type_partenaire"] == f"2/{FEWEST_QUESTIONS}" and counters["demande"] == f"3/{len(counters)}"
     weleda = reminders["mise_en_avant"][0].plain_text
+    assert weleda is not None
     assert "Vécu : Weleda a envoyé 20 salariés" in weleda and "En 2018, le national" in weleda
     assert reminders["attentes"][0].reply_to_message_id is not None  # a typed answer: replied to
 
     fake.press(marina, summary, CONFIRM)
     card = await fake.next_message(group)
-    for practice in ("rencontre", "terrain_de_jeu", "attentes", "benevolat", "entreprises"):
-        assert f"• {as_read(CATALOG.get(practice).title)}" in card.plain_text
+    assert card.plain_text is not None
+    for practice_id in ("rencontre", "terrain_de_jeu", "attentes", "benevolat", "entreprises"):
+        assert f"• {as_read(practice(practice_id).title)}" in card.plain_text
 
 
-async def test_a_school_over_three_years_meets_lightness_twice_and_the_kembs_lesson(fake: FakeTelegram, bot) -> None:
+async def test_a_school_over_three_years_meets_lightness_twice_and_the_kembs_lesson(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     brice = fake.add_user("Brice")
     group = fake.add_group("GL Kembs", [brice])
     reminders, counters, _ = await play_in_group(fake, brice, group, SCHOOL)
@@ -162,13 +181,15 @@ async def test_a_school_over_three_years_meets_lightness_twice_and_the_kembs_les
         "porteurs": ["legerete"],  # again, for a new reason: the core circle would carry it
     }
     assert_addressed(reminders, brice)
-    assert "Vécu : À Kembs" in reminders["porteurs"][0].plain_text
-    assert "Vécu : Une membre du groupe de Metz" in reminders["structures_contactees"][0].plain_text
+    kembs, metz = reminders["porteurs"][0].plain_text, reminders["structures_contactees"][0].plain_text
+    assert kembs is not None and metz is not None
+    assert "Vécu : À Kembs" in kembs
+    assert "Vécu : Une membre du groupe de Metz" in metz
     assert list(counters)[-1] == "contact" and counters["contact"] == f"{len(counters)}/{len(counters)}"
 
 
 async def test_an_independent_professional_is_reminded_of_the_lyon_charter_with_its_link(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
     remy = fake.add_user("Rémy")
     private = fake.private_chat(remy)
@@ -177,23 +198,26 @@ async def test_an_independent_professional_is_reminded_of_the_lyon_charter_with_
     await answer(fake, remy, private, await next_prompt(fake, private), "Une pharmacienne thérapeute")
     fake.press(remy, await next_prompt(fake, private), "Professionnel·le indépendant·e")
     reminder = await fake.next_message(private)
+    assert reminder.text is not None
     assert practices_in(reminder) == ["conflits_interets"]
-    link = CATALOG.get("conflits_interets").link
+    link = practice("conflits_interets").link
+    assert link is not None
     assert f'href="{link.url}"' in reminder.text
     assert any(e.get("url") == link.url for e in reminder.entities)
 
 
-async def test_the_catalogue_is_browsed_with_buttons(fake: FakeTelegram, bot) -> None:
+async def test_the_catalogue_is_browsed_with_buttons(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Strasbourg", [alice])
     fake.send(alice, group, "/bonnes_pratiques")
     menu = await fake.next_message(group)
     assert len(menu.button_texts()) == len(CATALOG.practices)
-    title = as_read(CATALOG.get("liste_partenaires").title)
+    title = as_read(practice("liste_partenaires").title)
     assert title in menu.button_texts()
 
     fake.press(alice, menu, title)
     await fake.wait_edit(menu)
+    assert menu.plain_text is not None
     assert "trois grandes feuilles" in menu.plain_text
     fake.press(alice, menu, "↩️ Toutes les bonnes pratiques")
     await fake.wait_edit(menu)
