@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core.flow_engine import Text
+from bot.core.flow_engine import Question, Text
 from bot.core.library import load_library
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.circle_scene import (
@@ -55,7 +55,7 @@ def mentions(message: BotMessage, member: FakeUser) -> bool:
 
 def proposal(fake: FakeTelegram, group: FakeChat) -> BotMessage | None:
     """The live proposal: the latest one posted (a restart may have posted it twice)."""
-    return next((m for m in reversed(fake.messages_in(group)) if PROPOSAL in (m.plain_text or "")), None)
+    return next((m for m in reversed(fake.messages_in(group)) if PROPOSAL in m.plain_text), None)
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,11 @@ class Expected:
         library = load_library(CONVERSATIONS)
         engine = library.engine(library.flows[FLOW_ID].flow)
         state = engine.start(1).state
-        headers, answers = [], [{}]
+        headers: list[tuple[int, int]] = []
+        answers: list[dict[str, Any]] = [{}]
         for reply in replies:
             question = engine.prompt(state)
+            assert isinstance(question, Question), "the script has more replies than the flow has questions"
             headers.append((question.number, question.total))
             turn = engine.advance(state, Text(reply), date.today())
             assert turn.error is None, f"the script's answer {reply!r} is refused: {turn.error}"
@@ -212,12 +214,15 @@ class Filler(Member):
             if progressed:
                 self.lost = False
                 self._acknowledged()
-        answer = self.fake.callback_answers.get(self.query[0]) if self.query else None
+        if self.query is None:
+            return
+        query_id, at = self.query
+        answer = self.fake.callback_answers.get(query_id)
         if answer is not None and not answer.get("text"):  # a plain answer: the press was taken
-            if self.query[1] == len(self.replies):
+            if at == len(self.replies):
                 self.confirmed = True
             else:
-                self.answered = max(self.answered, self.query[1] + 1)
+                self.answered = max(self.answered, at + 1)
             self.query = None
             self._acknowledged()
 
@@ -240,17 +245,17 @@ class Filler(Member):
         elif self.lost or self.at < self.answered or self.prompt is self.pressed:
             fake.send(self.user, self.chat, "/partenariat")  # "where was I?": the bot shows it again
         elif self.at == len(self.replies):
-            self._press(CONFIRM)
+            self._press(self.prompt, CONFIRM)
         else:
             reply = self.replies[self.at]
             if reply in self.prompt.button_texts():
-                self._press(reply)
+                self._press(self.prompt, reply)
             else:
                 fake.send(self.user, self.chat, reply, reply_to=None if self.private else self.prompt)
 
-    def _press(self, button: str) -> None:
-        self.pressed = self.prompt
-        self.query = (self.fake.press(self.user, self.prompt, button), self.at)
+    def _press(self, prompt: BotMessage, button: str) -> None:
+        self.pressed = prompt
+        self.query = (self.fake.press(self.user, prompt, button), self.at)
 
     def check(self, database: sqlite3.Connection) -> None:
         requests = database.execute(
@@ -275,10 +280,8 @@ class Filler(Member):
         assert answers in self.expected.answers, (
             f"{self.name}'s flow holds answers the member did not give, or not in that order: {answers}"
         )
-        stored = self.expected.answers.index(answers)
-        assert stored >= self.answered, (
-            f"{self.name} was acknowledged {self.answered} answers but only {stored} are stored"
-        )
+        kept = self.expected.answers.index(answers)
+        assert kept >= self.answered, f"{self.name} was acknowledged {self.answered} answers but only {kept} are stored"
 
 
 class CircleMember(Member):
@@ -321,11 +324,14 @@ class CircleMember(Member):
     def ready(self) -> bool:
         if self.done or any(not member.done for member in self.after):
             return False
-        return self.proposal() is not None or (not self.opened and self.opens.card is not None)
+        return self.proposal() is not None or (
+            not self.opened and self.opens is not None and self.opens.card is not None
+        )
 
     def _act(self) -> None:
         proposal = self.proposal()
         if proposal is None:
+            assert self.opens is not None and self.opens.card is not None, "ready: the card to open the round on"
             self.query = self.fake.press(self.user, self.opens.card, OPEN_BUTTON)
             return
         button, reason = self.positions[self.taken]
@@ -337,7 +343,7 @@ class CircleMember(Member):
 
     def _shown(self, proposal: BotMessage, reason: str) -> bool:
         """The proposal shows this member's position with this reason."""
-        lines = (proposal.plain_text or "").splitlines()
+        lines = proposal.plain_text.splitlines()
         return any(f"{self.name} : " in line and f"« {reason} »" in line for line in lines)
 
     def _observe(self, new: list[BotMessage]) -> None:
@@ -370,7 +376,7 @@ class CircleMember(Member):
                 if m.chat_id == self.group.id
                 and m.is_force_reply()
                 and mentions(m, self.user)
-                and STEP_LABEL not in (m.plain_text or "")
+                and STEP_LABEL not in m.plain_text
             ]
             if asked:
                 self.prompt = asked[-1]
@@ -427,10 +433,12 @@ class Steward(Member):
 
     def _act(self) -> None:
         shown = proposal(self.fake, self.group)
+        assert shown is not None, "ready: a proposal to extend"
         self.before = self.before or self._deadline(shown)
-        number = re.search(r"demande n°(\d+)", shown.plain_text)[1]
+        found = re.search(r"demande n°(\d+)", shown.plain_text)
+        assert found is not None, f"the proposal names no request: {shown.plain_text!r}"
         self.mark = len(self.fake.sent)
-        self.fake.send(self.user, self.group, f"/prolonger {number} {self.days}")
+        self.fake.send(self.user, self.group, f"/prolonger {found[1]} {self.days}")
 
     def _observe(self, new: list[BotMessage]) -> None:
         shown = proposal(self.fake, self.group)
@@ -438,7 +446,12 @@ class Steward(Member):
             m.chat_id == self.group.id and f"prolongé de {self.days} jour" in m.plain_text
             for m in self.fake.sent[self.mark :]
         )
-        if not self.done and self.before is not None and (replied or self._deadline(shown) != self.before):
+        if (
+            not self.done
+            and self.before is not None  # acted, on the proposal: it is still there
+            and shown is not None
+            and (replied or self._deadline(shown) != self.before)
+        ):
             self.extended = True
             self._acknowledged()
 

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from tests.fake_telegram import FakeTelegram
@@ -48,8 +49,15 @@ class BotProcess:
             POLLING_TIMEOUT="1",
             **settings,
         )
-        self.process: asyncio.subprocess.Process | None = None
+        self._process: asyncio.subprocess.Process | None = None
         self.starts = 0
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        """The latest process started."""
+        if self._process is None:
+            raise RuntimeError("the bot was never started")
+        return self._process
 
     async def start(self) -> None:
         """Launch the process; ``ready`` waits until it polls."""
@@ -57,7 +65,7 @@ class BotProcess:
         with self.log.open("a", encoding="utf-8") as log:
             log.write(f"===== start {self.starts + 1} =====\n")
             log.flush()
-            self.process = await asyncio.create_subprocess_exec(
+            self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "bot",
@@ -92,7 +100,7 @@ class BotProcess:
         before it is answered: the member sees it, the bot never learns it was done."""
         counter = itertools.count(1)
 
-        def on_call(method: str, parameters: dict) -> None:
+        def on_call(method: str, parameters: dict[str, Any]) -> None:
             if next(counter) == calls:
                 self.fake.on_call = None
                 self.process.send_signal(signal.SIGKILL)
@@ -127,11 +135,14 @@ class BotProcess:
 
     async def stop(self, timeout: float = 20) -> int:
         """SIGTERM, as systemd or Docker stop the bot, and wait for the exit code."""
-        if self.process is None or self.process.returncode is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
+        process = self._process
+        if process is None:
+            return 0
+        if process.returncode is not None:
+            return process.returncode
+        process.send_signal(signal.SIGTERM)
         try:
-            return await asyncio.wait_for(self.process.wait(), timeout)
+            return await asyncio.wait_for(process.wait(), timeout)
         except TimeoutError:
             await self.kill()
             raise AssertionError(f"the bot did not stop on SIGTERM:\n{self.tail()}") from None

@@ -46,6 +46,7 @@ async def backup(bot: BotProcess, path: Path) -> tuple[int, str, str]:
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None  # communicate waited for the exit
     return process.returncode, out.decode(), err.decode()
 
 
@@ -114,7 +115,7 @@ def test_a_backup_needs_a_database_and_never_overwrites_it(tmp_path: Path) -> No
     database = tmp_path / "bot.sqlite3"
     environment = bot_environment(DATABASE_PATH=str(database))
 
-    def run(target: Path) -> subprocess.CompletedProcess:
+    def run(target: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bot", "backup", str(target)],
             capture_output=True,

@@ -11,6 +11,8 @@ literally, but a bot that inserts user text without ``html.escape`` is buggy any
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["HtmlParseError", "parse_html", "utf16_len"]
 
 _VALID_TAGS = frozenset(
@@ -113,7 +115,7 @@ def _decode_entity(text: str, pos: int) -> tuple[str, int] | None:
     return char, end
 
 
-def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[dict]]:
+def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[dict[str, Any]]]:
     """Parse Telegram-flavoured HTML.
 
     Returns ``(plain_text, entities)`` where entities are Bot API MessageEntity dicts with UTF-16
@@ -122,8 +124,8 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
     n = len(text)
     out: list[str] = []
     out_utf16 = 0
-    stack: list[dict] = []  # open tags
-    entities: list[dict] = []
+    stack: list[dict[str, Any]] = []  # open tags
+    entities: list[dict[str, Any]] = []
     i = 0
 
     def err(msg: str) -> HtmlParseError:
@@ -252,7 +254,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
 
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     # <pre><code class="language-x">...</code></pre> -> a single pre entity with a language
-    merged: list[dict] = []
+    merged: list[dict[str, Any]] = []
     for entity in entities:
         if (
             entity["type"] == "code"
@@ -270,12 +272,12 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[d
     return "".join(out), merged
 
 
-def _make_entity(opened: dict, length: int) -> dict | None:
+def _make_entity(opened: dict[str, Any], length: int) -> dict[str, Any] | None:
     if length <= 0:
         return None
     tag = opened["tag"]
     attrs = opened["attrs"]
-    entity: dict = {"type": _ENTITY_TYPES[tag], "offset": opened["offset"], "length": length}
+    entity: dict[str, Any] = {"type": _ENTITY_TYPES[tag], "offset": opened["offset"], "length": length}
     if tag == "a":
         href = attrs.get("href", "")
         if not href:

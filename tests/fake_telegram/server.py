@@ -28,7 +28,8 @@ Notes / choices (see also the module docstring of ``html_parser``):
 * ``BotMessage.text`` is the raw text the bot sent (with HTML markup when ``parse_mode`` is HTML);
   ``BotMessage.plain_text`` is what the user sees (markup removed, entities decoded), its narrow
   no-break spaces (French typography, U+202F) read as the spaces they look like, so tests are
-  written with ordinary spaces; ``text`` keeps them.
+  written with ordinary spaces; ``text`` keeps them.  A photo's ``plain_text`` is its caption; a
+  document has none (``""``, its caption is ``caption``).
 * HTML is validated like Telegram does, and additionally a bare ``&`` is rejected
   (``FakeTelegram(strict_html=False)`` restores Telegram's lenient behaviour for ``&``).
   Markdown / MarkdownV2 are not validated.
@@ -63,13 +64,15 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from aiohttp import web
 
 from .html_parser import HtmlParseError, parse_html, utf16_len
 
 __all__ = ["BotMessage", "FakeApiError", "FakeChat", "FakeTelegram", "FakeTopic", "FakeUser"]
+
+Found = TypeVar("Found")
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -163,13 +166,13 @@ _TRUE_METHODS = frozenset(
 class FakeApiError(Exception):
     """An error answer of the fake Bot API (rendered as ``{"ok": false, ...}``)."""
 
-    def __init__(self, code: int, description: str, parameters: dict | None = None):
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
         super().__init__(f"{code} {description}")
         self.code = code
         self.description = description
         self.parameters = parameters
 
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "ok": False,
             "error_code": self.code,
@@ -180,7 +183,7 @@ class FakeApiError(Exception):
         return body
 
 
-def _bad(description: str, parameters: dict | None = None) -> FakeApiError:
+def _bad(description: str, parameters: dict[str, Any] | None = None) -> FakeApiError:
     return FakeApiError(400, f"Bad Request: {description}", parameters)
 
 
@@ -193,6 +196,10 @@ def _forbidden(description: str) -> FakeApiError:
 # --------------------------------------------------------------------------------------------
 
 
+@overload
+def as_read(plain: str) -> str: ...
+@overload
+def as_read(plain: None) -> None: ...
 def as_read(plain: str | None) -> str | None:
     """A text as a member reads it: a narrow no-break space looks like a space."""
     return None if plain is None else plain.replace("\u202f", " ")
@@ -207,7 +214,7 @@ class FakeUser:
     is_bot: bool = False
     language_code: str | None = "fr"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
         if self.last_name is not None:
             data["last_name"] = self.last_name
@@ -233,7 +240,7 @@ class FakeChat:
     migrated_from: int | None = None
     is_forum: bool = False  # a supergroup with topics (see ``FakeTelegram.add_forum``)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
         if self.type == "private" and self.user is not None:
             data["first_name"] = self.user.first_name
@@ -256,19 +263,19 @@ class BotMessage:
     message_id: int
     text: str | None
     parse_mode: str | None = None
-    reply_markup: dict | None = None
+    reply_markup: dict[str, Any] | None = None
     reply_to_message_id: int | None = None
     date: int = 0
-    document: dict | None = None  # file_name, content (bytes), caption, mime_type, file_id
-    edits: list[dict] = field(default_factory=list)
-    plain_text: str | None = None  # text without markup, as displayed to users
-    entities: list[dict] = field(default_factory=list)
+    document: dict[str, Any] | None = None  # file_name, content (bytes), caption, mime_type, file_id
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    plain_text: str = ""  # text without markup, as displayed to users
+    entities: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     message_thread_id: int | None = None  # the forum topic it was sent to; None: General
     pinned: bool = False
     _edits_seen: int = field(default=0, repr=False, compare=False)
 
-    def buttons(self) -> list[list[dict]]:
+    def buttons(self) -> list[list[dict[str, Any]]]:
         if isinstance(self.reply_markup, dict):
             return [list(row) for row in self.reply_markup.get("inline_keyboard", [])]
         return []
@@ -288,7 +295,7 @@ class BotMessage:
 class SavedMessages:
     """The bot's messages at one moment: each, what it showed, and what Telegram held of it."""
 
-    states: list[tuple[BotMessage, dict, dict]]
+    states: list[tuple[BotMessage, dict[str, Any], dict[str, Any]]]
 
     @property
     def messages(self) -> list[BotMessage]:
@@ -309,7 +316,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _inline_markup(markup: Any) -> dict | None:
+def _inline_markup(markup: Any) -> dict[str, Any] | None:
     if isinstance(markup, dict) and "inline_keyboard" in markup:
         return markup
     return None
@@ -328,7 +335,7 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def _strip_reply(message: dict) -> dict:
+def _strip_reply(message: dict[str, Any]) -> dict[str, Any]:
     """Copy of a message as nested in ``reply_to_message`` (no further nesting)."""
     nested = copy.deepcopy(message)
     nested.pop("reply_to_message", None)
@@ -364,18 +371,18 @@ class FakeTelegram:
         self._blocked: set[int] = set()
 
         # messages
-        self._message_ids: dict[int, itertools.count] = {}
-        self._messages: dict[tuple[int, int], dict] = {}  # current JSON of existing messages
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._messages: dict[tuple[int, int], dict[str, Any]] = {}  # current JSON of existing messages
         self._bot_messages: dict[tuple[int, int], BotMessage] = {}
         self.sent: list[BotMessage] = []
-        self.user_messages: list[dict] = []  # every message produced by the scene
-        self.dropped: list[dict] = []  # user messages not delivered (privacy mode)
+        self.user_messages: list[dict[str, Any]] = []  # every message produced by the scene
+        self.dropped: list[dict[str, Any]] = []  # user messages not delivered (privacy mode)
         self._cursors: dict[int, int] = {}
 
         # updates
         self._update_ids = itertools.count(1)
-        self.updates: list[dict] = []  # every update ever queued
-        self._pending: list[dict] = []  # not yet confirmed by an offset
+        self.updates: list[dict[str, Any]] = []  # every update ever queued
+        self._pending: list[dict[str, Any]] = []  # not yet confirmed by an offset
         self._fetched: set[int] = set()
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
@@ -383,34 +390,34 @@ class FakeTelegram:
 
         # callback queries
         self._query_ids = itertools.count(1)
-        self._queries: dict[str, dict] = {}
-        self.callback_answers: dict[str, dict] = {}
+        self._queries: dict[str, dict[str, Any]] = {}
+        self.callback_answers: dict[str, dict[str, Any]] = {}
 
         # files
         self._file_ids = itertools.count(1)
-        self._files: dict[str, dict] = {}  # file_id -> {content, file_name, mime_type, path}
+        self._files: dict[str, dict[str, Any]] = {}  # file_id -> {content, file_name, mime_type, path}
         self._file_paths: dict[str, str] = {}  # file_path -> file_id
 
         # bot settings
-        self.my_commands: dict[tuple[str, str], list[dict]] = {}
+        self.my_commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook_url: str = ""
 
         # forum topics: (chat id, thread id) -> topic
         self.topics: dict[tuple[int, int], FakeTopic] = {}
 
         # observation
-        self.calls: list[tuple[str, dict]] = []
-        self.errors: list[tuple[str, dict, dict]] = []  # (method, params, error payload)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.errors: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (method, params, error payload)
         # Called with each call (not getUpdates) once recorded, before it is answered: a crash
         # test kills the bot there, right after Telegram received the call.
-        self.on_call: Callable[[str, dict], None] | None = None
-        self._faults: dict[str, list[dict]] = {}
-        self._delays: dict[str, list[dict]] = {}
+        self.on_call: Callable[[str, dict[str, Any]], None] | None = None
+        self._faults: dict[str, list[dict[str, Any]]] = {}
+        self._delays: dict[str, list[dict[str, Any]]] = {}
         self._inflight = 0
         self._last_activity = time.monotonic()
 
         # server
-        self._waiters: set[asyncio.Future] = set()
+        self._waiters: set[asyncio.Future[None]] = set()
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self.port: int | None = None
@@ -491,7 +498,9 @@ class FakeTelegram:
         finally:
             self._waiters.discard(fut)
 
-    async def _wait_for(self, predicate: Callable[[], Any], timeout: float, describe: Callable[[], str]) -> Any:
+    async def _wait_for(
+        self, predicate: Callable[[], Found | None], timeout: float, describe: Callable[[], str]
+    ) -> Found:
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()
@@ -555,14 +564,14 @@ class FakeTelegram:
         if user.id != self.bot.id:
             self.users.setdefault(user.id, user)
 
-    def add_member(self, chat: FakeChat | int, user: FakeUser, by: FakeUser | None = None) -> dict:
+    def add_member(self, chat: FakeChat | int, user: FakeUser, by: FakeUser | None = None) -> dict[str, Any]:
         """``user`` joins (or is added by ``by``): queues a ``new_chat_members`` service message."""
         chat = self._chat(chat)
         self.users.setdefault(user.id, user)
         chat.members[user.id] = "member"
         return self._post_user_message(by or user, chat, None, {"new_chat_members": [user.to_dict()]}, service=True)
 
-    def remove_member(self, chat: FakeChat | int, user: FakeUser, by: FakeUser | None = None) -> dict:
+    def remove_member(self, chat: FakeChat | int, user: FakeUser, by: FakeUser | None = None) -> dict[str, Any]:
         """``user`` leaves (or is removed): queues a ``left_chat_member`` service message."""
         chat = self._chat(chat)
         chat.members[user.id] = "left" if by is None else "kicked"
@@ -617,9 +626,9 @@ class FakeTelegram:
         user: FakeUser,
         chat: FakeChat | FakeUser | int,
         text: str,
-        reply_to: BotMessage | dict | None = None,
-        entities: list[dict] | None = None,
-    ) -> dict:
+        reply_to: BotMessage | dict[str, Any] | None = None,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         chat = self._chat(chat)
         fields: dict[str, Any] = {"text": text}
         all_entities = self._command_entities(text, entities)
@@ -631,9 +640,9 @@ class FakeTelegram:
         self,
         user: FakeUser,
         chat: FakeChat | FakeUser | int,
-        reply_to: BotMessage | dict | None = None,
+        reply_to: BotMessage | dict[str, Any] | None = None,
         emoji: str = "👍",
-    ) -> dict:
+    ) -> dict[str, Any]:
         chat = self._chat(chat)
         file = self._store_file(b"RIFF-fake-webp", "sticker.webp", "image/webp", "stickers")
         sticker = {
@@ -654,9 +663,9 @@ class FakeTelegram:
         user: FakeUser,
         chat: FakeChat | FakeUser | int,
         caption: str | None = None,
-        reply_to: BotMessage | dict | None = None,
+        reply_to: BotMessage | dict[str, Any] | None = None,
         content: bytes = b"\xff\xd8\xff\xe0fake-jpeg",
-    ) -> dict:
+    ) -> dict[str, Any]:
         chat = self._chat(chat)
         small = self._store_file(content, "photo_small.jpg", "image/jpeg", "photos")
         big = self._store_file(content, "photo.jpg", "image/jpeg", "photos")
@@ -686,10 +695,10 @@ class FakeTelegram:
         self,
         user: FakeUser,
         chat: FakeChat | FakeUser | int,
-        reply_to: BotMessage | dict | None = None,
+        reply_to: BotMessage | dict[str, Any] | None = None,
         duration: int = 3,
         content: bytes = b"OggS-fake-voice",
-    ) -> dict:
+    ) -> dict[str, Any]:
         chat = self._chat(chat)
         file = self._store_file(content, "voice.ogg", "audio/ogg", "voice")
         voice = {
@@ -708,9 +717,9 @@ class FakeTelegram:
         file_name: str,
         content: bytes,
         caption: str | None = None,
-        reply_to: BotMessage | dict | None = None,
+        reply_to: BotMessage | dict[str, Any] | None = None,
         mime_type: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         chat = self._chat(chat)
         mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
         file = self._store_file(content, file_name, mime, "documents")
@@ -765,7 +774,9 @@ class FakeTelegram:
         self.queue_update("callback_query", query)
         return query_id
 
-    def edit_text(self, user: FakeUser, chat: FakeChat | FakeUser | int, message: dict, new_text: str) -> dict:
+    def edit_text(
+        self, user: FakeUser, chat: FakeChat | FakeUser | int, message: dict[str, Any], new_text: str
+    ) -> dict[str, Any]:
         """The user edits one of their text messages: queues an ``edited_message`` update."""
         chat = self._chat(chat)
         stored = self._messages.get((chat.id, message["message_id"]))
@@ -788,7 +799,7 @@ class FakeTelegram:
 
     # internals of the scene --------------------------------------------------------------------
 
-    def _command_entities(self, text: str, entities: list[dict] | None) -> list[dict]:
+    def _command_entities(self, text: str, entities: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         result = list(entities or [])
         has_command = any(e.get("type") == "bot_command" and e.get("offset") == 0 for e in result)
         if not has_command:
@@ -801,7 +812,7 @@ class FakeTelegram:
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))
         return next(counter)
 
-    def _reply_json(self, chat: FakeChat, reply_to: BotMessage | dict | None) -> dict | None:
+    def _reply_json(self, chat: FakeChat, reply_to: BotMessage | dict[str, Any] | None) -> dict[str, Any] | None:
         if reply_to is None:
             return None
         if isinstance(reply_to, BotMessage):
@@ -817,11 +828,11 @@ class FakeTelegram:
         self,
         user: FakeUser,
         chat: FakeChat,
-        reply_to: BotMessage | dict | None,
-        fields: dict,
+        reply_to: BotMessage | dict[str, Any] | None,
+        fields: dict[str, Any],
         *,
         service: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         if chat.migrated_to is not None:
             raise AssertionError(f"chat {chat.id} was migrated to {chat.migrated_to}; post in the new chat")
         if chat.type == "private":
@@ -854,7 +865,7 @@ class FakeTelegram:
             self.dropped.append(delivered)
         return copy.deepcopy(message)
 
-    def _is_visible(self, message: dict, chat: FakeChat, *, service: bool = False) -> bool:
+    def _is_visible(self, message: dict[str, Any], chat: FakeChat, *, service: bool = False) -> bool:
         if chat.type == "private":
             return True
         bot_status = chat.members.get(self.bot.id, "left")
@@ -885,7 +896,7 @@ class FakeTelegram:
                 return not target or target.lower() == (self.bot.username or "").lower()
         return False
 
-    def queue_update(self, kind: str, payload: dict) -> dict:
+    def queue_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue an update of any kind, as Telegram would send it: for those no scene method makes."""
         update = {"update_id": next(self._update_ids), kind: payload}
         self.updates.append(update)
@@ -893,13 +904,13 @@ class FakeTelegram:
         self._notify()
         return update
 
-    def _store_file(self, content: bytes, file_name: str | None, mime: str, folder: str) -> dict:
+    def _store_file(self, content: bytes, file_name: str | None, mime: str, folder: str) -> dict[str, Any]:
         number = next(self._file_ids)
         ext = ""
         if file_name and "." in file_name:
             ext = "." + file_name.rsplit(".", 1)[1]
         file_id = f"FAKEFILE{number:06d}-{folder}"
-        info = {
+        info: dict[str, Any] = {
             "file_id": file_id,
             "file_unique_id": f"U{number:06d}",
             "content": bytes(content),
@@ -957,7 +968,7 @@ class FakeTelegram:
         chat_id = self._chat_id(chat)
         self._cursors[chat_id] = len(self.messages_in(chat_id))
 
-    async def callback_answer(self, query_id: str, timeout: float = 5.0) -> dict:
+    async def callback_answer(self, query_id: str, timeout: float = 5.0) -> dict[str, Any]:
         return await self._wait_for(
             lambda: self.callback_answers.get(query_id),
             timeout,
@@ -998,7 +1009,7 @@ class FakeTelegram:
                 wait = min(wait, quiet_left)
             await self._wait_change(max(wait, 0.005))
 
-    def take_updates(self) -> list[dict]:
+    def take_updates(self) -> list[dict[str, Any]]:
         """The queued updates no bot fetched yet, now fetched and confirmed: what getUpdates
         hands a poller, for a bot fed its updates directly (``Application.process_update``)."""
         taken = self._unfetched()
@@ -1026,7 +1037,7 @@ class FakeTelegram:
             vars(message).update(copy.deepcopy(shown))
             self._messages[(message.chat_id, message.message_id)] = copy.deepcopy(stored)
 
-    def _unfetched(self) -> list[dict]:
+    def _unfetched(self) -> list[dict[str, Any]]:
         return [u for u in self._pending if u["update_id"] not in self._fetched]
 
     def describe(self, last: int = 15) -> str:
@@ -1051,7 +1062,7 @@ class FakeTelegram:
     # automatic forwards, as /cercle sees them (issue 15, item 10; topics: create_topic)
     # ----------------------------------------------------------------------------------------
 
-    def automatic_forward(self, chat: FakeChat | int, text: str) -> dict:
+    def automatic_forward(self, chat: FakeChat | int, text: str) -> dict[str, Any]:
         """A channel's post, forwarded by Telegram into its discussion group: its sender is
         the service account 777000, which is not flagged ``is_bot``."""
         chat = self._chat(chat)
@@ -1118,15 +1129,17 @@ class FakeTelegram:
         entry = {"seconds": seconds, "chat_id": chat_id, "done_first": done_first}
         self._delays.setdefault(method.lower(), []).extend([entry] * times)
 
-    async def _wait_out(self, delay: dict) -> None:
+    async def _wait_out(self, delay: dict[str, Any]) -> None:
         deadline = time.monotonic() + delay["seconds"]
         while not self._stopping and time.monotonic() < deadline:
             await self._wait_change(deadline - time.monotonic())
 
     @staticmethod
-    def _take(queue: list[dict] | None, params: dict) -> dict | None:
+    def _take(queue: list[dict[str, Any]] | None, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first injected fault or delay that applies to this call, removed from its queue."""
-        for index, entry in enumerate(queue or ()):
+        if queue is None:
+            return None
+        for index, entry in enumerate(queue):
             if entry["chat_id"] is None or entry["chat_id"] == _as_int(params.get("chat_id")):
                 return queue.pop(index)
         return None
@@ -1159,7 +1172,7 @@ class FakeTelegram:
         info = self._files[file_id]
         return web.Response(body=info["content"], content_type="application/octet-stream")
 
-    async def _read_params(self, request: web.Request) -> dict:
+    async def _read_params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = {}
         raw: dict[str, Any] = dict(request.query)
         if request.method == "POST" and request.can_read_body:
@@ -1189,7 +1202,7 @@ class FakeTelegram:
                     params[key] = value
         return params
 
-    async def _dispatch(self, method: str, params: dict) -> tuple[dict, int]:
+    async def _dispatch(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
         key = method.lower()
         polling = key == "getupdates"
         if polling:
@@ -1236,10 +1249,10 @@ class FakeTelegram:
 
     def _lookup_chat(self, chat_id: Any) -> FakeChat:
         if isinstance(chat_id, str) and chat_id.startswith("@"):
-            for chat in self.chats.values():
-                username = chat.user.username if chat.user else None
+            for candidate in self.chats.values():
+                username = candidate.user.username if candidate.user else None
                 if username and username.lower() == chat_id[1:].lower():
-                    return chat
+                    return candidate
             raise _bad("chat not found")
         numeric = _as_int(chat_id)
         chat = self.chats.get(numeric) if numeric is not None else None
@@ -1275,7 +1288,7 @@ class FakeTelegram:
     # formatting / validation
     # ----------------------------------------------------------------------------------------
 
-    def _format(self, text: str, parse_mode: Any, entities: Any) -> tuple[str, list[dict]]:
+    def _format(self, text: str, parse_mode: Any, entities: Any) -> tuple[str, list[dict[str, Any]]]:
         mode = (parse_mode or "").lower() if isinstance(parse_mode, str) else ""
         if mode == "html":
             try:
@@ -1286,7 +1299,7 @@ class FakeTelegram:
             return text, list(entities) if isinstance(entities, list) else []
         raise _bad(f"unsupported parse_mode {parse_mode!r}")
 
-    def _check_markup(self, markup: Any, *, inline_only: bool = False) -> dict | None:
+    def _check_markup(self, markup: Any, *, inline_only: bool = False) -> dict[str, Any] | None:
         if markup is None:
             return None
         if not isinstance(markup, dict):
@@ -1336,7 +1349,7 @@ class FakeTelegram:
             return markup
         raise _bad("can't parse reply keyboard markup JSON object")
 
-    def _resolve_reply(self, chat: FakeChat, params: dict) -> dict | None:
+    def _resolve_reply(self, chat: FakeChat, params: dict[str, Any]) -> dict[str, Any] | None:
         reply_params = params.get("reply_parameters")
         if isinstance(reply_params, dict):
             message_id = _as_int(reply_params.get("message_id"))
@@ -1358,14 +1371,14 @@ class FakeTelegram:
             raise _bad("message to be replied not found")
         return _strip_reply(stored)
 
-    def _message_to_edit(self, params: dict, *, verb: str = "edit") -> tuple[BotMessage, dict]:
+    def _message_to_edit(self, params: dict[str, Any], *, verb: str = "edit") -> tuple[BotMessage, dict[str, Any]]:
         if params.get("inline_message_id") is not None:
             raise _bad("MESSAGE_ID_INVALID")
         chat = self._lookup_chat(params.get("chat_id"))
         message_id = _as_int(params.get("message_id"))
-        stored = self._messages.get((chat.id, message_id))
-        if stored is None:
+        if message_id is None or (chat.id, message_id) not in self._messages:
             raise _bad(f"message to {verb} not found")
+        stored = self._messages[(chat.id, message_id)]
         bot_message = self._bot_messages.get((chat.id, message_id))
         if bot_message is None:
             raise _bad(f"message can't be {verb}ed")
@@ -1378,16 +1391,16 @@ class FakeTelegram:
     def _new_bot_message(
         self,
         chat: FakeChat,
-        params: dict,
+        params: dict[str, Any],
         *,
         text: str | None,
         plain: str | None,
-        entities: list[dict],
-        markup: dict | None,
-        reply: dict | None,
-        extra: dict | None = None,
-        document: dict | None = None,
-    ) -> dict:
+        entities: list[dict[str, Any]],
+        markup: dict[str, Any] | None,
+        reply: dict[str, Any] | None,
+        extra: dict[str, Any] | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         message_id = self._next_message_id(chat.id)
         date = _now()
         message: dict[str, Any] = {
@@ -1417,7 +1430,7 @@ class FakeTelegram:
             reply_to_message_id=reply["message_id"] if reply else None,
             date=date,
             document=document,
-            plain_text=as_read(plain),
+            plain_text=as_read(plain or ""),
             entities=entities,
             message_thread_id=(extra or {}).get("message_thread_id"),
         )
@@ -1425,7 +1438,7 @@ class FakeTelegram:
         self.sent.append(bot_message)
         return copy.deepcopy(message)
 
-    def _api_sendmessage(self, p: dict) -> dict:
+    def _api_sendmessage(self, p: dict[str, Any]) -> dict[str, Any]:
         chat = self._writable_chat(p.get("chat_id"))
         text = p.get("text")
         if text is None or text == "":
@@ -1449,7 +1462,7 @@ class FakeTelegram:
             extra=self._topic_fields(chat, p, reply),
         )
 
-    def _api_senddocument(self, p: dict) -> dict:
+    def _api_senddocument(self, p: dict[str, Any]) -> dict[str, Any]:
         chat = self._writable_chat(p.get("chat_id"))
         document = p.get("document")
         if isinstance(document, dict) and document.get("_upload"):
@@ -1460,15 +1473,17 @@ class FakeTelegram:
             )
             info = self._store_file(document["content"], document.get("file_name"), mime, "documents")
         elif isinstance(document, str) and document:
-            info = self._files.get(document)
-            if info is None:
+            known = self._files.get(document)
+            if known is None:
                 if document.startswith(("http://", "https://")):
                     raise _bad("failed to get HTTP URL content")
                 raise _bad("wrong file identifier/HTTP URL specified")
+            info = known
         else:
             raise _bad("there is no document in the request")
         caption = p.get("caption")
-        plain_caption, caption_entities = None, []
+        plain_caption: str | None = None
+        caption_entities: list[dict[str, Any]] = []
         if caption is not None:
             caption = str(caption)
             plain_caption, caption_entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
@@ -1516,7 +1531,7 @@ class FakeTelegram:
                 setattr(bot_message, key, value)
         bot_message.edits.append(entry)
 
-    def _api_editmessagetext(self, p: dict) -> dict:
+    def _api_editmessagetext(self, p: dict[str, Any]) -> dict[str, Any]:
         bot_message, stored = self._message_to_edit(p)
         if "text" not in stored:
             raise _bad("there is no text in the message to edit")
@@ -1553,12 +1568,13 @@ class FakeTelegram:
         )
         return copy.deepcopy(stored)
 
-    def _api_editmessagecaption(self, p: dict) -> dict:
+    def _api_editmessagecaption(self, p: dict[str, Any]) -> dict[str, Any]:
         bot_message, stored = self._message_to_edit(p)
         if "text" in stored:
             raise _bad("there is no caption in the message to edit")
         caption = p.get("caption")
-        plain, entities = ("", [])
+        plain = ""
+        entities: list[dict[str, Any]] = []
         if caption:
             caption = str(caption)
             plain, entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
@@ -1584,7 +1600,7 @@ class FakeTelegram:
         self._record_edit(bot_message, "editMessageCaption", caption=caption or None, reply_markup=markup)
         return copy.deepcopy(stored)
 
-    def _api_editmessagereplymarkup(self, p: dict) -> dict:
+    def _api_editmessagereplymarkup(self, p: dict[str, Any]) -> dict[str, Any]:
         bot_message, stored = self._message_to_edit(p)
         markup = self._check_markup(p.get("reply_markup"), inline_only=True)
         if markup == stored.get("reply_markup"):
@@ -1595,18 +1611,18 @@ class FakeTelegram:
         return copy.deepcopy(stored)
 
     @staticmethod
-    def _set_markup(stored: dict, markup: dict | None) -> None:
+    def _set_markup(stored: dict[str, Any], markup: dict[str, Any] | None) -> None:
         if markup is None:
             stored.pop("reply_markup", None)
         else:
             stored["reply_markup"] = markup
 
-    def _api_deletemessage(self, p: dict) -> bool:
+    def _api_deletemessage(self, p: dict[str, Any]) -> bool:
         chat = self._lookup_chat(p.get("chat_id"))
         message_id = _as_int(p.get("message_id"))
-        stored = self._messages.get((chat.id, message_id))
-        if stored is None:
+        if message_id is None or (chat.id, message_id) not in self._messages:
             raise _bad("message to delete not found")
+        stored = self._messages[(chat.id, message_id)]
         is_own = stored.get("from", {}).get("id") == self.bot.id
         bot_status = chat.members.get(self.bot.id)
         if not is_own and chat.type != "private" and bot_status not in ("creator", "administrator"):
@@ -1617,21 +1633,21 @@ class FakeTelegram:
             bot_message.deleted = True
         return True
 
-    def _api_pinchatmessage(self, p: dict) -> bool:
+    def _api_pinchatmessage(self, p: dict[str, Any]) -> bool:
         chat = self._writable_chat(p.get("chat_id"))
         message_id = _as_int(p.get("message_id"))
-        if (chat.id, message_id) not in self._messages:
+        if message_id is None or (chat.id, message_id) not in self._messages:
             raise _bad("message to pin not found")
         bot_message = self._bot_messages.get((chat.id, message_id))
         if bot_message is not None:
             bot_message.pinned = True
         return True
 
-    def _api_sendchataction(self, p: dict) -> bool:
+    def _api_sendchataction(self, p: dict[str, Any]) -> bool:
         self._writable_chat(p.get("chat_id"))
         return True
 
-    def _api_answercallbackquery(self, p: dict) -> bool:
+    def _api_answercallbackquery(self, p: dict[str, Any]) -> bool:
         query_id = str(p.get("callback_query_id"))
         if query_id not in self._queries or query_id in self.callback_answers:
             raise _bad(QUERY_TOO_OLD[len("Bad Request: ") :])
@@ -1645,7 +1661,7 @@ class FakeTelegram:
     # updates / webhook / bot info
     # ----------------------------------------------------------------------------------------
 
-    def _api_getme(self, p: dict) -> dict:
+    def _api_getme(self, p: dict[str, Any]) -> dict[str, Any]:
         data = self.bot.to_dict()
         data.update(
             {
@@ -1672,7 +1688,7 @@ class FakeTelegram:
                 self._fetched.add(update["update_id"])
             self._pending = self._pending[offset:]
 
-    def _available(self, limit: int) -> list[dict]:
+    def _available(self, limit: int) -> list[dict[str, Any]]:
         allowed = self._allowed_updates
         if allowed:
             kept = []
@@ -1685,7 +1701,7 @@ class FakeTelegram:
             self._pending = kept
         return self._pending[:limit]
 
-    async def _api_getupdates(self, p: dict) -> list[dict]:
+    async def _api_getupdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook_url:
             raise FakeApiError(
                 409,
@@ -1722,7 +1738,7 @@ class FakeTelegram:
             self._last_activity = time.monotonic()
         return copy.deepcopy(batch)
 
-    def _api_setwebhook(self, p: dict) -> bool:
+    def _api_setwebhook(self, p: dict[str, Any]) -> bool:
         url = p.get("url") or ""
         self.webhook_url = str(url)
         if p.get("drop_pending_updates"):
@@ -1734,13 +1750,13 @@ class FakeTelegram:
             self._fetched.add(update["update_id"])
         self._pending = []
 
-    def _api_deletewebhook(self, p: dict) -> bool:
+    def _api_deletewebhook(self, p: dict[str, Any]) -> bool:
         self.webhook_url = ""
         if p.get("drop_pending_updates"):
             self._drop_pending()
         return True
 
-    def _api_getwebhookinfo(self, p: dict) -> dict:
+    def _api_getwebhookinfo(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
             "url": self.webhook_url,
             "has_custom_certificate": False,
@@ -1748,15 +1764,15 @@ class FakeTelegram:
         }
 
     @staticmethod
-    def _commands_key(p: dict) -> tuple[str, str]:
+    def _commands_key(p: dict[str, Any]) -> tuple[str, str]:
         scope = p.get("scope") or {"type": "default"}
         return json.dumps(scope, sort_keys=True), str(p.get("language_code") or "")
 
-    def commands_for(self, scope: dict | None = None, language_code: str = "") -> list[dict] | None:
+    def commands_for(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict[str, Any]] | None:
         """Commands set with setMyCommands for that scope (default scope if None)."""
         return self.my_commands.get(self._commands_key({"scope": scope, "language_code": language_code}))
 
-    def _api_setmycommands(self, p: dict) -> bool:
+    def _api_setmycommands(self, p: dict[str, Any]) -> bool:
         commands = p.get("commands")
         if not isinstance(commands, list) or len(commands) > 100:
             if isinstance(commands, list):
@@ -1772,10 +1788,10 @@ class FakeTelegram:
         self.my_commands[self._commands_key(p)] = commands
         return True
 
-    def _api_getmycommands(self, p: dict) -> list[dict]:
+    def _api_getmycommands(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         return copy.deepcopy(self.my_commands.get(self._commands_key(p), []))
 
-    def _api_deletemycommands(self, p: dict) -> bool:
+    def _api_deletemycommands(self, p: dict[str, Any]) -> bool:
         self.my_commands.pop(self._commands_key(p), None)
         return True
 
@@ -1783,7 +1799,7 @@ class FakeTelegram:
     # chats and members
     # ----------------------------------------------------------------------------------------
 
-    def _member_json(self, chat: FakeChat, user_id: int) -> dict:
+    def _member_json(self, chat: FakeChat, user_id: int) -> dict[str, Any]:
         if user_id == self.bot.id:
             user: FakeUser | None = self.bot
         else:
@@ -1840,14 +1856,14 @@ class FakeTelegram:
             data["until_date"] = 0
         return data
 
-    def _api_getchatmember(self, p: dict) -> dict:
+    def _api_getchatmember(self, p: dict[str, Any]) -> dict[str, Any]:
         chat = self._lookup_chat(p.get("chat_id"))
         user_id = _as_int(p.get("user_id"))
         if user_id is None:
             raise _bad("invalid user_id specified")
         return self._member_json(chat, user_id)
 
-    def _api_getchatadministrators(self, p: dict) -> list[dict]:
+    def _api_getchatadministrators(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         chat = self._lookup_chat(p.get("chat_id"))
         if chat.type == "private":
             raise _bad("there are no administrators in the private chat")
@@ -1858,11 +1874,11 @@ class FakeTelegram:
         )
         return [self._member_json(chat, uid) for uid in admins]
 
-    def _api_getchatmembercount(self, p: dict) -> int:
+    def _api_getchatmembercount(self, p: dict[str, Any]) -> int:
         chat = self._lookup_chat(p.get("chat_id"))
         return sum(1 for status in chat.members.values() if status in _MEMBER_STATUSES)
 
-    def _api_getchat(self, p: dict) -> dict:
+    def _api_getchat(self, p: dict[str, Any]) -> dict[str, Any]:
         chat = self._lookup_chat(p.get("chat_id"))
         data = chat.to_dict()
         data.update(
@@ -1880,7 +1896,7 @@ class FakeTelegram:
         )
         return data
 
-    def _api_leavechat(self, p: dict) -> bool:
+    def _api_leavechat(self, p: dict[str, Any]) -> bool:
         chat = self._lookup_chat(p.get("chat_id"))
         if chat.type == "private":
             raise _bad("chat member status can't be changed in private chats")
@@ -1891,7 +1907,7 @@ class FakeTelegram:
     # files
     # ----------------------------------------------------------------------------------------
 
-    def _api_getfile(self, p: dict) -> dict:
+    def _api_getfile(self, p: dict[str, Any]) -> dict[str, Any]:
         file_id = p.get("file_id")
         info = self._files.get(str(file_id)) if file_id is not None else None
         if info is None:
@@ -1976,8 +1992,8 @@ class FakeTelegram:
         chat: FakeChat | int,
         thread_id: int,
         text: str,
-        reply_to: BotMessage | dict | None = None,
-    ) -> dict:
+        reply_to: BotMessage | dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """``user`` writes in a topic (a reply to ``reply_to``, or to nothing)."""
         chat = self._chat(chat)
         topic = self._topic(chat, thread_id)
@@ -1997,15 +2013,15 @@ class FakeTelegram:
         chat_id = self._chat_id(chat)
         return [m for m in self.sent if m.chat_id == chat_id and m.message_thread_id == thread_id]
 
-    def add_bot(self, chat: FakeChat | int, by: FakeUser, status: str = "member") -> dict:
+    def add_bot(self, chat: FakeChat | int, by: FakeUser, status: str = "member") -> dict[str, Any]:
         """``by`` adds the bot to the group: queues the bot's ``my_chat_member`` update."""
         return self._bot_membership(self._chat(chat), by, status)
 
-    def remove_bot(self, chat: FakeChat | int, by: FakeUser) -> dict:
+    def remove_bot(self, chat: FakeChat | int, by: FakeUser) -> dict[str, Any]:
         """``by`` removes the bot from the group: queues the bot's ``my_chat_member`` update."""
         return self._bot_membership(self._chat(chat), by, "kicked")
 
-    def _bot_membership(self, chat: FakeChat, by: FakeUser, status: str) -> dict:
+    def _bot_membership(self, chat: FakeChat, by: FakeUser, status: str) -> dict[str, Any]:
         old = self._member_json(chat, self.bot.id)
         chat.members[self.bot.id] = status
         change = {
@@ -2023,13 +2039,13 @@ class FakeTelegram:
             raise AssertionError(f"chat {self._chat_id(chat)} has no topic {thread_id}")
         return topic
 
-    def _topic_of_reply(self, reply: dict) -> dict:
+    def _topic_of_reply(self, reply: dict[str, Any]) -> dict[str, Any]:
         """A member's reply is in the replied message's topic."""
         if not reply.get("is_topic_message"):
             return {}
         return {"message_thread_id": reply["message_thread_id"], "is_topic_message": True}
 
-    def _topic_fields(self, chat: FakeChat, p: dict, reply: dict | None) -> dict:
+    def _topic_fields(self, chat: FakeChat, p: dict[str, Any], reply: dict[str, Any] | None) -> dict[str, Any]:
         """The topic fields of a message the bot sends; refuses a thread Telegram would."""
         raw = p.get("message_thread_id")
         thread_id = _as_int(raw)
@@ -2053,7 +2069,7 @@ class FakeTelegram:
     # photos (sendPhoto, issue 12): uploads checked as strictly as Telegram does
     # ----------------------------------------------------------------------------------------
 
-    def _api_sendphoto(self, p: dict) -> dict:
+    def _api_sendphoto(self, p: dict[str, Any]) -> dict[str, Any]:
         """An uploaded PNG or JPEG; its bytes are kept on the message's ``document`` record.
 
         Telegram: at most 10 MB, width + height at most 10,000, ratio at most 20, and a
@@ -2075,7 +2091,8 @@ class FakeTelegram:
         mime = "image/png" if content.startswith(_PNG_SIGNATURE) else "image/jpeg"
         info = self._store_file(content, photo.get("file_name"), mime, "photos")
         caption = p.get("caption")
-        plain_caption, caption_entities = None, []
+        plain_caption: str | None = None
+        caption_entities: list[dict[str, Any]] = []
         if caption is not None:
             caption = str(caption)
             plain_caption, caption_entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
@@ -2152,6 +2169,6 @@ class FakeTopic:
     chat_id: int
     thread_id: int
     name: str
-    created: dict  # the forum_topic_created service message
+    created: dict[str, Any]  # the forum_topic_created service message
     closed: bool = False
     deleted: bool = False

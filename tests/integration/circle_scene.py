@@ -4,10 +4,11 @@ what the consent tests start from, with a polling bot."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ QUICK_REDRAWS = {"consent_edit_interval_seconds": 0.05}
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path):
+async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     """The bot with quick redraws (a module that imports this fixture uses it)."""
     async with running_bot(fake, tmp_path, **QUICK_REDRAWS) as running:
         yield running
@@ -78,7 +79,7 @@ class Scene:
         self.fake.send(opener, self.group, command)
         return await self.containing(PROPOSAL)
 
-    async def press(self, member: FakeUser, proposal: BotMessage, button: str) -> dict:
+    async def press(self, member: FakeUser, proposal: BotMessage, button: str) -> dict[str, Any]:
         """Press a proposal's button and return the alert Telegram shows the member."""
         query = self.fake.press(member, proposal, button)
         return await self.fake.callback_answer(query)
@@ -138,7 +139,7 @@ async def settled(fake: FakeTelegram, message: BotMessage, text: str) -> BotMess
     return message
 
 
-async def rows(bot: RunningBot, sql: str, *parameters: object) -> list[tuple]:
+async def rows(bot: RunningBot, sql: str, *parameters: object) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in await bot.database.fetch_all(sql, parameters)]
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
 from bot.core.library import load_library
+from bot.services import BotApplication, Services
 from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
 
@@ -28,24 +29,38 @@ class RunningBot:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.application: Application | None = None
+        self._application: BotApplication | None = None
 
-    def build(self) -> Application:
+    @property
+    def application(self) -> BotApplication:
+        """The application between ``start`` and ``stop``."""
+        if self._application is None:
+            raise RuntimeError("the bot is not running")
+        return self._application
+
+    @application.setter
+    def application(self, application: BotApplication) -> None:
+        self._application = application
+
+    def build(self) -> BotApplication:
         return build_application(self.settings, load_library(self.settings.flows_dir))
 
     async def start(self) -> None:
         application = self.build()
+        # build_application gives both: the bot's own start-up, and an updater to poll with.
+        assert application.post_init is not None and application.updater is not None
         await application.initialize()
         await application.post_init(application)
         await application.start()  # the job queue
         if self.polls:
             await application.updater.start_polling(poll_interval=0.0, timeout=1)
-        self.application = application
+        self._application = application
 
     async def stop(self) -> None:
-        application, self.application = self.application, None
+        application, self._application = self._application, None
         if application is None:
             return
+        assert application.post_shutdown is not None and application.updater is not None  # as in start
         if self.polls:
             await application.updater.stop()
         await application.stop()
@@ -57,12 +72,17 @@ class RunningBot:
         await self.start()
 
     @property
+    def services(self) -> Services:
+        services: Services = self.application.bot_data["services"]
+        return services
+
+    @property
     def database(self) -> Database:
-        return self.application.bot_data["services"].database
+        return self.services.database
 
 
 def settings_for(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> Settings:
-    values = {
+    values: dict[str, Any] = {  # of every type: Settings validates them
         "telegram_bot_token": fake.token,
         "telegram_base_url": fake.base_url,
         "telegram_base_file_url": fake.base_file_url,
@@ -78,7 +98,7 @@ def settings_for(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> Set
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as server:
         yield server
 
@@ -95,6 +115,6 @@ async def running_bot(fake: FakeTelegram, tmp_path: Path, **overrides: object) -
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path):
+async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     async with running_bot(fake, tmp_path) as running:
         yield running

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-from bot.core.flow_engine import ChoiceStep, Choose, Text, YesNoStep
+from bot.core.flow_engine import ChoiceStep, Choose, Input, Text, YesNoStep
 from bot.core.library import load_library
 from tests.fake_telegram import (
     BotMessage,
@@ -40,6 +40,7 @@ def asked(answers: dict[str, str]) -> list[tuple[str, str]]:
     state, said = engine.start(1).state, []
     while state.current is not None:
         step, reply = SHIPPED_FLOW.step(state.current), answers[state.current]
+        action: Input
         if isinstance(step, ChoiceStep):
             action = Choose(next(o.value for o in step.options if as_read(o.label) == reply))
         elif isinstance(step, YesNoStep):
@@ -157,7 +158,7 @@ async def until(fake: FakeTelegram, chat: FakeChat | FakeUser, predicate: Callab
 
 
 async def containing(fake: FakeTelegram, chat: FakeChat | FakeUser, text: str) -> BotMessage:
-    return await until(fake, chat, lambda m: text in (m.plain_text or ""))
+    return await until(fake, chat, lambda m: text in m.plain_text)
 
 
 async def next_prompt(fake: FakeTelegram, chat: FakeChat | FakeUser) -> BotMessage:

@@ -15,8 +15,9 @@ import sqlite3
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from apscheduler.events import (
+from apscheduler.events import (  # type: ignore[import-untyped]  # APScheduler 3 ships no type hints
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MISSED,
@@ -24,9 +25,9 @@ from apscheduler.events import (
     JobEvent,
 )
 from telegram import Update
-from telegram.ext import Application
 
 from bot.config import Settings
+from bot.services import BotApplication, jobs
 from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
 from tests.integration.conftest import RunningBot, settings_for
@@ -37,6 +38,8 @@ BOOKKEEPING = frozenset({"processed_updates"})
 DUE_SOON = timedelta(seconds=0.5)
 # What APScheduler reports of a job's run: submitted, then done one way or another.
 JOB_EVENTS = EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+# A table's rows as SQLite gives them back, comparable as a set.
+TableRows = set[tuple[Any, ...]]
 
 
 class ErrorRecords(logging.Handler):
@@ -72,9 +75,9 @@ class DirectBot(RunningBot):
         values = {"consent_edit_interval_seconds": 0, "review_check_minutes": 10**6, **overrides}
         return cls(fake, settings_for(fake, tmp_path, **values))
 
-    def build(self) -> Application:
+    def build(self) -> BotApplication:
         application = super().build()
-        application.job_queue.scheduler.add_listener(self._follow_job, JOB_EVENTS)
+        jobs(application).scheduler.add_listener(self._follow_job, JOB_EVENTS)
         return application
 
     def _follow_job(self, event: JobEvent) -> None:
@@ -96,7 +99,7 @@ class DirectBot(RunningBot):
         logging.getLogger().removeHandler(self.errors)
         await super().stop()
 
-    async def process(self) -> list[dict]:
+    async def process(self) -> list[dict[str, Any]]:
         """Run every update the fake server queued since the last call; return them."""
         updates = self.fake.take_updates()
         for data in updates:
@@ -107,7 +110,7 @@ class DirectBot(RunningBot):
 
     async def settle(self) -> None:
         """Wait until no job of the bot is running or due (redraws, reminders, summaries)."""
-        job_queue = self.application.job_queue
+        job_queue = jobs(self.application)
         while True:
             soon = datetime.now(UTC) + DUE_SOON
             due = [job for job in job_queue.jobs() if job.next_t is not None and job.next_t <= soon]
@@ -124,13 +127,14 @@ async def tables(database: Database) -> list[str]:
     return [row["name"] for row in rows if row["name"] not in BOOKKEEPING]
 
 
-async def snapshot(database: Database, *, outside_chat: int | None = None) -> dict[str, set[tuple]]:
+async def snapshot(database: Database, *, outside_chat: int | None = None) -> dict[str, TableRows]:
     """Every row of every table; with ``outside_chat``, leave out the rows of that chat (and of
     its requests), which its one member may change in their private chat."""
-    state = {}
+    state: dict[str, TableRows] = {}
     for table in await tables(database):
         columns = {row["name"] for row in await database.fetch_all(f"PRAGMA table_info({table})")}
-        where, parameters = "", ()
+        where = ""
+        parameters: tuple[int, ...] = ()
         if outside_chat is not None and "chat_id" in columns:
             where, parameters = " WHERE chat_id IS NOT ?", (outside_chat,)
         elif outside_chat is not None and "request_id" in columns:
@@ -141,7 +145,7 @@ async def snapshot(database: Database, *, outside_chat: int | None = None) -> di
     return state
 
 
-def differences(before: dict[str, set[tuple]], after: dict[str, set[tuple]]) -> dict[str, dict[str, set]]:
+def differences(before: dict[str, TableRows], after: dict[str, TableRows]) -> dict[str, dict[str, TableRows]]:
     """The rows each table lost and gained."""
     return {
         table: {"lost": before.get(table, set()) - rows, "gained": rows - before.get(table, set())}

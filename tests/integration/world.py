@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from telegram.ext import Application
+from hypothesis.vendor.pretty import RepresentationPrinter
 
 from bot.handlers import reviews
-from bot.services import Services
+from bot.services import BotApplication, Services, jobs
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, SavedMessages
 from tests.integration.circle_scene import CONSENT_BUTTON
 from tests.integration.conversation import ONE_OFF_REQUEST, file_request
@@ -41,19 +42,20 @@ class World:
     stranger: FakeUser  # in no group; has talked to the bot in private
     others: list[FakeUser] = field(default_factory=list)  # the second group's people
     messages: dict[str, BotMessage] = field(default_factory=dict)
-    saved: SavedDatabase | None = None
-    built_said: list[dict] = field(default_factory=list)  # the members', once built
-    # The bot's messages as built (what members see, what Telegram sends with a press): the
-    # bot edits them, and a reset puts them back along with the database.
-    frozen: SavedMessages | None = None
+    # Set once built (``build_world``), for ``reset``:
+    saved: SavedDatabase = field(init=False)
+    built_said: list[dict[str, Any]] = field(init=False)  # the members'
+    # The bot's messages (what members see, what Telegram sends with a press): the bot edits
+    # them, and a reset puts them back along with the database.
+    frozen: SavedMessages = field(init=False)
 
     @property
-    def application(self) -> Application:
+    def application(self) -> BotApplication:
         return self.bot.application
 
     @property
     def services(self) -> Services:
-        return self.application.bot_data["services"]
+        return self.bot.services
 
     def roles(self) -> dict[str, FakeUser]:
         return {
@@ -69,7 +71,7 @@ class World:
     def __repr__(self) -> str:
         return f"World({self.group.title!r}, {len(self.fake.sent)} messages sent)"
 
-    def _repr_pretty_(self, printer, cycle: bool) -> None:  # what Hypothesis prints of a fixture
+    def _repr_pretty_(self, printer: RepresentationPrinter, cycle: bool) -> None:  # what Hypothesis prints of a fixture
         printer.text(repr(self))
 
     @property
@@ -94,25 +96,25 @@ class World:
 
     def find(self, chat: FakeChat | FakeUser, text: str) -> BotMessage:
         """The latest message of the bot in ``chat`` that shows ``text``."""
-        found = [m for m in self.fake.messages_in(chat) if text in (m.plain_text or "")]
+        found = [m for m in self.fake.messages_in(chat) if text in m.plain_text]
         assert found, f"no message showing {text!r}\n{self.fake.describe()}"
         return found[-1]
 
     async def say(
-        self, user: FakeUser, chat: FakeChat | FakeUser, text: str, reply_to: BotMessage | dict | None = None
-    ):
+        self, user: FakeUser, chat: FakeChat | FakeUser, text: str, reply_to: BotMessage | dict[str, Any] | None = None
+    ) -> None:
         self.fake.send(user, chat, text, reply_to=reply_to)
         await self.bot.process()
 
-    async def press(self, user: FakeUser, message: BotMessage, button: str) -> dict:
+    async def press(self, user: FakeUser, message: BotMessage, button: str) -> dict[str, Any]:
         """Press a button; the alert Telegram shows (empty when the bot answered silently)."""
         return await self._answer(self.fake.press(user, message, button))
 
-    async def forge(self, user: FakeUser, message: BotMessage, data: str) -> dict:
+    async def forge(self, user: FakeUser, message: BotMessage, data: str) -> dict[str, Any]:
         """Press ``message`` with any callback data, as a modified client can; the alert shown."""
         return await self._answer(self.fake.press_data(user, message, data))
 
-    async def _answer(self, query: str) -> dict:
+    async def _answer(self, query: str) -> dict[str, Any]:
         await self.bot.process()
         return self.fake.callback_answers[query]
 
@@ -237,7 +239,7 @@ async def _stage(world: World, other_admin: FakeUser, replies: list[str]) -> Non
 
 async def _post_review(world: World) -> None:
     """Time passes: the adopted partnership gets its review date, which falls due."""
-    job_queue = world.application.job_queue
+    job_queue = jobs(world.application)
     job_queue.run_once(reviews.sweep, 0)  # gives n°3 its date
     await world.bot.settle()
     await reviews_fall_due(world.bot.database, world.services.today())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,7 @@ def engine(library: Library, partnership: Flow) -> FlowEngine:
 
 
 @pytest.fixture
-def engine_for(library: Library):
+def engine_for(library: Library) -> Callable[[Flow], FlowEngine]:
     """Build the engine of an inline flow with the real French texts."""
     return library.engine
 

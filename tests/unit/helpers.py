@@ -33,7 +33,7 @@ VALID_ANSWERS: dict[str, Input] = {
     "contact": Text("@colibri_gard"),
 }
 
-_REGISTER_STEPS = [
+_REGISTER_STEPS: list[dict[str, Any]] = [
     {"id": "nom", "kind": "text", "label": "Nom", "question": "Quel nom ?"},
     {
         "id": "genre",
