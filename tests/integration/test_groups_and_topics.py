@@ -73,7 +73,6 @@ async def test_a_member_of_one_known_group_files_for_it_from_private(
 
     fake.send(eve, private, "/partenariat")
     intro = await fake.next_message(private)
-    assert intro.plain_text is not None
     title = library.flows["demande_partenariat"].flow.title
     assert plain(render(library.messages.intake.private_intro, title=title, group=group.title)) in intro.plain_text
     fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
@@ -83,9 +82,7 @@ async def test_a_member_of_one_known_group_files_for_it_from_private(
     saved = render(library.messages.intake.saved_and_posted, number=1, group=group.title)
     assert (await containing(fake, private, "n°1")).plain_text == plain(saved)
     fake.send(eve, group, "/demandes")
-    listing = (await fake.next_message(group)).plain_text
-    assert listing is not None
-    assert "Alternatiba" in listing
+    assert "Alternatiba" in (await fake.next_message(group)).plain_text
     assert [
         (row["chat_id"], row["number"]) for row in await bot.database.fetch_all("SELECT chat_id, number FROM requests")
     ] == [(group.id, 1)]
@@ -114,7 +111,6 @@ async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(
     assert (await fake.callback_answer(query))["text"] == texts.not_a_member
     fake.press(eve, choice, ales.title)
     intro = await fake.next_message(private)
-    assert intro.plain_text is not None
     assert f"« {ales.title} »" in intro.plain_text
     fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
     await containing(fake, ales, card_text(library, 1))
@@ -148,9 +144,7 @@ async def test_telegram_failing_to_answer_is_not_taken_for_not_a_member(
     assert await bot.database.fetch_all("SELECT * FROM flow_sessions") == []
 
     fake.send(eve, private, "/partenariat")  # Telegram answers again
-    intro = (await fake.next_message(private)).plain_text
-    assert intro is not None
-    assert f"« {group.title} »" in intro
+    assert f"« {group.title} »" in (await fake.next_message(private)).plain_text
 
 
 async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(
@@ -169,7 +163,6 @@ async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(
 
     fake.send(eve, private, "/demandes")
     listed = await containing(fake, private, "Alternatiba")
-    assert listed.plain_text is not None
     assert plain(texts.private_list_hint) in listed.plain_text
     fake.send(bob, fake.private_chat(bob), "/rattacher 1")  # not his
     assert (await fake.next_message(bob)).plain_text == plain(render(texts.attach_not_found, number=1))
@@ -183,9 +176,7 @@ async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(
     card = await containing(fake, group, card_text(library, 1))
     assert library.consent.round.open_button in card.button_texts()
     fake.send(eve, group, "/demandes")
-    listing = (await fake.next_message(group)).plain_text
-    assert listing is not None
-    assert "Alternatiba" in listing
+    assert "Alternatiba" in (await fake.next_message(group)).plain_text
 
     fake.send(eve, private, "/rattacher 1")  # once only
     assert (await fake.next_message(private)).plain_text == plain(render(texts.attach_not_found, number=1))
@@ -256,7 +247,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(
     await containing(fake, forum, "Coco")  # the summary Coco could not get, and the admins told
 
     application = bot.application
-    assert application is not None and application.job_queue is not None
+    assert application.job_queue is not None
     application.job_queue.run_once(reviews.sweep, 0)  # the adopted partnership gets its date
     await fake.idle()
     await reviews_fall_due(bot.database, application.bot_data["services"].today())
@@ -391,11 +382,7 @@ async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(
     await until(
         fake,
         forum,
-        lambda m: (
-            m is not proposal
-            and "Alternatiba" in (m.plain_text or "")
-            and consent.round.full_button in m.button_texts()
-        ),
+        lambda m: m is not proposal and "Alternatiba" in m.plain_text and consent.round.full_button in m.button_texts(),
     )
     await fake.callback_answer(fake.press(eve, second, consent.withdraw.button))
     await containing(fake, forum, plain(render(consent.outcome.withdrawn, number=2)))

@@ -46,13 +46,11 @@ async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stay
 
     fake.send(cal, private, "/mes_donnees")
     kept = (await fake.next_message(private)).plain_text
-    assert kept is not None
     assert "Cercle cœur de : GL Pays d'Uzès" in kept
     assert "demande n°1 : objection" in kept and "« Personne pour tenir le stand ce jour-là »" in kept
 
     fake.send(cal, private, "/oublier")
     confirm = await fake.next_message(private)
-    assert confirm.plain_text is not None
     assert "C'est définitif" in confirm.plain_text
     await fake.callback_answer(fake.press(cal, confirm, PRIVACY.button_yes))
     await fake.wait_edit(confirm)
@@ -66,14 +64,11 @@ async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stay
         ("objection", "Personne pour tenir le stand ce jour-là"),
     ]
     fake.send(cal, private, "/mes_donnees")
-    nothing_kept = (await fake.next_message(private)).plain_text
-    assert nothing_kept is not None
-    assert "Je ne garde aucune donnée" in nothing_kept
+    assert "Je ne garde aucune donnée" in (await fake.next_message(private)).plain_text
 
     fake.send(staged.admin, staged.group, "/clore 1")
     fake.press(staged.admin, await staged.containing("pas encore de position"), CLOSE_CONFIRM_BUTTON)
     outcome = await staged.containing("Demande n°1")
-    assert outcome.plain_text is not None
     assert plain(CONSENT.outcomes.objection) in outcome.plain_text
     assert "Cal" not in outcome.plain_text and PRIVACY.anonymous_name in outcome.plain_text
 
@@ -98,7 +93,6 @@ async def test_an_author_forgotten_keeps_the_groups_request_without_name_or_cont
     assert await rows(bot, "SELECT COUNT(*) FROM flow_sessions") == [(0,)]
     fake.send(staged.admin, staged.group, "/demande 1")
     detail = (await staged.containing("Demande de partenariat n°1")).plain_text
-    assert detail is not None
     assert "Proposée par membre anonymisé" in detail and "@dominique" not in detail
 
 
@@ -106,9 +100,7 @@ async def test_only_the_member_who_asked_can_confirm_and_never_in_a_group(fake: 
     staged = await scene(fake)
     bea, cal = staged.circle
     fake.send(bea, staged.group, "/oublier")
-    refusal = (await staged.containing("Par discrétion")).plain_text
-    assert refusal is not None
-    assert "conversation privée" in refusal
+    assert "conversation privée" in (await staged.containing("Par discrétion")).plain_text
 
     private = fake.private_chat(bea)
     fake.send(bea, private, "/oublier")
@@ -118,7 +110,6 @@ async def test_only_the_member_who_asked_can_confirm_and_never_in_a_group(fake: 
     assert await rows(bot, "SELECT COUNT(*) FROM circle_members WHERE user_id = ?", bea.id) == [(1,)]
     fake.press(bea, confirm, "Non, ne rien changer")
     await fake.wait_edit(confirm)
-    assert confirm.plain_text is not None
     assert "Rien n'a été effacé" in confirm.plain_text
 
 
@@ -131,9 +122,7 @@ async def test_answers_an_uploaded_version_declares_personal_are_erased_too(
     assert "\npersonal: [contact]\n" in flow
     uploaded = flow.replace("\npersonal: [contact]\n", "\npersonal: [contact, demande]\n")  # may name the member
     fake.send_document(chair, group, "demande_partenariat.yaml", uploaded.encode(), caption="/flux")
-    uploaded_reply = (await fake.next_message(group)).plain_text
-    assert uploaded_reply is not None
-    assert "Version 2" in uploaded_reply
+    assert "Version 2" in (await fake.next_message(group)).plain_text
     private = fake.private_chat(member)
     fake.send(member, private, f"/start g{group.id}")
     summary = await fill(fake, member, private, ONE_OFF_REQUEST, await next_prompt(fake, private))
