@@ -68,7 +68,7 @@ def errors(fake: FakeTelegram, code: int, chat: FakeChat | FakeUser | None = Non
 
 
 def containing(fake: FakeTelegram, chat: FakeChat | FakeUser, text: str) -> list[BotMessage]:
-    return [m for m in fake.messages_in(chat) if text in (m.plain_text or "")]
+    return [m for m in fake.messages_in(chat) if text in m.plain_text]
 
 
 def calls_to(fake: FakeTelegram, text: str) -> list[dict[str, Any]]:
