@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.storage.db import now, unit_of_work
+from bot.storage.db import now
 
 
-@unit_of_work
 def remember(connection: sqlite3.Connection, chat_id: int, chat_type: str, title: str | None) -> None:
     """Record a chat's type and title; the row is rewritten only when they changed."""
     connection.execute(
@@ -19,7 +18,6 @@ def remember(connection: sqlite3.Connection, chat_id: int, chat_type: str, title
     )
 
 
-@unit_of_work
 def title(connection: sqlite3.Connection, chat_id: int) -> str | None:
     row = connection.execute("SELECT title FROM chats WHERE id = ?", (chat_id,)).fetchone()
     return None if row is None else row["title"]
@@ -34,7 +32,6 @@ def mark_left(connection: sqlite3.Connection, chat_id: int, left: bool = True) -
     )
 
 
-@unit_of_work
 def known_groups(connection: sqlite3.Connection) -> list[tuple[int, str]]:
     """The groups the bot is in, as (chat id, title), by title."""
     rows = connection.execute(

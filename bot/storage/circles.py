@@ -10,7 +10,7 @@ import sqlite3
 from enum import StrEnum
 
 from bot.core.consent_rules import Member
-from bot.storage.db import now, unit_of_work
+from bot.storage.db import now
 
 
 class Roster(StrEnum):
@@ -18,7 +18,6 @@ class Roster(StrEnum):
     COORDINATION = "coordinators"
 
 
-@unit_of_work
 def listed(connection: sqlite3.Connection, roster: Roster, chat_id: int) -> list[Member]:
     """A roster as it is inside a transaction (a round's roster is a snapshot of the circle)."""
     found = connection.execute(
@@ -27,7 +26,6 @@ def listed(connection: sqlite3.Connection, roster: Roster, chat_id: int) -> list
     return [Member(member["user_id"], member["name"]) for member in found]
 
 
-@unit_of_work
 def contains(connection: sqlite3.Connection, roster: Roster, chat_id: int, user_id: int) -> bool:
     row = connection.execute(f"SELECT 1 FROM {roster} WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)).fetchone()
     return row is not None

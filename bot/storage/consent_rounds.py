@@ -21,7 +21,6 @@ from bot.core.consent_rules import (
     Tally,
 )
 from bot.core.statuses import RequestStatus, RoundStatus
-from bot.storage.db import unit_of_work
 
 
 def _stamp(moment: datetime) -> str:
@@ -123,7 +122,6 @@ def _rounds(connection: sqlite3.Connection, where: str, parameters: tuple[object
     return [_round(found) for found in connection.execute(f"{_ROUND} WHERE {where}", parameters)]
 
 
-@unit_of_work
 def state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
     found = _rounds(connection, "r.id = ?", (round_id,))
     if not found:
@@ -149,7 +147,6 @@ def state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
     return RoundState(found[0], roster, history, request_version(connection, found[0].request_id))
 
 
-@unit_of_work
 def latest_round_id(connection: sqlite3.Connection, request_id: int, *, open_only: bool = False) -> int | None:
     """The request's most recent round (or its open one); None when there is none."""
     status = f" AND status = '{RoundStatus.OPEN}'" if open_only else ""
@@ -165,7 +162,6 @@ def latest_state(connection: sqlite3.Connection, request_id: int, *, open_only: 
     return None if round_id is None else state(connection, round_id)
 
 
-@unit_of_work
 def request_version(connection: sqlite3.Connection, request_id: int) -> int:
     (version,) = connection.execute("SELECT version FROM requests WHERE id = ?", (request_id,)).fetchone()
     return int(version)
@@ -174,7 +170,6 @@ def request_version(connection: sqlite3.Connection, request_id: int) -> int:
 # --- changes ------------------------------------------------------------------------------
 
 
-@unit_of_work
 def open_round(
     connection: sqlite3.Connection,
     *,
@@ -231,12 +226,10 @@ def open_round(
     return round_id
 
 
-@unit_of_work
 def set_message(connection: sqlite3.Connection, round_id: int, message_id: int) -> None:
     connection.execute("UPDATE consent_rounds SET message_id = ? WHERE id = ?", (message_id, round_id))
 
 
-@unit_of_work
 def record(connection: sqlite3.Connection, round_id: int, stance: Stance) -> bool:
     """Add a position to the round's history; False when the round is no longer open."""
     cursor = connection.execute(
@@ -247,7 +240,6 @@ def record(connection: sqlite3.Connection, round_id: int, stance: Stance) -> boo
     return cursor.rowcount > 0
 
 
-@unit_of_work
 def close(
     connection: sqlite3.Connection,
     round_id: int,
@@ -303,7 +295,6 @@ def extend(connection: sqlite3.Connection, round_id: int, deadline_at: datetime,
     return cursor.rowcount > 0
 
 
-@unit_of_work
 def mark_reminded(connection: sqlite3.Connection, round_id: int, at: datetime) -> bool:
     """Note the reminder before the deadline; False when it was sent already or the round closed."""
     cursor = connection.execute(
@@ -313,7 +304,6 @@ def mark_reminded(connection: sqlite3.Connection, round_id: int, at: datetime) -
     return cursor.rowcount > 0
 
 
-@unit_of_work
 def mark_published(connection: sqlite3.Connection, round_id: int, at: datetime) -> bool:
     """Note that a closed round's outcome and summaries are queued; False when they were already."""
     cursor = connection.execute(
@@ -325,20 +315,17 @@ def mark_published(connection: sqlite3.Connection, round_id: int, at: datetime) 
 # --- lists --------------------------------------------------------------------------------
 
 
-@unit_of_work
 def open_rounds(connection: sqlite3.Connection, chat_id: int | None = None) -> list[Round]:
     """Open rounds of a chat, or of every chat (to reschedule their deadlines at start-up)."""
     where, parameters = ("r.status = 'open' AND r.chat_id = ?", (chat_id,)) if chat_id else ("r.status = 'open'", ())
     return _rounds(connection, f"{where} ORDER BY r.deadline_at", parameters)
 
 
-@unit_of_work
 def unpublished(connection: sqlite3.Connection) -> list[Round]:
     """Closed rounds whose outcome was not announced (the bot stopped in between)."""
     return _rounds(connection, "r.status = 'closed' AND r.published_at IS NULL ORDER BY r.id", ())
 
 
-@unit_of_work
 def decisions_since(connection: sqlite3.Connection, chat_id: int, since: datetime) -> list[Round]:
     return _rounds(
         connection,
@@ -375,7 +362,6 @@ def add_prompt(
     )
 
 
-@unit_of_work
 def prompt_at(connection: sqlite3.Connection, chat_id: int, message_id: int) -> Prompt | None:
     row = connection.execute(
         "SELECT round_id, user_id, action FROM round_prompts WHERE chat_id = ? AND message_id = ?",
@@ -384,7 +370,6 @@ def prompt_at(connection: sqlite3.Connection, chat_id: int, message_id: int) -> 
     return None if row is None else Prompt(row["round_id"], row["user_id"], row["action"])
 
 
-@unit_of_work
 def drop_prompt(connection: sqlite3.Connection, chat_id: int, message_id: int) -> bool:
     """Consume a prompt; False when it was answered already."""
     cursor = connection.execute("DELETE FROM round_prompts WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))

@@ -1,4 +1,4 @@
-"""The SQLite connection, its settings, migrations, transactions and backups."""
+"""The bot's SQLite database: its connection and settings, migrations, one-trip writes and reads, backups."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import logging
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, closing
+from collections.abc import Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial, wraps
+from functools import partial
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TextIO, TypeVar, cast
+from typing import TextIO, TypeVar, cast
 from urllib.parse import quote
 
 import aiosqlite
@@ -58,7 +58,6 @@ class AlreadyRunning(Exception):
 
 
 T = TypeVar("T")
-P = ParamSpec("P")
 Parameters = tuple[object, ...]  # a statement's ? values
 
 
@@ -153,57 +152,6 @@ def _read(connection: sqlite3.Connection, query: Callable[[sqlite3.Connection], 
         connection.execute("COMMIT")
 
 
-def unit_of_work(
-    function: Callable[Concatenate[sqlite3.Connection, P], T],
-) -> Callable[Concatenate[sqlite3.Connection, P], T]:
-    """A repository function written for a ``sqlite3.Connection`` (plain SQL, no await).
-
-    Inside ``Database.write``/``read`` it is called as it is, synchronously. Given the
-    Database instead, it returns an awaitable ``Database.read`` of itself: one round trip, the
-    short form for a handler that reads one thing. Given an aiosqlite connection, it runs on
-    that connection's thread in one round trip, awaitable: that keeps working the form being
-    migrated away from, ``async with database.transaction(update_id) as connection: await
-    f(connection, ...)`` (with ``database.fetch_one``/``fetch_all`` and ``rows``/``row``),
-    which costs a round trip per statement and holds ``Database._lock`` across them.
-    """
-
-    @wraps(function)
-    def on_any(connection: object, *args: P.args, **kwargs: P.kwargs) -> T | Awaitable[T]:
-        if isinstance(connection, sqlite3.Connection):
-            return function(connection, *args, **kwargs)
-
-        def bound(sqlite: sqlite3.Connection) -> T:
-            return function(sqlite, *args, **kwargs)
-
-        if isinstance(connection, Database):
-            return connection.read(bound)
-        if isinstance(connection, aiosqlite.Connection):
-            return _on_thread(connection, bound)
-        raise TypeError(f"{function.__name__} takes a connection, not {type(connection).__name__}")
-
-    # Typed as what it is called as from now on (inside write/read, with the sqlite3
-    # connection), so that mypy points at every short form still to be replaced.
-    return on_any  # type: ignore[return-value]
-
-
-# Reads on an aiosqlite connection inside ``Database.transaction()``: see that section.
-async def rows(connection: aiosqlite.Connection, sql: str, parameters: Parameters = ()) -> list[aiosqlite.Row]:
-    """Every row of a query, in one round trip."""
-    return list(await connection.execute_fetchall(sql, parameters))
-
-
-async def row(connection: aiosqlite.Connection, sql: str, parameters: Parameters = ()) -> aiosqlite.Row | None:
-    """The first row of a query (a lookup by key), in one round trip."""
-    found = await rows(connection, sql, parameters)
-    return found[0] if found else None
-
-
-async def within(connection: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    """Run a plain repository function inside the transaction ``Database.transaction()`` holds
-    open on ``connection``, in one trip: for its callers until they move to ``write``."""
-    return await _on_thread(connection, work)
-
-
 def _private_folder(path: Path) -> None:
     path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
 
@@ -272,15 +220,12 @@ class Database:
 
     With one shared connection a read sees whatever is uncommitted on it. It never sees half a
     write here, since a write runs whole in its trip and the thread runs one trip at a time:
-    which is why a read needs no lock. The older form, ``transaction()`` (and ``fetch_one``,
-    ``fetch_all``, which read through it), spreads a transaction over several trips with the
-    event loop running in between; it holds ``_lock`` meanwhile, and the one-trip entry
-    points wait for it to end before they queue theirs (``_between_spread_transactions``).
+    which is why a read needs no lock. ``fetch_all``/``fetch_one`` are a ``read`` of one
+    statement, for the tests, the bench and the command line.
     """
 
     def __init__(self, connection: aiosqlite.Connection, lock: InstanceLock | None = None) -> None:
         self.connection = connection
-        self._lock = asyncio.Lock()  # held while a transaction spread over several trips is open
         self._instance = lock
         self._waiting: list[_Unit] = []  # writes for the next commit
         self._committer: asyncio.Task[None] | None = None
@@ -383,13 +328,6 @@ class Database:
             if version > current:
                 await self.write(partial(_migrate, version=version, script=script))
 
-    async def _between_spread_transactions(self) -> None:
-        """Return once no transaction spread over several trips is open: the trip queued
-        right after (with no await in between) then runs before any such transaction begins."""
-        if self._lock.locked():
-            async with self._lock:
-                pass
-
     async def write(self, change: Callable[[sqlite3.Connection], T], update_id: int | None = None) -> T:
         """Apply ``change`` atomically and durably; with ``update_id``, at most once per
         Telegram update (AlreadyHandled when it changed the database before). Returns what
@@ -398,7 +336,7 @@ class Database:
         Writes that arrive while a commit is on its way to the disk (other chats' updates,
         handled concurrently) wait for the next one and share it: one fsync for all of
         them, each still in its own savepoint and still committed before its caller goes on
-        (group commit). Alone, a write is one round trip, as before.
+        (group commit). Alone, a write is one round trip.
         """
         self._note_mark(update_id)
         unit = _Unit(change, update_id, asyncio.get_running_loop().create_future())
@@ -411,7 +349,6 @@ class Database:
         """Commit the waiting writes, a batch a round trip, until none is left."""
         try:
             while self._waiting:
-                await self._between_spread_transactions()
                 units, self._waiting = self._waiting, []
                 try:
                     await _on_thread(self.connection, _write_units, units)
@@ -437,7 +374,6 @@ class Database:
 
     async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         """What ``query`` returns, read from one snapshot of the database in one round trip."""
-        await self._between_spread_transactions()
         return await _on_thread(self.connection, _read, query)
 
     async def claim(self, update_id: int) -> None:
@@ -445,31 +381,10 @@ class Database:
         must not happen twice (a question sent), AlreadyHandled if it was claimed before."""
         await self.write(_unchanged, update_id)
 
-    # --- The form being migrated away from: a transaction spread over several round trips,
-    # ``async with database.transaction(update_id) as connection:`` with ``await`` on each
-    # statement or repository function, ``fetch_one``/``fetch_all`` and the module's
-    # ``rows``/``row``. Kept while callers move to write/read/claim; new code uses those. ---
-
-    @asynccontextmanager
-    async def transaction(self, update_id: int | None = None) -> AsyncIterator[aiosqlite.Connection]:
-        """Run statements atomically; with ``update_id``, at most once per Telegram update.
-
-        Each statement is a round trip: prefer ``write`` (and ``read`` for reads)."""
-        async with self._lock:
-            self._note_mark(update_id)
-            await _on_thread(self.connection, _begin, update_id)
-            try:
-                yield self.connection
-            except BaseException:
-                await _on_thread(self.connection, _rollback)
-                raise
-            else:
-                await self.connection.execute("COMMIT")
-
-    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[aiosqlite.Row]:
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[sqlite3.Row]:
         return await self.read(lambda connection: connection.execute(sql, parameters).fetchall())
 
-    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> aiosqlite.Row | None:
+    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> sqlite3.Row | None:
         return await self.read(lambda connection: connection.execute(sql, parameters).fetchone())
 
     def _note_mark(self, update_id: int | None) -> None:
@@ -519,16 +434,6 @@ def was_handled(connection: sqlite3.Connection, update_id: int) -> bool:
 
 def _unchanged(connection: sqlite3.Connection) -> None:
     """The change of an update that is only claimed."""
-
-
-def _begin(connection: sqlite3.Connection, update_id: int | None) -> None:
-    connection.execute("BEGIN IMMEDIATE")
-    if update_id is not None:
-        try:
-            _mark_handled(connection, update_id)
-        except BaseException:
-            _rollback(connection)
-            raise
 
 
 def _migrations() -> list[tuple[int, Traversable]]:

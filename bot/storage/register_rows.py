@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core.register_rules import Origin, Outcome
-from bot.storage.db import unit_of_work
 
 EXPORT_BATCH = 500
 
@@ -76,7 +75,6 @@ def _entry(row: sqlite3.Row) -> RegisterEntry:
     return RegisterEntry(**dict(row))
 
 
-@unit_of_work
 def counts(connection: sqlite3.Connection, chat_id: int) -> Counts:
     # Kept per group by the triggers of migration 0012: counting would read every request.
     found = connection.execute(
@@ -85,7 +83,6 @@ def counts(connection: sqlite3.Connection, chat_id: int) -> Counts:
     return Counts(0, 0) if found is None else Counts(found["requests"], found["partners"])
 
 
-@unit_of_work
 def page(connection: sqlite3.Connection, chat_id: int, offset: int, limit: int) -> list[RegisterEntry]:
     """One page of a chat's requests, grouped by kind of partner, then by partner name."""
     rows = connection.execute(

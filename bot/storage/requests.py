@@ -12,7 +12,7 @@ from bot.core.flow_engine import Flow
 from bot.core.register_rules import Origin
 from bot.core.statuses import RequestStatus
 from bot.storage import sessions
-from bot.storage.db import now, unit_of_work
+from bot.storage.db import now
 from bot.storage.sessions import FlowSession
 
 
@@ -46,7 +46,6 @@ def _from_row(row: sqlite3.Row, answers: Mapping[str, Any] | None = None) -> Par
     return PartnershipRequest(**dict(row), answers=answers or {})
 
 
-@unit_of_work
 def create(
     connection: sqlite3.Connection,
     *,
@@ -149,12 +148,10 @@ def set_card_message(connection: sqlite3.Connection, request_id: int, message_id
 NO_CARD = 0
 
 
-@unit_of_work
 def mark_imported(connection: sqlite3.Connection, request_id: int) -> None:
     connection.execute("UPDATE requests SET card_message_id = ? WHERE id = ?", (NO_CARD, request_id))
 
 
-@unit_of_work
 def without_card(connection: sqlite3.Connection) -> list[PartnershipRequest]:
     """Requests never presented in their chat: the bot stopped between storing and posting.
 
@@ -167,7 +164,6 @@ def without_card(connection: sqlite3.Connection) -> list[PartnershipRequest]:
     return [_from_row(row, _answers(connection, row["id"])) for row in rows]
 
 
-@unit_of_work
 def page(connection: sqlite3.Connection, chat_id: int, offset: int, limit: int) -> tuple[list[PartnershipRequest], int]:
     """One page of a chat's requests, newest first, and how many there are in all."""
     # Kept per group by the triggers of migration 0012: counting would read every request.
@@ -179,7 +175,6 @@ def page(connection: sqlite3.Connection, chat_id: int, offset: int, limit: int) 
     return [_from_row(row) for row in rows], 0 if total is None else total["requests"]
 
 
-@unit_of_work
 def by_number(connection: sqlite3.Connection, chat_id: int, number: int) -> PartnershipRequest | None:
     row = connection.execute(
         f"SELECT {_COLUMNS} FROM requests WHERE chat_id = ? AND number = ?", (chat_id, number)
@@ -192,7 +187,6 @@ def _answers(connection: sqlite3.Connection, request_id: int) -> dict[str, Any]:
     return {answer["step_id"]: json.loads(answer["value"]) for answer in found}
 
 
-@unit_of_work
 def attach(
     connection: sqlite3.Connection, request: PartnershipRequest, chat_id: int, thread_id: int | None
 ) -> int | None:
@@ -209,7 +203,6 @@ def attach(
     return number if cursor.rowcount else None
 
 
-@unit_of_work
 def end_undecided(
     connection: sqlite3.Connection,
     request_id: int,
@@ -228,7 +221,6 @@ def end_undecided(
     return cursor.rowcount > 0
 
 
-@unit_of_work
 def ended_since(connection: sqlite3.Connection, chat_id: int, since: str) -> list[PartnershipRequest]:
     """The chat's requests withdrawn or declined since then, latest first (for /bilan)."""
     # The statuses written out: SQLite uses the partial index requests_ended_by_chat only for

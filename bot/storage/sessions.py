@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from bot.core.flow_engine import FlowState
-from bot.storage.db import now, unit_of_work
+from bot.storage.db import now
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,6 @@ def _from_row(row: sqlite3.Row) -> FlowSession:
     )
 
 
-@unit_of_work
 def get(connection: sqlite3.Connection, chat_id: int, user_id: int) -> FlowSession | None:
     row = connection.execute(
         "SELECT * FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
@@ -54,13 +53,11 @@ def get(connection: sqlite3.Connection, chat_id: int, user_id: int) -> FlowSessi
     return None if row is None else _from_row(row)
 
 
-@unit_of_work
 def by_token(connection: sqlite3.Connection, token: str) -> FlowSession | None:
     row = connection.execute("SELECT * FROM flow_sessions WHERE token = ?", (token,)).fetchone()
     return None if row is None else _from_row(row)
 
 
-@unit_of_work
 def save(connection: sqlite3.Connection, session: FlowSession) -> None:
     state = session.state
     stamp = now()
@@ -92,7 +89,6 @@ def save(connection: sqlite3.Connection, session: FlowSession) -> None:
     )
 
 
-@unit_of_work
 def delete(connection: sqlite3.Connection, chat_id: int, user_id: int) -> bool:
     cursor = connection.execute("DELETE FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
     return cursor.rowcount > 0

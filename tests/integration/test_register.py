@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -69,9 +70,9 @@ async def log(database: Database, chat: FakeChat, partner: str, kind: str, statu
     """Put a request in the register directly, as if a member had filed it; its number."""
     version = (await database.read(lambda connection: flow_versions.active(connection, FLOW_ID, chat.id))).version
     values = {"partenaire": partner, "type_partenaire": kind, **answers}
-    async with database.transaction() as connection:
-        request = await requests.create(
-            connection,
+    request = await database.write(
+        partial(
+            requests.create,
             chat_id=chat.id,
             author_id=1,
             author_name="Dominique",
@@ -81,6 +82,7 @@ async def log(database: Database, chat: FakeChat, partner: str, kind: str, statu
             partner_kind=kind,
             answers=values,
         )
+    )
     if status != "submitted":
         await decide(database, request.id, status)
     return request.number
@@ -88,11 +90,12 @@ async def log(database: Database, chat: FakeChat, partner: str, kind: str, statu
 
 async def decide(database: Database, request_id: int, status: str = "adopted") -> None:
     """What the closing of a consent round does to a request."""
-    async with database.transaction() as connection:
-        await connection.execute(
-            "UPDATE requests SET status = ?, decided_at = ? WHERE id = ?",
-            (status, datetime.now(UTC).isoformat(timespec="seconds"), request_id),
+    decided_at = datetime.now(UTC).isoformat(timespec="seconds")
+    await database.write(
+        lambda connection: connection.execute(
+            "UPDATE requests SET status = ?, decided_at = ? WHERE id = ?", (status, decided_at, request_id)
         )
+    )
 
 
 async def open_review(database: Database, number: int, chat: FakeChat):
@@ -105,10 +108,10 @@ async def open_review(database: Database, number: int, chat: FakeChat):
 
 async def make_due(database: Database) -> None:
     """Time passes: every open review falls due yesterday."""
-    async with database.transaction() as connection:
-        await connection.execute(
-            "UPDATE reviews SET due_on = ? WHERE outcome IS NULL", ((TODAY - timedelta(days=1)).isoformat(),)
-        )
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    await database.write(
+        lambda connection: connection.execute("UPDATE reviews SET due_on = ? WHERE outcome IS NULL", (yesterday,))
+    )
 
 
 @pytest.fixture
@@ -222,11 +225,12 @@ async def test_a_circle_member_may_export_but_not_another_member(fake: FakeTeleg
     circle, member = fake.add_user("Camille"), fake.add_user("Bob")
     group = fake.add_group("GL Metz", [circle, member])
     await log(bot.database, group, "Alternatiba", "association")
-    async with bot.database.transaction() as connection:
-        await connection.execute(
+    await bot.database.write(
+        lambda connection: connection.execute(
             "INSERT INTO circle_members (chat_id, user_id, name, added_at) VALUES (?, ?, ?, ?)",
             (group.id, circle.id, circle.full_name, "2026-01-01T00:00:00+00:00"),
         )
+    )
     for user in (circle, member):
         fake.send(user, fake.private_chat(user), "/start")
         await fake.next_message(user)

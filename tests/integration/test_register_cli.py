@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from bot.storage import flow_versions, requests
@@ -27,9 +28,9 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
         "format": "recurrent",
         "duree_mois": 12,
     }
-    async with database.transaction() as connection:
-        await requests.create(
-            connection,
+    await database.write(
+        partial(
+            requests.create,
             chat_id=chat_id,
             author_id=7,
             author_name="Cécile",
@@ -39,6 +40,7 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
             partner_kind="association",
             answers=answers,
         )
+    )
     await database.close()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(DATABASE_PATH=str(path), FLOWS_DIR=str(CONVERSATIONS))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
+from tests.integration.circle_scene import rows
 from tests.integration.conftest import RunningBot, settings_for
 from tests.integration.test_admin_flows import NEW_QUESTION, reworded
-from tests.integration.test_consent import rows
 
 
 def variant(number: int) -> bytes:

@@ -15,6 +15,8 @@ import pytest
 from bot.storage import db
 from bot.storage.db import AlreadyRunning, Database, DatabaseUnavailable
 
+INSERT_CHAT = "INSERT INTO chats (id, type, updated_at) VALUES (?, ?, '')"
+
 
 def aiosqlite_threads() -> list[threading.Thread]:
     """aiosqlite's connection threads still alive: one left open keeps the process from exiting."""
@@ -122,8 +124,7 @@ async def test_a_read_only_opening_changes_nothing_and_cannot_write(tmp_path: Pa
     reader = await Database.open(path, read_only=True)
     try:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            async with reader.transaction() as connection:
-                await connection.execute("INSERT INTO chats (id, type, updated_at) VALUES (1, 'private', '')")
+            await reader.write(lambda connection: connection.execute(INSERT_CHAT, (1, "private")))
     finally:
         await reader.close()
 
@@ -143,15 +144,17 @@ async def test_a_read_only_opening_works_beside_the_running_bot(tmp_path: Path) 
 
 async def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(database: Database) -> None:
     pages = (await database.fetch_one("PRAGMA page_count"))[0]
-    await database.connection.execute(f"PRAGMA max_page_count = {pages + 1}")
+    await database.read(lambda connection: connection.execute(f"PRAGMA max_page_count = {pages + 1}"))
+
+    def too_big(connection: sqlite3.Connection) -> None:
+        connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', zeroblob(100000), '')")
+
     with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
-        async with database.transaction() as connection:
-            await connection.execute(
-                "INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', zeroblob(100000), '')"
-            )
+        await database.write(too_big, update_id=10)
     assert await database.fetch_one("SELECT 1 FROM chats") is None
-    async with database.transaction() as connection:  # the next transaction works
-        await connection.execute("INSERT INTO chats (id, type, updated_at) VALUES (2, 'group', '')")
+    assert not await database.handled(10)
+    await database.write(lambda connection: connection.execute(INSERT_CHAT, (2, "group")))  # the next write works
+    assert [row["id"] for row in await database.fetch_all("SELECT id FROM chats")] == [2]
 
 
 # --- who can read the files -------------------------------------------------------------------
@@ -172,8 +175,7 @@ async def test_the_database_its_journal_lock_and_folder_are_private(tmp_path: Pa
     path = tmp_path / "donnees" / "bot.sqlite3"
     database = await Database.open(path)
     try:
-        async with database.transaction() as connection:
-            await connection.execute("INSERT INTO chats (id, type, updated_at) VALUES (1, 'group', '')")
+        await database.write(lambda connection: connection.execute(INSERT_CHAT, (1, "group")))
         files = [
             path,
             path.with_name("bot.sqlite3-wal"),

@@ -28,7 +28,7 @@ async def kept_and_counted(database: Database, chat_id: int) -> tuple[Counts, Co
 
 
 async def test_a_group_without_requests_counts_none(database: Database) -> None:
-    assert await register_rows.counts(database, CHAT_A) == Counts(0, 0)
+    assert await database.read(partial(register_rows.counts, chat_id=CHAT_A)) == Counts(0, 0)
 
 
 async def test_counts_follow_requests_filed_renamed_and_deleted(database: Database) -> None:
@@ -95,7 +95,7 @@ async def test_counts_move_with_a_group_that_became_a_supergroup(database: Datab
     await add(database, CHAT_B, "emmaüs", "association")  # the supergroup was used before the move was known
     assert await database.write(lambda connection: chat_migration.move(connection, CHAT_A, CHAT_B))
     assert await kept_and_counted(database, CHAT_B) == (Counts(3, 2), Counts(3, 2))
-    assert await register_rows.counts(database, CHAT_A) == Counts(0, 0)
+    assert await database.read(partial(register_rows.counts, chat_id=CHAT_A)) == Counts(0, 0)
 
 
 async def test_counting_reads_one_row_not_the_groups_requests(database: Database) -> None:

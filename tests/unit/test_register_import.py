@@ -6,6 +6,7 @@ import csv
 import io
 import sqlite3
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,9 +32,9 @@ async def catalog(database: Database, library: Library) -> FlowCatalog:
 
 async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
     version = (await database.read(lambda connection: flow_versions.active(connection, flow_id, SOURCE))).version
-    async with database.transaction() as connection:
-        stored = await requests.create(
-            connection,
+    stored = await database.write(
+        partial(
+            requests.create,
             chat_id=SOURCE,
             author_id=5,
             author_name="Cécile",
@@ -44,6 +45,7 @@ async def add(database: Database, flow_id: str, answers: dict, **fields) -> int:
             answers=answers,
             **fields,
         )
+    )
     return stored.id
 
 
@@ -158,7 +160,7 @@ async def test_the_export_re_imported_gives_the_same_register(database: Database
         "SELECT status, origin, card_message_id FROM requests WHERE chat_id = ? AND origin = 'known'", (TARGET,)
     )
     assert [tuple(row) for row in known] == [("ended", "known", 0), ("current", "known", 0)]
-    assert [r for r in await requests.without_card(database) if r.chat_id == TARGET] == []  # no card to post
+    assert [r for r in await database.read(requests.without_card) if r.chat_id == TARGET] == []  # no card to post
 
 
 async def test_one_bad_line_refuses_the_whole_file_then_the_mended_file_goes_in(

@@ -50,8 +50,8 @@ async def test_a_page_groups_requests_by_kind_then_partner_name(database: Databa
         await add(database, CHAT_A, partner, kind)
     await add(database, CHAT_B, "Ailleurs", "association")
 
-    first = await register_rows.page(database, CHAT_A, 0, 3)
-    second = await register_rows.page(database, CHAT_A, 3, 3)
+    first = await database.read(partial(register_rows.page, chat_id=CHAT_A, offset=0, limit=3))
+    second = await database.read(partial(register_rows.page, chat_id=CHAT_A, offset=3, limit=3))
     assert [(e.partner_kind, e.partner_name) for e in first + second] == [
         ("association", "Alternatiba"),
         ("association", "emmaüs"),
@@ -65,7 +65,7 @@ async def test_counts_name_each_organisation_once_whatever_its_case(database: Da
     await with_flow(database)
     for partner in ("Alternatiba", "ALTERNATIBA", "Emmaüs"):
         await add(database, CHAT_A, partner, "association")
-    counts = await register_rows.counts(database, CHAT_A)
+    counts = await database.read(partial(register_rows.counts, chat_id=CHAT_A))
     assert (counts.requests, counts.partners) == (3, 2)
 
 
@@ -175,7 +175,7 @@ async def test_an_answer_counts_once_and_opens_the_next_review_or_ends(database:
     await database.write(end)
     assert await scalar(database, "SELECT status FROM requests WHERE id = ?", (adopted,)) == "ended"
     assert await database.read(partial(review_dates.open_review, request_id=adopted)) is None
-    (entry,) = await register_rows.page(database, CHAT_A, 0, 10)
+    (entry,) = await database.read(partial(register_rows.page, chat_id=CHAT_A, offset=0, limit=10))
     assert (entry.last_outcome, entry.review_on) == ("end", None)
 
 

@@ -156,7 +156,7 @@ async def scene(database: Database) -> Scene:
 
 
 async def opened(scene: Scene, **changes: object) -> int:
-    request = await requests.by_number(scene.database, GROUP, scene.request.number)
+    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=scene.request.number))
     result = await scene.rounds.open(Opening(request, BEA, RoundOptions(), **changes))
     assert isinstance(result, Opened), result
     await deliver_proposals(scene)
@@ -291,7 +291,7 @@ async def test_a_new_round_after_an_objection_needs_something_new(scene: Scene) 
     round_id = await opened(scene)
     await scene.rounds.take_position(round_id, CAL.user_id, Position.OBJECTION, "Personne pour le stand")
     await scene.rounds.close((await stored(scene, round_id)).round, CloseReason.EARLY)
-    request = await requests.by_number(scene.database, GROUP, 1)
+    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.UNCHANGED
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Je veux")) is Refusal.REASON_ADMINS_ONLY
     second = await scene.rounds.open(Opening(request, BEA, RoundOptions(), "Dan tiendra le stand", by_admin=True))
@@ -319,20 +319,20 @@ async def test_the_first_deadline_respects_the_date_the_partner_needs_an_answer(
 async def test_withdrawing_closes_the_open_round_without_a_decision(scene: Scene) -> None:
     round_id = await opened(scene)
     await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
-    request = await requests.by_number(scene.database, GROUP, 1)
+    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
     assert await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, "Le partenaire a renoncé")
     state = await stored(scene, round_id)
     assert (state.round.outcome, state.round.close_reason) == (Outcome.NO_DECISION, CloseReason.WITHDRAWN)
-    after = await requests.by_number(scene.database, GROUP, 1)
+    after = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
     assert (after.status, after.status_reason) == ("withdrawn", "Le partenaire a renoncé")
     assert not await scene.rounds.end_request(after, RequestStatus.DECLINED, "Trop tard")
 
 
 async def test_declining_needs_no_round_and_refuses_while_one_is_open(scene: Scene) -> None:
     assert await scene.rounds.end_request(scene.request, RequestStatus.DECLINED, "Pas notre terrain")
-    declined = await requests.by_number(scene.database, GROUP, 1)
+    declined = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
     assert declined.status == "declined"
-    request = await requests.by_number(scene.database, GROUP, 1)
+    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=1))
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions())) is Refusal.NOT_OPENABLE
 
 
@@ -372,7 +372,7 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     async def acknowledge() -> None:
         seen.append((len(await scene.database.fetch_all("SELECT id FROM outbox")), len(kicks)))
 
-    request = await requests.by_number(scene.database, GROUP, scene.request.number)
+    request = await scene.database.read(partial(requests.by_number, chat_id=GROUP, number=scene.request.number))
     opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
     assert isinstance(opened_round, Opened)
     assert seen == [(1, 0)] and len(await sent(scene)) == 1  # the proposal, queued as the round opened

@@ -1,4 +1,4 @@
-"""SQLite storage: migrations, transactions, sessions, requests and flow versions."""
+"""SQLite storage: migrations, update marks, sessions, requests and flow versions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.flow_engine import FlowState
 from bot.storage import chats, flow_versions, requests, sessions
-from bot.storage.db import AlreadyHandled, Database
+from bot.storage.db import Database
 
 CHAT_A, CHAT_B = -1001, -1002
 ALICE, BOB = 11, 22
@@ -149,62 +149,18 @@ async def test_a_missing_folder_is_created(tmp_path):
     assert (tmp_path / "donnees" / "bot.sqlite3").exists()
 
 
-# --- transactions ---------------------------------------------------------------------------
-
-
-async def test_a_transaction_commits_its_writes(database):
-    async with database.transaction() as connection:
-        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
-    assert await scalar(database, "SELECT COUNT(*) FROM chats") == 1
-
-
-async def test_an_exception_inside_a_transaction_rolls_it_back(database):
-    with pytest.raises(RuntimeError):
-        async with database.transaction() as connection:
-            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
-            raise RuntimeError("panne")
-    assert await scalar(database, "SELECT COUNT(*) FROM chats") == 0
-    # The lock and the connection are free again.
-    await database.write(lambda connection: chats.remember(connection, 2, "group", "B"))
-    assert await database.read(lambda connection: chats.title(connection, 2)) == "B"
-
-
-async def test_an_update_is_applied_once(database):
-    async with database.transaction(update_id=500) as connection:
-        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
-    with pytest.raises(AlreadyHandled):
-        async with database.transaction(update_id=500) as connection:
-            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (2, 'group', 'B', 'x')")
-    assert [row[0] for row in await database.fetch_all("SELECT id FROM chats")] == [1]
-    assert await scalar(database, "SELECT COUNT(*) FROM processed_updates") == 1
-
-
-async def test_another_update_is_applied(database):
-    async with database.transaction(update_id=500):
-        pass
-    async with database.transaction(update_id=501) as connection:
-        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (2, 'group', 'B', 'x')")
-    assert await database.read(lambda connection: chats.title(connection, 2)) == "B"
-
-
-async def test_an_update_whose_transaction_failed_can_be_applied_again(database):
-    with pytest.raises(RuntimeError):
-        async with database.transaction(update_id=600) as connection:
-            await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
-            raise RuntimeError("panne")
-    async with database.transaction(update_id=600) as connection:
-        await connection.execute("INSERT INTO chats (id, type, title, updated_at) VALUES (1, 'group', 'A', 'x')")
-    assert await database.read(lambda connection: chats.title(connection, 1)) == "A"
+# --- update marks ---------------------------------------------------------------------------
 
 
 async def test_old_update_marks_are_forgotten(database):
     old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
-    async with database.transaction() as connection:
-        await connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (old,))
-    async with database.transaction(update_id=2):
-        pass
+    await database.write(lambda connection: connection.execute("INSERT INTO processed_updates VALUES (1, ?)", (old,)))
+    await database.claim(2)
     await database.forget_old_updates()
     assert [row[0] for row in await database.fetch_all("SELECT update_id FROM processed_updates")] == [2]
+
+
+# --- chats ----------------------------------------------------------------------------------
 
 
 async def test_a_chat_title_is_updated(database):

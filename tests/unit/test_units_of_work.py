@@ -1,4 +1,4 @@
-"""One round trip to aiosqlite's thread per unit of work: write, read, claim, and the older form."""
+"""One round trip to aiosqlite's thread per unit of work: write, read, claim."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
-from bot.storage.db import AlreadyHandled, Database, unit_of_work
+from bot.storage.db import AlreadyHandled, Database
 
 INSERT_CHAT = "INSERT INTO chats (id, type, title, updated_at) VALUES (?, 'group', ?, 'x')"
 
@@ -89,7 +88,9 @@ async def test_a_claimed_update_changes_nothing_else_and_is_claimed_once(databas
     assert await database.read(titles) == []
 
 
-async def test_a_read_does_not_wait_for_the_write_lock(database: Database, tmp_path: Path) -> None:
+async def test_a_read_is_answered_while_another_process_holds_the_write_lock(
+    database: Database, tmp_path: Path
+) -> None:
     await database.write(lambda connection: add_chats(connection, "A"))
     other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)  # an admin's sqlite3
     try:
@@ -102,56 +103,6 @@ async def test_a_read_does_not_wait_for_the_write_lock(database: Database, tmp_p
         other.close()
 
 
-async def test_a_read_never_sees_a_transaction_of_the_older_form_before_it_commits(database: Database) -> None:
-    inside, release = asyncio.Event(), asyncio.Event()
-
-    async def older_form() -> None:
-        async with database.transaction() as connection:
-            await connection.execute(INSERT_CHAT, (1, "A"))
-            inside.set()
-            await release.wait()
-
-    writer = asyncio.create_task(older_form())
-    await inside.wait()
-    reader = asyncio.create_task(database.read(titles))
-    await asyncio.sleep(0.05)
-    assert not reader.done()  # it waits for the open transaction to end
-    release.set()
-    await writer
-    assert await reader == ["A"]
-
-
-async def test_a_read_queued_behind_two_transactions_of_the_older_form_runs_inside_neither(
-    database: Database,
-) -> None:
-    """Chats are handled concurrently: while one coroutine's older-form transaction is open and
-    another's waits for the lock, a read from a third must not slip its statements into the
-    second's transaction once it begins (nor see it uncommitted)."""
-    first_inside, release_first = asyncio.Event(), asyncio.Event()
-    second_inside, release_second = asyncio.Event(), asyncio.Event()
-
-    async def older_form(number: int, title: str, inside: asyncio.Event, release: asyncio.Event) -> None:
-        async with database.transaction() as connection:
-            await connection.execute(INSERT_CHAT, (number, title))
-            inside.set()
-            await release.wait()
-
-    first = asyncio.create_task(older_form(1, "A", first_inside, release_first))
-    await first_inside.wait()
-    second = asyncio.create_task(older_form(2, "B", second_inside, release_second))
-    await asyncio.sleep(0)  # the second now waits for the lock, ahead of the read
-    reader = asyncio.create_task(database.read(titles))
-    await asyncio.sleep(0.05)
-    release_first.set()
-    await first
-    await second_inside.wait()
-    await asyncio.sleep(0.05)
-    assert not reader.done()  # it waits for the second transaction too
-    release_second.set()
-    await second
-    assert await reader == ["A", "B"]
-
-
 async def test_reads_between_concurrent_writes_see_each_write_whole(database: Database) -> None:
     def pair(number: int) -> Callable[[sqlite3.Connection], None]:
         def add(connection: sqlite3.Connection) -> None:
@@ -162,23 +113,6 @@ async def test_reads_between_concurrent_writes_see_each_write_whole(database: Da
 
     results = await asyncio.gather(*(database.write(pair(n)) if n % 2 else database.read(titles) for n in range(60)))
     assert all(len(seen) % 2 == 0 for seen in results if seen is not None)
-
-
-@unit_of_work
-def _count_chats(connection: sqlite3.Connection, title: str) -> int:
-    (count,) = connection.execute("SELECT COUNT(*) FROM chats WHERE title = ?", (title,)).fetchone()
-    return count
-
-
-async def test_a_repository_function_serves_the_new_form_and_the_older_one(database: Database) -> None:
-    await database.write(lambda connection: add_chats(connection, "A", "A"))
-    assert await database.read(lambda connection: _count_chats(connection, "A")) == 2
-    trips = Trips(database)
-    assert await _count_chats(database, "A") == 2  # awaited with the database: a read
-    async with database.transaction() as connection:
-        assert isinstance(connection, aiosqlite.Connection)
-        assert await _count_chats(connection, title="A") == 2  # inside the older form's transaction
-    assert trips.count == 1 + 3  # the read; BEGIN, the function, COMMIT
 
 
 async def test_a_fresh_update_is_known_unhandled_without_a_trip_and_a_redelivery_is_found(tmp_path: Path) -> None:
