@@ -268,7 +268,7 @@ class BotMessage:
     date: int = 0
     document: dict[str, Any] | None = None  # file_name, content (bytes), caption, mime_type, file_id
     edits: list[dict[str, Any]] = field(default_factory=list)
-    plain_text: str = ""  # text without markup, as displayed to users
+    plain_text: str = ""  # text without markup, as displayed to users; "" for a document
     entities: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     message_thread_id: int | None = None  # the forum topic it was sent to; None: General
