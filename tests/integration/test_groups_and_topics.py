@@ -8,6 +8,7 @@ it does not have, as Telegram does.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from bot.core.texts import render
 from bot.handlers import reviews
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.circle_scene import QUICK_REDRAWS
-from tests.integration.conftest import CONVERSATIONS, running_bot
+from tests.integration.conftest import CONVERSATIONS, RunningBot, running_bot
 from tests.integration.conversation import CONFIRM, ONE_OFF_REQUEST, containing, fill, next_prompt, plain, until
 from tests.integration.direct import reviews_fall_due
 
@@ -31,7 +32,7 @@ def library() -> Library:
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path):
+async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     """The bot with quick redraws and retries, and follow-ups posted as soon as they are due."""
     settings = {**QUICK_REDRAWS, "review_post_hour": 0, "outbox_retry_seconds": 0.1}
     async with running_bot(fake, tmp_path, **settings) as running:
@@ -62,7 +63,9 @@ def card_text(library: Library, number: int) -> str:
 # --- a request started in private -----------------------------------------------------------
 
 
-async def test_a_member_of_one_known_group_files_for_it_from_private(fake: FakeTelegram, bot, library) -> None:
+async def test_a_member_of_one_known_group_files_for_it_from_private(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     ana, eve = fake.add_user("Ana"), fake.add_user("Eve")
     group = await known_group(fake, "GL Pays d'Uzès", [eve], creator=ana)
     fake.add_group("GL où le bot n'est pas", [eve], creator=ana)  # never seen: not offered
@@ -86,7 +89,7 @@ async def test_a_member_of_one_known_group_files_for_it_from_private(fake: FakeT
 
 
 async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(
-    fake: FakeTelegram, bot, library
+    fake: FakeTelegram, bot: RunningBot, library: Library
 ) -> None:
     ana, eve = fake.add_user("Ana"), fake.add_user("Eve")
     uzes = await known_group(fake, "GL Pays d'Uzès", [eve], creator=ana)
@@ -100,6 +103,7 @@ async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(
     choice = await fake.next_message(private)
     texts = library.messages.groups
     assert choice.plain_text == plain(texts.choose)
+    assert ales.title is not None and uzes.title is not None
     assert choice.button_texts() == [ales.title, uzes.title]
 
     fake.set_member_status(uzes, eve, "left")  # she left Uzès meanwhile
@@ -110,10 +114,14 @@ async def test_a_member_of_two_groups_picks_one_and_the_press_is_checked_again(
     assert f"« {ales.title} »" in intro.plain_text
     fake.press(eve, await fill(fake, eve, fake.private_chat(eve), ONE_OFF_REQUEST), CONFIRM)
     await containing(fake, ales, card_text(library, 1))
-    assert (await bot.database.fetch_one("SELECT chat_id FROM requests"))["chat_id"] == ales.id
+    filed = await bot.database.fetch_one("SELECT chat_id FROM requests")
+    assert filed is not None
+    assert filed["chat_id"] == ales.id
 
 
-async def test_a_member_of_no_known_group_is_told_how_to_add_the_bot(fake: FakeTelegram, bot, library) -> None:
+async def test_a_member_of_no_known_group_is_told_how_to_add_the_bot(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     ana, eve = fake.add_user("Ana"), fake.add_user("Eve")
     await known_group(fake, "GL Nîmes", [], creator=ana)
     private = fake.private_chat(eve)
@@ -124,7 +132,9 @@ async def test_a_member_of_no_known_group_is_told_how_to_add_the_bot(fake: FakeT
     assert await bot.database.fetch_all("SELECT * FROM flow_sessions") == []
 
 
-async def test_telegram_failing_to_answer_is_not_taken_for_not_a_member(fake: FakeTelegram, bot, library) -> None:
+async def test_telegram_failing_to_answer_is_not_taken_for_not_a_member(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     ana, eve = fake.add_user("Ana"), fake.add_user("Eve")
     group = await known_group(fake, "GL Pays d'Uzès", [eve], creator=ana)
     private = fake.private_chat(eve)
@@ -137,7 +147,9 @@ async def test_telegram_failing_to_answer_is_not_taken_for_not_a_member(fake: Fa
     assert f"« {group.title} »" in (await fake.next_message(private)).plain_text
 
 
-async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(fake: FakeTelegram, bot, library) -> None:
+async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     ana, eve, bob = fake.add_user("Ana"), fake.add_user("Eve"), fake.add_user("Bob")
     group = await known_group(fake, "GL Pays d'Uzès", [eve, bob], creator=ana)
     private = fake.private_chat(eve)
@@ -158,6 +170,7 @@ async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(fa
     assert (await fake.next_message(group)).plain_text == plain(texts.attach_private_only)
 
     fake.send(eve, private, "/rattacher 1")
+    assert group.title is not None
     done = await containing(fake, private, group.title)
     assert done.plain_text == plain(render(texts.attached, number=1, new_number=1, group=group.title))
     card = await containing(fake, group, card_text(library, 1))
@@ -172,7 +185,7 @@ async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(fa
 # --- forum topics ---------------------------------------------------------------------------
 
 
-async def test_the_fake_refuses_threads_as_telegram_does(fake: FakeTelegram, bot) -> None:
+async def test_the_fake_refuses_threads_as_telegram_does(fake: FakeTelegram, bot: RunningBot) -> None:
     ana = fake.add_user("Ana")
     forum = fake.add_forum("GL Forum", [], creator=ana)
     plain_group = fake.add_group("GL Sans sujets", [], creator=ana)
@@ -203,7 +216,9 @@ async def forum_scene(fake: FakeTelegram) -> tuple[FakeChat, FakeUser, list[Fake
     return forum, ana, circle, eve
 
 
-async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeTelegram, bot, library) -> None:
+async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     forum, ana, (bea, cal), eve = await forum_scene(fake)
     coco = fake.add_user("Coco")  # a coordinator who never started the bot: summary in the group
     fake.set_member_status(forum, coco, "member")
@@ -232,6 +247,7 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     await containing(fake, forum, "Coco")  # the summary Coco could not get, and the admins told
 
     application = bot.application
+    assert application.job_queue is not None
     application.job_queue.run_once(reviews.sweep, 0)  # the adopted partnership gets its date
     await fake.idle()
     await reviews_fall_due(bot.database, application.bot_data["services"].today())
@@ -250,7 +266,9 @@ async def test_a_flow_a_round_and_its_follow_ups_stay_in_their_topic(fake: FakeT
     assert refused["message_thread_id"] == topic
 
 
-async def test_a_message_merely_posted_in_a_topic_is_no_answer(fake: FakeTelegram, bot, library) -> None:
+async def test_a_message_merely_posted_in_a_topic_is_no_answer(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     forum, _ana, _, eve = await forum_scene(fake)
     # In a topic the bot created, every message replies to the bot's creation message, so the
     # bot sees them all, privacy mode or not: only a reply to its question is an answer.
@@ -270,7 +288,7 @@ async def test_a_message_merely_posted_in_a_topic_is_no_answer(fake: FakeTelegra
 
 @pytest.mark.parametrize("lose", ["delete_topic", "close_topic"])
 async def test_the_home_topic_receives_what_starts_elsewhere_until_it_is_lost(
-    fake: FakeTelegram, bot, library, lose: str
+    fake: FakeTelegram, bot: RunningBot, library: Library, lose: str
 ) -> None:
     forum, ana, (bea, _), eve = await forum_scene(fake)
     home = fake.create_topic(forum, "Partenariats", by=ana)
@@ -301,13 +319,15 @@ async def test_the_home_topic_receives_what_starts_elsewhere_until_it_is_lost(
     await fake.idle()
     lost = plain(render(texts.home_lost, admins="Ana"))
     assert [m.message_thread_id for m in fake.messages_in(forum) if m.plain_text == lost] == [None]
-    assert (await bot.database.fetch_one("SELECT home_thread_id FROM chats WHERE id = ?", (forum.id,)))[0] is None
+    chat = await bot.database.fetch_one("SELECT home_thread_id FROM chats WHERE id = ?", (forum.id,))
+    assert chat is not None
+    assert chat["home_thread_id"] is None
     fake.send(ana, forum, "/sujet")  # in General: General again, said there
     assert (await fake.next_message(forum)).plain_text == plain(texts.home_reset)
 
 
 async def test_a_reminder_in_a_topic_names_its_member_once_the_press_is_answered(
-    fake: FakeTelegram, bot, library
+    fake: FakeTelegram, bot: RunningBot, library: Library
 ) -> None:
     forum, ana, _, eve = await forum_scene(fake)
     topic = fake.create_topic(forum, "Partenariats", by=ana)
@@ -319,6 +339,7 @@ async def test_a_reminder_in_a_topic_names_its_member_once_the_press_is_answered
     reminder = await containing(fake, forum, "💡")
 
     assert reminder.message_thread_id == topic
+    assert reminder.text is not None
     assert f"tg://user?id={eve.id}" in reminder.text
     calls = [(method, params) for method, params in fake.calls if method in ("answerCallbackQuery", "sendMessage")]
     answered = next(
@@ -332,7 +353,9 @@ async def test_a_reminder_in_a_topic_names_its_member_once_the_press_is_answered
     assert answered < sent, "the press is answered before its reminder is sent"
 
 
-async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(fake: FakeTelegram, bot, library) -> None:
+async def test_closing_early_withdrawing_and_declining_stay_in_the_topic(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     """Issue 10's messages: the /clore confirmation, the withdraw and decline notices and the
     outcome of a round a withdrawal ends go to the topic the requests were filed in."""
     forum, ana, (bea, cal), eve = await forum_scene(fake)

@@ -7,7 +7,8 @@ from telegram.ext import CommandHandler
 
 from bot.core.texts import NARROW_NBSP, plain, render
 from bot.handlers import general
-from tests.fake_telegram import FakeTelegram, as_read
+from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser, as_read
+from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     COMPANY_REQUEST,
     CONFIRM,
@@ -29,13 +30,13 @@ from tests.integration.conversation import (
 )
 
 
-async def start_here(fake: FakeTelegram, member, group) -> None:
+async def start_here(fake: FakeTelegram, member: FakeUser, group: FakeChat) -> None:
     fake.send(member, group, "/partenariat")
     intro = await fake.next_message(group)
     fake.press(member, intro, HERE)
 
 
-async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) -> None:
+async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Pays d'Uzès", [alice])
 
@@ -51,6 +52,7 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     assert f"{FEWEST_QUESTIONS} questions" in flow_intro.plain_text
     first = await next_prompt(fake, group)
     assert f"{STEP_LABEL}1/{FEWEST_QUESTIONS}" in first.plain_text
+    assert first.text is not None
     assert f"partenariat{NARROW_NBSP}?" in first.text, "French typography, without the admin typing it"
     assert first.is_force_reply()
     assert "Alice" in first.plain_text
@@ -77,7 +79,7 @@ async def test_member_completes_a_request_in_the_group(fake: FakeTelegram, bot) 
     assert "Attentes mutuelles : De l'aide pour les plantations de printemps" in detail.plain_text
 
 
-async def test_member_fills_the_request_in_private_through_the_deep_link(fake: FakeTelegram, bot) -> None:
+async def test_member_fills_the_request_in_private_through_the_deep_link(fake: FakeTelegram, bot: RunningBot) -> None:
     bob = fake.add_user("Bob")
     group = fake.add_group("GL Alès", [bob])
     private = fake.private_chat(bob)
@@ -100,7 +102,7 @@ async def test_member_fills_the_request_in_private_through_the_deep_link(fake: F
     assert "n°1" in confirmation.plain_text and "GL Alès" in confirmation.plain_text
 
 
-async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: FakeTelegram, bot) -> None:
+async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: FakeTelegram, bot: RunningBot) -> None:
     member, stranger = fake.add_user("Membre"), fake.add_user("Inconnu")
     group = fake.add_group("GL Metz", [member])
     private = fake.private_chat(stranger)
@@ -112,7 +114,7 @@ async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: F
     assert len(fake.messages_in(private)) == 1
 
 
-async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: FakeTelegram, bot) -> None:
+async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
     group = fake.add_group("GL Evry", [alice, bob])
 
@@ -137,7 +139,7 @@ async def test_two_members_fill_requests_in_the_same_group_without_mixing(fake: 
     assert f"{STEP_LABEL}2/" in back.plain_text and "Alice" in back.plain_text
 
 
-async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot) -> None:
+async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot: RunningBot) -> None:
     alice, bob = fake.add_user("Alice"), fake.add_user("Bob")
     group = fake.add_group("GL Kembs", [alice, bob])
 
@@ -157,7 +159,7 @@ async def test_a_members_buttons_do_nothing_for_another(fake: FakeTelegram, bot)
     assert kind.buttons(), "the question is still open for Alice"
 
 
-async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot) -> None:
+async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     known_group(fake, alice)
@@ -174,7 +176,7 @@ async def test_cancel_stops_the_flow_and_stores_nothing(fake: FakeTelegram, bot)
     assert "Aucune demande" in (await fake.next_message(private)).plain_text
 
 
-async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
+async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     group = known_group(fake, alice)
@@ -209,7 +211,7 @@ async def test_back_and_edit_from_the_summary(fake: FakeTelegram, bot) -> None:
     assert label("format", "pluriannuel") in (await fake.next_message(group)).plain_text
 
 
-async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot) -> None:
+async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Strasbourg", [alice])
     await start_here(fake, alice, group)
@@ -233,7 +235,7 @@ async def test_bad_inputs_are_re_asked_politely_and_change_nothing(fake: FakeTel
     assert fake.messages_in(group)[-1] is re_asked
 
 
-async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegram, bot) -> None:
+async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Lyon", [alice])
     await start_here(fake, alice, group)
@@ -249,7 +251,7 @@ async def test_a_restart_in_the_middle_of_a_flow_loses_nothing(fake: FakeTelegra
     assert "De l'aide pour les plantations" in summary.plain_text
 
 
-async def test_commands_are_registered_in_french(fake: FakeTelegram, bot) -> None:
+async def test_commands_are_registered_in_french(fake: FakeTelegram, bot: RunningBot) -> None:
     registered = [params for method, params in fake.calls if method == "setMyCommands"]
     assert registered
     names = {command["command"]: command["description"] for command in registered[0]["commands"]}
@@ -257,7 +259,7 @@ async def test_commands_are_registered_in_french(fake: FakeTelegram, bot) -> Non
     assert {"demandes", "demande", "annuler", "aide", "retour"} <= names.keys()
 
 
-async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot) -> None:
+async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     group = known_group(fake, alice)
@@ -286,7 +288,9 @@ async def test_an_update_delivered_twice_is_applied_once(fake: FakeTelegram, bot
     assert "(1)" in listing.plain_text and "n°2" not in listing.plain_text
 
 
-async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(fake: FakeTelegram, bot) -> None:
+async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     alice = fake.add_user("Alice")
     private, group = fake.private_chat(alice), fake.add_group("GL Metz", [alice])
     texts = LIBRARY.messages.system
@@ -307,7 +311,7 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(f
     assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
 
 
-async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTelegram, bot) -> None:
+async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Metz", [alice])
     greeting = as_read(plain(LIBRARY.messages.system.start))
@@ -321,7 +325,9 @@ async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTe
     assert [m.plain_text for m in fake.sent[sent:]] == [greeting]
 
 
-async def test_every_command_offered_is_handled_above_the_unknown_command_handler(fake: FakeTelegram, bot) -> None:
+async def test_every_command_offered_is_handled_above_the_unknown_command_handler(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     handlers = bot.application.handlers[0]
     assert handlers[-1].callback is general.unknown_command
     handled = {command for handler in handlers if isinstance(handler, CommandHandler) for command in handler.commands}

@@ -7,6 +7,8 @@ details and its amendments: long answers are shortened there ("…"), never refu
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import pytest_asyncio
 
@@ -28,7 +30,7 @@ def longest(pattern: str) -> list[str]:
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory):
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_world(tmp_path_factory.mktemp("long")) as built:
         yield built
 
@@ -59,6 +61,7 @@ async def test_an_amendment_of_the_longest_answers_is_announced(world: World) ->
     await world.say(member, group, "/modifier 4")
     for step_id in ("demande", "attentes", "lien_details"):
         step = SHIPPED_FLOW.step(step_id)
+        assert isinstance(step, TextStep)  # a typed answer, with its longest
         await world.press(member, world.find(group, "récapitulatif"), EDIT)
         await world.press(member, world.find(group, "récapitulatif"), step.label)
         await world.say(member, group, "&<" * (step.max_length // 2), reply_to=world.last(group))

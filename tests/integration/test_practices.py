@@ -9,7 +9,9 @@ member who answered.
 
 from __future__ import annotations
 
+from bot.core.practice_rules import Practice
 from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser, as_read
+from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     ANSWER_BY,
     CONFIRM,
@@ -104,6 +106,13 @@ async def play_in_group(
     return reminders, counters, prompt
 
 
+def practice(practice_id: str) -> Practice:
+    """A practice the shipped catalogue has."""
+    found = CATALOG.get(practice_id)
+    assert found is not None
+    return found
+
+
 def shown(reminders: dict[str, list[BotMessage]]) -> dict[str, list[str]]:
     return {step: [p for m in messages for p in practices_in(m)] for step, messages in reminders.items()}
 
@@ -111,12 +120,13 @@ def shown(reminders: dict[str, list[BotMessage]]) -> dict[str, list[str]]:
 def assert_addressed(reminders: dict[str, list[BotMessage]], member: FakeUser) -> None:
     for messages in reminders.values():
         for message in messages:
+            assert message.text is not None
             assert f"tg://user?id={member.id}" in message.text, "a group reminder names its member"
             assert 1 <= len(practices_in(message)) <= 2, message.plain_text
 
 
 async def test_a_small_association_asking_for_a_stand_gets_the_short_path_and_no_reminder(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
     camille = fake.add_user("Camille")
     group = fake.add_group("GL Nîmes", [camille])
@@ -128,7 +138,7 @@ async def test_a_small_association_asking_for_a_stand_gets_the_short_path_and_no
     assert "Points de vigilance" not in (await fake.next_message(group)).plain_text
 
 
-async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake: FakeTelegram, bot) -> None:
+async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake: FakeTelegram, bot: RunningBot) -> None:
     marina = fake.add_user("Marina")
     group = fake.add_group("GL Evry", [marina])
     reminders, counters, summary = await play_in_group(fake, marina, group, GARDEN_DAY)
@@ -147,11 +157,13 @@ async def test_a_company_day_on_the_garden_meets_each_lesson_at_its_answer(fake:
 
     fake.press(marina, summary, CONFIRM)
     card = await fake.next_message(group)
-    for practice in ("rencontre", "terrain_de_jeu", "attentes", "benevolat", "entreprises"):
-        assert f"• {as_read(CATALOG.get(practice).title)}" in card.plain_text
+    for practice_id in ("rencontre", "terrain_de_jeu", "attentes", "benevolat", "entreprises"):
+        assert f"• {as_read(practice(practice_id).title)}" in card.plain_text
 
 
-async def test_a_school_over_three_years_meets_lightness_twice_and_the_kembs_lesson(fake: FakeTelegram, bot) -> None:
+async def test_a_school_over_three_years_meets_lightness_twice_and_the_kembs_lesson(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     brice = fake.add_user("Brice")
     group = fake.add_group("GL Kembs", [brice])
     reminders, counters, _ = await play_in_group(fake, brice, group, SCHOOL)
@@ -168,7 +180,7 @@ async def test_a_school_over_three_years_meets_lightness_twice_and_the_kembs_les
 
 
 async def test_an_independent_professional_is_reminded_of_the_lyon_charter_with_its_link(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
     remy = fake.add_user("Rémy")
     private = fake.private_chat(remy)
@@ -178,18 +190,19 @@ async def test_an_independent_professional_is_reminded_of_the_lyon_charter_with_
     fake.press(remy, await next_prompt(fake, private), "Professionnel·le indépendant·e")
     reminder = await fake.next_message(private)
     assert practices_in(reminder) == ["conflits_interets"]
-    link = CATALOG.get("conflits_interets").link
+    link = practice("conflits_interets").link
+    assert link is not None and reminder.text is not None
     assert f'href="{link.url}"' in reminder.text
     assert any(e.get("url") == link.url for e in reminder.entities)
 
 
-async def test_the_catalogue_is_browsed_with_buttons(fake: FakeTelegram, bot) -> None:
+async def test_the_catalogue_is_browsed_with_buttons(fake: FakeTelegram, bot: RunningBot) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Strasbourg", [alice])
     fake.send(alice, group, "/bonnes_pratiques")
     menu = await fake.next_message(group)
     assert len(menu.button_texts()) == len(CATALOG.practices)
-    title = as_read(CATALOG.get("liste_partenaires").title)
+    title = as_read(practice("liste_partenaires").title)
     assert title in menu.button_texts()
 
     fake.press(alice, menu, title)

@@ -16,7 +16,7 @@ from tests.integration.circle_scene import (
     scene,
     settled,
 )
-from tests.integration.conftest import CONVERSATIONS
+from tests.integration.conftest import CONVERSATIONS, RunningBot
 from tests.integration.conversation import (
     CONFIRM,
     ONE_OFF_ANSWERS,
@@ -33,7 +33,9 @@ ANONYMOUS_JSON = json.dumps(PRIVACY.anonymous_name, ensure_ascii=False)
 __all__ = ["bot"]  # the consent tests' bot: quick redraws
 
 
-async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stays(fake: FakeTelegram, bot) -> None:
+async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stays(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
     await staged.file_request()
@@ -71,7 +73,9 @@ async def test_a_member_sees_what_is_kept_then_erases_it_while_the_decision_stay
     assert "Cal" not in outcome.plain_text and PRIVACY.anonymous_name in outcome.plain_text
 
 
-async def test_an_author_forgotten_keeps_the_groups_request_without_name_or_contact(fake: FakeTelegram, bot) -> None:
+async def test_an_author_forgotten_keeps_the_groups_request_without_name_or_contact(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake)
     await staged.file_request()
     author, private = staged.author, fake.private_chat(staged.author)
@@ -92,7 +96,7 @@ async def test_an_author_forgotten_keeps_the_groups_request_without_name_or_cont
     assert "Proposée par membre anonymisé" in detail and "@dominique" not in detail
 
 
-async def test_only_the_member_who_asked_can_confirm_and_never_in_a_group(fake: FakeTelegram, bot) -> None:
+async def test_only_the_member_who_asked_can_confirm_and_never_in_a_group(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
     fake.send(bea, staged.group, "/oublier")
@@ -109,7 +113,9 @@ async def test_only_the_member_who_asked_can_confirm_and_never_in_a_group(fake: 
     assert "Rien n'a été effacé" in confirm.plain_text
 
 
-async def test_answers_an_uploaded_version_declares_personal_are_erased_too(fake: FakeTelegram, bot) -> None:
+async def test_answers_an_uploaded_version_declares_personal_are_erased_too(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     chair, member = fake.add_user("Claude"), fake.add_user("Alice")
     group = fake.add_group("GL Gard", [chair, member], admins=[chair])
     flow = (CONVERSATIONS / "demande_partenariat.yaml").read_text(encoding="utf-8")

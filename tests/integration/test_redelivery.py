@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from typing import Any
 
 from telegram import Update
 
@@ -19,7 +20,7 @@ from tests.integration.conftest import RunningBot
 from tests.integration.test_admin_flows import reworded
 
 
-async def redeliver(fake: FakeTelegram, bot: RunningBot, update: dict) -> list[BotMessage]:
+async def redeliver(fake: FakeTelegram, bot: RunningBot, update: dict[str, Any]) -> list[BotMessage]:
     """Handle an already handled update again; what the bot sent for it."""
     sent = len(fake.sent)
     await bot.application.process_update(Update.de_json(update, bot.application.bot))
@@ -27,7 +28,7 @@ async def redeliver(fake: FakeTelegram, bot: RunningBot, update: dict) -> list[B
     return fake.sent[sent:]
 
 
-def stored(bot: RunningBot, sql: str) -> list[tuple]:
+def stored(bot: RunningBot, sql: str) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(bot.settings.database_path)) as database:
         return database.execute(sql).fetchall()
 

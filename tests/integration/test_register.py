@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,7 +39,10 @@ def parse_csv(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
 
 
-async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 5.0) -> object:
+Found = TypeVar("Found")
+
+
+async def eventually(check: Callable[[], Awaitable[Found | None]], timeout: float = 5.0) -> Found:
     """Wait until ``check`` returns something truthy (a job runs on its own schedule)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not (result := await check()):
@@ -66,9 +71,13 @@ async def drain(fake: FakeTelegram, chat: FakeChat) -> None:
             return
 
 
-async def log(database: Database, chat: FakeChat, partner: str, kind: str, status: str = "submitted", **answers) -> int:
+async def log(
+    database: Database, chat: FakeChat, partner: str, kind: str, status: str = "submitted", **answers: object
+) -> int:
     """Put a request in the register directly, as if a member had filed it; its number."""
-    version = (await database.read(lambda connection: flow_versions.active(connection, FLOW_ID, chat.id))).version
+    active = await database.read(lambda connection: flow_versions.active(connection, FLOW_ID, chat.id))
+    assert active is not None
+    version = active.version
     values = {"partenaire": partner, "type_partenaire": kind, **answers}
     request = await database.write(
         partial(
@@ -98,7 +107,7 @@ async def decide(database: Database, request_id: int, status: str = "adopted") -
     )
 
 
-async def open_review(database: Database, number: int, chat: FakeChat):
+async def open_review(database: Database, number: int, chat: FakeChat) -> sqlite3.Row | None:
     return await database.fetch_one(
         "SELECT v.* FROM reviews v JOIN requests r ON r.id = v.request_id"
         " WHERE r.chat_id = ? AND r.number = ? AND v.outcome IS NULL",
@@ -115,7 +124,7 @@ async def make_due(database: Database) -> None:
 
 
 @pytest.fixture
-async def quick_bot(fake: FakeTelegram, tmp_path: Path):
+async def quick_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     """The bot with its review job every fraction of a second, posting at any hour."""
     running = RunningBot(settings_for(fake, tmp_path, review_check_minutes=0.003, review_post_hour=0))
     await running.start()
@@ -202,6 +211,7 @@ async def test_an_admin_receives_the_register_as_csv_in_private(fake: FakeTelegr
     notice = await fake.next_message(group)
     assert "je vous ai envoyé le registre en privé" in notice.plain_text
     sent = await fake.next_message(alice)
+    assert sent.document is not None and sent.caption is not None
     assert sent.document["file_name"] == f"registre-partenaires-{TODAY.isoformat()}.csv"
     assert "GL Évry" in sent.caption and "2 demande(s)" in sent.caption
 
@@ -240,6 +250,7 @@ async def test_a_circle_member_may_export_but_not_another_member(fake: FakeTeleg
     assert "Seul·es le cercle cœur, les coordinateur·rices et les admins" in refusal.plain_text
     fake.send(circle, group, "/export")
     document = await fake.next_message(circle)
+    assert document.document is not None
     assert [row["Partenaire"] for row in parse_csv(document.document["content"])] == ["Alternatiba"]
     await fake.idle()
     assert not [m for m in fake.messages_in(member) if m.document]
@@ -266,6 +277,7 @@ async def test_a_review_falls_due_across_restarts_and_its_answer_updates_the_reg
     group = fake.add_group("GL Pays d'Uzès", [bob], admins=[alice])
     await file_company_request(fake, alice, group)
     request = await bot.database.fetch_one("SELECT id FROM requests WHERE chat_id = ?", (group.id,))
+    assert request is not None
     await decide(bot.database, request["id"])
 
     await bot.restart()  # the job plans adopted partnerships at start-up
@@ -298,8 +310,9 @@ async def test_a_review_falls_due_across_restarts_and_its_answer_updates_the_reg
     assert "déjà reçu une réponse" in (await fake.callback_answer(stale))["text"]
 
     status = await bot.database.fetch_one("SELECT status FROM requests WHERE id = ?", (request["id"],))
-    assert status["status"] == "adopted"
+    assert status is not None and status["status"] == "adopted"
     following = await open_review(bot.database, 1, group)
+    assert following is not None
     assert following["due_on"] == next_date.isoformat() and following["id"] != review["id"]
     fake.send(bob, group, "/partenaires")
     assert f"révision le {next_date.strftime('%d/%m/%Y')}" in (await fake.next_message(group)).plain_text
@@ -363,11 +376,13 @@ async def test_revision_shows_and_changes_a_date_written_the_french_way(
     assert "prochaine révision le " + add_months(TODAY, 12).strftime("%d/%m/%Y") in await reply_to(bob, "/revision 1")
     assert "Seul·es le cercle cœur" in await reply_to(bob, "/revision 1 15/09/2030")
     assert "sera revu le 15/09/2030" in await reply_to(alice, "/revision n°1 15 septembre 2030")
-    assert (await open_review(quick_bot.database, 1, group))["due_on"] == "2030-09-15"
+    moved = await open_review(quick_bot.database, 1, group)
+    assert moved is not None and moved["due_on"] == "2030-09-15"
     assert "sera revu le 01/03/2031" in await reply_to(alice, "/revision 1 1er mars 2031")
     assert "pas reconnu la date" in await reply_to(alice, "/revision 1 31/02/2031")
     assert "déjà passée" in await reply_to(alice, "/revision 1 01/01/2020")
     assert "est « déposée »" in await reply_to(alice, "/revision 2 15/09/2030")
     assert "pas de demande n°9" in await reply_to(alice, "/revision 9")
     assert "/revision 12 15/09/2027" in await reply_to(alice, "/revision")
-    assert (await open_review(quick_bot.database, 1, group))["due_on"] == "2031-03-01"
+    moved = await open_review(quick_bot.database, 1, group)
+    assert moved is not None and moved["due_on"] == "2031-03-01"

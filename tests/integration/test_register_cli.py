@@ -8,6 +8,7 @@ import subprocess
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bot.storage import flow_versions, requests
 from bot.storage.db import Database
@@ -21,7 +22,7 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
     database = await Database.open(path)
     flow_text = (CONVERSATIONS / f"{FLOW_ID}.yaml").read_text(encoding="utf-8")
     version = await database.write(lambda connection: flow_versions.sync_disk_version(connection, FLOW_ID, flow_text))
-    answers = {
+    answers: dict[str, Any] = {  # as JSON: texts and a number
         "partenaire": "Collectif pour la transition citoyenne",
         "type_partenaire": "association",
         "demande": "Fête des possibles ; stand commun",
@@ -45,7 +46,7 @@ async def test_the_command_line_exports_a_chats_register(tmp_path: Path) -> None
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(DATABASE_PATH=str(path), FLOWS_DIR=str(CONVERSATIONS))
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             [sys.executable, "-m", "bot", "export", *args],
             capture_output=True,
@@ -79,7 +80,7 @@ async def test_the_command_line_imports_a_list_all_or_nothing(tmp_path: Path) ->
     bad = "Alternatiba;Fusée;Une étape du tour à vélo;je ne sais pas;Oui;\r\n"
     file = tmp_path / "partenaires.csv"
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             [sys.executable, "-m", "bot", *args],
             capture_output=True,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pytest
 from icalendar import Calendar
 
 from bot import picture
 from bot.core.library import Library, load_library
+from bot.core.picture_layout import Layout
 from bot.core.register_rules import Standing
+from bot.core.statuses import RequestStatus
 from bot.core.texts import render
 from bot.storage import review_dates
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.circle_scene import scene
 from tests.integration.conftest import CONVERSATIONS, RunningBot
 from tests.integration.conversation import fill, known_group, plain
@@ -55,6 +58,7 @@ async def test_a_past_partner_is_recorded_in_the_group_and_listed_without_consen
     assert "sans tour de consentement" in recorded.plain_text and not recorded.buttons()
 
     stored = await bot.database.fetch_one("SELECT * FROM requests WHERE chat_id = ?", (group.id,))
+    assert stored is not None
     assert (stored["origin"], stored["status"], stored["flow_id"]) == ("known", "ended", "partenaire_connu")
     answers = {
         row["step_id"]: json.loads(row["value"])
@@ -67,10 +71,10 @@ async def test_a_past_partner_is_recorded_in_the_group_and_listed_without_consen
     await drain(fake, group)
     fake.send(alice, group, "/partenaires")
     register = (await fake.next_message(group)).plain_text
-    ended = library.messages.requests.statuses["ended"]
+    ended = library.messages.requests.statuses[RequestStatus.ENDED]
     assert f"• Emmaüs Pays creillois — n°1 · {ended} · sans tour de consentement" in register
-    picture = await fake.next_message(group)
-    assert picture.document["photo"] and picture.document["content"].startswith(PNG)
+    picture = await next_document(fake, group)
+    assert picture["photo"] and picture["content"].startswith(PNG)
     fake.send(alice, group, "/demandes")
     assert "sans tour de consentement" in (await fake.next_message(group)).plain_text
     fake.send(alice, group, "/consentement 1")  # nothing to decide: it is in the register as it is
@@ -78,11 +82,18 @@ async def test_a_past_partner_is_recorded_in_the_group_and_listed_without_consen
     assert await bot.database.fetch_all("SELECT id FROM consent_rounds") == []
 
 
-async def next_prompt_or_text(fake: FakeTelegram, chat, text: str):
+async def next_prompt_or_text(fake: FakeTelegram, chat: FakeChat | FakeUser, text: str) -> BotMessage:
     while True:
         message = await fake.next_message(chat)
         if text in message.plain_text:
             return message
+
+
+async def next_document(fake: FakeTelegram, chat: FakeChat | FakeUser) -> dict[str, Any]:
+    """The file the bot sends next in this chat: the register's picture, its calendar."""
+    document = (await fake.next_message(chat)).document
+    assert document is not None
+    return document
 
 
 async def test_a_current_partner_recorded_in_private_goes_to_the_register_of_the_members_group(
@@ -124,6 +135,7 @@ async def test_a_known_partner_recorded_in_private_by_a_member_of_two_groups_goe
     fake.send(eve, private, "/partenaire_connu")
     choice = await fake.next_message(private)
     assert choice.plain_text == plain(library.messages.groups.known_choose)
+    assert forum.title is not None and other.title is not None
     assert sorted(choice.button_texts()) == sorted([forum.title, other.title])
     query = fake.press(eve, choice, forum.title)
     answered = await fake.callback_answer(query)
@@ -163,11 +175,11 @@ async def test_the_register_picture_grows_with_the_register_and_shows_declined_o
     group = fake.add_group("GL Gard", [alice])
     await log(bot.database, group, "Alternatiba", "association", "adopted")
 
-    async def picture() -> dict:
+    async def picture() -> dict[str, Any]:
         await drain(fake, group)
         fake.send(alice, group, "/partenaires")
         await fake.next_message(group)
-        return (await fake.next_message(group)).document
+        return await next_document(fake, group)
 
     small = await picture()
     for index in range(6):
@@ -182,9 +194,14 @@ async def test_the_register_picture_grows_with_the_register_and_shows_declined_o
 async def test_an_unchanged_register_sends_the_picture_drawn_last_and_a_change_draws_it_anew(
     fake: FakeTelegram, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    drawn = []
+    drawn: list[Layout] = []
     draw = picture.draw
-    monkeypatch.setattr(picture, "draw", lambda plan: drawn.append(plan) or draw(plan))
+
+    def draw_and_count(plan: Layout) -> bytes:
+        drawn.append(plan)
+        return draw(plan)
+
+    monkeypatch.setattr(picture, "draw", draw_and_count)
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Gard", [alice])
     number = await log(bot.database, group, "Alternatiba", "association", "adopted")
@@ -193,7 +210,8 @@ async def test_an_unchanged_register_sends_the_picture_drawn_last_and_a_change_d
         await drain(fake, group)
         fake.send(alice, group, "/partenaires")
         await fake.next_message(group)
-        return (await fake.next_message(group)).document["content"]
+        content: bytes = (await next_document(fake, group))["content"]
+        return content
 
     first, again = await sent_picture(), await sent_picture()
     assert again == first and len(drawn) == 1
@@ -217,6 +235,7 @@ async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_dat
     request = await bot.database.fetch_one(
         "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (staged.group.id, number)
     )
+    assert request is not None
     due = TODAY + timedelta(days=40)
     await bot.database.write(partial(review_dates.set_date, request_id=request["id"], kind="review", due_on=due))
     member = staged.circle[1]
@@ -227,7 +246,7 @@ async def test_the_calendar_is_sent_in_private_with_each_deadline_and_review_dat
     fake.send(member, staged.group, "/calendrier")
     texts = library.register.calendar
     assert (await fake.next_message(staged.group)).plain_text == texts.sent_private.format(member=member.full_name)
-    sent = (await fake.next_message(member)).document
+    sent = await next_document(fake, member)
     assert sent["file_name"].endswith(".ics")
     calendar = Calendar.from_ical(sent["content"])
     assert calendar["PRODID"] and calendar["VERSION"] == "2.0"
@@ -256,12 +275,13 @@ async def test_the_calendar_asked_in_private_covers_every_group_of_the_member(
         request = await bot.database.fetch_one(
             "SELECT id FROM requests WHERE chat_id = ? AND number = ?", (group.id, number)
         )
+        assert request is not None
         await bot.database.write(partial(review_dates.set_date, request_id=request["id"], kind="review", due_on=due))
     private = fake.private_chat(eve)
 
     fake.send(eve, private, "/calendrier")
     texts = library.register.calendar
-    sent = (await fake.next_message(private)).document
+    sent = await next_document(fake, private)
     events = list(Calendar.from_ical(sent["content"]).walk("VEVENT"))
     summaries = sorted(str(e["SUMMARY"]) for e in events)
     assert summaries == sorted(
@@ -271,7 +291,7 @@ async def test_the_calendar_asked_in_private_covers_every_group_of_the_member(
 
     fake.set_member_status(ales, eve, "left")  # one group left: its dates, without a tag
     fake.send(eve, private, "/calendrier")
-    sent = (await fake.next_message(private)).document
+    sent = await next_document(fake, private)
     (event,) = Calendar.from_ical(sent["content"]).walk("VEVENT")
     assert str(event["SUMMARY"]) == texts.review_summary.format(number=1, partner="Emmaüs")
 
@@ -283,6 +303,7 @@ async def test_the_calendar_explains_how_to_open_a_private_chat_first(
     group = fake.add_group("GL Lyon", [alice])
     number = await log(bot.database, group, "Alternatiba", "association", "adopted")
     request = await bot.database.fetch_one("SELECT id FROM requests WHERE number = ?", (number,))
+    assert request is not None
     await bot.database.write(
         partial(review_dates.set_date, request_id=request["id"], kind="review", due_on=date(TODAY.year + 1, 1, 15))
     )
@@ -303,5 +324,5 @@ async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(fake: FakeT
         await log(bot.database, group, f"Association {index:02d}", "association", "adopted")
     fake.send(alice, group, "/partenaires")
     await fake.next_message(group)
-    sent = (await fake.next_message(group)).document
+    sent = await next_document(fake, group)
     assert not sent.get("photo") and sent["file_name"].endswith(".png") and sent["content"].startswith(PNG)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from bot.logs import REDACTED, RedactSecrets, setup_logging
 from tests.fake_telegram import FakeTelegram
+from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
     CONFIRM,
     ONE_OFF_REQUEST,
@@ -20,7 +22,7 @@ from tests.integration.conversation import (
 
 
 @pytest.fixture
-def all_logs(fake: FakeTelegram, caplog: pytest.LogCaptureFixture):
+def all_logs(fake: FakeTelegram, caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """Every record of every logger at DEBUG, through the bot's own logging set-up."""
     caplog.set_level(logging.DEBUG)
     setup_logging("DEBUG", [fake.token])
@@ -35,7 +37,9 @@ def all_logs(fake: FakeTelegram, caplog: pytest.LogCaptureFixture):
     sys.excepthook, threading.excepthook = sys.__excepthook__, threading.__excepthook__
 
 
-async def test_a_full_scenario_with_telegram_faults_logs_no_token(fake: FakeTelegram, bot, all_logs) -> None:
+async def test_a_full_scenario_with_telegram_faults_logs_no_token(
+    fake: FakeTelegram, bot: RunningBot, all_logs: pytest.LogCaptureFixture
+) -> None:
     alice = fake.add_user("Alice")
     private = fake.private_chat(alice)
     known_group(fake, alice)
@@ -56,7 +60,7 @@ async def test_a_full_scenario_with_telegram_faults_logs_no_token(fake: FakeTele
 
 
 def test_an_exception_that_ends_the_process_is_printed_without_the_token(
-    fake: FakeTelegram, all_logs, capsys: pytest.CaptureFixture
+    fake: FakeTelegram, all_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     try:
         raise RuntimeError(f"https://api.telegram.org/bot{fake.token}/getMe failed")

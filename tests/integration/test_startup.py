@@ -22,7 +22,7 @@ from bot.storage import outbox
 from bot.storage.db import Database
 from tests.crash.process import BotProcess
 from tests.fake_telegram import FakeTelegram
-from tests.integration.conftest import CONVERSATIONS, settings_for
+from tests.integration.conftest import CONVERSATIONS, RunningBot, settings_for
 
 CLI = load_library(CONVERSATIONS).messages.cli
 EXIT_CONFIGURATION, EXIT_NO_DATABASE, EXIT_ALREADY_RUNNING = 2, 3, 5
@@ -105,7 +105,7 @@ async def test_a_second_bot_on_the_same_database_is_refused_naming_the_first(
         assert await first.stop() == 0
 
 
-def export(database: Path, *args: str) -> subprocess.CompletedProcess:
+def export(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment.update(DATABASE_PATH=str(database), FLOWS_DIR=str(CONVERSATIONS))
     return subprocess.run(
@@ -149,8 +149,9 @@ def test_systemd_and_docker_restart_on_anything_but_a_configuration_error_and_ke
 
 
 async def test_sent_messages_and_update_marks_are_forgotten_every_day_not_only_at_start_up(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
+    assert bot.application.job_queue is not None
     (purge,) = bot.application.job_queue.get_jobs_by_name("purge")
     assert purge.job.trigger.interval == timedelta(days=1)
     eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat()

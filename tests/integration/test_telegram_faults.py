@@ -7,8 +7,10 @@ import logging
 import random
 import sqlite3
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,12 +53,12 @@ REMINDER = "le cercle attend votre position"
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path):
+async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     async with running_bot(fake, tmp_path, **FAULTY) as running:
         yield running
 
 
-def errors(fake: FakeTelegram, code: int, chat: FakeChat | FakeUser | None = None) -> list[dict]:
+def errors(fake: FakeTelegram, code: int, chat: FakeChat | FakeUser | None = None) -> list[dict[str, Any]]:
     """The error answers the fake gave, with this code (and to this chat)."""
     return [
         params
@@ -66,10 +68,10 @@ def errors(fake: FakeTelegram, code: int, chat: FakeChat | FakeUser | None = Non
 
 
 def containing(fake: FakeTelegram, chat: FakeChat | FakeUser, text: str) -> list[BotMessage]:
-    return [m for m in fake.messages_in(chat) if text in (m.plain_text or "")]
+    return [m for m in fake.messages_in(chat) if text in m.plain_text]
 
 
-def calls_to(fake: FakeTelegram, text: str) -> list[dict]:
+def calls_to(fake: FakeTelegram, text: str) -> list[dict[str, Any]]:
     """The sendMessage calls with this text, answered or not (a timed-out call is one)."""
     return [params for method, params in fake.calls if method == "sendMessage" and text in params["text"]]
 
@@ -84,7 +86,7 @@ async def private_flow(fake: FakeTelegram) -> tuple[FakeUser, FakeChat]:
     return bea, private
 
 
-def inject(fake: FakeTelegram, chat: FakeChat, fault: str) -> None:
+def inject(fake: FakeTelegram, chat: FakeChat | FakeUser, fault: str) -> None:
     """Make the next message to ``chat`` meet ``fault`` (``502x2``: twice in a row)."""
     code, _, times = fault.partition("x")
     if code == "timeout":
@@ -118,7 +120,9 @@ async def closed_round(staged: Scene) -> None:
 # --- 429, 5xx, timeouts -----------------------------------------------------------------------
 
 
-async def test_a_429_on_a_flow_question_is_waited_out_and_the_question_asked(fake: FakeTelegram, bot) -> None:
+async def test_a_429_on_a_flow_question_is_waited_out_and_the_question_asked(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     bea, private = await private_flow(fake)
     fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, chat_id=bea.id)
     fake.send(bea, private, "Alternatiba")
@@ -130,7 +134,7 @@ async def test_a_429_on_a_flow_question_is_waited_out_and_the_question_asked(fak
     assert await rows(bot, "SELECT current_step FROM flow_sessions") == [("type_partenaire",)]
 
 
-async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeTelegram, bot) -> None:
+async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea",))
     coco = await staged.add_coordinator("Coco", started=True)
     inject(fake, coco, "502x2")
@@ -145,7 +149,7 @@ async def test_a_summary_failing_twice_with_502_arrives_exactly_once(fake: FakeT
     assert await rows(bot, "SELECT status, attempts FROM outbox WHERE chat_id = ?", coco.id) == [("sent", 2)]
 
 
-async def test_a_summary_that_times_out_is_sent_again_once(fake: FakeTelegram, bot) -> None:
+async def test_a_summary_that_times_out_is_sent_again_once(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake, ("Bea",))
     coco = await staged.add_coordinator("Coco", started=True)
     inject(fake, coco, "timeout")
@@ -184,7 +188,7 @@ async def test_a_summary_pending_when_the_bot_stops_is_sent_after_the_restart(
         await running.stop()
 
 
-async def test_a_storm_of_faults_loses_and_repeats_no_reminder(fake: FakeTelegram, bot) -> None:
+async def test_a_storm_of_faults_loses_and_repeats_no_reminder(fake: FakeTelegram, bot: RunningBot) -> None:
     seed = random.randrange(1_000_000)
     print(f"fault storm seed {seed}")  # to replay: random.Random(seed)
     rng = random.Random(seed)
@@ -220,7 +224,7 @@ async def test_a_storm_of_faults_loses_and_repeats_no_reminder(fake: FakeTelegra
 
 
 async def test_a_coordinator_who_blocked_the_bot_gets_the_summary_in_the_group(
-    fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram, bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     staged = await scene(fake, ("Bea",))
     coco = await staged.add_coordinator("Coco", started=True)
@@ -241,7 +245,7 @@ async def test_a_coordinator_who_blocked_the_bot_gets_the_summary_in_the_group(
 
 @pytest.mark.parametrize("code", [403, 502])
 async def test_a_question_that_cannot_be_sent_loses_no_step(
-    fake: FakeTelegram, bot, code: int, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram, bot: RunningBot, code: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The member blocked the bot (403), or Telegram failed (502): the answer is kept, and the
     member who comes back is asked the next question."""
@@ -269,7 +273,7 @@ async def test_a_question_that_cannot_be_sent_loses_no_step(
 
 
 async def test_an_edit_that_changes_nothing_is_not_an_error(
-    fake: FakeTelegram, bot, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram, bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     staged = await scene(fake, ("Bea", "Cal"))
     bea = staged.circle[0]
@@ -317,7 +321,7 @@ async def round_in_a_basic_group(
 
 
 async def test_a_group_that_becomes_a_supergroup_keeps_its_requests_circle_and_open_round(
-    fake: FakeTelegram, bot
+    fake: FakeTelegram, bot: RunningBot
 ) -> None:
     staged, coco, proposal = await round_in_a_basic_group(fake, ("Bea", "Cal"), consenting=1)
     bea, cal = staged.circle
@@ -342,7 +346,9 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_requests_circle_and_o
     assert await rows(bot, "SELECT DISTINCT chat_id FROM consent_rounds") == [(staged.group.id,)]
 
 
-async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_id(fake: FakeTelegram, bot) -> None:
+async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_id(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged, coco, _ = await round_in_a_basic_group(fake, ("Bea", "Cal", "Dan"), consenting=2)
     cal = staged.circle[1]
 
@@ -369,7 +375,7 @@ async def test_a_move_the_bot_missed_is_followed_when_telegram_refuses_the_old_i
 @pytest.mark.parametrize("fault", ["timeout", "bad gateway"])
 async def test_a_member_check_telegram_cannot_answer_is_logged_and_asks_to_retry(
     fake: FakeTelegram,
-    bot,
+    bot: RunningBot,
     caplog: pytest.LogCaptureFixture,
     fault: str,
 ) -> None:
@@ -417,7 +423,7 @@ async def objected_and_amending(staged: Scene) -> BotMessage:
     return await staged.message(lambda m: CONFIRM in m.button_texts())
 
 
-async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTelegram, bot) -> None:
+async def test_an_amendment_notice_telegram_fails_on_is_sent_again(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     validate = await objected_and_amending(staged)
     await fake.idle()
@@ -456,7 +462,7 @@ async def test_a_reason_prompt_survives_a_restart_between_the_press_and_the_repl
         await running.stop()
 
 
-async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: FakeTelegram, bot) -> None:
+async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: FakeTelegram, bot: RunningBot) -> None:
     staged = await scene(fake)
     bea, _ = staged.circle
     await staged.file_request()
@@ -474,7 +480,9 @@ async def test_a_question_telegram_fails_to_post_is_posted_once_later(fake: Fake
     assert len(containing(fake, staged.group, "Qui tiendra le stand le dimanche ?")) == 1
 
 
-async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count(fake: FakeTelegram, bot) -> None:
+async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake)
     bea, cal = staged.circle
     await staged.file_request()
@@ -489,7 +497,9 @@ async def test_a_proposal_telegram_fails_on_is_posted_once_and_its_buttons_count
     assert await rows(bot, "SELECT message_id FROM consent_rounds") == [(proposal.message_id,)]
 
 
-async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fake: FakeTelegram, bot) -> None:
+async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     staged = await scene(fake)
     validate = await objected_and_amending(staged)
     staged.fake.press(staged.author, validate, CONFIRM)
@@ -510,7 +520,9 @@ async def test_the_objectors_are_asked_first_in_reply_to_a_proposal_sent_late(fa
 MEASURED, LATE = 20, 5  # deliveries, and how many of them Telegram carries out but answers too late
 
 
-async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never_more(fake: FakeTelegram, bot) -> None:
+async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never_more(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
     """Measures what the outbox's and the README's note says: the Bot API cannot tell the bot
     whether a timed-out sendMessage was carried out (a bot cannot read a chat's messages), so
     each such delivery is sent once more, and nothing else is ever doubled or lost."""
@@ -518,7 +530,7 @@ async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never
     await fake.idle()
     late = set(random.Random(15).sample(range(MEASURED), LATE))
 
-    def answer_late(method: str, params: dict) -> None:
+    def answer_late(method: str, params: dict[str, Any]) -> None:
         number = params.get("text", "").removeprefix("mesure ")
         first_try = method == "sendMessage" and number.isdigit() and not calls_to(fake, params["text"])[:-1]
         if first_try and int(number) in late:
@@ -531,6 +543,7 @@ async def test_a_delivery_telegram_did_but_answered_too_late_arrives_twice_never
             outbox.enqueue(connection, staged.group.id, [f"mesure {number}"])
 
     await bot.database.write(queue)
+    assert bot.application.job_queue is not None
     outbox_sender.kick(bot.application.job_queue)
     await until(fake, staged.group, lambda m: m.plain_text == f"mesure {MEASURED - 1}")
     await fake.idle(quiet=0.5)

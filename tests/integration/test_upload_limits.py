@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bot.core.messages import FlowAdminTexts
 from bot.core.texts import render
 from tests.fake_telegram import FakeTelegram, as_read
 from tests.integration.circle_scene import rows
@@ -23,8 +24,9 @@ async def started(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> Ru
     return running
 
 
-def flow_texts(bot: RunningBot):
-    return bot.application.bot_data["library"].messages.flows
+def flow_texts(bot: RunningBot) -> FlowAdminTexts:
+    texts: FlowAdminTexts = bot.application.bot_data["library"].messages.flows
+    return texts
 
 
 async def test_deep_nesting_is_refused_unread_while_other_chats_are_answered(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hmac
 import json
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.app import webhook_options
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, FakeUser
 from tests.integration.conftest import RunningBot, settings_for
 
 SECRET = "s3cret-for-the-tests-only"
@@ -20,11 +21,12 @@ SECRET = "s3cret-for-the-tests-only"
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture
-async def webhook_bot(fake: FakeTelegram, tmp_path: Path):
+async def webhook_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[RunningBot]:
     settings = settings_for(
         fake,
         tmp_path,
@@ -34,6 +36,7 @@ async def webhook_bot(fake: FakeTelegram, tmp_path: Path):
     )
     running = RunningBot(settings)
     application = running.build()
+    assert application.post_init is not None and application.updater is not None  # build_application sets both
     await application.initialize()
     await application.post_init(application)
     await application.start()
@@ -43,7 +46,7 @@ async def webhook_bot(fake: FakeTelegram, tmp_path: Path):
     await running.stop()
 
 
-def update_json(fake: FakeTelegram, user, text: str, update_id: int) -> str:
+def update_json(fake: FakeTelegram, user: FakeUser, text: str, update_id: int) -> str:
     chat = fake.private_chat(user)
     return json.dumps(
         {
@@ -60,7 +63,7 @@ def update_json(fake: FakeTelegram, user, text: str, update_id: int) -> str:
     )
 
 
-async def test_only_requests_with_the_secret_reach_the_bot(fake: FakeTelegram, webhook_bot) -> None:
+async def test_only_requests_with_the_secret_reach_the_bot(fake: FakeTelegram, webhook_bot: RunningBot) -> None:
     [(_, registered)] = [c for c in fake.calls if c[0] == "setWebhook"]
     assert registered["url"] == "https://bot.example.org/telegram" and registered["secret_token"] == SECRET
     alice = fake.add_user("Alice")
@@ -89,11 +92,16 @@ async def test_only_requests_with_the_secret_reach_the_bot(fake: FakeTelegram, w
 
 
 async def test_the_secret_is_compared_in_constant_time(
-    fake: FakeTelegram, webhook_bot, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTelegram, webhook_bot: RunningBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    compared = []
+    compared: list[set[bytes]] = []
     constant_time = hmac.compare_digest
-    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append({a, b}) or constant_time(a, b))
+
+    def compare(a: bytes, b: bytes) -> bool:
+        compared.append({a, b})
+        return constant_time(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", compare)
     alice = fake.add_user("Alice")
     url = f"http://127.0.0.1:{webhook_bot.settings.webhook_port}/telegram"
     async with httpx.AsyncClient() as client:
