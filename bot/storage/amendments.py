@@ -1,6 +1,6 @@
 """Amending a stored request: a flow session that edits its answers, and the new version.
 
-The author edits with the ordinary flow (summary, "Modifier une réponse"); the session's
+The author edits with the ordinary flow (the summary and its edit button); the session's
 token is tied here to the request it amends, so validating it replaces that request's answers
 instead of filing a new one. The answers it had are kept, by version.
 """

@@ -1299,6 +1299,16 @@ class FakeTelegram:
             return text, list(entities) if isinstance(entities, list) else []
         raise _bad(f"unsupported parse_mode {parse_mode!r}")
 
+    def _caption(self, p: dict[str, Any]) -> tuple[str | None, str | None, list[dict[str, Any]]]:
+        """A file's caption as sent, as members read it, and its entities; refused as Telegram does."""
+        if p.get("caption") is None:
+            return None, None, []
+        caption = str(p["caption"])
+        plain, entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
+        if len(plain) > MAX_CAPTION_LENGTH:
+            raise _bad("message caption is too long")
+        return caption, plain, entities
+
     def _check_markup(self, markup: Any, *, inline_only: bool = False) -> dict[str, Any] | None:
         if markup is None:
             return None
@@ -1481,14 +1491,7 @@ class FakeTelegram:
             info = known
         else:
             raise _bad("there is no document in the request")
-        caption = p.get("caption")
-        plain_caption: str | None = None
-        caption_entities: list[dict[str, Any]] = []
-        if caption is not None:
-            caption = str(caption)
-            plain_caption, caption_entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
-            if len(plain_caption) > MAX_CAPTION_LENGTH:
-                raise _bad("message caption is too long")
+        caption, plain_caption, caption_entities = self._caption(p)
         markup = self._check_markup(p.get("reply_markup"))
         reply = self._resolve_reply(chat, p)
         extra: dict[str, Any] = {
@@ -2090,14 +2093,7 @@ class FakeTelegram:
             raise _bad("PHOTO_INVALID_DIMENSIONS")
         mime = "image/png" if content.startswith(_PNG_SIGNATURE) else "image/jpeg"
         info = self._store_file(content, photo.get("file_name"), mime, "photos")
-        caption = p.get("caption")
-        plain_caption: str | None = None
-        caption_entities: list[dict[str, Any]] = []
-        if caption is not None:
-            caption = str(caption)
-            plain_caption, caption_entities = self._format(caption, p.get("parse_mode"), p.get("caption_entities"))
-            if len(plain_caption) > MAX_CAPTION_LENGTH:
-                raise _bad("message caption is too long")
+        caption, plain_caption, caption_entities = self._caption(p)
         markup = self._check_markup(p.get("reply_markup"))
         reply = self._resolve_reply(chat, p)
         extra: dict[str, Any] = {
