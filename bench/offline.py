@@ -10,6 +10,7 @@ and edited, and can play Telegram's flood limits: a request they would refuse is
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import json
@@ -102,6 +103,18 @@ class OfflineTelegram(BaseRequest):
         self._group_sends: dict[int, deque[float]] = defaultdict(deque)
         self._overall_sends: deque[float] = deque()
         self._last_edit: dict[tuple[int, int], float] = {}
+        self._waiting: dict[int, list[asyncio.Future[None]]] = defaultdict(list)  # chat id -> who waits for a message
+
+    async def next_message(self, chat_id: int) -> None:
+        """Return once the bot has sent the chat one more message (polling instead would take
+        the event loop from the bot as soon as many groups wait at once)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[chat_id].append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():
+                self._waiting[chat_id].remove(waiter)
 
     # --- BaseRequest ------------------------------------------------------------------------
 
@@ -200,6 +213,8 @@ class OfflineTelegram(BaseRequest):
         if self.keep:
             self.by_chat[chat_id].append(sent)
             self.messages[(chat_id, message_id)] = sent
+        for waiter in self._waiting.pop(chat_id, ()):
+            waiter.set_result(None)
         return sent
 
     def _api_getMe(self, parameters: JSON) -> JSON:

@@ -274,42 +274,62 @@ class RoundTrips:
         connection._execute = counted  # type: ignore[method-assign,assignment]
 
 
-async def _settled(done: Callable[[], bool] | None) -> float | None:
-    """Wait until ``done`` says what the update posts is on screen (a round's proposal, which
-    the outbox posts from a job right after the command); return the seconds waited, None
-    when it was not there after SETTLED seconds."""
+@dataclass(frozen=True)
+class OnScreen:
+    """What must be on a chat's screen before an update counts as handled: a round's proposal,
+    which the outbox posts from a job right after the command."""
+
+    chat_id: int
+    shown: Callable[[], bool]
+
+
+async def _settled(telegram: OfflineTelegram, awaited: OnScreen | None) -> float | None:
+    """Wait until what the update posts is on screen, woken by each message the chat gets;
+    return the seconds waited, None when it was not there after SETTLED seconds."""
     start = time.monotonic()
-    while done is not None and not done():
-        if time.monotonic() - start > SETTLED:
+    while awaited is not None and not awaited.shown():
+        left = SETTLED - (time.monotonic() - start)
+        try:
+            await asyncio.wait_for(telegram.next_message(awaited.chat_id), max(left, 0))
+        except TimeoutError:
             return None
-        await asyncio.sleep(0.0005)
     return time.monotonic() - start
 
 
-async def _timed(application: App, data: JSON, latencies: list[float], done: Callable[[], bool] | None = None) -> float:
+async def _timed(
+    application: App,
+    data: JSON,
+    latencies: list[float],
+    telegram: OfflineTelegram | None = None,
+    awaited: OnScreen | None = None,
+) -> float:
     """Handle one update; return the time spent, JSON decoding included (polling does it too).
-    ``done``: what must be on screen before the update counts as handled (see ``_settled``)."""
+    ``awaited``: what must be on ``telegram``'s screen before the update counts as handled."""
     start = time.perf_counter()
     update = Update.de_json(data, application.bot)
     handled = time.perf_counter()
     await application.process_update(update)
-    if await _settled(done) is None:
+    if telegram is not None and await _settled(telegram, awaited) is None:
         raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
     end = time.perf_counter()
     latencies.append(end - handled)
     return end - start
 
 
-def _proposal_posted(telegram: OfflineTelegram, data: JSON) -> Callable[[], bool] | None:
-    """For a /consentement: whether the round's proposal (its consent buttons) is in the group."""
+def _proposal_posted(telegram: OfflineTelegram, data: JSON) -> OnScreen | None:
+    """For a /consentement: the round's proposal (its consent buttons) in the group."""
     message = data.get("message")
     if message is None or not message["text"].startswith("/consentement"):
         return None
-    sent, since = telegram.by_chat[message["chat"]["id"]], len(telegram.by_chat[message["chat"]["id"]])
-    return lambda: any(
-        isinstance(callback_data.decode(payload), callback_data.ConsentPress)
-        for posted in sent[since:]
-        for payload in posted.callback_data()
+    chat_id = message["chat"]["id"]
+    sent, since = telegram.by_chat[chat_id], len(telegram.by_chat[chat_id])
+    return OnScreen(
+        chat_id,
+        lambda: any(
+            isinstance(callback_data.decode(payload), callback_data.ConsentPress)
+            for posted in sent[since:]
+            for payload in posted.callback_data()
+        ),
     )
 
 
@@ -357,7 +377,7 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         labels: list[str] = []
         for kind, data in _interleaved(staged, total):
             before = trips.calls
-            seconds += await _timed(application, data, latencies, _proposal_posted(telegram, data))
+            seconds += await _timed(application, data, latencies, telegram, _proposal_posted(telegram, data))
             updates_seen, calls = per_label.get(label := _label(kind, data, closing), (0, 0))
             per_label[label] = (updates_seen + 1, calls + trips.calls - before)
             labels.append(label)
@@ -521,15 +541,15 @@ async def _group_stream(
     played: list[tuple[str, JSON]] = []
     while (item := members.next(script)) is not None:
         _, data = item
-        done = _proposal_posted(telegram, data)
+        awaited = _proposal_posted(telegram, data)
         await _handle(application, data)
         played.append(item)
-        waited = await _settled(done)
+        waited = await _settled(telegram, awaited)
         if waited is None:  # the members cannot press buttons they were not sent
             members.stuck += 1
             break
         members.last_handled = time.perf_counter()
-        if done is not None:
+        if awaited is not None:
             proposal_waits.append(waited)
     return played
 
