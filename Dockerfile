@@ -11,7 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN pip install --no-cache-dir . \
+# python -m bot imports ./bot, not the installed copy, and PYTHONDONTWRITEBYTECODE keeps Python
+# from caching its bytecode: compiled here once, or every start compiles ~80 modules again.
+RUN python -m compileall -q bot \
+    && pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin colibris \
     && mkdir -p /data && chown colibris:colibris /data && chmod 0700 /data
 COPY conversations ./conversations
