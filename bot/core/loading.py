@@ -10,16 +10,14 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
 
 from bot.core.texts import typography
+
+if TYPE_CHECKING:  # the parser is imported by read_yaml: a start with the library cached reads no YAML
+    from ruamel.yaml.nodes import Node
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -85,6 +83,8 @@ def _fault(texts: ValidationTexts, kind: str, fallback: str, **values: object) -
 
 def _check_nodes(node: Node, file: str, texts: ValidationTexts) -> list[LoadError]:
     """Refuse anchors, aliases and custom tags: plain data only (no billion-laughs, no objects)."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     errors: list[LoadError] = []
     stack, seen = [node], set()
     while stack:
@@ -146,6 +146,11 @@ def nesting_bound(text: str) -> int:
 
 def read_yaml(text: str | bytes, file: str, texts: ValidationTexts) -> Any:
     """Parse YAML text into plain, line-annotated data, or raise :class:`InvalidFile`."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.events import AliasEvent
+    from ruamel.yaml.reader import ReaderError
+
     # Measured in bytes even for text: a str's length counts characters, and accented French
     # takes two bytes each, so the limit would let through up to twice the size.
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "replace"))
