@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import importlib.util
 import io
 import sqlite3
 from collections import OrderedDict
@@ -16,9 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, tzinfo
 from functools import cache
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
-from PIL.ImageFont import FreeTypeFont
+from typing import TYPE_CHECKING
 
 from bot.catalog import FlowCatalog
 from bot.core.flow_engine import answer_day
@@ -28,6 +27,10 @@ from bot.core.register_rules import Origin, Standing, local_day, standing
 from bot.core.statuses import RequestStatus
 from bot.storage import register_rows
 from bot.storage.register_rows import RegisterEntry
+
+if TYPE_CHECKING:  # Pillow is imported by the first picture drawn, not at the bot's start-up
+    from PIL.ImageDraw import ImageDraw
+    from PIL.ImageFont import FreeTypeFont
 
 COLOURS = {
     Standing.CURRENT: "#2e7d32",
@@ -167,12 +170,21 @@ def _year_step(years: int) -> int:
 
 
 @cache
+def _fonts() -> Path:
+    """DejaVu Sans, as matplotlib ships it: every accent and sign a French name or a date needs.
+    Found without importing matplotlib (a few tenths of a second, for a folder's name)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("matplotlib, whose fonts the register picture uses, is not installed")
+    return Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf"
+
+
+@cache
 def _font(size_pt: float, dpi: int, bold: bool = False) -> FreeTypeFont:
-    # DejaVu Sans, as matplotlib ships it: every accent and sign a French name or a date needs.
-    import matplotlib
+    from PIL import ImageFont
 
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), round(size_pt * dpi / 72))
+    return ImageFont.truetype(str(_fonts() / name), round(size_pt * dpi / 72))
 
 
 def draw(plan: Layout) -> bytes:
@@ -181,6 +193,8 @@ def draw(plan: Layout) -> bytes:
     Drawn with Pillow's primitives rather than matplotlib's figures: the same picture in a
     quarter of the time (a tenth of a second for a small group on two busy cores), since it
     has no axes, ticks or artists to lay out, only rows of text and bars at known places."""
+    from PIL import Image, ImageDraw
+
     rows = max(plan.rows, 1)
     dpi = DPI if plan.fits_a_photo else FILE_DPI
     width, height = round(WIDTH_INCHES * dpi), round((HEADER_INCHES + rows * ROW_INCHES + FOOTER_INCHES) * dpi)
@@ -225,7 +239,7 @@ def draw(plan: Layout) -> bytes:
     return buffer.getvalue()
 
 
-def _hatch(pen: ImageDraw.ImageDraw, box: tuple[float, float, float, float], spacing: float) -> None:
+def _hatch(pen: ImageDraw, box: tuple[float, float, float, float], spacing: float) -> None:
     """White diagonal strokes over a declined partner's bar, so it reads without colours too."""
     x0, y0, x1, y1 = box
     tall = y1 - y0
@@ -237,7 +251,7 @@ def _hatch(pen: ImageDraw.ImageDraw, box: tuple[float, float, float, float], spa
         start += spacing
 
 
-def _legend(pen: ImageDraw.ImageDraw, plan: Layout, dpi: int, width: int, middle: float) -> None:
+def _legend(pen: ImageDraw, plan: Layout, dpi: int, width: int, middle: float) -> None:
     """One coloured square and its label per standing, in one line centred under the register."""
     font, side, gap = _font(10, dpi), 10 * dpi / 72, 8 * dpi / 72
     widths = [side + gap / 2 + pen.textlength(label, font=font) for _, label in plan.legend]
