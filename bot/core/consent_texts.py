@@ -21,7 +21,9 @@ Words = Annotated[tuple[Annotated[str, Field(min_length=1, max_length=20)], ...]
 
 
 class _Texts(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators built by the first file validated, not when the classes are made: a start
+    # whose library comes from its cache (bot/library_cache.py) validates none of them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PositionText(_Texts):
