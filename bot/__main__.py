@@ -13,6 +13,7 @@ python -m bot --help           every command and option
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import sys
@@ -70,6 +71,12 @@ def _database_failed(library: Library, failure: DatabaseUnavailable | AlreadyRun
 
 def run(settings: Settings, arguments: argparse.Namespace) -> None:
     """Run the bot (webhook if WEBHOOK_URL is set, long polling otherwise) until interrupted."""
+    # Start-up makes some 75,000 objects that live as long as the process (modules, classes,
+    # handlers, the flows), and the collector, run every 700 new objects, went over them
+    # again and again: a tenth of the start. It is off while they are made, then they are
+    # set aside for good (gc.freeze): no collection goes over them again, now or while the
+    # bot runs. The few cycles start-up leaves (30 to 100 kB) are kept with them.
+    gc.disable()
     from telegram.error import InvalidToken
 
     from bot.app import build_application, serve
@@ -86,7 +93,10 @@ def run(settings: Settings, arguments: argparse.Namespace) -> None:
         secrets.append(settings.webhook_secret.get_secret_value())
     setup_logging(settings.log_level, secrets)
     try:
-        serve(build_application(settings, library), settings)
+        application = build_application(settings, library)
+        gc.freeze()
+        gc.enable()
+        serve(application, settings)
     except InvalidToken:  # its message holds the token: never print it
         print(library.messages.cli.token_rejected, file=sys.stderr)
         sys.exit(EXIT_CONFIGURATION)
