@@ -310,7 +310,7 @@ async def _startup(flows: Library, _: Path) -> Section:
     return Section(
         [
             Row(
-                "6. Start-up: process start -> first getUpdates (median of 3; first, fresh DB)",
+                f"6. Start-up: process start -> first getUpdates (median of {result.runs}; first, fresh DB)",
                 f"{result.median:.2f} s ({result.first:.2f} s)",
                 f"bare PTB: {result.bare_median:.2f} s",
                 "< 1.5 s",
