@@ -21,7 +21,9 @@ from bot.core.messages import Messages
 # A fresh child forked from a small server process: not from the bot, whose threads (SQLite,
 # HTTP) a fork would copy in whatever state they are.
 _PROCESSES = multiprocessing.get_context("forkserver")
-_PROCESSES.set_forkserver_preload(["bot.parsing"])  # each child starts with the parser imported
+# Each child starts with the parser imported: YAML's included, which bot.core.loading imports
+# only when it first reads a file (a start with the library cached reads none).
+_PROCESSES.set_forkserver_preload(["bot.parsing", "ruamel.yaml"])
 
 
 class ParseTooSlow(Exception):
