@@ -131,12 +131,6 @@ def first_pending(connection: sqlite3.Connection, chat_id: int) -> Delivery | No
     return None if row is None else _delivery(row)
 
 
-def still_pending(connection: sqlite3.Connection, delivery_id: int) -> Delivery | None:
-    """A delivery as it is now, if still pending (a kind's ``sent`` hook may have changed it)."""
-    row = connection.execute("SELECT * FROM outbox WHERE id = ? AND status = 'pending'", (delivery_id,)).fetchone()
-    return None if row is None else _delivery(row)
-
-
 def part_sent(connection: sqlite3.Connection, delivery_id: int, parts: int, message_id: int) -> None:
     """Count a confirmed part; the first one's message id is kept (a follow-up's buttons need it)."""
     connection.execute(
