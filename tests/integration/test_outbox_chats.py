@@ -128,3 +128,18 @@ async def test_a_delivery_queued_as_its_chat_finds_nothing_left_is_sent(
     await fake.idle(quiet=0.3)
     assert found_nothing[:2] == [group.id, 0], "the delivery was queued just as the sender found nothing left"
     assert received(fake, group) == ["un", "deux"]
+
+
+async def test_a_delivery_moved_to_a_supergroup_while_it_is_sent_leaves_once(
+    fake: FakeTelegram, bot: RunningBot
+) -> None:
+    """The group's drain meets ChatMigrated: the rate limiter moves the rows to the supergroup
+    and sends the call again there, while the move's kick starts the supergroup's drain."""
+    old = fake.add_group("GL de base", [fake.add_user("Bea")], supergroup=False)
+    new = fake.migrate_to_supergroup(old, announce=False)
+    fake.delay_next("sendMessage", 1.0, chat_id=new.id)  # the call sent again: the other drain runs meanwhile
+    await queue(bot, [(old, "un"), (old, "deux")])
+    await text_in(fake, new, "deux")
+    await fake.idle(quiet=0.3)
+    assert received(fake, new) == ["un", "deux"]
+    assert await rows(bot, "SELECT chat_id, status FROM outbox") == [(new.id, "sent"), (new.id, "sent")]
