@@ -143,3 +143,33 @@ async def test_a_delivery_moved_to_a_supergroup_while_it_is_sent_leaves_once(
     await fake.idle(quiet=0.3)
     assert received(fake, new) == ["un", "deux"]
     assert await rows(bot, "SELECT chat_id, status FROM outbox") == [(new.id, "sent"), (new.id, "sent")]
+
+
+async def test_kicks_while_a_flush_waits_to_start_add_none(fake: FakeTelegram, bot: RunningBot) -> None:
+    (group,) = groups(fake, 1)
+    assert bot.application.job_queue is not None  # build_application sets one up
+    job_queue = bot.application.job_queue
+    await bot.database.write(lambda connection: outbox.enqueue(connection, group.id, ["un"]))
+    for _ in range(3):  # as three handlers queueing one message each before the flush starts
+        outbox_sender.kick(job_queue)
+    assert len(job_queue.get_jobs_by_name(outbox_sender.NOW)) == 1
+    await text_in(fake, group, "un")
+    await bot.database.write(lambda connection: outbox.enqueue(connection, group.id, ["deux"]))
+    outbox_sender.kick(job_queue)  # after that flush started: a flush of its own
+    await text_in(fake, group, "deux")
+    await fake.idle(quiet=0.3)
+    assert received(fake, group) == ["un", "deux"]
+
+
+async def test_chats_failing_at_once_plan_one_retry_at_the_earliest_wait(fake: FakeTelegram, tmp_path: Path) -> None:
+    chats = groups(fake, 3)
+    for chat in chats:
+        fake.fail_next("sendMessage", 502, "Bad Gateway", chat_id=chat.id)
+    async with running_bot(fake, tmp_path, outbox_retry_seconds=60) as running:
+        await queue(running, [(chat, f"pour {chat.title}") for chat in chats])
+        await fake.idle(quiet=0.3)
+        assert running.application.job_queue is not None
+        (retry,) = running.application.job_queue.get_jobs_by_name(outbox_sender.RETRY)
+        [(earliest,)] = await rows(running, "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        assert retry.next_t is not None and retry.next_t.isoformat(timespec="microseconds") == earliest
+        assert len(fake.errors) == 3
