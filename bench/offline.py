@@ -105,16 +105,14 @@ class OfflineTelegram(BaseRequest):
         self._last_edit: dict[tuple[int, int], float] = {}
         self._waiting: dict[int, list[asyncio.Future[None]]] = defaultdict(list)  # chat id -> who waits for a message
 
-    async def next_message(self, chat_id: int) -> None:
-        """Return once the bot has sent the chat one more message (polling instead would take
-        the event loop from the bot as soon as many groups wait at once)."""
+    def next_message(self, chat_id: int) -> asyncio.Future[None]:
+        """Done once the bot has sent the chat one more message (polling instead would take the
+        event loop from the bot as soon as many groups wait at once). Counted from this call,
+        not from when the future is awaited: a coroutine would only start waiting once
+        ``asyncio.wait_for`` runs it, and a message sent in between would wake nobody."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[chat_id].append(waiter)
-        try:
-            await waiter
-        finally:
-            if not waiter.done():
-                self._waiting[chat_id].remove(waiter)
+        return waiter
 
     # --- BaseRequest ------------------------------------------------------------------------
 
@@ -214,7 +212,8 @@ class OfflineTelegram(BaseRequest):
             self.by_chat[chat_id].append(sent)
             self.messages[(chat_id, message_id)] = sent
         for waiter in self._waiting.pop(chat_id, ()):
-            waiter.set_result(None)
+            if not waiter.done():  # not given up on (``wait_for`` cancels it on its timeout)
+                waiter.set_result(None)
         return sent
 
     def _api_getMe(self, parameters: JSON) -> JSON:

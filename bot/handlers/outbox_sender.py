@@ -12,8 +12,12 @@ Telegram's answer decides what becomes of a delivery:
 
 A group that became a supergroup is followed before any of this, by the rate limiter every
 call goes through (``handlers.migration``). Each chat's messages leave in the order they were
-queued: once one must wait, the chat's next ones wait behind it. Each delivery is read again
-just before it is sent: the one before it may have changed it (a proposal gives its reply).
+queued: once one must wait, the chat's next ones wait behind it. Chats are sent to at once,
+each by its own drain (one per chat at a time, so that no delivery leaves twice): a slow or
+failing chat holds no other. Each delivery is read again just before it is sent, in the
+transaction that recorded the one before: that one may have changed it (a proposal gives its
+reply). The rate limiter still pauses every call while Telegram's flood control asks it to
+(PTB's ``AIORateLimiter`` does so for all chats).
 
 After a timeout Telegram may have delivered the message anyway, and nothing in the Bot API
 lets the bot find out (a bot cannot read a chat's last messages; ``sendMessage`` takes no
@@ -30,7 +34,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -39,6 +43,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import JobQueue
 
+from bot.handlers.round_ports import LATE_OK
 from bot.services import BotApplication, BotContext, jobs
 from bot.storage import outbox
 from bot.storage.db import Database
@@ -47,7 +52,6 @@ from bot.storage.outbox import Delivery
 logger = logging.getLogger(__name__)
 
 NOW, RETRY = "outbox", "outbox-retry"  # job names: a send just asked for, the next planned try
-_LOCK = "outbox_lock"  # bot_data: one sender at a time, or a delivery could leave twice
 # Finished deliveries are kept this long (a key queued twice stays refused), then forgotten
 # (bot.app's daily purge).
 KEPT = timedelta(days=7)
@@ -120,43 +124,79 @@ def _kinds(context: BotContext) -> Kinds:
 
 def kick(job_queue: JobQueue[Any]) -> None:
     """Send what was just queued, once the current handler or job lets go."""
-    job_queue.run_once(_flush_job, 0, name=NOW)
+    drains = _drains(job_queue.application.bot_data)
+    if drains.flush_planned:
+        return  # that flush reads the outbox after this delivery was queued: it sends it
+    drains.flush_planned = True
+    job_queue.run_once(_kicked_job, 0, name=NOW, job_kwargs=LATE_OK)
 
 
 def schedule(application: BotApplication) -> None:
     """At start-up, send everything still pending: a message queued before a crash goes now."""
-    jobs(application).run_once(_start_job, 0, name=NOW)
+    _drains(application.bot_data).flush_planned = True
+    jobs(application).run_once(_start_job, 0, name=NOW, job_kwargs=LATE_OK)
+
+
+@dataclass
+class Drains:
+    """The chats being sent to: one drain per chat at a time, or a delivery could leave twice."""
+
+    flush_planned: bool = False  # a flush is scheduled and has not read the outbox yet
+    chats: set[int] = field(default_factory=set)  # each has a drain running
+    # Draining chats a flush found a delivery for: their drain may have just read that nothing
+    # was left, before the delivery was queued, so it looks again before it stops.
+    again: set[int] = field(default_factory=set)
+    sending: dict[int, asyncio.Event] = field(default_factory=dict)  # delivery id -> set when its send is over
+
+
+_DRAINS = "outbox_drains"  # bot_data: the application's Drains
+
+
+def _drains(bot_data: dict[Any, Any]) -> Drains:
+    drains: Drains = bot_data.setdefault(_DRAINS, Drains())
+    return drains
 
 
 async def _start_job(context: BotContext) -> None:
     """Send what a stop left pending, due or not (a restart often follows a network problem)."""
+    _drains(context.bot_data).flush_planned = False
     await flush(context, everything=True)
 
 
-async def _flush_job(context: BotContext) -> None:
-    """Send the deliveries that are due."""
+async def _kicked_job(context: BotContext) -> None:
+    """Send what was just queued."""
+    _drains(context.bot_data).flush_planned = False
+    await flush(context)
+
+
+async def _retry_job(context: BotContext) -> None:
+    """Send the deliveries whose wait is over."""
     await flush(context)
 
 
 async def flush(context: BotContext, *, everything: bool = False) -> None:
-    """Try every pending delivery that is due (or all of them), in order, each chat's in turn;
-    then plan the next try, when the first delivery still waiting is due."""
-    async with context.bot_data.setdefault(_LOCK, asyncio.Lock()):
-        now = datetime.now(UTC)
-        heads: dict[int, datetime] = {}  # chat -> when its first waiting delivery is due
-        database = context.services.database
-        for delivery in await database.read(outbox.pending):
-            if delivery.chat_id in heads:
-                continue
-            if not everything and delivery.next_attempt_at > now:
-                heads[delivery.chat_id] = delivery.next_attempt_at
-                continue
-            # Read again: the delivery before it, just sent, may have given it its reply (a proposal).
-            current = await database.read(partial(outbox.still_pending, delivery_id=delivery.id))
-            if current is not None and (retry_at := await _deliver(context, current)) is not None:
-                heads[delivery.chat_id] = retry_at
-        if heads:
-            _plan(context.job_queue, min(heads.values()))
+    """Start a drain for each chat whose first pending delivery is due (or for every chat with
+    one), unless that chat is being drained already; then plan the next try, when the first
+    delivery still waiting is due."""
+    heads: dict[int, datetime] = {}  # chat -> when its first pending delivery is due
+    for delivery in await context.services.database.read(outbox.pending):
+        heads.setdefault(delivery.chat_id, delivery.next_attempt_at)
+    application = context.application
+    if not application.running:
+        return  # stopping: whatever is pending goes at the next start-up
+    drains = _drains(context.bot_data)
+    now = datetime.now(UTC)
+    waiting: list[datetime] = []
+    for chat_id, due_at in heads.items():
+        if chat_id in drains.chats:
+            drains.again.add(chat_id)
+        elif everything or due_at <= now:
+            drains.chats.add(chat_id)
+            application.create_task(_drain(context, chat_id, everything=everything), name=f"outbox-{chat_id}")
+        else:
+            waiting.append(due_at)
+    if waiting:
+        _plan(context.job_queue, min(waiting))
 
 
 def _plan(job_queue: JobQueue[Any], at: datetime) -> None:
@@ -165,15 +205,57 @@ def _plan(job_queue: JobQueue[Any], at: datetime) -> None:
         if job.next_t is not None and job.next_t <= at:
             return
         job.schedule_removal()
-    job_queue.run_once(_flush_job, at, name=RETRY)
+    job_queue.run_once(_retry_job, at, name=RETRY, job_kwargs=LATE_OK)
 
 
-async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
-    """Send what is left of a delivery; when it has to wait, the time of its next try."""
+async def _drain(context: BotContext, chat_id: int, *, everything: bool) -> None:
+    """Send a chat's deliveries in the order they were queued, until none is left or one must
+    wait (then the chat's next ones wait behind it, and a retry is planned)."""
+    drains = _drains(context.bot_data)
+    database = context.services.database
+    next_pending = partial(outbox.first_pending, chat_id=chat_id)
+    try:
+        delivery = await database.read(next_pending)
+        while True:
+            if delivery is None:
+                if chat_id not in drains.again:
+                    return
+                drains.again.discard(chat_id)
+                delivery = await database.read(next_pending)
+            elif (other_send := drains.sending.get(delivery.id)) is not None:
+                # Queued for a basic group that became this supergroup while the group's drain
+                # was sending it (the rate limiter moved its row here, then sent it here):
+                # that drain finishes it, this one goes on after it.
+                await other_send.wait()
+                delivery = await database.read(next_pending)
+            elif not everything and delivery.next_attempt_at > datetime.now(UTC):
+                _plan(context.job_queue, delivery.next_attempt_at)
+                return
+            else:
+                done = drains.sending[delivery.id] = asyncio.Event()
+                try:
+                    outcome = await _deliver(context, delivery)
+                finally:
+                    del drains.sending[delivery.id]
+                    done.set()
+                if isinstance(outcome, datetime):
+                    _plan(context.job_queue, outcome)
+                    return
+                delivery = outcome
+    finally:
+        drains.chats.discard(chat_id)
+        drains.again.discard(chat_id)
+
+
+async def _deliver(context: BotContext, delivery: Delivery) -> Delivery | datetime | None:
+    """Send what is left of a delivery; then its chat's next pending delivery (None: none left),
+    read in the transaction that records this one, or, when this one has to wait, the time of
+    its next try."""
     database = context.services.database
     hooks = _kinds(context).hooks(delivery.kind)
     last = len(delivery.texts) - 1
     first_id = delivery.message_id
+    next_pending = partial(outbox.first_pending, chat_id=delivery.chat_id)
     try:
         for index in range(delivery.sent_parts, last + 1):
             message = await context.bot.send_message(
@@ -184,17 +266,23 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
                 reply_markup=_markup(context, delivery) if index == last else None,
             )
             first_id = first_id or message.message_id
-            await database.write(
-                partial(outbox.part_sent, delivery_id=delivery.id, parts=index + 1, message_id=message.message_id)
-            )
+            if index < last:  # the last part is counted with the delivery's end, below
+                await database.write(
+                    partial(outbox.part_sent, delivery_id=delivery.id, parts=index + 1, message_id=message.message_id)
+                )
     except (Forbidden, BadRequest) as error:
         logger.warning(
             "Telegram refused delivery %s (%s) to chat %s: %s", delivery.id, delivery.kind, delivery.chat_id, error
         )
         if hooks.refused is not None:
             await hooks.refused(context, delivery)
-        await database.write(partial(outbox.refused, delivery_id=delivery.id, error=str(error)))
-        return None
+        reason = str(error)
+
+        def give_up(connection: sqlite3.Connection) -> Delivery | None:
+            outbox.refused(connection, delivery.id, reason)
+            return next_pending(connection)
+
+        return await database.write(give_up)
     except TelegramError as error:
         first_wait = timedelta(seconds=context.services.settings.outbox_retry_seconds)
         failure = f"{type(error).__name__}: {error}"
@@ -209,15 +297,17 @@ async def _deliver(context: BotContext, delivery: Delivery) -> datetime | None:
             at,
         )
         return at
+    assert first_id is not None  # a delivery has one part at least, sent now or before
     sent = replace(delivery, message_id=first_id)
 
-    def record(connection: sqlite3.Connection) -> None:
+    def record(connection: sqlite3.Connection) -> Delivery | None:
+        outbox.part_sent(connection, delivery.id, parts=last + 1, message_id=first_id)
         outbox.delivered(connection, delivery.id)
         if hooks.sent is not None:
             hooks.sent(connection, sent)
+        return next_pending(connection)
 
-    await database.write(record)
-    return None
+    return await database.write(record)
 
 
 def _markup(context: BotContext, delivery: Delivery) -> InlineKeyboardMarkup | None:

@@ -122,9 +122,12 @@ def pending(connection: sqlite3.Connection) -> list[Delivery]:
     return [_delivery(row) for row in rows]
 
 
-def still_pending(connection: sqlite3.Connection, delivery_id: int) -> Delivery | None:
-    """A delivery as it is now, if still pending (a kind's ``sent`` hook may have changed it)."""
-    row = connection.execute("SELECT * FROM outbox WHERE id = ? AND status = 'pending'", (delivery_id,)).fetchone()
+def first_pending(connection: sqlite3.Connection, chat_id: int) -> Delivery | None:
+    """The chat's oldest delivery not confirmed yet, as it is now (the ``sent`` hook of the one
+    before may have changed it): the next one to send there, due or not."""
+    row = connection.execute(
+        "SELECT * FROM outbox WHERE chat_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (chat_id,)
+    ).fetchone()
     return None if row is None else _delivery(row)
 
 

@@ -17,7 +17,7 @@ from bot.rounds import lifecycle
 from bot.storage import outbox
 from bot.storage.db import Database
 
-GROUP = -1001
+GROUP, OTHER_GROUP = -1001, -1002
 FIRST = timedelta(seconds=5)
 
 
@@ -42,6 +42,36 @@ async def test_a_delivery_is_pending_until_every_part_is_confirmed(database: Dat
     assert (delivery.sent_parts, delivery.message_id) == (2, 40), "a retry goes on after the parts sent"
     await database.write(lambda connection: outbox.delivered(connection, delivery.id))
     assert await database.read(outbox.pending) == []
+
+
+async def test_a_chats_first_pending_delivery_is_its_oldest_not_finished_one(database: Database) -> None:
+    for chat_id, text in ((GROUP, "envoyé"), (OTHER_GROUP, "ailleurs"), (GROUP, "suivant"), (GROUP, "dernier")):
+        await database.write(partial(outbox.enqueue, chat_id=chat_id, texts=[text]))
+    assert await database.read(partial(outbox.first_pending, chat_id=-1)) is None
+    sent = await database.read(partial(outbox.first_pending, chat_id=GROUP))
+    assert sent is not None and sent.texts == ("envoyé",)
+    await database.write(lambda connection: outbox.delivered(connection, sent.id))
+    following = await database.read(partial(outbox.first_pending, chat_id=GROUP))
+    assert following is not None and following.texts == ("suivant",)
+    elsewhere = await database.read(partial(outbox.first_pending, chat_id=OTHER_GROUP))
+    assert elsewhere is not None and elsewhere.texts == ("ailleurs",)
+
+
+async def test_a_chats_first_pending_delivery_is_found_by_an_index(database: Database) -> None:
+    """Each chat's sender looks it up after every delivery: it must not read the other chats'."""
+
+    def plan(connection: sqlite3.Connection) -> list[str]:
+        statements: list[str] = []
+        connection.set_trace_callback(statements.append)
+        try:
+            outbox.first_pending(connection, GROUP)
+        finally:
+            connection.set_trace_callback(None)
+        (query,) = (statement for statement in statements if statement.lstrip().upper().startswith("SELECT"))
+        return [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}")]
+
+    details = await database.read(plan)
+    assert any("USING INDEX outbox_pending_by_chat (chat_id=?)" in detail for detail in details), details
 
 
 async def test_a_key_is_queued_once_even_after_it_was_sent(database: Database) -> None:
