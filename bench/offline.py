@@ -105,16 +105,13 @@ class OfflineTelegram(BaseRequest):
         self._last_edit: dict[tuple[int, int], float] = {}
         self._waiting: dict[int, list[asyncio.Future[None]]] = defaultdict(list)  # chat id -> who waits for a message
 
-    async def next_message(self, chat_id: int) -> None:
-        """Return once the bot has sent the chat one more message (polling instead would take
-        the event loop from the bot as soon as many groups wait at once)."""
-        waiter = asyncio.get_running_loop().create_future()
+    def next_message(self, chat_id: int) -> asyncio.Future[None]:
+        """Done once the bot has sent the chat one more message after this call (polling instead
+        would take the event loop from the bot as soon as many groups wait at once). Waited for
+        or not, it counts from the call: a message sent before the waiter first runs wakes it."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[chat_id].append(waiter)
-        try:
-            await waiter
-        finally:
-            if not waiter.done():
-                self._waiting[chat_id].remove(waiter)
+        return waiter
 
     # --- BaseRequest ------------------------------------------------------------------------
 
@@ -214,7 +211,8 @@ class OfflineTelegram(BaseRequest):
             self.by_chat[chat_id].append(sent)
             self.messages[(chat_id, message_id)] = sent
         for waiter in self._waiting.pop(chat_id, ()):
-            waiter.set_result(None)
+            if not waiter.done():  # one given up (a timeout) is cancelled
+                waiter.set_result(None)
         return sent
 
     def _api_getMe(self, parameters: JSON) -> JSON:

@@ -259,10 +259,14 @@ async def settled(telegram: OfflineTelegram, awaited: OnScreen | None, within: f
     """Wait until what the update posts is on screen, woken by each message the chat gets;
     return the seconds waited, None when it was not there ``within`` seconds."""
     start = time.monotonic()
-    while awaited is not None and not awaited.shown():
-        left = within - (time.monotonic() - start)
+    while awaited is not None:
+        # Asked before looking: a message sent between the look and the wait still wakes it.
+        arrival = telegram.next_message(awaited.chat_id)
+        if awaited.shown():
+            arrival.cancel()
+            break
         try:
-            await asyncio.wait_for(telegram.next_message(awaited.chat_id), max(left, 0))
+            await asyncio.wait_for(arrival, max(within - (time.monotonic() - start), 0))
         except TimeoutError:
             return None
     return time.monotonic() - start
