@@ -78,13 +78,21 @@ async def _throughput(flows: Library, directory: Path) -> Section:
             bot.percentile(0.99) < 0.005,
         ),
         Row(
-            "2. Latency of the rare features, median ms: /partenaires (with its picture) / closing press "
-            "(publishes the outcome) / /calendrier",
+            "2. Latency of the rare features, median ms: /partenaires (its list; the picture follows) / closing "
+            "press (publishes the outcome) / /calendrier",
             " / ".join(
                 "—" if (median := bot.median_of(label)) is None else _ms(median)
                 for label in ("/partenaires", throughput.CLOSING_PRESS, "/calendrier")
             ),
             "consent (press): " + ("—" if (press := bot.median_of("consent (press)")) is None else _ms(press)),
+            "—",
+            None,
+        ),
+        Row(
+            "2. /partenaires -> its register picture on screen (drawn once the list is sent), median / max ms",
+            f"{_ms(delays[len(delays) // 2])} / {_ms(delays[-1])}" if (delays := sorted(bot.picture_delays)) else "—",
+            f"{len(delays):,} pictures; the list: "
+            + ("—" if (page := bot.median_of("/partenaires")) is None else f"{_ms(page)} ms"),
             "—",
             None,
         ),
@@ -266,7 +274,9 @@ async def _growth(flows: Library, directory: Path) -> Section:
             )
         else:
             value, base = milliseconds, small.milliseconds[command]
-            picture = " (first page, and its picture kept since the warm-up run)" if command == "/partenaires" else ""
+            picture = (
+                " (first page; its picture, kept since the warm-up run, follows)" if command == "/partenaires" else ""
+            )
             figure = f"4. Growth: {command}{picture}, ms, {large.requests:,} requests"
         rows.append(Row(figure, f"{value:.2f}", f"{small.requests:,} requests: {base:.2f}", "<= 2x", value <= 2 * base))
     pictures = [growth.time_picture(flows, partners) for partners in growth.PICTURE_PARTNERS]

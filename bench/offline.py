@@ -106,11 +106,10 @@ class OfflineTelegram(BaseRequest):
         self._waiting: dict[int, list[asyncio.Future[None]]] = defaultdict(list)  # chat id -> who waits for a message
 
     def next_message(self, chat_id: int) -> asyncio.Future[None]:
-        """Done once the bot has sent the chat one more message (polling instead would take the
-        event loop from the bot as soon as many groups wait at once). Counted from this call,
-        not from when the future is awaited: a coroutine would only start waiting once
-        ``asyncio.wait_for`` runs it, and a message sent in between would wake nobody."""
-        waiter = asyncio.get_running_loop().create_future()
+        """Done once the bot has sent the chat one more message after this call (polling instead
+        would take the event loop from the bot as soon as many groups wait at once). Waited for
+        or not, it counts from the call: a message sent before the waiter first runs wakes it."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[chat_id].append(waiter)
         return waiter
 
@@ -212,7 +211,7 @@ class OfflineTelegram(BaseRequest):
             self.by_chat[chat_id].append(sent)
             self.messages[(chat_id, message_id)] = sent
         for waiter in self._waiting.pop(chat_id, ()):
-            if not waiter.done():  # not given up on (``wait_for`` cancels it on its timeout)
+            if not waiter.done():  # one given up (a timeout) is cancelled
                 waiter.set_result(None)
         return sent
 

@@ -7,11 +7,13 @@ same path as polling or a webhook, without either.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,57 @@ class Updates:
 async def process(application: App, data: JSON) -> None:
     """Hand one update's JSON to the application, as polling would."""
     await application.process_update(Update.de_json(data, application.bot))
+
+
+@dataclass(frozen=True)
+class OnScreen:
+    """What must reach a chat's screen after an update's handler: a round's proposal, which the
+    outbox posts from a job right after the command; a register's picture, which the bot draws
+    and sends once the list is answered."""
+
+    chat_id: int
+    shown: Callable[[], bool]
+
+
+async def settled(telegram: OfflineTelegram, awaited: OnScreen | None, within: float) -> float | None:
+    """Wait until what the update posts is on screen, woken by each message the chat gets;
+    return the seconds waited, None when it was not there ``within`` seconds."""
+    start = time.monotonic()
+    while awaited is not None:
+        # Asked before looking: a message sent between the look and the wait still wakes it.
+        arrival = telegram.next_message(awaited.chat_id)
+        if awaited.shown():
+            arrival.cancel()
+            break
+        try:
+            await asyncio.wait_for(arrival, max(within - (time.monotonic() - start), 0))
+        except TimeoutError:
+            return None
+    return time.monotonic() - start
+
+
+def posted_since(telegram: OfflineTelegram, chat_id: int, posted: Callable[[Sent], bool]) -> OnScreen:
+    """What the chat gets from now on holds a message that is ``posted``."""
+    sent, since = telegram.by_chat[chat_id], len(telegram.by_chat[chat_id])
+    return OnScreen(chat_id, lambda: any(posted(message) for message in sent[since:]))
+
+
+def command_chat(data: JSON, command: str) -> int | None:
+    """The chat a message with this command came from; None for any other update."""
+    message = data.get("message")
+    if message is None or not message["text"].startswith(command):
+        return None
+    chat_id: int = message["chat"]["id"]
+    return chat_id
+
+
+def picture_posted(telegram: OfflineTelegram, data: JSON) -> OnScreen | None:
+    """For a /partenaires: the register's picture in the group (the scenarios' groups have partners)."""
+    if (chat_id := command_chat(data, "/partenaires")) is None:
+        return None
+    return posted_since(telegram, chat_id, is_picture)
+
+
+def is_picture(message: Sent) -> bool:
+    """A photo, or the PNG file of a register too long for one (the bot sends no other file in a group)."""
+    return "photo" in message.json or ("document" in message.json and message.chat_id < 0)

@@ -40,14 +40,20 @@ from bench.offline import JSON, OfflineTelegram, Sent
 from bench.scene import (
     FLOW_ID,
     App,
+    OnScreen,
     Updates,
+    command_chat,
     group,
+    is_picture,
+    picture_posted,
+    posted_since,
     private,
     running_bare,
     running_bot,
     running_floor,
     seed_group,
     settings,
+    settled,
     user,
 )
 from bot.core.flow_engine import FlowEngine
@@ -64,8 +70,9 @@ READS = ("/demandes", "/partenaires", "/bilan", "/demande 1", "/calendrier")
 CLOSING_PRESS = "consent (closing press)"  # the press that closes a round and publishes its outcome
 PICTURE, CALENDAR = "register picture", "calendar"
 REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after the run, in any calendar
-# Seconds an update may take to show what it posts through the outbox: the groups at once,
-# the outbox sends the proposals of many rounds opened meanwhile, one after the other.
+# Seconds an update may take to show what it posts after its handler (a proposal through the
+# outbox, a register's picture): the groups at once, the outbox sends the proposals of many
+# rounds opened meanwhile, one after the other.
 SETTLED = 60.0
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
 # Positions of the ten circle members on each round, in pressing order.
@@ -96,6 +103,8 @@ class Run:
     # Calls into aiosqlite's thread per kind of update (its label, see _label): (updates, calls).
     round_trips: dict[str, tuple[int, int]] = field(default_factory=JSON)
     labels: list[str] = field(default_factory=list)  # each update's label, in the order of latencies
+    # Each /partenaires's seconds from its command to its picture on screen (sent after its page).
+    picture_delays: list[float] = field(default_factory=list)
 
     def slowest(self, share: float) -> Counter[str]:
         """The labels of the slowest ``share`` of updates (what makes the tail latency)."""
@@ -275,25 +284,12 @@ class RoundTrips:
 
 
 @dataclass(frozen=True)
-class OnScreen:
-    """What must be on a chat's screen before an update counts as handled: a round's proposal,
-    which the outbox posts from a job right after the command."""
+class Timed:
+    """One update handled: the time the bot spent on it, JSON decoding included (polling does it
+    too), and, for a /partenaires, the seconds from its command to its picture on screen."""
 
-    chat_id: int
-    shown: Callable[[], bool]
-
-
-async def _settled(telegram: OfflineTelegram, awaited: OnScreen | None) -> float | None:
-    """Wait until what the update posts is on screen, woken by each message the chat gets;
-    return the seconds waited, None when it was not there after SETTLED seconds."""
-    start = time.monotonic()
-    while awaited is not None and not awaited.shown():
-        left = SETTLED - (time.monotonic() - start)
-        try:
-            await asyncio.wait_for(telegram.next_message(awaited.chat_id), max(left, 0))
-        except TimeoutError:
-            return None
-    return time.monotonic() - start
+    seconds: float
+    picture_delay: float | None = None
 
 
 async def _timed(
@@ -301,34 +297,39 @@ async def _timed(
     data: JSON,
     latencies: list[float],
     telegram: OfflineTelegram | None = None,
-    awaited: OnScreen | None = None,
-) -> float:
-    """Handle one update; return the time spent, JSON decoding included (polling does it too).
-    ``awaited``: what must be on ``telegram``'s screen before the update counts as handled."""
+) -> Timed:
+    """Handle one update and append its latency. With ``telegram``, the offline API the bot sends
+    to: a /consentement counts until its proposal is on screen; a /partenaires until its handler
+    returns (the list on screen), and then its picture is waited for before the next update, that
+    wait counted in the bot's time but not in the latency."""
+    awaited = follows = None
+    if telegram is not None:
+        awaited, follows = _proposal_posted(telegram, data), picture_posted(telegram, data)
     start = time.perf_counter()
     update = Update.de_json(data, application.bot)
     handled = time.perf_counter()
     await application.process_update(update)
-    if telegram is not None and await _settled(telegram, awaited) is None:
+    if telegram is not None and await settled(telegram, awaited, SETTLED) is None:
         raise AssertionError(f"update {data['update_id']} left nothing on screen after {SETTLED:.0f} s")
     end = time.perf_counter()
     latencies.append(end - handled)
-    return end - start
+    if telegram is None or follows is None:
+        return Timed(end - start)
+    if await settled(telegram, follows, SETTLED) is None:
+        raise AssertionError(f"update {data['update_id']} sent no picture within {SETTLED:.0f} s")
+    shown = time.perf_counter()
+    return Timed(shown - start, shown - handled)
 
 
 def _proposal_posted(telegram: OfflineTelegram, data: JSON) -> OnScreen | None:
     """For a /consentement: the round's proposal (its consent buttons) in the group."""
-    message = data.get("message")
-    if message is None or not message["text"].startswith("/consentement"):
+    if (chat_id := command_chat(data, "/consentement")) is None:
         return None
-    chat_id = message["chat"]["id"]
-    sent, since = telegram.by_chat[chat_id], len(telegram.by_chat[chat_id])
-    return OnScreen(
+    return posted_since(
+        telegram,
         chat_id,
-        lambda: any(
-            isinstance(callback_data.decode(payload), callback_data.ConsentPress)
-            for posted in sent[since:]
-            for payload in posted.callback_data()
+        lambda posted: any(
+            isinstance(callback_data.decode(payload), callback_data.ConsentPress) for payload in posted.callback_data()
         ),
     )
 
@@ -355,13 +356,11 @@ async def _staged(
         yield application, telegram, staged, closing
 
 
-async def _left(application: App, telegram: OfflineTelegram) -> tuple[dict[str, int], Counter[str]]:
-    """Once the outbox has sent what the last updates queued: what the run stored and the
-    files the bot sent."""
+async def _stored(application: App) -> dict[str, int]:
+    """Once the outbox has sent what the last updates queued: what the run stored."""
     database = application.bot_data["services"].database
     await _outbox_drained(database)
-    stored = {name: (await database.fetch_one(query))["n"] for name, query in STORED.items()}
-    return stored, _files(telegram)
+    return {name: (await database.fetch_one(query))["n"] for name, query in STORED.items()}
 
 
 async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> tuple[Run, list[JSON]]:
@@ -369,6 +368,7 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
     replay them."""
     recorded: list[JSON] = []
     latencies: list[float] = []
+    picture_delays: list[float] = []
     mix: Counter[str] = Counter()
     async with _staged(library, groups, total, workdir) as (application, telegram, staged, closing):
         seconds = 0.0
@@ -377,23 +377,28 @@ async def run_bot(library: Library, groups: int, total: int, workdir: Path) -> t
         labels: list[str] = []
         for kind, data in _interleaved(staged, total):
             before = trips.calls
-            seconds += await _timed(application, data, latencies, telegram, _proposal_posted(telegram, data))
+            timed = await _timed(application, data, latencies, telegram)
+            seconds += timed.seconds
+            if timed.picture_delay is not None:
+                picture_delays.append(timed.picture_delay)
             updates_seen, calls = per_label.get(label := _label(kind, data, closing), (0, 0))
             per_label[label] = (updates_seen + 1, calls + trips.calls - before)
             labels.append(label)
             recorded.append(data)
             mix[kind] += 1
-        stored, files = await _left(application, telegram)
-    return Run(len(recorded), seconds, latencies, mix, files, stored, per_label, labels), recorded
+        stored = await _stored(application)
+    run = Run(len(recorded), seconds, latencies, mix, _files(telegram), stored, per_label, labels, picture_delays)
+    return run, recorded
 
 
 def _files(telegram: OfflineTelegram) -> Counter[str]:
-    """The register's pictures (a photo, or a PNG file when too long, in the group) and the
-    calendars (an .ics file, in a member's private chat) the bot sent."""
+    """The register's pictures and the calendars (an .ics file, in a member's private chat) the
+    bot sent; counted once the application stopped, which waits for the pictures still on their
+    way (``Application.create_task``'s tasks)."""
     files: Counter[str] = Counter()
-    for chat_id, sent in telegram.by_chat.items():
+    for sent in telegram.by_chat.values():
         for message in sent:
-            if "photo" in message.json or ("document" in message.json and chat_id < 0):
+            if is_picture(message):
                 files[PICTURE] += 1
             elif "document" in message.json:
                 files[CALENDAR] += 1
@@ -432,7 +437,7 @@ async def run_bare(recorded: list[JSON], running: AbstractAsyncContextManager[tu
         gc.collect()
         seconds = 0.0
         for data in recorded:
-            seconds += await _timed(application, data, latencies)
+            seconds += (await _timed(application, data, latencies)).seconds
     return Run(len(recorded), seconds, latencies, Counter())
 
 
@@ -544,7 +549,7 @@ async def _group_stream(
         awaited = _proposal_posted(telegram, data)
         await _handle(application, data)
         played.append(item)
-        waited = await _settled(telegram, awaited)
+        waited = await settled(telegram, awaited, SETTLED)
         if waited is None:  # the members cannot press buttons they were not sent
             members.stuck += 1
             break
@@ -574,7 +579,7 @@ async def run_bot_deployed(
             )
         )
         seconds = members.last_handled - start - members.building
-        stored, files = await _left(application, telegram)
+        stored = await _stored(application)
         in_flight = application.update_processor.max_concurrent_updates
     played = [item for stream in streams for item in stream]
     run = Deployed(
@@ -589,7 +594,7 @@ async def run_bot_deployed(
         group_commits=commits.group_commits,
         writes=commits.units,
         stored=stored,
-        files=files,
+        files=_files(telegram),
         proposal_waits=proposal_waits,
     )
     return run, [[data for _, data in stream] for stream in streams]

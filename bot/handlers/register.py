@@ -6,11 +6,13 @@ coordinators and admins may have it, and it is sent to them in private, never in
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
+from weakref import WeakValueDictionary
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
@@ -30,6 +32,9 @@ from bot.storage.register_rows import RegisterEntry
 
 PAGE_SIZE = 12  # long partner names and three dates a line: well under 4096 characters
 _PICTURES = "register_pictures"  # bot_data: the Pictures drawn last, one per chat
+# bot_data: each chat's turn to draw and send a picture, alive while one of its pictures is on its way.
+_TURNS = "register_picture_turns"
+PICTURE_TASK = "register picture"  # the task drawing and sending a /partenaires's picture, once it answered
 
 
 def _on_a_roster(connection: sqlite3.Connection, chat_id: int, user_id: int) -> bool:
@@ -134,37 +139,84 @@ def _glance(connection: sqlite3.Connection, chat_id: int, drawn: Drawn | None) -
 
 
 async def partners(update: Update, context: BotContext) -> None:
-    """List every organisation the chat has logged, grouped by kind, and show them in a picture (/partenaires)."""
+    """List every organisation the chat has logged, grouped by kind (/partenaires); their picture
+    follows, drawn and sent once the member has the list."""
     message, chat = updates.message(update), updates.chat(update)
     services = context.services
     group, today = chat.effective_name or "", services.today()
-    pictures: Pictures = context.bot_data.setdefault(_PICTURES, Pictures())
-    drawn = pictures.get(chat.id, services.library, group=group, today=today)
-    glance = await services.database.read(partial(_glance, chat_id=chat.id, drawn=drawn))
+    kept = _pictures(context).get(chat.id, services.library, group=group, today=today)
+    glance = await services.database.read(partial(_glance, chat_id=chat.id, drawn=kept))
     text, markup = await _page_text(context, glance.counts, 0, glance.entries)
     await message.reply_html(text, reply_markup=markup)
-    if glance.to_draw is not None:
-        drawing = await picture.register_picture(
-            services.library,
-            services.catalog,
-            services.settings.zone,
-            glance.to_draw,
-            group=group,
-            today=today,
-            partners=glance.counts.partners,
-            total=glance.counts.requests,
-        )
-        drawn = None if drawing is None else Drawn(glance.version, group, today, drawing)
-        if drawn is not None:
-            pictures.keep(chat.id, drawn)
-    if drawn is None:  # an empty register has no picture
+    if glance.to_draw == []:  # an empty register has no picture
         return
-    texts = services.library.register.picture
-    file = InputFile(drawn.picture.png, filename=texts.file_name.format(date=today.isoformat()))
-    caption = render(texts.caption, partners=glance.counts.partners)
-    # A long register as a photo would be shrunk past reading: it goes as the PNG file itself.
-    send = context.bot.send_photo if drawn.picture.as_photo else context.bot.send_document
-    await send(chat.id, file, caption=caption, message_thread_id=topics.thread_of(message))
+    turns: WeakValueDictionary[int, asyncio.Lock] = context.bot_data.setdefault(_TURNS, WeakValueDictionary())
+    turn = turns.setdefault(chat.id, asyncio.Lock())
+    shown = _Shown(chat.id, topics.thread_of(message), group, today, glance, kept)
+    # A task of the application's: its errors reach the error handler, and stopping waits for it.
+    context.application.create_task(_send_picture(context, shown, turn), update=update, name=PICTURE_TASK)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What a /partenaires's picture shows and where it goes: the register as its glance read it,
+    ``kept`` the picture that still showed it then, if any."""
+
+    chat_id: int
+    thread_id: int | None
+    group: str
+    today: date
+    glance: _Glance
+    kept: Drawn | None
+
+
+async def _send_picture(context: BotContext, shown: _Shown, turn: asyncio.Lock) -> None:
+    """Send the register's picture, drawn unless a kept one shows what the glance read.
+
+    A chat's pictures go one at a time, in the order asked (``turn``): each matches its list,
+    and a /partenaires asked while the picture of the same register was being drawn sends that
+    one once drawn instead of drawing it a second time."""
+    async with turn:
+        drawn = await _picture_of(context, shown)
+        if drawn is None:
+            return
+        texts = context.services.library.register.picture
+        file = InputFile(drawn.picture.png, filename=texts.file_name.format(date=shown.today.isoformat()))
+        caption = render(texts.caption, partners=shown.glance.counts.partners)
+        # A long register as a photo would be shrunk past reading: it goes as the PNG file itself.
+        send = context.bot.send_photo if drawn.picture.as_photo else context.bot.send_document
+        await send(shown.chat_id, file, caption=caption, message_thread_id=shown.thread_id)
+
+
+async def _picture_of(context: BotContext, shown: _Shown) -> Drawn | None:
+    """The picture of the register the glance read: the one kept, or drawn now and kept."""
+    services, glance = context.services, shown.glance
+    if glance.to_draw is None:
+        return shown.kept
+    pictures = _pictures(context)
+    kept = pictures.get(shown.chat_id, services.library, group=shown.group, today=shown.today)
+    if kept is not None and kept.version == glance.version:  # drawn while this one waited its turn
+        return kept
+    drawing = await picture.register_picture(
+        services.library,
+        services.catalog,
+        services.settings.zone,
+        glance.to_draw,
+        group=shown.group,
+        today=shown.today,
+        partners=glance.counts.partners,
+        total=glance.counts.requests,
+    )
+    if drawing is None:
+        return None
+    drawn = Drawn(glance.version, shown.group, shown.today, drawing)
+    pictures.keep(shown.chat_id, drawn)
+    return drawn
+
+
+def _pictures(context: BotContext) -> Pictures:
+    pictures: Pictures = context.bot_data.setdefault(_PICTURES, Pictures())
+    return pictures
 
 
 async def turn_page(update: Update, context: BotContext) -> None:

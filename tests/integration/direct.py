@@ -27,6 +27,7 @@ from apscheduler.events import (  # type: ignore[import-untyped]  # APScheduler 
 from telegram import Update
 
 from bot.config import Settings
+from bot.handlers.register import PICTURE_TASK
 from bot.services import BotApplication, jobs
 from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
@@ -100,10 +101,15 @@ class DirectBot(RunningBot):
         await super().stop()
 
     async def process(self) -> list[dict[str, Any]]:
-        """Run every update the fake server queued since the last call; return them."""
+        """Run every update the fake server queued since the last call, each until its handlers
+        and the register picture they left to send (``PICTURE_TASK``) are done; return them."""
         updates = self.fake.take_updates()
         for data in updates:
+            before = asyncio.all_tasks()
             await self.application.process_update(Update.de_json(data, self.application.bot))
+            # Only the bot's: the fake server's connections are tasks of this loop too.
+            if pictures := [task for task in asyncio.all_tasks() - before if task.get_name() == PICTURE_TASK]:
+                await asyncio.wait(pictures)
             self.processed += 1
         await self.settle()
         return updates

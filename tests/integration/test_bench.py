@@ -33,6 +33,8 @@ async def test_a_miniature_throughput_run_handles_every_update_and_reports_figur
     assert bot.stored["published_rounds"] == bot.stored["outcomes_sent"] == bot.stored["closed_rounds"]
     assert bot.files[throughput.PICTURE] == bot.round_trips["/partenaires"][0] > 0
     assert bot.files[throughput.CALENDAR] == bot.round_trips["/calendrier"][0] > 0
+    # The next update waited for each /partenaires's picture.
+    assert len(bot.picture_delays) == bot.round_trips["/partenaires"][0]
 
 
 async def test_a_miniature_run_as_deployed_handles_the_groups_at_once_and_counts_commits(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 from icalendar import Calendar
+from telegram import Update
+from telegram.error import BadRequest
 
 from bot import picture
 from bot.core.library import Library, load_library
@@ -21,6 +27,7 @@ from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.circle_scene import scene
 from tests.integration.conftest import CONVERSATIONS, RunningBot
 from tests.integration.conversation import fill, known_group, plain
+from tests.integration.direct import DirectBot
 from tests.integration.test_register import TODAY, drain, log
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -326,3 +333,164 @@ async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(fake: FakeT
     await fake.next_message(group)
     sent = await next_document(fake, group)
     assert not sent.get("photo") and sent["file_name"].endswith(".png") and sent["content"].startswith(PNG)
+
+
+class HeldDrawings:
+    """``picture.draw`` held until ``release``: what the bot does while a picture is being drawn
+    shows; each PNG drawn is kept, in order."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.drawn: list[bytes] = []
+        self._draw = picture.draw
+
+    def __call__(self, plan: Layout) -> bytes:  # in the bot's worker thread
+        if not self.released.wait(timeout=10):
+            raise TimeoutError("the picture was never released")
+        png = self._draw(plan)
+        self.drawn.append(png)
+        return png
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@pytest.fixture
+async def direct(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[DirectBot]:
+    """The bot handed its updates: ``process`` returns once their handlers have."""
+    running = DirectBot.for_tests(fake, tmp_path)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+def held(direct: DirectBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldDrawings]:
+    """The direct bot's pictures held (released before the bot stops, which waits for them)."""
+    drawings = HeldDrawings()
+    monkeypatch.setattr(picture, "draw", drawings)
+    yield drawings
+    drawings.release()
+
+
+async def handled(bot: DirectBot) -> None:
+    """Hand the queued updates to the bot, returning once their handlers have, whatever they left
+    running (``DirectBot.process`` waits for that too)."""
+    for data in bot.fake.take_updates():
+        await bot.application.process_update(Update.de_json(data, bot.application.bot))
+
+
+def pictures_sent(fake: FakeTelegram) -> list[str]:
+    return [method for method, _ in fake.calls if method in ("sendPhoto", "sendDocument")]
+
+
+async def test_the_list_is_answered_before_its_picture_is_drawn_and_the_picture_follows_in_its_topic(
+    fake: FakeTelegram, direct: DirectBot, held: HeldDrawings, library: Library
+) -> None:
+    ana = fake.add_user("Ana")
+    forum = fake.add_forum("GL Forum", [], creator=ana)
+    fake.add_bot(forum, ana)
+    topic = fake.create_topic(forum, "Partenariats", by=ana)
+    await direct.process()
+    fake.mark_read(forum)  # whatever the bot says on joining
+    await log(direct.database, forum, "Alternatiba", "association", "adopted")
+
+    fake.send_in_topic(ana, forum, topic, "/partenaires")
+    await asyncio.wait_for(handled(direct), timeout=5)  # the handler is done, the picture still held
+    page = await fake.next_message(forum, timeout=0)
+    assert "Alternatiba" in page.plain_text and page.message_thread_id == topic
+    assert pictures_sent(fake) == [] and held.drawn == []
+
+    held.release()
+    sent = await fake.next_message(forum)
+    assert sent.document is not None and sent.document["content"] == held.drawn[0]
+    assert sent.message_thread_id == topic
+    assert sent.caption == render(library.register.picture.caption, partners=1)
+    assert not direct.errors.records, direct.errors.describe()
+
+
+async def test_two_lists_asked_while_the_picture_is_drawn_get_the_one_picture_drawn_once(
+    fake: FakeTelegram, direct: DirectBot, held: HeldDrawings
+) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Gard", [alice])
+    await log(direct.database, group, "Alternatiba", "association", "adopted")
+    fake.send(alice, group, "/partenaires")
+    fake.send(alice, group, "/partenaires")
+    await handled(direct)
+
+    held.release()
+    messages = [await fake.next_message(group) for _ in range(4)]
+    assert ["Alternatiba" in m.plain_text for m in messages] == [True, True, False, False]
+    assert [m.document["content"] for m in messages[2:] if m.document] == held.drawn * 2
+    assert len(held.drawn) == 1
+
+
+async def test_each_list_gets_the_picture_of_the_register_it_shows_in_the_order_asked(
+    fake: FakeTelegram, direct: DirectBot, held: HeldDrawings
+) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Gard", [alice])
+    number = await log(direct.database, group, "Alternatiba", "association", "adopted")
+    fake.send(alice, group, "/partenaires")
+    await handled(direct)
+    await direct.database.write(  # ended while the first picture is being drawn
+        lambda connection: connection.execute(
+            "UPDATE requests SET status = 'ended' WHERE chat_id = ? AND number = ?", (group.id, number)
+        )
+    )
+    fake.send(alice, group, "/partenaires")
+    await handled(direct)
+
+    held.release()
+    adopted, ended = await fake.next_message(group), await fake.next_message(group)
+    assert "adoptée" in adopted.plain_text and "terminée" in ended.plain_text
+    first, second = await fake.next_message(group), await fake.next_message(group)
+    assert first.document is not None and second.document is not None
+    assert [first.document["content"], second.document["content"]] == held.drawn
+    assert held.drawn[0] != held.drawn[1]
+
+
+async def test_a_picture_telegram_refuses_is_logged_the_list_stays_and_the_next_list_sends_it(
+    fake: FakeTelegram, direct: DirectBot, monkeypatch: pytest.MonkeyPatch, library: Library
+) -> None:
+    drawn: list[Layout] = []
+    draw = picture.draw
+
+    def draw_and_count(plan: Layout) -> bytes:
+        drawn.append(plan)
+        return draw(plan)
+
+    monkeypatch.setattr(picture, "draw", draw_and_count)
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Gard", [alice])
+    await log(direct.database, group, "Alternatiba", "association", "adopted")
+    fake.fail_next("sendPhoto", 400, "Bad Request: IMAGE_PROCESS_FAILED")
+    fake.send(alice, group, "/partenaires")
+    await direct.process()
+
+    assert "Alternatiba" in (await fake.next_message(group)).plain_text
+    apology = await fake.next_message(group)
+    assert apology.plain_text == plain(library.messages.system.error)
+    (record,) = direct.errors.records
+    assert record.exc_info is not None and isinstance(record.exc_info[1], BadRequest)
+    assert record.exc_info[1].message.upper() == "IMAGE_PROCESS_FAILED"
+    direct.errors.records.clear()
+
+    fake.send(alice, group, "/partenaires")
+    await direct.process()
+    assert "Alternatiba" in (await fake.next_message(group)).plain_text
+    sent = await fake.next_message(group)
+    assert sent.document is not None and sent.document["content"].startswith(PNG)
+    assert len(drawn) == 1 and not direct.errors.records
+
+
+async def test_an_empty_register_has_no_picture(fake: FakeTelegram, direct: DirectBot, library: Library) -> None:
+    alice = fake.add_user("Alice")
+    group = fake.add_group("GL Gard", [alice])
+    fake.send(alice, group, "/partenaires")
+    await direct.process()
+    assert (await fake.next_message(group)).plain_text == plain(library.register.partners.empty)
+    assert pictures_sent(fake) == [] and len(fake.messages_in(group)) == 1
