@@ -227,7 +227,14 @@ def on_its_message(
     if database_checks and query.message is not None and not query.message.is_accessible:
         return payload
     markup = getattr(query.message, "reply_markup", None)  # an inaccessible message has none
-    carried = [decode(b.callback_data) for row in markup.inline_keyboard for b in row] if markup else []
-    if payload is not None and any(type(c) is type(payload) if same_kind else c == payload for c in carried):
+    buttons = [b.callback_data for row in markup.inline_keyboard for b in row] if markup else []
+    if payload is None:
+        return None
+    # Telegram sends the pressed button's data as it is: found among them, it is on its
+    # message, without decoding every other button (a pydantic validation each).
+    if not same_kind and query.data in buttons:
+        return payload
+    carried = map(decode, buttons)
+    if any(type(c) is type(payload) if same_kind else c == payload for c in carried):
         return payload
     return None

@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
 _REDRAWS = "consent_redraws"  # bot_data: when each proposal was last drawn, and its lock
+_JOBS = "consent_jobs"  # bot_data: the rounds' jobs waiting to run, by name (JobQueueScheduler)
 
 
 def _now() -> datetime:
@@ -126,7 +127,7 @@ def _rounds(context: BotContext) -> Rounds:
     return Rounds(
         database=services.database,
         sender=TelegramSender(context.bot),
-        scheduler=JobQueueScheduler(context.job_queue),
+        scheduler=JobQueueScheduler(context.job_queue, context.bot_data.setdefault(_JOBS, {})),
         presenter=RoundPresenter(context),
         redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
         edit_interval=services.settings.consent_edit_interval_seconds,

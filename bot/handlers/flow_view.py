@@ -27,11 +27,14 @@ def thread(session: FlowSession) -> int | None:
 
 
 def _prompt_message(
-    context: BotContext, session: FlowSession, flow_engine: FlowEngine, error: Html | None = None
+    context: BotContext,
+    session: FlowSession,
+    flow_engine: FlowEngine,
+    prompt: Question | Summary,
+    error: Html | None = None,
 ) -> tuple[Html, InlineKeyboardMarkup | ForceReply | None]:
-    """The text and markup of the current question or of the summary."""
+    """The text and markup of the current question or of the summary (``prompt``)."""
     messages = context.services.messages
-    prompt = flow_engine.prompt(session.state)
     if isinstance(prompt, Summary):
         # Every answer at its longest may not fit one message: shortened, the summary still shows.
         def summary(preview: int | None) -> Html:
@@ -68,10 +71,16 @@ async def show(
     *,
     reply_to: Message | None = None,
     error: Html | None = None,
+    prompt: Question | Summary | None = None,
 ) -> None:
-    """Send the current question or summary, as a reply to ``reply_to`` when given."""
+    """Send the current question or summary, as a reply to ``reply_to`` when given.
+
+    ``prompt``: the session state's, when the engine just gave it (an answer's turn): counting
+    the questions that apply evaluates every step's condition, not worth doing twice."""
     flow_engine = flow_engine or await engine(context, session)
-    text, markup = _prompt_message(context, session, flow_engine, error)
+    if prompt is None:
+        prompt = flow_engine.prompt(session.state)
+    text, markup = _prompt_message(context, session, flow_engine, prompt, error)
     if reply_to is not None:
         await reply_to.reply_html(text, reply_markup=markup)
     else:

@@ -39,7 +39,6 @@ from bot.core.flow_engine import (
     Edit,
     FlowEngine,
     Input,
-    Question,
     Skip,
     Text,
 )
@@ -321,7 +320,7 @@ async def _advance(
     turn = engine.advance(session.state, action, services.today())
     if turn.error is not None:
         await acknowledge(answer)
-        await flow_view.show(context, session, engine, reply_to=reply_to, error=turn.error)
+        await flow_view.show(context, session, engine, reply_to=reply_to, error=turn.error, prompt=turn.prompt)
         return False
     if turn.done:
         if engine.flow.id == known.FLOW_ID:
@@ -334,7 +333,7 @@ async def _advance(
     await services.database.write(lambda connection: sessions.save(connection, session), update.update_id)
     await acknowledge(answer)
     await practices.send_reminders(context, session, turn.reminders, reply_to)
-    await flow_view.show(context, session, engine, reply_to=reply_to)
+    await flow_view.show(context, session, engine, reply_to=reply_to, prompt=turn.prompt)
     return True
 
 
@@ -479,10 +478,10 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 def _action(engine: FlowEngine, session: FlowSession, press: callback_data.FlowPress) -> Input | None:
     """Translate a checked button press into an engine input; None if it makes no sense."""
-    prompt = engine.prompt(session.state)
+    current = session.state.current  # None: the summary
     match press.action:
-        case "choose" if isinstance(prompt, Question):
-            answers = prompt.step.buttons(engine.texts)
+        case "choose" if current is not None:
+            answers = engine.flow.step(current).buttons(engine.texts)
             return Choose(answers[press.arg].value) if press.arg < len(answers) else None
         case "yes" | "no":
             return Choose(press.action)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from telegram import Bot, InlineKeyboardMarkup
+from telegram.ext import Job as PTBJob
 from telegram.ext import JobQueue
 
 from bot.core.texts import Html
@@ -27,19 +28,42 @@ class TelegramSender:
         )
 
 
+# The jobs JobQueueScheduler scheduled, by name, until they start: one dict for the whole
+# bot (kept in bot_data), as a scheduler is built for each update.
+ScheduledJobs = dict[str, set[PTBJob[BotContext]]]
+
+
 class JobQueueScheduler:
-    def __init__(self, job_queue: JobQueue[BotContext]) -> None:
+    """Runs the lifecycle's jobs on the job queue, and keeps their names itself.
+
+    python-telegram-bot finds jobs by name by wrapping every job of the queue (a regular
+    expression search each), and every consent press asks whether its round's redraw is
+    waiting: a cost growing with the rounds open in every group. Here a name leads to its
+    jobs, and the queue's scheduler says, by job id, whether each is still waiting."""
+
+    def __init__(self, job_queue: JobQueue[BotContext], named: ScheduledJobs) -> None:
         self.job_queue = job_queue
+        self.named = named
 
     def run_at(self, name: str, when: datetime | float, job: Job) -> None:
         async def run(context: BotContext) -> None:
+            self._waiting(name)  # forgets this one, started
             await job()
 
-        self.job_queue.run_once(run, when, name=name, job_kwargs=LATE_OK)
+        self.named.setdefault(name, set()).add(self.job_queue.run_once(run, when, name=name, job_kwargs=LATE_OK))
+
+    def _waiting(self, name: str) -> set[PTBJob[BotContext]]:
+        """The jobs of this name still in the queue, the others forgotten."""
+        scheduler = self.job_queue.scheduler
+        waiting = {job for job in self.named.pop(name, ()) if scheduler.get_job(job.job.id) is not None}
+        if waiting:
+            self.named[name] = waiting
+        return waiting
 
     def cancel(self, name: str) -> None:
-        for job in self.job_queue.get_jobs_by_name(name):
+        for job in self._waiting(name):
             job.schedule_removal()
+        self.named.pop(name, None)
 
     def scheduled(self, name: str) -> bool:
-        return bool(self.job_queue.get_jobs_by_name(name))
+        return bool(self._waiting(name))

@@ -3,6 +3,7 @@ coalesced redraws, recovery after a restart, and the rules that decide when a ro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from dataclasses import dataclass, field, replace
@@ -11,10 +12,12 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
+from telegram.ext import ApplicationBuilder, ContextTypes
 
 from bot.core.consent_rules import CloseReason, Member, Outcome, Position, RoundOptions
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html
+from bot.handlers.round_ports import JobQueueScheduler
 from bot.rounds.lifecycle import (
     OBJECTORS_FIRST,
     PROPOSAL,
@@ -25,6 +28,7 @@ from bot.rounds.lifecycle import (
     job_name,
 )
 from bot.rounds.ports import Destination, Job, Markup, Opened
+from bot.services import BotContext
 from bot.storage import circles, consent_rounds, flow_versions, outbox, requests
 from bot.storage.circles import Roster
 from bot.storage.db import Database
@@ -397,3 +401,30 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     assert seen == [(1, 0), (3, 1)]  # then the outcome and the summary, queued as it closed
     await scene.rounds.end_request(request, RequestStatus.WITHDRAWN, None, acknowledge=acknowledge)
     assert seen == [(1, 0), (3, 1), (3, 2)]
+
+
+async def test_the_job_queue_scheduler_knows_a_job_waiting_until_it_starts_or_is_cancelled() -> None:
+    """The rounds' scheduler as the bot runs it (python-telegram-bot's job queue): the names it
+    keeps say what the queue holds."""
+    # As the bot builds it; the job queue holds its application weakly.
+    application = ApplicationBuilder().token("123:TEST").context_types(ContextTypes(context=BotContext)).build()
+    job_queue = application.job_queue
+    assert job_queue is not None
+    await job_queue.start()
+    scheduler = JobQueueScheduler(job_queue, {})
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    try:
+        scheduler.run_at("soon", 0.01, job)
+        scheduler.run_at("later", 60, job)
+        assert scheduler.scheduled("soon") and scheduler.scheduled("later")
+        await asyncio.wait_for(ran.wait(), 5)
+        assert not scheduler.scheduled("soon")
+        scheduler.cancel("later")
+        assert not scheduler.scheduled("later")
+        assert not job_queue.jobs()
+    finally:
+        await job_queue.stop()
