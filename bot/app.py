@@ -162,6 +162,15 @@ class StartingApplication(BotApplication):
             logger.warning("Telegram cannot be reached at start-up (%s); trying again", error)
             raise
 
+    async def stop(self) -> None:
+        # PTB's JobQueue.stop waits for the running jobs, then APScheduler's shutdown cancels
+        # any job that fell due meanwhile, logging it as an error. Held from now on, such a
+        # job's work is done at the next start: Rounds.recover redraws the open rounds and
+        # the outbox sends what is pending.
+        if self.job_queue is not None and self.job_queue.scheduler.running:
+            self.job_queue.scheduler.pause()
+        await super().stop()
+
 
 def _bot(
     settings: Settings,

@@ -150,6 +150,7 @@ class Drains:
 
 
 _DRAINS = "outbox_drains"  # bot_data: the application's Drains
+DRAIN_TASK = "outbox drain"  # the name of each chat's drain task (tests wait for them)
 
 
 def _drains(bot_data: dict[Any, Any]) -> Drains:
@@ -192,7 +193,7 @@ async def flush(context: BotContext, *, everything: bool = False) -> None:
             drains.again.add(chat_id)
         elif everything or due_at <= now:
             drains.chats.add(chat_id)
-            application.create_task(_drain(context, chat_id, everything=everything), name=f"outbox-{chat_id}")
+            application.create_task(_drain(context, chat_id, everything=everything), name=DRAIN_TASK)
         else:
             waiting.append(due_at)
     if waiting:

@@ -27,6 +27,7 @@ from apscheduler.events import (  # type: ignore[import-untyped]  # APScheduler 
 from telegram import Update
 
 from bot.config import Settings
+from bot.handlers.outbox_sender import DRAIN_TASK
 from bot.handlers.register import PICTURE_TASK
 from bot.services import BotApplication, jobs
 from bot.storage.db import Database
@@ -115,14 +116,21 @@ class DirectBot(RunningBot):
         return updates
 
     async def settle(self) -> None:
-        """Wait until no job of the bot is running or due (redraws, reminders, summaries)."""
+        """Wait until no job of the bot is running or due (redraws, reminders, summaries) and no
+        task of the bot is running (the outbox's drains, the register pictures)."""
         job_queue = jobs(self.application)
         while True:
             soon = datetime.now(UTC) + DUE_SOON
             due = [job for job in job_queue.jobs() if job.next_t is not None and job.next_t <= soon]
-            if not due and not any(self._running_jobs.values()):
+            if not due and not any(self._running_jobs.values()) and not _background_tasks():
                 return
             await asyncio.sleep(0.002)
+
+
+def _background_tasks() -> list[asyncio.Task[Any]]:
+    """The bot's own tasks still running; only the bot's, by their names: the fake server's
+    connections are tasks of this loop too."""
+    return [task for task in asyncio.all_tasks() if task.get_name() in (DRAIN_TASK, PICTURE_TASK) and not task.done()]
 
 
 # --- the database -----------------------------------------------------------------------------

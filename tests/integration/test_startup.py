@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import sqlite3
 import subprocess
@@ -198,3 +199,30 @@ def test_build_application_refuses_a_processor_that_would_not_mark_updates_finis
     monkeypatch.setattr(redelivery, "ChatOrderedProcessor", ElsewhereLedger)
     with pytest.raises(redelivery.UnsafeAcknowledgement, match="does not mark updates finished"):
         build_application(settings, library)
+
+
+async def test_a_job_falling_due_while_the_bot_stops_is_held_for_the_next_start(
+    fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = RunningBot(settings_for(fake, tmp_path / "stopping"))
+    await running.start()
+    started: list[str] = []
+
+    async def running_job(context: object) -> None:
+        started.append("running")
+        await asyncio.sleep(0.3)  # the stop waits for it
+
+    async def due_meanwhile(context: object) -> None:
+        started.append("due meanwhile")
+        await asyncio.sleep(0.5)  # still running when the job queue shuts down: it would be cancelled
+
+    job_queue = running.application.job_queue
+    assert job_queue is not None
+    job_queue.run_once(running_job, 0)
+    job_queue.run_once(due_meanwhile, 0.1)
+    while not started:
+        await asyncio.sleep(0.01)
+    with caplog.at_level(logging.ERROR):
+        await running.stop()
+    assert started == ["running"]
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
