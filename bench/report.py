@@ -70,14 +70,17 @@ def grid(headers: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
 def heaviest(root: Any, top: int = 6) -> list[tuple[str, float]]:
     """Where a pyinstrument profile's time went, by the bot's function it ran for: each frame's
     own time goes to the innermost function of ``bot/`` above it (a picture drawn,
-    python-telegram-bot's work for a handler), the rest to « outside the bot ». A wait on
+    python-telegram-bot's work for a handler), the event loop's wait for something to run (its
+    ``select``) to itself, the rest to « outside the bot ». A wait on
     aiosqlite's thread (``bot/storage/db.py``) is told as its caller's: « open > read »."""
     owners: Counter[str] = Counter()
     pending: list[tuple[Any, str, bool]] = [(root, "outside the bot (python-telegram-bot, asyncio)", False)]
     while pending:
         frame, owner, in_bot = pending.pop()
         path = frame.file_path or ""
-        if "/bot/" in path and "/site-packages/" not in path:
+        if frame.function == "select" and path.endswith("selectors.py"):
+            owner = "the event loop waiting (nothing to run)"
+        elif "/bot/" in path and "/site-packages/" not in path:
             if path.endswith("bot/storage/db.py") and in_bot:
                 owner = f"{owner.split(' (')[0]} > {frame.function} ({frame.file_path_short}:{frame.line_no})"
             else:

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -471,10 +471,44 @@ class Deployed:
     files: Counter[str] = field(default_factory=Counter)
     # Each /consentement's wait, once handled, for its proposal on screen (sent by the outbox).
     proposal_waits: list[float] = field(default_factory=list)
+    cpu: Cpu | None = None
+    api_calls: int = 0  # Bot API calls made, the background jobs' included
 
     @property
     def per_second(self) -> float:
         return self.updates / self.seconds
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """The CPU a run used: on the event loop's thread (where python-telegram-bot and every
+    handler run, one at a time), and in the whole process (aiosqlite's thread, a picture's
+    drawing, SQLite's work in C); the members' side (building updates, on the loop) left out."""
+
+    loop: float
+    process: float
+    wall: float
+
+    @classmethod
+    @contextmanager
+    def measured(cls, members_side: Callable[[], float] = lambda: 0.0) -> Iterator[list[Cpu]]:
+        """Measure the CPU of the ``with`` block; the Cpu is in the list once the block ends."""
+        measured: list[Cpu] = []
+        loop, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
+        yield measured
+        aside = members_side()
+        measured.append(
+            cls(
+                loop=time.thread_time() - loop - aside,
+                process=time.process_time() - process - aside,
+                wall=time.perf_counter() - wall - aside,
+            )
+        )
+
+    @property
+    def loop_busy(self) -> float:
+        """The share of the wall time the event loop's thread spent computing."""
+        return self.loop / self.wall
 
 
 class Commits:
@@ -571,14 +605,17 @@ async def run_bot_deployed(
         trips = RoundTrips(connection)
         members = Members(total)
         proposal_waits: list[float] = []
+        calls = telegram.calls.total()
         start = time.perf_counter()
-        streams = await asyncio.gather(
-            *(
-                _group_stream(application, telegram, staged_group.script(), members, proposal_waits)
-                for staged_group in staged
+        with Cpu.measured(lambda: members.building) as cpu:
+            streams = await asyncio.gather(
+                *(
+                    _group_stream(application, telegram, staged_group.script(), members, proposal_waits)
+                    for staged_group in staged
+                )
             )
-        )
         seconds = members.last_handled - start - members.building
+        calls = telegram.calls.total() - calls
         stored = await _stored(application)
         in_flight = application.update_processor.max_concurrent_updates
     played = [item for stream in streams for item in stream]
@@ -596,6 +633,8 @@ async def run_bot_deployed(
         stored=stored,
         files=_files(telegram),
         proposal_waits=proposal_waits,
+        cpu=cpu[0],
+        api_calls=calls,
     )
     return run, [[data for _, data in stream] for stream in streams]
 
@@ -612,17 +651,22 @@ async def replay_deployed(
 ) -> Deployed:
     """The same groups' updates, fed the same way, through ``running`` (the bare echo or the
     floor, built to handle as many at once as the bot); ``commits``: what counts the floor's."""
-    async with running as (application, _):
+    async with running as (application, telegram):
         gc.collect()
+        calls = telegram.calls.total()
         start = time.perf_counter()
-        await asyncio.gather(*(_replay(application, stream) for stream in streams))
+        with Cpu.measured() as cpu:
+            await asyncio.gather(*(_replay(application, stream) for stream in streams))
         seconds = time.perf_counter() - start
+        calls = telegram.calls.total() - calls
         in_flight = application.update_processor.max_concurrent_updates
     return Deployed(
         updates=sum(len(stream) for stream in streams),
         seconds=seconds,
         in_flight=in_flight,
         commits=0 if commits is None else commits.commits,
+        cpu=cpu[0],
+        api_calls=calls,
     )
 
 

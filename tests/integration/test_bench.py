@@ -59,3 +59,10 @@ async def test_a_miniature_run_as_deployed_handles_the_groups_at_once_and_counts
     assert bot.stored["outcomes_sent"] == bot.stored["closed_rounds"] == bot.labels[throughput.CLOSING_PRESS] > 0
     assert bot.files[throughput.PICTURE] == bot.labels["/partenaires"] > 0
     assert bot.files[throughput.CALENDAR] == bot.labels["/calendrier"] > 0
+    # The CPU each run used, and its Bot API calls: the bot makes more calls than the echo's one.
+    for run in (bot, bare, floor):
+        assert run.cpu is not None
+        assert 0 < run.cpu.loop <= run.cpu.process
+        assert 0 < run.cpu.loop_busy <= 1.05  # the clocks are read a few instructions apart
+    assert bare.api_calls == bare.updates
+    assert bot.api_calls > bot.updates
