@@ -8,13 +8,15 @@ can count a step that may still come ("Étape 3/11") without pretending it will 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 Answers = Mapping[str, Any]
+Evaluator = Callable[[Answers], bool | None]
 
 _OPERATORS = ("equals", "not_equals", "in_", "greater_than", "less_than", "is_empty", "shorter_than")
 
@@ -60,38 +62,92 @@ class Condition(BaseModel):
 
     def evaluate(self, answers: Answers) -> bool | None:
         """Return True or False, or None while an answer it needs is still missing."""
-        if self.all_ is not None:
-            results = [c.evaluate(answers) for c in self.all_]
-            if False in results:
-                return False
-            return None if None in results else True
-        if self.any_ is not None:
-            results = [c.evaluate(answers) for c in self.any_]
-            if True in results:
-                return True
-            return None if None in results else False
-        if self.not_ is not None:
-            result = self.not_.evaluate(answers)
-            return None if result is None else not result
-        if self.answer is None or self.answer not in answers:
-            # An explicitly skipped optional answer is stored as None: known, and empty.
-            return None
-        return self._test(answers[self.answer])
+        return self._evaluator(answers)
 
-    def _test(self, value: object) -> bool:
-        if self.is_empty is not None:
-            empty = value is None or (isinstance(value, str) and not value.strip())
-            return empty == self.is_empty
-        if self.shorter_than is not None:
-            return value is None or (isinstance(value, str) and len(value.strip()) < self.shorter_than)
-        if self.equals is not None:
-            return value == self.equals
-        if self.not_equals is not None:
-            return value != self.not_equals
-        if self.in_ is not None:
-            return value in self.in_
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return False
-        if self.greater_than is not None:
-            return value > self.greater_than
-        return self.less_than is not None and value < self.less_than
+    def __getstate__(self) -> dict[Any, Any]:
+        # The library is pickled (bot.library_cache); the evaluator, closures, is built again.
+        state = super().__getstate__()
+        state["__dict__"] = {name: value for name, value in state["__dict__"].items() if name != "_evaluator"}
+        return state
+
+    @cached_property
+    def _evaluator(self) -> Evaluator:
+        """This condition as one function of the answers, built once: the engine evaluates every
+        step's and rule's condition at each answer, and a condition never changes (frozen)."""
+        if self.all_ is not None:
+            return _all_of(tuple(child._evaluator for child in self.all_))
+        if self.any_ is not None:
+            return _any_of(tuple(child._evaluator for child in self.any_))
+        if self.not_ is not None:
+            return _negation(self.not_._evaluator)
+        assert self.answer is not None  # validation requires it of a test
+        return _on_answer(self.answer, self._value_test())
+
+    def _value_test(self) -> Callable[[object], bool]:
+        """The test of a given answer (``None``: explicitly skipped)."""
+        if (is_empty := self.is_empty) is not None:
+            return lambda value: _empty(value) == is_empty
+        if (limit := self.shorter_than) is not None:
+            return lambda value: value is None or (isinstance(value, str) and len(value.strip()) < limit)
+        if (expected := self.equals) is not None:
+            return lambda value: value == expected
+        if (refused := self.not_equals) is not None:
+            return lambda value: value != refused
+        if (listed := self.in_) is not None:
+            return lambda value: value in listed
+        if (floor := self.greater_than) is not None:
+            return lambda value: _number(value) and value > floor
+        ceiling = self.less_than
+        assert ceiling is not None  # validation requires exactly one test
+        return lambda value: _number(value) and value < ceiling
+
+
+def _all_of(children: tuple[Evaluator, ...]) -> Evaluator:
+    def evaluate(answers: Answers) -> bool | None:
+        unknown = False
+        for child in children:
+            result = child(answers)
+            if result is False:
+                return False
+            unknown = unknown or result is None
+        return None if unknown else True
+
+    return evaluate
+
+
+def _any_of(children: tuple[Evaluator, ...]) -> Evaluator:
+    def evaluate(answers: Answers) -> bool | None:
+        unknown = False
+        for child in children:
+            result = child(answers)
+            if result is True:
+                return True
+            unknown = unknown or result is None
+        return None if unknown else False
+
+    return evaluate
+
+
+def _negation(child: Evaluator) -> Evaluator:
+    def evaluate(answers: Answers) -> bool | None:
+        result = child(answers)
+        return None if result is None else not result
+
+    return evaluate
+
+
+def _on_answer(answer: str, test: Callable[[object], bool]) -> Evaluator:
+    def evaluate(answers: Answers) -> bool | None:
+        # An explicitly skipped optional answer is stored as None: known, and empty.
+        return test(answers[answer]) if answer in answers else None
+
+    return evaluate
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    """Whether a number test applies: yes/no answers are bools, which Python counts as ints."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

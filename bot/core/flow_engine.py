@@ -13,6 +13,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -435,11 +436,16 @@ class Flow(_Model):
         step = next((s for s in self.steps if s.id == condition.answer), None)
         return [] if step is None else [(kind, step.id, value) for kind, value in _impossible_test(condition, step)]
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        """Each step's place by its id (unique, validated), looked up at every answer and press."""
+        return {step.id: index for index, step in enumerate(self.steps)}
+
     def step(self, step_id: str) -> Step:
-        return next(s for s in self.steps if s.id == step_id)
+        return self.steps[self._positions[step_id]]
 
     def index(self, step_id: str) -> int:
-        return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+        return self._positions[step_id]
 
 
 Fault = Literal["unknown_value", "wrong_kind"]  # a value no answer takes, a test unfit for its step
@@ -735,9 +741,8 @@ class FlowEngine:
         # An edit that makes a new question appear (format changed to "pluriannuel" asks the
         # duration) continues as a first pass, not as an edit: Back while editing jumps to the
         # summary, which would then lack that required answer and could still be confirmed.
-        new_state = replace(state, answers=answers, current=following, editing=False)
-        reminders, reasons = self._reminders(new_state)
-        new_state = replace(new_state, reminded=state.reminded + reasons)
+        reminders, reasons = self._reminders(answers, state.reminded)
+        new_state = replace(state, answers=answers, current=following, editing=False, reminded=state.reminded + reasons)
         return Turn(new_state, self.prompt(new_state), reminders=reminders)
 
     def _previous(self, state: FlowState) -> str | None:
@@ -759,8 +764,10 @@ class FlowEngine:
         back = replace(state, answers=answers, current=previous)
         return Turn(back, self.prompt(back))
 
-    def _reminders(self, state: FlowState) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The practices to show now, and the reasons (rules) they are shown for.
+    def _reminders(
+        self, answers: Mapping[str, Any], reminded: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The practices to show for these answers, and the reasons (rules) they are shown for.
 
         A practice shows when one of its rules becomes true, again when another of its rules
         does, never twice for one rule; at most :data:`MAX_REMINDERS_PER_MESSAGE` at a time,
@@ -769,9 +776,9 @@ class FlowEngine:
         stands for all its rules.
         """
         shown: dict[str, list[str]] = {}
-        for index in self.flow.triggered_rules(state.answers):
+        for index in self.flow.triggered_rules(answers):
             practice, key = self.flow.practices[index].practice, reason(self.flow, index)
-            if key in state.reminded or practice in state.reminded:
+            if key in reminded or practice in reminded:
                 continue
             if practice in shown or len(shown) < MAX_REMINDERS_PER_MESSAGE:
                 shown.setdefault(practice, []).append(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -205,3 +206,12 @@ def test_an_invalid_part_of_a_combination_is_refused() -> None:
 
 def test_an_unknown_test_name_is_refused() -> None:
     assert "extra_forbidden" in error_types({"answer": "a", "equal": "x"})
+
+
+def test_an_evaluated_condition_pickles_and_still_evaluates() -> None:
+    # The library is pickled beside the database (bot.library_cache), conditions already used.
+    condition = Condition.model_validate({"not": {"answer": "a", "in": ["x", "y"]}})
+    assert condition.evaluate({"a": "z"}) is True
+    restored = pickle.loads(pickle.dumps(condition))
+    assert restored == condition
+    assert (restored.evaluate({"a": "x"}), restored.evaluate({"a": "z"}), restored.evaluate({})) == (False, True, None)
