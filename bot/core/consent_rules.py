@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,7 +122,7 @@ class Tally:
         stance = self.current.get(user_id)
         return None if stance is None else stance.position
 
-    @property
+    @cached_property  # what most of the others start from
     def counted(self) -> tuple[Member, ...]:
         """Members whose answer counts: everyone but those standing aside for a conflict."""
         return tuple(m for m in self.roster if self.position_of(m.user_id) is not Position.CONFLICT)

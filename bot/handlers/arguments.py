@@ -6,6 +6,10 @@ twenty digits pass both but not SQLite (64-bit integers): only a few ASCII digit
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from typing import TypeVar
+
 from telegram import Update
 
 from bot.core.texts import render
@@ -16,6 +20,8 @@ from bot.storage.requests import PartnershipRequest
 
 MAX_DIGITS = 9  # request numbers, versions and days all stay far below a billion
 REQUEST_PREFIXES = "n°#"  # members write 12, n°12 or #12
+
+Found = TypeVar("Found")
 
 
 def number(word: str) -> int | None:
@@ -32,12 +38,30 @@ def request_number(args: list[str] | None) -> int | None:
 
 async def requested(update: Update, context: BotContext, usage: str, not_found: str) -> PartnershipRequest | None:
     """The request of this chat named after the command; None once the member was told why not."""
+    return await requested_with(update, context, usage, not_found, lambda _, request: request)
+
+
+async def requested_with(
+    update: Update,
+    context: BotContext,
+    usage: str,
+    not_found: str,
+    read: Callable[[sqlite3.Connection, PartnershipRequest], Found],
+) -> Found | None:
+    """What ``read`` (never None) finds about the request of this chat named after the command,
+    in the snapshot that finds the request: one trip to the database. None once the member was
+    told why not."""
     message, chat_id = updates.message(update), updates.chat(update).id
     number = request_number(context.args)
     if number is None:
         await message.reply_html(usage)
         return None
-    request = await context.services.database.read(lambda connection: requests.by_number(connection, chat_id, number))
-    if request is None:
+
+    def find(connection: sqlite3.Connection) -> Found | None:
+        request = requests.by_number(connection, chat_id, number)
+        return None if request is None else read(connection, request)
+
+    found = await context.services.database.read(find)
+    if found is None:
         await message.reply_html(render(not_found, number=number))
-    return request
+    return found

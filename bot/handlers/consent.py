@@ -47,7 +47,7 @@ from bot.handlers import (
     updates,
 )
 from bot.handlers.arguments import number as typed_number
-from bot.handlers.arguments import requested
+from bot.handlers.arguments import requested, requested_with
 from bot.handlers.consent_presenter import RoundPresenter
 from bot.handlers.consent_presenter import consent_texts as _texts
 from bot.handlers.edits import edit_pressed, unchanged_ok
@@ -56,7 +56,7 @@ from bot.rounds import lifecycle
 from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds, Taken
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
-from bot.storage import chats, circles, consent_rounds, outbox, requests
+from bot.storage import chats, circles, consent_rounds, home_topics, outbox, requests
 from bot.storage.circles import Roster
 from bot.storage.consent_rounds import Round, RoundState
 from bot.storage.outbox import Delivery
@@ -140,11 +140,39 @@ def _rounds(context: BotContext) -> Rounds:
 # --- opening ------------------------------------------------------------------------------
 
 
-async def _may_open(context: BotContext, chat: Chat, user_id: int, request: PartnershipRequest) -> bool:
-    """The circle, the group's admins and the request's author may open a round on it."""
+@dataclass(frozen=True)
+class Openable:
+    """What deciding to open a round reads, in one snapshot: the request, whether the member is
+    on its group's circle, and the topic its proposal goes to."""
+
+    request: PartnershipRequest
+    on_circle: bool
+    thread_id: int | None
+
+
+def _openable(connection: sqlite3.Connection, request: PartnershipRequest, user_id: int, here: int | None) -> Openable:
+    """``here``: the topic the member asked in. Opened outside any topic (in General), the
+    proposal goes to the home topic, else to the card's."""
+    return Openable(
+        request,
+        circles.contains(connection, Roster.CIRCLE, request.chat_id, user_id),
+        home_topics.destination(connection, request.chat_id, here, request.thread_id),
+    )
+
+
+def _openable_numbered(
+    connection: sqlite3.Connection, chat_id: int, number: int, user_id: int, here: int | None
+) -> Openable | None:
+    request = requests.by_number(connection, chat_id, number)
+    return None if request is None else _openable(connection, request, user_id, here)
+
+
+async def _may_open(context: BotContext, chat: Chat, user_id: int, openable: Openable) -> bool:
+    """The circle, the group's admins and the request's author may open a round on it (Telegram
+    is asked for the admins only when the member is neither of the others)."""
     return (
-        user_id == request.author_id
-        or await on_roster(context, Roster.CIRCLE, chat.id, user_id)
+        user_id == openable.request.author_id
+        or openable.on_circle
         or await permissions.is_chat_admin(context, chat, user_id)
     )
 
@@ -159,7 +187,7 @@ def _answer_by(engine: FlowEngine, request: PartnershipRequest) -> date | None:
 async def _open(
     update: Update,
     context: BotContext,
-    request: PartnershipRequest,
+    openable: Openable,
     opener: User,
     options: RoundOptions,
     reason: str | None = None,
@@ -173,6 +201,7 @@ async def _open(
     texts, services = _texts(context), context.services
     feedback = texts.commands_feedback
     chat = updates.chat(update)
+    request = openable.request
     engine = await services.catalog.engine(request.flow_id, request.flow_version)
     opening = Opening(
         request,
@@ -182,10 +211,7 @@ async def _open(
         by_admin=bool(reason) and await permissions.is_chat_admin(context, chat, opener.id),
         author_recused=texts.links.author_recused(request.answers),
         answer_by=_answer_by(engine, request),
-        # Opened outside any topic (in General): the proposal goes to the home topic, else to the card's.
-        thread_id=await topics.thread_for(
-            context, request.chat_id, topics.thread_of(updates.message(update)), request.thread_id
-        ),
+        thread_id=openable.thread_id,
         # Summaries name the group, and they are read in private: keep its title up to date.
         group=(chat.type, chat.title),
     )
@@ -209,10 +235,12 @@ async def open_command(update: Update, context: BotContext) -> None:
     feedback = texts.commands_feedback
     if not await in_group(update, context):
         return
-    request = await requested(update, context, feedback.open_usage, feedback.not_found)
-    if request is None:
+    here = topics.thread_of(message)
+    read = partial(_openable, user_id=user.id, here=here)
+    openable = await requested_with(update, context, feedback.open_usage, feedback.not_found, read)
+    if openable is None:
         return
-    if not await _may_open(context, chat, user.id, request):
+    if not await _may_open(context, chat, user.id, openable):
         await message.reply_html(feedback.open_not_allowed)
         return
     words, reason = consent_rules.split_reason((context.args or [])[1:], texts.option_words.reason)
@@ -221,7 +249,7 @@ async def open_command(update: Update, context: BotContext) -> None:
     except consent_rules.InvalidOption as invalid:
         await message.reply_html(render(feedback.invalid_option, option=invalid.word))
         return
-    refusal = await _open(update, context, request, user, options, reason)
+    refusal = await _open(update, context, openable, user, options, reason)
     if refusal is not None:
         await message.reply_html(refusal)
 
@@ -232,15 +260,18 @@ async def open_press(update: Update, context: BotContext) -> None:
     texts = _texts(context)
     payload = callback_data.decode(query.data)
     assert isinstance(payload, callback_data.OpenConsent)  # the handler's pattern
-    request = await _request_numbered(context, chat.id, payload.number)
-    if request is None:
+    user_id, here = query.from_user.id, topics.thread_of(updates.message(update))
+    openable = await context.services.database.read(
+        partial(_openable_numbered, chat_id=chat.id, number=payload.number, user_id=user_id, here=here)
+    )
+    if openable is None:
         await query.answer(texts.alerts.stale, show_alert=True)
         return
-    if not await _may_open(context, chat, query.from_user.id, request):
+    if not await _may_open(context, chat, user_id, openable):
         await query.answer(texts.alerts.open_not_allowed, show_alert=True)
         return
     # Answered once the round is stored: an answered press is an opened round.
-    refusal = await _open(update, context, request, query.from_user, texts.defaults, answer=query.answer)
+    refusal = await _open(update, context, openable, query.from_user, texts.defaults, answer=query.answer)
     if refusal is not None:
         await query.answer()
         await updates.message(update).reply_html(refusal)

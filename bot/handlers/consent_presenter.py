@@ -93,11 +93,10 @@ class RoundDrawing:
 
     def proposal(self, state: consent_rounds.RoundState, request: PartnershipRequest) -> tuple[Html, Markup | None]:
         texts = self.texts
-        keyboard = consent_views.proposal_keyboard(texts, state.round)
         zone = self.context.services.settings.zone
         return (
             consent_views.proposal_text(texts, zone, state, self._request_view(request), MESSAGE_LIMIT),
-            None if keyboard is None else keyboard.to_dict(),
+            consent_views.proposal_keyboard(texts, state.round),
         )
 
     def closing(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -209,8 +209,12 @@ def _proposal_text(
 
 def offered_positions(rnd: Round) -> list[Position]:
     """The positions a round's buttons offer, in the order they are shown."""
+    return _offered(rnd.offer_stand_aside)
+
+
+def _offered(stand_aside: bool) -> list[Position]:
     positions = [Position.CONSENT, Position.RESERVATION, Position.OBJECTION]
-    if rnd.offer_stand_aside:
+    if stand_aside:
         positions.append(Position.STAND_ASIDE)
     return positions
 
@@ -218,11 +222,21 @@ def offered_positions(rnd: Round) -> list[Position]:
 def proposal_keyboard(texts: ConsentTexts, rnd: Round) -> InlineKeyboardMarkup | None:
     if not rnd.is_open:
         return None
-    press = partial(callback_data.ConsentPress, round_id=rnd.id, version=rnd.request_version)
-    rows = [[keyboards.button(texts.positions.of(p).button, press(action=p.value))] for p in offered_positions(rnd)]
+    return _open_round_keyboard(texts, rnd.id, rnd.request_version, rnd.offer_stand_aside, rnd.request_number)
+
+
+# An open round's buttons never change (they name the round, its request's version and
+# number): every redraw of its proposal shows the keyboard drawn the first time. Keyboards
+# are immutable, so one is shared safely; the rounds being redrawn are few.
+@lru_cache(maxsize=256)
+def _open_round_keyboard(
+    texts: ConsentTexts, round_id: int, version: int, stand_aside: bool, number: int
+) -> InlineKeyboardMarkup:
+    press = partial(callback_data.ConsentPress, round_id=round_id, version=version)
+    rows = [[keyboards.button(texts.positions.of(p).button, press(action=p.value))] for p in _offered(stand_aside)]
     rows.append([keyboards.button(texts.round.question_button, press(action="question"))])
     rows.append([keyboards.button(texts.positions.conflict.button, press(action=Position.CONFLICT.value))])
-    rows.append([keyboards.button(texts.round.full_button, callback_data.FullRequest(number=rnd.request_number))])
+    rows.append([keyboards.button(texts.round.full_button, callback_data.FullRequest(number=number))])
     return InlineKeyboardMarkup(rows)
 
 

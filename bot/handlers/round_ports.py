@@ -22,9 +22,10 @@ class TelegramSender:
         self.bot = bot
 
     async def edit(self, to: Destination, message_id: int, text: Html, *, markup: Markup | None = None) -> None:
-        keyboard = None if markup is None else InlineKeyboardMarkup.de_json(dict(markup), self.bot)
+        # The round presenter draws python-telegram-bot's keyboards (consent_presenter.RoundDrawing).
+        assert markup is None or isinstance(markup, InlineKeyboardMarkup), markup
         await unchanged_ok(
-            self.bot.edit_message_text(text, chat_id=to.chat_id, message_id=message_id, reply_markup=keyboard)
+            self.bot.edit_message_text(text, chat_id=to.chat_id, message_id=message_id, reply_markup=markup)
         )
 
 

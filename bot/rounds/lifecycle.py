@@ -147,7 +147,14 @@ def queue_proposal(
     text, markup = drawing.proposal(state, request)
     key = f"{PROPOSAL}:{rnd.id}:{rnd.chat_id}"
     queued = outbox.enqueue(
-        connection, rnd.chat_id, [text], kind=PROPOSAL, ref=rnd.id, markup=markup, key=key, thread_id=rnd.thread_id
+        connection,
+        rnd.chat_id,
+        [text],
+        kind=PROPOSAL,
+        ref=rnd.id,
+        markup=None if markup is None else markup.to_dict(),
+        key=key,
+        thread_id=rnd.thread_id,
     )
     if queued and then is not None:
         outbox.enqueue(connection, rnd.chat_id, [then], kind=OBJECTORS_FIRST, ref=rnd.id, thread_id=rnd.thread_id)

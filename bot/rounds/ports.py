@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,8 +32,11 @@ class Destination:
     message_thread_id: int | None = None
 
 
-# A keyboard as the Bot API writes it (``reply_markup``'s JSON): the outbox keeps it as it is.
-Markup = Mapping[str, Any]
+class Markup(Protocol):
+    """A keyboard as the presenter draws it: the sender takes it as it is (no conversion at
+    each redraw), the outbox keeps its JSON (``reply_markup``'s)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class Sender(Protocol):

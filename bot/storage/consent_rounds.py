@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from bot.core.consent_rules import (
     CloseReason,
@@ -113,7 +114,7 @@ class RoundState:
     history: tuple[Stance, ...]
     current_version: int
 
-    @property
+    @cached_property  # a proposal's drawing asks for it many times
     def tally(self) -> Tally:
         return Tally.of(self.roster, self.history, self.round.quorum_percent, self.round.author_id)
 
