@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Chat, Message, Update
+from telegram.constants import BotCommandLimit
 
 from bot.core.texts import render
 from bot.handlers import intake, updates
@@ -46,4 +47,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     command = _command_for_this_bot(context, message)
     if command is None:
         return
+    # No command Telegram lists is longer than this: a longer one, echoed whole, could pass the
+    # 4096 characters a message holds, and Telegram would refuse the answer.
+    command = command[: BotCommandLimit.MAX_COMMAND + 1]
     await message.reply_html(render(context.services.messages.system.unknown_command, command=command))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import BotCommandLimit
 from telegram.ext import CommandHandler
 
 from bot.core.texts import NARROW_NBSP, plain, render
@@ -309,6 +310,11 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(
     fake.send(alice, group, "/aide@colibris_test_bot")
     await fake.idle()
     assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
+
+    # Longer than any command, echoed whole it would pass what a message holds.
+    fake.send(alice, private, "/" + "a" * 4095)  # as long as a message may be
+    shortened = as_read(render(texts.unknown_command, command="/" + "a" * BotCommandLimit.MAX_COMMAND))
+    assert (await fake.next_message(private)).plain_text == shortened
 
 
 async def test_start_naming_the_bot_in_a_group_greets_as_in_private(fake: FakeTelegram, bot: RunningBot) -> None:
