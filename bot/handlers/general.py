@@ -47,7 +47,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     command = _command_for_this_bot(context, message)
     if command is None:
         return
-    # No command Telegram lists is longer than this: a longer one, echoed whole, could pass the
-    # 4096 characters a message holds, and Telegram would refuse the answer.
+    # No command a bot can list is longer than this; a longer one (a forged update), echoed
+    # whole, could pass the 4096 characters a message holds, and Telegram would refuse it.
     command = command[: BotCommandLimit.MAX_COMMAND + 1]
     await message.reply_html(render(context.services.messages.system.unknown_command, command=command))

@@ -311,8 +311,10 @@ async def test_an_unknown_command_points_to_help_without_swallowing_known_ones(
     await fake.idle()
     assert [m.plain_text for m in fake.sent[sent:]] == [as_read(plain(texts.help))]
 
-    # Longer than any command, echoed whole it would pass what a message holds.
-    fake.send(alice, private, "/" + "a" * 4095)  # as long as a message may be
+    # An update claiming a command as long as a message may be (forged: Telegram marks 64
+    # characters at most), echoed whole, would pass what a message holds.
+    forged = "/" + "a" * 4095
+    fake.send(alice, private, forged, entities=[{"type": "bot_command", "offset": 0, "length": len(forged)}])
     shortened = as_read(render(texts.unknown_command, command="/" + "a" * BotCommandLimit.MAX_COMMAND))
     assert (await fake.next_message(private)).plain_text == shortened
 
