@@ -75,9 +75,9 @@ class Condition(BaseModel):
         """This condition as one function of the answers, built once: the engine evaluates every
         step's and rule's condition at each answer, and a condition never changes (frozen)."""
         if self.all_ is not None:
-            return _all_of(tuple(child._evaluator for child in self.all_))
+            return _combined(tuple(child._evaluator for child in self.all_), deciding=False)
         if self.any_ is not None:
-            return _any_of(tuple(child._evaluator for child in self.any_))
+            return _combined(tuple(child._evaluator for child in self.any_), deciding=True)
         if self.not_ is not None:
             return _negation(self.not_._evaluator)
         assert self.answer is not None  # validation requires it of a test
@@ -102,28 +102,18 @@ class Condition(BaseModel):
         return lambda value: _number(value) and value < ceiling
 
 
-def _all_of(children: tuple[Evaluator, ...]) -> Evaluator:
+def _combined(children: tuple[Evaluator, ...], *, deciding: bool) -> Evaluator:
+    """All of the children (one False decides) or any of them (one True decides); unknown when
+    none decides and one is unknown (an answer still missing)."""
+
     def evaluate(answers: Answers) -> bool | None:
         unknown = False
         for child in children:
             result = child(answers)
-            if result is False:
-                return False
+            if result is deciding:
+                return deciding
             unknown = unknown or result is None
-        return None if unknown else True
-
-    return evaluate
-
-
-def _any_of(children: tuple[Evaluator, ...]) -> Evaluator:
-    def evaluate(answers: Answers) -> bool | None:
-        unknown = False
-        for child in children:
-            result = child(answers)
-            if result is True:
-                return True
-            unknown = unknown or result is None
-        return None if unknown else False
+        return None if unknown else not deciding
 
     return evaluate
 

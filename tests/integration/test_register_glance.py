@@ -198,17 +198,23 @@ async def test_the_register_picture_grows_with_the_register_and_shows_declined_o
     assert tall["width"] + tall["height"] <= 10_000
 
 
-async def test_an_unchanged_register_sends_the_picture_drawn_last_and_a_change_draws_it_anew(
-    fake: FakeTelegram, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    drawn: list[Layout] = []
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Layout]:
+    """Every layout the bot draws, in order; the drawing itself goes on."""
+    plans: list[Layout] = []
     draw = picture.draw
 
     def draw_and_count(plan: Layout) -> bytes:
-        drawn.append(plan)
+        plans.append(plan)
         return draw(plan)
 
     monkeypatch.setattr(picture, "draw", draw_and_count)
+    return plans
+
+
+async def test_an_unchanged_register_sends_the_picture_drawn_last_and_a_change_draws_it_anew(
+    fake: FakeTelegram, bot: RunningBot, drawn: list[Layout]
+) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Gard", [alice])
     number = await log(bot.database, group, "Alternatiba", "association", "adopted")
@@ -454,16 +460,8 @@ async def test_each_list_gets_the_picture_of_the_register_it_shows_in_the_order_
 
 
 async def test_a_picture_telegram_refuses_is_logged_the_list_stays_and_the_next_list_sends_it(
-    fake: FakeTelegram, direct: DirectBot, monkeypatch: pytest.MonkeyPatch, library: Library
+    fake: FakeTelegram, direct: DirectBot, drawn: list[Layout], library: Library
 ) -> None:
-    drawn: list[Layout] = []
-    draw = picture.draw
-
-    def draw_and_count(plan: Layout) -> bytes:
-        drawn.append(plan)
-        return draw(plan)
-
-    monkeypatch.setattr(picture, "draw", draw_and_count)
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Gard", [alice])
     await log(direct.database, group, "Alternatiba", "association", "adopted")
