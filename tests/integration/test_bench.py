@@ -62,7 +62,8 @@ async def test_a_miniature_run_as_deployed_handles_the_groups_at_once_and_counts
     # The CPU each run used, and its Bot API calls: the bot makes more calls than the echo's one.
     for run in (bot, bare, floor):
         assert run.cpu is not None
-        assert 0 < run.cpu.loop <= run.cpu.process
+        # The loop's CPU is part of the process's; the two clocks tick apart by a millisecond or so.
+        assert 0 < run.cpu.loop <= run.cpu.process + 0.005
         assert 0 < run.cpu.loop_busy <= 1.05  # the clocks are read a few instructions apart
     assert bare.api_calls == bare.updates
     assert bot.api_calls > bot.updates
