@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import telegram.ext
 from telegram import Bot, InlineKeyboardMarkup
-from telegram.ext import Job as PTBJob
 from telegram.ext import JobQueue
 
 from bot.core.texts import Html
@@ -31,7 +31,7 @@ class TelegramSender:
 
 # The jobs JobQueueScheduler scheduled, by name, until they start: one dict for the whole
 # bot (kept in bot_data), as a scheduler is built for each update.
-ScheduledJobs = dict[str, set[PTBJob[BotContext]]]
+ScheduledJobs = dict[str, set[telegram.ext.Job[BotContext]]]
 
 
 class JobQueueScheduler:
@@ -53,7 +53,7 @@ class JobQueueScheduler:
 
         self.named.setdefault(name, set()).add(self.job_queue.run_once(run, when, name=name, job_kwargs=LATE_OK))
 
-    def _waiting(self, name: str) -> set[PTBJob[BotContext]]:
+    def _waiting(self, name: str) -> set[telegram.ext.Job[BotContext]]:
         """The jobs of this name still in the queue, the others forgotten."""
         scheduler = self.job_queue.scheduler
         waiting = {job for job in self.named.pop(name, ()) if scheduler.get_job(job.job.id) is not None}
