@@ -224,12 +224,12 @@ def on_its_message(
     the payload is taken as is; otherwise the press is stale.
     """
     payload = decode(query.data)
+    if payload is None:
+        return None
     if database_checks and query.message is not None and not query.message.is_accessible:
         return payload
     markup = getattr(query.message, "reply_markup", None)  # an inaccessible message has none
     buttons = [b.callback_data for row in markup.inline_keyboard for b in row] if markup else []
-    if payload is None:
-        return None
     # Telegram sends the pressed button's data as it is: found among them, it is on its
     # message, without decoding every other button (a pydantic validation each).
     if not same_kind and query.data in buttons:
