@@ -253,9 +253,9 @@ async def measure(library: Library, directory: Path, sizes: tuple[tuple[int, int
 class PictureTiming:
     partners: int
     rows: int  # kinds and partners drawn (at most 150)
-    as_photo: bool  # False: too long for a photo, sent as the PNG file
+    as_photo: bool  # True: sent as a photo (a JPEG); False: too long for one, sent as the PNG file
     kilobytes: int
-    milliseconds: float  # median time to lay the picture out and draw its PNG
+    milliseconds: float  # median time to lay the picture out, draw and encode it
 
 
 def time_picture(library: Library, partners: int, repeats: int = 3) -> PictureTiming:
@@ -277,11 +277,13 @@ def time_picture(library: Library, partners: int, repeats: int = 3) -> PictureTi
     entries.sort(key=lambda entry: kinds.index(entry.kind))  # grouped by kind, as the register lists them
     texts = library.register.picture
     samples = []
-    png = b""
+    content = b""
     for attempt in range(repeats + 1):
         start = time.perf_counter()
         plan = layout(entries, texts, group="GL national 0", today=date.today(), partners=partners)
-        png = draw(plan)
+        content = draw(plan)
         if attempt:
             samples.append(time.perf_counter() - start)
-    return PictureTiming(partners, plan.rows, plan.fits_a_photo, len(png) // 1024, statistics.median(samples) * 1000)
+    return PictureTiming(
+        partners, plan.rows, plan.fits_a_photo, len(content) // 1024, statistics.median(samples) * 1000
+    )

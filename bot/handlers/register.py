@@ -181,7 +181,8 @@ async def _send_picture(context: BotContext, shown: _Shown, turn: asyncio.Lock) 
         if drawn is None:
             return
         texts = context.services.library.register.picture
-        file = InputFile(drawn.picture.png, filename=texts.file_name.format(date=shown.today.isoformat()))
+        name = texts.file_name.format(date=shown.today.isoformat()) + drawn.picture.extension
+        file = InputFile(drawn.picture.content, filename=name)
         caption = render(texts.caption, partners=shown.glance.counts.partners)
         # A long register as a photo would be shrunk past reading: it goes as the PNG file itself.
         send = context.bot.send_photo if drawn.picture.as_photo else context.bot.send_document

@@ -31,6 +31,7 @@ from tests.integration.direct import DirectBot
 from tests.integration.test_register import TODAY, drain, log
 
 PNG = b"\x89PNG\r\n\x1a\n"
+JPEG = b"\xff\xd8\xff"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ async def test_a_past_partner_is_recorded_in_the_group_and_listed_without_consen
     ended = library.messages.requests.statuses[RequestStatus.ENDED]
     assert f"• Emmaüs Pays creillois — n°1 · {ended} · sans tour de consentement" in register
     picture = await next_document(fake, group)
-    assert picture["photo"] and picture["content"].startswith(PNG)
+    assert picture["photo"] and picture["content"].startswith(JPEG)
     fake.send(alice, group, "/demandes")
     assert "sans tour de consentement" in (await fake.next_message(group)).plain_text
     fake.send(alice, group, "/consentement 1")  # nothing to decide: it is in the register as it is
@@ -176,7 +177,7 @@ async def test_a_known_partner_in_private_needs_a_group(fake: FakeTelegram, bot:
 
 
 async def test_the_register_picture_grows_with_the_register_and_shows_declined_ones(
-    fake: FakeTelegram, bot: RunningBot
+    fake: FakeTelegram, bot: RunningBot, library: Library
 ) -> None:
     alice = fake.add_user("Alice")
     group = fake.add_group("GL Gard", [alice])
@@ -192,7 +193,8 @@ async def test_the_register_picture_grows_with_the_register_and_shows_declined_o
     for index in range(6):
         await log(bot.database, group, f"Collectif {index}", "association", "withdrawn")
     tall = await picture()
-    assert small["content"].startswith(PNG) and tall["content"].startswith(PNG)
+    assert small["content"].startswith(JPEG) and tall["content"].startswith(JPEG)
+    assert small["file_name"] == f"{library.register.picture.file_name.format(date=TODAY.isoformat())}.jpg"
     assert small["width"] == tall["width"] == 1080
     assert tall["height"] > small["height"]
     assert tall["width"] + tall["height"] <= 10_000
@@ -328,7 +330,9 @@ async def test_the_calendar_explains_how_to_open_a_private_chat_first(
     assert not [m for m in fake.sent if m.document]
 
 
-async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(fake: FakeTelegram, bot: RunningBot) -> None:
+async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(
+    fake: FakeTelegram, bot: RunningBot, library: Library
+) -> None:
     from bot.core.picture_layout import PHOTO_ROWS
 
     alice = fake.add_user("Alice")
@@ -338,12 +342,13 @@ async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(fake: FakeT
     fake.send(alice, group, "/partenaires")
     await fake.next_message(group)
     sent = await next_document(fake, group)
-    assert not sent.get("photo") and sent["file_name"].endswith(".png") and sent["content"].startswith(PNG)
+    assert not sent.get("photo") and sent["content"].startswith(PNG)
+    assert sent["file_name"] == f"{library.register.picture.file_name.format(date=TODAY.isoformat())}.png"
 
 
 class HeldDrawings:
     """``picture.draw`` held until ``release``: what the bot does while a picture is being drawn
-    shows; each PNG drawn is kept, in order."""
+    shows; each image drawn is kept, in order."""
 
     def __init__(self) -> None:
         self.released = threading.Event()
@@ -353,9 +358,9 @@ class HeldDrawings:
     def __call__(self, plan: Layout) -> bytes:  # in the bot's worker thread
         if not self.released.wait(timeout=10):
             raise TimeoutError("the picture was never released")
-        png = self._draw(plan)
-        self.drawn.append(png)
-        return png
+        content = self._draw(plan)
+        self.drawn.append(content)
+        return content
 
     def release(self) -> None:
         self.released.set()
@@ -481,7 +486,7 @@ async def test_a_picture_telegram_refuses_is_logged_the_list_stays_and_the_next_
     await direct.process()
     assert "Alternatiba" in (await fake.next_message(group)).plain_text
     sent = await fake.next_message(group)
-    assert sent.document is not None and sent.document["content"].startswith(PNG)
+    assert sent.document is not None and sent.document["content"].startswith(JPEG)
     assert len(drawn) == 1 and not direct.errors.records
 
 

@@ -1,13 +1,14 @@
-"""The register's picture (layout and PNG) and its calendar file, from the real YAML texts."""
+"""The register's picture (layout and image) and its calendar file, from the real YAML texts."""
 
 from __future__ import annotations
 
-import struct
+import io
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from PIL import Image, ImageColor
 
 from bot.core.agenda import Deadline, ReviewDate, calendar_file
 from bot.core.library import Library, load_library
@@ -20,7 +21,7 @@ from bot.core.picture_layout import (
 )
 from bot.core.register_rules import STANDING_OF_STATUS, PictureTexts, Standing, standing
 from bot.core.statuses import RequestStatus
-from bot.picture import Drawn, Picture, Pictures, draw
+from bot.picture import COLOURS, HEADING_GROUND, INK, PAPER, ROW_INK, Drawn, Picture, Pictures, draw
 from tests.unit.conftest import CONVERSATIONS
 
 TODAY = date(2026, 12, 3)
@@ -38,9 +39,17 @@ def entry(
     return PictureEntry(kind, partner, label or status, standing(status), start, end)
 
 
-def png_size(content: bytes) -> tuple[int, int]:
-    assert content[:8] == b"\x89PNG\r\n\x1a\n" and content[12:16] == b"IHDR"
-    return struct.unpack(">II", content[16:24])
+def decoded(content: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(content))
+    image.load()  # the whole image, not only its header
+    return image
+
+
+def photo_size(content: bytes) -> tuple[int, int]:
+    """A photo's width and height: Telegram re-encodes every photo as a JPEG, so it is drawn as one."""
+    image = decoded(content)
+    assert image.format == "JPEG"
+    return image.size
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +117,10 @@ def test_every_request_status_has_its_standing_in_one_place(library: Library) ->
     assert standing("withdrawn") is Standing.DECLINED and standing("adopted") is Standing.CURRENT
 
 
-# --- the PNG -------------------------------------------------------------------------------------
+# --- the image -----------------------------------------------------------------------------------
 
 
-def test_the_picture_is_a_phone_wide_png_that_grows_with_the_register(texts: PictureTexts) -> None:
+def test_the_picture_is_a_phone_wide_photo_that_grows_with_the_register(texts: PictureTexts) -> None:
     few = layout([entry("Alternatiba", "current", start=date(2019, 1, 1))], texts, group="GL", today=TODAY, partners=1)
     many = layout(
         [entry(f"Association {i}", start=date(2010 + i, 1, 1)) for i in range(12)],
@@ -120,7 +129,7 @@ def test_the_picture_is_a_phone_wide_png_that_grows_with_the_register(texts: Pic
         today=TODAY,
         partners=12,
     )
-    (width, short), (same_width, tall) = png_size(draw(few)), png_size(draw(many))
+    (width, short), (same_width, tall) = photo_size(draw(few)), photo_size(draw(many))
     assert width == same_width == 1080 and tall > short
 
 
@@ -133,7 +142,7 @@ def test_a_picture_that_fits_a_photo_stays_within_telegrams_photo_limits(texts: 
         partners=PHOTO_ROWS - 1,
     )
     assert plan.fits_a_photo
-    width, height = png_size(draw(plan))
+    width, height = photo_size(draw(plan))
     assert width + height <= 10_000 and height <= 20 * width
 
 
@@ -144,13 +153,33 @@ def test_a_long_register_is_cut_with_its_count_and_is_not_a_photo(texts: Picture
     )
     assert plan.rows == MAX_ROWS and [h.text for h in plan.headings] == kinds[:4]  # grouped, not one per line
     assert not plan.fits_a_photo and plan.more == texts.more.format(count=300 - len(plan.bars))
-    width, height = png_size(draw(plan))
-    assert width < 1080 and height < 20_000
+    image = decoded(draw(plan))
+    assert image.format == "PNG" and image.width < 1080 and image.height < 20_000
+
+
+def test_a_register_sent_as_a_file_keeps_the_colours_and_the_smooth_letters_of_its_drawing(
+    texts: PictureTexts,
+) -> None:
+    standings = ["submitted", "adopted", "ended", "declined"]
+    plan = layout(
+        [entry(f"Partenaire {i}", standings[i % 4], start=date(2020, 1, 1)) for i in range(PHOTO_ROWS)],
+        texts,
+        group="GL",
+        today=TODAY,
+        partners=PHOTO_ROWS,
+    )
+    assert not plan.fits_a_photo
+    counted = decoded(draw(plan)).convert("RGB").getcolors(1 << 24) or []
+    areas = [colour for count, colour in counted if count > 1000 and isinstance(colour, tuple)]  # grounds, bars
+    for drawn_colour in (PAPER, HEADING_GROUND, INK, ROW_INK, *COLOURS.values()):
+        rgb = ImageColor.getrgb(drawn_colour)
+        assert any(max(abs(a - b) for a, b in zip(rgb, area, strict=True)) <= 4 for area in areas), drawn_colour
+    assert len(counted) > 100  # letters' edges shade into their ground, they are not jagged
 
 
 def test_names_with_dollar_signs_are_drawn_as_typed_not_as_formulas(texts: PictureTexts) -> None:
     plan = layout([entry("Les $ociétaires $ du coin")], texts, group="GL $1$", today=TODAY, partners=1)
-    assert png_size(draw(plan))[0] == 1080
+    assert photo_size(draw(plan))[0] == 1080
 
 
 # --- the calendar --------------------------------------------------------------------------------
