@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 import itertools
 import json
 import mimetypes
@@ -67,6 +68,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from aiohttp import web
+from PIL import Image
 
 from .html_parser import HtmlParseError, parse_html, utf16_len
 
@@ -2076,7 +2078,9 @@ class FakeTelegram:
         """An uploaded PNG or JPEG; its bytes are kept on the message's ``document`` record.
 
         Telegram: at most 10 MB, width + height at most 10,000, ratio at most 20, and a
-        caption of at most 1024 characters.
+        caption of at most 1024 characters. The whole image is decoded, as Telegram does to
+        re-encode it: one cut short or damaged is refused as no image, stricter than Telegram
+        may be, never laxer.
         """
         chat = self._writable_chat(p.get("chat_id"))
         photo = p.get("photo")
@@ -2085,13 +2089,12 @@ class FakeTelegram:
         content = photo["content"]
         if len(content) > MAX_PHOTO_UPLOAD_SIZE:
             raise _bad("PHOTO_SAVE_FILE_INVALID")
-        size = _image_size(content)
-        if size is None:
+        decoded = _decoded_image(content)
+        if decoded is None:
             raise _bad("IMAGE_PROCESS_FAILED")
-        width, height = size
+        mime, (width, height) = decoded
         if width + height > 10_000 or max(width, height) > 20 * min(width, height):
             raise _bad("PHOTO_INVALID_DIMENSIONS")
-        mime = "image/png" if content.startswith(_PNG_SIGNATURE) else "image/jpeg"
         info = self._store_file(content, photo.get("file_name"), mime, "photos")
         caption, plain_caption, caption_entities = self._caption(p)
         markup = self._check_markup(p.get("reply_markup"))
@@ -2139,23 +2142,17 @@ class FakeTelegram:
 
 
 MAX_PHOTO_UPLOAD_SIZE = 10 * 1024 * 1024
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _image_size(content: bytes) -> tuple[int, int] | None:
-    """Width and height of a PNG (its IHDR chunk) or a JPEG (its first SOF marker); None otherwise."""
-    if content.startswith(_PNG_SIGNATURE) and content[12:16] == b"IHDR":
-        return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
-    if content.startswith(b"\xff\xd8"):
-        index = 2
-        while index + 9 < len(content) and content[index] == 0xFF:
-            marker, length = content[index + 1], int.from_bytes(content[index + 2 : index + 4], "big")
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                return int.from_bytes(content[index + 7 : index + 9], "big"), int.from_bytes(
-                    content[index + 5 : index + 7], "big"
-                )
-            index += 2 + length
-    return None
+def _decoded_image(content: bytes) -> tuple[str, tuple[int, int]] | None:
+    """The MIME type and the size of a whole PNG or JPEG, decoded; None for anything else, or for
+    one cut short or damaged."""
+    try:
+        with Image.open(io.BytesIO(content), formats=("PNG", "JPEG")) as image:
+            image.load()
+            return image.get_format_mimetype() or "", image.size
+    except (OSError, SyntaxError):  # Pillow's errors for what it cannot identify, a truncated or broken file
+        return None
 
 
 @dataclass

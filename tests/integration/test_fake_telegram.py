@@ -288,26 +288,32 @@ def test_escaped_text_always_parses_back(text: str) -> None:
 
 
 async def test_photos_are_uploaded_and_refused_as_telegram_does(fake: FakeTelegram, app: BotApplication) -> None:
-    import struct
-    import zlib
+    import io
 
-    def png(width: int, height: int) -> bytes:
-        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-        chunk = b"IHDR" + header
-        return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    from PIL import Image
+
+    def image(width: int, height: int, file_format: str) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("L", (width, height), 255).save(buffer, format=file_format)
+        return buffer.getvalue()
 
     bot = app.bot
     alice = fake.add_user("Alice")
     fake.send(alice, alice, "/ping")
     await fake.next_message(alice)
-    sent = await bot.send_photo(alice.id, png(1080, 2000), caption="<b>Registre</b>", parse_mode="HTML")
+    png = image(1080, 2000, "png")
+    sent = await bot.send_photo(alice.id, png, caption="<b>Registre</b>", parse_mode="HTML")
     assert (sent.photo[-1].width, sent.photo[-1].height, sent.caption) == (1080, 2000, "Registre")
     (message,) = [m for m in fake.messages_in(alice) if m.document and m.document.get("photo")]
     assert message.document is not None
-    assert message.document["content"] == png(1080, 2000) and message.plain_text == "Registre"
+    assert message.document["content"] == png and message.plain_text == "Registre"
+    jpeg = image(1080, 1500, "jpeg")
+    sent = await bot.send_photo(alice.id, jpeg)
+    assert (sent.photo[-1].width, sent.photo[-1].height) == (1080, 1500)
     with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
-        await bot.send_photo(alice.id, png(1080, 9000))
+        await bot.send_photo(alice.id, image(1080, 9000, "png"))
     with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
-        await bot.send_photo(alice.id, png(100, 2100))
-    with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
-        await bot.send_photo(alice.id, b"not an image at all")
+        await bot.send_photo(alice.id, image(100, 2100, "jpeg"))
+    for no_image in (b"not an image at all", jpeg[: len(jpeg) // 2], png[: len(png) // 2]):  # cut short
+        with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
+            await bot.send_photo(alice.id, no_image)
