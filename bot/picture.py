@@ -249,7 +249,8 @@ def draw(plan: Layout) -> bytes:
         pen.text((margin, y(bar.row + 0.08)), bar.text, font=_font(11, dpi), fill=ROW_INK, anchor="la")
     _legend(pen, plan, dpi, width, height - 0.25 * dpi)
     if plan.more:
-        pen.text((left, height - 0.62 * dpi), plan.more, font=_font(10, dpi), fill=NOTE_INK, anchor="ld")
+        # Halfway between the years under the register and the legend.
+        pen.text((left, height - 0.52 * dpi), plan.more, font=_font(10, dpi), fill=NOTE_INK, anchor="lm")
     buffer = io.BytesIO()
     if plan.fits_a_photo:
         image.save(buffer, format="jpeg", quality=PHOTO_QUALITY)  # a sixth of a PNG's time
