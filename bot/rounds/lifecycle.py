@@ -190,12 +190,14 @@ class Rounds:
         reminder_hours: int,
         zone: tzinfo,
         kick_outbox: Callable[[], None],
+        send_outbox: Callable[[int], None],
         clock: Callable[[], datetime] = _now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database, self.sender, self.scheduler, self.presenter = database, sender, scheduler, presenter
         self.redraws, self.edit_interval, self.reminder_hours, self.zone = redraws, edit_interval, reminder_hours, zone
-        self.kick_outbox, self.clock, self.monotonic = kick_outbox, clock, monotonic
+        self.kick_outbox, self.send_outbox = kick_outbox, send_outbox
+        self.clock, self.monotonic = clock, monotonic
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -297,7 +299,7 @@ class Rounds:
     def _proposal_queued(self, rnd: Round) -> None:
         self.redraws.last[rnd.id] = self.monotonic()
         self.schedule(rnd)
-        self.kick_outbox()
+        self.send_outbox(rnd.chat_id)
 
     @staticmethod
     def proposal_sent(connection: sqlite3.Connection, delivery: Delivery) -> None:

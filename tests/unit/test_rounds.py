@@ -153,6 +153,7 @@ async def scene(database: Database) -> Scene:
         reminder_hours=24,
         zone=ZONE,
         kick_outbox=lambda: None,
+        send_outbox=lambda chat_id: None,
         clock=clock,
         monotonic=clock.monotonic,
     )
@@ -382,8 +383,9 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     the commit, which queued what it decided (issue 16), and before the outbox is asked to
     send it; a refused one leaves the answer to the caller."""
     seen: list[tuple[int, int]] = []  # (messages queued, sends asked for) at each acknowledgement
-    kicks: list[None] = []
+    kicks: list[int | None] = []  # the chat of each send asked for, None for every chat
     scene.rounds.kick_outbox = lambda: kicks.append(None)
+    scene.rounds.send_outbox = kicks.append
 
     async def acknowledge() -> None:
         seen.append((len(await scene.database.fetch_all("SELECT id FROM outbox")), len(kicks)))
@@ -392,6 +394,7 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
     assert isinstance(opened_round, Opened)
     assert seen == [(1, 0)] and len(await sent(scene)) == 1  # the proposal, queued as the round opened
+    assert kicks == [GROUP]  # sent to its group alone
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge) is (
         Refusal.ALREADY_OPEN
     )
