@@ -86,6 +86,10 @@ class Redraws:
 
     last: dict[int, float] = field(default_factory=dict)
     locks: defaultdict[int, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    # Redraws due at once ask for their reads one after the other: the database's thread answers
+    # calls in the order they were asked, and a burst of redraws asking all at once would put
+    # every one of their reads ahead of the next read or write of the update being handled.
+    reading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
@@ -515,7 +519,8 @@ class Rounds:
         """Edit the proposal to the stored state; one redraw at a time per round."""
         async with self.redraws.locks[round_id]:
             self.redraws.last[round_id] = self.monotonic()
-            drawn = await self.database.read(partial(_drawn, round_id=round_id))
+            async with self.redraws.reading:
+                drawn = await self.database.read(partial(_drawn, round_id=round_id))
             if drawn is None:
                 return
             state, request = drawn

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -258,6 +259,28 @@ async def test_redraws_are_coalesced_and_end_on_the_last_state(scene: Scene) -> 
     await scene.scheduler.run(job_name("tally", round_id))
     [(_, message_id, text)] = scene.sender.edits
     assert message_id == 101 and "Bea:stand_aside, Cal:stand_aside" in text
+
+
+async def test_redraws_due_at_once_read_one_after_the_other(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of redraws asks for one read at a time: an update's read, asked meanwhile, waits
+    on the database's thread behind one of them at most, not behind all."""
+    round_id = await opened(scene)
+    asked, most = 0, 0
+    read = scene.database.read
+
+    async def counted(query: Callable[[sqlite3.Connection], object]) -> object:
+        nonlocal asked, most
+        asked += 1
+        most = max(most, asked)
+        try:
+            return await read(query)
+        finally:
+            asked -= 1
+
+    monkeypatch.setattr(scene.database, "read", counted)
+    await asyncio.gather(*(scene.rounds.redraw(redrawn) for redrawn in (round_id, round_id + 1, round_id + 2)))
+    assert most == 1
+    assert len(scene.sender.edits) == 1  # the round that exists; the others' reads found nothing
 
 
 async def test_silence_at_the_deadline_decides_nothing(scene: Scene) -> None:
