@@ -59,7 +59,7 @@ from bot.handlers import (
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
-from bot.storage import amendments, chats, home_topics, requests, sessions
+from bot.storage import chats, home_topics, requests, sessions
 from bot.storage.requests import PartnershipRequest
 from bot.storage.sessions import FlowSession
 
@@ -453,13 +453,12 @@ async def back(update: Update, context: BotContext) -> None:
 async def _drop(update: Update, context: BotContext, session: FlowSession) -> Html:
     """End a member's flow without storing it; say what became of it."""
     services = context.services
-    # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
-    amended = await services.database.read(lambda connection: amendments.amended_number(connection, session.token))
     await services.database.write(
         lambda connection: sessions.delete(connection, session.chat_id, session.user_id), update.update_id
     )
-    if amended is not None:
-        return render(services.library.consent.amend.cancelled, number=amended)
+    # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
+    if session.amends is not None:
+        return render(services.library.consent.amend.cancelled, number=session.amends)
     return Html(services.messages.intake.cancelled)
 
 
