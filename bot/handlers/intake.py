@@ -67,6 +67,7 @@ logger = logging.getLogger(__name__)
 
 FLOW_ID = FLOW_OF_ORIGIN[Origin.REQUEST]
 DEEP_LINK_PREFIX = "g"  # /start g<group chat id>[t<topic>]: fill the group's request in private
+CARD_NOTED = "card noted"  # the task that notes a request's card as posted
 DEEP_LINK = re.compile(rf"^{DEEP_LINK_PREFIX}(-\d{{1,15}})(?:t(\d{{1,10}}))?$")
 
 
@@ -384,8 +385,14 @@ async def _post_card(context: BotContext, request: PartnershipRequest, engine: F
         message_thread_id=request.thread_id,
         reply_markup=consent.consent_card_keyboard(context, request),
     )
-    await context.services.database.write(
-        lambda connection: requests.set_card_message(connection, request.id, card_message.message_id)
+    # Noting the card as posted only keeps a restart from posting it again (post_missing_cards):
+    # done once whoever asked for it has their answer, not before. A stop before this commit
+    # posts the card once more at start-up, as a stop between the card and its note always did.
+    context.application.create_task(
+        context.services.database.write(
+            lambda connection: requests.set_card_message(connection, request.id, card_message.message_id)
+        ),
+        name=CARD_NOTED,
     )
 
 
