@@ -327,8 +327,8 @@ class Rounds:
         check: PressCheck | None = None,
     ) -> Taken | consent_rules.Refusal:
         """Record a position (consuming its reason prompt, ``(chat id, message id)``), after
-        ``check`` found the press still valid; close the round once everyone answered, then
-        publish it."""
+        ``check`` found the press still valid; close the round once everyone answered, and have
+        a job publish it."""
         now = self.clock()
 
         def change(connection: sqlite3.Connection) -> tuple[Taken | consent_rules.Refusal, Round | None]:
@@ -353,7 +353,10 @@ class Rounds:
 
         taken, closed = await self.database.write(change, update_id)
         if closed is not None:
-            await self.publish(closed)
+            # Its outcome is queued right after, not before the press is answered: the member
+            # waits for one commit, the position and the close it made (a stop in between: the
+            # outcome is queued by ``recover``).
+            self.scheduler.run_at(job_name("publish", closed.id), 0, partial(self.publish, closed))
         elif taken is Taken.RECORDED:
             self.redraw_soon(round_id)
         return taken

@@ -227,6 +227,17 @@ async def test_opening_posts_the_proposal_and_schedules_deadline_and_reminder(sc
     assert (await stored(scene, round_id)).round.message_id == 101
 
 
+async def test_the_position_that_closes_a_round_is_committed_alone_and_a_job_publishes_it(scene: Scene) -> None:
+    round_id = await opened(scene)
+    for member in (AUTHOR, BEA, CAL):
+        await scene.rounds.take_position(round_id, member.user_id, Position.CONSENT)
+    assert (await stored(scene, round_id)).round.outcome is Outcome.ADOPTED
+    assert await queued_messages(scene) == []  # the press is answered before the outcome is queued
+    await scene.scheduler.run(job_name("publish", round_id))
+    assert await queued_messages(scene) == [(GROUP, '["outcome adopted"]'), (COCO.user_id, '["summary adopted"]')]
+    assert not scene.scheduler.scheduled(job_name("deadline", round_id))
+
+
 async def test_the_outcome_is_published_once(scene: Scene) -> None:
     round_id = await opened(scene)
     for member in (AUTHOR, BEA, CAL):
