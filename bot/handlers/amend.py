@@ -67,6 +67,7 @@ async def modifier(update: Update, context: BotContext) -> None:
         author_name=user.full_name,
         thread_id=topics.thread_of(message),
         state=engine.reopen(request.flow_version, request.answers),
+        amends=number,
     )
 
     def start(connection: sqlite3.Connection) -> bool:
@@ -93,7 +94,7 @@ async def submit(
 ) -> bool:
     """Store a validated amendment as the request's new version; False for a new request's flow."""
     services = context.services
-    number = await services.database.read(partial(amendments.amended_number, token=session.token))
+    number = session.amends
     if number is None:
         return False
     texts = services.library.consent

@@ -134,6 +134,7 @@ def _rounds(context: BotContext) -> Rounds:
         reminder_hours=_texts(context).reminder_hours,
         zone=services.settings.zone,
         kick_outbox=partial(outbox_sender.kick, context.job_queue),
+        send_outbox=partial(outbox_sender.send_now, context),
     )
 
 

@@ -59,7 +59,7 @@ from bot.handlers import (
 from bot.handlers.edits import edit_pressed, unchanged_ok
 from bot.rounds.ports import Acknowledge, acknowledge
 from bot.services import BotContext
-from bot.storage import amendments, chats, home_topics, requests, sessions
+from bot.storage import chats, home_topics, requests, sessions
 from bot.storage.requests import PartnershipRequest
 from bot.storage.sessions import FlowSession
 
@@ -67,6 +67,7 @@ logger = logging.getLogger(__name__)
 
 FLOW_ID = FLOW_OF_ORIGIN[Origin.REQUEST]
 DEEP_LINK_PREFIX = "g"  # /start g<group chat id>[t<topic>]: fill the group's request in private
+CARD_NOTED = "card noted"  # the task that notes a request's card as posted
 DEEP_LINK = re.compile(rf"^{DEEP_LINK_PREFIX}(-\d{{1,15}})(?:t(\d{{1,10}}))?$")
 
 
@@ -384,8 +385,14 @@ async def _post_card(context: BotContext, request: PartnershipRequest, engine: F
         message_thread_id=request.thread_id,
         reply_markup=consent.consent_card_keyboard(context, request),
     )
-    await context.services.database.write(
-        lambda connection: requests.set_card_message(connection, request.id, card_message.message_id)
+    # Noting the card as posted only keeps a restart from posting it again (post_missing_cards):
+    # done once whoever asked for it has their answer, not before. A stop before this commit
+    # posts the card once more at start-up, as a stop between the card and its note always did.
+    context.application.create_task(
+        context.services.database.write(
+            lambda connection: requests.set_card_message(connection, request.id, card_message.message_id)
+        ),
+        name=CARD_NOTED,
     )
 
 
@@ -453,13 +460,12 @@ async def back(update: Update, context: BotContext) -> None:
 async def _drop(update: Update, context: BotContext, session: FlowSession) -> Html:
     """End a member's flow without storing it; say what became of it."""
     services = context.services
-    # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
-    amended = await services.database.read(lambda connection: amendments.amended_number(connection, session.token))
     await services.database.write(
         lambda connection: sessions.delete(connection, session.chat_id, session.user_id), update.update_id
     )
-    if amended is not None:
-        return render(services.library.consent.amend.cancelled, number=amended)
+    # Dropping an amendment leaves its request as it was: say so, not "nothing was stored".
+    if session.amends is not None:
+        return render(services.library.consent.amend.cancelled, number=session.amends)
     return Html(services.messages.intake.cancelled)
 
 

@@ -131,6 +131,13 @@ def kick(job_queue: JobQueue[Any]) -> None:
     job_queue.run_once(_kicked_job, 0, name=NOW, job_kwargs=LATE_OK)
 
 
+def send_now(context: BotContext, chat_id: int) -> None:
+    """Send what was just queued for one chat, once the current handler or job lets go: the
+    chat's drain, started here, reads it; no job to wait for, no look at the other chats."""
+    if context.application.running:
+        _drain_chat(context, chat_id, everything=False)
+
+
 def schedule(application: BotApplication) -> None:
     """At start-up, send everything still pending: a message queued before a crash goes now."""
     _drains(application.bot_data).flush_planned = True
@@ -182,22 +189,28 @@ async def flush(context: BotContext, *, everything: bool = False) -> None:
     heads: dict[int, datetime] = {}  # chat -> when its first pending delivery is due
     for delivery in await context.services.database.read(outbox.pending):
         heads.setdefault(delivery.chat_id, delivery.next_attempt_at)
-    application = context.application
-    if not application.running:
+    if not context.application.running:
         return  # stopping: whatever is pending goes at the next start-up
     drains = _drains(context.bot_data)
     now = datetime.now(UTC)
     waiting: list[datetime] = []
     for chat_id, due_at in heads.items():
-        if chat_id in drains.chats:
-            drains.again.add(chat_id)
-        elif everything or due_at <= now:
-            drains.chats.add(chat_id)
-            application.create_task(_drain(context, chat_id, everything=everything), name=DRAIN_TASK)
+        if chat_id in drains.chats or everything or due_at <= now:
+            _drain_chat(context, chat_id, everything=everything)
         else:
             waiting.append(due_at)
     if waiting:
         _plan(context.job_queue, min(waiting))
+
+
+def _drain_chat(context: BotContext, chat_id: int, *, everything: bool) -> None:
+    """Start the chat's drain; if it has one running, have it look again before it stops."""
+    drains = _drains(context.bot_data)
+    if chat_id in drains.chats:
+        drains.again.add(chat_id)
+        return
+    drains.chats.add(chat_id)
+    context.application.create_task(_drain(context, chat_id, everything=everything), name=DRAIN_TASK)
 
 
 def _plan(job_queue: JobQueue[Any], at: datetime) -> None:

@@ -86,6 +86,10 @@ class Redraws:
 
     last: dict[int, float] = field(default_factory=dict)
     locks: defaultdict[int, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    # Redraws due at once ask for their reads one after the other: the database's thread answers
+    # calls in the order they were asked, and a burst of redraws asking all at once would put
+    # every one of their reads ahead of the next read or write of the update being handled.
+    reading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
@@ -190,12 +194,14 @@ class Rounds:
         reminder_hours: int,
         zone: tzinfo,
         kick_outbox: Callable[[], None],
+        send_outbox: Callable[[int], None],
         clock: Callable[[], datetime] = _now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database, self.sender, self.scheduler, self.presenter = database, sender, scheduler, presenter
         self.redraws, self.edit_interval, self.reminder_hours, self.zone = redraws, edit_interval, reminder_hours, zone
-        self.kick_outbox, self.clock, self.monotonic = kick_outbox, clock, monotonic
+        self.kick_outbox, self.send_outbox = kick_outbox, send_outbox
+        self.clock, self.monotonic = clock, monotonic
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -297,7 +303,7 @@ class Rounds:
     def _proposal_queued(self, rnd: Round) -> None:
         self.redraws.last[rnd.id] = self.monotonic()
         self.schedule(rnd)
-        self.kick_outbox()
+        self.send_outbox(rnd.chat_id)
 
     @staticmethod
     def proposal_sent(connection: sqlite3.Connection, delivery: Delivery) -> None:
@@ -321,8 +327,8 @@ class Rounds:
         check: PressCheck | None = None,
     ) -> Taken | consent_rules.Refusal:
         """Record a position (consuming its reason prompt, ``(chat id, message id)``), after
-        ``check`` found the press still valid; close the round once everyone answered, then
-        publish it."""
+        ``check`` found the press still valid; close the round once everyone answered, and have
+        a job publish it."""
         now = self.clock()
 
         def change(connection: sqlite3.Connection) -> tuple[Taken | consent_rules.Refusal, Round | None]:
@@ -347,7 +353,10 @@ class Rounds:
 
         taken, closed = await self.database.write(change, update_id)
         if closed is not None:
-            await self.publish(closed)
+            # Its outcome is queued right after, not before the press is answered: the member
+            # waits for one commit, the position and the close it made (a stop in between: the
+            # outcome is queued by ``recover``).
+            self.scheduler.run_at(job_name("publish", closed.id), 0, partial(self.publish, closed))
         elif taken is Taken.RECORDED:
             self.redraw_soon(round_id)
         return taken
@@ -513,7 +522,8 @@ class Rounds:
         """Edit the proposal to the stored state; one redraw at a time per round."""
         async with self.redraws.locks[round_id]:
             self.redraws.last[round_id] = self.monotonic()
-            drawn = await self.database.read(partial(_drawn, round_id=round_id))
+            async with self.redraws.reading:
+                drawn = await self.database.read(partial(_drawn, round_id=round_id))
             if drawn is None:
                 return
             state, request = drawn

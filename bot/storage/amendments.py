@@ -22,14 +22,6 @@ def start(connection: sqlite3.Connection, session: FlowSession, request_id: int)
     connection.execute("INSERT INTO amendments (token, request_id) VALUES (?, ?)", (session.token, request_id))
 
 
-def amended_number(connection: sqlite3.Connection, token: str) -> int | None:
-    """The number of the request a flow session amends; None for a session filing a new one."""
-    row = connection.execute(
-        "SELECT q.number FROM amendments a JOIN requests q ON q.id = a.request_id WHERE a.token = ?", (token,)
-    ).fetchone()
-    return None if row is None else int(row["number"])
-
-
 def apply(
     connection: sqlite3.Connection,
     session: FlowSession,

@@ -20,6 +20,9 @@ class FlowSession:
     author_name: str
     state: FlowState
     thread_id: int | None = None  # the origin group's topic where the flow started
+    # The number of the request this session amends (/modifier, ``bot.storage.amendments``);
+    # None for a session filing a new one. Read with the session: validating it needs no other read.
+    amends: int | None = None
 
 
 def new_token() -> str:
@@ -35,6 +38,7 @@ def _from_row(row: sqlite3.Row) -> FlowSession:
         origin_chat_id=row["origin_chat_id"],
         author_name=row["author_name"],
         thread_id=row["thread_id"],
+        amends=row["amends"],
         state=FlowState(
             flow_id=row["flow_id"],
             flow_version=row["flow_version"],
@@ -46,15 +50,19 @@ def _from_row(row: sqlite3.Row) -> FlowSession:
     )
 
 
+_SESSION = (
+    "SELECT s.*, q.number AS amends FROM flow_sessions s"
+    " LEFT JOIN amendments a ON a.token = s.token LEFT JOIN requests q ON q.id = a.request_id"
+)
+
+
 def get(connection: sqlite3.Connection, chat_id: int, user_id: int) -> FlowSession | None:
-    row = connection.execute(
-        "SELECT * FROM flow_sessions WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)
-    ).fetchone()
+    row = connection.execute(f"{_SESSION} WHERE s.chat_id = ? AND s.user_id = ?", (chat_id, user_id)).fetchone()
     return None if row is None else _from_row(row)
 
 
 def by_token(connection: sqlite3.Connection, token: str) -> FlowSession | None:
-    row = connection.execute("SELECT * FROM flow_sessions WHERE token = ?", (token,)).fetchone()
+    row = connection.execute(f"{_SESSION} WHERE s.token = ?", (token,)).fetchone()
     return None if row is None else _from_row(row)
 
 

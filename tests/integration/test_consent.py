@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -156,6 +157,21 @@ async def test_dropping_an_amendment_says_the_request_is_unchanged(fake: FakeTel
     assert await rows(bot, "SELECT step_id, value FROM request_answers ORDER BY step_id") == before
     assert await rows(bot, "SELECT version, status FROM requests") == [(1, "submitted")]
     assert await rows(bot, "SELECT * FROM amendments") == []
+
+
+async def test_a_proposal_does_not_wait_for_the_job_queue(fake: FakeTelegram, bot: RunningBot) -> None:
+    """The opening starts its group's outbox drain itself: jobs held back (a busy queue) do not
+    hold back the proposal."""
+    staged = await scene(fake)
+    await staged.file_request()
+    job_queue = bot.application.job_queue
+    assert job_queue is not None  # build_application sets one up
+    job_queue.scheduler.pause()
+    try:
+        proposal = await asyncio.wait_for(staged.open_round(staged.circle[0]), 5)
+    finally:
+        job_queue.scheduler.resume()
+    assert waiting("Bea, Cal") in proposal.plain_text
 
 
 async def test_a_member_changes_position_and_the_history_keeps_every_change(

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+
+import pytest
 from telegram import Update
 from telegram.constants import BotCommandLimit
 from telegram.ext import CommandHandler
 
 from bot.core.texts import NARROW_NBSP, plain, render
 from bot.handlers import general
+from bot.storage import requests
 from tests.fake_telegram import FakeChat, FakeTelegram, FakeUser, as_read
 from tests.integration.conftest import RunningBot
 from tests.integration.conversation import (
@@ -101,6 +107,43 @@ async def test_member_fills_the_request_in_private_through_the_deep_link(fake: F
     assert "Alternatiba" in card.plain_text
     confirmation = await fake.next_message(private)
     assert "n°1" in confirmation.plain_text and "GL Alès" in confirmation.plain_text
+
+
+async def test_the_member_hears_the_request_is_posted_before_its_card_is_recorded(
+    fake: FakeTelegram, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The card is noted as posted once the member has their answer, not before."""
+    bob = fake.add_user("Bob")
+    group = fake.add_group("GL Alès", [bob])
+    private = fake.private_chat(bob)
+    fake.send(bob, private, f"/start g{group.id}")
+    await fake.next_message(private)
+    first = await next_prompt(fake, private)
+    await answer(fake, bob, private, first, ONE_OFF_REQUEST[0])
+    summary = await fill(fake, bob, private, ONE_OFF_REQUEST[1:])
+    noting = threading.Event()
+    record = requests.set_card_message
+
+    def held(connection: sqlite3.Connection, request_id: int, message_id: int) -> None:
+        noting.wait(10)  # on the database's thread: nothing else is read or written meanwhile
+        record(connection, request_id, message_id)
+
+    monkeypatch.setattr(requests, "set_card_message", held)
+    fake.press(bob, summary, CONFIRM)
+    try:
+        confirmation = await asyncio.wait_for(fake.next_message(private), 5)
+    finally:
+        noting.set()
+    texts = LIBRARY.messages.intake
+    assert confirmation.plain_text == as_read(plain(render(texts.saved_and_posted, number=1, group="GL Alès")))
+    [card] = fake.messages_in(group)
+    noted = None
+    for _ in range(100):  # then noted, once let through
+        noted = await bot.database.fetch_one("SELECT card_message_id FROM requests")
+        if noted is not None and noted["card_message_id"] is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert noted is not None and noted["card_message_id"] == card.message_id
 
 
 async def test_a_stranger_cannot_file_a_request_for_a_group_by_deep_link(fake: FakeTelegram, bot: RunningBot) -> None:

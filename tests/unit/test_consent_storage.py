@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -292,8 +293,8 @@ async def test_an_amendment_replaces_the_answers_and_keeps_the_former_version(da
         state=FlowState("demande_partenariat", 1, answers=dict(request.answers), current=None),
     )
     await database.write(partial(amendments.start, session=session, request_id=request.id))
-    assert await database.read(partial(amendments.amended_number, token=session.token)) == 1
-    assert await database.read(partial(amendments.amended_number, token="unknown-token")) is None
+    assert await database.read(partial(sessions.by_token, token=session.token)) == replace(session, amends=1)
+    assert await database.read(partial(sessions.get, chat_id=GROUP, user_id=ANA.user_id)) == replace(session, amends=1)
 
     answers = {"partenaire": "Alternatiba Gard", "porteurs": "equipe_projet"}
     version = await database.write(
@@ -314,4 +315,3 @@ async def test_an_amendment_replaces_the_answers_and_keeps_the_former_version(da
     assert former is not None
     assert former["version"] == 1 and "cercle_coeur" in former["answers"]
     assert await database.read(partial(sessions.get, chat_id=GROUP, user_id=ANA.user_id)) is None
-    assert await database.read(partial(amendments.amended_number, token=session.token)) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -153,6 +154,7 @@ async def scene(database: Database) -> Scene:
         reminder_hours=24,
         zone=ZONE,
         kick_outbox=lambda: None,
+        send_outbox=lambda chat_id: None,
         clock=clock,
         monotonic=clock.monotonic,
     )
@@ -225,6 +227,17 @@ async def test_opening_posts_the_proposal_and_schedules_deadline_and_reminder(sc
     assert (await stored(scene, round_id)).round.message_id == 101
 
 
+async def test_the_position_that_closes_a_round_is_committed_alone_and_a_job_publishes_it(scene: Scene) -> None:
+    round_id = await opened(scene)
+    for member in (AUTHOR, BEA, CAL):
+        await scene.rounds.take_position(round_id, member.user_id, Position.CONSENT)
+    assert (await stored(scene, round_id)).round.outcome is Outcome.ADOPTED
+    assert await queued_messages(scene) == []  # the press is answered before the outcome is queued
+    await scene.scheduler.run(job_name("publish", round_id))
+    assert await queued_messages(scene) == [(GROUP, '["outcome adopted"]'), (COCO.user_id, '["summary adopted"]')]
+    assert not scene.scheduler.scheduled(job_name("deadline", round_id))
+
+
 async def test_the_outcome_is_published_once(scene: Scene) -> None:
     round_id = await opened(scene)
     for member in (AUTHOR, BEA, CAL):
@@ -257,6 +270,28 @@ async def test_redraws_are_coalesced_and_end_on_the_last_state(scene: Scene) -> 
     await scene.scheduler.run(job_name("tally", round_id))
     [(_, message_id, text)] = scene.sender.edits
     assert message_id == 101 and "Bea:stand_aside, Cal:stand_aside" in text
+
+
+async def test_redraws_due_at_once_read_one_after_the_other(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of redraws asks for one read at a time: an update's read, asked meanwhile, waits
+    on the database's thread behind one of them at most, not behind all."""
+    round_id = await opened(scene)
+    asked, most = 0, 0
+    read = scene.database.read
+
+    async def counted(query: Callable[[sqlite3.Connection], object]) -> object:
+        nonlocal asked, most
+        asked += 1
+        most = max(most, asked)
+        try:
+            return await read(query)
+        finally:
+            asked -= 1
+
+    monkeypatch.setattr(scene.database, "read", counted)
+    await asyncio.gather(*(scene.rounds.redraw(redrawn) for redrawn in (round_id, round_id + 1, round_id + 2)))
+    assert most == 1
+    assert len(scene.sender.edits) == 1  # the round that exists; the others' reads found nothing
 
 
 async def test_silence_at_the_deadline_decides_nothing(scene: Scene) -> None:
@@ -382,8 +417,9 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     the commit, which queued what it decided (issue 16), and before the outbox is asked to
     send it; a refused one leaves the answer to the caller."""
     seen: list[tuple[int, int]] = []  # (messages queued, sends asked for) at each acknowledgement
-    kicks: list[None] = []
+    kicks: list[int | None] = []  # the chat of each send asked for, None for every chat
     scene.rounds.kick_outbox = lambda: kicks.append(None)
+    scene.rounds.send_outbox = kicks.append
 
     async def acknowledge() -> None:
         seen.append((len(await scene.database.fetch_all("SELECT id FROM outbox")), len(kicks)))
@@ -392,6 +428,7 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     opened_round = await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge)
     assert isinstance(opened_round, Opened)
     assert seen == [(1, 0)] and len(await sent(scene)) == 1  # the proposal, queued as the round opened
+    assert kicks == [GROUP]  # sent to its group alone
     assert await scene.rounds.open(Opening(request, BEA, RoundOptions()), acknowledge=acknowledge) is (
         Refusal.ALREADY_OPEN
     )
