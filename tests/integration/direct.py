@@ -27,6 +27,7 @@ from apscheduler.events import (  # type: ignore[import-untyped]  # APScheduler 
 from telegram import Update
 
 from bot.config import Settings
+from bot.handlers.intake import CARD_NOTED
 from bot.handlers.outbox_sender import DRAIN_TASK
 from bot.handlers.register import PICTURE_TASK
 from bot.services import BotApplication, jobs
@@ -117,7 +118,7 @@ class DirectBot(RunningBot):
 
     async def settle(self) -> None:
         """Wait until no job of the bot is running or due (redraws, reminders, summaries) and no
-        task of the bot is running (the outbox's drains, the register pictures)."""
+        task of the bot is running (the outbox's drains, the register pictures, a card's note)."""
         job_queue = jobs(self.application)
         while True:
             soon = datetime.now(UTC) + DUE_SOON
@@ -130,7 +131,11 @@ class DirectBot(RunningBot):
 def _background_tasks() -> list[asyncio.Task[Any]]:
     """The bot's own tasks still running; only the bot's, by their names: the fake server's
     connections are tasks of this loop too."""
-    return [task for task in asyncio.all_tasks() if task.get_name() in (DRAIN_TASK, PICTURE_TASK) and not task.done()]
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name() in (DRAIN_TASK, PICTURE_TASK, CARD_NOTED) and not task.done()
+    ]
 
 
 # --- the database -----------------------------------------------------------------------------
