@@ -478,8 +478,7 @@ class Deployed:
     labels: Counter[str] = field(default_factory=Counter)  # each update's label (see _label)
     round_trips: int = 0  # calls into aiosqlite's thread, the background jobs included
     commits: int = 0  # write transactions committed (each one fsync)
-    group_commits: int = 0  # those of Database.write
-    writes: int = 0  # the units of work the group commits carried (Database.write's savepoints)
+    writes: int = 0  # the units of work those commits carried (the bot's; the floor's are its updates)
     stored: dict[str, int] = field(default_factory=JSON)
     files: Counter[str] = field(default_factory=Counter)
     # Each /consentement's wait, once handled, for its proposal on screen (sent by the outbox).
@@ -526,31 +525,23 @@ class Cpu:
 
 class Commits:
     """Counts, from a connection's trace callback (every statement SQLite runs), the
-    transactions that wrote and committed; among them the group commits of ``Database.write``
-    (each unit of work in a savepoint named ``unit``) and the units they carried. The others
-    are the older form, ``Database.transaction()``, one commit each."""
+    transactions that wrote and committed: the floor's. The bot's database counts its own
+    (``Database.commits``), which costs it no Python call per statement."""
 
     WRITES = ("BEGIN IMMEDIATE", "INSERT", "UPDATE", "DELETE", "REPLACE")
 
     def __init__(self) -> None:
         self.commits = 0
-        self.group_commits = 0
-        self.units = 0
         self._wrote = False  # in the open transaction
-        self._units = 0  # in the open transaction
 
     def __call__(self, statement: str) -> None:
         if statement.startswith(self.WRITES):
             self._wrote = True
-        elif statement == "SAVEPOINT unit":
-            self._units += 1
         elif statement == "COMMIT":
             self.commits += self._wrote
-            self.group_commits += self._units > 0
-            self.units += self._units
-            self._wrote, self._units = False, 0
+            self._wrote = False
         elif statement == "ROLLBACK":
-            self._wrote, self._units = False, 0
+            self._wrote = False
 
 
 async def _handle(application: App, data: JSON) -> None:
@@ -612,10 +603,9 @@ async def run_bot_deployed(
     """The same mix as ``run_bot``, the groups at once; returns the run and each group's
     updates, to replay them."""
     async with _staged(library, groups, total, workdir) as (application, telegram, staged, closing):
-        connection = application.bot_data["services"].database.connection
-        commits = Commits()
-        await connection.set_trace_callback(commits)
-        trips = RoundTrips(connection)
+        database = application.bot_data["services"].database
+        commits, units = database.commits, database.units_committed
+        trips = RoundTrips(database.connection)
         members = Members(total)
         proposal_waits: list[float] = []
         calls = telegram.calls.total()
@@ -629,6 +619,7 @@ async def run_bot_deployed(
             )
         seconds = members.last_handled - start - members.building
         calls = telegram.calls.total() - calls
+        commits, units = database.commits - commits, database.units_committed - units
         stored = await _stored(application)
         in_flight = application.update_processor.max_concurrent_updates
     played = [item for stream in streams for item in stream]
@@ -640,9 +631,8 @@ async def run_bot_deployed(
         mix=Counter(kind for kind, _ in played),
         labels=Counter(_label(kind, data, closing) for kind, data in played),
         round_trips=trips.calls,
-        commits=commits.commits,
-        group_commits=commits.group_commits,
-        writes=commits.units,
+        commits=commits,
+        writes=units,
         stored=stored,
         files=_files(telegram),
         proposal_waits=proposal_waits,

@@ -63,6 +63,24 @@ async def test_writes_arriving_during_a_commit_share_the_next_one(database: Data
     assert commits.count - before == 2
 
 
+async def test_the_database_counts_its_commits_and_the_units_they_carried(database: Database) -> None:
+    commits = await Commits.on(database)
+    before, units = (database.commits, commits.count), database.units_committed
+    first = asyncio.ensure_future(database.write(add_chat(1, "first")))
+    await asyncio.sleep(0)
+    await asyncio.gather(first, *(database.write(add_chat(n, f"G{n}")) for n in range(2, 12)))
+    assert database.commits - before[0] == commits.count - before[1] == 2
+    assert database.units_committed - units == 11
+
+    def fails(connection: sqlite3.Connection) -> None:
+        connection.execute("CREATE TABLE chats (id INTEGER)")  # an error SQLite ends nothing for
+
+    with pytest.raises(sqlite3.OperationalError):
+        await database.write(fails)
+    assert database.commits - before[0] == commits.count - before[1] == 3  # committed with nothing kept
+    assert database.units_committed - units == 12
+
+
 async def test_a_failing_write_is_undone_alone_and_the_others_are_kept(database: Database) -> None:
     def fails(connection: sqlite3.Connection) -> None:
         connection.execute(INSERT_CHAT, (99, "half"))
