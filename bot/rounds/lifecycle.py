@@ -36,6 +36,7 @@ from bot.rounds.ports import (
     Acknowledge,
     Destination,
     Drawing,
+    Markup,
     Opened,
     Presenter,
     Scheduler,
@@ -90,6 +91,12 @@ class Redraws:
     # calls in the order they were asked, and a burst of redraws asking all at once would put
     # every one of their reads ahead of the next read or write of the update being handled.
     reading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Rounds with a redraw started that has not read the database yet: it will show every change
+    # committed before it reads, so asking for another one would draw the same proposal twice.
+    unread: set[int] = field(default_factory=set)
+    # The proposal each open round last showed, on its message: a redraw that would show the same
+    # sends nothing (Telegram refuses an edit that changes nothing, after a call for it).
+    shown: dict[int, tuple[int, Html, Markup | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -520,27 +527,41 @@ class Rounds:
 
     async def redraw(self, round_id: int) -> None:
         """Edit the proposal to the stored state; one redraw at a time per round."""
-        async with self.redraws.locks[round_id]:
-            self.redraws.last[round_id] = self.monotonic()
-            async with self.redraws.reading:
-                drawn = await self.database.read(partial(_drawn, round_id=round_id))
-            if drawn is None:
-                return
-            state, request = drawn
-            rnd = state.round
-            if rnd.message_id is None:  # the proposal is not delivered yet
-                return
-            drawing = await self.presenter.drawing(rnd.flow_id, rnd.flow_version)
-            text, markup = drawing.proposal(state, request)
-            await self.sender.edit(_group(rnd), rnd.message_id, text, markup=markup)
+        redraws = self.redraws
+        redraws.unread.add(round_id)
+        try:
+            async with redraws.locks[round_id]:
+                redraws.last[round_id] = self.monotonic()
+                async with redraws.reading:
+                    redraws.unread.discard(round_id)
+                    drawn = await self.database.read(partial(_drawn, round_id=round_id))
+                if drawn is None:
+                    return
+                state, request = drawn
+                rnd = state.round
+                if rnd.message_id is None:  # the proposal is not delivered yet
+                    return
+                drawing = await self.presenter.drawing(rnd.flow_id, rnd.flow_version)
+                text, markup = drawing.proposal(state, request)
+                shown = (rnd.message_id, text, markup)
+                if redraws.shown.get(round_id) == shown:
+                    return
+                await self.sender.edit(_group(rnd), rnd.message_id, text, markup=markup)
+                if rnd.is_open:
+                    redraws.shown[round_id] = shown
+                else:  # its final tally: nothing redraws it any more
+                    redraws.shown.pop(round_id, None)
+        finally:
+            redraws.unread.discard(round_id)
 
     def redraw_soon(self, round_id: int) -> None:
         """Ask for a redraw: now if the last one is old enough, else once the interval has passed.
 
-        A redraw already waiting will read the database when it runs, so it shows this change too.
+        A redraw already waiting, or started and not yet reading, reads the database after this
+        change, so it shows it too.
         """
         name = job_name("tally", round_id)
-        if self.scheduler.scheduled(name):
+        if round_id in self.redraws.unread or self.scheduler.scheduled(name):
             return
         last = self.redraws.last.get(round_id)
         delay = 0.0 if last is None else max(0.0, last + self.edit_interval - self.monotonic())

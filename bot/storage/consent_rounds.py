@@ -70,7 +70,7 @@ _ROUND = (
     " r.request_version, r.number, r.chat_id,"
     " r.message_id, r.opened_by, r.opened_by_name, r.opened_at, r.deadline_at, r.quorum_percent,"
     " r.offer_stand_aside, r.reminded_at, r.status, r.outcome, r.close_reason, r.closed_at, r.reopen_reason,"
-    " r.thread_id, q.flow_id, q.flow_version"
+    " r.thread_id, q.flow_id, q.flow_version, q.version AS current_version"
     " FROM consent_rounds r JOIN requests q ON q.id = r.request_id"
 )
 
@@ -124,8 +124,8 @@ def _rounds(connection: sqlite3.Connection, where: str, parameters: tuple[object
 
 
 def state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
-    found = _rounds(connection, "r.id = ?", (round_id,))
-    if not found:
+    row = connection.execute(f"{_ROUND} WHERE r.id = ?", (round_id,)).fetchone()
+    if row is None:
         return None
     roster = tuple(
         Member(member["user_id"], member["name"])
@@ -145,7 +145,7 @@ def state(connection: sqlite3.Connection, round_id: int) -> RoundState | None:
             (round_id,),
         )
     )
-    return RoundState(found[0], roster, history, request_version(connection, found[0].request_id))
+    return RoundState(_round(row), roster, history, row["current_version"])
 
 
 def latest_round_id(connection: sqlite3.Connection, request_id: int, *, open_only: bool = False) -> int | None:

@@ -272,6 +272,33 @@ async def test_redraws_are_coalesced_and_end_on_the_last_state(scene: Scene) -> 
     assert message_id == 101 and "Bea:stand_aside, Cal:stand_aside" in text
 
 
+async def test_a_redraw_that_has_not_read_yet_shows_the_changes_asked_meanwhile(scene: Scene) -> None:
+    round_id = await opened(scene)
+    scene.clock.tick = 5.0  # past the edit interval: a redraw is due at once
+    async with scene.rounds.redraws.reading:  # another round's redraw is reading
+        started = asyncio.ensure_future(scene.rounds.redraw(round_id))
+        await asyncio.sleep(0)
+        await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
+        assert not scene.scheduler.scheduled(job_name("tally", round_id))
+    await started
+    [(_, _, text)] = scene.sender.edits
+    assert "Bea:consent" in text
+    await scene.rounds.take_position(round_id, CAL.user_id, Position.CONSENT)
+    assert scene.scheduler.scheduled(job_name("tally", round_id))  # that redraw has read: a new one
+
+
+async def test_a_redraw_that_would_show_the_same_proposal_sends_nothing(scene: Scene) -> None:
+    round_id = await opened(scene)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)
+    await scene.rounds.redraw(round_id)
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.CONSENT)  # the same again
+    await scene.rounds.redraw(round_id)
+    assert len(scene.sender.edits) == 1
+    await scene.rounds.take_position(round_id, BEA.user_id, Position.STAND_ASIDE)
+    await scene.rounds.redraw(round_id)
+    assert [text for _, _, text in scene.sender.edits][1:] == ["proposal [Bea:stand_aside] open=True"]
+
+
 async def test_redraws_due_at_once_read_one_after_the_other(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
     """A burst of redraws asks for one read at a time: an update's read, asked meanwhile, waits
     on the database's thread behind one of them at most, not behind all."""
