@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import multiprocessing
+import os
 import random
 import sqlite3
 import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -494,8 +496,9 @@ class Deployed:
 @dataclass(frozen=True)
 class Cpu:
     """The CPU a run used: on the event loop's thread (where python-telegram-bot and every
-    handler run, one at a time), and in the whole process (aiosqlite's thread, a picture's
-    drawing, SQLite's work in C); the members' side (building updates, on the loop) left out."""
+    handler run, one at a time), and in the whole process with its picture worker (aiosqlite's
+    thread, SQLite's work in C, the worker's start and drawings); the members' side (building
+    updates, on the loop) left out."""
 
     loop: float
     process: float
@@ -506,13 +509,13 @@ class Cpu:
     def measured(cls, members_side: Callable[[], float] = lambda: 0.0) -> Iterator[list[Cpu]]:
         """Measure the CPU of the ``with`` block; the Cpu is in the list once the block ends."""
         measured: list[Cpu] = []
-        loop, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
+        loop, process, wall = time.thread_time(), _with_workers(), time.perf_counter()
         yield measured
         aside = members_side()
         measured.append(
             cls(
                 loop=time.thread_time() - loop - aside,
-                process=time.process_time() - process - aside,
+                process=_with_workers() - process - aside,
                 wall=time.perf_counter() - wall - aside,
             )
         )
@@ -521,6 +524,18 @@ class Cpu:
     def loop_busy(self) -> float:
         """The share of the wall time the event loop's thread spent computing."""
         return self.loop / self.wall
+
+
+def _with_workers() -> float:
+    """This process's CPU time and its live children's (the picture worker, ``PictureWorker``),
+    in seconds: a child's counts only once it is waited for in ``os.times``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = time.process_time()
+    for child in multiprocessing.active_children():
+        with suppress(OSError):  # it ended meanwhile
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 class Commits:

@@ -434,4 +434,5 @@ async def _register_commands(application: BotApplication, library: Library, sett
 async def _post_shutdown(application: BotApplication) -> None:
     services: Services | None = application.bot_data.get("services")
     if services is not None:
+        services.pictures.close()
         await services.database.close()

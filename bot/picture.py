@@ -1,8 +1,9 @@
 """The register's picture: every partner of a group in one image, drawn with Pillow.
 
-A picture is drawn in a worker thread, so that drawing does not block the bot's event loop,
-and kept (``Pictures``) until what it shows changes: a group asks /partenaires far more
-often than its register changes.
+A picture is drawn in a process of its own (``PictureWorker``), so that drawing neither
+blocks the bot's event loop nor takes the interpreter's lock from it, and kept (``Pictures``)
+until what it shows changes: a group asks /partenaires far more often than its register
+changes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import html
 import importlib.util
 import io
+import logging
 import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -29,9 +31,13 @@ from bot.storage import register_rows
 from bot.storage.register_rows import RegisterEntry
 
 if TYPE_CHECKING:  # Pillow is imported by the first picture drawn, not at the bot's start-up
+    from concurrent.futures import ProcessPoolExecutor
+
     from PIL import Image
     from PIL.ImageDraw import ImageDraw
     from PIL.ImageFont import FreeTypeFont
+
+logger = logging.getLogger(__name__)
 
 COLOURS = {
     Standing.CURRENT: "#2e7d32",
@@ -115,7 +121,48 @@ class Picture:
         return ".jpg" if self.as_photo else ".png"
 
 
+class PictureWorker:
+    """Draws pictures in one worker process, started by the first picture asked for.
+
+    Pillow keeps the interpreter's lock for most of a drawing (its text layout is Python): in
+    a thread of the bot's process, a picture's 10 ms or so are taken from the event loop,
+    every chat waiting meanwhile (a tenth of the bot's throughput in the bench's mix, where one
+    update in 125 is a /partenaires). A process of its own draws on the other core. Spawned,
+    not forked: the bot's process has threads (aiosqlite's), which a fork would copy mid-work.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def draw(self, plan: Layout) -> bytes:
+        """The picture of ``plan``; in a thread, once, if the worker died (killed, out of memory),
+        the next picture starting a new one."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._started(), draw, plan)
+        except BrokenProcessPool:
+            logger.warning("The process drawing pictures stopped; this picture is drawn in a thread")
+            self.close()
+            return await asyncio.to_thread(draw, plan)
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker, without waiting for a picture still being drawn (nobody will send it)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
 async def register_picture(
+    worker: PictureWorker,
     library: Library,
     catalog: FlowCatalog,
     zone: tzinfo,
@@ -131,7 +178,7 @@ async def register_picture(
     if not found:
         return None
     plan = layout(found, library.register.picture, group=group, today=today, partners=partners, total=total)
-    return Picture(await asyncio.to_thread(draw, plan), plan.fits_a_photo)
+    return Picture(await worker.draw(plan), plan.fits_a_photo)
 
 
 @dataclass(frozen=True)
@@ -206,7 +253,7 @@ def _font(size_pt: float, dpi: int, bold: bool = False) -> FreeTypeFont:
 
 
 def draw(plan: Layout) -> bytes:
-    """Draw a layout as a JPEG if it fits a photo, as a PNG otherwise (runs in a worker thread).
+    """Draw a layout as a JPEG if it fits a photo, as a PNG otherwise (in ``PictureWorker``'s process).
 
     Drawn with Pillow's primitives rather than matplotlib's figures: the same picture in a
     quarter of the time (a tenth of a second for a small group on two busy cores), since it

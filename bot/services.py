@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library
 from bot.core.messages import Messages
+from bot.picture import PictureWorker
 from bot.storage.db import Database
 
 
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     database: Database
     catalog: FlowCatalog
+    pictures: PictureWorker = field(default_factory=PictureWorker)  # draws the register's pictures
 
     @property
     def library(self) -> Library:

@@ -199,6 +199,7 @@ async def _picture_of(context: BotContext, shown: _Shown) -> Drawn | None:
     if kept is not None and kept.version == glance.version:  # drawn while this one waited its turn
         return kept
     drawing = await picture.register_picture(
+        services.pictures,
         services.library,
         services.catalog,
         services.settings.zone,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -204,13 +203,13 @@ async def test_the_register_picture_grows_with_the_register_and_shows_declined_o
 def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Layout]:
     """Every layout the bot draws, in order; the drawing itself goes on."""
     plans: list[Layout] = []
-    draw = picture.draw
+    draw = picture.PictureWorker.draw
 
-    def draw_and_count(plan: Layout) -> bytes:
+    async def draw_and_count(worker: picture.PictureWorker, plan: Layout) -> bytes:
         plans.append(plan)
-        return draw(plan)
+        return await draw(worker, plan)
 
-    monkeypatch.setattr(picture, "draw", draw_and_count)
+    monkeypatch.setattr(picture.PictureWorker, "draw", draw_and_count)
     return plans
 
 
@@ -347,18 +346,16 @@ async def test_a_register_too_long_for_a_photo_comes_as_its_png_file(
 
 
 class HeldDrawings:
-    """``picture.draw`` held until ``release``: what the bot does while a picture is being drawn
-    shows; each image drawn is kept, in order."""
+    """The bot's drawings held until ``release``: what the bot does while a picture is being
+    drawn shows; each image drawn is kept, in order."""
 
     def __init__(self) -> None:
-        self.released = threading.Event()
+        self.released = asyncio.Event()
         self.drawn: list[bytes] = []
-        self._draw = picture.draw
 
-    def __call__(self, plan: Layout) -> bytes:  # in the bot's worker thread
-        if not self.released.wait(timeout=10):
-            raise TimeoutError("the picture was never released")
-        content = self._draw(plan)
+    async def __call__(self, plan: Layout) -> bytes:  # in place of PictureWorker.draw
+        await asyncio.wait_for(self.released.wait(), timeout=10)
+        content = await asyncio.to_thread(picture.draw, plan)
         self.drawn.append(content)
         return content
 
@@ -381,7 +378,7 @@ async def direct(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[DirectBot]
 def held(direct: DirectBot, monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldDrawings]:
     """The direct bot's pictures held (released before the bot stops, which waits for them)."""
     drawings = HeldDrawings()
-    monkeypatch.setattr(picture, "draw", drawings)
+    monkeypatch.setattr(picture.PictureWorker, "draw", drawings)
     yield drawings
     drawings.release()
 

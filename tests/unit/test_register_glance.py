@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
+import multiprocessing
 from datetime import UTC, date, datetime
+from multiprocessing.process import BaseProcess
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +24,7 @@ from bot.core.picture_layout import (
 )
 from bot.core.register_rules import STANDING_OF_STATUS, PictureTexts, Standing, standing
 from bot.core.statuses import RequestStatus
-from bot.picture import COLOURS, HEADING_GROUND, INK, PAPER, ROW_INK, Drawn, Picture, Pictures, draw
+from bot.picture import COLOURS, HEADING_GROUND, INK, PAPER, ROW_INK, Drawn, Picture, Pictures, PictureWorker, draw
 from tests.unit.conftest import CONVERSATIONS
 
 TODAY = date(2026, 12, 3)
@@ -180,6 +183,31 @@ def test_a_register_sent_as_a_file_keeps_the_colours_and_the_smooth_letters_of_i
 def test_names_with_dollar_signs_are_drawn_as_typed_not_as_formulas(texts: PictureTexts) -> None:
     plan = layout([entry("Les $ociétaires $ du coin")], texts, group="GL $1$", today=TODAY, partners=1)
     assert photo_size(draw(plan))[0] == 1080
+
+
+async def test_pictures_are_drawn_in_a_process_of_their_own_which_a_new_one_replaces_if_it_dies(
+    texts: PictureTexts, caplog: pytest.LogCaptureFixture
+) -> None:
+    plan = layout([entry("Alternatiba", "current", start=date(2019, 1, 1))], texts, group="GL", today=TODAY, partners=1)
+    worker, others = PictureWorker(), set(multiprocessing.active_children())  # other tests' bots
+
+    def workers() -> list[BaseProcess]:
+        return [child for child in multiprocessing.active_children() if child not in others]
+
+    try:
+        assert await worker.draw(plan) == draw(plan)
+        [drawing] = workers()
+        drawing.kill()
+        drawing.join()
+        with caplog.at_level(logging.WARNING, logger="bot.picture"):
+            assert await worker.draw(plan) == draw(plan)  # drawn all the same, in a thread
+        assert [record.levelno for record in caplog.records] == [logging.WARNING]
+        assert workers() == []
+        assert await worker.draw(plan) == draw(plan)
+        [again] = workers()
+        assert again.pid != drawing.pid
+    finally:
+        worker.close()
 
 
 # --- the calendar --------------------------------------------------------------------------------
