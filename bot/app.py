@@ -58,6 +58,7 @@ from bot.handlers import (
     privacy,
     redelivery,
     register,
+    replies,
     request_lists,
     reviews,
     topics,
@@ -261,7 +262,8 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("partenariat", intake.partenariat, filters=NEW))
     application.add_handler(CommandHandler("retour", intake.back, filters=NEW))
     application.add_handler(CommandHandler("annuler", intake.cancel, filters=NEW))
-    application.add_handler(MessageHandler(ANSWER & filters.TEXT, intake.answer_text))
+    # A typed answer: to a consent round's reason prompt, else to the member's flow.
+    application.add_handler(MessageHandler(ANSWER & filters.TEXT, replies.typed))
     application.add_handler(MessageHandler(NOT_TEXT, intake.answer_not_text))
     application.add_handler(CallbackQueryHandler(intake.answer_here, pattern=_pressed(callback_data.AnswerHere)))
     application.add_handler(CallbackQueryHandler(intake.press, pattern=_pressed(callback_data.FlowPress)))
@@ -294,8 +296,6 @@ def build_application(settings: Settings, library: Library, *, request: BaseRequ
     application.add_handler(CommandHandler("consentement", consent.open_command, filters=NEW))
     application.add_handler(CallbackQueryHandler(consent.open_press, pattern=_pressed(callback_data.OpenConsent)))
     application.add_handler(CallbackQueryHandler(consent.press, pattern=_pressed(callback_data.ConsentPress)))
-    # Group -1 runs first: a reply to a reason prompt must not reach a flow as an answer.
-    application.add_handler(MessageHandler(ANSWER & GROUPS & filters.TEXT, consent.reason_reply), group=-1)
     application.add_handler(CommandHandler("clore", consent.close_command, filters=NEW))
     application.add_handler(CommandHandler("prolonger", consent.extend_command, filters=NEW))
     application.add_handler(CommandHandler("relancer", consent.remind_command, filters=NEW))

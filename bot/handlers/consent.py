@@ -28,7 +28,7 @@ from telegram import (
     User,
 )
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, ApplicationHandlerStop
+from telegram.ext import Application
 
 from bot.core import consent_rules
 from bot.core.consent_rules import CloseReason, Member, Position, RoundOptions
@@ -379,10 +379,10 @@ async def _ask(
     )
 
 
-def _prompted(
+def prompted(
     connection: sqlite3.Connection, chat_id: int, message_id: int
 ) -> tuple[consent_rounds.Prompt, RoundState, PartnershipRequest] | None:
-    """The prompt a reply answers, with its round and the round's request, in one snapshot."""
+    """The prompt a reply answers, if it answers one, with its round and the round's request."""
     prompt = consent_rounds.prompt_at(connection, chat_id, message_id)
     state = None if prompt is None else consent_rounds.state(connection, prompt.round_id)
     if prompt is None or state is None:
@@ -392,24 +392,7 @@ def _prompted(
     return prompt, state, request
 
 
-async def reason_reply(update: Update, context: BotContext) -> None:
-    """Take a member's reply to a reason or question prompt; let other replies through."""
-    message = updates.message(update)
-    asked = topics.replied(message)
-    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
-        return
-    prompted = await context.services.database.read(
-        partial(_prompted, chat_id=message.chat_id, message_id=asked.message_id)
-    )
-    if prompted is None:
-        return  # a reply to another message of the bot: a flow's question, for instance
-    if prompted[0].user_id == updates.sender(update).id:
-        await _take_reply(update, context, *prompted, asked)
-    # Replies to a prompt are never answers to a flow question, whoever sends them.
-    raise ApplicationHandlerStop
-
-
-async def _take_reply(
+async def take_reply(
     update: Update,
     context: BotContext,
     prompt: consent_rounds.Prompt,
@@ -417,6 +400,7 @@ async def _take_reply(
     request: PartnershipRequest,
     asked: Message,
 ) -> None:
+    """Take the reason or question a member typed in reply to the prompt (``asked``) for it."""
     texts = _texts(context)
     message, member = updates.message(update), updates.sender(update)
     rnd = state.round

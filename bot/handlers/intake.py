@@ -410,23 +410,16 @@ async def post_missing_cards(context: BotContext) -> None:
             logger.warning("The card of request %s could not be posted: %s", request.id, error)
 
 
-def _answers_the_bot(context: BotContext, message: Message) -> bool:
-    replied = topics.replied(message)
-    return replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
-
-
 async def _session_of(update: Update, context: BotContext) -> FlowSession | None:
     """The flow the member who sent this message has in progress in its chat."""
     chat, user = updates.chat(update), updates.sender(update)
     return await context.services.database.read(lambda connection: sessions.get(connection, chat.id, user.id))
 
 
-async def answer_text(update: Update, context: BotContext) -> None:
-    """Take a typed answer to the member's current question."""
+async def answer_text(update: Update, context: BotContext, session: FlowSession | None) -> None:
+    """Take a typed answer to the member's current question; ``session``: their flow in this
+    chat, if any, read with what else the message could answer (``handlers.replies``)."""
     message = updates.message(update)
-    if message.chat.type != Chat.PRIVATE and not _answers_the_bot(context, message):
-        return  # a reply between members, not an answer to the bot
-    session = await _session_of(update, context)
     if session is None:
         if message.chat.type == Chat.PRIVATE:
             await message.reply_html(context.services.messages.system.start)
@@ -437,7 +430,7 @@ async def answer_text(update: Update, context: BotContext) -> None:
 async def answer_not_text(update: Update, context: BotContext) -> None:
     """Re-ask politely when a member answers with a sticker, a photo, a voice note..."""
     message = updates.message(update)
-    if message.chat.type != Chat.PRIVATE and not _answers_the_bot(context, message):
+    if message.chat.type != Chat.PRIVATE and topics.replied_bot(message, context.bot.id) is None:
         return
     session = await _session_of(update, context)
     if session is None:

@@ -43,6 +43,14 @@ def replied(message: Message) -> Message | None:
     return reply
 
 
+def replied_bot(message: Message, bot_id: int) -> Message | None:
+    """The bot's message this one answers, if it answers one (``replied``)."""
+    reply = replied(message)
+    if reply is None or reply.from_user is None or reply.from_user.id != bot_id:
+        return None
+    return reply
+
+
 async def thread_for(context: BotContext, chat_id: int, here: int | None, fallback: int | None = None) -> int | None:
     """``home_topics.destination``, read on its own; no round trip when ``here`` is a topic."""
     if here is not None:

@@ -312,5 +312,5 @@ def matrix() -> str:
     return "\n".join(lines)
 
 
-def test_the_documented_matrix_is_the_tested_one() -> None:
+async def test_the_documented_matrix_is_the_tested_one() -> None:
     assert matrix() in DOCUMENT.read_text(encoding="utf-8"), f"update docs/autorisations.md with:\n{matrix()}"
