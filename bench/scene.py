@@ -272,6 +272,15 @@ async def settled(telegram: OfflineTelegram, awaited: OnScreen | None, within: f
     return time.monotonic() - start
 
 
+async def quiet(telegram: OfflineTelegram, silence: float = 0.5, within: float = 10.0) -> None:
+    """Wait until the bot has made no Bot API call for ``silence`` seconds (``within`` at most): its
+    start-up work done, every open round's proposal redrawn and the outbox checked."""
+    start = time.monotonic()
+    calls = -1
+    while calls != (calls := telegram.calls.total()) and time.monotonic() - start < within:
+        await asyncio.sleep(silence)
+
+
 def posted_since(telegram: OfflineTelegram, chat_id: int, posted: Callable[[Sent], bool]) -> OnScreen:
     """What the chat gets from now on holds a message that is ``posted``."""
     sent, since = telegram.by_chat[chat_id], len(telegram.by_chat[chat_id])
