@@ -379,9 +379,11 @@ async def _ask(
     )
 
 
-def prompted(
-    connection: sqlite3.Connection, chat_id: int, message_id: int
-) -> tuple[consent_rounds.Prompt, RoundState, PartnershipRequest] | None:
+# A reason or question prompt, with its round and the round's request, read in one snapshot.
+Prompted = tuple[consent_rounds.Prompt, RoundState, PartnershipRequest]
+
+
+def prompted(connection: sqlite3.Connection, chat_id: int, message_id: int) -> Prompted | None:
     """The prompt a reply answers, if it answers one, with its round and the round's request."""
     prompt = consent_rounds.prompt_at(connection, chat_id, message_id)
     state = None if prompt is None else consent_rounds.state(connection, prompt.round_id)

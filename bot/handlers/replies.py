@@ -14,13 +14,10 @@ from functools import partial
 from telegram import Chat, Update
 
 from bot.handlers import consent, intake, topics, updates
+from bot.handlers.consent import Prompted
 from bot.services import BotContext
-from bot.storage import consent_rounds, sessions
-from bot.storage.consent_rounds import RoundState
-from bot.storage.requests import PartnershipRequest
+from bot.storage import sessions
 from bot.storage.sessions import FlowSession
-
-Prompted = tuple[consent_rounds.Prompt, RoundState, PartnershipRequest]
 
 
 def _answered(
