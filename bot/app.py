@@ -432,6 +432,7 @@ async def _register_commands(application: BotApplication, library: Library, sett
 
 
 async def _post_shutdown(application: BotApplication) -> None:
+    consent.drop_timers(application)
     services: Services | None = application.bot_data.get("services")
     if services is not None:
         services.pictures.close()

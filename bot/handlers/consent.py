@@ -51,7 +51,7 @@ from bot.handlers.arguments import requested, requested_with
 from bot.handlers.consent_presenter import RoundPresenter
 from bot.handlers.consent_presenter import consent_texts as _texts
 from bot.handlers.edits import edit_pressed, unchanged_ok
-from bot.handlers.round_ports import LATE_OK, JobQueueScheduler, TelegramSender
+from bot.handlers.round_ports import LATE_OK, ApplicationScheduler, TelegramSender, Waiting
 from bot.rounds import lifecycle
 from bot.rounds.lifecycle import Opening, Redraws, Refusal, Rounds, Taken
 from bot.rounds.ports import Acknowledge, acknowledge
@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 ASKING = ("objection", "reservation", "question")  # presses answered with a ForceReply prompt
 _REDRAWS = "consent_redraws"  # bot_data: when each proposal was last drawn, and its lock
-_JOBS = "consent_jobs"  # bot_data: the rounds' jobs waiting to run, by name (JobQueueScheduler)
+_JOBS = "consent_jobs"  # bot_data: the rounds' jobs waiting to run, by name (round_ports.Waiting)
 
 
 def _now() -> datetime:
@@ -121,13 +121,23 @@ async def is_steward(context: BotContext, chat: Chat, user_id: int) -> bool:
     )
 
 
+def _waiting(bot_data: dict[Any, Any]) -> Waiting:
+    waiting: Waiting = bot_data.setdefault(_JOBS, Waiting())
+    return waiting
+
+
+def drop_timers(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
+    """At shutdown: the rounds' short delays still waiting are dropped (``recover`` redoes them)."""
+    _waiting(application.bot_data).drop_timers()
+
+
 def _rounds(context: BotContext) -> Rounds:
     """The round lifecycle, reaching Telegram through this context's bot and job queue."""
     services = context.services
     return Rounds(
         database=services.database,
         sender=TelegramSender(context.bot),
-        scheduler=JobQueueScheduler(context.job_queue, context.bot_data.setdefault(_JOBS, {})),
+        scheduler=ApplicationScheduler(context.job_queue, _waiting(context.bot_data)),
         presenter=RoundPresenter(context),
         redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
         edit_interval=services.settings.consent_edit_interval_seconds,

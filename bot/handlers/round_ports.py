@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import telegram.ext
@@ -29,42 +31,82 @@ class TelegramSender:
         )
 
 
-# The jobs JobQueueScheduler scheduled, by name, until they start: one dict for the whole
-# bot (kept in bot_data), as a scheduler is built for each update.
-ScheduledJobs = dict[str, set[telegram.ext.Job[BotContext]]]
+@dataclass
+class Waiting:
+    """The rounds' jobs scheduled and not started yet, by name: one for the whole bot (kept in
+    bot_data), as a scheduler is built for each update."""
+
+    jobs: dict[str, set[telegram.ext.Job[BotContext]]] = field(default_factory=dict)  # on the job queue
+    timers: dict[str, set[asyncio.TimerHandle]] = field(default_factory=dict)  # on the event loop
+
+    def drop_timers(self) -> None:
+        """Forget the timers still waiting (the bot stops: ``Rounds.recover`` redoes their work)."""
+        for handles in self.timers.values():
+            for handle in handles:
+                handle.cancel()
+        self.timers.clear()
 
 
-class JobQueueScheduler:
-    """Runs the lifecycle's jobs on the job queue, and keeps their names itself.
+class ApplicationScheduler:
+    """Runs the lifecycle's jobs for the application, and keeps their names itself.
+
+    A moment (a deadline, a reminder) goes on the job queue. Seconds from now (a redraw
+    within the edit interval, an outcome to publish now: several a minute in a busy group) go
+    on the event loop's own timer, started as the application's task so that an error reaches
+    the error handler: a tenth of the cost of a job (APScheduler's ``add_job`` and its run).
+    Either kind still waiting when the bot stops is dropped, and ``Rounds.recover`` redoes it
+    at the next start.
 
     python-telegram-bot finds jobs by name by wrapping every job of the queue (a regular
     expression search each), and every consent press asks whether its round's redraw is
     waiting: a cost growing with the rounds open in every group. Here a name leads to its
     jobs, and the queue's scheduler says, by job id, whether each is still waiting."""
 
-    def __init__(self, job_queue: JobQueue[BotContext], named: ScheduledJobs) -> None:
+    def __init__(self, job_queue: JobQueue[BotContext], waiting: Waiting) -> None:
         self.job_queue = job_queue
-        self.named = named
+        self.waiting = waiting
 
     def run_at(self, name: str, when: datetime | float, job: Job) -> None:
+        if not isinstance(when, datetime):
+            self._soon(name, when, job)
+            return
+
         async def run(context: BotContext) -> None:
-            self._waiting(name)  # forgets this one, started
+            self._queued(name)  # forgets this one, started
             await job()
 
-        self.named.setdefault(name, set()).add(self.job_queue.run_once(run, when, name=name, job_kwargs=LATE_OK))
+        jobs = self.waiting.jobs.setdefault(name, set())
+        jobs.add(self.job_queue.run_once(run, when, name=name, job_kwargs=LATE_OK))
 
-    def _waiting(self, name: str) -> set[telegram.ext.Job[BotContext]]:
+    def _soon(self, name: str, delay: float, job: Job) -> None:
+        application = self.job_queue.application
+        timers = self.waiting.timers
+
+        def start() -> None:
+            waiting = timers.get(name, set())
+            waiting.discard(handle)
+            if not waiting:
+                timers.pop(name, None)
+            if application.running:  # stopping: dropped, as the job queue drops its jobs
+                application.create_task(job(), name=name)
+
+        handle = asyncio.get_running_loop().call_later(delay, start)
+        timers.setdefault(name, set()).add(handle)
+
+    def _queued(self, name: str) -> set[telegram.ext.Job[BotContext]]:
         """The jobs of this name still in the queue, the others forgotten."""
         scheduler = self.job_queue.scheduler
-        waiting = {job for job in self.named.pop(name, ()) if scheduler.get_job(job.job.id) is not None}
+        waiting = {job for job in self.waiting.jobs.pop(name, ()) if scheduler.get_job(job.job.id) is not None}
         if waiting:
-            self.named[name] = waiting
+            self.waiting.jobs[name] = waiting
         return waiting
 
     def cancel(self, name: str) -> None:
-        for job in self._waiting(name):
+        for job in self._queued(name):
             job.schedule_removal()
-        self.named.pop(name, None)
+        self.waiting.jobs.pop(name, None)
+        for handle in self.waiting.timers.pop(name, ()):
+            handle.cancel()
 
     def scheduled(self, name: str) -> bool:
-        return bool(self._waiting(name))
+        return name in self.waiting.timers or bool(self._queued(name))

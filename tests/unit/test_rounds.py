@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest, RequestData
 
 from bot.core.consent_rules import CloseReason, Member, Outcome, Position, RoundOptions
 from bot.core.statuses import RequestStatus
 from bot.core.texts import Html
-from bot.handlers.round_ports import JobQueueScheduler
+from bot.handlers.round_ports import ApplicationScheduler, Waiting
 from bot.rounds.lifecycle import (
     OBJECTORS_FIRST,
     PROPOSAL,
@@ -467,28 +468,84 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     assert seen == [(1, 0), (3, 1), (3, 2)]
 
 
-async def test_the_job_queue_scheduler_knows_a_job_waiting_until_it_starts_or_is_cancelled() -> None:
-    """The rounds' scheduler as the bot runs it (python-telegram-bot's job queue): the names it
-    keeps say what the queue holds."""
-    # As the bot builds it; the job queue holds its application weakly.
-    application = ApplicationBuilder().token("123:TEST").context_types(ContextTypes(context=BotContext)).build()
+class OnlyGetMe(BaseRequest):
+    """Telegram answering in process the one call an application makes as it starts."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *timeouts: object,  # read, write, connect and pool: nothing goes on a network here
+        **named_timeouts: object,
+    ) -> tuple[int, bytes]:
+        assert url.endswith("/getMe"), url
+        me = {"id": 123, "is_bot": True, "first_name": "Bot", "username": "bot"}
+        return 200, json.dumps({"ok": True, "result": me}).encode()
+
+
+async def test_the_scheduler_runs_moments_and_short_delays_and_knows_what_waits() -> None:
+    """The rounds' scheduler as the bot runs it: a moment on python-telegram-bot's job queue,
+    seconds from now on the event loop; the names it keeps say what still waits, a job's error
+    reaches the error handler, and what waits when the bot stops is dropped."""
+    application = (
+        ApplicationBuilder()
+        .token("123:TEST")
+        .request(OnlyGetMe())
+        .updater(None)
+        .context_types(ContextTypes(context=BotContext))
+        .build()
+    )
+    errors: list[BaseException | None] = []
+
+    async def record(update: object, context: BotContext) -> None:
+        errors.append(context.error)
+
+    application.add_error_handler(record)
     job_queue = application.job_queue
     assert job_queue is not None
-    await job_queue.start()
-    scheduler = JobQueueScheduler(job_queue, {})
-    ran = asyncio.Event()
+    waiting = Waiting()
+    ran: list[str] = []
 
-    async def job() -> None:
-        ran.set()
+    def job(name: str) -> Job:
+        async def run() -> None:
+            ran.append(name)
+            if name == "failing":
+                raise RuntimeError(name)
 
-    try:
-        scheduler.run_at("soon", 0.01, job)
-        scheduler.run_at("later", 60, job)
-        assert scheduler.scheduled("soon") and scheduler.scheduled("later")
-        await asyncio.wait_for(ran.wait(), 5)
-        assert not scheduler.scheduled("soon")
+        return run
+
+    async with application:
+        await application.start()
+        scheduler = ApplicationScheduler(job_queue, waiting)
+        scheduler.run_at("soon", 0.01, job("soon"))
+        scheduler.run_at("moment", datetime.now(UTC) + timedelta(milliseconds=10), job("moment"))
+        scheduler.run_at("failing", 0, job("failing"))
+        scheduler.run_at("later", 60, job("later"))
+        scheduler.run_at("much later", datetime.now(UTC) + timedelta(hours=1), job("much later"))
+        assert all(scheduler.scheduled(name) for name in ("soon", "moment", "failing", "later", "much later"))
+        for _ in range(500):
+            if len(ran) == 3 and errors:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(ran) == ["failing", "moment", "soon"]
+        assert [str(error) for error in errors] == ["failing"]
+        assert not any(scheduler.scheduled(name) for name in ("soon", "moment", "failing"))
         scheduler.cancel("later")
-        assert not scheduler.scheduled("later")
-        assert not job_queue.jobs()
-    finally:
-        await job_queue.stop()
+        scheduler.cancel("much later")
+        assert not scheduler.scheduled("later") and not scheduler.scheduled("much later")
+        assert not job_queue.jobs() and not waiting.timers
+        scheduler.run_at("at the stop", 0.05, job("at the stop"))
+        await application.stop()
+        await asyncio.sleep(0.1)
+    assert "at the stop" not in ran  # dropped: Rounds.recover redoes it at the next start
