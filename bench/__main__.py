@@ -115,6 +115,13 @@ async def _throughput(flows: Library, directory: Path) -> Section:
     return Section(rows, details)
 
 
+def _spread(run: throughput.Deployed) -> str:
+    """The runs a replayed rate adds up, slowest and fastest."""
+    if len(run.rates) < 2:
+        return ""
+    return f" ({len(run.rates)} runs in all, {min(run.rates):,.0f} to {max(run.rates):,.0f}/s)"
+
+
 def _deployed_rows(bot: throughput.Deployed, bare: throughput.Deployed, floor: throughput.Deployed) -> list[Row]:
     """The throughput as the bot runs in production, every group's updates in order and the
     groups at once: the figure the target is judged on."""
@@ -125,7 +132,7 @@ def _deployed_rows(bot: throughput.Deployed, bare: throughput.Deployed, floor: t
         Row(
             f"1. Throughput {at_once}, {bot.updates:,} updates, updates/s",
             f"{bot.per_second:,.0f}",
-            f"bare PTB echo: {bare.per_second:,.0f}/s",
+            f"bare PTB echo: {bare.per_second:,.0f}/s{_spread(bare)}",
             "—",
             None,
         ),
@@ -139,7 +146,7 @@ def _deployed_rows(bot: throughput.Deployed, bare: throughput.Deployed, floor: t
         Row(
             f"1. Throughput ratio {at_once}, bot / floor",
             f"{to_floor:.3f}",
-            f"floor: {floor.per_second:,.0f}/s, {floor.per_second / bare.per_second:.3f} of bare",
+            f"floor: {floor.per_second:,.0f}/s{_spread(floor)}, {floor.per_second / bare.per_second:.3f} of bare",
             "—",
             None,
         ),

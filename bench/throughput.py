@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import multiprocessing
 import os
 import random
@@ -31,6 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,11 @@ REVIEW_IN = timedelta(days=90)  # the seeded partnership's review date: after th
 # rounds opened meanwhile, one after the other.
 SETTLED = 60.0
 OUTBOX_DRAINED = 30.0  # seconds to wait, after the run, for the outcomes still queued to be sent
+# As deployed, the bot's run lasts about 30 s, the echo's 6 s: on a shared machine a few
+# seconds' rate swings by half (2,185 to 3,909 updates/s, eight replays in a row, 8
+# December), so the echo and the floor are replayed until they last about as long as the bot,
+# their runs added up as the bot's updates are.
+BARE_REPLAYS, FLOOR_REPLAYS = 5, 2
 # Positions of the ten circle members on each round, in pressing order.
 POSITIONS = (
     "consent",
@@ -487,6 +494,7 @@ class Deployed:
     proposal_waits: list[float] = field(default_factory=list)
     cpu: Cpu | None = None
     api_calls: int = 0  # Bot API calls made, the background jobs' included
+    rates: tuple[float, ...] = ()  # updates/s of each replay the run adds up (``replay_deployed``)
 
     @property
     def per_second(self) -> float:
@@ -509,13 +517,18 @@ class Cpu:
     def measured(cls, members_side: Callable[[], float] = lambda: 0.0) -> Iterator[list[Cpu]]:
         """Measure the CPU of the ``with`` block; the Cpu is in the list once the block ends."""
         measured: list[Cpu] = []
-        loop, process, wall = time.thread_time(), _with_workers(), time.perf_counter()
+        loop, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
+        workers = _workers()
         yield measured
         aside = members_side()
+        # A worker that ended meanwhile (the previous run's, shut down) is left out, not
+        # subtracted; one started meanwhile counts from nothing.
+        ended = _workers()
+        spent = sum(used - workers.get(pid, 0.0) for pid, used in ended.items())
         measured.append(
             cls(
                 loop=time.thread_time() - loop - aside,
-                process=_with_workers() - process - aside,
+                process=time.process_time() - process + spent - aside,
                 wall=time.perf_counter() - wall - aside,
             )
         )
@@ -526,16 +539,16 @@ class Cpu:
         return self.loop / self.wall
 
 
-def _with_workers() -> float:
-    """This process's CPU time and its live children's (the picture worker, ``PictureWorker``),
-    in seconds: a child's counts only once it is waited for in ``os.times``."""
+def _workers() -> dict[int, float]:
+    """The CPU time, in seconds, of each live child of this process (the picture worker,
+    ``PictureWorker``), by pid: a child's counts in ``os.times`` only once it is waited for."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = time.process_time()
+    used: dict[int, float] = {}
     for child in multiprocessing.active_children():
         with suppress(OSError):  # it ended meanwhile
             fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+            used[child.pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
 
 
 class Commits:
@@ -664,27 +677,40 @@ async def _replay(application: App, stream: list[JSON]) -> None:
 
 async def replay_deployed(
     streams: list[list[JSON]],
-    running: AbstractAsyncContextManager[tuple[App, OfflineTelegram]],
+    running: Callable[[], AbstractAsyncContextManager[tuple[App, OfflineTelegram]]],
     commits: Commits | None = None,
+    times: int = 1,
 ) -> Deployed:
-    """The same groups' updates, fed the same way, through ``running`` (the bare echo or the
-    floor, built to handle as many at once as the bot); ``commits``: what counts the floor's."""
-    async with running as (application, telegram):
-        calls = telegram.calls.total()
-        with set_aside():
-            start = time.perf_counter()
-            with Cpu.measured() as cpu:
-                await asyncio.gather(*(_replay(application, stream) for stream in streams))
-            seconds = time.perf_counter() - start
-        calls = telegram.calls.total() - calls
-        in_flight = application.update_processor.max_concurrent_updates
+    """The same groups' updates, fed the same way, ``times`` times, each through a fresh
+    ``running()`` (the bare echo or the floor, built to handle as many at once as the bot);
+    ``commits``: what counts the floor's. The runs add up: their updates over their seconds,
+    each run's rate kept (``rates``) to show the spread."""
+    updates = api_calls = 0
+    seconds = loop = process = 0.0
+    rates: list[float] = []
+    in_flight = 0
+    for _ in range(times):
+        async with running() as (application, telegram):
+            calls = telegram.calls.total()
+            with set_aside():
+                start = time.perf_counter()
+                with Cpu.measured() as cpu:
+                    await asyncio.gather(*(_replay(application, stream) for stream in streams))
+                run_seconds = time.perf_counter() - start
+            api_calls += telegram.calls.total() - calls
+            in_flight = application.update_processor.max_concurrent_updates
+        run_updates = sum(len(stream) for stream in streams)
+        updates, seconds = updates + run_updates, seconds + run_seconds
+        loop, process = loop + cpu[0].loop, process + cpu[0].process
+        rates.append(run_updates / run_seconds)
     return Deployed(
-        updates=sum(len(stream) for stream in streams),
+        updates=updates,
         seconds=seconds,
         in_flight=in_flight,
         commits=0 if commits is None else commits.commits,
-        cpu=cpu[0],
-        api_calls=calls,
+        cpu=Cpu(loop=loop, process=process, wall=seconds),
+        api_calls=api_calls,
+        rates=tuple(rates),
     )
 
 
@@ -695,8 +721,12 @@ async def measure_deployed(
     each handling as many updates at once as the bot's settings allow."""
     with tempfile.TemporaryDirectory(prefix="bench-deployed-") as scratch:
         bot_run, streams = await run_bot_deployed(library, groups, total, Path(scratch))
-        bare_run = await replay_deployed(streams, running_bare(bot_run.in_flight))
+        bare_run = await replay_deployed(streams, partial(running_bare, bot_run.in_flight), times=BARE_REPLAYS)
         floor_commits = Commits()
-        floor = running_floor(Path(scratch) / "floor.sqlite3", bot_run.in_flight, floor_commits)
-        floor_run = await replay_deployed(streams, floor, floor_commits)
+        files = (Path(scratch) / f"floor-{n}.sqlite3" for n in itertools.count())
+
+        def floor() -> AbstractAsyncContextManager[tuple[App, OfflineTelegram]]:
+            return running_floor(next(files), bot_run.in_flight, floor_commits)
+
+        floor_run = await replay_deployed(streams, floor, floor_commits, times=FLOOR_REPLAYS)
     return bot_run, bare_run, floor_run
