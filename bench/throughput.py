@@ -544,10 +544,12 @@ def _workers() -> dict[int, float]:
     ``PictureWorker``), by pid: a child's counts in ``os.times`` only once it is waited for."""
     ticks = os.sysconf("SC_CLK_TCK")
     used: dict[int, float] = {}
-    for child in multiprocessing.active_children():
+    for pid in (child.pid for child in multiprocessing.active_children()):
+        if pid is None:  # not started
+            continue
         with suppress(OSError):  # it ended meanwhile
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[child.pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     return used
 
 
