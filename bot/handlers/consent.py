@@ -121,14 +121,15 @@ async def is_steward(context: BotContext, chat: Chat, user_id: int) -> bool:
     )
 
 
-def _waiting(bot_data: dict[Any, Any]) -> Waiting:
+def waiting_jobs(bot_data: dict[Any, Any]) -> Waiting:
+    """The rounds' jobs scheduled and not started (the tests wait for those due)."""
     waiting: Waiting = bot_data.setdefault(_JOBS, Waiting())
     return waiting
 
 
 def drop_timers(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """At shutdown: the rounds' short delays still waiting are dropped (``recover`` redoes them)."""
-    _waiting(application.bot_data).drop_timers()
+    waiting_jobs(application.bot_data).drop_timers()
 
 
 def _rounds(context: BotContext) -> Rounds:
@@ -137,7 +138,7 @@ def _rounds(context: BotContext) -> Rounds:
     return Rounds(
         database=services.database,
         sender=TelegramSender(context.bot),
-        scheduler=ApplicationScheduler(context.job_queue, _waiting(context.bot_data)),
+        scheduler=ApplicationScheduler(context.job_queue, waiting_jobs(context.bot_data)),
         presenter=RoundPresenter(context),
         redraws=context.bot_data.setdefault(_REDRAWS, Redraws()),
         edit_interval=services.settings.consent_edit_interval_seconds,

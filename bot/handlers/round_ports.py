@@ -15,6 +15,7 @@ from bot.handlers.edits import unchanged_ok
 from bot.rounds.ports import Destination, Job, Markup
 from bot.services import BotContext
 
+ROUND_JOB = "round job"  # the name of the task a short delay's job runs in (the tests wait for them)
 # A job that could not run on time (the bot was stopped) runs as soon as it can, never skipped.
 LATE_OK = {"misfire_grace_time": None}
 
@@ -88,7 +89,7 @@ class ApplicationScheduler:
             if not waiting:
                 timers.pop(name, None)
             if application.running:  # stopping: dropped, as the job queue drops its jobs
-                application.create_task(job(), name=name)
+                application.create_task(job(), name=ROUND_JOB)
 
         handle = asyncio.get_running_loop().call_later(delay, start)
         timers.setdefault(name, set()).add(handle)

@@ -27,9 +27,11 @@ from apscheduler.events import (  # type: ignore[import-untyped]  # APScheduler 
 from telegram import Update
 
 from bot.config import Settings
+from bot.handlers import consent
 from bot.handlers.intake import CARD_NOTED
 from bot.handlers.outbox_sender import DRAIN_TASK
 from bot.handlers.register import PICTURE_TASK
+from bot.handlers.round_ports import ROUND_JOB
 from bot.services import BotApplication, jobs
 from bot.storage.db import Database
 from tests.fake_telegram import FakeTelegram
@@ -117,13 +119,20 @@ class DirectBot(RunningBot):
         return updates
 
     async def settle(self) -> None:
-        """Wait until no job of the bot is running or due (redraws, reminders, summaries) and no
-        task of the bot is running (the outbox's drains, the register pictures, a card's note)."""
+        """Wait until no job of the bot is running or due (redraws, reminders, summaries), on the
+        job queue or the loop's timers, and no task of the bot is running (the outbox's drains,
+        the register pictures, a card's note, a round's job)."""
         job_queue = jobs(self.application)
         while True:
             soon = datetime.now(UTC) + DUE_SOON
             due = [job for job in job_queue.jobs() if job.next_t is not None and job.next_t <= soon]
-            if not due and not any(self._running_jobs.values()) and not _background_tasks():
+            due_timers = [
+                handle
+                for handles in consent.waiting_jobs(self.application.bot_data).timers.values()
+                for handle in handles
+                if handle.when() <= asyncio.get_running_loop().time() + DUE_SOON.total_seconds()
+            ]
+            if not due and not due_timers and not any(self._running_jobs.values()) and not _background_tasks():
                 return
             await asyncio.sleep(0.002)
 
@@ -134,7 +143,7 @@ def _background_tasks() -> list[asyncio.Task[Any]]:
     return [
         task
         for task in asyncio.all_tasks()
-        if task.get_name() in (DRAIN_TASK, PICTURE_TASK, CARD_NOTED) and not task.done()
+        if task.get_name() in (DRAIN_TASK, PICTURE_TASK, CARD_NOTED, ROUND_JOB) and not task.done()
     ]
 
 
