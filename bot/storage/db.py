@@ -142,12 +142,29 @@ def _write_units(connection: sqlite3.Connection, units: list[_Unit]) -> None:
         raise
 
 
-def _read(connection: sqlite3.Connection, query: Callable[[sqlite3.Connection], T]) -> T:
-    # A deferred transaction: one snapshot for all of the query's statements, even against
-    # another process committing meanwhile; it takes no write lock.
+@dataclass
+class _Read:
+    """One caller's read, waiting for the snapshot it shares with the reads queued with it."""
+
+    query: Callable[[sqlite3.Connection], object]
+    done: asyncio.Future[object]
+    outcome: tuple[bool, object] = (False, None)  # (read, result) or (False, error), set on the thread
+
+
+def _read_all(connection: sqlite3.Connection, reads: list[_Read]) -> None:
+    """Run every read in one snapshot, each getting its result or its error.
+
+    A deferred transaction: its statements see one state of the database, even against
+    another process committing meanwhile; it takes no write lock."""
     connection.execute("BEGIN")
     try:
-        return query(connection)
+        for read in reads:
+            try:
+                read.outcome = (True, read.query(connection))
+            except Exception as error:
+                read.outcome = (False, error)
+                if not connection.in_transaction:  # an error SQLite ended it for: the next reads need one
+                    connection.execute("BEGIN")
     finally:
         connection.execute("COMMIT")
 
@@ -216,7 +233,9 @@ class Database:
 
     Writes from chats handled at the same time share a commit (see ``write``): the fsync
     that makes a commit durable is most of a write's cost, so a busy bot pays it once for
-    every write waiting, where one commit each would cap it at one fsync per update.
+    every write waiting, where one commit each would cap it at one fsync per update. Reads
+    arriving together share a trip and its snapshot (see ``read``) for a reason of the same
+    kind: the interpreter's lock, which every statement on aiosqlite's thread gives away.
 
     With one shared connection a read sees whatever is uncommitted on it. It never sees half a
     write here, since a write runs whole in its trip and the thread runs one trip at a time:
@@ -229,6 +248,8 @@ class Database:
         self._instance = lock
         self._waiting: list[_Unit] = []  # writes for the next commit
         self._committer: asyncio.Task[None] | None = None
+        self._reads: list[_Read] = []  # reads for the next trip
+        self._reader: asyncio.Task[None] | None = None
         # No update above this id was marked handled (see ``handled``); raised before each mark.
         self._highest_mark = 0
         # Kept for the bench: a trace callback would cost a Python call per statement.
@@ -378,8 +399,45 @@ class Database:
             self._committer = None
 
     async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        """What ``query`` returns, read from one snapshot of the database in one round trip."""
-        return await _on_thread(self.connection, _read, query)
+        """What ``query`` returns, read from one snapshot of the database in one round trip.
+
+        Reads that arrive while others are on aiosqlite's thread (other chats' updates) go
+        together in the next trip, one snapshot for all: each statement on that thread gives
+        the interpreter's lock away and waits to take it back, the transaction's ``BEGIN`` and
+        ``COMMIT`` and the trip's wake-up included, so a busy bot pays those once for every
+        read waiting. A read still sees every write committed before it was asked for."""
+        read = _Read(query, asyncio.get_running_loop().create_future())
+        self._reads.append(read)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_waiting())
+        return cast(T, await read.done)
+
+    async def _read_waiting(self) -> None:
+        """Run the waiting reads, a batch a round trip, until none is left."""
+        try:
+            while self._reads:
+                reads, self._reads = self._reads, []
+                try:
+                    await _on_thread(self.connection, _read_all, reads)
+                except asyncio.CancelledError:  # the loop is shutting down
+                    for read in [*reads, *self._reads]:
+                        read.done.cancel()
+                    raise
+                except Exception as error:
+                    for read in reads:
+                        if not read.done.done():
+                            read.done.set_exception(error)
+                    continue
+                for read in reads:
+                    if read.done.done():  # its caller was cancelled
+                        continue
+                    ok, result = read.outcome
+                    if ok:
+                        read.done.set_result(result)
+                    else:
+                        read.done.set_exception(cast(BaseException, result))
+        finally:
+            self._reader = None
 
     async def claim(self, update_id: int) -> None:
         """Mark a Telegram update handled, changing nothing else: before a side effect that

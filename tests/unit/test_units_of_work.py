@@ -116,6 +116,28 @@ async def test_reads_between_concurrent_writes_see_each_write_whole(database: Da
     assert all(len(seen) % 2 == 0 for seen in results if seen is not None)
 
 
+async def test_reads_asked_together_share_a_trip_each_with_its_own_result_or_error(database: Database) -> None:
+    await database.write(lambda connection: add_chats(connection, "A"))
+    trips = Trips(database)
+
+    def failing(connection: sqlite3.Connection) -> None:
+        connection.execute("SELECT * FROM no_such_table")
+
+    def count(connection: sqlite3.Connection) -> int:
+        (number,) = connection.execute("SELECT COUNT(*) FROM chats").fetchone()
+        return int(number)
+
+    asked = [database.read(titles), database.read(failing), database.read(count), database.read(titles)]
+    first, failed, counted, last = await asyncio.gather(*asked, return_exceptions=True)
+    assert trips.count == 1  # asked while none was on the thread: one trip, one snapshot
+    assert first == last == ["A"] and counted == 1
+    assert isinstance(failed, sqlite3.OperationalError)
+    # Asked once a write was committed, a read sees it; one asked meanwhile goes in the next trip.
+    await database.write(lambda connection: connection.execute(INSERT_CHAT, (2, "B")))
+    assert await database.read(count) == 2
+    assert trips.count == 3
+
+
 async def test_a_fresh_update_is_known_unhandled_without_a_trip_and_a_redelivery_is_found(tmp_path: Path) -> None:
     database = await Database.open(tmp_path / "bot.sqlite3")
     await database.write(lambda connection: add_chats(connection, "A"), update_id=41)
