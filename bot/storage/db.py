@@ -17,7 +17,7 @@ from functools import partial
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TextIO, TypeVar, cast
+from typing import Generic, Protocol, TextIO, TypeVar, cast
 from urllib.parse import quote
 
 import aiosqlite
@@ -169,6 +169,64 @@ def _read_all(connection: sqlite3.Connection, reads: list[_Read]) -> None:
         connection.execute("COMMIT")
 
 
+class _Pending(Protocol):
+    """A caller's write or read waiting for its trip: its outcome is set on the thread."""
+
+    @property
+    def done(self) -> asyncio.Future[object]: ...
+
+    @property
+    def outcome(self) -> tuple[bool, object]: ...
+
+
+P = TypeVar("P", bound=_Pending)
+
+
+class _Trips(Generic[P]):
+    """Calls waiting for aiosqlite's thread, run a batch a round trip by one task, each caller
+    getting its own outcome: the batch is what arrived while the previous one was on the thread."""
+
+    def __init__(self, connection: aiosqlite.Connection, work: Callable[[sqlite3.Connection, list[P]], None]) -> None:
+        self._connection, self._work = connection, work
+        self._waiting: list[P] = []
+        self._runner: asyncio.Task[None] | None = None
+        self.trips = 0  # batches that ran whole (for a write, commits that reached the disk)
+        self.carried = 0  # the calls they carried
+
+    def add(self, pending: P) -> None:
+        self._waiting.append(pending)
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await _on_thread(self._connection, self._work, batch)
+                except asyncio.CancelledError:  # the loop is shutting down
+                    for pending in [*batch, *self._waiting]:
+                        pending.done.cancel()
+                    raise
+                except Exception as error:
+                    for pending in batch:
+                        if not pending.done.done():
+                            pending.done.set_exception(error)
+                    continue
+                self.trips += 1
+                self.carried += len(batch)
+                for pending in batch:
+                    if pending.done.done():  # its caller was cancelled; a write is kept all the same
+                        continue
+                    ok, result = pending.outcome
+                    if ok:
+                        pending.done.set_result(result)
+                    else:
+                        pending.done.set_exception(cast(BaseException, result))
+        finally:
+            self._runner = None
+
+
 def _private_folder(path: Path) -> None:
     path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
 
@@ -246,15 +304,10 @@ class Database:
     def __init__(self, connection: aiosqlite.Connection, lock: InstanceLock | None = None) -> None:
         self.connection = connection
         self._instance = lock
-        self._waiting: list[_Unit] = []  # writes for the next commit
-        self._committer: asyncio.Task[None] | None = None
-        self._reads: list[_Read] = []  # reads for the next trip
-        self._reader: asyncio.Task[None] | None = None
+        self._writes = _Trips[_Unit](connection, _write_units)  # a commit a trip
+        self._reads = _Trips[_Read](connection, _read_all)  # a snapshot a trip
         # No update above this id was marked handled (see ``handled``); raised before each mark.
         self._highest_mark = 0
-        # Kept for the bench: a trace callback would cost a Python call per statement.
-        self.commits = 0  # group commits that reached the disk
-        self.units_committed = 0  # the writes they carried
 
     @classmethod
     async def open(cls, path: Path | str, *, read_only: bool = False) -> Database:
@@ -364,39 +417,8 @@ class Database:
         """
         self._note_mark(update_id)
         unit = _Unit(change, update_id, asyncio.get_running_loop().create_future())
-        self._waiting.append(unit)
-        if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_waiting())
+        self._writes.add(unit)
         return cast(T, await unit.done)
-
-    async def _commit_waiting(self) -> None:
-        """Commit the waiting writes, a batch a round trip, until none is left."""
-        try:
-            while self._waiting:
-                units, self._waiting = self._waiting, []
-                try:
-                    await _on_thread(self.connection, _write_units, units)
-                except asyncio.CancelledError:  # the loop is shutting down
-                    for unit in [*units, *self._waiting]:
-                        unit.done.cancel()
-                    raise
-                except Exception as error:
-                    for unit in units:
-                        if not unit.done.done():
-                            unit.done.set_exception(error)
-                    continue
-                self.commits += 1
-                self.units_committed += len(units)
-                for unit in units:
-                    if unit.done.done():  # its caller was cancelled; its change is kept all the same
-                        continue
-                    kept, result = unit.outcome
-                    if kept:
-                        unit.done.set_result(result)
-                    else:
-                        unit.done.set_exception(cast(BaseException, result))
-        finally:
-            self._committer = None
 
     async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         """What ``query`` returns, read from one snapshot of the database in one round trip.
@@ -407,37 +429,19 @@ class Database:
         ``COMMIT`` and the trip's wake-up included, so a busy bot pays those once for every
         read waiting. A read still sees every write committed before it was asked for."""
         read = _Read(query, asyncio.get_running_loop().create_future())
-        self._reads.append(read)
-        if self._reader is None:
-            self._reader = asyncio.create_task(self._read_waiting())
+        self._reads.add(read)
         return cast(T, await read.done)
 
-    async def _read_waiting(self) -> None:
-        """Run the waiting reads, a batch a round trip, until none is left."""
-        try:
-            while self._reads:
-                reads, self._reads = self._reads, []
-                try:
-                    await _on_thread(self.connection, _read_all, reads)
-                except asyncio.CancelledError:  # the loop is shutting down
-                    for read in [*reads, *self._reads]:
-                        read.done.cancel()
-                    raise
-                except Exception as error:
-                    for read in reads:
-                        if not read.done.done():
-                            read.done.set_exception(error)
-                    continue
-                for read in reads:
-                    if read.done.done():  # its caller was cancelled
-                        continue
-                    ok, result = read.outcome
-                    if ok:
-                        read.done.set_result(result)
-                    else:
-                        read.done.set_exception(cast(BaseException, result))
-        finally:
-            self._reader = None
+    @property
+    def commits(self) -> int:
+        """Group commits that reached the disk (for the bench: a trace callback would cost a
+        Python call per statement)."""
+        return self._writes.trips
+
+    @property
+    def units_committed(self) -> int:
+        """The writes those commits carried."""
+        return self._writes.carried
 
     async def claim(self, update_id: int) -> None:
         """Mark a Telegram update handled, changing nothing else: before a side effect that
