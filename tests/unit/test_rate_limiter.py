@@ -7,53 +7,34 @@ import json
 from typing import Any
 
 from telegram.ext import ExtBot
-from telegram.request import BaseRequest, RequestData
 
 from bot.handlers import migration
+from tests.unit.in_process import InProcessTelegram, ok
 
 OLD, NEW = -4001, -1004001
 
 
-class Answers(BaseRequest):
+class Answers(InProcessTelegram):
     """Telegram answering in process: the old group has moved; the supergroup takes the message."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        *timeouts: object,  # read, write, connect and pool: nothing goes on a network here
-        **named_timeouts: object,
-    ) -> tuple[int, bytes]:
-        parameters = request_data.parameters if request_data else {}
-        if url.endswith("/sendMessage"):
-            self.sent.append(dict(parameters))
-            chat_id = parameters["chat_id"]
-            assert isinstance(chat_id, int | str), chat_id
-            if int(chat_id) == OLD:
-                body = {
-                    "ok": False,
-                    "error_code": 400,
-                    "description": "Bad Request: group chat was upgraded to a supergroup chat",
-                    "parameters": {"migrate_to_chat_id": NEW},
-                }
-                return 400, json.dumps(body).encode()
-            message = {"message_id": 7, "date": 0, "chat": {"id": NEW, "type": "supergroup"}, "text": "x"}
-            return 200, json.dumps({"ok": True, "result": message}).encode()
-        return 200, json.dumps({"ok": True, "result": True}).encode()
+    def answer(self, endpoint: str, parameters: dict[str, Any]) -> tuple[int, bytes]:
+        if endpoint != "sendMessage":
+            return ok(True)
+        self.sent.append(parameters)
+        chat_id = parameters["chat_id"]
+        assert isinstance(chat_id, int | str), chat_id
+        if int(chat_id) == OLD:
+            body = {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": NEW},
+            }
+            return 400, json.dumps(body).encode()
+        return ok({"message_id": 7, "date": 0, "chat": {"id": NEW, "type": "supergroup"}, "text": "x"})
 
 
 async def test_a_call_to_a_group_that_moved_goes_again_to_its_supergroup_without_its_reply() -> None:

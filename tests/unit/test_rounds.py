@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from telegram.ext import ApplicationBuilder, ContextTypes
-from telegram.request import BaseRequest, RequestData
 
 from bot.core.consent_rules import CloseReason, Member, Outcome, Position, RoundOptions
 from bot.core.statuses import RequestStatus
@@ -35,6 +35,7 @@ from bot.storage import circles, consent_rounds, flow_versions, outbox, requests
 from bot.storage.circles import Roster
 from bot.storage.db import Database
 from bot.storage.outbox import Delivery
+from tests.unit.in_process import InProcessTelegram, ok
 
 GROUP = -1001000000001
 ZONE = ZoneInfo("Europe/Paris")
@@ -468,30 +469,12 @@ async def test_a_press_is_acknowledged_once_stored_and_before_anything_is_sent(s
     assert seen == [(1, 0), (3, 1), (3, 2)]
 
 
-class OnlyGetMe(BaseRequest):
+class OnlyGetMe(InProcessTelegram):
     """Telegram answering in process the one call an application makes as it starts."""
 
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        *timeouts: object,  # read, write, connect and pool: nothing goes on a network here
-        **named_timeouts: object,
-    ) -> tuple[int, bytes]:
-        assert url.endswith("/getMe"), url
-        me = {"id": 123, "is_bot": True, "first_name": "Bot", "username": "bot"}
-        return 200, json.dumps({"ok": True, "result": me}).encode()
+    def answer(self, endpoint: str, parameters: dict[str, Any]) -> tuple[int, bytes]:
+        assert endpoint == "getMe", endpoint
+        return ok({"id": 123, "is_bot": True, "first_name": "Bot", "username": "bot"})
 
 
 async def test_the_scheduler_runs_moments_and_short_delays_and_knows_what_waits() -> None:
