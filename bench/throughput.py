@@ -681,7 +681,8 @@ async def replay_deployed(
     streams: list[list[JSON]],
     running: Callable[[], AbstractAsyncContextManager[tuple[App, OfflineTelegram]]],
     commits: Commits | None = None,
-    times: int = 1,
+    *,
+    times: int,
 ) -> Deployed:
     """The same groups' updates, fed the same way, ``times`` times, each through a fresh
     ``running()`` (the bare echo or the floor, built to handle as many at once as the bot);
