@@ -132,7 +132,7 @@ async def test_reads_asked_together_share_a_trip_each_with_its_own_result_or_err
     assert trips.count == 1  # asked while none was on the thread: one trip, one snapshot
     assert first == last == ["A"] and counted == 1
     assert isinstance(failed, sqlite3.OperationalError)
-    # Asked once a write was committed, a read sees it; one asked meanwhile goes in the next trip.
+    # Asked once a write was committed, a read sees it, in a trip of its own.
     await database.write(lambda connection: connection.execute(INSERT_CHAT, (2, "B")))
     assert await database.read(count) == 2
     assert trips.count == 3
