@@ -345,6 +345,8 @@ async def _post_init(application: BotApplication) -> None:
     catalog = FlowCatalog(database)
     await catalog.use(library)
     application.bot_data["services"] = Services(settings, database, catalog)
+    # The groups recorded before this start are not written again by their first update.
+    await groups.recall(database, application.bot_data)
     # Before anything is sent: a pending delivery nobody registered stops the start, loudly.
     await application.bot_data[outbox_sender.KINDS].check_pending(database)
     # Round deadlines and reminders live in the database; their jobs are rebuilt at each start.

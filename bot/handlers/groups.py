@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from telegram import (
     CallbackQuery,
@@ -28,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.handlers import callback_data, keyboards, updates
 from bot.services import BotContext
 from bot.storage import chats
+from bot.storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,12 @@ _SEEN = "groups_seen"  # bot_data: chat id -> (type, title) as last recorded
 
 def _belongs(member: ChatMember) -> bool:
     return member.status in MEMBER_STATUSES or getattr(member, "is_member", False)
+
+
+async def recall(database: Database, bot_data: dict[Any, Any]) -> None:
+    """Start from the groups recorded before this start (post_init): a group's first update
+    after a restart writes nothing unless its type or title changed meanwhile."""
+    bot_data[_SEEN] = await database.read(chats.groups_recorded)
 
 
 async def note(update: Update, context: BotContext) -> None:

@@ -18,6 +18,12 @@ def remember(connection: sqlite3.Connection, chat_id: int, chat_type: str, title
     )
 
 
+def groups_recorded(connection: sqlite3.Connection) -> dict[int, tuple[str, str | None]]:
+    """Every group recorded, the bot in it or not: chat id -> (type, title)."""
+    rows = connection.execute("SELECT id, type, title FROM chats WHERE type IN ('group', 'supergroup')").fetchall()
+    return {row["id"]: (row["type"], row["title"]) for row in rows}
+
+
 def title(connection: sqlite3.Connection, chat_id: int) -> str | None:
     row = connection.execute("SELECT title FROM chats WHERE id = ?", (chat_id,)).fetchone()
     return None if row is None else row["title"]

@@ -23,7 +23,7 @@ from tests.fake_telegram import BotMessage, FakeChat, FakeTelegram, FakeUser
 from tests.integration.circle_scene import QUICK_REDRAWS
 from tests.integration.conftest import CONVERSATIONS, RunningBot, running_bot
 from tests.integration.conversation import CONFIRM, ONE_OFF_REQUEST, containing, fill, next_prompt, plain, until
-from tests.integration.direct import reviews_fall_due
+from tests.integration.direct import DirectBot, reviews_fall_due
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +145,34 @@ async def test_telegram_failing_to_answer_is_not_taken_for_not_a_member(
 
     fake.send(eve, private, "/partenariat")  # Telegram answers again
     assert f"« {group.title} »" in (await fake.next_message(private)).plain_text
+
+
+async def test_a_group_known_before_a_restart_is_written_again_only_once_renamed(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    ana = fake.add_user("Ana")
+    group = fake.add_group("GL Alès", [], creator=ana)
+    direct = DirectBot.for_tests(fake, tmp_path)
+    await direct.start()
+    try:
+        fake.send(ana, group, "/aide")
+        await direct.process()
+        await direct.restart()
+        committed = direct.database.units_committed
+
+        fake.send(ana, group, "/aide")
+        await direct.process()
+        assert direct.database.units_committed == committed  # known as it is: nothing written
+
+        group.title = "GL Alès et Cévennes"
+        fake.send(ana, group, "/aide")
+        await direct.process()
+        assert direct.database.units_committed == committed + 1
+        titles = await direct.database.fetch_all("SELECT title FROM chats WHERE id = ?", (group.id,))
+        assert [row["title"] for row in titles] == ["GL Alès et Cévennes"]
+        assert not direct.errors.records, direct.errors.describe()
+    finally:
+        await direct.stop()
 
 
 async def test_a_request_filed_without_a_group_is_attached_once_by_its_author(
