@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +25,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bench.bare_bot import echo
 from bench.offline import JSON, Limits, OfflineTelegram, Sent
 from bot.app import build_application
+from bot.catalog import FlowCatalog
 from bot.config import Settings
 from bot.core.library import Library, load_library
 from bot.core.register_rules import REVIEW
@@ -193,6 +194,20 @@ async def seed_group(
             )
 
     await database.write(change)
+
+
+async def recorded_before_start(
+    path: Path, library: Library, seeds: Sequence[Callable[[Database], Awaitable[None]]]
+) -> None:
+    """Seed a database the bot then starts on, as one it ran on before (its groups known to it
+    from the start, as after a restart): the flow files recorded as its start-up records them."""
+    database = await Database.open(path)
+    try:
+        await FlowCatalog(database).use(library)
+        for seed in seeds:
+            await seed(database)
+    finally:
+        await database.close()
 
 
 def user(user_id: int, name: str) -> JSON:

@@ -52,6 +52,7 @@ from bench.scene import (
     picture_posted,
     posted_since,
     private,
+    recorded_before_start,
     running_bare,
     running_bot,
     running_floor,
@@ -148,7 +149,6 @@ class Group:
         self,
         index: int,
         engine: FlowEngine,
-        telegram: OfflineTelegram,
         updates: Updates,
         rng: random.Random,
         flow_answers: int,
@@ -159,11 +159,14 @@ class Group:
         self.members = [user(1_000_000 + index * 100 + n, f"Membre {index}-{n}") for n in range(MEMBERS_PER_GROUP)]
         self.admin = self.members[0]
         self.engine = engine
-        self.telegram = telegram
         self.updates = updates
         self.rng = rng
         self.flow_answers = flow_answers
         self.closing = closing  # update ids of the presses that close a round (every group's)
+
+    def meet(self, telegram: OfflineTelegram) -> None:
+        """Be known to the offline Telegram the bot runs on (its admin, its title), and read it."""
+        self.telegram = telegram
         telegram.admins[self.chat["id"]] = [self.admin]
         telegram.titles[self.chat["id"]] = self.chat["title"]
 
@@ -347,20 +350,19 @@ def _proposal_posted(telegram: OfflineTelegram, data: JSON) -> OnScreen | None:
 async def _staged(
     library: Library, groups: int, total: int, workdir: Path
 ) -> AsyncIterator[tuple[App, OfflineTelegram, list[Group], set[int]]]:
-    """The bot started on a fresh database with its groups seeded, their scripts ready; the
-    set the scripts fill with the update ids of the presses that close a round."""
+    """The bot started on a database holding its groups, as after a restart, their scripts
+    ready; the set the scripts fill with the update ids of the presses that close a round."""
     engine = library.engine(library.flows[FLOW_ID].flow)
     answers = complete_answers(engine, "Partenaire")
     # 60 % of a group's updates answer flows; its rounds and reads make the rest.
     flow_answers = (total // groups) * 6 // 10
-    async with running_bot(settings(workdir / "throughput.sqlite3"), library) as (application, telegram):
-        database = application.bot_data["services"].database
-        updates = Updates()
-        rng = random.Random(7)
-        closing: set[int] = set()
-        staged = [Group(index, engine, telegram, updates, rng, flow_answers, closing) for index in range(groups)]
+    updates, rng, closing = Updates(), random.Random(7), set[int]()
+    staged = [Group(index, engine, updates, rng, flow_answers, closing) for index in range(groups)]
+    path = workdir / "throughput.sqlite3"
+    await recorded_before_start(path, library, [partial(staged_group.seed, answers=answers) for staged_group in staged])
+    async with running_bot(settings(path), library) as (application, telegram):
         for staged_group in staged:
-            await staged_group.seed(database, answers)
+            staged_group.meet(telegram)
         with set_aside():
             yield application, telegram, staged, closing
 
