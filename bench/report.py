@@ -67,12 +67,17 @@ def grid(headers: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> str:
     return "\n".join(text)
 
 
+TRIPS_TASK = ("_Trips", "_run")  # one task runs every trip, each caller awaiting its own result
+TRIPS = "aiosqlite's thread, a trip awaited (SQL, the commit's fsync; the callers' reads and writes)"
+
+
 def heaviest(root: Any, top: int = 6) -> list[tuple[str, float]]:
     """Where a pyinstrument profile's time went, by the bot's function it ran for: each frame's
     own time goes to the innermost function of ``bot/`` above it (a picture drawn,
     python-telegram-bot's work for a handler), the event loop's wait for something to run (its
     ``select``) to itself, the rest to « outside the bot ». A wait on
-    aiosqlite's thread (``bot/storage/db.py``) is told as its caller's: « open > read »."""
+    aiosqlite's thread (``bot/storage/db.py``) is told as its caller's: « open > read »; the
+    task that runs the trips (``_Trips._run``, awaiting the thread for whoever asked) as such."""
     owners: Counter[str] = Counter()
     pending: list[tuple[Any, str, bool]] = [(root, "outside the bot (python-telegram-bot, asyncio)", False)]
     while pending:
@@ -80,6 +85,8 @@ def heaviest(root: Any, top: int = 6) -> list[tuple[str, float]]:
         path = frame.file_path or ""
         if frame.function == "select" and path.endswith("selectors.py"):
             owner = "the event loop waiting (nothing to run)"
+        elif (frame.class_name, frame.function) == TRIPS_TASK and path.endswith("bot/storage/db.py"):
+            owner = TRIPS
         elif "/bot/" in path and "/site-packages/" not in path:
             if path.endswith("bot/storage/db.py") and in_bot:
                 owner = f"{owner.split(' (')[0]} > {frame.function} ({frame.file_path_short}:{frame.line_no})"
