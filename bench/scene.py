@@ -154,8 +154,9 @@ async def seed_group(
     reviewed: date | None = None,
 ) -> None:
     """A group as a scenario starts from, in one write: its title, its core circle (the first
-    member its coordinator too), a request waiting for a decision per partner, filed by
-    ``author``, and with ``reviewed``, one adopted partnership to review that day."""
+    member its coordinator too), a request waiting for a decision per partner (its card
+    posted), filed by ``author``, and with ``reviewed``, one adopted partnership to review
+    that day."""
 
     def change(connection: sqlite3.Connection) -> None:
         chat_id = chat["id"]
@@ -181,6 +182,8 @@ async def seed_group(
                 status=status,
                 decided_at=None if status is RequestStatus.SUBMITTED else now(),
             )
+            # Filed before: its card was posted then (one never posted, a start-up posts again).
+            requests.set_card_message(connection, request.id, request.number)
             return request.id
 
         for partner in partners:
