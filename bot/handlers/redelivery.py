@@ -77,6 +77,8 @@ class HandledQueue(asyncio.Queue[object]):
         super().__init__()
         self.acknowledge_each = acknowledge_each
         self._in_hand: dict[int, Hashable] = {}  # update id -> its chat, in arrival order
+        self._chats: dict[Hashable, list[int]] = {}  # chat -> its updates in hand, in arrival order
+        self._finishing: dict[int, asyncio.Event] = {}  # update in hand -> set once it is finished
         self._done: set[int] = set()  # finished, but Telegram may still send them again
         self._progress = asyncio.Event()
 
@@ -111,32 +113,43 @@ class HandledQueue(asyncio.Queue[object]):
         if update_id in self._in_hand or update_id in self._done:
             logger.debug("Update %s is already in hand; not queued again", update_id)
         else:
-            self._in_hand[update_id] = _chat_of(item)
+            chat = self._in_hand[update_id] = _chat_of(item)
+            self._chats.setdefault(chat, []).append(update_id)
+            self._finishing[update_id] = asyncio.Event()
             await super().put(item)
-        while self.acknowledge_each and update_id in self._in_hand:
-            await self.changed()
+        if self.acknowledge_each and (finishing := self._finishing.get(update_id)) is not None:
+            await finishing.wait()
 
-    def _behind(self, update_id: int) -> bool:
-        """True while an earlier update of the same chat is unfinished."""
+    def _before(self, update_id: int) -> int | None:
+        """The unfinished update of the same chat that came just before this one, if any."""
         chat = self._in_hand.get(update_id)
-        for other_id, other_chat in self._in_hand.items():  # in arrival order
-            if other_id == update_id:
-                return False
-            if other_chat == chat:
-                return True
-        return False
+        if chat is None:
+            return None
+        order = self._chats[chat]
+        position = order.index(update_id)
+        return order[position - 1] if position else None
 
     async def turn(self, update: object) -> None:
-        """Wait until every update of the same chat that came before this one is finished."""
-        while isinstance(update, Update) and self._behind(update.update_id):
-            await self.changed()
+        """Wait until every update of the same chat that came before this one is finished.
+
+        Each waits for the one just before it, woken alone when that one finishes: were all of
+        a busy group's updates in flight woken at each finish, each to look through every
+        update in hand, the ordering alone would cost as much as handling them."""
+        while isinstance(update, Update) and (before := self._before(update.update_id)) is not None:
+            await self._finishing[before].wait()
 
     def finished(self, update: object) -> None:
-        if isinstance(update, Update) and self._in_hand.pop(update.update_id, None) is not None:
-            if not self.acknowledge_each:  # a webhook's answer acknowledged it for good
-                self._done.add(update.update_id)
-            self._progress.set()
-            self._progress = asyncio.Event()
+        if not isinstance(update, Update) or (chat := self._in_hand.pop(update.update_id, None)) is None:
+            return
+        order = self._chats[chat]
+        order.remove(update.update_id)
+        if not order:
+            del self._chats[chat]
+        self._finishing.pop(update.update_id).set()
+        if not self.acknowledge_each:  # a webhook's answer acknowledged it for good
+            self._done.add(update.update_id)
+        self._progress.set()
+        self._progress = asyncio.Event()
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
